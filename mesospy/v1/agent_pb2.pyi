@@ -1,0 +1,137 @@
+from mesospy.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class RegisterAgentRequest(_message.Message):
+    __slots__ = ("agent_info",)
+    AGENT_INFO_FIELD_NUMBER: _ClassVar[int]
+    agent_info: _common_pb2.AgentInfo
+    def __init__(self, agent_info: _Optional[_Union[_common_pb2.AgentInfo, _Mapping]] = ...) -> None: ...
+
+class RegisterAgentResponse(_message.Message):
+    __slots__ = ("agent_id", "master_info", "heartbeat_interval_seconds")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    MASTER_INFO_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    master_info: _common_pb2.MasterInfo
+    heartbeat_interval_seconds: float
+    def __init__(self, agent_id: _Optional[str] = ..., master_info: _Optional[_Union[_common_pb2.MasterInfo, _Mapping]] = ..., heartbeat_interval_seconds: _Optional[float] = ...) -> None: ...
+
+class ReregisterAgentRequest(_message.Message):
+    __slots__ = ("agent_info", "tasks", "frameworks")
+    AGENT_INFO_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    FRAMEWORKS_FIELD_NUMBER: _ClassVar[int]
+    agent_info: _common_pb2.AgentInfo
+    tasks: _containers.RepeatedCompositeFieldContainer[_common_pb2.Task]
+    frameworks: _containers.RepeatedCompositeFieldContainer[_common_pb2.FrameworkInfo]
+    def __init__(self, agent_info: _Optional[_Union[_common_pb2.AgentInfo, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.Task, _Mapping]]] = ..., frameworks: _Optional[_Iterable[_Union[_common_pb2.FrameworkInfo, _Mapping]]] = ...) -> None: ...
+
+class HeartbeatRequest(_message.Message):
+    __slots__ = ("agent_id",)
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    def __init__(self, agent_id: _Optional[str] = ...) -> None: ...
+
+class HeartbeatResponse(_message.Message):
+    __slots__ = ("reregister",)
+    REREGISTER_FIELD_NUMBER: _ClassVar[int]
+    reregister: bool
+    def __init__(self, reregister: _Optional[bool] = ...) -> None: ...
+
+class StatusUpdate(_message.Message):
+    __slots__ = ("framework_id", "status", "latest_state")
+    FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LATEST_STATE_FIELD_NUMBER: _ClassVar[int]
+    framework_id: str
+    status: _common_pb2.TaskStatus
+    latest_state: _common_pb2.TaskState
+    def __init__(self, framework_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.TaskStatus, _Mapping]] = ..., latest_state: _Optional[_Union[_common_pb2.TaskState, str]] = ...) -> None: ...
+
+class StatusUpdates(_message.Message):
+    __slots__ = ("agent_id", "updates")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    updates: _containers.RepeatedCompositeFieldContainer[StatusUpdate]
+    def __init__(self, agent_id: _Optional[str] = ..., updates: _Optional[_Iterable[_Union[StatusUpdate, _Mapping]]] = ...) -> None: ...
+
+class UpdateStatusResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RunTasksRequest(_message.Message):
+    __slots__ = ("framework_info", "tasks")
+    FRAMEWORK_INFO_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    framework_info: _common_pb2.FrameworkInfo
+    tasks: _containers.RepeatedCompositeFieldContainer[_common_pb2.TaskInfo]
+    def __init__(self, framework_info: _Optional[_Union[_common_pb2.FrameworkInfo, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskInfo, _Mapping]]] = ...) -> None: ...
+
+class KillTaskRequest(_message.Message):
+    __slots__ = ("framework_id", "task_id", "kill_policy")
+    FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    KILL_POLICY_FIELD_NUMBER: _ClassVar[int]
+    framework_id: str
+    task_id: str
+    kill_policy: _common_pb2.KillPolicy
+    def __init__(self, framework_id: _Optional[str] = ..., task_id: _Optional[str] = ..., kill_policy: _Optional[_Union[_common_pb2.KillPolicy, _Mapping]] = ...) -> None: ...
+
+class AcknowledgeUpdatesRequest(_message.Message):
+    __slots__ = ("acks",)
+    class Ack(_message.Message):
+        __slots__ = ("framework_id", "task_id", "uuid")
+        FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
+        TASK_ID_FIELD_NUMBER: _ClassVar[int]
+        UUID_FIELD_NUMBER: _ClassVar[int]
+        framework_id: str
+        task_id: str
+        uuid: bytes
+        def __init__(self, framework_id: _Optional[str] = ..., task_id: _Optional[str] = ..., uuid: _Optional[bytes] = ...) -> None: ...
+    ACKS_FIELD_NUMBER: _ClassVar[int]
+    acks: _containers.RepeatedCompositeFieldContainer[AcknowledgeUpdatesRequest.Ack]
+    def __init__(self, acks: _Optional[_Iterable[_Union[AcknowledgeUpdatesRequest.Ack, _Mapping]]] = ...) -> None: ...
+
+class ShutdownFrameworkRequest(_message.Message):
+    __slots__ = ("framework_id",)
+    FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    framework_id: str
+    def __init__(self, framework_id: _Optional[str] = ...) -> None: ...
+
+class AgentResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReadFileRequest(_message.Message):
+    __slots__ = ("framework_id", "task_id", "path", "offset", "length")
+    FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    framework_id: str
+    task_id: str
+    path: str
+    offset: int
+    length: int
+    def __init__(self, framework_id: _Optional[str] = ..., task_id: _Optional[str] = ..., path: _Optional[str] = ..., offset: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
+
+class ReadFileResponse(_message.Message):
+    __slots__ = ("data", "offset", "size", "task_terminal")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    TASK_TERMINAL_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    offset: int
+    size: int
+    task_terminal: bool
+    def __init__(self, data: _Optional[bytes] = ..., offset: _Optional[int] = ..., size: _Optional[int] = ..., task_terminal: _Optional[bool] = ...) -> None: ...
