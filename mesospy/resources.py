@@ -1,0 +1,540 @@
+"""Resource arithmetic: scalars, ranges and sets, in Mesos's text syntax.
+
+A `Resources` value is immutable. Scalars are kept as integer thousandths (Mesos fixes
+scalars to three decimal places) so that repeated additions and subtractions are exact:
+``0.1 + 0.2`` cpus is exactly ``0.3`` cpus here, and releasing what was allocated always
+gives back the original value.
+
+Reservations are not modelled yet: every resource is unreserved (role ``"*"``). The text
+form ``cpus(*):2`` and protos with role ``""`` or ``"*"`` are accepted; any other role is
+rejected with a `ResourceError` rather than silently treated as unreserved.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import ClassVar
+
+from mesospy.v1 import common_pb2 as pb
+
+__all__ = ["ResourceError", "Resources"]
+
+Range = tuple[int, int]
+Ranges = tuple[Range, ...]
+
+_MILLI = 1000
+_MAX_RANGE_VALUE = 2**64 - 1  # the wire type is uint64
+_FIRST_NAMES = ("cpus", "mem", "disk", "gpus")  # printed first, in this order
+_NAME_RANK = {name: i for i, name in enumerate(_FIRST_NAMES)}
+
+
+class ResourceError(ValueError):
+    """Bad resource input; the message says which part is wrong and why."""
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+def _to_milli(value: float, context: str, name: str) -> int:
+    if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise ResourceError(f'"{context}": {name} must be a finite number >= 0')
+    return round(value * _MILLI)
+
+
+def _check_range(begin: int, end: int, context: str, name: str) -> None:
+    if not 0 <= begin <= _MAX_RANGE_VALUE or not 0 <= end <= _MAX_RANGE_VALUE:
+        raise ResourceError(
+            f'"{context}": {name} range {begin}-{end} must lie within 0-{_MAX_RANGE_VALUE}'
+        )
+    if begin > end:
+        raise ResourceError(f'"{context}": {name} range {begin}-{end} is inverted (begin > end)')
+
+
+def _normalize_ranges(items: Iterable[Range], context: str, name: str) -> Ranges:
+    """Sort, reject overlaps, and merge adjacent ranges ([1-2],[3-4] -> [1-4])."""
+    ordered = sorted(items)
+    merged: list[Range] = []
+    for begin, end in ordered:
+        _check_range(begin, end, context, name)
+        if merged and begin <= merged[-1][1]:
+            prev = merged[-1]
+            raise ResourceError(
+                f'"{context}": {name} ranges {prev[0]}-{prev[1]} and {begin}-{end} overlap'
+            )
+        if merged and begin == merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((begin, end))
+    return tuple(merged)
+
+
+def _check_name(name: str, context: str) -> None:
+    if not name:
+        raise ResourceError(f'"{context}": resource name is empty')
+    if any(ch in name for ch in ";:[]{}(),"):
+        raise ResourceError(f'"{context}": resource name {name!r} contains a reserved character')
+
+
+# ---------------------------------------------------------------------------- range math
+
+
+def _union(a: Ranges, b: Ranges) -> Ranges:
+    """Union of two normalized range lists (overlap allowed: resources may be re-added)."""
+    if not a:
+        return b
+    if not b:
+        return a
+    out: list[Range] = []
+    for begin, end in sorted(a + b):
+        if out and begin <= out[-1][1] + 1:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end)
+        else:
+            out.append((begin, end))
+    return tuple(out)
+
+
+def _difference(a: Ranges, b: Ranges) -> Ranges:
+    """`a` minus `b`, both normalized; what of `b` is not in `a` is ignored."""
+    out: list[Range] = []
+    j = 0
+    for begin, end in a:
+        cur = begin
+        while j < len(b) and b[j][1] < cur:
+            j += 1
+        k = j
+        while k < len(b) and b[k][0] <= end and cur <= end:
+            if b[k][0] > cur:
+                out.append((cur, b[k][0] - 1))
+            cur = max(cur, b[k][1] + 1)
+            k += 1
+        if cur <= end:
+            out.append((cur, end))
+    return tuple(out)
+
+
+def _covers(a: Ranges, b: Ranges) -> bool:
+    """Whether every range of `b` lies inside one range of `a` (both normalized, merged)."""
+    i = 0
+    for begin, end in b:
+        while i < len(a) and a[i][1] < begin:
+            i += 1
+        if i == len(a) or a[i][0] > begin or a[i][1] < end:
+            return False
+    return True
+
+
+def _format_milli(value: int) -> str:
+    if value % _MILLI == 0:
+        return str(value // _MILLI)
+    return f"{value / _MILLI:.3f}".rstrip("0")
+
+
+def _name_key(name: str) -> tuple[int, str]:
+    return (_NAME_RANK.get(name, len(_FIRST_NAMES)), name)
+
+
+def _split_role(raw: str, context: str) -> str:
+    """Strip an optional "(role)" suffix from a name; only "*" is supported for now."""
+    raw = raw.strip()
+    if not raw.endswith(")") or "(" not in raw:
+        return raw
+    name, _, role = raw[:-1].partition("(")
+    if role.strip() not in ("", "*"):
+        raise ResourceError(
+            f'"{context}": reserved resources (role {role.strip()!r}) are not supported yet; '
+            "use unreserved resources such as cpus:2 or cpus(*):2"
+        )
+    return name.strip()
+
+
+# ---------------------------------------------------------------------------- the value
+
+
+class _Builder:
+    """Accumulates validated parts before they become an immutable `Resources`."""
+
+    __slots__ = ("kinds", "ranges", "scalars", "sets")
+
+    def __init__(self) -> None:
+        self.scalars: dict[str, int] = {}
+        self.ranges: dict[str, list[Range]] = {}
+        self.sets: dict[str, set[str]] = {}
+        self.kinds: dict[str, str] = {}
+
+    def claim(self, name: str, kind: str, context: str, *, allow_repeat: bool) -> None:
+        _check_name(name, context)
+        seen = self.kinds.get(name)
+        if seen is None:
+            self.kinds[name] = kind
+        elif seen != kind:
+            raise ResourceError(f'"{context}": {name} is given both as {seen} and as {kind}')
+        elif not allow_repeat:
+            raise ResourceError(f'"{context}": resource {name} is given more than once')
+
+    def build(self, context: str) -> Resources:
+        scalars = {k: v for k, v in self.scalars.items() if v > 0}
+        ranges = {}
+        for name, items in self.ranges.items():
+            merged = _normalize_ranges(items, context, name)
+            if merged:
+                ranges[name] = merged
+        sets = {k: frozenset(v) for k, v in self.sets.items() if v}
+        return Resources._make(scalars, ranges, sets)
+
+
+class Resources:
+    """An immutable bag of resources: scalars (cpus, mem...), port-like ranges, and sets.
+
+    Arithmetic never raises: `a - b` removes what of `b` is in `a` (scalars clamp at 0,
+    ranges and set items not in `a` are ignored); use `a.contains(b)` first when `b` must
+    be wholly present. Zero scalars and empty ranges/sets are dropped, so `Resources()`
+    is the one empty value (also `Resources.EMPTY`).
+    """
+
+    __slots__ = ("_hash", "_ranges", "_scalars", "_sets")
+    EMPTY: ClassVar[Resources]
+
+    _scalars: dict[str, int]  # thousandths
+    _ranges: dict[str, Ranges]
+    _sets: dict[str, frozenset[str]]
+    _hash: int | None
+
+    def __init__(
+        self,
+        scalars: Mapping[str, float] | None = None,
+        *,
+        ranges: Mapping[str, Iterable[Range]] | None = None,
+        sets: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        b = _Builder()
+        for name, value in (scalars or {}).items():
+            b.claim(name, "a scalar", f"{name}:{value}", allow_repeat=False)
+            b.scalars[name] = _to_milli(value, f"{name}:{value}", name)
+        for name, items in (ranges or {}).items():
+            items = list(items)
+            b.claim(name, "ranges", f"{name}:{items}", allow_repeat=False)
+            b.ranges[name] = items
+        for name, members in (sets or {}).items():
+            b.claim(name, "a set", f"{name}:{members}", allow_repeat=False)
+            b.sets[name] = set(members)
+        built = b.build("Resources()")
+        self._scalars, self._ranges, self._sets = built._scalars, built._ranges, built._sets
+        self._hash = None
+
+    @classmethod
+    def _make(
+        cls, scalars: dict[str, int], ranges: dict[str, Ranges], sets: dict[str, frozenset[str]]
+    ) -> Resources:
+        # Trusted fast path: callers pass normalized parts they will never mutate again.
+        obj = object.__new__(cls)
+        obj._scalars, obj._ranges, obj._sets, obj._hash = scalars, ranges, sets, None
+        return obj
+
+    # ------------------------------------------------------------------ parsing
+
+    @classmethod
+    def parse(cls, text: str) -> Resources:
+        """Parse Mesos syntax, e.g. ``"cpus:4;mem:2048;ports:[31000-32000];zones:{a,b}"``."""
+        b = _Builder()
+        for segment in text.split(";"):
+            if not segment.strip():
+                continue
+            raw_name, colon, value = segment.partition(":")
+            if not colon:
+                raise ResourceError(f'"{segment}": expected name:value, e.g. cpus:2')
+            name = _split_role(raw_name, segment)
+            value = value.strip()
+            if value.startswith("["):
+                b.claim(name, "ranges", segment, allow_repeat=False)
+                b.ranges[name] = _parse_ranges(value, segment, name)
+            elif value.startswith("{"):
+                b.claim(name, "a set", segment, allow_repeat=False)
+                b.sets[name] = _parse_set(value, segment, name)
+            else:
+                b.claim(name, "a scalar", segment, allow_repeat=False)
+                b.scalars[name] = _to_milli(_parse_float(value, segment, name), segment, name)
+        return b.build(text)
+
+    @classmethod
+    def from_proto(cls, items: Iterable[pb.Resource]) -> Resources:
+        """Build from wire messages; repeated names are summed, as Mesos does."""
+        b = _Builder()
+        for r in items:
+            context = f"{r.name}:{_proto_value_text(r)}"
+            if r.role not in ("", "*"):
+                raise ResourceError(
+                    f'"{context}": reserved resources (role {r.role!r}) are not supported yet'
+                )
+            if r.type == pb.Resource.SCALAR:
+                b.claim(r.name, "a scalar", context, allow_repeat=True)
+                milli = _to_milli(r.scalar, context, r.name)
+                b.scalars[r.name] = b.scalars.get(r.name, 0) + milli
+            elif r.type == pb.Resource.RANGES:
+                b.claim(r.name, "ranges", context, allow_repeat=True)
+                b.ranges.setdefault(r.name, []).extend((x.begin, x.end) for x in r.ranges)
+            elif r.type == pb.Resource.SET:
+                b.claim(r.name, "a set", context, allow_repeat=True)
+                b.sets.setdefault(r.name, set()).update(r.items)
+            else:
+                raise ResourceError(f'"{context}": unknown resource type {int(r.type)}')
+        return b.build("resources")
+
+    def to_proto(self) -> list[pb.Resource]:
+        """The wire form, one message per name, in the same order as `str()`."""
+        out: list[pb.Resource] = []
+        for name in self._ordered_names():
+            if name in self._scalars:
+                out.append(
+                    pb.Resource(
+                        name=name, type=pb.Resource.SCALAR, scalar=self._scalars[name] / _MILLI
+                    )
+                )
+            elif name in self._ranges:
+                ranges = [pb.Range(begin=b, end=e) for b, e in self._ranges[name]]
+                out.append(pb.Resource(name=name, type=pb.Resource.RANGES, ranges=ranges))
+            else:
+                items = sorted(self._sets[name])
+                out.append(pb.Resource(name=name, type=pb.Resource.SET, items=items))
+        return out
+
+    # ------------------------------------------------------------------ arithmetic
+
+    def __add__(self, other: Resources) -> Resources:
+        if other.is_empty():
+            return self
+        if self.is_empty():
+            return other
+        scalars = self._scalars
+        if other._scalars:
+            scalars = dict(scalars)
+            for name, value in other._scalars.items():
+                scalars[name] = scalars.get(name, 0) + value
+        ranges = self._ranges
+        if other._ranges:
+            ranges = dict(ranges)
+            for name, spans in other._ranges.items():
+                ranges[name] = _union(ranges.get(name, ()), spans)
+        sets = self._sets
+        if other._sets:
+            sets = dict(sets)
+            for name, members in other._sets.items():
+                sets[name] = sets.get(name, frozenset()) | members
+        return Resources._make(scalars, ranges, sets)
+
+    def __sub__(self, other: Resources) -> Resources:
+        """Remove what of `other` is here; scalars clamp at 0, absent items are ignored."""
+        if other.is_empty() or self.is_empty():
+            return self
+        scalars = self._scalars
+        if other._scalars:
+            scalars = dict(scalars)
+            for name, value in other._scalars.items():
+                left = scalars.get(name, 0) - value
+                if left > 0:
+                    scalars[name] = left
+                else:
+                    scalars.pop(name, None)
+        ranges = self._ranges
+        if other._ranges:
+            ranges = dict(ranges)
+            for name, spans in other._ranges.items():
+                if name in ranges:
+                    rest = _difference(ranges[name], spans)
+                    if rest:
+                        ranges[name] = rest
+                    else:
+                        del ranges[name]
+        sets = self._sets
+        if other._sets:
+            sets = dict(sets)
+            for name, members in other._sets.items():
+                if name in sets:
+                    rest_items = sets[name] - members
+                    if rest_items:
+                        sets[name] = rest_items
+                    else:
+                        del sets[name]
+        return Resources._make(scalars, ranges, sets)
+
+    def contains(self, other: Resources) -> bool:
+        """Whether every part of `other` is in these resources."""
+        mine = self._scalars
+        for name, value in other._scalars.items():
+            if mine.get(name, 0) < value:
+                return False
+        for name, spans in other._ranges.items():
+            if not _covers(self._ranges.get(name, ()), spans):
+                return False
+        for name, members in other._sets.items():
+            if not members <= self._sets.get(name, frozenset()):
+                return False
+        return True
+
+    def __ge__(self, other: Resources) -> bool:
+        return self.contains(other)
+
+    def __le__(self, other: Resources) -> bool:
+        return other.contains(self)
+
+    def is_empty(self) -> bool:
+        """True when there is nothing at all (zero scalars are never stored)."""
+        return not (self._scalars or self._ranges or self._sets)
+
+    def __bool__(self) -> bool:
+        return not self.is_empty()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Resources):
+            return NotImplemented
+        return (
+            self._scalars == other._scalars
+            and self._ranges == other._ranges
+            and self._sets == other._sets
+        )
+
+    def __hash__(self) -> int:
+        # Cached: the allocator uses resources as keys when grouping offer filters.
+        if self._hash is None:
+            self._hash = hash(
+                (
+                    frozenset(self._scalars.items()),
+                    frozenset(self._ranges.items()),
+                    frozenset(self._sets.items()),
+                )
+            )
+        return self._hash
+
+    # ------------------------------------------------------------------ accessors
+
+    def scalar(self, name: str) -> float:
+        """The amount of scalar `name`; 0 when absent."""
+        return self._scalars.get(name, 0) / _MILLI
+
+    @property
+    def cpus(self) -> float:
+        return self.scalar("cpus")
+
+    @property
+    def mem(self) -> float:
+        return self.scalar("mem")
+
+    @property
+    def disk(self) -> float:
+        return self.scalar("disk")
+
+    @property
+    def gpus(self) -> float:
+        return self.scalar("gpus")
+
+    def ranges(self, name: str) -> list[Range]:
+        """The sorted, merged, inclusive ranges of `name`; [] when absent."""
+        return list(self._ranges.get(name, ()))
+
+    def items(self, name: str) -> frozenset[str]:
+        """The members of set resource `name`; empty when absent."""
+        return self._sets.get(name, frozenset())
+
+    def names(self) -> set[str]:
+        """Every resource name present."""
+        return set(self._scalars) | set(self._ranges) | set(self._sets)
+
+    def scalar_items(self) -> list[tuple[str, float]]:
+        """(name, amount) of every scalar, in print order; used for share computations."""
+        return [(n, self._scalars[n] / _MILLI) for n in sorted(self._scalars, key=_name_key)]
+
+    def allocate_ports(self, count: int, name: str = "ports") -> tuple[list[int], Resources]:
+        """Pick the `count` lowest values of range resource `name`.
+
+        Returns the values and the resources holding exactly them (to subtract from an
+        offer). Raises ResourceError when fewer than `count` are available.
+        """
+        picked: list[int] = []
+        for begin, end in self._ranges.get(name, ()):
+            take = min(count - len(picked), end - begin + 1)
+            picked.extend(range(begin, begin + take))
+            if len(picked) == count:
+                break
+        if len(picked) < count:
+            raise ResourceError(f"asked for {count} {name}, only {len(picked)} available")
+        chosen = _normalize_ranges(((p, p) for p in picked), f"{name}", name)
+        return picked, Resources._make({}, {name: chosen} if chosen else {}, {})
+
+    # ------------------------------------------------------------------ text
+
+    def _ordered_names(self) -> list[str]:
+        return sorted(self.names(), key=_name_key)
+
+    def __str__(self) -> str:
+        parts = []
+        for name in self._ordered_names():
+            if name in self._scalars:
+                parts.append(f"{name}:{_format_milli(self._scalars[name])}")
+            elif name in self._ranges:
+                text = ",".join(f"{b}-{e}" for b, e in self._ranges[name])
+                parts.append(f"{name}:[{text}]")
+            else:
+                parts.append(f"{name}:{{{','.join(sorted(self._sets[name]))}}}")
+        return ";".join(parts)
+
+    def __repr__(self) -> str:
+        return f"Resources.parse({str(self)!r})"
+
+
+Resources.EMPTY = Resources._make({}, {}, {})
+
+
+# ---------------------------------------------------------------------------- parse parts
+
+
+def _parse_float(value: str, context: str, name: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ResourceError(f'"{context}": {name} must be a finite number >= 0') from None
+
+
+def _parse_int(text: str, context: str, name: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ResourceError(
+            f'"{context}": {name} range bound {text.strip()!r} is not an integer'
+        ) from None
+
+
+def _parse_ranges(value: str, context: str, name: str) -> list[Range]:
+    if not value.endswith("]"):
+        raise ResourceError(f'"{context}": {name} ranges must look like [31000-32000,32050-32060]')
+    out: list[Range] = []
+    for part in value[1:-1].split(","):
+        if not part.strip():
+            continue
+        low, dash, high = part.strip().partition("-")
+        begin = _parse_int(low, context, name)
+        end = _parse_int(high, context, name) if dash else begin
+        out.append((begin, end))
+    return out
+
+
+def _parse_set(value: str, context: str, name: str) -> set[str]:
+    if not value.endswith("}"):
+        raise ResourceError(f'"{context}": {name} set must look like {{a,b}}')
+    members: set[str] = set()
+    for part in value[1:-1].split(","):
+        item = part.strip()
+        if not item:
+            continue
+        if item in members:
+            raise ResourceError(f'"{context}": {name} set lists {item!r} more than once')
+        members.add(item)
+    return members
+
+
+def _proto_value_text(r: pb.Resource) -> str:
+    if r.type == pb.Resource.RANGES:
+        return "[" + ",".join(f"{x.begin}-{x.end}" for x in r.ranges) + "]"
+    if r.type == pb.Resource.SET:
+        return "{" + ",".join(r.items) + "}"
+    return repr(r.scalar)
