@@ -1,0 +1,60 @@
+"""The framework SDK: implement a ``Scheduler``, run it with a ``SchedulerDriver``.
+
+::
+
+    from mesospy.scheduler import Scheduler, SchedulerDriver, task
+
+    class Hello(Scheduler):
+        def offers(self, driver, offers):
+            for offer in offers:
+                driver.launch(offer.id, [task("t1", "echo hello", "cpus:0.1;mem:32")])
+
+    SchedulerDriver(Hello(), FrameworkInfo(name="hello")).run()
+
+See ``examples/README.md`` for a walk-through.
+"""
+
+from mesospy.scheduler import calls
+from mesospy.scheduler.backoff import Backoff
+from mesospy.scheduler.driver import SchedulerDriver
+from mesospy.scheduler.errors import (
+    CallRejected,
+    DriverStopped,
+    FrameworkRemoved,
+    InvalidCall,
+    MasterUnavailable,
+    MesospyError,
+    NotFound,
+    PreconditionFailed,
+)
+from mesospy.scheduler.scheduler import MaybeAwaitable, Scheduler
+from mesospy.scheduler.tasks import (
+    TERMINAL_STATES,
+    how_many_fit,
+    is_terminal,
+    offer_resources,
+    state_name,
+    task,
+)
+
+__all__ = [
+    "TERMINAL_STATES",
+    "Backoff",
+    "CallRejected",
+    "DriverStopped",
+    "FrameworkRemoved",
+    "InvalidCall",
+    "MasterUnavailable",
+    "MaybeAwaitable",
+    "MesospyError",
+    "NotFound",
+    "PreconditionFailed",
+    "Scheduler",
+    "SchedulerDriver",
+    "calls",
+    "how_many_fit",
+    "is_terminal",
+    "offer_resources",
+    "state_name",
+    "task",
+]

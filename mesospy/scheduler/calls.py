@@ -1,0 +1,161 @@
+"""Builders for scheduler API calls, and how queued calls are batched for sending.
+
+The builders return ``Call`` messages without ``framework_id``/``stream_id``; the driver
+fills those in when it sends. Use them with ``await driver.call(...)``::
+
+    await driver.call(calls.kill("task-1", agent_id="a1"))
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from mesospy.v1 import common_pb2, scheduler_pb2
+
+__all__ = [
+    "Outgoing",
+    "accept",
+    "acknowledge",
+    "decline",
+    "kill",
+    "launch",
+    "plan_flush",
+    "reconcile",
+    "refuse",
+    "revive",
+    "suppress",
+    "teardown",
+]
+
+Call = scheduler_pb2.Call
+# One ACKNOWLEDGE carries at most this many acks, so a flood of updates is not one
+# multi-megabyte message the master must swallow at once.
+MAX_ACKS_PER_CALL = 2000
+
+
+def refuse(refuse_seconds: float | None) -> common_pb2.Filters:
+    """Filters that keep unused resources from being offered again for ``refuse_seconds``."""
+    filters = common_pb2.Filters()
+    if refuse_seconds is not None:
+        filters.refuse_seconds = refuse_seconds
+    return filters
+
+
+def accept(
+    offer_ids: Iterable[str],
+    operations: Iterable[Call.Operation],
+    filters: common_pb2.Filters | None = None,
+) -> Call:
+    """ACCEPT offers (all from one agent) with operations; ``filters`` apply to the rest."""
+    call = Call(type=Call.ACCEPT)
+    call.accept.offer_ids.extend(offer_ids)
+    call.accept.operations.extend(operations)
+    if filters is not None:
+        call.accept.filters.CopyFrom(filters)
+    return call
+
+
+def launch(
+    offer_ids: Iterable[str],
+    tasks: Iterable[common_pb2.TaskInfo],
+    filters: common_pb2.Filters | None = None,
+) -> Call:
+    """ACCEPT offers with one LAUNCH operation running ``tasks``."""
+    operation = Call.Operation(type=Call.Operation.LAUNCH)
+    operation.launch.task_infos.extend(tasks)
+    return accept(offer_ids, [operation], filters)
+
+
+def decline(offer_ids: Iterable[str], refuse_seconds: float | None = None) -> Call:
+    """DECLINE offers; their resources are not offered again for ``refuse_seconds``."""
+    call = Call(type=Call.DECLINE)
+    call.decline.offer_ids.extend(offer_ids)
+    call.decline.filters.CopyFrom(refuse(refuse_seconds))
+    return call
+
+
+def revive(roles: Iterable[str] = ()) -> Call:
+    """REVIVE offers for ``roles`` (all of the framework's roles when empty)."""
+    call = Call(type=Call.REVIVE)
+    call.revive.roles.extend(roles)
+    return call
+
+
+def suppress(roles: Iterable[str] = ()) -> Call:
+    """SUPPRESS offers for ``roles`` (all of the framework's roles when empty)."""
+    call = Call(type=Call.SUPPRESS)
+    call.suppress.roles.extend(roles)
+    return call
+
+
+def kill(task_id: str, agent_id: str = "", grace_period: float | None = None) -> Call:
+    """KILL a task; ``grace_period`` (seconds from SIGTERM to SIGKILL) overrides the task's."""
+    call = Call(type=Call.KILL)
+    call.kill.task_id = task_id
+    call.kill.agent_id = agent_id
+    if grace_period is not None:
+        call.kill.kill_policy.grace_period_seconds = grace_period
+    return call
+
+
+def acknowledge(statuses: Iterable[common_pb2.TaskStatus]) -> Call:
+    """ACKNOWLEDGE status updates (one call for many); updates without a uuid are skipped."""
+    call = Call(type=Call.ACKNOWLEDGE)
+    for status in statuses:
+        if status.uuid:
+            call.acknowledges.add(
+                agent_id=status.agent_id, task_id=status.task_id, uuid=status.uuid
+            )
+    return call
+
+
+def reconcile(tasks: Iterable[tuple[str, str]] = ()) -> Call:
+    """RECONCILE ``(task_id, agent_id)`` pairs; empty asks for every task the master knows."""
+    call = Call(type=Call.RECONCILE)
+    for task_id, agent_id in tasks:
+        call.reconcile.tasks.add(task_id=task_id, agent_id=agent_id)
+    return call
+
+
+def teardown() -> Call:
+    """TEARDOWN the framework: the master kills its tasks and forgets it."""
+    return Call(type=Call.TEARDOWN)
+
+
+@dataclass
+class Outgoing:
+    """A queued call; ``waiter`` is set when someone awaits its outcome."""
+
+    call: Call
+    waiter: asyncio.Future[None] | None = field(default=None, compare=False)
+
+
+def plan_flush(queue: Sequence[Outgoing], max_acks: int = MAX_ACKS_PER_CALL) -> list[Outgoing]:
+    """The calls to send for a flush of ``queue``, in order, with acknowledgements coalesced.
+
+    Fire-and-forget ACKNOWLEDGE calls are merged (duplicates dropped) into as few calls as
+    ``max_acks`` allows, placed where the first of them was: acks commute with every other
+    call, and one RPC per ack would cap throughput at the RPC rate. Awaited calls keep their
+    own RPC so each waiter learns its own outcome.
+    """
+    planned: list[Outgoing] = []
+    acks: dict[tuple[str, bytes], Call.Acknowledge] = {}
+    ack_slot: int | None = None
+    for item in queue:
+        if item.call.type != Call.ACKNOWLEDGE or item.waiter is not None:
+            planned.append(item)
+            continue
+        if ack_slot is None:
+            ack_slot = len(planned)
+        for ack in item.call.acknowledges:
+            acks.setdefault((ack.task_id, ack.uuid), ack)
+    if ack_slot is None or not acks:
+        return planned
+    merged = list(acks.values())
+    batches = [
+        Outgoing(Call(type=Call.ACKNOWLEDGE, acknowledges=merged[i : i + max_acks]))
+        for i in range(0, len(merged), max_acks)
+    ]
+    return planned[:ack_slot] + batches + planned[ack_slot:]

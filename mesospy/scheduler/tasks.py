@@ -1,0 +1,101 @@
+"""Small helpers for building tasks from offers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from mesospy.resources import Resources
+from mesospy.v1 import common_pb2
+
+__all__ = [
+    "TERMINAL_STATES",
+    "how_many_fit",
+    "is_terminal",
+    "offer_resources",
+    "state_name",
+    "task",
+]
+
+TERMINAL_STATES = frozenset(
+    {
+        common_pb2.TASK_FINISHED,
+        common_pb2.TASK_FAILED,
+        common_pb2.TASK_KILLED,
+        common_pb2.TASK_ERROR,
+        common_pb2.TASK_LOST,
+        common_pb2.TASK_DROPPED,
+        common_pb2.TASK_GONE,
+        common_pb2.TASK_GONE_BY_OPERATOR,
+    }
+)
+"""Task states that never change again."""
+
+
+def _as_resources(resources: str | Resources | Iterable[common_pb2.Resource]) -> Resources:
+    if isinstance(resources, Resources):
+        return resources
+    if isinstance(resources, str):
+        return Resources.parse(resources)
+    return Resources.from_proto(list(resources))
+
+
+def task(
+    task_id: str,
+    command: str | Sequence[str],
+    resources: str | Resources | Iterable[common_pb2.Resource],
+    *,
+    agent_id: str = "",
+    name: str = "",
+    env: Mapping[str, str] | None = None,
+    health_check: common_pb2.HealthCheck | None = None,
+    labels: Mapping[str, str] | None = None,
+    kill_grace_period: float | None = None,
+    max_completion_time: float | None = None,
+) -> common_pb2.TaskInfo:
+    """Build a ``TaskInfo``.
+
+    ``command`` is a shell string (run with ``/bin/sh -c``) or an argv list (exec'd).
+    ``resources`` is ``"cpus:0.1;mem:32"``, a ``Resources`` or a list of ``Resource``.
+    ``agent_id`` may stay empty when the task is passed to ``driver.launch``, which fills
+    it in from the offer.
+    """
+    info = common_pb2.TaskInfo(task_id=task_id, name=name or task_id, agent_id=agent_id)
+    if isinstance(command, str):
+        info.command.shell = command
+    else:
+        info.command.argv.extend(command)
+    info.command.environment.update(env or {})
+    info.resources.extend(_as_resources(resources).to_proto())
+    if health_check is not None:
+        info.health_check.CopyFrom(health_check)
+    for key, value in (labels or {}).items():
+        info.labels.add(key=key, value=value)
+    if kill_grace_period is not None:
+        info.kill_policy.grace_period_seconds = kill_grace_period
+    if max_completion_time is not None:
+        info.max_completion_time_seconds = max_completion_time
+    return info
+
+
+def offer_resources(offer: common_pb2.Offer) -> Resources:
+    """The resources of an offer as a ``Resources`` value."""
+    return Resources.from_proto(list(offer.resources))
+
+
+def how_many_fit(available: Resources, per_task: Resources, limit: int) -> int:
+    """How many tasks needing ``per_task`` fit in ``available``, at most ``limit``."""
+    count = 0
+    while count < limit and available.contains(per_task):
+        available = available - per_task
+        count += 1
+    return count
+
+
+def is_terminal(state: int) -> bool:
+    """Whether a task in ``state`` is done for good (FINISHED, FAILED, KILLED, ...)."""
+    return state in TERMINAL_STATES
+
+
+def state_name(state: int) -> str:
+    """The state's name as Mesos spells it, e.g. ``"TASK_FINISHED"``."""
+    return common_pb2.TaskState.Name(state)
