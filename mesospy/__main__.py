@@ -1,0 +1,5 @@
+"""``python -m mesospy`` is the ``mesospy`` command."""
+
+from mesospy.cli.main import main
+
+main()

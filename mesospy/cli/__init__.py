@@ -1,0 +1,1 @@
+"""The ``mesospy`` command line."""

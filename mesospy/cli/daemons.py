@@ -1,0 +1,136 @@
+"""``mesospy master`` and ``mesospy agent``: the long-running processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mesospy.agent import AgentConfig, parse_attributes, run_agent
+from mesospy.cli.common import (
+    fail,
+    log_level_option,
+    master_option,
+    run_until_signalled,
+    setup_logging,
+)
+from mesospy.master import MasterConfig, MasterStartError, run_master
+from mesospy.resources import ResourceError, Resources
+
+
+@click.command()
+@click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5050, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--hostname", default="", help="Name advertised to agents and frameworks.")
+@click.option("--work-dir", default="/tmp/mesospy/master", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where the registry is kept.")
+@click.option("--allocation-interval", default=1.0, show_default=True,
+              type=click.FloatRange(0.001), help="Seconds between allocation cycles.")
+@click.option("--offer-timeout", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="Rescind offers unanswered for this many seconds (0: never).")
+@click.option("--agent-ping-timeout", default=5.0, show_default=True,
+              type=click.FloatRange(0.01), help="Seconds between agent heartbeats.")
+@click.option("--max-agent-ping-timeouts", default=5, show_default=True,
+              type=click.IntRange(1), help="Missed heartbeats before an agent is unreachable.")
+@click.option("--framework-heartbeat-interval", default=15.0, show_default=True,
+              type=click.FloatRange(0.01), help="Seconds between HEARTBEAT events.")
+@log_level_option
+def master(
+    ip: str,
+    port: int,
+    hostname: str,
+    work_dir: Path,
+    allocation_interval: float,
+    offer_timeout: float,
+    agent_ping_timeout: float,
+    max_agent_ping_timeouts: int,
+    framework_heartbeat_interval: float,
+    log_level: str,
+) -> None:
+    """Run a master.
+
+    Example: mesospy master --port 5050 --work-dir /var/lib/mesospy/master
+    """
+    setup_logging(log_level)
+    config = MasterConfig(
+        ip=ip,
+        port=port,
+        hostname=hostname,
+        work_dir=work_dir,
+        allocation_interval=allocation_interval,
+        offer_timeout=offer_timeout,
+        agent_ping_timeout=agent_ping_timeout,
+        max_agent_ping_timeouts=max_agent_ping_timeouts,
+        framework_heartbeat_interval=framework_heartbeat_interval,
+    )
+
+    def ready(m: object) -> None:
+        from mesospy.master.master import Master
+
+        assert isinstance(m, Master)
+        click.echo(f"mesospy master {m.id} ready at {m.info.ip}:{m.info.port}", nl=True)
+
+    try:
+        run_until_signalled(run_master(config, on_ready=ready))
+    except MasterStartError as exc:
+        fail(str(exc))
+
+
+@click.command()
+@master_option
+@click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--hostname", default=None, help="Name the master uses to reach this agent.")
+@click.option("--port", default=5051, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--work-dir", default="/tmp/mesospy/agent", show_default=True,
+              help="Sandboxes and the checkpoint live here.")
+@click.option("--resources", default=None,
+              help='Mesos syntax, e.g. "cpus:4;mem:2048;ports:[31000-32000]"; '
+                   "what is not given is measured.")
+@click.option("--attributes", default="", help='e.g. "rack:r1;zone:a".')
+@click.option("--isolation", type=click.Choice(["auto", "cgroups", "posix"]), default="auto",
+              show_default=True, help="How task memory limits are enforced.")
+@click.option("--kill-tasks-on-exit", is_flag=True,
+              help="Kill running tasks when the agent stops (default: they keep running).")
+@log_level_option
+def agent(
+    master: str,
+    ip: str,
+    hostname: str | None,
+    port: int,
+    work_dir: str,
+    resources: str | None,
+    attributes: str,
+    isolation: str,
+    kill_tasks_on_exit: bool,
+    log_level: str,
+) -> None:
+    """Run an agent that offers this machine's resources to the master.
+
+    Example: mesospy agent --master 10.0.0.1:5050 --resources "cpus:4;mem:4096"
+    """
+    if resources:
+        try:
+            Resources.parse(resources)
+        except ResourceError as exc:
+            raise click.BadParameter(str(exc), param_hint="--resources") from exc
+    try:
+        attrs = parse_attributes(attributes)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--attributes") from exc
+    setup_logging(log_level)
+    config = AgentConfig(
+        master=master,
+        ip=ip,
+        hostname=hostname,
+        port=port,
+        work_dir=work_dir,
+        resources=resources,
+        attributes=attrs,
+        isolation=isolation,
+        kill_tasks_on_exit=kill_tasks_on_exit,
+    )
+    try:
+        run_until_signalled(run_agent(config))
+    except (OSError, RuntimeError, ValueError) as exc:
+        fail(str(exc))

@@ -1,0 +1,102 @@
+"""``mesospy local``: a master and agents on this machine, state in a local directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import click
+import psutil
+
+from mesospy.cli.common import fail
+from mesospy.cluster import ClusterError, LocalCluster, environment_with_master
+
+
+def _share_of_machine(agents: int) -> str:
+    """Split this machine between the local agents so they don't offer it twice."""
+    cpus = max(0.1, round((os.cpu_count() or 1) / agents, 2))
+    mem = max(256, int((psutil.virtual_memory().total / 2**20 - 1024) / agents))
+    return f"cpus:{cpus};mem:{mem};disk:{10240};ports:[31000-32000]"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option("--agents", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="How many agents to start.")
+@click.option("--port", default=5050, show_default=True, type=click.IntRange(1, 65535),
+              help="The master's port.")
+@click.option("--work-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Where state and logs go (default: a new temporary directory).")
+@click.option("--agent-resources", default=None,
+              help="Resources of each agent (default: this machine split between them).")
+@click.option("--once", is_flag=True,
+              help="Stop the cluster when COMMAND ends, and exit with its exit code.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def local(
+    agents: int,
+    port: int,
+    work_dir: Path | None,
+    agent_resources: str | None,
+    once: bool,
+    command: tuple[str, ...],
+) -> None:
+    """Run a master and agents on this machine (no ZooKeeper needed).
+
+    With COMMAND, run it once the cluster is up, with MESOSPY_MASTER pointing at it.
+    Ctrl-C stops everything.
+
+    Example: mesospy local -- python examples/hello.py --tasks 20
+    """
+    if not _port_free(port):
+        fail(f"port {port} is in use on 127.0.0.1; choose another with --port")
+    cluster = LocalCluster(
+        agents=agents,
+        work_dir=work_dir,
+        master_port=port,
+        agent_resources=agent_resources or _share_of_machine(agents),
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        cluster.start()
+    except ClusterError as exc:
+        cluster.stop()
+        fail(str(exc))
+    code = 0
+    try:
+        click.echo(f"mesospy local: master at {cluster.master_address}")
+        for daemon in cluster.agent_daemons:
+            click.echo(f"mesospy local: {daemon.name} (port {daemon.args[4]})")
+        click.echo(f"mesospy local: logs and state in {cluster.work_dir}")
+        if command:
+            env = environment_with_master(cluster.master_address)
+            try:
+                code = subprocess.call(list(command), env=env)
+            except OSError as exc:
+                fail(f"cannot run {command[0]!r}: {exc.strerror}")
+            click.echo(f"mesospy local: {' '.join(command)} exited with {code}")
+        if not (command and once):
+            click.echo(f"mesospy local: running; export MESOSPY_MASTER={cluster.master_address} "
+                       "in another terminal. Ctrl-C stops.")
+            while not stop.wait(0.5):
+                pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        click.echo("mesospy local: stopping", err=True)
+        cluster.stop()
+    sys.exit(code)
+

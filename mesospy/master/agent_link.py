@@ -1,0 +1,88 @@
+"""The master's connection to one agent's ``Agent`` service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+
+from mesospy.v1 import agent_pb2 as apb
+from mesospy.v1 import agent_pb2_grpc as apb_grpc
+from mesospy.v1 import common_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+# Traffic goes only to the address given: no proxy, whatever the environment says.
+CHANNEL_OPTIONS = [
+    ("grpc.enable_http_proxy", 0),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+]
+CALL_TIMEOUT = 10.0
+
+
+class AgentLink:
+    """Sends the master's commands to an agent; acknowledgements go out in batches."""
+
+    def __init__(self, agent_id: str, address: str) -> None:
+        self.agent_id = agent_id
+        self.address = address
+        self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self._stub = apb_grpc.AgentStub(self._channel)
+        self._acks: list[apb.AcknowledgeUpdatesRequest.Ack] = []
+        self._ack_flush: asyncio.Task[None] | None = None
+
+    async def run_tasks(self, framework_info: pb.FrameworkInfo, tasks: list[pb.TaskInfo]) -> None:
+        request = apb.RunTasksRequest(framework_info=framework_info, tasks=tasks)
+        await self._stub.RunTasks(request, timeout=CALL_TIMEOUT)
+
+    async def kill_task(
+        self, framework_id: str, task_id: str, kill_policy: pb.KillPolicy | None
+    ) -> None:
+        request = apb.KillTaskRequest(framework_id=framework_id, task_id=task_id)
+        if kill_policy is not None:
+            request.kill_policy.CopyFrom(kill_policy)
+        await self._call(self._stub.KillTask(request, timeout=CALL_TIMEOUT), "KillTask")
+
+    async def shutdown_framework(self, framework_id: str) -> None:
+        request = apb.ShutdownFrameworkRequest(framework_id=framework_id)
+        await self._call(
+            self._stub.ShutdownFramework(request, timeout=CALL_TIMEOUT), "ShutdownFramework"
+        )
+
+    async def read_file(self, request: apb.ReadFileRequest) -> apb.ReadFileResponse:
+        response: apb.ReadFileResponse = await self._stub.ReadFile(request, timeout=CALL_TIMEOUT)
+        return response
+
+    def acknowledge(self, framework_id: str, task_id: str, uuid: bytes) -> None:
+        """Queue an acknowledgement; all queued ones go in the next batch."""
+        self._acks.append(
+            apb.AcknowledgeUpdatesRequest.Ack(framework_id=framework_id, task_id=task_id, uuid=uuid)
+        )
+        if self._ack_flush is None or self._ack_flush.done():
+            self._ack_flush = asyncio.get_running_loop().create_task(self._flush_acks())
+
+    async def _flush_acks(self) -> None:
+        while self._acks:
+            acks, self._acks = self._acks, []
+            # A lost acknowledgement is harmless: the agent resends the update and the
+            # framework acknowledges it again.
+            await self._call(
+                self._stub.AcknowledgeUpdates(
+                    apb.AcknowledgeUpdatesRequest(acks=acks), timeout=CALL_TIMEOUT
+                ),
+                "AcknowledgeUpdates",
+            )
+
+    async def _call(self, call: object, name: str) -> None:
+        try:
+            await call  # type: ignore[misc]
+        except grpc.aio.AioRpcError as exc:
+            log.warning("agent %s at %s: %s failed: %s", self.agent_id, self.address, name,
+                        exc.details() or exc.code().name)
+
+    async def close(self) -> None:
+        await self._channel.close()

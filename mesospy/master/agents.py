@@ -1,0 +1,266 @@
+"""Agent life cycle: register, re-register, heartbeats, unreachable."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from mesospy.master.agent_link import AgentLink
+from mesospy.master.errors import FailedPrecondition, InvalidArgument
+from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord, is_terminal
+from mesospy.master.validation import agent_info_problems, id_problem
+from mesospy.resources import Resources
+from mesospy.v1 import agent_pb2 as apb
+from mesospy.v1 import common_pb2 as pb
+from mesospy.v1 import scheduler_pb2 as spb
+
+if TYPE_CHECKING:
+    from mesospy.master.master import Master
+
+log = logging.getLogger(__name__)
+Reason = pb.TaskStatus
+
+
+class AgentHandler:
+    """Admits agents, watches their heartbeats and handles their loss."""
+
+    def __init__(self, master: Master) -> None:
+        self.m = master
+        self._next_id = 0
+        self.gone: set[str] = set()
+
+    def _response(self, agent_id: str) -> apb.RegisterAgentResponse:
+        return apb.RegisterAgentResponse(
+            agent_id=agent_id,
+            master_info=self.m.info,
+            heartbeat_interval_seconds=self.m.config.agent_ping_timeout,
+        )
+
+    # ---------------------------------------------------------------- register
+
+    async def register(self, request: apb.RegisterAgentRequest) -> apb.RegisterAgentResponse:
+        info = pb.AgentInfo()
+        info.CopyFrom(request.agent_info)
+        problems, total = agent_info_problems(info)
+        if problems or total is None:
+            raise InvalidArgument("; ".join(problems))
+        address = f"{info.hostname}:{info.port}"
+        for old in list(self.m.state.agents.values()):
+            if old.link.address == address:
+                # The agent at this address restarted without its old identity.
+                await self.remove(old, Reason.REASON_AGENT_RESTARTED, "agent restarted")
+        self._next_id += 1
+        info.id = f"{self.m.id}-S{self._next_id}"
+        await self.m.registry.admit_agent(info)
+        self._add(info, total)
+        log.info("agent %s at %s registered with %s", info.id, address, total)
+        return self._response(info.id)
+
+    def _add(
+        self, info: pb.AgentInfo, total: Resources, used: dict[tuple[str, str], Resources] | None = None
+    ) -> AgentRecord:
+        now = time.monotonic()
+        link = AgentLink(info.id, f"{info.hostname}:{info.port}")
+        record = AgentRecord(info=info, total=total, registered_time=self.m.now(), last_seen=now,
+                             link=link)
+        self.m.state.agents[info.id] = record
+        self.m.allocator.add_agent(info.id, total, used or {})
+        self.m.request_allocation()
+        return record
+
+    # ---------------------------------------------------------------- re-register
+
+    async def reregister(self, request: apb.ReregisterAgentRequest) -> apb.RegisterAgentResponse:
+        info = pb.AgentInfo()
+        info.CopyFrom(request.agent_info)
+        if p := id_problem("agent_info.id", info.id):
+            raise InvalidArgument(f"{p}; agents without an id register with RegisterAgent")
+        problems, total = agent_info_problems(info)
+        if problems or total is None:
+            raise InvalidArgument("; ".join(problems))
+        if info.id in self.gone:
+            raise FailedPrecondition(
+                f"agent {info.id!r} was marked gone; it must start afresh with a new identity"
+            )
+        for task in request.tasks:
+            if p := id_problem("task_id", task.task_id) or id_problem(
+                "framework_id", task.framework_id
+            ):
+                raise InvalidArgument(f"reported task: {p}")
+        was_unreachable = self.m.state.unreachable_agents.pop(info.id, None) is not None
+        frameworks = {f.id: f for f in request.frameworks}
+        record = self.m.state.agents.get(info.id)
+        if record is None:
+            await self.m.registry.admit_agent(info)
+            used = self._reported_usage(request.tasks)
+            record = self._add(info, total, used)
+        else:
+            record.last_seen = time.monotonic()
+        reported = {(t.framework_id, t.task_id) for t in request.tasks}
+        for task in request.tasks:
+            self._adopt(record, task, frameworks.get(task.framework_id), was_unreachable)
+        for key, task_record in list(record.tasks.items()):
+            if key not in reported and task_record.latest_state != pb.TASK_STAGING:
+                status = self.m.master_status(
+                    task_record.task_id, record.id, task_record.framework_id, pb.TASK_LOST,
+                    Reason.REASON_AGENT_RESTARTED, "the agent re-registered without this task",
+                )
+                self.m.tasks.finish(task_record, status)
+        log.info("agent %s re-registered with %d tasks", info.id, len(request.tasks))
+        return self._response(info.id)
+
+    @staticmethod
+    def _reported_usage(tasks: list[pb.Task]) -> dict[tuple[str, str], Resources]:
+        used: dict[tuple[str, str], Resources] = {}
+        for task in tasks:
+            if not is_terminal(task.state):
+                key = (task.framework_id, task.role or "*")
+                used[key] = used.get(key, Resources()) + Resources.from_proto(task.resources)
+        return used
+
+    def _adopt(
+        self,
+        agent: AgentRecord,
+        task: pb.Task,
+        framework_info: pb.FrameworkInfo | None,
+        was_unreachable: bool,
+    ) -> None:
+        """Take in a task an agent reports, re-creating its framework if need be."""
+        state = self.m.state
+        if task.framework_id in state.removed_frameworks:
+            asyncio.get_running_loop().create_task(agent.link.shutdown_framework(task.framework_id))
+            return
+        framework = state.frameworks.get(task.framework_id)
+        if framework is None:
+            info = framework_info or pb.FrameworkInfo(id=task.framework_id, name="(recovered)")
+            framework = FrameworkRecord(info=info, registered_time=self.m.now())
+            framework.disconnected_time = self.m.now()
+            state.frameworks[info.id] = framework
+            self.m.allocator.add_framework(info.id, framework.roles, active=False)
+        record = framework.tasks.get(task.task_id) or framework.unreachable_tasks.pop(
+            task.task_id, None
+        )
+        if record is None:
+            info_ = pb.TaskInfo(
+                name=task.name, task_id=task.task_id, agent_id=agent.id,
+                resources=task.resources, command=task.command, labels=task.labels,
+                health_check=task.health_check, kill_policy=task.kill_policy,
+            )
+            record = TaskRecord(info_, task.framework_id, agent.id, task.role or "*",
+                                Resources.from_proto(task.resources))
+        record.latest_state = task.state
+        if task.HasField("status"):
+            record.status = task.status
+            record.state = task.status.state
+        framework.tasks[task.task_id] = record
+        agent.tasks[(task.framework_id, task.task_id)] = record
+        if was_unreachable and not is_terminal(task.state):
+            if framework.partition_aware:
+                status = self.m.master_status(
+                    task.task_id, agent.id, framework.id, task.state, Reason.REASON_UNSPECIFIED,
+                    "the task's agent re-registered",
+                )
+                self.m.send_update(framework, status)
+            else:
+                # The framework was told TASK_LOST; it must not find the task running.
+                asyncio.get_running_loop().create_task(
+                    agent.link.kill_task(framework.id, task.task_id, None)
+                )
+
+    # ---------------------------------------------------------------- heartbeats
+
+    def heartbeat(self, request: apb.HeartbeatRequest) -> apb.HeartbeatResponse:
+        agent = self.m.state.agents.get(request.agent_id)
+        if agent is None:
+            return apb.HeartbeatResponse(reregister=True)
+        agent.last_seen = time.monotonic()
+        return apb.HeartbeatResponse()
+
+    def require_registered(self, agent_id: str) -> AgentRecord:
+        agent = self.m.state.agents.get(agent_id)
+        if agent is None:
+            raise FailedPrecondition(f"agent {agent_id!r} is not registered; re-register first")
+        agent.last_seen = time.monotonic()
+        return agent
+
+    async def health_loop(self) -> None:
+        """Mark agents that stopped heartbeating unreachable."""
+        timeout = self.m.config.agent_ping_timeout
+        limit = timeout * self.m.config.max_agent_ping_timeouts
+        while True:
+            await asyncio.sleep(min(timeout, 1.0) / 2)
+            now = time.monotonic()
+            for agent in list(self.m.state.agents.values()):
+                if now - agent.last_seen > limit:
+                    log.warning("agent %s missed %d heartbeats: unreachable", agent.id,
+                                self.m.config.max_agent_ping_timeouts)
+                    await self.mark_unreachable(agent)
+
+    # ---------------------------------------------------------------- loss
+
+    async def mark_unreachable(self, agent: AgentRecord) -> None:
+        if self.m.state.agents.get(agent.id) is not agent:
+            return
+        self.m.state.unreachable_agents[agent.id] = agent.info
+        await self._detach(agent, unreachable=True)
+        await self.m.registry.mark_agent_unreachable(agent.id, self.m.now())
+
+    async def remove(self, agent: AgentRecord, reason: int, why: str) -> None:
+        """The agent is gone for good (e.g. restarted with a new identity)."""
+        if self.m.state.agents.get(agent.id) is not agent:
+            return
+        await self._detach(agent, unreachable=False, reason=reason, why=why)
+        await self.m.registry.remove_agent(agent.id)
+
+    async def _detach(
+        self,
+        agent: AgentRecord,
+        *,
+        unreachable: bool,
+        reason: int = Reason.REASON_AGENT_DISCONNECTED,
+        why: str = "agent is unreachable",
+    ) -> None:
+        state = self.m.state
+        del state.agents[agent.id]
+        for offer in self.m.offers.of_agent(agent.id):
+            self.m.offers.remove(offer.id)
+            framework = state.frameworks.get(offer.framework_id)
+            if framework is not None and framework.stream is not None:
+                event = spb.Event(type=spb.Event.RESCIND)
+                event.rescind.offer_id = offer.id
+                framework.stream.send(event)
+        self.m.allocator.remove_agent(agent.id)
+        for task in list(agent.tasks.values()):
+            task.resources_recovered = True  # the allocator forgot the agent already
+            framework = state.frameworks.get(task.framework_id)
+            self._report_lost(task, framework, unreachable, reason, why)
+        for framework in state.frameworks.values():
+            if framework.stream is not None:
+                event = spb.Event(type=spb.Event.FAILURE)
+                event.failure.agent_id = agent.id
+                framework.stream.send(event)
+        await agent.link.close()
+
+    def _report_lost(
+        self,
+        task: TaskRecord,
+        framework: FrameworkRecord | None,
+        unreachable: bool,
+        reason: int,
+        why: str,
+    ) -> None:
+        if framework is not None and unreachable and framework.partition_aware:
+            status = self.m.master_status(task.task_id, task.agent_id, task.framework_id,
+                                          pb.TASK_UNREACHABLE, reason, why)
+            task.status, task.latest_state = status, pb.TASK_UNREACHABLE
+            framework.tasks.pop(task.task_id, None)
+            framework.unreachable_tasks[task.task_id] = task
+            self.m.send_update(framework, status)
+            return
+        state = pb.TASK_LOST if unreachable or framework is None or not framework.partition_aware \
+            else pb.TASK_GONE
+        status = self.m.master_status(task.task_id, task.agent_id, task.framework_id, state,
+                                      reason, why)
+        self.m.tasks.finish(task, status)

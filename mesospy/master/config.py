@@ -1,0 +1,30 @@
+"""The master's settings (its command-line flags)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class MasterConfig:
+    """Flags of ``mesospy master``; names and defaults follow Mesos where it has them."""
+
+    ip: str = "127.0.0.1"
+    port: int = 5050  # 0: pick a free port
+    hostname: str = ""
+    work_dir: Path = Path("/tmp/mesospy/master")
+    # Allocation runs this often, and soon after any change that frees resources.
+    allocation_interval: float = 1.0
+    # Offers not answered in this long are rescinded; 0 disables the timeout.
+    offer_timeout: float = 0.0
+    # Agents heartbeat this often; one that misses `max_agent_ping_timeouts` in a row
+    # is marked unreachable (Mesos: 15 s x 5).
+    agent_ping_timeout: float = 5.0
+    max_agent_ping_timeouts: int = 5
+    # The master sends frameworks a HEARTBEAT event this often.
+    framework_heartbeat_interval: float = 15.0
+    # Terminal tasks kept for operators, per master.
+    max_completed_tasks: int = 10_000
+    # Refuse seconds used when a call gives none (Mesos's Filters default).
+    default_refuse_seconds: float = 5.0

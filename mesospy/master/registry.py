@@ -1,0 +1,118 @@
+"""The registry: what must outlive a master process.
+
+Every change is a named operation (``admit_agent``, ``mark_agent_unreachable``,
+``add_framework``, ...), applied to an in-memory document and then persisted. This module
+holds the local-directory backend used by the embedded default: the whole document is
+rewritten atomically (temp file, fsync, rename) off the event loop. The ZooKeeper backend
+comes with high availability.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mesospy.v1 import common_pb2 as pb
+
+
+def _encode(message: pb.AgentInfo | pb.FrameworkInfo) -> str:
+    return base64.b64encode(message.SerializeToString()).decode()
+
+
+def _decode_framework(text: str) -> pb.FrameworkInfo:
+    return pb.FrameworkInfo.FromString(base64.b64decode(text))
+
+
+def _decode_agent(text: str) -> pb.AgentInfo:
+    return pb.AgentInfo.FromString(base64.b64decode(text))
+
+
+class LocalRegistry:
+    """A registry kept in one JSON file in the master's work directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self._path = directory / "registry.json"
+        self._lock = asyncio.Lock()
+        self._doc: dict[str, Any] = {"frameworks": {}, "agents": {}, "weights": {}}
+
+    def load(self) -> None:
+        """Read the registry left by an earlier master (blocking; call at start-up)."""
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        if self._path.exists():
+            self._doc = json.loads(self._path.read_text())
+
+    # ---------------------------------------------------------------- reads
+
+    def frameworks(self) -> list[tuple[pb.FrameworkInfo, float | None]]:
+        """Recovered frameworks with the time they disconnected (None if connected)."""
+        return [
+            (_decode_framework(f["info"]), f.get("disconnected_time"))
+            for f in self._doc["frameworks"].values()
+        ]
+
+    def agents(self, state: str) -> list[pb.AgentInfo]:
+        return [_decode_agent(a["info"]) for a in self._doc["agents"].values() if a["state"] == state]
+
+    def weights(self) -> dict[str, float]:
+        return dict(self._doc["weights"])
+
+    # ---------------------------------------------------------------- operations
+
+    async def admit_agent(self, info: pb.AgentInfo) -> None:
+        self._doc["agents"][info.id] = {"info": _encode(info), "state": "admitted"}
+        await self._persist()
+
+    async def mark_agent_unreachable(self, agent_id: str, when: float) -> None:
+        if agent := self._doc["agents"].get(agent_id):
+            agent.update(state="unreachable", unreachable_time=when)
+            await self._persist()
+
+    async def mark_agent_gone(self, agent_id: str) -> None:
+        if agent := self._doc["agents"].get(agent_id):
+            agent.update(state="gone")
+            await self._persist()
+
+    async def remove_agent(self, agent_id: str) -> None:
+        if self._doc["agents"].pop(agent_id, None) is not None:
+            await self._persist()
+
+    async def add_framework(self, info: pb.FrameworkInfo) -> None:
+        self._doc["frameworks"][info.id] = {"info": _encode(info), "disconnected_time": None}
+        await self._persist()
+
+    async def mark_framework_disconnected(self, framework_id: str, when: float | None) -> None:
+        if framework := self._doc["frameworks"].get(framework_id):
+            framework["disconnected_time"] = when
+            await self._persist()
+
+    async def remove_framework(self, framework_id: str) -> None:
+        if self._doc["frameworks"].pop(framework_id, None) is not None:
+            await self._persist()
+
+    async def update_weights(self, weights: dict[str, float]) -> None:
+        self._doc["weights"].update(weights)
+        await self._persist()
+
+    # ---------------------------------------------------------------- storage
+
+    async def _persist(self) -> None:
+        text = json.dumps(self._doc, sort_keys=True)
+        async with self._lock:
+            await asyncio.to_thread(self._write, text)
+
+    def _write(self, text: str) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".registry.")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self._path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,60 @@
+"""Run a master: the gRPC server around the ``Master`` core."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import grpc
+
+from mesospy.master.config import MasterConfig
+from mesospy.master.master import Master
+from mesospy.master.registry import LocalRegistry
+from mesospy.master.services import AgentRegistryService, OperatorService, SchedulerService
+from mesospy.v1 import agent_pb2_grpc as apb_grpc
+from mesospy.v1 import operator_pb2_grpc as opb_grpc
+from mesospy.v1 import scheduler_pb2_grpc as spb_grpc
+
+log = logging.getLogger(__name__)
+
+SERVER_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    # Frameworks and agents keep long streams open; let their keepalive pings through.
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+
+
+class MasterStartError(RuntimeError):
+    """The master could not start (e.g. its port is taken)."""
+
+
+async def run_master(
+    config: MasterConfig, on_ready: Callable[[Master], None] | None = None
+) -> None:
+    """Serve a master until cancelled."""
+    master = Master(config, LocalRegistry(config.work_dir))
+    server = grpc.aio.server(options=SERVER_OPTIONS)
+    spb_grpc.add_SchedulerServicer_to_server(SchedulerService(master), server)
+    apb_grpc.add_AgentRegistryServicer_to_server(AgentRegistryService(master), server)
+    opb_grpc.add_OperatorServicer_to_server(OperatorService(master), server)
+    address = f"{config.ip}:{config.port}"
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise MasterStartError(f"cannot listen on {address}: {exc}") from exc
+    if port == 0:
+        raise MasterStartError(f"cannot listen on {address}: the port is in use or not allowed")
+    master.bind(config.ip, port)
+    await master.start()
+    await server.start()
+    log.info("master %s listening on %s:%d", master.id, config.ip, port)
+    if on_ready is not None:
+        on_ready(master)
+    try:
+        await server.wait_for_termination()
+    finally:
+        await server.stop(grace=1.0)
+        await master.stop()

@@ -1,0 +1,222 @@
+"""The master's gRPC services: they translate between the wire and the handlers.
+
+Handlers raise ``CallError`` subclasses; here they become gRPC statuses with the
+handler's message, so bad input never reaches a client as a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+
+from mesospy.master.errors import CallError, FailedPrecondition, InvalidArgument, NotFound
+from mesospy.master.master import Master
+from mesospy.master.snapshot import state_snapshot
+from mesospy.master.validation import id_problem, refuse_seconds_problem
+from mesospy.v1 import agent_pb2 as apb
+from mesospy.v1 import agent_pb2_grpc as apb_grpc
+from mesospy.v1 import operator_pb2 as opb
+from mesospy.v1 import operator_pb2_grpc as opb_grpc
+from mesospy.v1 import scheduler_pb2 as spb
+from mesospy.v1 import scheduler_pb2_grpc as spb_grpc
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Call = spb.Call
+
+
+async def _answer(context: grpc.aio.ServicerContext, work: Awaitable[T]) -> T:
+    try:
+        return await work
+    except CallError as exc:
+        await context.abort(exc.code, exc.message)
+        raise  # unreachable: abort raises
+
+
+class SchedulerService(spb_grpc.SchedulerServicer):
+    """The scheduler API: SUBSCRIBE as a stream, every other call through Send."""
+
+    def __init__(self, master: Master) -> None:
+        self.m = master
+        self._calls: dict[int, Callable[[Call], Awaitable[None]]] = {
+            Call.TEARDOWN: self._teardown,
+            Call.ACCEPT: self._accept,
+            Call.DECLINE: self._decline,
+            Call.REVIVE: self._revive,
+            Call.SUPPRESS: self._suppress,
+            Call.KILL: self._kill,
+            Call.ACKNOWLEDGE: self._acknowledge,
+            Call.RECONCILE: self._reconcile,
+        }
+
+    async def Subscribe(  # noqa: N802 (gRPC method name)
+        self, request: Call, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[spb.Events]:
+        if request.type != Call.SUBSCRIBE:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Subscribe takes a SUBSCRIBE call, not {Call.Type.Name(request.type)}",
+            )
+        record = await _answer(context, self.m.frameworks.subscribe(request))
+        stream = record.stream
+        assert stream is not None
+        try:
+            async for batch in stream.batches():
+                yield batch
+        finally:
+            self.m.frameworks.disconnected(record, stream)
+
+    async def Send(self, request: Call, context: grpc.aio.ServicerContext) -> spb.Response:  # noqa: N802
+        handler = self._calls.get(request.type)
+        if handler is None:
+            name = Call.Type.Name(request.type) if request.type in Call.Type.values() else request.type
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"call type {name} cannot be sent with Send"
+                + ("; use Subscribe" if request.type == Call.SUBSCRIBE else ""),
+            )
+        await _answer(context, handler(request))
+        return spb.Response()
+
+    async def _teardown(self, call: Call) -> None:
+        await self.m.frameworks.teardown(self.m.frameworks.require_connected(call))
+
+    async def _accept(self, call: Call) -> None:
+        self.m.tasks.accept(self.m.frameworks.require_connected(call), call.accept)
+
+    async def _decline(self, call: Call) -> None:
+        framework = self.m.frameworks.require_connected(call)
+        if not call.decline.offer_ids:
+            raise InvalidArgument("DECLINE needs at least one offer id")
+        if p := refuse_seconds_problem(call.decline.filters):
+            raise InvalidArgument(p)
+        refuse = (
+            call.decline.filters.refuse_seconds
+            if call.decline.filters.HasField("refuse_seconds")
+            else self.m.config.default_refuse_seconds
+        )
+        for offer_id in call.decline.offer_ids:
+            record = self.m.offers.get(offer_id)
+            if record is None or record.framework_id != framework.id:
+                continue  # already rescinded or used: declining it is a no-op, as in Mesos
+            self.m.offers.remove(offer_id)
+            self.m.recover(framework.id, record.agent_id, record.role, record.resources, refuse)
+
+    def _roles(self, framework_roles: list[str], roles: list[str]) -> list[str]:
+        unknown = sorted(set(roles) - set(framework_roles))
+        if unknown:
+            raise InvalidArgument(
+                f"roles {unknown} are not among the framework's roles {framework_roles}"
+            )
+        return roles
+
+    async def _revive(self, call: Call) -> None:
+        framework = self.m.frameworks.require_connected(call)
+        roles = self._roles(framework.roles, list(call.revive.roles))
+        self.m.allocator.revive(framework.id, roles)
+        self.m.request_allocation()
+
+    async def _suppress(self, call: Call) -> None:
+        framework = self.m.frameworks.require_connected(call)
+        roles = self._roles(framework.roles, list(call.suppress.roles))
+        self.m.allocator.suppress(framework.id, roles)
+
+    async def _kill(self, call: Call) -> None:
+        self.m.tasks.kill(self.m.frameworks.require_connected(call), call.kill)
+
+    async def _acknowledge(self, call: Call) -> None:
+        framework = self.m.frameworks.require_connected(call)
+        if not call.acknowledges:
+            raise InvalidArgument("ACKNOWLEDGE needs at least one entry in 'acknowledges'")
+        self.m.tasks.acknowledge(framework, list(call.acknowledges))
+
+    async def _reconcile(self, call: Call) -> None:
+        self.m.tasks.reconcile(self.m.frameworks.require_connected(call), call.reconcile)
+
+
+class AgentRegistryService(apb_grpc.AgentRegistryServicer):
+    """What agents call on the master."""
+
+    def __init__(self, master: Master) -> None:
+        self.m = master
+
+    async def RegisterAgent(  # noqa: N802
+        self, request: apb.RegisterAgentRequest, context: grpc.aio.ServicerContext
+    ) -> apb.RegisterAgentResponse:
+        return await _answer(context, self.m.agents.register(request))
+
+    async def ReregisterAgent(  # noqa: N802
+        self, request: apb.ReregisterAgentRequest, context: grpc.aio.ServicerContext
+    ) -> apb.RegisterAgentResponse:
+        return await _answer(context, self.m.agents.reregister(request))
+
+    async def Heartbeat(  # noqa: N802
+        self, request: apb.HeartbeatRequest, context: grpc.aio.ServicerContext
+    ) -> apb.HeartbeatResponse:
+        return self.m.agents.heartbeat(request)
+
+    async def UpdateStatus(  # noqa: N802
+        self, request: apb.StatusUpdates, context: grpc.aio.ServicerContext
+    ) -> apb.UpdateStatusResponse:
+        async def work() -> apb.UpdateStatusResponse:
+            agent = self.m.agents.require_registered(request.agent_id)
+            for update in request.updates:
+                if update.status.agent_id and update.status.agent_id != agent.id:
+                    raise InvalidArgument(
+                        f"update for task {update.status.task_id!r} names agent "
+                        f"{update.status.agent_id!r} but comes from {agent.id!r}"
+                    )
+                if not update.status.uuid:
+                    raise InvalidArgument(
+                        f"update for task {update.status.task_id!r} has no uuid"
+                    )
+            self.m.tasks.update(agent, request)
+            return apb.UpdateStatusResponse()
+
+        return await _answer(context, work())
+
+
+class OperatorService(opb_grpc.OperatorServicer):
+    """The operator API (GetState for now)."""
+
+    def __init__(self, master: Master) -> None:
+        self.m = master
+
+    async def GetState(  # noqa: N802
+        self, request: opb.GetStateRequest, context: grpc.aio.ServicerContext
+    ) -> opb.GetStateResponse:
+        return state_snapshot(self.m)
+
+    async def ReadFile(  # noqa: N802
+        self, request: apb.ReadFileRequest, context: grpc.aio.ServicerContext
+    ) -> apb.ReadFileResponse:
+        async def work() -> apb.ReadFileResponse:
+            for kind, value in (("framework_id", request.framework_id),
+                                ("task_id", request.task_id)):
+                if p := id_problem(kind, value):
+                    raise InvalidArgument(p)
+            agent_id = self._agent_of(request.framework_id, request.task_id)
+            agent = self.m.state.agents.get(agent_id)
+            if agent is None:
+                raise FailedPrecondition(
+                    f"task {request.task_id!r} ran on agent {agent_id!r}, which is not connected"
+                )
+            try:
+                return await agent.link.read_file(request)
+            except grpc.aio.AioRpcError as exc:
+                await context.abort(exc.code(), exc.details() or "agent read failed")
+                raise
+
+        return await _answer(context, work())
+
+    def _agent_of(self, framework_id: str, task_id: str) -> str:
+        task = self.m.state.find_task(framework_id, task_id)
+        if task is not None:
+            return task.agent_id
+        for done in reversed(self.m.state.completed_tasks):
+            if done.task_id == task_id and done.framework_id == framework_id:
+                return done.agent_id
+        raise NotFound(f"task {task_id!r} of framework {framework_id!r} is unknown to the master")

@@ -1,0 +1,148 @@
+"""What the master knows: frameworks, agents and tasks, as plain records."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mesospy.resources import Resources
+from mesospy.v1 import common_pb2 as pb
+
+if TYPE_CHECKING:
+    from mesospy.master.agent_link import AgentLink
+    from mesospy.master.streams import FrameworkStream
+
+TERMINAL_STATES = frozenset(
+    {
+        pb.TASK_FINISHED,
+        pb.TASK_FAILED,
+        pb.TASK_KILLED,
+        pb.TASK_ERROR,
+        pb.TASK_LOST,
+        pb.TASK_DROPPED,
+        pb.TASK_GONE,
+        pb.TASK_GONE_BY_OPERATOR,
+    }
+)
+
+PARTITION_AWARE = pb.FrameworkInfo.PARTITION_AWARE
+TASK_KILLING_STATE = pb.FrameworkInfo.TASK_KILLING_STATE
+
+
+def is_terminal(state: int) -> bool:
+    """Terminal states never change again."""
+    return state in TERMINAL_STATES
+
+
+@dataclass(eq=False)
+class TaskRecord:
+    """A task the master launched or learned of from a re-registering agent."""
+
+    info: pb.TaskInfo
+    framework_id: str
+    agent_id: str
+    role: str
+    resources: Resources
+    state: int = pb.TASK_STAGING
+    status: pb.TaskStatus | None = None  # the newest status the master has seen
+    # The agent's newest state, ahead of `status` while earlier updates await acks.
+    latest_state: int = pb.TASK_STAGING
+    resources_recovered: bool = False
+
+    @property
+    def task_id(self) -> str:
+        return self.info.task_id
+
+    def to_proto(self) -> pb.Task:
+        task = pb.Task(
+            name=self.info.name,
+            task_id=self.info.task_id,
+            framework_id=self.framework_id,
+            agent_id=self.agent_id,
+            state=self.latest_state,  # type: ignore[arg-type]
+            resources=self.info.resources,
+            labels=self.info.labels,
+            role=self.role,
+            command=self.info.command,
+            health_check=self.info.health_check,
+            kill_policy=self.info.kill_policy,
+        )
+        if self.status is not None:
+            task.status.CopyFrom(self.status)
+        if self.info.HasField("max_completion_time_seconds"):
+            task.max_completion_time_seconds = self.info.max_completion_time_seconds
+        return task
+
+
+@dataclass(eq=False)
+class FrameworkRecord:
+    """A subscribed (or disconnected, within its failover timeout) framework."""
+
+    info: pb.FrameworkInfo
+    registered_time: float
+    stream: FrameworkStream | None = None
+    stream_id: str = ""
+    disconnected_time: float | None = None
+    failover_timer: asyncio.TimerHandle | None = None
+    tasks: dict[str, TaskRecord] = field(default_factory=dict)
+    # Tasks whose agent is unreachable (partition-aware frameworks only).
+    unreachable_tasks: dict[str, TaskRecord] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def connected(self) -> bool:
+        return self.stream is not None
+
+    @property
+    def roles(self) -> list[str]:
+        return list(self.info.roles) or ["*"]
+
+    @property
+    def partition_aware(self) -> bool:
+        return PARTITION_AWARE in self.info.capabilities
+
+    @property
+    def wants_killing_state(self) -> bool:
+        return TASK_KILLING_STATE in self.info.capabilities
+
+
+@dataclass(eq=False)
+class AgentRecord:
+    """A registered agent."""
+
+    info: pb.AgentInfo
+    total: Resources
+    registered_time: float
+    last_seen: float
+    link: AgentLink
+    active: bool = True
+    tasks: dict[tuple[str, str], TaskRecord] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+
+@dataclass
+class MasterState:
+    """Everything the master tracks in memory."""
+
+    frameworks: dict[str, FrameworkRecord] = field(default_factory=dict)
+    agents: dict[str, AgentRecord] = field(default_factory=dict)
+    unreachable_agents: dict[str, pb.AgentInfo] = field(default_factory=dict)
+    # Frameworks that were torn down or timed out: they may not come back.
+    removed_frameworks: set[str] = field(default_factory=set)
+    completed_tasks: collections.deque[pb.Task] = field(
+        default_factory=lambda: collections.deque(maxlen=10_000)
+    )
+
+    def find_task(self, framework_id: str, task_id: str) -> TaskRecord | None:
+        framework = self.frameworks.get(framework_id)
+        if framework is None:
+            return None
+        return framework.tasks.get(task_id) or framework.unreachable_tasks.get(task_id)

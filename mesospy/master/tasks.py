@@ -1,0 +1,319 @@
+"""Tasks through the master: launch from offers, status updates, acks, kill, reconcile."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import grpc
+
+from mesospy.master.errors import InvalidArgument
+from mesospy.master.offers import OfferRecord
+from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord, is_terminal
+from mesospy.master.validation import (
+    id_problem,
+    kill_policy_problem,
+    refuse_seconds_problem,
+    task_problem,
+)
+from mesospy.resources import Resources
+from mesospy.v1 import agent_pb2 as apb
+from mesospy.v1 import common_pb2 as pb
+from mesospy.v1 import scheduler_pb2 as spb
+
+if TYPE_CHECKING:
+    from mesospy.master.master import Master
+
+log = logging.getLogger(__name__)
+Reason = pb.TaskStatus
+
+
+class TaskHandler:
+    """Carries out the task-related calls of frameworks and updates from agents."""
+
+    def __init__(self, master: Master) -> None:
+        self.m = master
+        # Launches still on their way to an agent, so a KILL can wait for them.
+        self._launching: dict[tuple[str, str], asyncio.Future[None]] = {}
+
+    # ---------------------------------------------------------------- ACCEPT
+
+    def accept(self, framework: FrameworkRecord, accept: spb.Call.Accept) -> None:
+        offers = self._accepted_offers(framework, accept)
+        tasks = [t for op in accept.operations for t in op.launch.task_infos]
+        refuse = self._refuse_seconds(accept.filters)
+        stale = [oid for oid, record in offers.items() if record is None]
+        if stale:
+            # The offers were rescinded or used in the meantime: a normal race, so the
+            # tasks are dropped (not an error) and the still-valid offers are recovered.
+            for record in offers.values():
+                if record is not None:
+                    self.m.rescind(record, notify=False)
+            for task in tasks:
+                self._refuse_task(
+                    framework,
+                    task,
+                    pb.TASK_DROPPED,
+                    Reason.REASON_INVALID_OFFERS,
+                    f"offer {stale[0]!r} is no longer valid (rescinded, expired or used)",
+                )
+            return
+        records = [r for r in offers.values() if r is not None]
+        agent_id, role = records[0].agent_id, records[0].role
+        remaining = Resources()
+        for record in records:
+            self.m.offers.remove(record.id)
+            remaining = remaining + record.resources
+        agent = self.m.state.agents.get(agent_id)
+        launched: list[pb.TaskInfo] = []
+        seen: set[str] = set()
+        for task in tasks:
+            problem, resources = task_problem(task, agent_id)
+            if problem is None and (
+                task.task_id in seen
+                or task.task_id in framework.tasks
+                or task.task_id in framework.unreachable_tasks
+            ):
+                problem = f"task id {task.task_id!r} is already in use by this framework"
+            if problem is None and agent is None:
+                problem = f"agent {agent_id!r} is gone"
+            assert resources is not None or problem is not None
+            if problem is None and resources is not None and not remaining.contains(resources):
+                problem = (
+                    f"task {task.task_id!r} asks for {resources} but only {remaining} "
+                    "is left of the offers"
+                )
+            if problem is not None or resources is None or agent is None:
+                self._refuse_task(framework, task, pb.TASK_ERROR, Reason.REASON_TASK_INVALID,
+                                  problem or "invalid task")
+                continue
+            remaining = remaining - resources
+            seen.add(task.task_id)
+            launched.append(self._add_task(framework, agent, role, task, resources))
+        self.m.recover(framework.id, agent_id, role, remaining, refuse)
+        if launched and agent is not None:
+            asyncio.get_running_loop().create_task(self._launch(framework, agent, launched))
+
+    def _accepted_offers(
+        self, framework: FrameworkRecord, accept: spb.Call.Accept
+    ) -> dict[str, OfferRecord | None]:
+        """The call's offers (None for unknown ids), after checking the call's shape."""
+        if not accept.offer_ids:
+            raise InvalidArgument("ACCEPT needs at least one offer id")
+        if len(set(accept.offer_ids)) != len(accept.offer_ids):
+            raise InvalidArgument(f"ACCEPT names an offer twice: {list(accept.offer_ids)}")
+        if p := refuse_seconds_problem(accept.filters):
+            raise InvalidArgument(p)
+        for op in accept.operations:
+            if op.type != spb.Call.Operation.LAUNCH:
+                raise InvalidArgument(
+                    f"operation type {spb.Call.Operation.Type.Name(op.type)} is not supported; "
+                    "use LAUNCH"
+                )
+        offers = {oid: self.m.offers.get(oid) for oid in accept.offer_ids}
+        agents = {r.agent_id for r in offers.values() if r is not None}
+        for oid, record in offers.items():
+            if record is not None and record.framework_id != framework.id:
+                raise InvalidArgument(f"offer {oid!r} was not made to framework {framework.id!r}")
+        if len(agents) > 1:
+            raise InvalidArgument(
+                f"offers {list(accept.offer_ids)} come from different agents {sorted(agents)}; "
+                "accept the offers of one agent per call"
+            )
+        return offers
+
+    def _refuse_seconds(self, filters: pb.Filters) -> float:
+        if filters.HasField("refuse_seconds"):
+            return filters.refuse_seconds
+        return self.m.config.default_refuse_seconds
+
+    def _refuse_task(
+        self, framework: FrameworkRecord, task: pb.TaskInfo, state: int, reason: int, message: str
+    ) -> None:
+        status = self.m.master_status(
+            task.task_id, task.agent_id, framework.id, state, reason, message
+        )
+        self.m.send_update(framework, status)
+
+    def _add_task(
+        self,
+        framework: FrameworkRecord,
+        agent: AgentRecord,
+        role: str,
+        task: pb.TaskInfo,
+        resources: Resources,
+    ) -> pb.TaskInfo:
+        info = pb.TaskInfo()
+        info.CopyFrom(task)
+        info.agent_id = agent.id
+        record = TaskRecord(info, framework.id, agent.id, role, resources)
+        framework.tasks[info.task_id] = record
+        agent.tasks[(framework.id, info.task_id)] = record
+        return info
+
+    async def _launch(
+        self, framework: FrameworkRecord, agent: AgentRecord, tasks: list[pb.TaskInfo]
+    ) -> None:
+        keys = [(framework.id, t.task_id) for t in tasks]
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for key in keys:
+            self._launching[key] = done
+        try:
+            await agent.link.run_tasks(framework.info, tasks)
+        except grpc.aio.AioRpcError as exc:
+            # UNAVAILABLE: the agent never got the tasks. Anything else: it may have.
+            never_arrived = exc.code() == grpc.StatusCode.UNAVAILABLE
+            state = pb.TASK_DROPPED if never_arrived else pb.TASK_LOST
+            for task in tasks:
+                record = framework.tasks.get(task.task_id)
+                if record is not None and record.latest_state == pb.TASK_STAGING:
+                    status = self.m.master_status(
+                        task.task_id, agent.id, framework.id, state,
+                        Reason.REASON_AGENT_DISCONNECTED,
+                        f"could not send the task to agent {agent.id}: {exc.details()}",
+                    )
+                    self.finish(record, status)
+        finally:
+            for key in keys:
+                self._launching.pop(key, None)
+            done.set_result(None)
+
+    # ---------------------------------------------------------------- terminal bookkeeping
+
+    def finish(self, task: TaskRecord, status: pb.TaskStatus, notify: bool = True) -> None:
+        """The master ends a task itself (lost agent, failed launch, framework removed)."""
+        task.status = status
+        task.state = task.latest_state = status.state
+        self._release(task)
+        self._forget(task)
+        if notify and (framework := self.m.state.frameworks.get(task.framework_id)):
+            self.m.send_update(framework, status)
+
+    def _release(self, task: TaskRecord) -> None:
+        if not task.resources_recovered:
+            task.resources_recovered = True
+            self.m.recover(task.framework_id, task.agent_id, task.role, task.resources)
+
+    def _forget(self, task: TaskRecord) -> None:
+        framework = self.m.state.frameworks.get(task.framework_id)
+        if framework is not None:
+            framework.tasks.pop(task.task_id, None)
+            framework.unreachable_tasks.pop(task.task_id, None)
+        agent = self.m.state.agents.get(task.agent_id)
+        if agent is not None:
+            agent.tasks.pop((task.framework_id, task.task_id), None)
+        self.m.state.completed_tasks.append(task.to_proto())
+
+    # ---------------------------------------------------------------- updates from agents
+
+    def update(self, agent: AgentRecord, updates: apb.StatusUpdates) -> None:
+        for update in updates.updates:
+            status = update.status
+            framework = self.m.state.frameworks.get(update.framework_id)
+            if framework is None:
+                if update.framework_id in self.m.state.removed_frameworks:
+                    # Nobody will acknowledge it: do it for the removed framework.
+                    agent.link.acknowledge(update.framework_id, status.task_id, status.uuid)
+                continue
+            task = framework.tasks.get(status.task_id)
+            if task is not None:
+                task.status = status
+                task.state = status.state
+                task.latest_state = update.latest_state or status.state
+                if is_terminal(task.latest_state):
+                    self._release(task)
+            self.m.send_update(framework, status)
+
+    # ---------------------------------------------------------------- ACKNOWLEDGE
+
+    def acknowledge(self, framework: FrameworkRecord, acks: list[spb.Call.Acknowledge]) -> None:
+        for ack in acks:
+            if p := id_problem("acknowledge.task_id", ack.task_id):
+                raise InvalidArgument(p)
+            if not ack.uuid:
+                raise InvalidArgument(
+                    f"acknowledgement of task {ack.task_id!r} has no uuid; only updates "
+                    "with a uuid need acknowledging"
+                )
+        for ack in acks:
+            task = framework.tasks.get(ack.task_id)
+            agent_id = task.agent_id if task is not None else ack.agent_id
+            agent = self.m.state.agents.get(agent_id)
+            if agent is not None:
+                agent.link.acknowledge(framework.id, ack.task_id, ack.uuid)
+            if (
+                task is not None
+                and task.status is not None
+                and task.status.uuid == ack.uuid
+                and is_terminal(task.status.state)
+            ):
+                self._forget(task)
+
+    # ---------------------------------------------------------------- KILL
+
+    def kill(self, framework: FrameworkRecord, kill: spb.Call.Kill) -> None:
+        if p := id_problem("kill.task_id", kill.task_id):
+            raise InvalidArgument(p)
+        if p := kill_policy_problem(kill.kill_policy):
+            raise InvalidArgument(p)
+        task = framework.tasks.get(kill.task_id)
+        if task is None:
+            if kill.task_id not in framework.unreachable_tasks:
+                self.m.send_update(framework, self._unknown_status(framework, kill.task_id,
+                                                                   kill.agent_id))
+            return
+        policy = kill.kill_policy if kill.HasField("kill_policy") else None
+        asyncio.get_running_loop().create_task(self._kill(task, policy))
+
+    async def _kill(self, task: TaskRecord, policy: pb.KillPolicy | None) -> None:
+        pending = self._launching.get((task.framework_id, task.task_id))
+        if pending is not None:
+            await pending  # the agent must know the task before it can kill it
+        agent = self.m.state.agents.get(task.agent_id)
+        if agent is not None:
+            await agent.link.kill_task(task.framework_id, task.task_id, policy)
+
+    # ---------------------------------------------------------------- RECONCILE
+
+    def reconcile(self, framework: FrameworkRecord, reconcile: spb.Call.Reconcile) -> None:
+        if not reconcile.tasks:
+            for task in [*framework.tasks.values(), *framework.unreachable_tasks.values()]:
+                self.m.send_update(framework, self._reconciled_status(task))
+            return
+        for item in reconcile.tasks:
+            if p := id_problem("reconcile.task_id", item.task_id):
+                raise InvalidArgument(p)
+        for item in reconcile.tasks:
+            task = self.m.state.find_task(framework.id, item.task_id)
+            if task is not None:
+                status = self._reconciled_status(task)
+            else:
+                status = self._unknown_status(framework, item.task_id, item.agent_id)
+            self.m.send_update(framework, status)
+
+    def _reconciled_status(self, task: TaskRecord) -> pb.TaskStatus:
+        status = pb.TaskStatus()
+        if task.status is not None:
+            status.CopyFrom(task.status)
+        status.task_id, status.agent_id = task.task_id, task.agent_id
+        status.framework_id = task.framework_id
+        status.state = task.latest_state  # type: ignore[assignment]
+        status.reason = Reason.REASON_RECONCILIATION
+        status.source = Reason.SOURCE_MASTER
+        status.uuid = b""
+        status.message = "reconciliation: latest task state"
+        return status
+
+    def _unknown_status(
+        self, framework: FrameworkRecord, task_id: str, agent_id: str
+    ) -> pb.TaskStatus:
+        if agent_id in self.m.state.unreachable_agents:
+            state = pb.TASK_UNREACHABLE if framework.partition_aware else pb.TASK_LOST
+            message = f"agent {agent_id!r} is unreachable"
+        else:
+            state = pb.TASK_UNKNOWN if framework.partition_aware else pb.TASK_LOST
+            message = f"task {task_id!r} is unknown to the master"
+        return self.m.master_status(
+            task_id, agent_id, framework.id, state, Reason.REASON_RECONCILIATION, message
+        )
