@@ -1,0 +1,269 @@
+"""The agent process: wires the pieces together, registers with the master, heartbeats.
+
+``Agent.start()`` recovers the checkpoint, serves the Agent API, and keeps a registration
+loop running: register (or re-register with what it runs), heartbeat at the interval the
+master asks for, and on a failed heartbeat or ``reregister=True`` register again with a
+jittered, capped backoff. Tasks keep running throughout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from typing import Any
+
+import grpc
+
+from mesospy import __version__ as _version
+from mesospy.agent.checkpoint import Checkpoint
+from mesospy.agent.config import AgentConfig
+from mesospy.agent.isolation import Isolator, choose_isolator
+from mesospy.agent.launcher import TaskLauncher
+from mesospy.agent.probe import resource_text
+from mesospy.agent.service import AgentService
+from mesospy.agent.status_updates import StatusUpdateManager, UpdateStreams
+from mesospy.agent.tasks import TaskManager
+from mesospy.detector import MasterDetector, MasterSpecError
+from mesospy.resources import Resources
+from mesospy.v1 import agent_pb2, agent_pb2_grpc, common_pb2
+
+log = logging.getLogger(__name__)
+
+RPC_TIMEOUT = 10.0
+DEFAULT_HEARTBEAT = 15.0
+LEADER_PREFIX = "leader="
+
+
+def leader_hint(error: grpc.aio.AioRpcError) -> str | None:
+    """The leader's address from an UNAVAILABLE "... leader=host:port ..." answer."""
+    if error.code() != grpc.StatusCode.UNAVAILABLE:
+        return None
+    for word in (error.details() or "").replace(",", " ").replace(";", " ").split():
+        if word.startswith(LEADER_PREFIX) and len(word) > len(LEADER_PREFIX):
+            return word[len(LEADER_PREFIX) :]
+    return None
+
+
+class Agent:
+    """One agent: its gRPC server, its tasks, and its link to the master."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.agent_id: str = ""
+        self.port: int = config.port
+        self.registered = asyncio.Event()
+        self.master_info: common_pb2.MasterInfo | None = None
+        self._detector = MasterDetector(config.master)
+        self._server: grpc.aio.Server | None = None
+        self._channel: grpc.aio.Channel | None = None
+        self._channel_target = ""
+        self._background: list[asyncio.Task[Any]] = []
+        self._resources: list[common_pb2.Resource] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Recover, serve the Agent API, and start registering. Returns once serving."""
+        cfg = self.config
+        work = cfg.work_path
+        work.mkdir(parents=True, exist_ok=True)
+        text = await asyncio.to_thread(resource_text, cfg.resources, cfg.work_dir)
+        self._resources = Resources.parse(text).to_proto()
+        self.isolator: Isolator = choose_isolator(cfg.isolation, cfg.posix_sample_interval)
+        log.info("agent isolation: %s; resources: %s", self.isolator.name, text)
+
+        self.checkpoint = Checkpoint(work / "meta")
+        state = self.checkpoint.recover()
+        self.agent_id = state.agent_id or ""
+        loop = asyncio.get_running_loop()
+        self.launcher = TaskLauncher(loop)
+        self.updates = StatusUpdateManager(
+            UpdateStreams(cfg.status_update_retry_min, cfg.status_update_retry_max),
+            on_finished=lambda key: self.tasks.forget(key),
+            on_update=self.checkpoint.add_update,
+            on_ack=self.checkpoint.add_ack,
+            before_send=self.checkpoint.flush,
+        )
+        self.tasks = TaskManager(
+            work_dir=work,
+            host=cfg.advertised_host,
+            launcher=self.launcher,
+            isolator=self.isolator,
+            updates=self.updates,
+            checkpoint=self.checkpoint,
+            agent_id=lambda: self.agent_id,
+            kill_grace_period=cfg.kill_grace_period,
+        )
+        self.tasks.recover(state)
+        self.checkpoint.flush()
+
+        self.service = AgentService(self.tasks, self.updates, work, self.agent_id or None)
+        self._server = grpc.aio.server(
+            options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 << 20)]
+        )
+        agent_pb2_grpc.add_AgentServicer_to_server(self.service, self._server)  # type: ignore[no-untyped-call]
+        self.port = self._server.add_insecure_port(f"{cfg.ip}:{cfg.port}")
+        if self.port == 0:
+            raise OSError(f"cannot listen on {cfg.ip}:{cfg.port} (in use or not local)")
+        await self._server.start()
+        log.info("agent serving on %s:%d", cfg.ip, self.port)
+
+        for coro in (
+            self._registration_loop(),
+            self.updates.run(),
+            self.checkpoint.sync_forever(),
+            self.isolator.run(),
+        ):
+            self._background.append(asyncio.ensure_future(coro))
+
+    async def stop(self) -> None:
+        """Stop serving and talking to the master; tasks keep running unless configured."""
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._background.clear()
+        if self._server is not None:
+            await self._server.stop(grace=0.5)
+            self._server = None
+        if self.config.kill_tasks_on_exit:
+            self.tasks.kill_all()
+        self.tasks.detach()
+        self.checkpoint.close()
+        self.launcher.close()
+        if self._channel is not None:
+            await self._channel.close(None)
+            self._channel = None
+
+    # ------------------------------------------------------------------ master link
+
+    async def _stub(self) -> agent_pb2_grpc.AgentRegistryStub:
+        target = await self._detector.detect()
+        if self._channel is None or target != self._channel_target:
+            if self._channel is not None:
+                await self._channel.close(None)
+            self._channel = grpc.aio.insecure_channel(target)
+            self._channel_target = target
+        return agent_pb2_grpc.AgentRegistryStub(self._channel)  # type: ignore[no-untyped-call]
+
+    def _agent_info(self) -> common_pb2.AgentInfo:
+        return common_pb2.AgentInfo(
+            id=self.agent_id,
+            hostname=self.config.advertised_host,
+            port=self.port,
+            resources=self._resources,
+            attributes=self.config.attributes,
+            version=_version,
+        )
+
+    def _follow_leader(self, error: grpc.aio.AioRpcError) -> None:
+        hint = leader_hint(error)
+        if hint:
+            try:
+                self._detector.appoint(hint)
+                log.info("following the leading master at %s", hint)
+            except MasterSpecError as exc:
+                log.warning("master named a leader %r that cannot be used: %s", hint, exc)
+
+    async def _register(
+        self, stub: agent_pb2_grpc.AgentRegistryStub
+    ) -> agent_pb2.RegisterAgentResponse:
+        response: agent_pb2.RegisterAgentResponse
+        if self.agent_id:
+            tasks = self.tasks.task_protos(self.agent_id)
+            framework_ids = {t.framework_id for t in tasks}
+            frameworks = [f for fid, f in self.tasks.frameworks.items() if fid in framework_ids]
+            response = await stub.ReregisterAgent(
+                agent_pb2.ReregisterAgentRequest(
+                    agent_info=self._agent_info(), tasks=tasks, frameworks=frameworks
+                ),
+                timeout=RPC_TIMEOUT,
+            )
+        else:
+            response = await stub.RegisterAgent(
+                agent_pb2.RegisterAgentRequest(agent_info=self._agent_info()), timeout=RPC_TIMEOUT
+            )
+        return response
+
+    async def _registration_loop(self) -> None:
+        attempt = 0
+        while True:
+            if attempt:
+                cap = min(
+                    self.config.registration_backoff_max,
+                    self.config.registration_backoff_factor * 2 ** min(attempt, 16),
+                )
+                await asyncio.sleep(random.uniform(0, cap))
+            attempt += 1
+            try:
+                stub = await self._stub()
+                response = await self._register(stub)
+            except grpc.aio.AioRpcError as exc:
+                self._follow_leader(exc)
+                log.info("registration failed (%s): %s", exc.code().name, exc.details())
+                continue
+            except MasterSpecError as exc:
+                log.error("cannot find the master: %s", exc)
+                continue
+            except Exception:  # keep trying: the agent must outlive any one bad attempt
+                log.exception("registration attempt failed")
+                continue
+            await self._registered(response)
+            attempt = 0
+            await self._heartbeat_until_lost(stub, response.heartbeat_interval_seconds)
+            self.registered.clear()
+            self.updates.set_sender(None)
+            attempt = 1
+
+    async def _registered(self, response: agent_pb2.RegisterAgentResponse) -> None:
+        if response.agent_id and response.agent_id != self.agent_id:
+            self.agent_id = response.agent_id
+            await asyncio.to_thread(self.checkpoint.save_agent_id, self.agent_id)
+        self.service.agent_id = self.agent_id
+        self.master_info = response.master_info
+        log.info("registered with master as agent %s", self.agent_id)
+        self.updates.set_sender(self._send_updates)
+        self.registered.set()
+
+    async def _heartbeat_until_lost(
+        self, stub: agent_pb2_grpc.AgentRegistryStub, interval: float
+    ) -> None:
+        interval = interval if interval > 0 else DEFAULT_HEARTBEAT
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                response = await stub.Heartbeat(
+                    agent_pb2.HeartbeatRequest(agent_id=self.agent_id),
+                    timeout=max(interval, RPC_TIMEOUT),
+                )
+            except grpc.aio.AioRpcError as exc:
+                self._follow_leader(exc)
+                log.info("heartbeat failed (%s); registering again", exc.code().name)
+                return
+            if response.reregister:
+                log.info("master asks this agent to re-register")
+                return
+
+    async def _send_updates(self, batch: list[agent_pb2.StatusUpdate]) -> None:
+        stub = await self._stub()
+        try:
+            await stub.UpdateStatus(
+                agent_pb2.StatusUpdates(agent_id=self.agent_id, updates=batch),
+                timeout=RPC_TIMEOUT,
+            )
+        except grpc.aio.AioRpcError as exc:
+            self._follow_leader(exc)
+            raise
+
+
+async def run_agent(config: AgentConfig) -> None:
+    """Run an agent until cancelled (the caller turns SIGTERM into a cancellation)."""
+    agent = Agent(config)
+    await agent.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await agent.stop()

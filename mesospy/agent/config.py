@@ -1,0 +1,99 @@
+"""Agent configuration: what an operator sets with ``mesospy agent --...`` flags."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mesospy.detector import DEFAULT_MASTER
+
+ISOLATION_MODES = ("auto", "cgroups", "posix")
+
+# Attribute names follow Mesos: letters, digits and "_-./"; values may not hold ";".
+_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_./-]+$")
+
+
+def parse_attributes(text: str) -> dict[str, str]:
+    """Parse Mesos-style attributes, ``"rack:r1;zone:a"``, into a dict.
+
+    Raises ``ValueError`` naming the offending part when the text is malformed.
+    """
+    attributes: dict[str, str] = {}
+    for part in text.split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        name, sep, value = part.partition(":")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise ValueError(
+                f"bad attribute {part!r}: expected name:value pairs separated by ';', "
+                "e.g. 'rack:r1;zone:a'"
+            )
+        if not _ATTRIBUTE_NAME.match(name):
+            raise ValueError(
+                f"bad attribute name {name!r}: use letters, digits and '_', '-', '.', '/'"
+            )
+        if name in attributes:
+            raise ValueError(f"attribute {name!r} is given twice")
+        attributes[name] = value
+    return attributes
+
+
+@dataclass
+class AgentConfig:
+    """Settings of one agent process (Mesos's agent flags, under their Mesos names)."""
+
+    # Where the leading master is: "host:port" (see mesospy.detector).
+    master: str = DEFAULT_MASTER
+    # The address the Agent API binds to; also advertised unless `hostname` is set.
+    ip: str = "127.0.0.1"
+    # The name the master uses to reach this agent; defaults to `ip`.
+    hostname: str | None = None
+    # 0 picks a free port; the real one is advertised.
+    port: int = 5051
+    # Sandboxes, the checkpoint and the agent id live here.
+    work_dir: str = "/tmp/mesospy/agent"
+    # "cpus:4;mem:2048;ports:[31000-32000]"; resources not named here are measured.
+    resources: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    # "auto": cgroups when writable, else posix (RSS sampling); "cgroups" insists on them.
+    isolation: str = "auto"
+    # Registration retries wait a random time in [0, factor * 2**attempt], capped.
+    registration_backoff_factor: float = 1.0
+    registration_backoff_max: float = 60.0
+    # Unacknowledged status updates are resent after min, doubling up to max seconds.
+    status_update_retry_min: float = 2.0
+    status_update_retry_max: float = 60.0
+    # Default SIGTERM -> SIGKILL grace when neither the task nor the kill request sets one.
+    kill_grace_period: float = 3.0
+    # How often the posix isolator samples a task's memory.
+    posix_sample_interval: float = 0.5
+    # Kill the running tasks when the agent stops. Off by default, as in Mesos: tasks
+    # outlive an agent restart and are re-adopted ("recovery").
+    kill_tasks_on_exit: bool = False
+
+    def __post_init__(self) -> None:
+        if self.isolation not in ISOLATION_MODES:
+            raise ValueError(
+                f"isolation {self.isolation!r} is not one of {', '.join(ISOLATION_MODES)}"
+            )
+        if not 0 <= self.port < 65536:
+            raise ValueError(f"port {self.port} is out of range 0-65535")
+        if not self.work_dir:
+            raise ValueError("work_dir must not be empty")
+        if self.registration_backoff_factor < 0 or self.registration_backoff_max <= 0:
+            raise ValueError("registration backoff factor must be >= 0 and max > 0")
+        if not 0 < self.status_update_retry_min <= self.status_update_retry_max:
+            raise ValueError("status update retry needs 0 < min <= max")
+        if self.kill_grace_period < 0:
+            raise ValueError("kill_grace_period must be >= 0")
+
+    @property
+    def advertised_host(self) -> str:
+        return self.hostname or self.ip
+
+    @property
+    def work_path(self) -> Path:
+        return Path(self.work_dir)

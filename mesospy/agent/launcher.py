@@ -1,0 +1,176 @@
+"""Spawning task processes and learning when they end, without threads.
+
+Each process is spawned with ``subprocess.Popen`` (vfork fast path: no ``preexec_fn``) in a
+session of its own, so its whole tree can be signalled as one process group. Exits are
+watched through a pidfd registered with the event loop: no child-watcher thread per
+process, no polling. This is what lets the agent start thousands of tasks per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pwd
+import signal
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+STDOUT = "stdout"
+STDERR = "stderr"
+
+
+@dataclass
+class LaunchSpec:
+    """Everything needed to start one task process."""
+
+    argv: list[str]
+    env: dict[str, str]
+    sandbox: Path
+    user: str | None = None
+
+
+def describe_exit(returncode: int) -> tuple[str, int]:
+    """A person's description of a Popen return code, and the shell-style exit code
+    (128 + signal number for a signal, as ``sh`` reports it)."""
+    if returncode < 0:
+        sig = -returncode
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return f"killed by signal {sig} ({name})", 128 + sig
+    return f"exited with status {returncode}", returncode
+
+
+class TaskLauncher:
+    """Starts processes in sandboxes and calls back when they end."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        self._running_as_root = os.geteuid() == 0
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._devnull)
+
+    def make_sandbox(self, sandbox: Path, user: str | None) -> None:
+        try:
+            sandbox.mkdir()
+        except FileNotFoundError:
+            sandbox.mkdir(parents=True)
+        except FileExistsError:
+            pass
+        if user and self._running_as_root:
+            record = pwd.getpwnam(user)
+            os.chown(sandbox, record.pw_uid, record.pw_gid)
+
+    def spawn(self, spec: LaunchSpec) -> subprocess.Popen[bytes]:
+        """Start the process; raises OSError (or KeyError for an unknown user)."""
+        user = spec.user if spec.user and self._running_as_root else None
+        if user is not None:
+            pwd.getpwnam(user)  # KeyError with the name, before anything is created
+        self.make_sandbox(spec.sandbox, user)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        out = os.open(spec.sandbox / STDOUT, flags, 0o644)
+        try:
+            err = os.open(spec.sandbox / STDERR, flags, 0o644)
+            try:
+                if user is not None:
+                    record = pwd.getpwnam(user)
+                    os.fchown(out, record.pw_uid, record.pw_gid)
+                    os.fchown(err, record.pw_uid, record.pw_gid)
+                return subprocess.Popen(
+                    spec.argv,
+                    stdin=self._devnull,
+                    stdout=out,
+                    stderr=err,
+                    cwd=spec.sandbox,
+                    env=spec.env,
+                    close_fds=True,
+                    start_new_session=True,
+                    user=user,
+                    group=pwd.getpwnam(user).pw_gid if user is not None else None,
+                    extra_groups=[] if user is not None else None,
+                )
+            finally:
+                os.close(err)
+        finally:
+            os.close(out)
+
+    def watch(self, pid: int, on_exit: Callable[[], None]) -> Callable[[], None]:
+        """Call ``on_exit`` once, from the loop, when ``pid`` ends (the process stays a
+        zombie until reaped, so its pid and process group cannot be reused meanwhile).
+        Returns a function that stops watching. Works for processes that are not our
+        children too (re-adopted after an agent restart)."""
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            self._loop.call_soon(on_exit)
+            return lambda: None
+        done = False
+
+        def fire() -> None:
+            nonlocal done
+            if done:
+                return
+            done = True
+            self._loop.remove_reader(fd)
+            os.close(fd)
+            on_exit()
+
+        def stop() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                self._loop.remove_reader(fd)
+                os.close(fd)
+
+        self._loop.add_reader(fd, fire)
+        return stop
+
+    async def run_command(
+        self, argv: list[str], env: dict[str, str], cwd: Path, timeout: float
+    ) -> int | None:
+        """Run a short command (a health check) to completion; its return code, or None
+        when it timed out (it is then killed with its process group)."""
+        proc = subprocess.Popen(
+            argv,
+            stdin=self._devnull,
+            stdout=self._devnull,
+            stderr=self._devnull,
+            cwd=cwd,
+            env=env,
+            close_fds=True,
+            start_new_session=True,
+        )
+        ended = self._loop.create_future()
+        stop = self.watch(proc.pid, lambda: _settle(ended))
+        try:
+            await asyncio.wait_for(ended, timeout)
+        except TimeoutError:
+            stop()
+            kill_group(proc.pid, signal.SIGKILL)
+            await asyncio.to_thread(proc.wait)
+            return None
+        except asyncio.CancelledError:
+            stop()
+            kill_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        kill_group(proc.pid, signal.SIGKILL)
+        return proc.wait()
+
+
+def kill_group(pgid: int, sig: int) -> None:
+    """Signal a task's process group; a group that is already gone is not an error."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

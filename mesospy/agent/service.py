@@ -1,0 +1,182 @@
+"""The ``Agent`` gRPC service: what the master asks of this agent.
+
+Each RPC checks its input first and answers mistakes with a status code and a message a
+person can act on; the work itself is done by ``TaskManager`` and ``StatusUpdateManager``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Any, NoReturn
+
+import grpc
+
+from mesospy.agent.sandbox import SandboxPathError, check_id, resolve_in_sandbox, sandbox_dir
+from mesospy.agent.status_updates import StatusUpdateManager
+from mesospy.agent.tasks import TaskManager
+from mesospy.v1 import agent_pb2, agent_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+READ_CAP = 1024 * 1024
+UUID_BYTES = 16
+
+
+class AgentService(agent_pb2_grpc.AgentServicer):
+    """Serves RunTasks, KillTask, AcknowledgeUpdates, ShutdownFramework and ReadFile."""
+
+    def __init__(
+        self,
+        tasks: TaskManager,
+        updates: StatusUpdateManager,
+        work_dir: Path,
+        agent_id: str | None = None,
+    ) -> None:
+        self._tasks = tasks
+        self._updates = updates
+        self._work_dir = work_dir
+        self.agent_id = agent_id
+
+    async def RunTasks(
+        self, request: agent_pb2.RunTasksRequest, context: Context
+    ) -> agent_pb2.AgentResponse:
+        framework = request.framework_info
+        if not framework.id:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "framework_info.id is empty")
+        await _check_ids(context, ("framework_info.id", framework.id))
+        if not request.tasks:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "RunTasks carries no tasks")
+        seen: set[str] = set()
+        for task in request.tasks:
+            await _check_ids(context, ("task_id", task.task_id))
+            if task.task_id in seen:
+                await _abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"task id {task.task_id!r} appears twice in one RunTasks request",
+                )
+            seen.add(task.task_id)
+            if task.agent_id and self.agent_id and task.agent_id != self.agent_id:
+                await _abort(
+                    context,
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"task {task.task_id!r} is meant for agent {task.agent_id!r}, "
+                    f"but this is agent {self.agent_id!r}",
+                )
+        self._tasks.launch(framework, list(request.tasks))
+        return agent_pb2.AgentResponse()
+
+    async def KillTask(
+        self, request: agent_pb2.KillTaskRequest, context: Context
+    ) -> agent_pb2.AgentResponse:
+        await _check_ids(
+            context, ("framework_id", request.framework_id), ("task_id", request.task_id)
+        )
+        grace: float | None = None
+        if request.HasField("kill_policy") and request.kill_policy.HasField("grace_period_seconds"):
+            grace = request.kill_policy.grace_period_seconds
+            if grace < 0:
+                await _abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"kill_policy.grace_period_seconds is {grace:g}; it must not be negative",
+                )
+        # Killing a task that is unknown or already ended is not an error: its terminal
+        # update (if any) is still being retried until acknowledged.
+        self._tasks.kill(request.framework_id, request.task_id, grace)
+        return agent_pb2.AgentResponse()
+
+    async def AcknowledgeUpdates(
+        self, request: agent_pb2.AcknowledgeUpdatesRequest, context: Context
+    ) -> agent_pb2.AgentResponse:
+        for ack in request.acks:
+            if not ack.framework_id or not ack.task_id or len(ack.uuid) != UUID_BYTES:
+                await _abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "each ack needs framework_id, task_id and the update's 16-byte uuid "
+                    f"(got framework_id={ack.framework_id!r}, task_id={ack.task_id!r}, "
+                    f"uuid of {len(ack.uuid)} bytes)",
+                )
+        for ack in request.acks:
+            self._updates.acknowledge((ack.framework_id, ack.task_id), ack.uuid)
+        return agent_pb2.AgentResponse()
+
+    async def ShutdownFramework(
+        self, request: agent_pb2.ShutdownFrameworkRequest, context: Context
+    ) -> agent_pb2.AgentResponse:
+        await _check_ids(context, ("framework_id", request.framework_id))
+        self._tasks.shutdown_framework(request.framework_id)
+        return agent_pb2.AgentResponse()
+
+    async def ReadFile(
+        self, request: agent_pb2.ReadFileRequest, context: Context
+    ) -> agent_pb2.ReadFileResponse:
+        await _check_ids(
+            context, ("framework_id", request.framework_id), ("task_id", request.task_id)
+        )
+        key = (request.framework_id, request.task_id)
+        task = self._tasks.tasks.get(key)
+        sandbox = task.sandbox if task else sandbox_dir(self._work_dir, *key)
+        if not sandbox.is_dir():
+            await _abort(
+                context,
+                grpc.StatusCode.NOT_FOUND,
+                f"task {request.task_id!r} of framework {request.framework_id!r} "
+                "has no sandbox on this agent",
+            )
+        try:
+            path = resolve_in_sandbox(sandbox, request.path)
+        except SandboxPathError as exc:
+            code = (
+                grpc.StatusCode.PERMISSION_DENIED
+                if "outside" in str(exc)
+                else grpc.StatusCode.INVALID_ARGUMENT
+            )
+            await _abort(context, code, str(exc))
+        length = min(request.length or READ_CAP, READ_CAP)
+        try:
+            data, size = await asyncio.to_thread(_read, path, request.offset, length)
+        except FileNotFoundError:
+            await _abort(
+                context,
+                grpc.StatusCode.NOT_FOUND,
+                f"{request.path!r} does not exist in the sandbox",
+            )
+        except IsADirectoryError:
+            await _abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, f"{request.path!r} is a directory"
+            )
+        except OSError as exc:
+            await _abort(
+                context, grpc.StatusCode.INTERNAL, f"cannot read {request.path!r}: {exc.strerror}"
+            )
+        return agent_pb2.ReadFileResponse(
+            data=data,
+            offset=request.offset,
+            size=size,
+            task_terminal=task is None or task.terminal,
+        )
+
+
+def _read(path: Path, offset: int, length: int) -> tuple[bytes, int]:
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        f.seek(offset)
+        return f.read(length), size
+
+
+async def _check_ids(context: Context, *pairs: tuple[str, str]) -> None:
+    for kind, value in pairs:
+        try:
+            check_id(kind, value)
+        except SandboxPathError as exc:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+
+async def _abort(context: Context, code: grpc.StatusCode, message: str) -> NoReturn:
+    await context.abort(code, message)

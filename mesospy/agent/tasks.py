@@ -1,0 +1,504 @@
+"""The life of each task on this agent: launch, watch, kill, health, end, recovery.
+
+``TaskManager`` turns requests (launch, kill, shutdown) and process exits into status
+updates. It owns the per-task bookkeeping; processes are started by ``TaskLauncher``,
+limited by an ``Isolator``, and updates go to the ``StatusUpdateManager``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from mesospy.agent.checkpoint import Checkpoint, RecoveredState
+from mesospy.agent.health import HealthChecker, validate_health_check
+from mesospy.agent.isolation import Container, Isolator
+from mesospy.agent.launcher import LaunchSpec, TaskLauncher, describe_exit, kill_group
+from mesospy.agent.sandbox import sandbox_dir
+from mesospy.agent.status_updates import StatusUpdateManager, TaskKey, is_terminal
+from mesospy.v1 import common_pb2
+
+log = logging.getLogger(__name__)
+
+Reason = common_pb2.TaskStatus.Reason
+R = common_pb2.TaskStatus
+MAX_PORT_VARS = 100
+UNKNOWN_EXIT = "agent restarted; exit status unknown"
+
+
+@dataclass
+class Task:
+    """One task on this agent, from launch until its terminal update is acknowledged."""
+
+    framework_id: str
+    info: common_pb2.TaskInfo
+    sandbox: Path
+    container: Container
+    latest: common_pb2.TaskStatus | None = None
+    pid: int | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    # Re-adopted after an agent restart: not our child, exit status may be unknown.
+    adopted: bool = False
+    stop_watch: Callable[[], None] | None = None
+    # Why we are killing it (REASON_UNSPECIFIED for a plain kill request), or None.
+    kill_reason: int | None = None
+    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    health: asyncio.Task[None] | None = None
+    healthy: bool | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def state(self) -> int:
+        return self.latest.state if self.latest else common_pb2.TASK_STAGING
+
+    @property
+    def terminal(self) -> bool:
+        return is_terminal(self.state)
+
+
+def _scalar(info: common_pb2.TaskInfo, name: str) -> float | None:
+    values = [r.scalar for r in info.resources if r.name == name]
+    return sum(values) if values else None
+
+
+def _ports(info: common_pb2.TaskInfo) -> list[int]:
+    ports: list[int] = []
+    for resource in info.resources:
+        if resource.name == "ports":
+            for r in resource.ranges:
+                ports.extend(range(r.begin, min(r.end, r.begin + MAX_PORT_VARS) + 1))
+    return ports[:MAX_PORT_VARS]
+
+
+def validate_task(info: common_pb2.TaskInfo) -> str | None:
+    """Why this task cannot be launched as described, or None."""
+    command = info.command
+    if bool(command.shell) == bool(command.argv):
+        return f"task {info.task_id!r} needs exactly one of command.shell and command.argv"
+    for r in info.resources:
+        if r.type == common_pb2.Resource.SCALAR and r.scalar < 0:
+            return f"task {info.task_id!r} asks for {r.name}={r.scalar:g}, which is negative"
+    if info.HasField("health_check"):
+        problem = validate_health_check(info.health_check)
+        if problem:
+            return f"task {info.task_id!r}: {problem}"
+    if info.HasField("max_completion_time_seconds") and info.max_completion_time_seconds <= 0:
+        return f"task {info.task_id!r}: max_completion_time_seconds must be positive"
+    if (
+        info.kill_policy.HasField("grace_period_seconds")
+        and info.kill_policy.grace_period_seconds < 0
+    ):
+        return f"task {info.task_id!r}: kill_policy.grace_period_seconds must not be negative"
+    return None
+
+
+class TaskManager:
+    """Runs tasks and reports what happens to them."""
+
+    def __init__(
+        self,
+        *,
+        work_dir: Path,
+        host: str,
+        launcher: TaskLauncher,
+        isolator: Isolator,
+        updates: StatusUpdateManager,
+        checkpoint: Checkpoint,
+        agent_id: Callable[[], str],
+        kill_grace_period: float = 3.0,
+    ) -> None:
+        self._work_dir = work_dir
+        self._host = host
+        self._launcher = launcher
+        self._isolator = isolator
+        self._updates = updates
+        self._checkpoint = checkpoint
+        self._agent_id = agent_id
+        self._kill_grace = kill_grace_period
+        self._loop = asyncio.get_running_loop()
+        self.frameworks: dict[str, common_pb2.FrameworkInfo] = {}
+        self.tasks: dict[TaskKey, Task] = {}
+        # The agent's environment, inherited by tasks as Mesos's command executor does.
+        self._base_env = dict(os.environ)
+
+    # ------------------------------------------------------------------ updates
+
+    def _emit(
+        self,
+        task: Task,
+        state: int,
+        reason: int = Reason.REASON_UNSPECIFIED,
+        message: str = "",
+        *,
+        healthy: bool | None = None,
+        exit_code: int | None = None,
+    ) -> None:
+        status = common_pb2.TaskStatus(
+            task_id=task.info.task_id,
+            state=state,  # type: ignore[arg-type]
+            reason=reason,  # type: ignore[arg-type]
+            message=message,
+            source=R.SOURCE_AGENT,
+            agent_id=self._agent_id(),
+            framework_id=task.framework_id,
+            timestamp=time.time(),
+            uuid=uuid.uuid4().bytes,
+        )
+        if healthy is not None:
+            status.healthy = healthy
+        if exit_code is not None:
+            status.exit_code = exit_code
+        task.latest = status
+        self._updates.add((task.framework_id, task.info.task_id), status)
+
+    # ------------------------------------------------------------------ launch
+
+    def launch(self, framework: common_pb2.FrameworkInfo, infos: list[common_pb2.TaskInfo]) -> None:
+        """Start each task; every outcome is reported as a status update."""
+        self.frameworks[framework.id] = framework
+        self._checkpoint.add_framework(framework)
+        for info in infos:
+            key = (framework.id, info.task_id)
+            if key in self.tasks:
+                # A retried RunTasks (or a buggy master): never run a task id twice.
+                log.warning(
+                    "task %r of framework %r is already known; not launched again", *key[::-1]
+                )
+                continue
+            self._launch_one(framework.id, info)
+
+    def _launch_one(self, framework_id: str, info: common_pb2.TaskInfo) -> None:
+        container = Container(uuid.uuid4().hex, _scalar(info, "mem"), _scalar(info, "cpus"))
+        sandbox = sandbox_dir(self._work_dir, framework_id, info.task_id)
+        task = Task(framework_id, info, sandbox, container)
+        key = (framework_id, info.task_id)
+        self.tasks[key] = task
+        self._checkpoint.add_task(framework_id, info, container.id)
+        problem = validate_task(info)
+        if problem:
+            self._emit(task, common_pb2.TASK_ERROR, Reason.REASON_TASK_INVALID, problem)
+            return
+        task.env = self._task_env(task)
+        command = info.command
+        argv = ["/bin/sh", "-c", command.shell] if command.shell else list(command.argv)
+        spec = LaunchSpec(argv, task.env, sandbox, command.user or None)
+        try:
+            self._isolator.prepare(container)
+            proc = self._launcher.spawn(spec)
+        except (OSError, KeyError, ValueError, subprocess.SubprocessError) as exc:
+            self._isolator.cleanup(container)
+            self._emit(
+                task,
+                common_pb2.TASK_FAILED,
+                Reason.REASON_CONTAINER_LAUNCH_FAILED,
+                f"cannot launch {shlex.join(argv)[:200]}: {_describe_error(exc, spec.user)}",
+            )
+            return
+        task.proc, task.pid = proc, proc.pid
+        try:
+            self._isolator.isolate(container, proc.pid)
+        except OSError as exc:
+            # The process runs but unlimited: say so rather than pretend.
+            log.warning("task %r runs without isolation: %s", info.task_id, exc)
+        self._checkpoint.add_pid(key, proc.pid, _create_time(proc.pid))
+        task.stop_watch = self._launcher.watch(proc.pid, lambda: self._on_exit(task))
+        self._emit(task, common_pb2.TASK_RUNNING)
+        self._start_timers(task)
+
+    def _task_env(self, task: Task) -> dict[str, str]:
+        env = dict(self._base_env)
+        env.update(task.info.command.environment)
+        sandbox = str(task.sandbox)
+        env.update(
+            MESOS_SANDBOX=sandbox,
+            MESOS_DIRECTORY=sandbox,
+            MESOS_TASK_ID=task.info.task_id,
+            MESOS_FRAMEWORK_ID=task.framework_id,
+            MESOS_AGENT_ID=self._agent_id(),
+            HOST=self._host,
+        )
+        ports = _ports(task.info)
+        for i, port in enumerate(ports):
+            env[f"PORT{i}"] = str(port)
+        if ports:
+            env["PORT"] = str(ports[0])
+            env["PORTS"] = ",".join(map(str, ports))
+        return env
+
+    def _start_timers(self, task: Task) -> None:
+        info = task.info
+        if info.HasField("max_completion_time_seconds"):
+            task.timers.append(
+                self._loop.call_later(
+                    info.max_completion_time_seconds,
+                    lambda: self._kill(task, None, Reason.REASON_MAX_COMPLETION_TIME_REACHED),
+                )
+            )
+        if info.HasField("health_check"):
+            checker = HealthChecker(
+                info.health_check,
+                self._launcher,
+                task.env,
+                task.sandbox,
+                on_change=lambda ok: self._on_health(task, ok),
+                on_kill=lambda: self._kill_unhealthy(task),
+            )
+            task.health = asyncio.ensure_future(checker.run())
+
+    def _kill_unhealthy(self, task: Task) -> None:
+        self._kill(task, None, Reason.REASON_TASK_UNHEALTHY)
+
+    def _on_health(self, task: Task, healthy: bool) -> None:
+        task.healthy = healthy
+        if task.terminal or task.kill_reason is not None:
+            return
+        self._emit(
+            task,
+            common_pb2.TASK_RUNNING,
+            Reason.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED,
+            "health check passed" if healthy else "health check failed",
+            healthy=healthy,
+        )
+
+    # ------------------------------------------------------------------ exit
+
+    def _on_exit(self, task: Task) -> None:
+        task.stop_watch = None
+        self._stop_helpers(task)
+        assert task.pid is not None
+        # The leader is a zombie until reaped, so its group id is still ours to signal:
+        # anything it left behind goes with it (as when Mesos destroys a container).
+        kill_group(task.pid, signal.SIGKILL)
+        returncode = self._reap(task)
+        limitation = self._isolator.limitation(task.container) if returncode != 0 else None
+        self._isolator.cleanup(task.container)
+        described = describe_exit(returncode) if returncode is not None else None
+        message, exit_code = described if described else (UNKNOWN_EXIT, None)
+        if limitation:
+            self._emit(
+                task,
+                common_pb2.TASK_FAILED,
+                Reason.REASON_CONTAINER_LIMITATION_MEMORY,
+                limitation,
+                exit_code=exit_code,
+            )
+        elif task.kill_reason == Reason.REASON_MAX_COMPLETION_TIME_REACHED:
+            self._emit(
+                task,
+                common_pb2.TASK_FAILED,
+                task.kill_reason,
+                f"max completion time {task.info.max_completion_time_seconds:g}s reached",
+                exit_code=exit_code,
+            )
+        elif task.kill_reason == Reason.REASON_TASK_UNHEALTHY:
+            self._emit(
+                task,
+                common_pb2.TASK_KILLED,
+                task.kill_reason,
+                "killed after failing health checks",
+                healthy=False,
+                exit_code=exit_code,
+            )
+        elif task.kill_reason is not None:
+            self._emit(
+                task, common_pb2.TASK_KILLED, task.kill_reason, "killed", exit_code=exit_code
+            )
+        elif returncode == 0:
+            self._emit(task, common_pb2.TASK_FINISHED, message=message, exit_code=0)
+        elif returncode is None:
+            self._emit(task, common_pb2.TASK_FAILED, Reason.REASON_AGENT_RESTARTED, message)
+        else:
+            self._emit(
+                task,
+                common_pb2.TASK_FAILED,
+                Reason.REASON_COMMAND_EXECUTOR_FAILED,
+                message,
+                exit_code=exit_code,
+            )
+
+    def _reap(self, task: Task) -> int | None:
+        if task.proc is not None:
+            code = task.proc.poll()
+            return code if code is not None else task.proc.wait()
+        assert task.pid is not None
+        try:
+            pid, status = os.waitpid(task.pid, os.WNOHANG)
+        except ChildProcessError:
+            return None  # not our child: only its parent learns how it ended
+        return os.waitstatus_to_exitcode(status) if pid else None
+
+    def _stop_helpers(self, task: Task) -> None:
+        for timer in task.timers:
+            timer.cancel()
+        task.timers.clear()
+        if task.health is not None:
+            task.health.cancel()
+            task.health = None
+
+    # ------------------------------------------------------------------ kill
+
+    def kill(self, framework_id: str, task_id: str, grace: float | None) -> bool:
+        """Kill a task on request; False when there is nothing running to kill."""
+        task = self.tasks.get((framework_id, task_id))
+        if task is None:
+            return False
+        return self._kill(task, grace, Reason.REASON_UNSPECIFIED)
+
+    def _kill(self, task: Task, grace: float | None, reason: int) -> bool:
+        if task.terminal or task.pid is None or task.stop_watch is None:
+            return False
+        if task.kill_reason is not None:
+            return True  # already on its way; the first kill's grace period stands
+        task.kill_reason = reason
+        if task.health is not None:
+            task.health.cancel()
+            task.health = None
+        if grace is None:
+            policy = task.info.kill_policy
+            grace = (
+                policy.grace_period_seconds
+                if policy.HasField("grace_period_seconds")
+                else self._kill_grace
+            )
+        framework = self.frameworks.get(task.framework_id)
+        capable = framework is not None and (
+            common_pb2.FrameworkInfo.TASK_KILLING_STATE in framework.capabilities
+        )
+        if capable:
+            self._emit(task, common_pb2.TASK_KILLING, reason)
+        pid = task.pid
+        if grace <= 0:
+            kill_group(pid, signal.SIGKILL)
+        else:
+            kill_group(pid, signal.SIGTERM)
+            task.timers.append(self._loop.call_later(grace, kill_group, pid, signal.SIGKILL))
+        return True
+
+    def shutdown_framework(self, framework_id: str) -> int:
+        """Kill every running task of a framework; how many were killed."""
+        killed = 0
+        for (fid, _), task in list(self.tasks.items()):
+            if fid == framework_id and self._kill(task, None, Reason.REASON_FRAMEWORK_REMOVED):
+                killed += 1
+        return killed
+
+    def kill_all(self) -> None:
+        """SIGKILL every running task (agent shutdown with kill_tasks_on_exit)."""
+        for task in self.tasks.values():
+            if task.pid is not None and task.stop_watch is not None and not task.terminal:
+                kill_group(task.pid, signal.SIGKILL)
+
+    def detach(self) -> None:
+        """Stop watching processes (agent shutdown); they keep running."""
+        for task in self.tasks.values():
+            self._stop_helpers(task)
+            if task.stop_watch is not None:
+                task.stop_watch()
+                task.stop_watch = None
+
+    # ------------------------------------------------------------------ acks
+
+    def forget(self, key: TaskKey) -> None:
+        """The terminal update was acknowledged: drop the task (its sandbox stays)."""
+        task = self.tasks.get(key)
+        if task is not None and task.terminal:
+            del self.tasks[key]
+            self._checkpoint.forget(key)
+
+    # ------------------------------------------------------------------ recovery
+
+    def recover(self, state: RecoveredState) -> None:
+        """Take back the checkpointed tasks: re-adopt live processes, report dead ones."""
+        self.frameworks.update(state.frameworks)
+        for key, rec in state.tasks.items():
+            container = Container(
+                rec.container_id, _scalar(rec.info, "mem"), _scalar(rec.info, "cpus")
+            )
+            task = Task(
+                rec.framework_id,
+                rec.info,
+                sandbox_dir(self._work_dir, *key),
+                container,
+                latest=rec.latest,
+                pid=rec.pid,
+                adopted=True,
+            )
+            self.tasks[key] = task
+            for status in rec.unacked:
+                self._updates.streams.add(key, status)
+            if task.terminal:
+                continue
+            if rec.pid is not None and _same_process(rec.pid, rec.create_time):
+                task.env = self._task_env(task)
+                self._isolator.recover(container, rec.pid)
+                task.stop_watch = self._launcher.watch(rec.pid, lambda t=task: self._on_exit(t))  # type: ignore[misc]
+                self._start_timers(task)
+                log.info("re-adopted task %r (pid %d)", key[1], rec.pid)
+            else:
+                self._emit(
+                    task, common_pb2.TASK_FAILED, Reason.REASON_AGENT_RESTARTED, UNKNOWN_EXIT
+                )
+
+    # ------------------------------------------------------------------ reporting
+
+    def task_protos(self, agent_id: str) -> list[common_pb2.Task]:
+        """Every known task, as ReregisterAgent reports them."""
+        out = []
+        for task in self.tasks.values():
+            info = task.info
+            proto = common_pb2.Task(
+                name=info.name,
+                task_id=info.task_id,
+                framework_id=task.framework_id,
+                agent_id=agent_id,
+                state=task.state,  # type: ignore[arg-type]
+                resources=info.resources,
+                labels=info.labels,
+                command=info.command,
+            )
+            if task.latest is not None:
+                proto.status.CopyFrom(task.latest)
+            if info.HasField("health_check"):
+                proto.health_check.CopyFrom(info.health_check)
+            if info.HasField("kill_policy"):
+                proto.kill_policy.CopyFrom(info.kill_policy)
+            if info.HasField("max_completion_time_seconds"):
+                proto.max_completion_time_seconds = info.max_completion_time_seconds
+            out.append(proto)
+        return out
+
+
+def _describe_error(exc: BaseException, user: str | None) -> str:
+    if isinstance(exc, KeyError):
+        return f"no such user {user!r} on this agent"
+    if isinstance(exc, OSError) and exc.strerror:
+        name = f": {exc.filename!r}" if exc.filename else ""
+        return f"{exc.strerror}{name}"
+    return str(exc)
+
+
+def _create_time(pid: int) -> float | None:
+    with contextlib.suppress(psutil.Error):
+        return psutil.Process(pid).create_time()
+    return None
+
+
+def _same_process(pid: int, create_time: float | None) -> bool:
+    """The pid still names the process we started (not a reuse of its number)."""
+    try:
+        actual = psutil.Process(pid).create_time()
+    except psutil.Error:
+        return False
+    return create_time is None or abs(actual - create_time) < 1.0

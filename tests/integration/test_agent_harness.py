@@ -1,0 +1,204 @@
+"""A stand-in master for the agent's component tests, plus helpers.
+
+``FakeMaster`` serves AgentRegistry and records what the agent sends; with ``auto_ack`` it
+acknowledges every update like a framework would. It is a test double of the peer only:
+end-to-end tests against the real master live with the master.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from mesospy.agent import Agent, AgentConfig
+from mesospy.v1 import agent_pb2, agent_pb2_grpc, common_pb2
+
+
+class FakeMaster(agent_pb2_grpc.AgentRegistryServicer):
+    """Records registrations and status updates; acks updates when ``auto_ack``."""
+
+    def __init__(self, *, auto_ack: bool = True, heartbeat: float = 0.3) -> None:
+        self.auto_ack = auto_ack
+        self.heartbeat = heartbeat
+        self.registrations: list[Any] = []
+        self.heartbeats = 0
+        self.updates: list[agent_pb2.StatusUpdate] = []
+        self.batches = 0
+        self.ask_reregister = False
+        self.unavailable = False
+        self.agent_stub: agent_pb2_grpc.AgentStub | None = None
+        self._acks: set[asyncio.Task[None]] = set()
+
+    async def RegisterAgent(self, request: Any, context: Any) -> Any:
+        return await self._register(request, context)
+
+    async def ReregisterAgent(self, request: Any, context: Any) -> Any:
+        return await self._register(request, context)
+
+    async def _register(self, request: Any, context: Any) -> Any:
+        if self.unavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "not the leader")
+        self.registrations.append(request)
+        return agent_pb2.RegisterAgentResponse(
+            agent_id=request.agent_info.id or "agent-1", heartbeat_interval_seconds=self.heartbeat
+        )
+
+    async def Heartbeat(self, request: Any, context: Any) -> Any:
+        if self.unavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "not the leader")
+        self.heartbeats += 1
+        reregister, self.ask_reregister = self.ask_reregister, False
+        return agent_pb2.HeartbeatResponse(reregister=reregister)
+
+    async def UpdateStatus(self, request: Any, context: Any) -> Any:
+        if self.unavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "not the leader")
+        self.batches += 1
+        self.updates.extend(request.updates)
+        if self.auto_ack:
+            task = asyncio.ensure_future(self.ack(list(request.updates)))
+            self._acks.add(task)
+            task.add_done_callback(self._acks.discard)
+        return agent_pb2.UpdateStatusResponse()
+
+    async def ack(self, updates: list[agent_pb2.StatusUpdate]) -> None:
+        assert self.agent_stub is not None
+        acks = [
+            agent_pb2.AcknowledgeUpdatesRequest.Ack(
+                framework_id=u.framework_id, task_id=u.status.task_id, uuid=u.status.uuid
+            )
+            for u in updates
+        ]
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            await self.agent_stub.AcknowledgeUpdates(
+                agent_pb2.AcknowledgeUpdatesRequest(acks=acks)
+            )
+
+    # -------------------------------------------------------------- queries
+
+    def statuses(self, task_id: str) -> list[common_pb2.TaskStatus]:
+        return [u.status for u in self.updates if u.status.task_id == task_id]
+
+    def states(self, task_id: str) -> list[str]:
+        return [common_pb2.TaskState.Name(s.state) for s in self.statuses(task_id)]
+
+    def last(self, task_id: str) -> common_pb2.TaskStatus:
+        return self.statuses(task_id)[-1]
+
+    def terminal(self, task_id: str) -> common_pb2.TaskStatus | None:
+        for status in self.statuses(task_id):
+            if status.state in TERMINAL:
+                return status
+        return None
+
+
+TERMINAL = {
+    common_pb2.TASK_FINISHED,
+    common_pb2.TASK_FAILED,
+    common_pb2.TASK_KILLED,
+    common_pb2.TASK_ERROR,
+}
+
+
+async def wait_for(
+    condition: Callable[[], object], timeout: float = 10.0, what: str = "condition"
+) -> None:
+    """Poll an observable condition until it holds or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+class Cluster:
+    """A FakeMaster, an Agent registered with it, and a stub to call the agent."""
+
+    def __init__(self, master: FakeMaster, agent: Agent, stub: agent_pb2_grpc.AgentStub) -> None:
+        self.master = master
+        self.agent = agent
+        self.stub = stub
+
+    async def run(
+        self,
+        *tasks: common_pb2.TaskInfo,
+        framework: common_pb2.FrameworkInfo | None = None,
+    ) -> None:
+        await self.stub.RunTasks(
+            agent_pb2.RunTasksRequest(
+                framework_info=framework or FRAMEWORK, tasks=list(tasks)
+            )
+        )
+
+    async def terminal(self, task_id: str, timeout: float = 10.0) -> common_pb2.TaskStatus:
+        await wait_for(
+            lambda: self.master.terminal(task_id), timeout, f"a terminal update of {task_id}"
+        )
+        status = self.master.terminal(task_id)
+        assert status is not None
+        return status
+
+
+FRAMEWORK = common_pb2.FrameworkInfo(id="fw-1", name="test")
+
+
+def task(
+    task_id: str,
+    shell: str = "",
+    *,
+    argv: list[str] | None = None,
+    resources: str = "",
+    **fields: Any,
+) -> common_pb2.TaskInfo:
+    from mesospy.resources import Resources
+
+    info = common_pb2.TaskInfo(
+        task_id=task_id,
+        name=task_id,
+        command=common_pb2.CommandInfo(shell=shell, argv=argv or []),
+        **fields,
+    )
+    if resources:
+        info.resources.extend(Resources.parse(resources).to_proto())
+    return info
+
+
+@contextlib.asynccontextmanager
+async def cluster(
+    work_dir: Path, master: FakeMaster | None = None, **config: Any
+) -> AsyncIterator[Cluster]:
+    """Start a FakeMaster and an Agent (registered) on free ports; tear both down after."""
+    master = master or FakeMaster()
+    server = grpc.aio.server()
+    agent_pb2_grpc.add_AgentRegistryServicer_to_server(master, server)
+    master_port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    config.setdefault("isolation", "posix")
+    config.setdefault("resources", "cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
+    config.setdefault("registration_backoff_factor", 0.05)
+    agent = Agent(
+        AgentConfig(
+            master=f"127.0.0.1:{master_port}",
+            port=0,
+            work_dir=str(work_dir),
+            kill_tasks_on_exit=True,
+            **config,
+        )
+    )
+    await agent.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{agent.port}")
+    stub = agent_pb2_grpc.AgentStub(channel)
+    master.agent_stub = stub
+    try:
+        await asyncio.wait_for(agent.registered.wait(), 10)
+        yield Cluster(master, agent, stub)
+    finally:
+        await agent.stop()
+        await channel.close()
+        await server.stop(0)
