@@ -315,7 +315,8 @@ class SchedulerDriver:
                     {reader, sender, stopper}, return_when=asyncio.FIRST_COMPLETED
                 )
                 if stopper in done:
-                    reader.cancel()
+                    # The reader keeps the stream open (the master refuses calls from a
+                    # framework whose stream closed) but delivers no more events.
                     await self._finish(sender)
                     return
                 # The reader or sender ended, which only happens by raising: re-raise it.
@@ -371,6 +372,8 @@ class SchedulerDriver:
             if batch is grpc.aio.EOF:  # type: ignore[attr-defined]  # missing from grpc-stubs
                 raise MasterUnavailable("the master closed the event stream")
             assert isinstance(batch, scheduler_pb2.Events)
+            if self._stop_mode is not None:
+                continue
             for event in batch.events:
                 await self._dispatch(event)
 
