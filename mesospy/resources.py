@@ -18,7 +18,7 @@ from typing import ClassVar
 
 from mesospy.v1 import common_pb2 as pb
 
-__all__ = ["ResourceError", "Resources"]
+__all__ = ["ResourceError", "Resources", "scalar_milli"]
 
 Range = tuple[int, int]
 Ranges = tuple[Range, ...]
@@ -123,6 +123,14 @@ def _covers(a: Ranges, b: Ranges) -> bool:
         if i == len(a) or a[i][0] > begin or a[i][1] < end:
             return False
     return True
+
+
+def scalar_milli(resources: Resources) -> Mapping[str, int]:
+    """The scalars of `resources` in thousandths, without copying; for share arithmetic.
+
+    Read-only: the mapping is the value's own storage.
+    """
+    return resources._scalars
 
 
 def _format_milli(value: int) -> str:

@@ -1,0 +1,488 @@
+"""The hierarchical DRF allocator: events in, allocations out.
+
+The master tells the allocator what happens (frameworks and agents come and go, offers are
+declined, tasks finish) and calls `allocate(now)` to get the offers to make. The
+allocator does no I/O and never reads a clock.
+
+Each cycle offers every agent with free resources, whole, to the first client in
+hierarchical DRF order (roles by weighted dominant share, then frameworks within the
+role) that wants offers and has not filtered those resources on that agent.
+
+Only agents that might be offerable are visited: an agent leaves the "dirty" set when it
+is offered or found filtered by every client that wants offers, and comes back when its
+free resources grow, one of its filters goes, or a client starts wanting offers.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from mesospy.allocator.filters import AgentFilters, Client, FilterSpec
+from mesospy.allocator.sorter import DRFSorter
+from mesospy.resources import Resources
+
+__all__ = ["DEFAULT_MIN_ALLOCATABLE", "Allocation", "Allocator"]
+
+# As in Mesos: free resources are worth offering if they hold at least one of these.
+DEFAULT_MIN_ALLOCATABLE: tuple[Resources, ...] = (
+    Resources.parse("cpus:0.01"),
+    Resources.parse("mem:32"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """One offer to make: `resources` of `agent_id` to `framework_id` for `role`."""
+
+    framework_id: str
+    agent_id: str
+    role: str
+    resources: Resources
+
+
+class _Agent:
+    __slots__ = ("active", "filters", "free", "next_expiry", "total", "used")
+
+    def __init__(self, total: Resources, wanting: set[Client]) -> None:
+        self.total = total
+        self.free = total
+        self.used: dict[Client, Resources] = {}
+        self.active = True
+        self.filters = AgentFilters(wanting)
+        self.next_expiry = math.inf  # lower bound on its filters' deadlines
+
+
+class _Framework:
+    __slots__ = ("active", "filter_roles", "known", "n_filters", "roles", "suppressed", "wanting")
+
+    def __init__(self) -> None:
+        self.roles: list[str] = []
+        self.suppressed: set[str] = set()
+        self.active = False
+        self.known = False  # False: only seen through resources it uses (master failover)
+        self.n_filters = 0
+        self.filter_roles: set[str] = set()  # roles it ever installed filters for
+        self.wanting: set[Client] = set()  # its clients in Allocator._wanting
+
+
+class Allocator:
+    """Hierarchical weighted DRF over roles, then frameworks; see the module docstring."""
+
+    def __init__(
+        self, *, min_allocatable: Sequence[Resources] = DEFAULT_MIN_ALLOCATABLE, seed: int = 0
+    ) -> None:
+        self._min_allocatable = tuple(min_allocatable)
+        self._rng = random.Random(seed)
+        self._agents: dict[str, _Agent] = {}
+        self._frameworks: dict[str, _Framework] = {}
+        self._roles = DRFSorter()
+        self._by_role: dict[str, DRFSorter] = {}  # role -> frameworks in it
+        self._weights: dict[str, float] = {}
+        self._total = Resources.EMPTY
+        self._wanting: set[Client] = set()
+        self._offerable: set[str] = set()  # active agents with allocatable free resources
+        self._dirty: set[str] = set()  # of those, the ones worth looking at next cycle
+        self._expiries: list[tuple[float, str]] = []  # (deadline, agent): lazy heap
+        self._last_spec: FilterSpec | None = None
+
+    # ------------------------------------------------------------------ frameworks
+
+    def add_framework(
+        self,
+        framework_id: str,
+        roles: Sequence[str],
+        *,
+        suppressed_roles: Sequence[str] = (),
+        active: bool = True,
+    ) -> None:
+        """Start tracking a framework subscribed to `roles`."""
+        fw = self._frameworks.get(framework_id)
+        if fw is not None and fw.known:
+            raise ValueError(f"framework {framework_id!r} is already added")
+        if fw is None:
+            fw = self._frameworks[framework_id] = _Framework()
+        fw.known = True
+        fw.active = active
+        fw.suppressed = set(suppressed_roles)
+        self._set_roles(framework_id, fw, roles)
+
+    def remove_framework(self, framework_id: str) -> None:
+        """Forget a framework: its allocations return to the agents, its filters go."""
+        fw = self._frameworks.get(framework_id)
+        if fw is None:
+            return
+        self._clear_filters(framework_id, fw)
+        fw.active = False
+        self._refresh_wanting(framework_id, fw)
+        roles, fw.roles = fw.roles, []
+        for agent_id, agent in self._agents.items():
+            for client in [c for c in agent.used if c[0] == framework_id]:
+                self._release(agent_id, agent, client, agent.used[client])
+        for role in roles:
+            self._drop_client_if_idle(framework_id, role)
+        del self._frameworks[framework_id]
+
+    def activate_framework(self, framework_id: str) -> None:
+        """The framework (re)connected: it gets offers again."""
+        fw = self._framework(framework_id)
+        fw.active = True
+        self._refresh_wanting(framework_id, fw)
+
+    def deactivate_framework(self, framework_id: str) -> None:
+        """The framework disconnected: no offers, but it keeps what it has."""
+        fw = self._framework(framework_id)
+        fw.active = False
+        self._refresh_wanting(framework_id, fw)
+
+    def update_framework_roles(self, framework_id: str, roles: Sequence[str]) -> None:
+        """Change the roles a framework is subscribed to."""
+        self._set_roles(framework_id, self._framework(framework_id), roles)
+
+    def suppress(self, framework_id: str, roles: Sequence[str] = ()) -> None:
+        """Stop offers to the framework for `roles` (all of its roles when empty)."""
+        fw = self._framework(framework_id)
+        fw.suppressed |= set(roles or fw.roles)
+        self._refresh_wanting(framework_id, fw)
+
+    def revive(self, framework_id: str, roles: Sequence[str] = ()) -> None:
+        """Resume offers for `roles` (all when empty) and clear all the framework's filters."""
+        fw = self._framework(framework_id)
+        fw.suppressed -= set(roles or fw.roles)
+        self._clear_filters(framework_id, fw)
+        self._refresh_wanting(framework_id, fw)
+
+    def update_weights(self, weights: Mapping[str, float]) -> None:
+        """Set role weights (a role's default is 1); a role of weight 2 deserves twice
+        the dominant share of a role of weight 1."""
+        for role, weight in weights.items():
+            if not (math.isfinite(weight) and weight > 0):
+                raise ValueError(f"weight of role {role!r} must be a finite number > 0")
+        for role, weight in weights.items():
+            self._weights[role] = weight
+            if role in self._roles:
+                self._roles.update_weight(role, weight)
+
+    # ------------------------------------------------------------------ agents
+
+    def add_agent(
+        self,
+        agent_id: str,
+        total: Resources,
+        used: Mapping[tuple[str, str], Resources] | None = None,
+    ) -> None:
+        """Start tracking an agent; `used` is keyed by (framework_id, role)."""
+        if agent_id in self._agents:
+            raise ValueError(f"agent {agent_id!r} is already added")
+        self._agents[agent_id] = _Agent(total, self._wanting)
+        self._change_total(total, 1)
+        self._update_offerable(agent_id, self._agents[agent_id])
+        for (framework_id, role), resources in (used or {}).items():
+            self.add_used(framework_id, agent_id, role, resources)
+
+    def remove_agent(self, agent_id: str) -> None:
+        """Forget an agent and what is allocated on it."""
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return
+        for client, resources in list(agent.used.items()):
+            self._release(agent_id, agent, client, resources)
+        for client in agent.filters.clients():
+            self._remove_filter(agent, client)
+        self._change_total(agent.total, -1)
+        del self._agents[agent_id]
+        self._offerable.discard(agent_id)
+        self._dirty.discard(agent_id)
+
+    def activate_agent(self, agent_id: str) -> None:
+        """Offer the agent's resources again (end of maintenance)."""
+        agent = self._agents[agent_id]
+        agent.active = True
+        self._update_offerable(agent_id, agent)
+
+    def deactivate_agent(self, agent_id: str) -> None:
+        """Never offer this agent's resources (drain, maintenance)."""
+        agent = self._agents[agent_id]
+        agent.active = False
+        self._update_offerable(agent_id, agent)
+
+    # ------------------------------------------------------------------ resources
+
+    def add_used(self, framework_id: str, agent_id: str, role: str, resources: Resources) -> None:
+        """Count resources already in use on an agent (e.g. tasks found after failover)."""
+        agent = self._agents[agent_id]
+        client = (framework_id, role)
+        if framework_id not in self._frameworks:
+            self._frameworks[framework_id] = _Framework()
+        self._ensure_client(framework_id, role)
+        agent.used[client] = agent.used.get(client, Resources.EMPTY) + resources
+        agent.free = agent.free - resources
+        self._roles.allocated(role, resources)
+        self._by_role[role].allocated(framework_id, resources)
+        self._update_offerable(agent_id, agent)
+
+    def recover_resources(
+        self,
+        framework_id: str,
+        agent_id: str,
+        role: str,
+        resources: Resources,
+        *,
+        refuse_seconds: float | None,
+        now: float,
+    ) -> None:
+        """Return resources to the agent's free pool; with `refuse_seconds > 0`, also
+        keep them from this framework and role on this agent until `now + refuse_seconds`.
+
+        Only what the framework holds there is returned, so a repeated recovery is harmless.
+        """
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return
+        client = (framework_id, role)
+        held = agent.used.get(client)
+        if held is not None:
+            self._release(agent_id, agent, client, held - (held - resources))
+        fw = self._frameworks.get(framework_id)
+        if fw is None or not fw.known or refuse_seconds is None:
+            return
+        if not refuse_seconds > 0:  # also rejects NaN
+            return
+        self._add_filter(agent_id, agent, fw, client, resources, now + refuse_seconds)
+
+    # ------------------------------------------------------------------ the cycle
+
+    def allocate(self, now: float) -> list[Allocation]:
+        """One allocation cycle; what is returned counts as allocated until recovered."""
+        self._expire_filters(now)
+        if not self._wanting or not self._dirty:
+            return []
+        order = sorted(self._dirty)  # sorted first, so the seed alone decides the shuffle
+        self._rng.shuffle(order)
+        offers: list[Allocation] = []
+        n_wanting = len(self._wanting)
+        for agent_id in order:
+            agent = self._agents[agent_id]
+            self._dirty.discard(agent_id)
+            if agent.filters.blocks_all(agent.free, n_wanting):
+                continue  # back in _dirty when something here changes
+            client = self._pick(agent)
+            if client is not None:
+                offers.append(self._offer(agent_id, agent, client))
+        return offers
+
+    def _pick(self, agent: _Agent) -> Client | None:
+        """The first client in hierarchical DRF order that may get this agent's free pool."""
+        wanting, filters, free = self._wanting, agent.filters, agent.free
+        for role in self._roles:
+            for framework_id in self._by_role[role]:
+                client = (framework_id, role)
+                if client in wanting and not filters.blocks(client, free):
+                    return client
+        return None
+
+    def _offer(self, agent_id: str, agent: _Agent, client: Client) -> Allocation:
+        framework_id, role = client
+        resources = agent.free
+        agent.free = Resources.EMPTY
+        agent.used[client] = agent.used.get(client, Resources.EMPTY) + resources
+        self._offerable.discard(agent_id)
+        self._roles.allocated(role, resources)
+        self._by_role[role].allocated(framework_id, resources)
+        return Allocation(framework_id, agent_id, role, resources)
+
+    # ------------------------------------------------------------------ queries
+
+    def allocated(self, framework_id: str) -> Resources:
+        """Everything the framework holds, over all its roles and agents."""
+        out = Resources.EMPTY
+        for sorter in self._by_role.values():
+            if framework_id in sorter:
+                out = out + sorter.allocation(framework_id)
+        return out
+
+    def agent_free(self, agent_id: str) -> Resources:
+        return self._agents[agent_id].free
+
+    def agent_total(self, agent_id: str) -> Resources:
+        return self._agents[agent_id].total
+
+    def agent_used(self, agent_id: str) -> dict[tuple[str, str], Resources]:
+        """What each (framework_id, role) holds on the agent."""
+        return dict(self._agents[agent_id].used)
+
+    def cluster_total(self) -> Resources:
+        return self._total
+
+    def framework_share(self, framework_id: str) -> float:
+        """The framework's largest dominant share over its roles."""
+        shares = [s.share(framework_id) for s in self._by_role.values() if framework_id in s]
+        return max(shares, default=0.0)
+
+    def role_share(self, role: str) -> float:
+        """The role's dominant share (unweighted)."""
+        return self._roles.share(role) if role in self._roles else 0.0
+
+    def has_work(self) -> bool:
+        """Whether `allocate` could make an offer now (filters due to expire aside)."""
+        return bool(self._wanting and self._dirty)
+
+    def next_filter_expiry(self) -> float | None:
+        """The earliest time a filter may expire, to schedule a cycle; None if no filters."""
+        return self._expiries[0][0] if self._expiries else None
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _framework(self, framework_id: str) -> _Framework:
+        fw = self._frameworks.get(framework_id)
+        if fw is None or not fw.known:
+            raise KeyError(f"unknown framework {framework_id!r}; add_framework first")
+        return fw
+
+    def _set_roles(self, framework_id: str, fw: _Framework, roles: Sequence[str]) -> None:
+        old, fw.roles = fw.roles, list(dict.fromkeys(roles)) or ["*"]
+        for role in fw.roles:
+            self._ensure_client(framework_id, role)
+        for role in old:
+            if role not in fw.roles:
+                self._drop_client_if_idle(framework_id, role)
+        self._refresh_wanting(framework_id, fw)
+
+    def _ensure_client(self, framework_id: str, role: str) -> None:
+        sorter = self._by_role.get(role)
+        if sorter is None:
+            self._roles.add(role, self._weights.get(role, 1.0))
+            sorter = self._by_role[role] = DRFSorter()
+            sorter.add_total(self._total)
+        if framework_id not in sorter:
+            sorter.add(framework_id)
+
+    def _drop_client_if_idle(self, framework_id: str, role: str) -> None:
+        """Stop tracking (framework, role) once it is neither subscribed nor holding anything."""
+        sorter = self._by_role.get(role)
+        if sorter is None or framework_id not in sorter:
+            return
+        fw = self._frameworks.get(framework_id)
+        if (fw is not None and role in fw.roles) or sorter.allocation(framework_id):
+            return
+        sorter.remove(framework_id)
+        if not len(sorter):
+            del self._by_role[role]
+            self._roles.remove(role)
+
+    def _refresh_wanting(self, framework_id: str, fw: _Framework) -> None:
+        """Recompute which of the framework's (framework, role) clients want offers."""
+        new: set[Client] = set()
+        if fw.known and fw.active:
+            new = {(framework_id, r) for r in fw.roles if r not in fw.suppressed}
+        added, removed = new - fw.wanting, fw.wanting - new
+        if not added and not removed:
+            return
+        fw.wanting = new
+        self._wanting |= added
+        self._wanting -= removed
+        if fw.n_filters:
+            for agent in self._agents.values():
+                for client in added:
+                    agent.filters.toggle(client, True)
+                for client in removed:
+                    agent.filters.toggle(client, False)
+        if added:  # agents skipped as fully filtered may now have a taker
+            self._dirty |= self._offerable
+
+    def _release(self, agent_id: str, agent: _Agent, client: Client, freed: Resources) -> None:
+        if freed.is_empty():
+            return
+        framework_id, role = client
+        left = agent.used[client] - freed
+        if left:
+            agent.used[client] = left
+        else:
+            del agent.used[client]
+        agent.free = agent.free + freed
+        self._roles.unallocated(role, freed)
+        self._by_role[role].unallocated(framework_id, freed)
+        self._update_offerable(agent_id, agent)
+        if not left:
+            self._drop_client_if_idle(framework_id, role)
+
+    def _update_offerable(self, agent_id: str, agent: _Agent) -> None:
+        """Call whenever an agent's free pool or state changes."""
+        free = agent.free
+        if agent.active and any(free.contains(m) for m in self._min_allocatable):
+            self._offerable.add(agent_id)
+            self._dirty.add(agent_id)
+        else:
+            self._offerable.discard(agent_id)
+            self._dirty.discard(agent_id)
+
+    def _change_total(self, resources: Resources, sign: int) -> None:
+        if sign > 0:
+            self._total = self._total + resources
+            self._roles.add_total(resources)
+            for sorter in self._by_role.values():
+                sorter.add_total(resources)
+        else:
+            self._total = self._total - resources
+            self._roles.remove_total(resources)
+            for sorter in self._by_role.values():
+                sorter.remove_total(resources)
+
+    # ------------------------------------------------------------------ filters
+
+    def _add_filter(
+        self,
+        agent_id: str,
+        agent: _Agent,
+        fw: _Framework,
+        client: Client,
+        resources: Resources,
+        expiry: float,
+    ) -> None:
+        spec = self._last_spec
+        # Declines tend to repeat the same resources and deadline: share one spec.
+        if spec is None or spec.expiry != expiry or spec.resources != resources:
+            spec = self._last_spec = FilterSpec(resources, expiry)
+        if agent.filters.add(client, spec):
+            fw.n_filters += 1
+        fw.filter_roles.add(client[1])
+        if expiry < agent.next_expiry:
+            agent.next_expiry = expiry
+            heapq.heappush(self._expiries, (expiry, agent_id))
+
+    def _remove_filter(self, agent: _Agent, client: Client) -> None:
+        if agent.filters.remove(client):
+            fw = self._frameworks.get(client[0])
+            if fw is not None:
+                fw.n_filters -= 1
+
+    def _clear_filters(self, framework_id: str, fw: _Framework) -> None:
+        if not fw.n_filters:
+            return
+        for agent_id, agent in self._agents.items():
+            for role in fw.filter_roles:
+                if agent.filters.remove((framework_id, role)):
+                    fw.n_filters -= 1
+                    if agent_id in self._offerable:
+                        self._dirty.add(agent_id)
+        fw.filter_roles.clear()
+
+    def _expire_filters(self, now: float) -> None:
+        heap = self._expiries
+        while heap and heap[0][0] <= now:
+            _, agent_id = heapq.heappop(heap)
+            agent = self._agents.get(agent_id)
+            if agent is None or agent.next_expiry > now:
+                continue  # stale entry: the agent is gone or was already handled
+            for framework_id, _role in agent.filters.expire(now):
+                fw = self._frameworks.get(framework_id)
+                if fw is not None:
+                    fw.n_filters -= 1
+                if agent_id in self._offerable:
+                    self._dirty.add(agent_id)
+            agent.next_expiry = agent.filters.next_expiry()
+            if agent.next_expiry < math.inf:
+                heapq.heappush(heap, (agent.next_expiry, agent_id))

@@ -1,0 +1,122 @@
+"""Decline filters of one agent, with the counts that let the allocator skip it in O(1).
+
+A framework that declines an offer with `refuse_seconds` is not offered a subset of those
+resources from that agent (for the role of the offer) until the filter expires.
+
+The allocator asks two questions per agent and cycle: "is every client that wants offers
+filtered here?" and "does this client's filter block these free resources?". Both depend
+on the agent's free resources. The common case (a framework declines the agent's whole
+free pool, which comes back unchanged) must be cheap even with thousands of filters per
+agent, so coverage is cached for one free value and kept as its complement: the few
+filters that do NOT cover it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Set
+from dataclasses import dataclass
+
+from mesospy.resources import Resources
+
+__all__ = ["AgentFilters", "Client", "FilterSpec"]
+
+Client = tuple[str, str]  # (framework_id, role)
+
+
+@dataclass(frozen=True, slots=True)
+class FilterSpec:
+    """What is refused and until when; shared by many filters to save memory."""
+
+    resources: Resources
+    expiry: float
+
+
+class AgentFilters:
+    """The decline filters on one agent, keyed by client.
+
+    `wanting` is the allocator's live set of clients that want offers; the allocator calls
+    `toggle` whenever a client with a filter here enters or leaves it.
+    """
+
+    __slots__ = ("_by_client", "_cached_free", "_live", "_live_uncovered", "_uncovered", "_wanting")
+
+    def __init__(self, wanting: Set[Client]) -> None:
+        self._wanting = wanting
+        self._by_client: dict[Client, FilterSpec] = {}
+        self._live = 0  # filters whose client wants offers
+        self._cached_free: Resources | None = None
+        self._uncovered: set[Client] = set()  # filters that do not cover _cached_free
+        self._live_uncovered = 0
+
+    def __len__(self) -> int:
+        return len(self._by_client)
+
+    def clients(self) -> list[Client]:
+        return list(self._by_client)
+
+    def add(self, client: Client, spec: FilterSpec) -> bool:
+        """Install (or replace) the filter of `client`; whether it is a new one."""
+        replaced = self.remove(client)
+        self._by_client[client] = spec
+        live = client in self._wanting
+        self._live += live
+        if self._cached_free is not None and not spec.resources.contains(self._cached_free):
+            self._uncovered.add(client)
+            self._live_uncovered += live
+        return not replaced
+
+    def remove(self, client: Client) -> bool:
+        """Drop the filter of `client`; whether there was one."""
+        if self._by_client.pop(client, None) is None:
+            return False
+        live = client in self._wanting
+        self._live -= live
+        if client in self._uncovered:
+            self._uncovered.discard(client)
+            self._live_uncovered -= live
+        return True
+
+    def toggle(self, client: Client, wanting: bool) -> None:
+        """`client` started (or stopped) wanting offers; the set already says so."""
+        if client not in self._by_client:
+            return
+        step = 1 if wanting else -1
+        self._live += step
+        if client in self._uncovered:
+            self._live_uncovered += step
+
+    def expire(self, now: float) -> list[Client]:
+        """Drop filters whose deadline has passed (`now >= expiry`); return their clients."""
+        gone = [c for c, spec in self._by_client.items() if now >= spec.expiry]
+        for client in gone:
+            self.remove(client)
+        return gone
+
+    def next_expiry(self) -> float:
+        return min((s.expiry for s in self._by_client.values()), default=math.inf)
+
+    def _sync(self, free: Resources) -> None:
+        cached = self._cached_free
+        if cached is free or (cached is not None and cached == free):
+            return
+        self._cached_free = free
+        self._uncovered = {
+            c for c, spec in self._by_client.items() if not spec.resources.contains(free)
+        }
+        wanting = self._wanting
+        self._live_uncovered = sum(1 for c in self._uncovered if c in wanting)
+
+    def blocks_all(self, free: Resources, n_wanting: int) -> bool:
+        """Whether every client that wants offers is filtered from `free` here."""
+        if self._live < n_wanting:  # cheap exit: not even enough filters
+            return False
+        self._sync(free)
+        return self._live - self._live_uncovered >= n_wanting
+
+    def blocks(self, client: Client, free: Resources) -> bool:
+        """Whether `client` must not be offered `free` here."""
+        if client not in self._by_client:
+            return False
+        self._sync(free)
+        return client not in self._uncovered
