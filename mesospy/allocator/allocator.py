@@ -245,7 +245,9 @@ class Allocator:
         client = (framework_id, role)
         held = agent.used.get(client)
         if held is not None:
-            self._release(agent_id, agent, client, held - (held - resources))
+            # Usually the whole offer comes back; only clamp to what is held otherwise.
+            whole = resources is held or resources == held
+            self._release(agent_id, agent, client, held if whole else held - (held - resources))
         fw = self._frameworks.get(framework_id)
         if fw is None or not fw.known or refuse_seconds is None:
             return
@@ -397,7 +399,8 @@ class Allocator:
         if freed.is_empty():
             return
         framework_id, role = client
-        left = agent.used[client] - freed
+        held = agent.used[client]
+        left = Resources.EMPTY if freed is held else held - freed
         if left:
             agent.used[client] = left
         else:

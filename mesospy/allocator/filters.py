@@ -98,7 +98,10 @@ class AgentFilters:
 
     def _sync(self, free: Resources) -> None:
         cached = self._cached_free
-        if cached is free or (cached is not None and cached == free):
+        if cached is free:
+            return
+        if cached is not None and cached == free:
+            self._cached_free = free  # the next check is by identity
             return
         self._cached_free = free
         self._uncovered = {
