@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
-from test_agent_harness import cluster, task
+from test_agent_harness import cluster, task, wait_for
 
-from mesospy.v1 import common_pb2
+from mesospy.v1 import agent_pb2, common_pb2
 
 R = common_pb2.TaskStatus
 
@@ -26,5 +27,249 @@ def test_finished_and_failed_exit_codes(tmp_path: Path) -> None:
             assert bad.source == R.SOURCE_AGENT
             assert bad.agent_id == "agent-1"
             assert len(bad.uuid) == 16
+
+    asyncio.run(scenario())
+
+
+def test_launch_failure_reports_container_launch_failed(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as c:
+            await c.run(
+                task("noexe", argv=["/no/such/program"]),
+                _as_user(task("nouser", "true"), "no-such-user-xyz"),
+            )
+            noexe = await c.terminal("noexe")
+            assert noexe.state == common_pb2.TASK_FAILED
+            assert noexe.reason == R.REASON_CONTAINER_LAUNCH_FAILED
+            assert "No such file or directory" in noexe.message
+            nouser = await c.terminal("nouser")
+            assert nouser.reason == R.REASON_CONTAINER_LAUNCH_FAILED
+            assert "no-such-user-xyz" in nouser.message
+
+    asyncio.run(scenario())
+
+
+def test_invalid_task_is_task_error(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as c:
+            both = task("both", "true", argv=["/bin/true"])
+            await c.run(both, task("neither"))
+            for task_id in ("both", "neither"):
+                status = await c.terminal(task_id)
+                assert status.state == common_pb2.TASK_ERROR
+                assert status.reason == R.REASON_TASK_INVALID
+                assert "exactly one of command.shell and command.argv" in status.message
+
+    asyncio.run(scenario())
+
+
+def test_environment_sandbox_and_ports(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as c:
+            shell = (
+                'echo "$MESOS_TASK_ID|$MESOS_FRAMEWORK_ID|$MESOS_AGENT_ID|$HOST|'
+                '$PORT0|$PORT1|$PORTS|$GREETING|$(pwd)" && test "$MESOS_SANDBOX" = "$(pwd)"'
+            )
+            info = task("env", shell, resources="cpus:0.1;mem:64;ports:[31005-31006]")
+            info.command.environment["GREETING"] = "hi"
+            await c.run(info)
+            status = await c.terminal("env")
+            assert status.state == common_pb2.TASK_FINISHED, status.message
+            sandbox = tmp_path / "frameworks" / "fw-1" / "tasks" / "env"
+            out = (sandbox / "stdout").read_text().strip()
+            assert out == f"env|fw-1|agent-1|127.0.0.1|31005|31006|31005,31006|hi|{sandbox}"
+
+    asyncio.run(scenario())
+
+
+def test_odd_task_ids_get_escaped_sandboxes(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as c:
+            await c.run(task("../../evil", "echo x"), task("..", "echo y"))
+            for task_id in ("../../evil", ".."):
+                assert (await c.terminal(task_id)).state == common_pb2.TASK_FINISHED
+            tasks_dir = tmp_path / "frameworks" / "fw-1" / "tasks"
+            assert sorted(p.name for p in tasks_dir.iterdir()) == ["%2E%2E", "..%2F..%2Fevil"]
+            assert not (tmp_path / "evil").exists()
+
+    asyncio.run(scenario())
+
+
+def test_kill_with_grace_escalates_to_sigkill(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as c:
+            framework = common_pb2.FrameworkInfo(
+                id="fw-1", capabilities=[common_pb2.FrameworkInfo.TASK_KILLING_STATE]
+            )
+            stubborn = task(
+                "stubborn",
+                "trap '' TERM; echo ready; while :; do sleep 0.05; done",
+                kill_policy=common_pb2.KillPolicy(grace_period_seconds=0.5),
+            )
+            await c.run(stubborn, task("polite", "sleep 30"), framework=framework)
+            sandbox = tmp_path / "frameworks" / "fw-1" / "tasks" / "stubborn"
+            await wait_for(lambda: "ready" in _read(sandbox / "stdout"), what="trap installed")
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await c.stub.KillTask(
+                agent_pb2.KillTaskRequest(framework_id="fw-1", task_id="stubborn")
+            )
+            await c.stub.KillTask(agent_pb2.KillTaskRequest(framework_id="fw-1", task_id="polite"))
+            killed = await c.terminal("stubborn")
+            assert loop.time() - started >= 0.45  # it ignored SIGTERM: SIGKILL after grace
+            assert killed.state == common_pb2.TASK_KILLED
+            assert c.master.states("stubborn") == ["TASK_RUNNING", "TASK_KILLING", "TASK_KILLED"]
+            assert (await c.terminal("polite")).state == common_pb2.TASK_KILLED
+            # Killing an unknown or finished task is not an error.
+            await c.stub.KillTask(agent_pb2.KillTaskRequest(framework_id="fw-1", task_id="nope"))
+            await c.stub.KillTask(agent_pb2.KillTaskRequest(framework_id="fw-1", task_id="polite"))
+
+    asyncio.run(scenario())
+
+
+def _as_user(info: common_pb2.TaskInfo, user: str) -> common_pb2.TaskInfo:
+    info.command.user = user
+    return info
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
+
+
+def test_no_killing_state_without_capability(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as c:
+            await c.run(task("t", "sleep 30"))
+            await wait_for(lambda: c.master.states("t"), what="TASK_RUNNING")
+            await c.stub.KillTask(
+                agent_pb2.KillTaskRequest(
+                    framework_id="fw-1",
+                    task_id="t",
+                    kill_policy=common_pb2.KillPolicy(grace_period_seconds=0),
+                )
+            )
+            await c.terminal("t")
+            assert c.master.states("t") == ["TASK_RUNNING", "TASK_KILLED"]
+
+    asyncio.run(scenario())
+
+
+def test_shutdown_framework_kills_its_tasks(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as c:
+            other = common_pb2.FrameworkInfo(id="fw-2")
+            await c.run(task("a", "sleep 30"), task("b", "sleep 30"))
+            await c.run(task("c", "sleep 0.5"), framework=other)
+            await c.stub.ShutdownFramework(agent_pb2.ShutdownFrameworkRequest(framework_id="fw-1"))
+            for task_id in ("a", "b"):
+                status = await c.terminal(task_id)
+                assert status.state == common_pb2.TASK_KILLED
+            assert (await c.terminal("c")).state == common_pb2.TASK_FINISHED
+
+    asyncio.run(scenario())
+
+
+def test_max_completion_time(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as c:
+            await c.run(task("slow", "sleep 30", max_completion_time_seconds=0.3))
+            status = await c.terminal("slow")
+            assert status.state == common_pb2.TASK_FAILED
+            assert status.reason == R.REASON_MAX_COMPLETION_TIME_REACHED
+
+    asyncio.run(scenario())
+
+
+HOG = "import sys; b = bytearray(200 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); print('survived')"
+
+
+def test_memory_limit_cgroups(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path, isolation="cgroups") as c:
+            assert c.agent.isolator.name.startswith("cgroups")
+            await c.run(task("hog", argv=[sys.executable, "-c", HOG], resources="cpus:0.5;mem:32"))
+            status = await c.terminal("hog", timeout=30)
+            assert status.state == common_pb2.TASK_FAILED
+            assert status.reason == R.REASON_CONTAINER_LIMITATION_MEMORY
+            assert status.message == "memory limit 32 MB exceeded"
+
+    asyncio.run(scenario())
+
+
+def test_memory_limit_posix(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path, isolation="posix", posix_sample_interval=0.1) as c:
+            hog = HOG.replace("print('survived')", "import time; time.sleep(30)")
+            await c.run(task("hog", argv=[sys.executable, "-c", hog], resources="mem:32"))
+            status = await c.terminal("hog", timeout=30)
+            assert status.state == common_pb2.TASK_FAILED
+            assert status.reason == R.REASON_CONTAINER_LIMITATION_MEMORY
+            assert "memory limit 32 MB exceeded" in status.message
+
+    asyncio.run(scenario())
+
+
+def test_failing_health_check_kills_task(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as c:
+            check = common_pb2.HealthCheck(
+                type=common_pb2.HealthCheck.COMMAND,
+                command=common_pb2.CommandInfo(shell="test -f healthy"),
+                delay_seconds=0,
+                interval_seconds=0.1,
+                timeout_seconds=2,
+                grace_period_seconds=5,
+                consecutive_failures=2,
+            )
+            # Failures before the file exists fall in the grace period and do not count;
+            # then healthy, then the file goes away: unhealthy, and killed after 2 failures.
+            await c.run(
+                task("sick", "touch healthy; sleep 0.6; rm healthy; sleep 30", health_check=check)
+            )
+            status = await c.terminal("sick")
+            assert status.state == common_pb2.TASK_KILLED
+            assert status.reason == R.REASON_TASK_UNHEALTHY
+            assert status.HasField("healthy") and not status.healthy
+            health = [
+                (s.healthy, s.reason)
+                for s in c.master.statuses("sick")
+                if s.state == common_pb2.TASK_RUNNING and s.HasField("healthy")
+            ]
+            changed = R.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED
+            assert health == [(True, changed), (False, changed)]
+
+    asyncio.run(scenario())
+
+
+def test_http_and_tcp_health_checks_pass(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path) as c:
+            serve = f"{sys.executable} -m http.server $PORT0 --bind 127.0.0.1"
+            http = common_pb2.HealthCheck(
+                type=common_pb2.HealthCheck.HTTP,
+                http=common_pb2.HealthCheck.HTTPCheck(port=31050, path="/"),
+                delay_seconds=0,
+                interval_seconds=0.2,
+                grace_period_seconds=10,
+            )
+            tcp = common_pb2.HealthCheck(
+                type=common_pb2.HealthCheck.TCP,
+                tcp=common_pb2.HealthCheck.TCPCheck(port=31051),
+                delay_seconds=0,
+                interval_seconds=0.2,
+                grace_period_seconds=10,
+            )
+            await c.run(
+                task("web", serve, resources="ports:[31050-31050]", health_check=http),
+                task("tcp", serve, resources="ports:[31051-31051]", health_check=tcp),
+            )
+            for task_id in ("web", "tcp"):
+                await wait_for(
+                    lambda t=task_id: any(s.healthy for s in c.master.statuses(t)),
+                    what=f"{task_id} healthy",
+                )
 
     asyncio.run(scenario())
