@@ -76,9 +76,7 @@ class FakeMaster(agent_pb2_grpc.AgentRegistryServicer):
             for u in updates
         ]
         with contextlib.suppress(grpc.aio.AioRpcError):
-            await self.agent_stub.AcknowledgeUpdates(
-                agent_pb2.AcknowledgeUpdatesRequest(acks=acks)
-            )
+            await self.agent_stub.AcknowledgeUpdates(agent_pb2.AcknowledgeUpdatesRequest(acks=acks))
 
     # -------------------------------------------------------------- queries
 
@@ -131,9 +129,7 @@ class Cluster:
         framework: common_pb2.FrameworkInfo | None = None,
     ) -> None:
         await self.stub.RunTasks(
-            agent_pb2.RunTasksRequest(
-                framework_info=framework or FRAMEWORK, tasks=list(tasks)
-            )
+            agent_pb2.RunTasksRequest(framework_info=framework or FRAMEWORK, tasks=list(tasks))
         )
 
     async def terminal(self, task_id: str, timeout: float = 10.0) -> common_pb2.TaskStatus:
@@ -182,23 +178,20 @@ async def cluster(
     config.setdefault("isolation", "posix")
     config.setdefault("resources", "cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
     config.setdefault("registration_backoff_factor", 0.05)
-    agent = Agent(
-        AgentConfig(
-            master=f"127.0.0.1:{master_port}",
-            port=0,
-            work_dir=str(work_dir),
-            kill_tasks_on_exit=True,
-            **config,
-        )
-    )
-    await agent.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{agent.port}")
-    stub = agent_pb2_grpc.AgentStub(channel)
-    master.agent_stub = stub
+    config.setdefault("kill_tasks_on_exit", True)
     try:
-        await asyncio.wait_for(agent.registered.wait(), 10)
-        yield Cluster(master, agent, stub)
+        agent = Agent(
+            AgentConfig(master=f"127.0.0.1:{master_port}", port=0, work_dir=str(work_dir), **config)
+        )
+        await agent.start()
+        try:
+            channel = grpc.aio.insecure_channel(f"127.0.0.1:{agent.port}")
+            stub = agent_pb2_grpc.AgentStub(channel)
+            master.agent_stub = stub
+            await asyncio.wait_for(agent.registered.wait(), 10)
+            yield Cluster(master, agent, stub)
+        finally:
+            await agent.stop()
+            await channel.close()
     finally:
-        await agent.stop()
-        await channel.close()
         await server.stop(0)
