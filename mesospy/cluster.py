@@ -38,6 +38,7 @@ class Daemon:
     name: str
     args: list[str]
     log: Path
+    port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, env: dict[str, str] | None = None) -> None:
@@ -106,6 +107,7 @@ class LocalCluster:
             ["master", "--port", str(self.master_port),
              "--work-dir", str(self.work_dir / "master"), *self.master_flags],
             self.work_dir / "master.log",
+            self.master_port,
         )
         self.master.start()
         self.wait_for(lambda state: True, timeout, "the master to answer")
@@ -135,7 +137,7 @@ class LocalCluster:
             args += ["--resources", resources]
         if self.kill_tasks_on_exit:
             args.append("--kill-tasks-on-exit")
-        daemon = Daemon(f"agent-{index}", args, self.work_dir / f"agent-{index}.log")
+        daemon = Daemon(f"agent-{index}", args, self.work_dir / f"agent-{index}.log", port)
         before = len(self.state().agents) if wait else 0
         daemon.start()
         self.agent_daemons.append(daemon)
@@ -166,6 +168,11 @@ class LocalCluster:
                 last_error = str(exc)
             time.sleep(0.05)
         raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what} {last_error}")
+
+    def agent_daemon(self, agent_id: str) -> Daemon:
+        """The process of the agent the master knows as ``agent_id``."""
+        ports = {a.agent_info.id: a.agent_info.port for a in self.state().agents}
+        return next(d for d in self.agent_daemons if d.port == ports[agent_id])
 
     def stop(self) -> None:
         for daemon in self.agent_daemons:

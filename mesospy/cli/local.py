@@ -79,7 +79,7 @@ def local(
     try:
         click.echo(f"mesospy local: master at {cluster.master_address}")
         for daemon in cluster.agent_daemons:
-            click.echo(f"mesospy local: {daemon.name} (port {daemon.args[4]})")
+            click.echo(f"mesospy local: {daemon.name} (port {daemon.port})")
         click.echo(f"mesospy local: logs and state in {cluster.work_dir}")
         if command:
             env = environment_with_master(cluster.master_address)

@@ -102,6 +102,11 @@ def _exit_code(status: pb.TaskStatus) -> int:
 
 
 async def _run(master: str, info: pb.TaskInfo, needs: Resources) -> int:
+    probe = AsyncOperatorClient(master, timeout=5.0)
+    try:
+        await probe.get_state()  # a clear error now beats a driver retrying forever
+    finally:
+        await probe.close()
     scheduler = OneTask(info, needs)
     framework = pb.FrameworkInfo(name="mesospy-run", failover_timeout=0)
     driver = SchedulerDriver(scheduler, framework, master)

@@ -18,6 +18,9 @@ from mesospy.v1 import scheduler_pb2_grpc as spb_grpc
 log = logging.getLogger(__name__)
 
 SERVER_OPTIONS = [
+    # Without this, gRPC binds with SO_REUSEPORT and a second master on the same port
+    # would silently share the traffic instead of failing.
+    ("grpc.so_reuseport", 0),
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
     # Frameworks and agents keep long streams open; let their keepalive pings through.

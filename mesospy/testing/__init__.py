@@ -1,0 +1,11 @@
+"""Harnesses for testing frameworks against a real local cluster.
+
+``LocalCluster`` starts a real master and agents on loopback; ``FrameworkHarness`` runs a
+``TaskQueueScheduler`` (launches queued tasks on offers as they fit, records every event)
+in a background thread so a plain pytest test can submit tasks and wait for outcomes.
+"""
+
+from mesospy.cluster import ClusterError, LocalCluster, free_port
+from mesospy.testing.framework import FrameworkHarness, TaskQueueScheduler
+
+__all__ = ["ClusterError", "FrameworkHarness", "LocalCluster", "TaskQueueScheduler", "free_port"]

@@ -1,0 +1,141 @@
+"""A recording framework that runs in a background thread, for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from mesospy.resources import Resources
+from mesospy.scheduler import Scheduler, SchedulerDriver, offer_resources
+from mesospy.v1 import common_pb2 as pb
+
+
+class TaskQueueScheduler(Scheduler):
+    """Launches queued tasks on offers as they fit (first come, first served) and records
+    every offer, status update and error it sees."""
+
+    def __init__(
+        self, refuse_seconds: float = 0.5, hold_offers: bool = False, max_per_offer: int = 0
+    ) -> None:
+        self.refuse_seconds = refuse_seconds
+        self.max_per_offer = max_per_offer  # 0: as many as fit
+        # Keep offers unanswered (a test answers them itself through the driver).
+        self.hold_offers = hold_offers
+        self.queue: collections.deque[pb.TaskInfo] = collections.deque()
+        self.offers_seen: list[pb.Offer] = []
+        self.launched: list[pb.TaskInfo] = []
+        self.statuses: list[pb.TaskStatus] = []
+        self.errors: list[str] = []
+        self.framework_id = ""
+        self.changed = threading.Condition()
+
+    def _record(self, action: Callable[[], None]) -> None:
+        with self.changed:
+            action()
+            self.changed.notify_all()
+
+    def subscribed(self, driver: SchedulerDriver, framework_id: str, master_info: pb.MasterInfo
+                   ) -> None:
+        self._record(lambda: setattr(self, "framework_id", framework_id))
+
+    def offers(self, driver: SchedulerDriver, offers: list[pb.Offer]) -> None:
+        with self.changed:
+            self.offers_seen.extend(offers)
+            for offer in [] if self.hold_offers else offers:
+                available = offer_resources(offer)
+                batch = []
+                while self.queue and (not self.max_per_offer or len(batch) < self.max_per_offer):
+                    needs = Resources.from_proto(self.queue[0].resources)
+                    if not available.contains(needs):
+                        break
+                    available = available - needs
+                    batch.append(self.queue.popleft())
+                if batch:
+                    driver.launch(offer.id, batch, filters=pb.Filters(refuse_seconds=self.refuse_seconds))
+                    self.launched.extend(batch)
+                else:
+                    driver.decline(offer.id, refuse_seconds=self.refuse_seconds)
+            self.changed.notify_all()
+
+    def status_update(self, driver: SchedulerDriver, status: pb.TaskStatus) -> None:
+        self._record(lambda: self.statuses.append(status))
+
+    def error(self, driver: SchedulerDriver, message: str) -> None:
+        self._record(lambda: self.errors.append(message))
+
+
+class FrameworkHarness:
+    """Runs a scheduler with a ``SchedulerDriver`` on its own thread and event loop."""
+
+    def __init__(
+        self,
+        master: str,
+        scheduler: Scheduler | None = None,
+        *,
+        name: str = "test-framework",
+        roles: Iterable[str] = (),
+        capabilities: Iterable[int] = (),
+        failover_timeout: float = 0.0,
+        **driver_options: object,
+    ) -> None:
+        self.scheduler = scheduler or TaskQueueScheduler()
+        info = pb.FrameworkInfo(name=name, roles=list(roles), failover_timeout=failover_timeout,
+                                capabilities=list(capabilities))  # type: ignore[arg-type]
+        self.driver = SchedulerDriver(self.scheduler, info, master, **driver_options)  # type: ignore[arg-type]
+        self.result: int | BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name=f"framework-{name}", daemon=True)
+
+    def _main(self) -> None:
+        try:
+            self.result = asyncio.run(self.driver.run_async())
+        except BaseException as exc:  # reported to the test through `result`
+            self.result = exc
+
+    def start(self) -> FrameworkHarness:
+        self._thread.start()
+        return self
+
+    def stop(self, failover: bool = False, timeout: float = 15.0) -> None:
+        self.driver.stop(failover=failover)
+        self._thread.join(timeout)
+
+    def __enter__(self) -> FrameworkHarness:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def tasks(self) -> TaskQueueScheduler:
+        assert isinstance(self.scheduler, TaskQueueScheduler)
+        return self.scheduler
+
+    def submit(self, tasks: Iterable[pb.TaskInfo]) -> None:
+        """Queue tasks; they launch on the next offers that fit."""
+        with self.tasks.changed:
+            self.tasks.queue.extend(tasks)
+        self.driver.revive()
+
+    def wait(self, predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+        """Block until ``predicate()`` holds (re-checked on every event), or fail."""
+        condition = getattr(self.scheduler, "changed", None)
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"timed out after {timeout}s waiting for {what or predicate}")
+            if not self._thread.is_alive():
+                raise RuntimeError(f"the framework stopped: {self.result!r}")
+            if isinstance(condition, threading.Condition):
+                with condition:
+                    condition.wait(min(remaining, 0.5))
+            else:
+                time.sleep(min(remaining, 0.05))
+
+    def latest_states(self) -> dict[str, int]:
+        """Each task's newest state, by task id."""
+        with self.tasks.changed:
+            return {s.task_id: s.state for s in self.tasks.statuses}

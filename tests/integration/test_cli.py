@@ -1,0 +1,96 @@
+"""The ``mesospy`` command as a user runs it: real processes, real cluster."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from mesospy.testing import LocalCluster, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mesospy(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mesospy", *args], capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def test_run_streams_output_and_exits_zero(cluster: LocalCluster) -> None:
+    result = mesospy("run", "--master", cluster.master_address, "--", "echo", "hello")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hello\n"
+
+
+def test_run_exits_with_the_tasks_exit_code(cluster: LocalCluster) -> None:
+    result = mesospy("run", "--master", cluster.master_address, "--",
+                     "sh", "-c", "echo oops >&2; exit 3")
+    assert result.returncode == 3
+    assert "oops" in result.stderr
+
+
+def test_run_with_env_and_shell(cluster: LocalCluster) -> None:
+    result = mesospy("run", "--master", cluster.master_address, "-e", "WHO=world", "--shell",
+                     "--", "echo", "hello", "$WHO", "from", "$MESOS_TASK_ID")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("hello world from run-")
+
+
+def test_run_without_a_master_says_so_in_one_line() -> None:
+    address = f"127.0.0.1:{free_port()}"
+    result = mesospy("run", "--master", address, "--", "true", timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"mesospy: error: cannot reach the master at {address}")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_bad_master_address_is_one_line() -> None:
+    result = mesospy("run", "--master", "nohost:99999", "--", "true")
+    assert result.returncode == 2
+    assert "bad port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_agent_with_bad_resources_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = mesospy("agent", "--work-dir", str(tmp_path), "--resources", "cpus:-1;mem:64")
+    assert result.returncode == 2
+    assert "cpus" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_agent_with_bad_attributes_exits_2(tmp_path: Path) -> None:
+    result = mesospy("agent", "--work-dir", str(tmp_path), "--attributes", "rack")
+    assert result.returncode == 2
+    assert "attribute" in result.stderr
+
+
+def test_master_on_a_taken_port_fails_in_one_line(cluster: LocalCluster, tmp_path: Path) -> None:
+    result = mesospy("master", "--port", str(cluster.master_port), "--work-dir", str(tmp_path))
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if "error" in line]
+    assert lines and "cannot listen" in lines[-1]
+    assert "Traceback" not in result.stderr
+
+
+def test_hello_example_runs_100_tasks(cluster: LocalCluster) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "hello.py"), "--tasks", "100",
+         "--master", cluster.master_address],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_local_runs_a_command_against_its_cluster(tmp_path: Path) -> None:
+    port = free_port()
+    result = mesospy("local", "--port", str(port), "--work-dir", str(tmp_path), "--once",
+                     "--", sys.executable, "-m", "mesospy", "run", "--", "sh", "-c", "exit 4",
+                     timeout=120)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert f"master at 127.0.0.1:{port}" in result.stdout
+
+
+def test_local_refuses_a_taken_port(cluster: LocalCluster) -> None:
+    result = mesospy("local", "--port", str(cluster.master_port))
+    assert result.returncode == 1
+    assert "in use" in result.stderr
