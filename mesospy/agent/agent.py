@@ -115,6 +115,7 @@ class Agent:
             self.updates.run(),
             self.checkpoint.sync_forever(),
             self.isolator.run(),
+            self.tasks.stamp_forever(),
         ):
             self._background.append(asyncio.ensure_future(coro))
 

@@ -47,7 +47,7 @@ class RecoveredTask:
     info: common_pb2.TaskInfo
     container_id: str = ""
     pid: int | None = None
-    create_time: float | None = None
+    start_ticks: int | None = None  # see tasks.process_start_ticks
     latest: common_pb2.TaskStatus | None = None
     unacked: list[common_pb2.TaskStatus] = field(default_factory=list)
 
@@ -135,7 +135,7 @@ class Checkpoint:
         if task is None or live is None:
             return
         if kind == "pid":
-            task.pid, task.create_time = rec["pid"], rec.get("ct")
+            task.pid, task.start_ticks = rec["pid"], rec.get("st")
             live.pid = json.dumps(rec)
         elif kind == "upd":
             status = common_pb2.TaskStatus.FromString(_unb64(rec["s"]))
@@ -172,8 +172,8 @@ class Checkpoint:
         self._live[(framework_id, info.task_id)] = _Live(task=line)
         self._append(line)
 
-    def add_pid(self, key: TaskKey, pid: int, create_time: float | None) -> None:
-        line = json.dumps({"k": "pid", "fid": key[0], "tid": key[1], "pid": pid, "ct": create_time})
+    def add_pid(self, key: TaskKey, pid: int, start_ticks: int | None) -> None:
+        line = json.dumps({"k": "pid", "fid": key[0], "tid": key[1], "pid": pid, "st": start_ticks})
         live = self._live.get(key)
         if live is not None:
             live.pid = line

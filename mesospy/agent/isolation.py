@@ -107,34 +107,38 @@ def _try_make_parent(candidates: list[Path]) -> Path | None:
 
 
 class _CgroupBase:
-    """Removal of cgroups, retried while the kernel still counts exiting processes."""
+    """Removal of cgroups in batches off the event loop (rmdir is slow on the launch path),
+    retried while the kernel still counts exiting processes."""
 
     def __init__(self) -> None:
-        self._leftovers: list[Path] = []
+        self._to_remove: list[Path] = []
 
     def cleanup(self, container: Container) -> None:
-        for path in container.paths:
-            try:
-                path.rmdir()
-            except FileNotFoundError:
-                pass
-            except OSError:
-                self._leftovers.append(path)
+        self._to_remove.extend(container.paths)
+        container.paths = []
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(1.0)
-            pending, self._leftovers = self._leftovers, []
-            for path in pending:
-                try:
-                    path.rmdir()
-                except FileNotFoundError:
-                    pass
-                except OSError:
-                    with contextlib.suppress(OSError):
-                        for pid in (path / "cgroup.procs").read_text().split():
-                            os.kill(int(pid), signal.SIGKILL)
-                    self._leftovers.append(path)
+            await asyncio.sleep(0.25)
+            if self._to_remove:
+                batch, self._to_remove = self._to_remove, []
+                self._to_remove.extend(await asyncio.to_thread(_remove_cgroups, batch))
+
+
+def _remove_cgroups(paths: list[Path]) -> list[Path]:
+    """Remove empty cgroups; kill what still lingers in the others; return those."""
+    busy = []
+    for path in paths:
+        try:
+            path.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            with contextlib.suppress(OSError):
+                for pid in (path / "cgroup.procs").read_text().split():
+                    os.kill(int(pid), signal.SIGKILL)
+            busy.append(path)
+    return busy
 
 
 class CgroupsV1Isolator(_CgroupBase):

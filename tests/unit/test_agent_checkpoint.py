@@ -21,7 +21,7 @@ def _record(meta: Path) -> tuple[common_pb2.TaskStatus, common_pb2.TaskStatus]:
     cp.save_agent_id("agent-7")
     cp.add_framework(common_pb2.FrameworkInfo(id="fw", name="f"))
     cp.add_task("fw", common_pb2.TaskInfo(task_id="t"), "cid")
-    cp.add_pid(KEY, 1234, 99.5)
+    cp.add_pid(KEY, 1234, 995)
     running, finished = _status(common_pb2.TASK_RUNNING), _status(common_pb2.TASK_FINISHED)
     cp.add_update(KEY, running)
     cp.add_update(KEY, finished)
@@ -36,7 +36,7 @@ def test_replay(tmp_path: Path) -> None:
     assert state.agent_id == "agent-7"
     assert list(state.frameworks) == ["fw"]
     task = state.tasks[KEY]
-    assert (task.container_id, task.pid, task.create_time) == ("cid", 1234, 99.5)
+    assert (task.container_id, task.pid, task.start_ticks) == ("cid", 1234, 995)
     assert task.latest == finished
     assert task.unacked == [finished]
 
