@@ -40,7 +40,7 @@ class OperatorClient:
         self.master = str(parse_host_port(master, default_port=5050))
         self._timeout = timeout
         self._channel = grpc.insecure_channel(self.master, options=CHANNEL_OPTIONS)
-        self._stub = opb_grpc.OperatorStub(self._channel)
+        self._stub = opb_grpc.OperatorStub(self._channel)  # type: ignore[no-untyped-call]
 
     def get_state(self) -> opb.GetStateResponse:
         try:
@@ -68,7 +68,7 @@ class AsyncOperatorClient:
         self.master = str(parse_host_port(master, default_port=5050))
         self._timeout = timeout
         self._channel = grpc.aio.insecure_channel(self.master, options=CHANNEL_OPTIONS)
-        self._stub = opb_grpc.OperatorStub(self._channel)
+        self._stub = opb_grpc.OperatorStub(self._channel)  # type: ignore[no-untyped-call]
 
     async def get_state(self) -> opb.GetStateResponse:
         try:
@@ -95,4 +95,4 @@ class AsyncOperatorClient:
         return response
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._channel.close(None)

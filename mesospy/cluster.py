@@ -13,10 +13,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mesospy.client import OperatorClient, OperatorError
+from mesospy.v1 import operator_pb2 as opb
 
 
 class ClusterError(RuntimeError):
@@ -104,8 +106,14 @@ class LocalCluster:
         self.master_port = self.master_port or free_port()
         self.master = Daemon(
             "master",
-            ["master", "--port", str(self.master_port),
-             "--work-dir", str(self.work_dir / "master"), *self.master_flags],
+            [
+                "master",
+                "--port",
+                str(self.master_port),
+                "--work-dir",
+                str(self.work_dir / "master"),
+                *self.master_flags,
+            ],
             self.work_dir / "master.log",
             self.master_port,
         )
@@ -131,8 +139,16 @@ class LocalCluster:
         index = len(self.agent_daemons)
         resources = resources or self._resources_for(index)
         port = port or free_port()
-        args = ["agent", "--master", self.master_address, "--port", str(port),
-                "--work-dir", str(self.work_dir / f"agent-{index}"), *self.agent_flags]
+        args = [
+            "agent",
+            "--master",
+            self.master_address,
+            "--port",
+            str(port),
+            "--work-dir",
+            str(self.work_dir / f"agent-{index}"),
+            *self.agent_flags,
+        ]
         if resources:
             args += ["--resources", resources]
         if self.kill_tasks_on_exit:
@@ -145,11 +161,14 @@ class LocalCluster:
             self.wait_for(lambda s: len(s.agents) > before, timeout, f"agent {index}")
         return daemon
 
-    def state(self):  # type: ignore[no-untyped-def]
+    def state(self) -> opb.GetStateResponse:
+        """The master's GetState answer."""
         with OperatorClient(self.master_address, timeout=5.0) as client:
             return client.get_state()
 
-    def wait_for(self, predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    def wait_for(
+        self, predicate: Callable[[opb.GetStateResponse], bool], timeout: float, what: str
+    ) -> opb.GetStateResponse:
         """Poll the master's state until ``predicate(state)`` holds, or raise."""
         deadline = time.monotonic() + timeout
         last_error = ""

@@ -68,38 +68,52 @@ class TaskLauncher:
             record = pwd.getpwnam(user)
             os.chown(sandbox, record.pw_uid, record.pw_gid)
 
-    def spawn(self, spec: LaunchSpec) -> subprocess.Popen[bytes]:
-        """Start the process; raises OSError (or KeyError for an unknown user)."""
+    def prepare(self, spec: LaunchSpec) -> tuple[int, int]:
+        """Make the sandbox and open its stdout and stderr files (safe in a worker thread).
+        Raises OSError, or KeyError for an unknown user."""
         user = spec.user if spec.user and self._running_as_root else None
-        if user is not None:
-            pwd.getpwnam(user)  # KeyError with the name, before anything is created
+        record = pwd.getpwnam(user) if user is not None else None
         self.make_sandbox(spec.sandbox, user)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         out = os.open(spec.sandbox / STDOUT, flags, 0o644)
         try:
             err = os.open(spec.sandbox / STDERR, flags, 0o644)
-            try:
-                if user is not None:
-                    record = pwd.getpwnam(user)
-                    os.fchown(out, record.pw_uid, record.pw_gid)
-                    os.fchown(err, record.pw_uid, record.pw_gid)
-                return subprocess.Popen(
-                    spec.argv,
-                    stdin=self._devnull,
-                    stdout=out,
-                    stderr=err,
-                    cwd=spec.sandbox,
-                    env=spec.env,
-                    close_fds=True,
-                    start_new_session=True,
-                    user=user,
-                    group=pwd.getpwnam(user).pw_gid if user is not None else None,
-                    extra_groups=[] if user is not None else None,
-                )
-            finally:
-                os.close(err)
-        finally:
+        except OSError:
             os.close(out)
+            raise
+        if record is not None:
+            os.fchown(out, record.pw_uid, record.pw_gid)
+            os.fchown(err, record.pw_uid, record.pw_gid)
+        return out, err
+
+    def discard(self, files: tuple[int, int] | None) -> None:
+        for fd in files or ():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def spawn(
+        self, spec: LaunchSpec, files: tuple[int, int] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start the process with the files from prepare() (made now if not given; closed
+        either way); raises OSError, or KeyError for an unknown user."""
+        out, err = files if files is not None else self.prepare(spec)
+        user = spec.user if spec.user and self._running_as_root else None
+        try:
+            return subprocess.Popen(
+                spec.argv,
+                stdin=self._devnull,
+                stdout=out,
+                stderr=err,
+                cwd=spec.sandbox,
+                env=spec.env,
+                close_fds=True,
+                start_new_session=True,
+                user=user,
+                group=pwd.getpwnam(user).pw_gid if user is not None else None,
+                extra_groups=[] if user is not None else None,
+            )
+        finally:
+            self.discard((out, err))
 
     def watch(self, pid: int, on_exit: Callable[[], None]) -> Callable[[], None]:
         """Call ``on_exit`` once, from the loop, when ``pid`` ends (the process stays a

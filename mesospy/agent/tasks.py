@@ -55,6 +55,8 @@ class Task:
     health: asyncio.Task[None] | None = None
     healthy: bool | None = None
     env: dict[str, str] = field(default_factory=dict)
+    # Between RunTasks and the spawn (its files are being made): a kill then cancels it.
+    launching: bool = False
 
     @property
     def state(self) -> int:
@@ -63,6 +65,16 @@ class Task:
     @property
     def terminal(self) -> bool:
         return is_terminal(self.state)
+
+
+@dataclass
+class _Launch:
+    """One task on its way through prepare (worker thread) and spawn (loop)."""
+
+    task: Task
+    spec: LaunchSpec
+    files: tuple[int, int] | None = None
+    error: BaseException | None = None
 
 
 def _scalar(info: common_pb2.TaskInfo, name: str) -> float | None:
@@ -163,10 +175,17 @@ class TaskManager:
 
     # ------------------------------------------------------------------ launch
 
-    def launch(self, framework: common_pb2.FrameworkInfo, infos: list[common_pb2.TaskInfo]) -> None:
-        """Start each task; every outcome is reported as a status update."""
+    async def launch(
+        self, framework: common_pb2.FrameworkInfo, infos: list[common_pb2.TaskInfo]
+    ) -> None:
+        """Start each task; every outcome is reported as a status update.
+
+        The file-system work of a batch (sandboxes, log files, cgroups) runs in a worker
+        thread, where it overlaps with spawning on the loop; it is the slow part of a
+        launch on most disks."""
         self.frameworks[framework.id] = framework
         self._checkpoint.add_framework(framework)
+        batch: list[_Launch] = []
         for info in infos:
             key = (framework.id, info.task_id)
             if key in self.tasks:
@@ -175,41 +194,69 @@ class TaskManager:
                     "task %r of framework %r is already known; not launched again", *key[::-1]
                 )
                 continue
-            self._launch_one(framework.id, info)
+            launch = self._admit(framework.id, info)
+            if launch is not None:
+                batch.append(launch)
+        if not batch:
+            return
+        await asyncio.to_thread(self._prepare_all, batch)
+        for launch in batch:
+            self._spawn(launch)
 
-    def _launch_one(self, framework_id: str, info: common_pb2.TaskInfo) -> None:
+    def _admit(self, framework_id: str, info: common_pb2.TaskInfo) -> _Launch | None:
         container = Container(uuid.uuid4().hex, _scalar(info, "mem"), _scalar(info, "cpus"))
         sandbox = sandbox_dir(self._work_dir, framework_id, info.task_id)
         task = Task(framework_id, info, sandbox, container)
-        key = (framework_id, info.task_id)
-        self.tasks[key] = task
+        self.tasks[(framework_id, info.task_id)] = task
         self._checkpoint.add_task(framework_id, info, container.id)
         problem = validate_task(info)
         if problem:
             self._emit(task, common_pb2.TASK_ERROR, Reason.REASON_TASK_INVALID, problem)
-            return
+            return None
         task.env = self._task_env(task)
+        task.launching = True
         command = info.command
         argv = ["/bin/sh", "-c", command.shell] if command.shell else list(command.argv)
-        spec = LaunchSpec(argv, task.env, sandbox, command.user or None)
+        return _Launch(task, LaunchSpec(argv, task.env, sandbox, command.user or None))
+
+    def _prepare_all(self, batch: list[_Launch]) -> None:
+        """Worker thread: only file-system calls, no shared state but each launch's own."""
+        for launch in batch:
+            try:
+                self._isolator.prepare(launch.task.container)
+                launch.files = self._launcher.prepare(launch.spec)
+            except (OSError, KeyError, ValueError) as exc:
+                launch.error = exc
+
+    def _spawn(self, launch: _Launch) -> None:
+        task, spec = launch.task, launch.spec
+        task.launching = False
+        key = (task.framework_id, task.info.task_id)
+        if task.kill_reason is not None or launch.error is not None or launch.files is None:
+            self._launcher.discard(launch.files)
+            self._isolator.cleanup(task.container)
+            if task.kill_reason is not None:
+                self._emit(
+                    task,
+                    common_pb2.TASK_KILLED,
+                    Reason.REASON_TASK_KILLED_DURING_LAUNCH,
+                    "killed before it started",
+                )
+            else:
+                self._launch_failed(task, spec, launch.error)
+            return
         try:
-            self._isolator.prepare(container)
-            proc = self._launcher.spawn(spec)
+            proc = self._launcher.spawn(spec, launch.files)
         except (OSError, KeyError, ValueError, subprocess.SubprocessError) as exc:
-            self._isolator.cleanup(container)
-            self._emit(
-                task,
-                common_pb2.TASK_FAILED,
-                Reason.REASON_CONTAINER_LAUNCH_FAILED,
-                f"cannot launch {shlex.join(argv)[:200]}: {_describe_error(exc, spec.user)}",
-            )
+            self._isolator.cleanup(task.container)
+            self._launch_failed(task, spec, exc)
             return
         task.proc, task.pid = proc, proc.pid
         try:
-            self._isolator.isolate(container, proc.pid)
+            self._isolator.isolate(task.container, proc.pid)
         except OSError as exc:
             # The process runs but unlimited: say so rather than pretend.
-            log.warning("task %r runs without isolation: %s", info.task_id, exc)
+            log.warning("task %r runs without isolation: %s", task.info.task_id, exc)
         # The start time is read later, in a batch: reading /proc/<pid>/stat while the
         # child is starting up costs as much as a third of the spawn.
         self._checkpoint.add_pid(key, proc.pid, None)
@@ -217,6 +264,14 @@ class TaskManager:
         task.stop_watch = self._launcher.watch(proc.pid, lambda: self._on_exit(task))
         self._emit(task, common_pb2.TASK_RUNNING)
         self._start_timers(task)
+
+    def _launch_failed(self, task: Task, spec: LaunchSpec, exc: BaseException | None) -> None:
+        self._emit(
+            task,
+            common_pb2.TASK_FAILED,
+            Reason.REASON_CONTAINER_LAUNCH_FAILED,
+            f"cannot launch {shlex.join(spec.argv)[:200]}: {_describe_error(exc, spec.user)}",
+        )
 
     def _task_env(self, task: Task) -> dict[str, str]:
         env = dict(self._base_env)
@@ -374,6 +429,9 @@ class TaskManager:
         return self._kill(task, grace, Reason.REASON_UNSPECIFIED)
 
     def _kill(self, task: Task, grace: float | None, reason: int) -> bool:
+        if task.launching and task.kill_reason is None:
+            task.kill_reason = reason
+            return True
         if task.terminal or task.pid is None or task.stop_watch is None:
             return False
         if task.kill_reason is not None:
@@ -497,7 +555,9 @@ class TaskManager:
         return out
 
 
-def _describe_error(exc: BaseException, user: str | None) -> str:
+def _describe_error(exc: BaseException | None, user: str | None) -> str:
+    if exc is None:
+        return "unknown error"
     if isinstance(exc, KeyError):
         return f"no such user {user!r} on this agent"
     if isinstance(exc, OSError) and exc.strerror:

@@ -22,19 +22,48 @@ from mesospy.resources import ResourceError, Resources
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5050, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--hostname", default="", help="Name advertised to agents and frameworks.")
-@click.option("--work-dir", default="/tmp/mesospy/master", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Where the registry is kept.")
-@click.option("--allocation-interval", default=1.0, show_default=True,
-              type=click.FloatRange(0.001), help="Seconds between allocation cycles.")
-@click.option("--offer-timeout", default=0.0, show_default=True, type=click.FloatRange(0),
-              help="Rescind offers unanswered for this many seconds (0: never).")
-@click.option("--agent-ping-timeout", default=5.0, show_default=True,
-              type=click.FloatRange(0.01), help="Seconds between agent heartbeats.")
-@click.option("--max-agent-ping-timeouts", default=5, show_default=True,
-              type=click.IntRange(1), help="Missed heartbeats before an agent is unreachable.")
-@click.option("--framework-heartbeat-interval", default=15.0, show_default=True,
-              type=click.FloatRange(0.01), help="Seconds between HEARTBEAT events.")
+@click.option(
+    "--work-dir",
+    default="/tmp/mesospy/master",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the registry is kept.",
+)
+@click.option(
+    "--allocation-interval",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.001),
+    help="Seconds between allocation cycles.",
+)
+@click.option(
+    "--offer-timeout",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Rescind offers unanswered for this many seconds (0: never).",
+)
+@click.option(
+    "--agent-ping-timeout",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0.01),
+    help="Seconds between agent heartbeats.",
+)
+@click.option(
+    "--max-agent-ping-timeouts",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Missed heartbeats before an agent is unreachable.",
+)
+@click.option(
+    "--framework-heartbeat-interval",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(0.01),
+    help="Seconds between HEARTBEAT events.",
+)
 @log_level_option
 def master(
     ip: str,
@@ -82,16 +111,30 @@ def master(
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--hostname", default=None, help="Name the master uses to reach this agent.")
 @click.option("--port", default=5051, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--work-dir", default="/tmp/mesospy/agent", show_default=True,
-              help="Sandboxes and the checkpoint live here.")
-@click.option("--resources", default=None,
-              help='Mesos syntax, e.g. "cpus:4;mem:2048;ports:[31000-32000]"; '
-                   "what is not given is measured.")
+@click.option(
+    "--work-dir",
+    default="/tmp/mesospy/agent",
+    show_default=True,
+    help="Sandboxes and the checkpoint live here.",
+)
+@click.option(
+    "--resources",
+    default=None,
+    help='Mesos syntax, e.g. "cpus:4;mem:2048;ports:[31000-32000]"; what is not given is measured.',
+)
 @click.option("--attributes", default="", help='e.g. "rack:r1;zone:a".')
-@click.option("--isolation", type=click.Choice(["auto", "cgroups", "posix"]), default="auto",
-              show_default=True, help="How task memory limits are enforced.")
-@click.option("--kill-tasks-on-exit", is_flag=True,
-              help="Kill running tasks when the agent stops (default: they keep running).")
+@click.option(
+    "--isolation",
+    type=click.Choice(["auto", "cgroups", "posix"]),
+    default="auto",
+    show_default=True,
+    help="How task memory limits are enforced.",
+)
+@click.option(
+    "--kill-tasks-on-exit",
+    is_flag=True,
+    help="Kill running tasks when the agent stops (default: they keep running).",
+)
 @log_level_option
 def agent(
     master: str,

@@ -34,16 +34,34 @@ def _port_free(port: int) -> bool:
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
-@click.option("--agents", default=2, show_default=True, type=click.IntRange(1, 64),
-              help="How many agents to start.")
-@click.option("--port", default=5050, show_default=True, type=click.IntRange(1, 65535),
-              help="The master's port.")
-@click.option("--work-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Where state and logs go (default: a new temporary directory).")
-@click.option("--agent-resources", default=None,
-              help="Resources of each agent (default: this machine split between them).")
-@click.option("--once", is_flag=True,
-              help="Stop the cluster when COMMAND ends, and exit with its exit code.")
+@click.option(
+    "--agents",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="How many agents to start.",
+)
+@click.option(
+    "--port",
+    default=5050,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="The master's port.",
+)
+@click.option(
+    "--work-dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where state and logs go (default: a new temporary directory).",
+)
+@click.option(
+    "--agent-resources",
+    default=None,
+    help="Resources of each agent (default: this machine split between them).",
+)
+@click.option(
+    "--once", is_flag=True, help="Stop the cluster when COMMAND ends, and exit with its exit code."
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def local(
     agents: int,
@@ -89,8 +107,10 @@ def local(
                 fail(f"cannot run {command[0]!r}: {exc.strerror}")
             click.echo(f"mesospy local: {' '.join(command)} exited with {code}")
         if not (command and once):
-            click.echo(f"mesospy local: running; export MESOSPY_MASTER={cluster.master_address} "
-                       "in another terminal. Ctrl-C stops.")
+            click.echo(
+                f"mesospy local: running; export MESOSPY_MASTER={cluster.master_address} "
+                "in another terminal. Ctrl-C stops."
+            )
             while not stop.wait(0.5):
                 pass
     except KeyboardInterrupt:
@@ -99,4 +119,3 @@ def local(
         click.echo("mesospy local: stopping", err=True)
         cluster.stop()
     sys.exit(code)
-

@@ -8,6 +8,7 @@ task's exit code.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import uuid
@@ -69,7 +70,11 @@ class OneTask(Scheduler):
 
 
 async def _stream(
-    client: AsyncOperatorClient, framework_id: str, task_id: str, name: str, out: BinaryIO,
+    client: AsyncOperatorClient,
+    framework_id: str,
+    task_id: str,
+    name: str,
+    out: BinaryIO,
     done: asyncio.Future[pb.TaskStatus],
 ) -> None:
     """Copy a sandbox file to ``out`` until the task has ended and the file is drained."""
@@ -113,28 +118,28 @@ async def _run(master: str, info: pb.TaskInfo, needs: Resources) -> int:
     runner = asyncio.ensure_future(driver.run_async())
     client = AsyncOperatorClient(master)
     try:
-        waiting = asyncio.ensure_future(scheduler.started.wait())
-        await asyncio.wait({waiting, runner, scheduler.finished},
-                           return_when=asyncio.FIRST_COMPLETED)
+        waiting: asyncio.Future[object] = asyncio.ensure_future(scheduler.started.wait())
+        pending: set[asyncio.Future[object]] = {waiting, runner, scheduler.finished}  # type: ignore[arg-type]
+        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         if runner.done():
             runner.result()  # raises the driver's error
             raise MesospyError("the scheduler driver stopped before the task started")
         fid = driver.framework_id
         streams = [
-            asyncio.ensure_future(_stream(client, fid, info.task_id, "stdout",
-                                          sys.stdout.buffer, scheduler.finished)),
-            asyncio.ensure_future(_stream(client, fid, info.task_id, "stderr",
-                                          sys.stderr.buffer, scheduler.finished)),
+            asyncio.ensure_future(
+                _stream(client, fid, info.task_id, "stdout", sys.stdout.buffer, scheduler.finished)
+            ),
+            asyncio.ensure_future(
+                _stream(client, fid, info.task_id, "stderr", sys.stderr.buffer, scheduler.finished)
+            ),
         ]
         status = await scheduler.finished
         await asyncio.gather(*streams)
     finally:
         driver.stop()
         await client.close()
-        try:
+        with contextlib.suppress(MesospyError, TimeoutError):
             await asyncio.wait_for(runner, 10)
-        except (MesospyError, TimeoutError):
-            pass
     if status.state != pb.TASK_FINISHED and not status.HasField("exit_code"):
         click.echo(f"mesospy: task {state_name(status.state)}: {status.message}", err=True)
     return _exit_code(status)

@@ -31,7 +31,7 @@ class AgentLink:
         self.agent_id = agent_id
         self.address = address
         self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
-        self._stub = apb_grpc.AgentStub(self._channel)
+        self._stub = apb_grpc.AgentStub(self._channel)  # type: ignore[no-untyped-call]
         self._acks: list[apb.AcknowledgeUpdatesRequest.Ack] = []
         self._ack_flush: asyncio.Task[None] | None = None
 
@@ -81,8 +81,13 @@ class AgentLink:
         try:
             await call  # type: ignore[misc]
         except grpc.aio.AioRpcError as exc:
-            log.warning("agent %s at %s: %s failed: %s", self.agent_id, self.address, name,
-                        exc.details() or exc.code().name)
+            log.warning(
+                "agent %s at %s: %s failed: %s",
+                self.agent_id,
+                self.address,
+                name,
+                exc.details() or exc.code().name,
+            )
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._channel.close(None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from mesospy.master.agent_link import AgentLink
@@ -59,12 +60,16 @@ class AgentHandler:
         return self._response(info.id)
 
     def _add(
-        self, info: pb.AgentInfo, total: Resources, used: dict[tuple[str, str], Resources] | None = None
+        self,
+        info: pb.AgentInfo,
+        total: Resources,
+        used: dict[tuple[str, str], Resources] | None = None,
     ) -> AgentRecord:
         now = time.monotonic()
         link = AgentLink(info.id, f"{info.hostname}:{info.port}")
-        record = AgentRecord(info=info, total=total, registered_time=self.m.now(), last_seen=now,
-                             link=link)
+        record = AgentRecord(
+            info=info, total=total, registered_time=self.m.now(), last_seen=now, link=link
+        )
         self.m.state.agents[info.id] = record
         self.m.allocator.add_agent(info.id, total, used or {})
         self.m.request_allocation()
@@ -104,15 +109,19 @@ class AgentHandler:
         for key, task_record in list(record.tasks.items()):
             if key not in reported and task_record.latest_state != pb.TASK_STAGING:
                 status = self.m.master_status(
-                    task_record.task_id, record.id, task_record.framework_id, pb.TASK_LOST,
-                    Reason.REASON_AGENT_RESTARTED, "the agent re-registered without this task",
+                    task_record.task_id,
+                    record.id,
+                    task_record.framework_id,
+                    pb.TASK_LOST,
+                    Reason.REASON_AGENT_RESTARTED,
+                    "the agent re-registered without this task",
                 )
                 self.m.tasks.finish(task_record, status)
         log.info("agent %s re-registered with %d tasks", info.id, len(request.tasks))
         return self._response(info.id)
 
     @staticmethod
-    def _reported_usage(tasks: list[pb.Task]) -> dict[tuple[str, str], Resources]:
+    def _reported_usage(tasks: Iterable[pb.Task]) -> dict[tuple[str, str], Resources]:
         used: dict[tuple[str, str], Resources] = {}
         for task in tasks:
             if not is_terminal(task.state):
@@ -144,12 +153,22 @@ class AgentHandler:
         )
         if record is None:
             info_ = pb.TaskInfo(
-                name=task.name, task_id=task.task_id, agent_id=agent.id,
-                resources=task.resources, command=task.command, labels=task.labels,
-                health_check=task.health_check, kill_policy=task.kill_policy,
+                name=task.name,
+                task_id=task.task_id,
+                agent_id=agent.id,
+                resources=task.resources,
+                command=task.command,
+                labels=task.labels,
+                health_check=task.health_check,
+                kill_policy=task.kill_policy,
             )
-            record = TaskRecord(info_, task.framework_id, agent.id, task.role or "*",
-                                Resources.from_proto(task.resources))
+            record = TaskRecord(
+                info_,
+                task.framework_id,
+                agent.id,
+                task.role or "*",
+                Resources.from_proto(task.resources),
+            )
         record.latest_state = task.state
         if task.HasField("status"):
             record.status = task.status
@@ -159,7 +178,11 @@ class AgentHandler:
         if was_unreachable and not is_terminal(task.state):
             if framework.partition_aware:
                 status = self.m.master_status(
-                    task.task_id, agent.id, framework.id, task.state, Reason.REASON_UNSPECIFIED,
+                    task.task_id,
+                    agent.id,
+                    framework.id,
+                    task.state,
+                    Reason.REASON_UNSPECIFIED,
                     "the task's agent re-registered",
                 )
                 self.m.send_update(framework, status)
@@ -194,8 +217,11 @@ class AgentHandler:
             now = time.monotonic()
             for agent in list(self.m.state.agents.values()):
                 if now - agent.last_seen > limit:
-                    log.warning("agent %s missed %d heartbeats: unreachable", agent.id,
-                                self.m.config.max_agent_ping_timeouts)
+                    log.warning(
+                        "agent %s missed %d heartbeats: unreachable",
+                        agent.id,
+                        self.m.config.max_agent_ping_timeouts,
+                    )
                     await self.mark_unreachable(agent)
 
     # ---------------------------------------------------------------- loss
@@ -252,15 +278,20 @@ class AgentHandler:
         why: str,
     ) -> None:
         if framework is not None and unreachable and framework.partition_aware:
-            status = self.m.master_status(task.task_id, task.agent_id, task.framework_id,
-                                          pb.TASK_UNREACHABLE, reason, why)
+            status = self.m.master_status(
+                task.task_id, task.agent_id, task.framework_id, pb.TASK_UNREACHABLE, reason, why
+            )
             task.status, task.latest_state = status, pb.TASK_UNREACHABLE
             framework.tasks.pop(task.task_id, None)
             framework.unreachable_tasks[task.task_id] = task
             self.m.send_update(framework, status)
             return
-        state = pb.TASK_LOST if unreachable or framework is None or not framework.partition_aware \
+        state = (
+            pb.TASK_LOST
+            if unreachable or framework is None or not framework.partition_aware
             else pb.TASK_GONE
-        status = self.m.master_status(task.task_id, task.agent_id, task.framework_id, state,
-                                      reason, why)
+        )
+        status = self.m.master_status(
+            task.task_id, task.agent_id, task.framework_id, state, reason, why
+        )
         self.m.tasks.finish(task, status)

@@ -1,10 +1,10 @@
 """Errors the master's handlers raise; the gRPC services translate them into statuses.
 
-    CallError                   a call cannot be carried out; nothing changed
-     ├── InvalidArgument        the request itself is malformed
-     ├── NotFound               it names something the master does not know
-     ├── FailedPrecondition     it is well-formed but not allowed in the current state
-     └── NotLeader              this master is not the leader
+CallError                   a call cannot be carried out; nothing changed
+ ├── InvalidArgument        the request itself is malformed
+ ├── NotFound               it names something the master does not know
+ ├── FailedPrecondition     it is well-formed but not allowed in the current state
+ └── NotLeader              this master is not the leader
 """
 
 from __future__ import annotations

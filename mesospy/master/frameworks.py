@@ -190,5 +190,3 @@ class FrameworkHandler:
 
     async def teardown(self, record: FrameworkRecord) -> None:
         await self.remove(record, "torn down by the framework")
-
-

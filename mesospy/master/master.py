@@ -7,6 +7,7 @@ Frameworks, agents and tasks each have a handler class (``frameworks.py``, ``age
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import time
@@ -156,10 +157,8 @@ class Master:
     async def _allocation_loop(self) -> None:
         interval = self.config.allocation_interval
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._allocation_wanted.wait(), interval)
-            except TimeoutError:
-                pass
             self._allocation_wanted.clear()
             try:
                 self.allocate()
@@ -185,7 +184,9 @@ class Master:
             )
             record = OfferRecord(offer, allocation.resources)
             if self.config.offer_timeout > 0:
-                record.timer = loop.call_later(self.config.offer_timeout, self._offer_expired, record)
+                record.timer = loop.call_later(
+                    self.config.offer_timeout, self._offer_expired, record
+                )
             self.offers.add(record)
             by_framework.setdefault(allocation.framework_id, []).append(offer)
         for framework_id, offers in by_framework.items():

@@ -56,7 +56,9 @@ class LocalRegistry:
         ]
 
     def agents(self, state: str) -> list[pb.AgentInfo]:
-        return [_decode_agent(a["info"]) for a in self._doc["agents"].values() if a["state"] == state]
+        return [
+            _decode_agent(a["info"]) for a in self._doc["agents"].values() if a["state"] == state
+        ]
 
     def weights(self) -> dict[str, float]:
         return dict(self._doc["weights"])

@@ -40,9 +40,9 @@ async def run_master(
     """Serve a master until cancelled."""
     master = Master(config, LocalRegistry(config.work_dir))
     server = grpc.aio.server(options=SERVER_OPTIONS)
-    spb_grpc.add_SchedulerServicer_to_server(SchedulerService(master), server)
-    apb_grpc.add_AgentRegistryServicer_to_server(AgentRegistryService(master), server)
-    opb_grpc.add_OperatorServicer_to_server(OperatorService(master), server)
+    spb_grpc.add_SchedulerServicer_to_server(SchedulerService(master), server)  # type: ignore[no-untyped-call]
+    apb_grpc.add_AgentRegistryServicer_to_server(AgentRegistryService(master), server)  # type: ignore[no-untyped-call]
+    opb_grpc.add_OperatorServicer_to_server(OperatorService(master), server)  # type: ignore[no-untyped-call]
     address = f"{config.ip}:{config.port}"
     try:
         port = server.add_insecure_port(address)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
@@ -25,10 +25,11 @@ from mesospy.v1 import scheduler_pb2_grpc as spb_grpc
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Context = grpc.aio.ServicerContext[Any, Any]
 Call = spb.Call
 
 
-async def _answer(context: grpc.aio.ServicerContext, work: Awaitable[T]) -> T:
+async def _answer(context: Context, work: Awaitable[T]) -> T:
     try:
         return await work
     except CallError as exc:
@@ -52,9 +53,7 @@ class SchedulerService(spb_grpc.SchedulerServicer):
             Call.RECONCILE: self._reconcile,
         }
 
-    async def Subscribe(  # noqa: N802 (gRPC method name)
-        self, request: Call, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[spb.Events]:
+    async def Subscribe(self, request: Call, context: Context) -> AsyncIterator[spb.Events]:
         if request.type != Call.SUBSCRIBE:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
@@ -69,10 +68,12 @@ class SchedulerService(spb_grpc.SchedulerServicer):
         finally:
             self.m.frameworks.disconnected(record, stream)
 
-    async def Send(self, request: Call, context: grpc.aio.ServicerContext) -> spb.Response:  # noqa: N802
+    async def Send(self, request: Call, context: Context) -> spb.Response:
         handler = self._calls.get(request.type)
         if handler is None:
-            name = Call.Type.Name(request.type) if request.type in Call.Type.values() else request.type
+            name = (
+                Call.Type.Name(request.type) if request.type in Call.Type.values() else request.type
+            )
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"call type {name} cannot be sent with Send"
@@ -143,23 +144,23 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
     def __init__(self, master: Master) -> None:
         self.m = master
 
-    async def RegisterAgent(  # noqa: N802
-        self, request: apb.RegisterAgentRequest, context: grpc.aio.ServicerContext
+    async def RegisterAgent(
+        self, request: apb.RegisterAgentRequest, context: Context
     ) -> apb.RegisterAgentResponse:
         return await _answer(context, self.m.agents.register(request))
 
-    async def ReregisterAgent(  # noqa: N802
-        self, request: apb.ReregisterAgentRequest, context: grpc.aio.ServicerContext
+    async def ReregisterAgent(
+        self, request: apb.ReregisterAgentRequest, context: Context
     ) -> apb.RegisterAgentResponse:
         return await _answer(context, self.m.agents.reregister(request))
 
-    async def Heartbeat(  # noqa: N802
-        self, request: apb.HeartbeatRequest, context: grpc.aio.ServicerContext
+    async def Heartbeat(
+        self, request: apb.HeartbeatRequest, context: Context
     ) -> apb.HeartbeatResponse:
         return self.m.agents.heartbeat(request)
 
-    async def UpdateStatus(  # noqa: N802
-        self, request: apb.StatusUpdates, context: grpc.aio.ServicerContext
+    async def UpdateStatus(
+        self, request: apb.StatusUpdates, context: Context
     ) -> apb.UpdateStatusResponse:
         async def work() -> apb.UpdateStatusResponse:
             agent = self.m.agents.require_registered(request.agent_id)
@@ -170,9 +171,7 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
                         f"{update.status.agent_id!r} but comes from {agent.id!r}"
                     )
                 if not update.status.uuid:
-                    raise InvalidArgument(
-                        f"update for task {update.status.task_id!r} has no uuid"
-                    )
+                    raise InvalidArgument(f"update for task {update.status.task_id!r} has no uuid")
             self.m.tasks.update(agent, request)
             return apb.UpdateStatusResponse()
 
@@ -185,17 +184,19 @@ class OperatorService(opb_grpc.OperatorServicer):
     def __init__(self, master: Master) -> None:
         self.m = master
 
-    async def GetState(  # noqa: N802
-        self, request: opb.GetStateRequest, context: grpc.aio.ServicerContext
+    async def GetState(
+        self, request: opb.GetStateRequest, context: Context
     ) -> opb.GetStateResponse:
         return state_snapshot(self.m)
 
-    async def ReadFile(  # noqa: N802
-        self, request: apb.ReadFileRequest, context: grpc.aio.ServicerContext
+    async def ReadFile(
+        self, request: apb.ReadFileRequest, context: Context
     ) -> apb.ReadFileResponse:
         async def work() -> apb.ReadFileResponse:
-            for kind, value in (("framework_id", request.framework_id),
-                                ("task_id", request.task_id)):
+            for kind, value in (
+                ("framework_id", request.framework_id),
+                ("task_id", request.task_id),
+            ):
                 if p := id_problem(kind, value):
                     raise InvalidArgument(p)
             agent_id = self._agent_of(request.framework_id, request.task_id)

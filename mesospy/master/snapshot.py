@@ -29,19 +29,20 @@ def state_snapshot(master: Master) -> opb.GetStateResponse:
                     used[key] = used.get(key, Resources()) + task.resources
         response.tasks.extend(t.to_proto() for t in framework.unreachable_tasks.values())
     for agent in state.agents.values():
-        item = response.agents.add(agent_info=agent.info, active=agent.active,
-                                   registered_time=agent.registered_time)
+        item = response.agents.add(
+            agent_info=agent.info, active=agent.active, registered_time=agent.registered_time
+        )
         item.used_resources.extend(used.get((agent.id, ""), Resources()).to_proto())
         item.offered_resources.extend(offered.get((agent.id, ""), Resources()).to_proto())
     for framework in state.frameworks.values():
-        item = response.frameworks.add(
+        entry = response.frameworks.add(
             framework_info=framework.info,
             active=framework.connected,
             connected=framework.connected,
             registered_time=framework.registered_time,
         )
-        item.used_resources.extend(used.get(("", framework.id), Resources()).to_proto())
-        item.offered_resources.extend(offered.get(("", framework.id), Resources()).to_proto())
+        entry.used_resources.extend(used.get(("", framework.id), Resources()).to_proto())
+        entry.offered_resources.extend(offered.get(("", framework.id), Resources()).to_proto())
     response.completed_tasks.extend(state.completed_tasks)
     response.unreachable_agents.extend(state.unreachable_agents.values())
     return response

@@ -85,8 +85,13 @@ class TaskHandler:
                     "is left of the offers"
                 )
             if problem is not None or resources is None or agent is None:
-                self._refuse_task(framework, task, pb.TASK_ERROR, Reason.REASON_TASK_INVALID,
-                                  problem or "invalid task")
+                self._refuse_task(
+                    framework,
+                    task,
+                    pb.TASK_ERROR,
+                    Reason.REASON_TASK_INVALID,
+                    problem or "invalid task",
+                )
                 continue
             remaining = remaining - resources
             seen.add(task.task_id)
@@ -169,7 +174,10 @@ class TaskHandler:
                 record = framework.tasks.get(task.task_id)
                 if record is not None and record.latest_state == pb.TASK_STAGING:
                     status = self.m.master_status(
-                        task.task_id, agent.id, framework.id, state,
+                        task.task_id,
+                        agent.id,
+                        framework.id,
+                        state,
                         Reason.REASON_AGENT_DISCONNECTED,
                         f"could not send the task to agent {agent.id}: {exc.details()}",
                     )
@@ -260,8 +268,9 @@ class TaskHandler:
         task = framework.tasks.get(kill.task_id)
         if task is None:
             if kill.task_id not in framework.unreachable_tasks:
-                self.m.send_update(framework, self._unknown_status(framework, kill.task_id,
-                                                                   kill.agent_id))
+                self.m.send_update(
+                    framework, self._unknown_status(framework, kill.task_id, kill.agent_id)
+                )
             return
         policy = kill.kill_policy if kill.HasField("kill_policy") else None
         asyncio.get_running_loop().create_task(self._kill(task, policy))
@@ -285,9 +294,9 @@ class TaskHandler:
             if p := id_problem("reconcile.task_id", item.task_id):
                 raise InvalidArgument(p)
         for item in reconcile.tasks:
-            task = self.m.state.find_task(framework.id, item.task_id)
-            if task is not None:
-                status = self._reconciled_status(task)
+            found = self.m.state.find_task(framework.id, item.task_id)
+            if found is not None:
+                status = self._reconciled_status(found)
             else:
                 status = self._unknown_status(framework, item.task_id, item.agent_id)
             self.m.send_update(framework, status)

@@ -24,7 +24,10 @@ def id_problem(kind: str, value: str) -> str | None:
         return f"{kind} {value!r} is not allowed"
     bad = [c for c in value if c == "/" or c.isspace() or not c.isprintable()]
     if bad:
-        return f"{kind} {value!r} contains {bad[0]!r}; ids may not contain '/', spaces or control characters"
+        return (
+            f"{kind} {value!r} contains {bad[0]!r}; "
+            "ids may not contain '/', spaces or control characters"
+        )
     return None
 
 

@@ -37,8 +37,9 @@ class TaskQueueScheduler(Scheduler):
             action()
             self.changed.notify_all()
 
-    def subscribed(self, driver: SchedulerDriver, framework_id: str, master_info: pb.MasterInfo
-                   ) -> None:
+    def subscribed(
+        self, driver: SchedulerDriver, framework_id: str, master_info: pb.MasterInfo
+    ) -> None:
         self._record(lambda: setattr(self, "framework_id", framework_id))
 
     def offers(self, driver: SchedulerDriver, offers: list[pb.Offer]) -> None:
@@ -46,7 +47,7 @@ class TaskQueueScheduler(Scheduler):
             self.offers_seen.extend(offers)
             for offer in [] if self.hold_offers else offers:
                 available = offer_resources(offer)
-                batch = []
+                batch: list[pb.TaskInfo] = []
                 while self.queue and (not self.max_per_offer or len(batch) < self.max_per_offer):
                     needs = Resources.from_proto(self.queue[0].resources)
                     if not available.contains(needs):
@@ -54,7 +55,9 @@ class TaskQueueScheduler(Scheduler):
                     available = available - needs
                     batch.append(self.queue.popleft())
                 if batch:
-                    driver.launch(offer.id, batch, filters=pb.Filters(refuse_seconds=self.refuse_seconds))
+                    driver.launch(
+                        offer.id, batch, filters=pb.Filters(refuse_seconds=self.refuse_seconds)
+                    )
                     self.launched.extend(batch)
                 else:
                     driver.decline(offer.id, refuse_seconds=self.refuse_seconds)
@@ -82,9 +85,18 @@ class FrameworkHarness:
         **driver_options: object,
     ) -> None:
         self.scheduler = scheduler or TaskQueueScheduler()
-        info = pb.FrameworkInfo(name=name, roles=list(roles), failover_timeout=failover_timeout,
-                                capabilities=list(capabilities))  # type: ignore[arg-type]
-        self.driver = SchedulerDriver(self.scheduler, info, master, **driver_options)  # type: ignore[arg-type]
+        info = pb.FrameworkInfo(
+            name=name,
+            roles=list(roles),
+            failover_timeout=failover_timeout,
+            capabilities=list(capabilities),  # type: ignore[arg-type]
+        )
+        self.driver = SchedulerDriver(
+            self.scheduler,
+            info,
+            master,
+            **driver_options,  # type: ignore[arg-type]
+        )
         self.result: int | BaseException | None = None
         self._thread = threading.Thread(target=self._main, name=f"framework-{name}", daemon=True)
 

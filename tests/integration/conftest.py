@@ -10,8 +10,16 @@ import pytest
 from mesospy.testing import LocalCluster
 
 # Short heartbeats so that a lost agent is noticed within a test's patience.
-FAST_MASTER = ["--allocation-interval", "0.2", "--agent-ping-timeout", "0.5",
-               "--max-agent-ping-timeouts", "3", "--framework-heartbeat-interval", "2"]
+FAST_MASTER = [
+    "--allocation-interval",
+    "0.2",
+    "--agent-ping-timeout",
+    "0.5",
+    "--max-agent-ping-timeouts",
+    "3",
+    "--framework-heartbeat-interval",
+    "2",
+]
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def mesospy(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mesospy", *args], capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "mesospy", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_run_streams_output_and_exits_zero(cluster: LocalCluster) -> None:
@@ -23,15 +28,28 @@ def test_run_streams_output_and_exits_zero(cluster: LocalCluster) -> None:
 
 
 def test_run_exits_with_the_tasks_exit_code(cluster: LocalCluster) -> None:
-    result = mesospy("run", "--master", cluster.master_address, "--",
-                     "sh", "-c", "echo oops >&2; exit 3")
+    result = mesospy(
+        "run", "--master", cluster.master_address, "--", "sh", "-c", "echo oops >&2; exit 3"
+    )
     assert result.returncode == 3
     assert "oops" in result.stderr
 
 
 def test_run_with_env_and_shell(cluster: LocalCluster) -> None:
-    result = mesospy("run", "--master", cluster.master_address, "-e", "WHO=world", "--shell",
-                     "--", "echo", "hello", "$WHO", "from", "$MESOS_TASK_ID")
+    result = mesospy(
+        "run",
+        "--master",
+        cluster.master_address,
+        "-e",
+        "WHO=world",
+        "--shell",
+        "--",
+        "echo",
+        "hello",
+        "$WHO",
+        "from",
+        "$MESOS_TASK_ID",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("hello world from run-")
 
@@ -74,18 +92,41 @@ def test_master_on_a_taken_port_fails_in_one_line(cluster: LocalCluster, tmp_pat
 
 def test_hello_example_runs_100_tasks(cluster: LocalCluster) -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "hello.py"), "--tasks", "100",
-         "--master", cluster.master_address],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(ROOT / "examples" / "hello.py"),
+            "--tasks",
+            "100",
+            "--master",
+            cluster.master_address,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_local_runs_a_command_against_its_cluster(tmp_path: Path) -> None:
     port = free_port()
-    result = mesospy("local", "--port", str(port), "--work-dir", str(tmp_path), "--once",
-                     "--", sys.executable, "-m", "mesospy", "run", "--", "sh", "-c", "exit 4",
-                     timeout=120)
+    result = mesospy(
+        "local",
+        "--port",
+        str(port),
+        "--work-dir",
+        str(tmp_path),
+        "--once",
+        "--",
+        sys.executable,
+        "-m",
+        "mesospy",
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "exit 4",
+        timeout=120,
+    )
     assert result.returncode == 4, result.stdout + result.stderr
     assert f"master at 127.0.0.1:{port}" in result.stdout
 

@@ -14,14 +14,15 @@ Reason = pb.TaskStatus
 def test_200_tasks_finish_and_each_is_reported_once(cluster: LocalCluster) -> None:
     with FrameworkHarness(cluster.master_address, name="two-hundred") as fw:
         fw.submit(task(f"t{i}", "true", "cpus:0.1;mem:16") for i in range(200))
-        fw.wait(lambda: sum(is_terminal(s) for s in fw.latest_states().values()) == 200,
-                timeout=90, what="200 terminal tasks")
+        fw.wait(
+            lambda: sum(is_terminal(s) for s in fw.latest_states().values()) == 200,
+            timeout=90,
+            what="200 terminal tasks",
+        )
         states = fw.latest_states()
         assert set(states) == {f"t{i}" for i in range(200)}
         assert set(states.values()) == {pb.TASK_FINISHED}
-        terminal = collections.Counter(
-            s.task_id for s in fw.tasks.statuses if is_terminal(s.state)
-        )
+        terminal = collections.Counter(s.task_id for s in fw.tasks.statuses if is_terminal(s.state))
         # Implicit acknowledgements reached the agents, so nothing is sent twice.
         assert max(terminal.values()) == 1
         assert not fw.tasks.errors
@@ -66,15 +67,18 @@ def test_invalid_tasks_get_task_error_and_the_master_keeps_serving(
     fine = task("fine", "true", "cpus:0.1;mem:16")
     dup = task("fine", "true", "cpus:0.1;mem:16")
 
-
     holder = TaskQueueScheduler(hold_offers=True)
     with FrameworkHarness(cluster.master_address, holder, name="invalid") as fw:
         fw.wait(lambda: bool(fw.tasks.offers_seen), what="an offer")
         offer = fw.tasks.offers_seen[-1]
         fw.driver.launch(offer.id, [too_big, no_command, slash, fine, dup])
         ids = {"too-big", "no-command", "bad/id", "fine"}
-        fw.wait(lambda: ids <= set(fw.latest_states()) and
-                fw.latest_states()["fine"] == pb.TASK_FINISHED, what="all answers")
+        fw.wait(
+            lambda: (
+                ids <= set(fw.latest_states()) and fw.latest_states()["fine"] == pb.TASK_FINISHED
+            ),
+            what="all answers",
+        )
         by_id = {s.task_id: s for s in fw.tasks.statuses if s.state == pb.TASK_ERROR}
         assert "asks for cpus:1000" in by_id["too-big"].message
         assert "exactly one of 'shell' and 'argv'" in by_id["no-command"].message
@@ -89,8 +93,9 @@ def test_invalid_tasks_get_task_error_and_the_master_keeps_serving(
 
 
 def test_accept_of_another_frameworks_offer_is_refused(cluster: LocalCluster) -> None:
-    with FrameworkHarness(cluster.master_address, TaskQueueScheduler(hold_offers=True),
-                          name="a") as a:
+    with FrameworkHarness(
+        cluster.master_address, TaskQueueScheduler(hold_offers=True), name="a"
+    ) as a:
         a.wait(lambda: bool(a.tasks.offers_seen), what="an offer")
         with FrameworkHarness(cluster.master_address, name="b") as b:
             b.wait(lambda: bool(b.tasks.framework_id), what="b subscribed")
@@ -126,35 +131,42 @@ def test_get_state_shows_agents_frameworks_and_tasks(cluster: LocalCluster) -> N
         assert any(a.used_resources for a in state.agents)
 
 
-
 def test_two_frameworks_share_by_dominant_resource(cluster: LocalCluster) -> None:
     # The cluster has cpus:8;mem:4096. A's tasks (cpus:1;mem:128) and B's (cpus:0.5;mem:512)
     # each take 1/8 of their dominant resource, so DRF alternates between them: at any time
     # their task counts differ by at most one, although A alone could fill all 8 cpus first.
     a_tasks = TaskQueueScheduler(refuse_seconds=0, max_per_offer=1)
     b_tasks = TaskQueueScheduler(refuse_seconds=0, max_per_offer=1)
-    with FrameworkHarness(cluster.master_address, a_tasks, name="cpu-heavy") as a, \
-         FrameworkHarness(cluster.master_address, b_tasks, name="mem-heavy") as b:
+    with (
+        FrameworkHarness(cluster.master_address, a_tasks, name="cpu-heavy") as a,
+        FrameworkHarness(cluster.master_address, b_tasks, name="mem-heavy") as b,
+    ):
         a.wait(lambda: bool(a_tasks.framework_id) and bool(b_tasks.framework_id))
         a.submit(task(f"a{i}", "sleep 120", "cpus:1;mem:128") for i in range(20))
         b.submit(task(f"b{i}", "sleep 120", "cpus:0.5;mem:512") for i in range(20))
-        a.wait(lambda: len(a_tasks.launched) + len(b_tasks.launched) >= 8, timeout=60,
-               what="8 launches")
+        a.wait(
+            lambda: len(a_tasks.launched) + len(b_tasks.launched) >= 8,
+            timeout=60,
+            what="8 launches",
+        )
         launched_a, launched_b = len(a_tasks.launched), len(b_tasks.launched)
         assert abs(launched_a - launched_b) <= 1, (launched_a, launched_b)
 
 
 def test_lost_agent_tasks_are_reported_by_partition_awareness(own_cluster: LocalCluster) -> None:
-    aware = FrameworkHarness(own_cluster.master_address, name="aware",
-                             capabilities=[pb.FrameworkInfo.PARTITION_AWARE])
+    aware = FrameworkHarness(
+        own_cluster.master_address, name="aware", capabilities=[pb.FrameworkInfo.PARTITION_AWARE]
+    )
     plain = FrameworkHarness(own_cluster.master_address, name="plain")
     with aware, plain:
         # Two agents of cpus:2, four tasks of cpus:1: each agent runs two of them.
         aware.submit(task(f"pa{i}", "sleep 20", "cpus:1;mem:16") for i in range(2))
         plain.submit(task(f"np{i}", "sleep 20", "cpus:1;mem:16") for i in range(2))
         for fw in (aware, plain):
-            fw.wait(lambda fw=fw: list(fw.latest_states().values()) == [pb.TASK_RUNNING] * 2,
-                    what="two RUNNING tasks")
+            fw.wait(
+                lambda fw=fw: list(fw.latest_states().values()) == [pb.TASK_RUNNING] * 2,
+                what="two RUNNING tasks",
+            )
         victim = own_cluster.state().agents[0].agent_info.id
         own_cluster.agent_daemon(victim).signal(9)
 
@@ -163,8 +175,9 @@ def test_lost_agent_tasks_are_reported_by_partition_awareness(own_cluster: Local
             return {t: fw.latest_states()[t] for t in ids}
 
         assert len(on_victim(aware)) + len(on_victim(plain)) == 2
-        aware.wait(lambda: set(on_victim(aware).values()) <= {pb.TASK_UNREACHABLE},
-                   what="UNREACHABLE")
+        aware.wait(
+            lambda: set(on_victim(aware).values()) <= {pb.TASK_UNREACHABLE}, what="UNREACHABLE"
+        )
         plain.wait(lambda: set(on_victim(plain).values()) <= {pb.TASK_LOST}, what="LOST")
         # Tasks on the surviving agent are untouched.
         for fw in (aware, plain):

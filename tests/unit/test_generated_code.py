@@ -11,15 +11,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_regenerating_the_protos_changes_nothing(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(ROOT / "protos" / "generate.py"), str(tmp_path)],
-                   check=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "protos" / "generate.py"), str(tmp_path)], check=True
+    )
     generated = sorted(p.name for p in (tmp_path / "mesospy" / "v1").iterdir())
     committed = sorted(
-        p.name for p in (ROOT / "mesospy" / "v1").iterdir() if p.name.startswith(
-            tuple(n.split("_pb2")[0] for n in generated))
+        p.name
+        for p in (ROOT / "mesospy" / "v1").iterdir()
+        if p.name.startswith(tuple(n.split("_pb2")[0] for n in generated))
     )
     assert generated == committed
-    match, mismatch, errors = filecmp.cmpfiles(
+    _, mismatch, errors = filecmp.cmpfiles(
         tmp_path / "mesospy" / "v1", ROOT / "mesospy" / "v1", generated, shallow=False
     )
     assert not mismatch and not errors, f"regenerate with protos/generate.py: {mismatch}"
