@@ -130,6 +130,7 @@ class Agent:
         if self._server is not None:
             await self._server.stop(grace=0.5)
             self._server = None
+        await self.tasks.wait_launched()
         if self.config.kill_tasks_on_exit:
             self.tasks.kill_all()
         self.tasks.detach()

@@ -67,7 +67,7 @@ class AgentService(agent_pb2_grpc.AgentServicer):
                     f"task {task.task_id!r} is meant for agent {task.agent_id!r}, "
                     f"but this is agent {self.agent_id!r}",
                 )
-        await self._tasks.launch(framework, list(request.tasks))
+        self._tasks.launch(framework, list(request.tasks))
         return agent_pb2.AgentResponse()
 
     async def KillTask(

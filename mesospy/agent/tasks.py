@@ -142,6 +142,7 @@ class TaskManager:
         # The agent's environment, inherited by tasks as Mesos's command executor does.
         self._base_env = dict(os.environ)
         self._unstamped: list[Task] = []
+        self._preparing: set[asyncio.Future[None]] = set()
 
     # ------------------------------------------------------------------ updates
 
@@ -175,14 +176,13 @@ class TaskManager:
 
     # ------------------------------------------------------------------ launch
 
-    async def launch(
-        self, framework: common_pb2.FrameworkInfo, infos: list[common_pb2.TaskInfo]
-    ) -> None:
+    def launch(self, framework: common_pb2.FrameworkInfo, infos: list[common_pb2.TaskInfo]) -> None:
         """Start each task; every outcome is reported as a status update.
 
-        The file-system work of a batch (sandboxes, log files, cgroups) runs in a worker
-        thread, where it overlaps with spawning on the loop; it is the slow part of a
-        launch on most disks."""
+        Tasks are admitted at once (so a kill or a duplicate finds them); the file-system
+        work (sandboxes, log files, cgroups), the slow part of a launch on most disks, then
+        runs in a worker thread, and each task is spawned on the loop as soon as its files
+        are ready, overlapping with the next."""
         self.frameworks[framework.id] = framework
         self._checkpoint.add_framework(framework)
         batch: list[_Launch] = []
@@ -197,11 +197,16 @@ class TaskManager:
             launch = self._admit(framework.id, info)
             if launch is not None:
                 batch.append(launch)
-        if not batch:
-            return
-        await asyncio.to_thread(self._prepare_all, batch)
-        for launch in batch:
-            self._spawn(launch)
+        if batch:
+            job = asyncio.ensure_future(asyncio.to_thread(self._prepare_all, batch))
+            self._preparing.add(job)
+            job.add_done_callback(self._preparing.discard)
+
+    async def wait_launched(self) -> None:
+        """Wait until every admitted task has been spawned (or has failed to)."""
+        while self._preparing:
+            await asyncio.gather(*self._preparing, return_exceptions=True)
+            await asyncio.sleep(0)  # let the last spawn callbacks run
 
     def _admit(self, framework_id: str, info: common_pb2.TaskInfo) -> _Launch | None:
         container = Container(uuid.uuid4().hex, _scalar(info, "mem"), _scalar(info, "cpus"))
@@ -220,13 +225,19 @@ class TaskManager:
         return _Launch(task, LaunchSpec(argv, task.env, sandbox, command.user or None))
 
     def _prepare_all(self, batch: list[_Launch]) -> None:
-        """Worker thread: only file-system calls, no shared state but each launch's own."""
+        """Worker thread: only file-system calls on each launch's own state; the spawn is
+        handed back to the loop."""
         for launch in batch:
             try:
                 self._isolator.prepare(launch.task.container)
                 launch.files = self._launcher.prepare(launch.spec)
             except (OSError, KeyError, ValueError) as exc:
                 launch.error = exc
+            try:
+                self._loop.call_soon_threadsafe(self._spawn, launch)
+            except RuntimeError:  # the loop is closed: the agent is gone
+                self._launcher.discard(launch.files)
+                return
 
     def _spawn(self, launch: _Launch) -> None:
         task, spec = launch.task, launch.spec
