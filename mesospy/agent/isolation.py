@@ -118,11 +118,15 @@ class _CgroupBase:
         container.paths = []
 
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(0.25)
-            if self._to_remove:
-                batch, self._to_remove = self._to_remove, []
-                self._to_remove.extend(await asyncio.to_thread(_remove_cgroups, batch))
+        try:
+            while True:
+                await asyncio.sleep(0.25)
+                if self._to_remove:
+                    batch, self._to_remove = self._to_remove, []
+                    self._to_remove.extend(await asyncio.to_thread(_remove_cgroups, batch))
+        finally:
+            # The agent is stopping: what ended must not leave its cgroup behind.
+            self._to_remove = _remove_cgroups(self._to_remove)
 
 
 def _remove_cgroups(paths: list[Path]) -> list[Path]:
