@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shlex
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,9 @@ class Isolator(Protocol):
 
     def prepare(self, container: Container) -> None:
         """Set limits up before the process starts."""
+
+    def wrap(self, container: Container, argv: list[str]) -> list[str]:
+        """The command line that starts the task inside its limits (after prepare())."""
 
     def isolate(self, container: Container, pid: int) -> None:
         """Put a just-spawned process under the container's limits."""
@@ -116,6 +120,26 @@ class _CgroupBase:
     def cleanup(self, container: Container) -> None:
         self._to_remove.extend(container.paths)
         container.paths = []
+
+    def wrap(self, container: Container, argv: list[str]) -> list[str]:
+        # The task's first process moves itself into its cgroups before it runs anything,
+        # so nothing it forks can start outside them. Moving the pid from the agent after
+        # Popen returns is too late: `sh -c` may already have forked the real program.
+        if not container.paths:
+            return argv
+        enter = " && ".join(
+            f"echo $$ > {shlex.quote(str(path / 'cgroup.procs'))}" for path in container.paths
+        )
+        prologue = (
+            f"{{ {enter}; }} 2>/dev/null || "
+            "{ echo 'mesospy: cannot enter the task cgroup' >&2; exit 125; }"
+        )
+        if argv[:2] == ["/bin/sh", "-c"] and len(argv) == 3:
+            return ["/bin/sh", "-c", f"{prologue}\n{argv[2]}"]
+        return ["/bin/sh", "-c", f'{prologue}; exec "$@"', "mesospy-task", *argv]
+
+    def isolate(self, container: Container, pid: int) -> None:
+        pass  # wrap() already put the process in its cgroups
 
     async def run(self) -> None:
         try:
@@ -189,13 +213,6 @@ class CgroupsV1Isolator(_CgroupBase):
             container.paths.append(path)
             _write(path / "cpu.shares", str(max(2, int(container.cpus * 1024))))
 
-    def isolate(self, container: Container, pid: int) -> None:
-        # Popen returns once the task's program has exec'd; it is moved microseconds later,
-        # long before a shell or interpreter has started and forked its real work (a gate
-        # on a pipe would close the race fully, but costs a process start per task).
-        for path in container.paths:
-            _write(path / "cgroup.procs", str(pid))
-
     def recover(self, container: Container, pid: int) -> None:
         parents = [self._memory_parent, self._cpu_parent]
         container.paths = [p / container.id for p in parents if p and (p / container.id).is_dir()]
@@ -267,10 +284,6 @@ class CgroupsV2Isolator(_CgroupBase):
         if container.cpus is not None:
             _write(path / "cpu.weight", str(min(10000, max(1, int(container.cpus * 100)))))
 
-    def isolate(self, container: Container, pid: int) -> None:
-        for path in container.paths:
-            _write(path / "cgroup.procs", str(pid))
-
     def recover(self, container: Container, pid: int) -> None:
         path = self._parent / container.id
         container.paths = [path] if path.is_dir() else []
@@ -301,6 +314,9 @@ class PosixIsolator:
 
     def prepare(self, container: Container) -> None:
         pass
+
+    def wrap(self, container: Container, argv: list[str]) -> list[str]:
+        return argv
 
     def isolate(self, container: Container, pid: int) -> None:
         container.pid = pid

@@ -257,6 +257,7 @@ class TaskManager:
                 self._launch_failed(task, spec, launch.error)
             return
         try:
+            spec.argv = self._isolator.wrap(task.container, spec.argv)
             proc = self._launcher.spawn(spec, launch.files)
         except (OSError, KeyError, ValueError, subprocess.SubprocessError) as exc:
             self._isolator.cleanup(task.container)

@@ -29,6 +29,7 @@ class TaskQueueScheduler(Scheduler):
         self.launched: list[pb.TaskInfo] = []
         self.statuses: list[pb.TaskStatus] = []
         self.errors: list[str] = []
+        self.rescinds: list[str] = []
         self.framework_id = ""
         self.changed = threading.Condition()
 
@@ -65,6 +66,9 @@ class TaskQueueScheduler(Scheduler):
 
     def status_update(self, driver: SchedulerDriver, status: pb.TaskStatus) -> None:
         self._record(lambda: self.statuses.append(status))
+
+    def rescinded(self, driver: SchedulerDriver, offer_id: str) -> None:
+        self._record(lambda: self.rescinds.append(offer_id))
 
     def error(self, driver: SchedulerDriver, message: str) -> None:
         self._record(lambda: self.errors.append(message))

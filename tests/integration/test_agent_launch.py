@@ -8,6 +8,7 @@ from pathlib import Path
 
 from test_agent_harness import cluster, task, wait_for
 
+from mesospy.cluster import free_port
 from mesospy.v1 import agent_pb2, common_pb2
 
 R = common_pb2.TaskStatus
@@ -249,23 +250,24 @@ def test_http_and_tcp_health_checks_pass(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with cluster(tmp_path) as c:
             serve = f"{sys.executable} -m http.server $PORT0 --bind 127.0.0.1"
+            web_port, tcp_port = free_port(), free_port()
             http = common_pb2.HealthCheck(
                 type=common_pb2.HealthCheck.HTTP,
-                http=common_pb2.HealthCheck.HTTPCheck(port=31050, path="/"),
+                http=common_pb2.HealthCheck.HTTPCheck(port=web_port, path="/"),
                 delay_seconds=0,
                 interval_seconds=0.2,
                 grace_period_seconds=10,
             )
             tcp = common_pb2.HealthCheck(
                 type=common_pb2.HealthCheck.TCP,
-                tcp=common_pb2.HealthCheck.TCPCheck(port=31051),
+                tcp=common_pb2.HealthCheck.TCPCheck(port=tcp_port),
                 delay_seconds=0,
                 interval_seconds=0.2,
                 grace_period_seconds=10,
             )
             await c.run(
-                task("web", serve, resources="ports:[31050-31050]", health_check=http),
-                task("tcp", serve, resources="ports:[31051-31051]", health_check=tcp),
+                task("web", serve, resources=f"ports:[{web_port}-{web_port}]", health_check=http),
+                task("tcp", serve, resources=f"ports:[{tcp_port}-{tcp_port}]", health_check=tcp),
             )
             for task_id in ("web", "tcp"):
                 await wait_for(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import psutil
 
 from mesospy.testing import LocalCluster, free_port
 
@@ -135,3 +138,32 @@ def test_local_refuses_a_taken_port(cluster: LocalCluster) -> None:
     result = mesospy("local", "--port", str(cluster.master_port))
     assert result.returncode == 1
     assert "in use" in result.stderr
+
+
+def test_local_stops_everything_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    local = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mesospy",
+            "local",
+            "--port",
+            str(port),
+            "--work-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert local.stdout is not None
+    for line in local.stdout:
+        if "running;" in line:
+            break
+    children = psutil.Process(local.pid).children(recursive=True)
+    assert len(children) >= 3  # master and two agents
+    local.send_signal(signal.SIGTERM)
+    assert local.wait(timeout=30) == 0
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+from pathlib import Path
 
 from mesospy.scheduler import is_terminal, task
 from mesospy.testing import FrameworkHarness, LocalCluster, TaskQueueScheduler
@@ -47,7 +48,8 @@ def test_kill_a_running_task(cluster: LocalCluster) -> None:
 
 
 def test_task_over_its_memory_limit_fails_with_the_reason(cluster: LocalCluster) -> None:
-    hog = "python3 -c 'x = bytearray(300 * 1024 * 1024); import time; time.sleep(30)'"
+    # Writing the bytes (not just reserving them) is what charges them to the cgroup.
+    hog = "python3 -c 'x = b\"x\" * (300 * 1024 * 1024); import time; time.sleep(30)'"
     with FrameworkHarness(cluster.master_address, name="hog") as fw:
         fw.submit([task("hog", hog, "cpus:0.1;mem:64")])
         fw.wait(lambda: is_terminal(fw.latest_states().get("hog", 0)), what="hog to end")
@@ -183,3 +185,20 @@ def test_lost_agent_tasks_are_reported_by_partition_awareness(own_cluster: Local
         for fw in (aware, plain):
             others = [st for t, st in fw.latest_states().items() if t not in on_victim(fw)]
             assert others == [pb.TASK_RUNNING] * (2 - len(on_victim(fw)))
+
+
+def test_unanswered_offers_are_rescinded_after_the_offer_timeout(tmp_path: Path) -> None:
+    with LocalCluster(
+        agents=1,
+        work_dir=tmp_path,
+        agent_resources="cpus:1;mem:256",
+        master_flags=["--offer-timeout", "0.5", "--allocation-interval", "0.2"],
+    ) as c:
+        holder = TaskQueueScheduler(hold_offers=True)
+        with FrameworkHarness(c.master_address, holder, name="slow") as fw:
+            fw.wait(lambda: bool(holder.offers_seen), what="an offer")
+            first = holder.offers_seen[0].id
+            fw.wait(lambda: first in holder.rescinds, what="RESCIND")
+            # The resources come back in a new offer.
+            fw.wait(lambda: len(holder.offers_seen) >= 2, what="a new offer")
+            assert holder.offers_seen[1].id != first
