@@ -1,15 +1,30 @@
 """Find the leading master.
 
 A master is named as ``"host:port"`` (one master, e.g. the embedded default) or as
-``"zk://h1:2181,h2:2181/path"`` (masters contending in ZooKeeper; comes with high
-availability). Clients (agents, the SDK, the CLI) ask a ``MasterDetector`` for the leader's
-address before each connection attempt, so they follow leader changes.
+``"zk://h1:2181,h2:2181/path"`` (masters contending in ZooKeeper). Clients (agents, the
+SDK, the CLI) ask a ``MasterDetector`` for the leader's address before each connection
+attempt, so they follow leader changes.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
+from mesospy.v1 import common_pb2 as pb
+from mesospy.zk.detector import NoLeaderError, ZooKeeperDetector
+from mesospy.zk.url import parse_zk_url
+
+__all__ = [
+    "DEFAULT_MASTER",
+    "MASTER_ENV",
+    "HostPort",
+    "MasterDetector",
+    "MasterSpecError",
+    "NoLeaderError",
+    "parse_host_port",
+    "resolve_master_spec",
+]
 
 DEFAULT_MASTER = "127.0.0.1:5050"
 MASTER_ENV = "MESOSPY_MASTER"
@@ -62,19 +77,74 @@ def resolve_master_spec(spec: str | None) -> str:
 class MasterDetector:
     """Tells a client where the leading master is.
 
-    Only ``host:port`` is supported until ZooKeeper detection lands; a ``zk://`` spec is
-    refused with a clear error rather than silently misread.
+    ``spec`` is ``"host:port"`` (that master, until a redirect names another) or
+    ``"zk://h1:2181,h2:2181/path"`` (the master whose ``json.info_`` znode is lowest under
+    the path, followed as it changes). Building one does no I/O; the ZooKeeper connection
+    opens on first use. Call ``close()`` when done.
     """
 
     def __init__(self, spec: str) -> None:
-        if spec.startswith("zk://"):
-            raise MasterSpecError(f"{spec!r}: zk:// master detection is not available yet")
-        self._leader = parse_host_port(spec, default_port=5050)
+        self._zk: ZooKeeperDetector | None = None
+        self._leader: HostPort | None = None
+        if spec.strip().startswith("zk://"):
+            try:
+                self._zk = ZooKeeperDetector(parse_zk_url(spec))
+            except ValueError as exc:
+                raise MasterSpecError(str(exc)) from exc
+        else:
+            self._leader = parse_host_port(spec, default_port=5050)
 
-    async def detect(self) -> str:
-        """The leading master's address as ``host:port``."""
+    @property
+    def uses_zookeeper(self) -> bool:
+        """Whether the leader is found through ZooKeeper."""
+        return self._zk is not None
+
+    async def detect(self, timeout: float | None = None) -> str:
+        """The leading master's address as ``host:port``.
+
+        With ZooKeeper this waits until some master leads; ``timeout`` (seconds) bounds the
+        wait and raises ``NoLeaderError`` (a ``TimeoutError``) when it runs out.
+        """
+        if self._zk is not None:
+            return await self._zk.detect(timeout)
         return str(self._leader)
 
     def appoint(self, address: str) -> None:
-        """Follow a redirect: a non-leading master answered with the leader's address."""
-        self._leader = parse_host_port(address, default_port=5050)
+        """Follow a redirect: a non-leading master answered with the leader's address.
+
+        With ZooKeeper the redirect holds until ZooKeeper next reports a leader change.
+        """
+        leader = parse_host_port(address, default_port=5050)
+        if self._zk is not None:
+            self._zk.appoint(str(leader))
+        else:
+            self._leader = leader
+
+    async def leader_info(self) -> pb.MasterInfo | None:
+        """The leader's MasterInfo (None if none leads).
+
+        Without ZooKeeper only the address is known: hostname, ip and port from the spec.
+        """
+        if self._zk is not None:
+            return await self._zk.leader_info()
+        assert self._leader is not None
+        host, port = self._leader.host, self._leader.port
+        return pb.MasterInfo(
+            ip=host,
+            port=port,
+            hostname=host,
+            address=pb.Address(hostname=host, ip=host, port=port),
+            pid=f"master@{self._leader}",
+        )
+
+    async def contenders(self) -> list[pb.MasterInfo]:
+        """Every master contending for leadership, leader first (just the one without ZK)."""
+        if self._zk is not None:
+            return await self._zk.contenders()
+        info = await self.leader_info()
+        return [info] if info is not None else []
+
+    async def close(self) -> None:
+        """Release the ZooKeeper connection, if any (a no-op for ``host:port``)."""
+        if self._zk is not None:
+            await self._zk.close()

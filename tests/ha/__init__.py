@@ -1,0 +1,1 @@
+"""High-availability tests against a real ZooKeeper."""
