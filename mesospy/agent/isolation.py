@@ -121,6 +121,22 @@ class _CgroupBase:
         self._to_remove.extend(container.paths)
         container.paths = []
 
+    # Where the kernel counts OOM kills: memory.oom_control (v1), memory.events (v2).
+    _oom_file = ""
+
+    def limitation(self, container: Container) -> str | None:
+        if container.mem_mb is None or not container.paths:
+            return None
+        try:
+            text = (container.paths[0] / self._oom_file).read_text()
+        except OSError:
+            return None
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip() not in ("", "0"):
+                return memory_message(container.mem_mb)
+        return None
+
     def wrap(self, container: Container, argv: list[str]) -> list[str]:
         # The task's first process moves itself into its cgroups before it runs anything,
         # so nothing it forks can start outside them. Moving the pid from the agent after
@@ -174,6 +190,7 @@ class CgroupsV1Isolator(_CgroupBase):
     limits still bound its tasks), in a ``mesospy`` child."""
 
     name = "cgroups/v1"
+    _oom_file = "memory.oom_control"
 
     def __init__(self, memory_parent: Path, cpu_parent: Path | None) -> None:
         super().__init__()
@@ -217,18 +234,6 @@ class CgroupsV1Isolator(_CgroupBase):
         parents = [self._memory_parent, self._cpu_parent]
         container.paths = [p / container.id for p in parents if p and (p / container.id).is_dir()]
 
-    def limitation(self, container: Container) -> str | None:
-        if container.mem_mb is None or not container.paths:
-            return None
-        try:
-            text = (container.paths[0] / "memory.oom_control").read_text()
-        except OSError:
-            return None
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill" and value.strip() not in ("", "0"):
-                return memory_message(container.mem_mb)
-        return None
 
 
 def _v1_candidates(root: Path, controller: str) -> list[Path]:
@@ -248,6 +253,7 @@ class CgroupsV2Isolator(_CgroupBase):
     """Per-task cgroups in a ``mesospy`` subtree of the unified hierarchy."""
 
     name = "cgroups/v2"
+    _oom_file = "memory.events"
 
     def __init__(self, parent: Path) -> None:
         super().__init__()
@@ -288,18 +294,6 @@ class CgroupsV2Isolator(_CgroupBase):
         path = self._parent / container.id
         container.paths = [path] if path.is_dir() else []
 
-    def limitation(self, container: Container) -> str | None:
-        if container.mem_mb is None or not container.paths:
-            return None
-        try:
-            text = (container.paths[0] / "memory.events").read_text()
-        except OSError:
-            return None
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill" and value.strip() not in ("", "0"):
-                return memory_message(container.mem_mb)
-        return None
 
 
 class PosixIsolator:
