@@ -27,7 +27,8 @@ UUID_BYTES = 16
 
 
 class AgentService(agent_pb2_grpc.AgentServicer):
-    """Serves RunTasks, KillTask, AcknowledgeUpdates, ShutdownFramework and ReadFile."""
+    """Serves RunTasks, KillTask, AcknowledgeUpdates, ShutdownFramework, ReadFile and
+    ListFiles."""
 
     def __init__(
         self,
@@ -161,6 +162,67 @@ class AgentService(agent_pb2_grpc.AgentServicer):
             size=size,
             task_terminal=task is None or task.terminal,
         )
+
+    async def ListFiles(
+        self, request: agent_pb2.ListFilesRequest, context: Context
+    ) -> agent_pb2.ListFilesResponse:
+        await _check_ids(
+            context, ("framework_id", request.framework_id), ("task_id", request.task_id)
+        )
+        key = (request.framework_id, request.task_id)
+        task = self._tasks.tasks.get(key)
+        sandbox = task.sandbox if task else sandbox_dir(self._work_dir, *key)
+        if not sandbox.is_dir():
+            await _abort(
+                context,
+                grpc.StatusCode.NOT_FOUND,
+                f"task {request.task_id!r} of framework {request.framework_id!r} "
+                "has no sandbox on this agent",
+            )
+        try:
+            path = resolve_in_sandbox(sandbox, request.path or ".")
+        except SandboxPathError as exc:
+            code = (
+                grpc.StatusCode.PERMISSION_DENIED
+                if "outside" in str(exc)
+                else grpc.StatusCode.INVALID_ARGUMENT
+            )
+            await _abort(context, code, str(exc))
+        try:
+            files = await asyncio.to_thread(_list, sandbox, path)
+        except FileNotFoundError:
+            await _abort(
+                context,
+                grpc.StatusCode.NOT_FOUND,
+                f"{request.path!r} does not exist in the sandbox",
+            )
+        except NotADirectoryError:
+            await _abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, f"{request.path!r} is not a directory"
+            )
+        except OSError as exc:
+            await _abort(
+                context, grpc.StatusCode.INTERNAL, f"cannot list {request.path!r}: {exc.strerror}"
+            )
+        return agent_pb2.ListFilesResponse(files=files, task_terminal=task is None or task.terminal)
+
+
+def _list(sandbox: Path, directory: Path) -> list[agent_pb2.FileInfo]:
+    root = Path(os.path.realpath(sandbox))
+    out = []
+    with os.scandir(directory) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            st = entry.stat(follow_symlinks=False)
+            out.append(
+                agent_pb2.FileInfo(
+                    path=str((directory / entry.name).relative_to(root)),
+                    size=st.st_size,
+                    is_dir=entry.is_dir(follow_symlinks=False),
+                    mtime=st.st_mtime,
+                    mode=st.st_mode,
+                )
+            )
+    return out
 
 
 def _read(path: Path, offset: int, length: int) -> tuple[bytes, int]:

@@ -57,6 +57,10 @@ class AgentLink:
         response: apb.ReadFileResponse = await self._stub.ReadFile(request, timeout=CALL_TIMEOUT)
         return response
 
+    async def list_files(self, request: apb.ListFilesRequest) -> apb.ListFilesResponse:
+        response: apb.ListFilesResponse = await self._stub.ListFiles(request, timeout=CALL_TIMEOUT)
+        return response
+
     def acknowledge(self, framework_id: str, task_id: str, uuid: bytes) -> None:
         """Queue an acknowledgement; all queued ones go in the next batch."""
         self._acks.append(

@@ -71,6 +71,7 @@ class AgentHandler:
             info=info, total=total, registered_time=self.m.now(), last_seen=now, link=link
         )
         self.m.state.agents[info.id] = record
+        self.m.events.agent_added(record)
         self.m.allocator.add_agent(info.id, total, used or {})
         self.m.request_allocation()
         return record
@@ -250,6 +251,7 @@ class AgentHandler:
     ) -> None:
         state = self.m.state
         del state.agents[agent.id]
+        self.m.events.agent_removed(agent.id, why)
         for offer in self.m.offers.of_agent(agent.id):
             self.m.offers.remove(offer.id)
             framework = state.frameworks.get(offer.framework_id)
@@ -284,6 +286,7 @@ class AgentHandler:
             task.status, task.latest_state = status, pb.TASK_UNREACHABLE
             framework.tasks.pop(task.task_id, None)
             framework.unreachable_tasks[task.task_id] = task
+            self.m.events.task_updated(task, status)
             self.m.send_update(framework, status)
             return
         state = (

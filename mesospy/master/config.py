@@ -28,3 +28,5 @@ class MasterConfig:
     max_completed_tasks: int = 10_000
     # Refuse seconds used when a call gives none (Mesos's Filters default).
     default_refuse_seconds: float = 5.0
+    # Serve Prometheus metrics over HTTP on this port (0: not at all).
+    metrics_port: int = 0

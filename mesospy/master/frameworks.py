@@ -64,6 +64,7 @@ class FrameworkHandler:
                 "failover_timeout); subscribe without an id to register anew"
             )
         record = self.m.state.frameworks.get(info.id) if info.id else None
+        added = record is None
         if record is None:
             info.id = info.id or self._new_id()
             record = FrameworkRecord(info=info, registered_time=self.m.now())
@@ -84,6 +85,10 @@ class FrameworkHandler:
         event.subscribed.master_info.CopyFrom(self.m.info)
         event.subscribed.stream_id = record.stream_id
         record.stream.send(event)
+        if added:
+            self.m.events.framework_added(record)
+        else:
+            self.m.events.framework_updated(record)
         self.m.request_allocation()
         log.info("framework %s (%s) subscribed", info.id, info.name)
         return record
@@ -139,6 +144,7 @@ class FrameworkHandler:
             self.m.registry.mark_framework_disconnected(record.id, record.disconnected_time)
         )
         self._start_failover_timer(record)
+        self.m.events.framework_updated(record)
 
     def _start_failover_timer(self, record: FrameworkRecord) -> None:
         away = self.m.now() - (record.disconnected_time or self.m.now())
@@ -158,6 +164,7 @@ class FrameworkHandler:
         """Tear a framework down: kill its tasks, drop its offers, forget it."""
         if self.m.state.frameworks.pop(record.id, None) is None:
             return
+        self.m.events.framework_removed(record.id, why)
         self.m.state.removed_frameworks.add(record.id)
         if record.failover_timer is not None:
             record.failover_timer.cancel()

@@ -17,7 +17,10 @@ from mesospy import __version__
 from mesospy.allocator import Allocator
 from mesospy.master.agents import AgentHandler
 from mesospy.master.config import MasterConfig
+from mesospy.master.events import EventBus
 from mesospy.master.frameworks import FrameworkHandler
+from mesospy.master.maintenance import MaintenanceHandler
+from mesospy.master.metrics import MasterMetrics
 from mesospy.master.offers import OfferBook, OfferRecord
 from mesospy.master.registry import LocalRegistry
 from mesospy.master.state import FrameworkRecord, MasterState
@@ -50,6 +53,10 @@ class Master:
         self.frameworks = FrameworkHandler(self)
         self.agents = AgentHandler(self)
         self.tasks = TaskHandler(self)
+        self.maintenance = MaintenanceHandler(self)
+        self.events = EventBus(self)  # operator event streams (Subscribe)
+        self.metrics = MasterMetrics(self)
+        self.metrics.instrument_registry(registry)
         self.start_time = time.time()
         self._allocation_wanted = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
@@ -161,7 +168,8 @@ class Master:
                 await asyncio.wait_for(self._allocation_wanted.wait(), interval)
             self._allocation_wanted.clear()
             try:
-                self.allocate()
+                with self.metrics.allocation_seconds.time():
+                    self.allocate()
             except Exception:  # a bug here must not stop all future allocation
                 log.exception("allocation failed")
             await asyncio.sleep(ALLOCATION_BATCH_DELAY)

@@ -8,9 +8,12 @@ from collections.abc import Callable
 import grpc
 
 from mesospy.master.config import MasterConfig
+from mesospy.master.leadership import lead_when_elected
 from mesospy.master.master import Master
+from mesospy.master.metrics import MetricsPortError, serve_metrics
+from mesospy.master.operator_api import OperatorService
 from mesospy.master.registry import LocalRegistry
-from mesospy.master.services import AgentRegistryService, OperatorService, SchedulerService
+from mesospy.master.services import AgentRegistryService, SchedulerService
 from mesospy.v1 import agent_pb2_grpc as apb_grpc
 from mesospy.v1 import operator_pb2_grpc as opb_grpc
 from mesospy.v1 import scheduler_pb2_grpc as spb_grpc
@@ -38,6 +41,7 @@ async def run_master(
     config: MasterConfig, on_ready: Callable[[Master], None] | None = None
 ) -> None:
     """Serve a master until cancelled."""
+    # With ZooKeeper the registry is chosen once elected (it is fenced by the election).
     master = Master(config, LocalRegistry(config.work_dir))
     server = grpc.aio.server(options=SERVER_OPTIONS)
     spb_grpc.add_SchedulerServicer_to_server(SchedulerService(master), server)  # type: ignore[no-untyped-call]
@@ -51,13 +55,22 @@ async def run_master(
     if port == 0:
         raise MasterStartError(f"cannot listen on {address}: the port is in use or not allowed")
     master.bind(config.ip, port)
-    await master.start()
+    try:
+        metrics_server = serve_metrics(master, config.ip, config.metrics_port)
+    except MetricsPortError as exc:
+        raise MasterStartError(str(exc)) from exc
     await server.start()
     log.info("master %s listening on %s:%d", master.id, config.ip, port)
-    if on_ready is not None:
-        on_ready(master)
     try:
-        await server.wait_for_termination()
+        if config.zk is None:
+            await master.start()
+            if on_ready is not None:
+                on_ready(master)
+            await server.wait_for_termination()
+        else:
+            await lead_when_elected(master, config, on_ready)
     finally:
         await server.stop(grace=1.0)
+        if metrics_server is not None:
+            metrics_server.shutdown()
         await master.stop()

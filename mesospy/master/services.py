@@ -1,4 +1,5 @@
-"""The master's gRPC services: they translate between the wire and the handlers.
+"""The master's gRPC services for frameworks and agents (the operator's is in
+``operator_api.py``): they translate between the wire and the handlers.
 
 Handlers raise ``CallError`` subclasses; here they become gRPC statuses with the
 handler's message, so bad input never reaches a client as a traceback.
@@ -12,14 +13,11 @@ from typing import Any, TypeVar
 
 import grpc
 
-from mesospy.master.errors import CallError, FailedPrecondition, InvalidArgument, NotFound
+from mesospy.master.errors import CallError, InvalidArgument
 from mesospy.master.master import Master
-from mesospy.master.snapshot import state_snapshot
-from mesospy.master.validation import id_problem, refuse_seconds_problem
+from mesospy.master.validation import refuse_seconds_problem
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import agent_pb2_grpc as apb_grpc
-from mesospy.v1 import operator_pb2 as opb
-from mesospy.v1 import operator_pb2_grpc as opb_grpc
 from mesospy.v1 import scheduler_pb2 as spb
 from mesospy.v1 import scheduler_pb2_grpc as spb_grpc
 
@@ -177,47 +175,3 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
 
         return await _answer(context, work())
 
-
-class OperatorService(opb_grpc.OperatorServicer):
-    """The operator API (GetState for now)."""
-
-    def __init__(self, master: Master) -> None:
-        self.m = master
-
-    async def GetState(
-        self, request: opb.GetStateRequest, context: Context
-    ) -> opb.GetStateResponse:
-        return state_snapshot(self.m)
-
-    async def ReadFile(
-        self, request: apb.ReadFileRequest, context: Context
-    ) -> apb.ReadFileResponse:
-        async def work() -> apb.ReadFileResponse:
-            for kind, value in (
-                ("framework_id", request.framework_id),
-                ("task_id", request.task_id),
-            ):
-                if p := id_problem(kind, value):
-                    raise InvalidArgument(p)
-            agent_id = self._agent_of(request.framework_id, request.task_id)
-            agent = self.m.state.agents.get(agent_id)
-            if agent is None:
-                raise FailedPrecondition(
-                    f"task {request.task_id!r} ran on agent {agent_id!r}, which is not connected"
-                )
-            try:
-                return await agent.link.read_file(request)
-            except grpc.aio.AioRpcError as exc:
-                await context.abort(exc.code(), exc.details() or "agent read failed")
-                raise
-
-        return await _answer(context, work())
-
-    def _agent_of(self, framework_id: str, task_id: str) -> str:
-        task = self.m.state.find_task(framework_id, task_id)
-        if task is not None:
-            return task.agent_id
-        for done in reversed(self.m.state.completed_tasks):
-            if done.task_id == task_id and done.framework_id == framework_id:
-                return done.agent_id
-        raise NotFound(f"task {task_id!r} of framework {framework_id!r} is unknown to the master")

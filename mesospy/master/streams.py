@@ -27,6 +27,10 @@ class FrameworkStream:
         if not self.closed:
             self._queue.put_nowait(event)
 
+    def pending(self) -> int:
+        """Events queued and not yet sent (a metric)."""
+        return self._queue.qsize()
+
     def close(self, final: spb.Event | None = None) -> None:
         """End the stream, after ``final`` (e.g. an ERROR event) if given."""
         if self.closed:

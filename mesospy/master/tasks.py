@@ -155,6 +155,7 @@ class TaskHandler:
         record = TaskRecord(info, framework.id, agent.id, role, resources)
         framework.tasks[info.task_id] = record
         agent.tasks[(framework.id, info.task_id)] = record
+        self.m.events.task_added(record)
         return info
 
     async def _launch(
@@ -195,6 +196,7 @@ class TaskHandler:
         task.state = task.latest_state = status.state
         self._release(task)
         self._forget(task)
+        self.m.events.task_updated(task, status)
         if notify and (framework := self.m.state.frameworks.get(task.framework_id)):
             self.m.send_update(framework, status)
 
@@ -231,6 +233,7 @@ class TaskHandler:
                 task.latest_state = update.latest_state or status.state
                 if is_terminal(task.latest_state):
                     self._release(task)
+                self.m.events.task_updated(task, status)
             self.m.send_update(framework, status)
 
     # ---------------------------------------------------------------- ACKNOWLEDGE

@@ -135,3 +135,35 @@ class ReadFileResponse(_message.Message):
     size: int
     task_terminal: bool
     def __init__(self, data: _Optional[bytes] = ..., offset: _Optional[int] = ..., size: _Optional[int] = ..., task_terminal: _Optional[bool] = ...) -> None: ...
+
+class ListFilesRequest(_message.Message):
+    __slots__ = ("framework_id", "task_id", "path")
+    FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    framework_id: str
+    task_id: str
+    path: str
+    def __init__(self, framework_id: _Optional[str] = ..., task_id: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+
+class FileInfo(_message.Message):
+    __slots__ = ("path", "size", "is_dir", "mtime", "mode")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    IS_DIR_FIELD_NUMBER: _ClassVar[int]
+    MTIME_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    size: int
+    is_dir: bool
+    mtime: float
+    mode: int
+    def __init__(self, path: _Optional[str] = ..., size: _Optional[int] = ..., is_dir: _Optional[bool] = ..., mtime: _Optional[float] = ..., mode: _Optional[int] = ...) -> None: ...
+
+class ListFilesResponse(_message.Message):
+    __slots__ = ("files", "task_terminal")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    TASK_TERMINAL_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[FileInfo]
+    task_terminal: bool
+    def __init__(self, files: _Optional[_Iterable[_Union[FileInfo, _Mapping]]] = ..., task_terminal: _Optional[bool] = ...) -> None: ...

@@ -264,6 +264,11 @@ class AgentStub:
                 request_serializer=mesospy_dot_v1_dot_agent__pb2.ReadFileRequest.SerializeToString,
                 response_deserializer=mesospy_dot_v1_dot_agent__pb2.ReadFileResponse.FromString,
                 _registered_method=True)
+        self.ListFiles = channel.unary_unary(
+                '/mesospy.v1.Agent/ListFiles',
+                request_serializer=mesospy_dot_v1_dot_agent__pb2.ListFilesRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_agent__pb2.ListFilesResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServicer:
@@ -300,6 +305,13 @@ class AgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListFiles(self, request, context):
+        """List a directory in a task's sandbox; paths outside the sandbox are refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -327,6 +339,11 @@ def add_AgentServicer_to_server(servicer, server):
                     servicer.ReadFile,
                     request_deserializer=mesospy_dot_v1_dot_agent__pb2.ReadFileRequest.FromString,
                     response_serializer=mesospy_dot_v1_dot_agent__pb2.ReadFileResponse.SerializeToString,
+            ),
+            'ListFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFiles,
+                    request_deserializer=mesospy_dot_v1_dot_agent__pb2.ListFilesRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_agent__pb2.ListFilesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -464,6 +481,33 @@ class Agent:
             '/mesospy.v1.Agent/ReadFile',
             mesospy_dot_v1_dot_agent__pb2.ReadFileRequest.SerializeToString,
             mesospy_dot_v1_dot_agent__pb2.ReadFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Agent/ListFiles',
+            mesospy_dot_v1_dot_agent__pb2.ListFilesRequest.SerializeToString,
+            mesospy_dot_v1_dot_agent__pb2.ListFilesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -35,23 +35,183 @@ class OperatorStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.GetHealth = channel.unary_unary(
+                '/mesospy.v1.Operator/GetHealth',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.GetHealthRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.GetHealthResponse.FromString,
+                _registered_method=True)
+        self.GetVersion = channel.unary_unary(
+                '/mesospy.v1.Operator/GetVersion',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.GetVersionRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.GetVersionResponse.FromString,
+                _registered_method=True)
+        self.GetFlags = channel.unary_unary(
+                '/mesospy.v1.Operator/GetFlags',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.GetFlagsRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.GetFlagsResponse.FromString,
+                _registered_method=True)
+        self.GetMaster = channel.unary_unary(
+                '/mesospy.v1.Operator/GetMaster',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.GetMasterRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.GetMasterResponse.FromString,
+                _registered_method=True)
         self.GetState = channel.unary_unary(
                 '/mesospy.v1.Operator/GetState',
                 request_serializer=mesospy_dot_v1_dot_operator__pb2.GetStateRequest.SerializeToString,
                 response_deserializer=mesospy_dot_v1_dot_operator__pb2.GetStateResponse.FromString,
+                _registered_method=True)
+        self.GetAgents = channel.unary_unary(
+                '/mesospy.v1.Operator/GetAgents',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.GetAgentsRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.GetAgentsResponse.FromString,
+                _registered_method=True)
+        self.GetFrameworks = channel.unary_unary(
+                '/mesospy.v1.Operator/GetFrameworks',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.GetFrameworksRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.GetFrameworksResponse.FromString,
+                _registered_method=True)
+        self.GetTasks = channel.unary_unary(
+                '/mesospy.v1.Operator/GetTasks',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.GetTasksRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.GetTasksResponse.FromString,
+                _registered_method=True)
+        self.GetRoles = channel.unary_unary(
+                '/mesospy.v1.Operator/GetRoles',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.GetRolesRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.GetRolesResponse.FromString,
+                _registered_method=True)
+        self.GetWeights = channel.unary_unary(
+                '/mesospy.v1.Operator/GetWeights',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.GetWeightsRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.GetWeightsResponse.FromString,
+                _registered_method=True)
+        self.UpdateWeights = channel.unary_unary(
+                '/mesospy.v1.Operator/UpdateWeights',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.UpdateWeightsRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.UpdateWeightsResponse.FromString,
+                _registered_method=True)
+        self.GetMetrics = channel.unary_unary(
+                '/mesospy.v1.Operator/GetMetrics',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.GetMetricsRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.GetMetricsResponse.FromString,
                 _registered_method=True)
         self.ReadFile = channel.unary_unary(
                 '/mesospy.v1.Operator/ReadFile',
                 request_serializer=mesospy_dot_v1_dot_agent__pb2.ReadFileRequest.SerializeToString,
                 response_deserializer=mesospy_dot_v1_dot_agent__pb2.ReadFileResponse.FromString,
                 _registered_method=True)
+        self.ListFiles = channel.unary_unary(
+                '/mesospy.v1.Operator/ListFiles',
+                request_serializer=mesospy_dot_v1_dot_agent__pb2.ListFilesRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_agent__pb2.ListFilesResponse.FromString,
+                _registered_method=True)
+        self.Subscribe = channel.unary_stream(
+                '/mesospy.v1.Operator/Subscribe',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.SubscribeRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.OperatorEvent.FromString,
+                _registered_method=True)
+        self.DrainAgent = channel.unary_unary(
+                '/mesospy.v1.Operator/DrainAgent',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.DrainAgentRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.AgentState.FromString,
+                _registered_method=True)
+        self.DeactivateAgent = channel.unary_unary(
+                '/mesospy.v1.Operator/DeactivateAgent',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.AgentRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.AgentState.FromString,
+                _registered_method=True)
+        self.ReactivateAgent = channel.unary_unary(
+                '/mesospy.v1.Operator/ReactivateAgent',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.AgentRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.AgentState.FromString,
+                _registered_method=True)
+        self.MarkAgentGone = channel.unary_unary(
+                '/mesospy.v1.Operator/MarkAgentGone',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.AgentRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.MarkAgentGoneResponse.FromString,
+                _registered_method=True)
+        self.TeardownFramework = channel.unary_unary(
+                '/mesospy.v1.Operator/TeardownFramework',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.TeardownFrameworkRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.TeardownFrameworkResponse.FromString,
+                _registered_method=True)
 
 
 class OperatorServicer:
     """Missing associated documentation comment in .proto file."""
 
+    def GetHealth(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetVersion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFlags(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMaster(self, request, context):
+        """The leading master and the masters contending to lead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetState(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAgents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFrameworks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTasks(self, request, context):
+        """Tasks, filtered and paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRoles(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWeights(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateWeights(self, request, context):
+        """Set role weights; they are kept in the registry and outlive the master.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMetrics(self, request, context):
+        """The master's metrics (the same as its Prometheus endpoint serves).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -63,18 +223,156 @@ class OperatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListFiles(self, request, context):
+        """The entries of a directory in a task's sandbox.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Subscribe(self, request, context):
+        """Events as they happen, after a SUBSCRIBED event holding the whole state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DrainAgent(self, request, context):
+        """Maintenance. A drained or deactivated agent gets no new offers until reactivated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeactivateAgent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReactivateAgent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkAgentGone(self, request, context):
+        """The agent is gone for good: its tasks become TASK_GONE_BY_OPERATOR and it may never
+        re-register under its id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TeardownFramework(self, request, context):
+        """Remove a framework: its tasks are killed and it may not subscribe again with its id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OperatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'GetHealth': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHealth,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.GetHealthRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.GetHealthResponse.SerializeToString,
+            ),
+            'GetVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVersion,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.GetVersionRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.GetVersionResponse.SerializeToString,
+            ),
+            'GetFlags': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFlags,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.GetFlagsRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.GetFlagsResponse.SerializeToString,
+            ),
+            'GetMaster': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMaster,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.GetMasterRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.GetMasterResponse.SerializeToString,
+            ),
             'GetState': grpc.unary_unary_rpc_method_handler(
                     servicer.GetState,
                     request_deserializer=mesospy_dot_v1_dot_operator__pb2.GetStateRequest.FromString,
                     response_serializer=mesospy_dot_v1_dot_operator__pb2.GetStateResponse.SerializeToString,
             ),
+            'GetAgents': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAgents,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.GetAgentsRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.GetAgentsResponse.SerializeToString,
+            ),
+            'GetFrameworks': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFrameworks,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.GetFrameworksRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.GetFrameworksResponse.SerializeToString,
+            ),
+            'GetTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTasks,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.GetTasksRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.GetTasksResponse.SerializeToString,
+            ),
+            'GetRoles': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRoles,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.GetRolesRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.GetRolesResponse.SerializeToString,
+            ),
+            'GetWeights': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWeights,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.GetWeightsRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.GetWeightsResponse.SerializeToString,
+            ),
+            'UpdateWeights': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateWeights,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.UpdateWeightsRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.UpdateWeightsResponse.SerializeToString,
+            ),
+            'GetMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMetrics,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.GetMetricsRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.GetMetricsResponse.SerializeToString,
+            ),
             'ReadFile': grpc.unary_unary_rpc_method_handler(
                     servicer.ReadFile,
                     request_deserializer=mesospy_dot_v1_dot_agent__pb2.ReadFileRequest.FromString,
                     response_serializer=mesospy_dot_v1_dot_agent__pb2.ReadFileResponse.SerializeToString,
+            ),
+            'ListFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFiles,
+                    request_deserializer=mesospy_dot_v1_dot_agent__pb2.ListFilesRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_agent__pb2.ListFilesResponse.SerializeToString,
+            ),
+            'Subscribe': grpc.unary_stream_rpc_method_handler(
+                    servicer.Subscribe,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.SubscribeRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.OperatorEvent.SerializeToString,
+            ),
+            'DrainAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.DrainAgent,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.DrainAgentRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.AgentState.SerializeToString,
+            ),
+            'DeactivateAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeactivateAgent,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.AgentRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.AgentState.SerializeToString,
+            ),
+            'ReactivateAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReactivateAgent,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.AgentRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.AgentState.SerializeToString,
+            ),
+            'MarkAgentGone': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkAgentGone,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.AgentRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.MarkAgentGoneResponse.SerializeToString,
+            ),
+            'TeardownFramework': grpc.unary_unary_rpc_method_handler(
+                    servicer.TeardownFramework,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.TeardownFrameworkRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.TeardownFrameworkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -86,6 +384,114 @@ def add_OperatorServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class Operator:
     """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def GetHealth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/GetHealth',
+            mesospy_dot_v1_dot_operator__pb2.GetHealthRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.GetHealthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/GetVersion',
+            mesospy_dot_v1_dot_operator__pb2.GetVersionRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.GetVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFlags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/GetFlags',
+            mesospy_dot_v1_dot_operator__pb2.GetFlagsRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.GetFlagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMaster(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/GetMaster',
+            mesospy_dot_v1_dot_operator__pb2.GetMasterRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.GetMasterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def GetState(request,
@@ -115,6 +521,195 @@ class Operator:
             _registered_method=True)
 
     @staticmethod
+    def GetAgents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/GetAgents',
+            mesospy_dot_v1_dot_operator__pb2.GetAgentsRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.GetAgentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFrameworks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/GetFrameworks',
+            mesospy_dot_v1_dot_operator__pb2.GetFrameworksRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.GetFrameworksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/GetTasks',
+            mesospy_dot_v1_dot_operator__pb2.GetTasksRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.GetTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRoles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/GetRoles',
+            mesospy_dot_v1_dot_operator__pb2.GetRolesRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.GetRolesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWeights(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/GetWeights',
+            mesospy_dot_v1_dot_operator__pb2.GetWeightsRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.GetWeightsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateWeights(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/UpdateWeights',
+            mesospy_dot_v1_dot_operator__pb2.UpdateWeightsRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.UpdateWeightsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/GetMetrics',
+            mesospy_dot_v1_dot_operator__pb2.GetMetricsRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.GetMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ReadFile(request,
             target,
             options=(),
@@ -131,6 +726,195 @@ class Operator:
             '/mesospy.v1.Operator/ReadFile',
             mesospy_dot_v1_dot_agent__pb2.ReadFileRequest.SerializeToString,
             mesospy_dot_v1_dot_agent__pb2.ReadFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/ListFiles',
+            mesospy_dot_v1_dot_agent__pb2.ListFilesRequest.SerializeToString,
+            mesospy_dot_v1_dot_agent__pb2.ListFilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Subscribe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mesospy.v1.Operator/Subscribe',
+            mesospy_dot_v1_dot_operator__pb2.SubscribeRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.OperatorEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DrainAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/DrainAgent',
+            mesospy_dot_v1_dot_operator__pb2.DrainAgentRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.AgentState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeactivateAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/DeactivateAgent',
+            mesospy_dot_v1_dot_operator__pb2.AgentRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.AgentState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReactivateAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/ReactivateAgent',
+            mesospy_dot_v1_dot_operator__pb2.AgentRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.AgentState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkAgentGone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/MarkAgentGone',
+            mesospy_dot_v1_dot_operator__pb2.AgentRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.MarkAgentGoneResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TeardownFramework(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/TeardownFramework',
+            mesospy_dot_v1_dot_operator__pb2.TeardownFrameworkRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.TeardownFrameworkResponse.FromString,
             options,
             channel_credentials,
             insecure,
