@@ -42,6 +42,7 @@ class Daemon:
     log: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    killed: bool = False  # a test killed it on purpose
 
     def start(self, env: dict[str, str] | None = None) -> None:
         with open(self.log, "ab") as log:
@@ -60,6 +61,8 @@ class Daemon:
     def signal(self, sig: int) -> None:
         if self.alive():
             assert self.process is not None
+            if sig in (signal.SIGKILL, signal.SIGTERM):
+                self.killed = True
             self.process.send_signal(sig)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -90,13 +93,18 @@ class LocalCluster:
     master_flags: list[str] = field(default_factory=list)
     agent_flags: list[str] = field(default_factory=list)
     kill_tasks_on_exit: bool = True
+    # With a zk://.../path URL, `masters` masters contend for leadership in ZooKeeper.
+    zk: str | None = None
+    masters: int = 1
     master: Daemon | None = None
+    master_daemons: list[Daemon] = field(default_factory=list)
     agent_daemons: list[Daemon] = field(default_factory=list)
     _tmp: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def master_address(self) -> str:
-        return f"127.0.0.1:{self.master_port}"
+        """What clients are given: the zk:// URL with ZooKeeper, else the master's address."""
+        return self.zk or f"127.0.0.1:{self.master_port}"
 
     def start(self, timeout: float = 60.0) -> LocalCluster:
         if self.work_dir is None:
@@ -104,27 +112,55 @@ class LocalCluster:
             self.work_dir = Path(self._tmp.name)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.master_port = self.master_port or free_port()
-        self.master = Daemon(
-            "master",
-            [
-                "master",
-                "--port",
-                str(self.master_port),
-                "--work-dir",
-                str(self.work_dir / "master"),
-                *self.master_flags,
-            ],
-            self.work_dir / "master.log",
-            self.master_port,
-        )
-        self.master.start()
-        self.wait_for(lambda state: True, timeout, "the master to answer")
+        for index in range(self.masters if self.zk else 1):
+            self.add_master(self.master_port if index == 0 else free_port())
+        self.master = self.master_daemons[0]
+        self.wait_for(lambda state: True, timeout, "a master to lead")
         for _ in range(self.agents):
             self.add_agent(wait=False)
         self.wait_for(
             lambda state: len(state.agents) >= self.agents, timeout, f"{self.agents} agents"
         )
         return self
+
+    def add_master(self, port: int = 0) -> Daemon:
+        """Start a master (another contender, with ZooKeeper)."""
+        assert self.work_dir is not None
+        index = len(self.master_daemons)
+        port = port or free_port()
+        name = "master" if index == 0 else f"master-{index}"
+        zk_flags = ["--zk", self.zk] if self.zk else []
+        daemon = Daemon(
+            name,
+            [
+                "master",
+                "--port",
+                str(port),
+                "--work-dir",
+                str(self.work_dir / name),
+                *zk_flags,
+                *self.master_flags,
+            ],
+            self.work_dir / f"{name}.log",
+            port,
+        )
+        daemon.start()
+        self.master_daemons.append(daemon)
+        return daemon
+
+    def leader(self) -> Daemon:
+        """The master that answers as leader now (raises OperatorError if none does)."""
+        error: OperatorError | None = None
+        for daemon in self.master_daemons:
+            if not daemon.alive():
+                continue
+            try:
+                with OperatorClient(f"127.0.0.1:{daemon.port}", timeout=5.0) as client:
+                    client.get_state()
+                return daemon
+            except OperatorError as exc:
+                error = exc
+        raise error or OperatorError("no master is running")
 
     def _resources_for(self, index: int) -> str | None:
         if isinstance(self.agent_resources, list):
@@ -162,8 +198,10 @@ class LocalCluster:
         return daemon
 
     def state(self) -> opb.GetStateResponse:
-        """The master's GetState answer."""
-        with OperatorClient(self.master_address, timeout=5.0) as client:
+        """The leading master's GetState answer."""
+        leader = self.leader() if self.zk else self.master
+        assert leader is not None
+        with OperatorClient(f"127.0.0.1:{leader.port}", timeout=5.0) as client:
             return client.get_state()
 
     def wait_for(
@@ -173,8 +211,11 @@ class LocalCluster:
         deadline = time.monotonic() + timeout
         last_error = ""
         while time.monotonic() < deadline:
-            for daemon in [self.master, *self.agent_daemons]:
-                if daemon is not None and daemon.process is not None and not daemon.alive():
+            for daemon in [
+                *self.master_daemons[: 1 if self.zk is None else 0],
+                *self.agent_daemons,
+            ]:
+                if daemon.process is not None and not daemon.alive() and not daemon.killed:
                     raise ClusterError(
                         f"{daemon.name} exited with {daemon.process.returncode} while waiting "
                         f"for {what}; its log ({daemon.log}) ends:\n{daemon.tail()}"
@@ -194,10 +235,8 @@ class LocalCluster:
         return next(d for d in self.agent_daemons if d.port == ports[agent_id])
 
     def stop(self) -> None:
-        for daemon in self.agent_daemons:
+        for daemon in [*self.agent_daemons, *self.master_daemons]:
             daemon.stop()
-        if self.master is not None:
-            self.master.stop()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

@@ -13,6 +13,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from mesospy.detector import MASTER_ENV, MasterSpecError, parse_host_port
+from mesospy.zk.url import parse_zk_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,15 +32,18 @@ def master_option(func: F) -> F:
         default="127.0.0.1:5050",
         show_default=True,
         show_envvar=True,
-        help="The leading master as host:port.",
+        help="The master as host:port, or zk://host:port,.../path to find the leader.",
         callback=_check_master,
     )(func)
 
 
 def _check_master(ctx: click.Context, param: click.Parameter, value: str) -> str:
     try:
-        parse_host_port(value, default_port=5050)
-    except MasterSpecError as exc:
+        if value.startswith("zk://"):
+            parse_zk_url(value)
+        else:
+            parse_host_port(value, default_port=5050)
+    except (MasterSpecError, ValueError) as exc:
         raise click.BadParameter(str(exc)) from exc
     return value
 

@@ -15,6 +15,9 @@ from mesospy.cli.common import (
     setup_logging,
 )
 from mesospy.master import MasterConfig, MasterStartError, run_master
+from mesospy.master.leadership import LeadershipLost, ZooKeeperUnreachable
+from mesospy.master.master import Master
+from mesospy.zk.url import parse_zk_url
 from mesospy.resources import ResourceError, Resources
 
 
@@ -58,6 +61,34 @@ from mesospy.resources import ResourceError, Resources
     help="Missed heartbeats before an agent is unreachable.",
 )
 @click.option(
+    "--zk",
+    default=None,
+    metavar="zk://HOST:PORT,.../PATH",
+    help="Elect a leader among masters and keep the registry in ZooKeeper.",
+)
+@click.option(
+    "--zk-session-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(1),
+    help="Seconds a ZooKeeper session outlives a lost connection; a leader that loses "
+    "its session stops leading.",
+)
+@click.option(
+    "--agent-reregister-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="After a failover, seconds agents have to re-register before they are marked unreachable.",
+)
+@click.option(
+    "--agent-removal-timeout",
+    default=86_400.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds an unreachable agent may stay away before it is gone (0: never).",
+)
+@click.option(
     "--framework-heartbeat-interval",
     default=15.0,
     show_default=True,
@@ -74,13 +105,25 @@ def master(
     offer_timeout: float,
     agent_ping_timeout: float,
     max_agent_ping_timeouts: int,
+    zk: str | None,
+    zk_session_timeout: float,
+    agent_reregister_timeout: float,
+    agent_removal_timeout: float,
     framework_heartbeat_interval: float,
     log_level: str,
 ) -> None:
     """Run a master.
 
     Example: mesospy master --port 5050 --work-dir /var/lib/mesospy/master
+
+    Several masters for high availability:
+    mesospy master --zk zk://10.0.0.1:2181,10.0.0.2:2181/mesospy
     """
+    if zk is not None:
+        try:
+            parse_zk_url(zk)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--zk") from exc
     setup_logging(log_level)
     config = MasterConfig(
         ip=ip,
@@ -92,17 +135,18 @@ def master(
         agent_ping_timeout=agent_ping_timeout,
         max_agent_ping_timeouts=max_agent_ping_timeouts,
         framework_heartbeat_interval=framework_heartbeat_interval,
+        zk=zk,
+        zk_session_timeout=zk_session_timeout,
+        agent_reregister_timeout=agent_reregister_timeout,
+        agent_removal_timeout=agent_removal_timeout,
     )
 
-    def ready(m: object) -> None:
-        from mesospy.master.master import Master
-
-        assert isinstance(m, Master)
+    def ready(m: Master) -> None:
         click.echo(f"mesospy master {m.id} ready at {m.info.ip}:{m.info.port}", nl=True)
 
     try:
         run_until_signalled(run_master(config, on_ready=ready))
-    except MasterStartError as exc:
+    except (MasterStartError, LeadershipLost, ZooKeeperUnreachable) as exc:
         fail(str(exc))
 
 

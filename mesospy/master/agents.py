@@ -31,6 +31,77 @@ class AgentHandler:
         self.m = master
         self._next_id = 0
         self.gone: set[str] = set()
+        # Agents in the registry that have not re-registered with this master yet, with
+        # the reconciliation requests waiting on them.
+        self.recovering: dict[str, list[tuple[str, str]]] = {}
+        self._recovering_info: dict[str, pb.AgentInfo] = {}
+        self._removal_timers: dict[str, asyncio.TimerHandle] = {}
+
+    # ---------------------------------------------------------------- recovery
+
+    def recover(
+        self,
+        admitted: list[pb.AgentInfo],
+        unreachable: list[pb.AgentInfo],
+        gone: list[pb.AgentInfo],
+    ) -> None:
+        """Take in the registry's agents; admitted ones must re-register in time."""
+        self.gone.update(a.id for a in gone)
+        for info in unreachable:
+            self.m.state.unreachable_agents[info.id] = info
+            self._start_removal_timer(info.id)
+        for info in admitted:
+            self.recovering[info.id] = []
+            self._recovering_info[info.id] = info
+        if admitted:
+            asyncio.get_running_loop().call_later(
+                self.m.config.agent_reregister_timeout, self._reregistration_timed_out
+            )
+        # Keep numbering after the recovered agents so ids are never reused.
+        self._next_id = len(admitted) + len(unreachable) + len(gone)
+
+    def _reregistration_timed_out(self) -> None:
+        for agent_id in list(self.recovering):
+            info = self._recovering_info.pop(agent_id)
+            pending = self.recovering.pop(agent_id)
+            log.warning("agent %s did not re-register in time: unreachable", agent_id)
+            self.m.state.unreachable_agents[agent_id] = info
+            self._start_removal_timer(agent_id)
+            self.m.tasks.answer_deferred(agent_id, pending)
+            asyncio.get_running_loop().create_task(
+                self.m.registry.mark_agent_unreachable(agent_id, self.m.now())
+            )
+
+    def _start_removal_timer(self, agent_id: str) -> None:
+        timeout = self.m.config.agent_removal_timeout
+        if timeout > 0:
+            loop = asyncio.get_running_loop()
+            self._removal_timers[agent_id] = loop.call_later(
+                timeout, lambda: loop.create_task(self.mark_gone(agent_id, "removal timeout"))
+            )
+
+    async def mark_gone(self, agent_id: str, why: str, by_operator: bool = False) -> None:
+        """The agent will never come back: its tasks are GONE and it may not re-register."""
+        if agent_id in self.gone:
+            return
+        timer = self._removal_timers.pop(agent_id, None)
+        if timer is not None:
+            timer.cancel()
+        self.gone.add(agent_id)
+        agent = self.m.state.agents.get(agent_id)
+        if agent is not None:
+            await self._detach(agent, unreachable=False, reason=Reason.REASON_AGENT_REMOVED,
+                               why=why, gone_state=pb.TASK_GONE_BY_OPERATOR if by_operator
+                               else pb.TASK_GONE)
+        self.m.state.unreachable_agents.pop(agent_id, None)
+        state = pb.TASK_GONE_BY_OPERATOR if by_operator else pb.TASK_GONE
+        for framework in self.m.state.frameworks.values():
+            for task in list(framework.unreachable_tasks.values()):
+                if task.agent_id == agent_id:
+                    status = self.m.master_status(task.task_id, agent_id, framework.id, state,
+                                                  Reason.REASON_AGENT_REMOVED, f"agent gone: {why}")
+                    self.m.tasks.finish(task, status)
+        await self.m.registry.mark_agent_gone(agent_id)
 
     def _response(self, agent_id: str) -> apb.RegisterAgentResponse:
         return apb.RegisterAgentResponse(
@@ -96,6 +167,10 @@ class AgentHandler:
             ):
                 raise InvalidArgument(f"reported task: {p}")
         was_unreachable = self.m.state.unreachable_agents.pop(info.id, None) is not None
+        if (timer := self._removal_timers.pop(info.id, None)) is not None:
+            timer.cancel()
+        deferred = self.recovering.pop(info.id, [])
+        self._recovering_info.pop(info.id, None)
         frameworks = {f.id: f for f in request.frameworks}
         record = self.m.state.agents.get(info.id)
         if record is None:
@@ -118,6 +193,7 @@ class AgentHandler:
                     "the agent re-registered without this task",
                 )
                 self.m.tasks.finish(task_record, status)
+        self.m.tasks.answer_deferred(info.id, deferred)
         log.info("agent %s re-registered with %d tasks", info.id, len(request.tasks))
         return self._response(info.id)
 
@@ -231,6 +307,7 @@ class AgentHandler:
         if self.m.state.agents.get(agent.id) is not agent:
             return
         self.m.state.unreachable_agents[agent.id] = agent.info
+        self._start_removal_timer(agent.id)
         await self._detach(agent, unreachable=True)
         await self.m.registry.mark_agent_unreachable(agent.id, self.m.now())
 
@@ -248,6 +325,7 @@ class AgentHandler:
         unreachable: bool,
         reason: int = Reason.REASON_AGENT_DISCONNECTED,
         why: str = "agent is unreachable",
+        gone_state: int = pb.TASK_GONE,
     ) -> None:
         state = self.m.state
         del state.agents[agent.id]
@@ -263,7 +341,7 @@ class AgentHandler:
         for task in list(agent.tasks.values()):
             task.resources_recovered = True  # the allocator forgot the agent already
             framework = state.frameworks.get(task.framework_id)
-            self._report_lost(task, framework, unreachable, reason, why)
+            self._report_lost(task, framework, unreachable, reason, why, gone_state)
         for framework in state.frameworks.values():
             if framework.stream is not None:
                 event = spb.Event(type=spb.Event.FAILURE)
@@ -278,6 +356,7 @@ class AgentHandler:
         unreachable: bool,
         reason: int,
         why: str,
+        gone_state: int,
     ) -> None:
         if framework is not None and unreachable and framework.partition_aware:
             status = self.m.master_status(
@@ -292,7 +371,7 @@ class AgentHandler:
         state = (
             pb.TASK_LOST
             if unreachable or framework is None or not framework.partition_aware
-            else pb.TASK_GONE
+            else gone_state
         )
         status = self.m.master_status(
             task.task_id, task.agent_id, task.framework_id, state, reason, why

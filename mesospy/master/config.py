@@ -30,3 +30,14 @@ class MasterConfig:
     default_refuse_seconds: float = 5.0
     # Serve Prometheus metrics over HTTP on this port (0: not at all).
     metrics_port: int = 0
+    # After a master (re)starts, agents in the registry have this long to re-register
+    # before they are marked unreachable (Mesos: agent_reregister_timeout).
+    agent_reregister_timeout: float = 30.0
+    # An unreachable agent that stays away this long is marked gone: its tasks become
+    # TASK_GONE and it may never re-register (0 disables).
+    agent_removal_timeout: float = 86_400.0
+    # zk://host:port,.../path for leader election and the registry; None: run alone with
+    # the registry in work_dir (the embedded default).
+    zk: str | None = None
+    # How long a ZooKeeper session survives a lost connection.
+    zk_session_timeout: float = 10.0

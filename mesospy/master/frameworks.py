@@ -89,6 +89,7 @@ class FrameworkHandler:
             self.m.events.framework_added(record)
         else:
             self.m.events.framework_updated(record)
+        self.m.tasks.resend_unacknowledged(record)
         self.m.request_allocation()
         log.info("framework %s (%s) subscribed", info.id, info.name)
         return record

@@ -12,17 +12,19 @@ import logging
 import socket
 import time
 import uuid
+from collections.abc import Callable
 
 from mesospy import __version__
 from mesospy.allocator import Allocator
 from mesospy.master.agents import AgentHandler
 from mesospy.master.config import MasterConfig
+from mesospy.master.errors import NotLeader
 from mesospy.master.events import EventBus
 from mesospy.master.frameworks import FrameworkHandler
 from mesospy.master.maintenance import MaintenanceHandler
 from mesospy.master.metrics import MasterMetrics
 from mesospy.master.offers import OfferBook, OfferRecord
-from mesospy.master.registry import LocalRegistry
+from mesospy.registry_api import Registry
 from mesospy.master.state import FrameworkRecord, MasterState
 from mesospy.master.tasks import TaskHandler
 from mesospy.resources import Resources
@@ -39,7 +41,7 @@ ALLOCATION_BATCH_DELAY = 0.005
 class Master:
     """The leading master's core."""
 
-    def __init__(self, config: MasterConfig, registry: LocalRegistry) -> None:
+    def __init__(self, config: MasterConfig, registry: Registry) -> None:
         self.config = config
         self.registry = registry
         self.id = uuid.uuid4().hex[:12]
@@ -58,6 +60,9 @@ class Master:
         self.metrics = MasterMetrics(self)
         self.metrics.instrument_registry(registry)
         self.start_time = time.time()
+        # Standalone masters lead from the start; with ZooKeeper, once elected.
+        self.leading = config.zk is None
+        self.leader_address: Callable[[], str | None] = lambda: None
         self._allocation_wanted = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
 
@@ -70,10 +75,32 @@ class Master:
         self.info.address.CopyFrom(pb.Address(hostname=hostname, ip=ip, port=port))
         self.info.pid = f"master@{ip}:{port}"
 
+    def require_leader(self) -> None:
+        """Refuse work unless this master leads; name the leader so clients follow."""
+        if not self.leading:
+            leader = self.leader_address()
+            raise NotLeader(
+                f"this master is not the leader; leader={leader}"
+                if leader
+                else "this master is not the leader and no leader is elected yet"
+            )
+
+    def use_registry(self, registry: Registry) -> None:
+        """Switch to the registry this master may write now that it leads."""
+        self.registry = registry
+        self.metrics.instrument_registry(registry)
+
     async def start(self) -> None:
+        """Become the acting master: recover the registry and start allocating."""
+        self.leading = True
         await asyncio.to_thread(self.registry.load)
         self.allocator.update_weights(self.registry.weights())
         self.frameworks.recover(self.registry.frameworks())
+        self.agents.recover(
+            self.registry.agents("admitted"),
+            self.registry.agents("unreachable"),
+            self.registry.agents("gone"),
+        )
         loop = asyncio.get_running_loop()
         self._background = [
             loop.create_task(self._allocation_loop(), name="allocation"),

@@ -7,6 +7,7 @@ handler's message, so bad input never reaches a client as a traceback.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -27,7 +28,14 @@ Context = grpc.aio.ServicerContext[Any, Any]
 Call = spb.Call
 
 
-async def _answer(context: Context, work: Awaitable[T]) -> T:
+async def _answer(master: Master, context: Context, work: Awaitable[T]) -> T:
+    try:
+        master.require_leader()
+    except CallError as exc:
+        if inspect.iscoroutine(work):
+            work.close()  # never started
+        await context.abort(exc.code, exc.message)
+        raise
     try:
         return await work
     except CallError as exc:
@@ -57,7 +65,7 @@ class SchedulerService(spb_grpc.SchedulerServicer):
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"Subscribe takes a SUBSCRIBE call, not {Call.Type.Name(request.type)}",
             )
-        record = await _answer(context, self.m.frameworks.subscribe(request))
+        record = await _answer(self.m, context, self.m.frameworks.subscribe(request))
         stream = record.stream
         assert stream is not None
         try:
@@ -77,7 +85,7 @@ class SchedulerService(spb_grpc.SchedulerServicer):
                 f"call type {name} cannot be sent with Send"
                 + ("; use Subscribe" if request.type == Call.SUBSCRIBE else ""),
             )
-        await _answer(context, handler(request))
+        await _answer(self.m, context, handler(request))
         return spb.Response()
 
     async def _teardown(self, call: Call) -> None:
@@ -145,17 +153,20 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
     async def RegisterAgent(
         self, request: apb.RegisterAgentRequest, context: Context
     ) -> apb.RegisterAgentResponse:
-        return await _answer(context, self.m.agents.register(request))
+        return await _answer(self.m, context, self.m.agents.register(request))
 
     async def ReregisterAgent(
         self, request: apb.ReregisterAgentRequest, context: Context
     ) -> apb.RegisterAgentResponse:
-        return await _answer(context, self.m.agents.reregister(request))
+        return await _answer(self.m, context, self.m.agents.reregister(request))
 
     async def Heartbeat(
         self, request: apb.HeartbeatRequest, context: Context
     ) -> apb.HeartbeatResponse:
-        return self.m.agents.heartbeat(request)
+        async def work() -> apb.HeartbeatResponse:
+            return self.m.agents.heartbeat(request)
+
+        return await _answer(self.m, context, work())
 
     async def UpdateStatus(
         self, request: apb.StatusUpdates, context: Context
@@ -173,5 +184,5 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
             self.m.tasks.update(agent, request)
             return apb.UpdateStatusResponse()
 
-        return await _answer(context, work())
+        return await _answer(self.m, context, work())
 

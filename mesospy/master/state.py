@@ -50,6 +50,9 @@ class TaskRecord:
     # The agent's newest state, ahead of `status` while earlier updates await acks.
     latest_state: int = pb.TASK_STAGING
     resources_recovered: bool = False
+    # Whether the framework acknowledged `status`; unacknowledged ones are sent again when
+    # the framework re-subscribes, so a failover never waits on the agent's retry backoff.
+    acknowledged: bool = True
 
     @property
     def task_id(self) -> str:

@@ -229,6 +229,7 @@ class TaskHandler:
             task = framework.tasks.get(status.task_id)
             if task is not None:
                 task.status = status
+                task.acknowledged = False
                 task.state = status.state
                 task.latest_state = update.latest_state or status.state
                 if is_terminal(task.latest_state):
@@ -253,13 +254,10 @@ class TaskHandler:
             agent = self.m.state.agents.get(agent_id)
             if agent is not None:
                 agent.link.acknowledge(framework.id, ack.task_id, ack.uuid)
-            if (
-                task is not None
-                and task.status is not None
-                and task.status.uuid == ack.uuid
-                and is_terminal(task.status.state)
-            ):
-                self._forget(task)
+            if task is not None and task.status is not None and task.status.uuid == ack.uuid:
+                task.acknowledged = True
+                if is_terminal(task.status.state):
+                    self._forget(task)
 
     # ---------------------------------------------------------------- KILL
 
@@ -286,6 +284,12 @@ class TaskHandler:
         if agent is not None:
             await agent.link.kill_task(task.framework_id, task.task_id, policy)
 
+    def resend_unacknowledged(self, framework: FrameworkRecord) -> None:
+        """After a (re-)subscription: send again what the framework has not acknowledged."""
+        for task in framework.tasks.values():
+            if task.status is not None and task.status.uuid and not task.acknowledged:
+                self.m.send_update(framework, task.status)
+
     # ---------------------------------------------------------------- RECONCILE
 
     def reconcile(self, framework: FrameworkRecord, reconcile: spb.Call.Reconcile) -> None:
@@ -299,9 +303,28 @@ class TaskHandler:
         for item in reconcile.tasks:
             found = self.m.state.find_task(framework.id, item.task_id)
             if found is not None:
-                status = self._reconciled_status(found)
+                self.m.send_update(framework, self._reconciled_status(found))
+            elif item.agent_id in self.m.agents.recovering:
+                # The agent may still re-register with the task: answer once it has, or
+                # once its time to re-register is up (Mesos does the same).
+                self.m.agents.recovering[item.agent_id].append((framework.id, item.task_id))
             else:
-                status = self._unknown_status(framework, item.task_id, item.agent_id)
+                self.m.send_update(
+                    framework, self._unknown_status(framework, item.task_id, item.agent_id)
+                )
+
+    def answer_deferred(self, agent_id: str, pending: list[tuple[str, str]]) -> None:
+        """Answer reconciliations that waited for an agent to re-register or time out."""
+        for framework_id, task_id in pending:
+            framework = self.m.state.frameworks.get(framework_id)
+            if framework is None or framework.stream is None:
+                continue
+            found = self.m.state.find_task(framework_id, task_id)
+            status = (
+                self._reconciled_status(found)
+                if found is not None
+                else self._unknown_status(framework, task_id, agent_id)
+            )
             self.m.send_update(framework, status)
 
     def _reconciled_status(self, task: TaskRecord) -> pb.TaskStatus:

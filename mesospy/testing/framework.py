@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from mesospy.resources import Resources
-from mesospy.scheduler import Scheduler, SchedulerDriver, offer_resources
+from mesospy.scheduler import Scheduler, SchedulerDriver, is_terminal, offer_resources
 from mesospy.v1 import common_pb2 as pb
 
 
@@ -18,7 +18,11 @@ class TaskQueueScheduler(Scheduler):
     every offer, status update and error it sees."""
 
     def __init__(
-        self, refuse_seconds: float = 0.5, hold_offers: bool = False, max_per_offer: int = 0
+        self,
+        refuse_seconds: float = 0.5,
+        hold_offers: bool = False,
+        max_per_offer: int = 0,
+        relaunch_lost: bool = False,
     ) -> None:
         self.refuse_seconds = refuse_seconds
         self.max_per_offer = max_per_offer  # 0: as many as fit
@@ -30,6 +34,10 @@ class TaskQueueScheduler(Scheduler):
         self.statuses: list[pb.TaskStatus] = []
         self.errors: list[str] = []
         self.rescinds: list[str] = []
+        self.subscriptions = 0
+        self.relaunched: list[str] = []
+        # Launch again tasks the master reports as never started (lost with a failover).
+        self.relaunch_lost = relaunch_lost
         self.framework_id = ""
         self.changed = threading.Condition()
 
@@ -41,7 +49,21 @@ class TaskQueueScheduler(Scheduler):
     def subscribed(
         self, driver: SchedulerDriver, framework_id: str, master_info: pb.MasterInfo
     ) -> None:
-        self._record(lambda: setattr(self, "framework_id", framework_id))
+        with self.changed:
+            resubscribed = bool(self.framework_id)
+            self.framework_id = framework_id
+            self.subscriptions += 1
+            self.changed.notify_all()
+        if resubscribed:
+            # After a failover, ask about every launched task that has not ended: a launch
+            # may have died with the old master (it answers TASK_LOST or TASK_UNKNOWN).
+            driver.reconcile([(t.task_id, t.agent_id) for t in self.unfinished()])
+
+    def unfinished(self) -> list[pb.TaskInfo]:
+        """Launched tasks without a terminal update yet."""
+        with self.changed:
+            ended = {s.task_id for s in self.statuses if is_terminal(s.state)}
+            return [t for t in self.launched if t.task_id not in ended]
 
     def offers(self, driver: SchedulerDriver, offers: list[pb.Offer]) -> None:
         with self.changed:
@@ -55,6 +77,8 @@ class TaskQueueScheduler(Scheduler):
                         break
                     available = available - needs
                     batch.append(self.queue.popleft())
+                for info in batch:
+                    info.agent_id = offer.agent_id
                 if batch:
                     driver.launch(
                         offer.id, batch, filters=pb.Filters(refuse_seconds=self.refuse_seconds)
@@ -65,7 +89,17 @@ class TaskQueueScheduler(Scheduler):
             self.changed.notify_all()
 
     def status_update(self, driver: SchedulerDriver, status: pb.TaskStatus) -> None:
-        self._record(lambda: self.statuses.append(status))
+        with self.changed:
+            self.statuses.append(status)
+            never_ran = status.state in (pb.TASK_LOST, pb.TASK_UNKNOWN, pb.TASK_DROPPED)
+            if self.relaunch_lost and never_ran and status.source == pb.TaskStatus.SOURCE_MASTER:
+                info = next((t for t in self.launched if t.task_id == status.task_id), None)
+                if info is not None:
+                    self.launched.remove(info)
+                    self.queue.append(info)
+                    self.relaunched.append(info.task_id)
+                    driver.revive()
+            self.changed.notify_all()
 
     def rescinded(self, driver: SchedulerDriver, offer_id: str) -> None:
         self._record(lambda: self.rescinds.append(offer_id))

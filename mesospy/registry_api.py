@@ -1,0 +1,50 @@
+"""The registry's interface, shared by its backends (local file, ZooKeeper).
+
+The master programs against ``Registry``; ``mesospy.master.registry.LocalRegistry`` and
+``mesospy.zk.registry.ZooKeeperRegistry`` implement it. Reads come from memory (filled by
+``load()``); each operation updates memory at once and then persists, so operations issued
+back to back (even without awaiting the first) apply in order.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mesospy.v1 import common_pb2 as pb
+
+AGENT_STATES = ("admitted", "unreachable", "gone")
+
+
+class Registry(Protocol):
+    """What must outlive a master: admitted agents, frameworks, weights."""
+
+    def load(self) -> None:
+        """Read the registry left by an earlier master (blocking: run it in a thread)."""
+
+    def frameworks(self) -> list[tuple[pb.FrameworkInfo, float | None]]:
+        """Recovered frameworks with the time they disconnected (None if connected)."""
+        ...
+
+    def agents(self, state: str) -> list[pb.AgentInfo]:
+        """Agents in ``state``: "admitted", "unreachable" or "gone"."""
+        ...
+
+    def weights(self) -> dict[str, float]:
+        """Role weights set by operators."""
+        ...
+
+    async def admit_agent(self, info: pb.AgentInfo) -> None: ...
+
+    async def mark_agent_unreachable(self, agent_id: str, when: float) -> None: ...
+
+    async def mark_agent_gone(self, agent_id: str) -> None: ...
+
+    async def remove_agent(self, agent_id: str) -> None: ...
+
+    async def add_framework(self, info: pb.FrameworkInfo) -> None: ...
+
+    async def mark_framework_disconnected(self, framework_id: str, when: float | None) -> None: ...
+
+    async def remove_framework(self, framework_id: str) -> None: ...
+
+    async def update_weights(self, weights: dict[str, float]) -> None: ...

@@ -1,0 +1,343 @@
+"""The registry kept in ZooKeeper: ``ZooKeeperRegistry``.
+
+Layout under ``<path>/registry/``: ``agents/<id>`` and ``frameworks/<id>`` (one small JSON
+znode each, so 10k agents never approach ZooKeeper's 1 MB node limit) and ``weights``.
+
+Fencing: every write is a multi-op transaction that first checks the leader's own election
+znode. That node is ephemeral, so once this master's session has expired (and a successor
+may lead) every write fails with ``RegistryFenced`` and changes nothing. Updates and deletes
+of existing nodes also carry the version last seen (compare-and-set), so a write based on a
+stale view fails with ``RegistryConflict`` instead of silently overwriting.
+
+Writes issued while another is in flight are grouped into the next transaction (one round
+trip for many operations, as during a burst of agent registrations); repeated writes to one
+node in a group collapse into the last. Blocking kazoo calls run in ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, unquote
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException, NoNodeError, RolledBackError, SessionExpiredError
+
+from mesospy.v1 import common_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+# One transaction stays well under ZooKeeper's 1 MB request limit (jute.maxbuffer).
+MAX_BATCH_BYTES = 512 * 1024
+MAX_BATCH_OPS = 1000
+
+
+class RegistryError(Exception):
+    """A registry write failed; memory may be ahead of what is stored."""
+
+
+class RegistryFenced(RegistryError):
+    """This master was deposed: its election znode is gone, so it may not write."""
+
+
+class RegistryConflict(RegistryError):
+    """A node changed under this master (stale version); reload before writing again."""
+
+
+class RegistryUnavailable(RegistryError):
+    """ZooKeeper could not be reached; whether the write happened is unknown."""
+
+
+def _encode(message: pb.AgentInfo | pb.FrameworkInfo) -> str:
+    return base64.b64encode(message.SerializeToString()).decode()
+
+
+def _dump(doc: Any) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+@dataclass
+class _Pending:
+    data: bytes | None  # None: delete the node
+    futures: list[asyncio.Future[None]] = field(default_factory=list)
+
+
+class ZooKeeperRegistry:
+    """The registry under ``<path>/registry``, written only while ``fence_node`` exists.
+
+    ``client`` is a started KazooClient the caller owns. ``fence_node`` is the full path of
+    the leading master's election znode (``MasterContender.node``), created with the same
+    ``client`` (so an expired session also means a deposed master); None writes unfenced
+    (tools and tests only). ``last_write_seconds`` is the duration of the latest
+    transaction, for metrics.
+    """
+
+    def __init__(self, client: KazooClient, path: str, fence_node: str | None) -> None:
+        self._client = client
+        self._root = f"{path.rstrip('/')}/registry"
+        self._fence = fence_node
+        self._agents: dict[str, dict[str, Any]] = {}
+        self._frameworks: dict[str, dict[str, Any]] = {}
+        self._weights: dict[str, float] = {}
+        # Version of each node as last read or written; None: known absent. After load()
+        # a node not listed is absent, unless a failed write left its state unsure.
+        self._versions: dict[str, int | None] = {}
+        self._unsure: set[str] = set()
+        self._loaded = False
+        self._pending: dict[str, _Pending] = {}
+        self._writer: asyncio.Task[None] | None = None
+        self._folders_made = False
+        self.last_write_seconds = 0.0
+        self.transactions = 0
+
+    # ---------------------------------------------------------------- load and reads
+
+    def load(self) -> None:
+        """Read the whole registry (blocking; run it in a thread at start-up)."""
+        self._make_folders()
+        self._versions.clear()
+        self._unsure.clear()
+        self._agents = self._load_folder("agents")
+        self._frameworks = self._load_folder("frameworks")
+        path = f"{self._root}/weights"
+        try:
+            data, stat = self._client.get(path)
+            self._weights = json.loads(data)
+            self._versions[path] = stat.version
+        except NoNodeError:
+            self._weights = {}
+            self._versions[path] = None
+        self._loaded = True
+
+    def _make_folders(self) -> None:
+        # Not fenced: creating empty folders cannot hurt a successor.
+        for folder in ("agents", "frameworks"):
+            self._client.ensure_path(f"{self._root}/{folder}")
+        self._folders_made = True
+
+    def _load_folder(self, folder: str) -> dict[str, dict[str, Any]]:
+        base = f"{self._root}/{folder}"
+        names = self._client.get_children(base)
+        # Ask for every node at once: one round trip's latency, not one per node.
+        requests = [(name, self._client.get_async(f"{base}/{name}")) for name in names]
+        entries: dict[str, dict[str, Any]] = {}
+        for name, request in requests:
+            try:
+                data, stat = request.get()
+            except NoNodeError:
+                continue
+            entries[unquote(name)] = json.loads(data)
+            self._versions[f"{base}/{name}"] = stat.version
+        return entries
+
+    def frameworks(self) -> list[tuple[pb.FrameworkInfo, float | None]]:
+        """Recovered frameworks with the time they disconnected (None if connected)."""
+        return [
+            (pb.FrameworkInfo.FromString(base64.b64decode(f["info"])), f.get("disconnected_time"))
+            for f in self._frameworks.values()
+        ]
+
+    def agents(self, state: str) -> list[pb.AgentInfo]:
+        """Agents in ``state``: "admitted", "unreachable" or "gone"."""
+        return [
+            pb.AgentInfo.FromString(base64.b64decode(a["info"]))
+            for a in self._agents.values()
+            if a["state"] == state
+        ]
+
+    def weights(self) -> dict[str, float]:
+        """Role weights set by operators."""
+        return dict(self._weights)
+
+    # ---------------------------------------------------------------- operations
+
+    async def admit_agent(self, info: pb.AgentInfo) -> None:
+        self._agents[info.id] = {"info": _encode(info), "state": "admitted"}
+        await self._put_agent(info.id)
+
+    async def mark_agent_unreachable(self, agent_id: str, when: float) -> None:
+        if agent := self._agents.get(agent_id):
+            agent.update(state="unreachable", unreachable_time=when)
+            await self._put_agent(agent_id)
+
+    async def mark_agent_gone(self, agent_id: str) -> None:
+        if agent := self._agents.get(agent_id):
+            agent.update(state="gone")
+            await self._put_agent(agent_id)
+
+    async def remove_agent(self, agent_id: str) -> None:
+        if self._agents.pop(agent_id, None) is not None:
+            await self._write(self._node("agents", agent_id), None)
+
+    async def add_framework(self, info: pb.FrameworkInfo) -> None:
+        self._frameworks[info.id] = {"info": _encode(info), "disconnected_time": None}
+        await self._put_framework(info.id)
+
+    async def mark_framework_disconnected(self, framework_id: str, when: float | None) -> None:
+        if framework := self._frameworks.get(framework_id):
+            framework["disconnected_time"] = when
+            await self._put_framework(framework_id)
+
+    async def remove_framework(self, framework_id: str) -> None:
+        if self._frameworks.pop(framework_id, None) is not None:
+            await self._write(self._node("frameworks", framework_id), None)
+
+    async def update_weights(self, weights: dict[str, float]) -> None:
+        self._weights.update(weights)
+        await self._write(f"{self._root}/weights", _dump(self._weights))
+
+    # ---------------------------------------------------------------- writing
+
+    def _node(self, folder: str, ident: str) -> str:
+        # Quoting keeps an id with '/' (or other odd characters) a single znode name.
+        return f"{self._root}/{folder}/{quote(ident, safe='')}"
+
+    async def _put_agent(self, agent_id: str) -> None:
+        await self._write(self._node("agents", agent_id), _dump(self._agents[agent_id]))
+
+    async def _put_framework(self, framework_id: str) -> None:
+        node = self._node("frameworks", framework_id)
+        await self._write(node, _dump(self._frameworks[framework_id]))
+
+    async def _write(self, path: str, data: bytes | None) -> None:
+        """Queue a write of ``path`` (None deletes it) and wait until it is committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        pending = self._pending.setdefault(path, _Pending(data))
+        pending.data = data
+        pending.futures.append(future)
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._drain())
+        await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            error: BaseException | None = None
+            try:
+                await asyncio.to_thread(self._commit_all, batch)
+            except Exception as exc:
+                error = exc
+            for pending in batch.values():
+                for future in pending.futures:
+                    if future.done():
+                        continue
+                    if error is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(error)
+
+    def _commit_all(self, batch: dict[str, _Pending]) -> None:
+        if not self._folders_made:
+            try:
+                self._make_folders()
+            except KazooException as exc:
+                raise RegistryUnavailable(f"registry write failed: {exc!r}") from exc
+        for chunk in _chunks([(path, p.data) for path, p in batch.items()]):
+            self._commit(chunk)
+
+    def _commit(self, chunk: list[tuple[str, bytes | None]]) -> None:
+        """One fenced transaction (worker thread)."""
+        started = time.perf_counter()
+        try:
+            self._learn_versions([path for path, _ in chunk])
+            transaction = self._client.transaction()
+            if self._fence is not None:
+                transaction.check(self._fence, -1)  # -1: any version, but it must exist
+            ops: list[tuple[str, str]] = []
+            for path, data in chunk:
+                version = self._versions[path]
+                if data is None:
+                    if version is not None:
+                        transaction.delete(path, version)
+                        ops.append((path, "delete"))
+                elif version is None:
+                    transaction.create(path, data)
+                    ops.append((path, "create"))
+                else:
+                    transaction.set_data(path, data, version)
+                    ops.append((path, "set"))
+            if not ops:
+                return
+            results = transaction.commit()
+        except SessionExpiredError as exc:
+            if self._fence is None:
+                raise RegistryUnavailable("registry write failed: session expired") from exc
+            # The fence is this session's ephemeral node: with the session, it is gone.
+            raise RegistryFenced(
+                f"this master was deposed (its ZooKeeper session expired, and with it "
+                f"{self._fence}): registry not written"
+            ) from exc
+        except KazooException as exc:
+            # The outcome is unknown: re-read these versions before writing them again.
+            self._forget([path for path, _ in chunk])
+            raise RegistryUnavailable(f"registry write failed: {exc!r}") from exc
+        self.last_write_seconds = time.perf_counter() - started
+        self.transactions += 1
+        self._check_results(results, ops)
+
+    def _forget(self, paths: list[str]) -> None:
+        for path in paths:
+            self._versions.pop(path, None)
+            self._unsure.add(path)
+
+    def _learn_versions(self, paths: list[str]) -> None:
+        unknown = [
+            path
+            for path in paths
+            if path in self._unsure or (path not in self._versions and not self._loaded)
+        ]
+        requests = [(path, self._client.exists_async(path)) for path in unknown]
+        for path, request in requests:
+            stat = request.get()
+            self._versions[path] = stat.version if stat is not None else None
+            self._unsure.discard(path)
+        for path in paths:
+            self._versions.setdefault(path, None)  # loaded and not listed: absent
+
+    def _check_results(self, results: list[Any], ops: list[tuple[str, str]]) -> None:
+        if self._fence is not None:
+            fence_result, results = results[0], results[1:]
+            if isinstance(fence_result, NoNodeError):
+                raise RegistryFenced(
+                    f"this master was deposed (its election znode {self._fence} is gone): "
+                    "registry not written"
+                )
+        failures = [
+            (path, result)
+            for (path, _), result in zip(ops, results, strict=True)
+            if isinstance(result, Exception) and not isinstance(result, RolledBackError)
+        ]
+        if failures:
+            self._forget([path for path, _ in ops])
+            what = ", ".join(f"{path}: {type(exc).__name__}" for path, exc in failures)
+            raise RegistryConflict(f"registry changed under this master ({what}); reload it")
+        for (path, kind), result in zip(ops, results, strict=True):
+            if kind == "delete":
+                self._versions[path] = None
+            elif kind == "create":
+                self._versions[path] = 0
+            else:
+                self._versions[path] = result.version
+
+
+def _chunks(
+    writes: list[tuple[str, bytes | None]],
+) -> Iterator[list[tuple[str, bytes | None]]]:
+    chunk: list[tuple[str, bytes | None]] = []
+    size = 0
+    for path, data in writes:
+        cost = len(path) + len(data or b"") + 64
+        if chunk and (size + cost > MAX_BATCH_BYTES or len(chunk) >= MAX_BATCH_OPS):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append((path, data))
+        size += cost
+    if chunk:
+        yield chunk
