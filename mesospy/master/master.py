@@ -24,9 +24,9 @@ from mesospy.master.frameworks import FrameworkHandler
 from mesospy.master.maintenance import MaintenanceHandler
 from mesospy.master.metrics import MasterMetrics
 from mesospy.master.offers import OfferBook, OfferRecord
-from mesospy.registry_api import Registry
 from mesospy.master.state import FrameworkRecord, MasterState
 from mesospy.master.tasks import TaskHandler
+from mesospy.registry_api import Registry
 from mesospy.resources import Resources
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import scheduler_pb2 as spb
