@@ -11,6 +11,10 @@ role) that wants offers and has not filtered those resources on that agent.
 Only agents that might be offerable are visited: an agent leaves the "dirty" set when it
 is offered or found filtered by every client that wants offers, and comes back when its
 free resources grow, one of its filters goes, or a client starts wanting offers.
+
+Picking the taker walks the DRF order for a few steps; an agent filtered by nearly every
+client instead gets its few willing clients from its filters and takes the lowest of them,
+so a cycle costs O(agents) rather than O(agents x clients) when filters pile up.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ DEFAULT_MIN_ALLOCATABLE: tuple[Resources, ...] = (
     Resources.parse("cpus:0.01"),
     Resources.parse("mem:32"),
 )
+
+
+# DRF-order steps `_pick` takes before asking the agent's filters who is willing instead.
+_WALK_BUDGET = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,10 @@ class Allocator:
         self._weights: dict[str, float] = {}
         self._total = Resources.EMPTY
         self._wanting: set[Client] = set()
+        self._wanting_version = 0  # bumped whenever _wanting changes
+        # One tuple per client, shared by every filter and allocation that names it: millions
+        # of fresh tuples would make the garbage collector's full passes take seconds.
+        self._clients: dict[Client, Client] = {}
         self._offerable: set[str] = set()  # active agents with allocatable free resources
         self._dirty: set[str] = set()  # of those, the ones worth looking at next cycle
         self._expiries: list[tuple[float, str]] = []  # (deadline, agent): lazy heap
@@ -214,7 +226,7 @@ class Allocator:
     def add_used(self, framework_id: str, agent_id: str, role: str, resources: Resources) -> None:
         """Count resources already in use on an agent (e.g. tasks found after failover)."""
         agent = self._agents[agent_id]
-        client = (framework_id, role)
+        client = self._client(framework_id, role)
         if framework_id not in self._frameworks:
             self._frameworks[framework_id] = _Framework()
         self._ensure_client(framework_id, role)
@@ -242,7 +254,7 @@ class Allocator:
         agent = self._agents.get(agent_id)
         if agent is None:
             return
-        client = (framework_id, role)
+        client = self._client(framework_id, role)
         held = agent.used.get(client)
         if held is not None:
             # Usually the whole offer comes back; only clamp to what is held otherwise.
@@ -279,15 +291,31 @@ class Allocator:
     def _pick(self, agent: _Agent) -> Client | None:
         """The first client in hierarchical DRF order that may get this agent's free pool."""
         wanting, filters, free = self._wanting, agent.filters, agent.free
+        budget = _WALK_BUDGET if len(filters) > _WALK_BUDGET else -1
         for role in self._roles:
             for framework_id in self._by_role[role]:
                 client = (framework_id, role)
                 if client in wanting and not filters.blocks(client, free):
                     return client
+                budget -= 1
+                if budget == 0:
+                    return self._pick_from(filters.willing(free, self._wanting_version))
         return None
 
+    def _pick_from(self, clients: set[Client]) -> Client | None:
+        """The client of `clients` that comes first in hierarchical DRF order."""
+        roles, by_role = self._roles, self._by_role
+        best: Client | None = None
+        best_key: tuple[tuple[float, str], tuple[float, str]] | None = None
+        for client in clients:
+            framework_id, role = client
+            key = (roles.key(role), by_role[role].key(framework_id))
+            if best_key is None or key < best_key:
+                best, best_key = client, key
+        return best
+
     def _offer(self, agent_id: str, agent: _Agent, client: Client) -> Allocation:
-        framework_id, role = client
+        framework_id, role = client = self._client(*client)
         resources = agent.free
         agent.free = Resources.EMPTY
         agent.used[client] = agent.used.get(client, Resources.EMPTY) + resources
@@ -338,6 +366,10 @@ class Allocator:
 
     # ------------------------------------------------------------------ bookkeeping
 
+    def _client(self, framework_id: str, role: str) -> Client:
+        client = (framework_id, role)
+        return self._clients.setdefault(client, client)
+
     def _framework(self, framework_id: str) -> _Framework:
         fw = self._frameworks.get(framework_id)
         if fw is None or not fw.known:
@@ -371,6 +403,7 @@ class Allocator:
         if (fw is not None and role in fw.roles) or sorter.allocation(framework_id):
             return
         sorter.remove(framework_id)
+        self._clients.pop((framework_id, role), None)
         if not len(sorter):
             del self._by_role[role]
             self._roles.remove(role)
@@ -384,6 +417,7 @@ class Allocator:
         if not added and not removed:
             return
         fw.wanting = new
+        self._wanting_version += 1
         self._wanting |= added
         self._wanting -= removed
         if fw.n_filters:

@@ -9,19 +9,26 @@ on the agent's free resources. The common case (a framework declines the agent's
 free pool, which comes back unchanged) must be cheap even with thousands of filters per
 agent, so coverage is cached for one free value and kept as its complement: the few
 filters that do NOT cover it.
+
+When nearly every client is filtered here, walking the DRF order to find one that is not
+costs O(clients) per agent and cycle. `willing` answers the other way round: the clients
+that want offers and are not blocked, computed with C-level set operations and kept up to
+date while it stays small.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Set
 from dataclasses import dataclass
 
 from mesospy.resources import Resources
 
-__all__ = ["AgentFilters", "Client", "FilterSpec"]
+__all__ = ["WILLING_CACHE_MAX", "AgentFilters", "Client", "FilterSpec"]
 
 Client = tuple[str, str]  # (framework_id, role)
+
+# Keep an agent's willing set between cycles only while it is this small (memory bound).
+WILLING_CACHE_MAX = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +46,27 @@ class AgentFilters:
     `toggle` whenever a client with a filter here enters or leaves it.
     """
 
-    __slots__ = ("_by_client", "_cached_free", "_live", "_live_uncovered", "_uncovered", "_wanting")
+    __slots__ = (
+        "_by_client",
+        "_cached_free",
+        "_live",
+        "_live_uncovered",
+        "_uncovered",
+        "_wanting",
+        "_willing",
+        "_willing_version",
+    )
 
-    def __init__(self, wanting: Set[Client]) -> None:
+    def __init__(self, wanting: set[Client]) -> None:
         self._wanting = wanting
         self._by_client: dict[Client, FilterSpec] = {}
         self._live = 0  # filters whose client wants offers
         self._cached_free: Resources | None = None
         self._uncovered: set[Client] = set()  # filters that do not cover _cached_free
         self._live_uncovered = 0
+        # Clients in `wanting` not blocked from _cached_free, valid for _willing_version.
+        self._willing: set[Client] | None = None
+        self._willing_version = -1
 
     def __len__(self) -> int:
         return len(self._by_client)
@@ -64,6 +83,8 @@ class AgentFilters:
         if self._cached_free is not None and not spec.resources.contains(self._cached_free):
             self._uncovered.add(client)
             self._live_uncovered += live
+        elif self._willing is not None:
+            self._willing.discard(client)
         return not replaced
 
     def remove(self, client: Client) -> bool:
@@ -75,6 +96,8 @@ class AgentFilters:
         if client in self._uncovered:
             self._uncovered.discard(client)
             self._live_uncovered -= live
+        elif live and self._willing is not None:
+            self._willing.add(client)
         return True
 
     def toggle(self, client: Client, wanting: bool) -> None:
@@ -104,6 +127,7 @@ class AgentFilters:
             self._cached_free = free  # the next check is by identity
             return
         self._cached_free = free
+        self._willing = None
         self._uncovered = {
             c for c, spec in self._by_client.items() if not spec.resources.contains(free)
         }
@@ -123,3 +147,21 @@ class AgentFilters:
             return False
         self._sync(free)
         return client not in self._uncovered
+
+    def willing(self, free: Resources, version: int) -> set[Client]:
+        """The clients that want offers and are not blocked from `free` here.
+
+        `version` must change whenever the `wanting` set does; the result is then rebuilt.
+        The caller must not change the set it gets.
+        """
+        self._sync(free)
+        if self._willing is not None and self._willing_version == version:
+            return self._willing
+        wanting = self._wanting
+        out = wanting.difference(self._by_client)
+        out.update(c for c in self._uncovered if c in wanting)
+        if len(out) <= WILLING_CACHE_MAX:
+            self._willing, self._willing_version = out, version
+        else:
+            self._willing = None
+        return out

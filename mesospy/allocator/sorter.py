@@ -122,6 +122,11 @@ class DRFSorter(_Accounts):
         """The sort key: dominant share divided by weight."""
         return self.share(client) / self._weight[client]
 
+    def key(self, client: str) -> tuple[float, str]:
+        """The client's place in the order: lower sorts first."""
+        self._refresh()
+        return self._key[client]
+
     def _reposition(self, client: str) -> None:
         new = (self.weighted_share(client), client)
         old = self._key[client]

@@ -251,3 +251,25 @@ def test_agent_order_is_seeded() -> None:
 
     assert order(3) == order(3)
     assert order(3) != order(4)
+
+
+def test_agent_filtered_by_almost_everyone_still_goes_in_drf_order() -> None:
+    # 60 frameworks decline agent "a" for good, one per cycle. All have share 0 except
+    # "f50" (cpus:1 of 12 elsewhere) and "f07" (cpus:2 of 12), so the offers go by name,
+    # then to "f50", then "f07", then to nobody; past the first few dozen filters the
+    # allocator finds the taker among the few willing frameworks rather than walking.
+    alloc = Allocator()
+    names = [f"f{i:02d}" for i in range(60)]
+    for name in names:
+        alloc.add_framework(name, ["*"])
+    alloc.add_agent("a", AGENT)
+    held = {("f07", "*"): R("cpus:2"), ("f50", "*"): R("cpus:1")}
+    alloc.add_agent("other", R("cpus:8;mem:1024"), held)
+    alloc.deactivate_agent("other")
+    expected = [n for n in names if n not in ("f07", "f50")] + ["f50", "f07"]
+    seen = []
+    for now in range(len(names) + 1):
+        offers = alloc.allocate(float(now))
+        seen += [o.framework_id for o in offers]
+        decline(alloc, offers, 1e9, float(now))
+    assert seen == expected
