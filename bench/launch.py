@@ -1,0 +1,163 @@
+"""Launch and destroy: one agent starts N sleeping tasks, then they are all killed.
+
+The figures: seconds from the first launch until every task is RUNNING, and from the
+first kill until every task is KILLED (both as the framework sees them). Anchor: Mesos 1.7
+took ~30 s to launch and ~20 s to destroy 1,000 containers.
+
+    python bench/launch.py               # 1,000 tasks
+    python bench/launch.py --tasks 300
+
+Exits non-zero unless every task went RUNNING and then KILLED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from machine import describe
+
+from mesospy.cluster import LocalCluster
+from mesospy.resources import Resources
+from mesospy.scheduler import (
+    Scheduler,
+    SchedulerDriver,
+    how_many_fit,
+    is_terminal,
+    offer_resources,
+    state_name,
+    task,
+)
+from mesospy.v1 import common_pb2
+
+MESOS = {"launch": 30.0, "destroy": 20.0}  # seconds for 1,000 containers, Mesos 1.7
+TARGET = 3.0
+
+
+class LaunchThenKill(Scheduler):
+    """Launches `total` `sleep` tasks; once all run, kills them all."""
+
+    def __init__(self, total: int, per_task: Resources) -> None:
+        self.total = total
+        self.per_task = per_task
+        self.next_id = 0
+        self.first_launch = self.all_running = self.first_kill = self.all_killed = 0.0
+        self.running: set[str] = set()
+        self.terminal: dict[str, str] = {}
+        self.done = asyncio.Event()
+
+    def offers(self, driver: SchedulerDriver, offers: list[common_pb2.Offer]) -> None:
+        for offer in offers:
+            count = how_many_fit(offer_resources(offer), self.per_task, self.total - self.next_id)
+            if count == 0:
+                driver.decline(offer.id, refuse_seconds=60)
+                continue
+            ids = range(self.next_id, self.next_id + count)
+            self.next_id += count
+            self.first_launch = self.first_launch or time.perf_counter()
+            driver.launch(offer.id, [task(f"s{i}", "sleep 600", self.per_task) for i in ids])
+        if self.next_id >= self.total:
+            driver.suppress()
+
+    def status_update(self, driver: SchedulerDriver, status: common_pb2.TaskStatus) -> None:
+        if status.state == common_pb2.TASK_RUNNING:
+            self.running.add(status.task_id)
+            if len(self.running) == self.total and not self.all_running:
+                self.all_running = self.first_kill = time.perf_counter()
+                for i in range(self.total):
+                    driver.kill(f"s{i}", status.agent_id)
+        elif is_terminal(status.state) and status.task_id not in self.terminal:
+            self.terminal[status.task_id] = state_name(status.state)
+            if len(self.terminal) == self.total:
+                self.all_killed = time.perf_counter()
+                self.done.set()
+
+
+async def drive(address: str, scheduler: LaunchThenKill, timeout: float) -> None:
+    info = common_pb2.FrameworkInfo(name="bench-launch", user="bench")
+    driver = SchedulerDriver(scheduler, info, address)
+    runner = asyncio.ensure_future(driver.run_async())
+    try:
+        await asyncio.wait_for(scheduler.done.wait(), timeout)
+        await asyncio.sleep(0.2)  # the last acknowledgements
+    except TimeoutError:
+        print(f"timed out after {timeout:.0f} s", file=sys.stderr)
+    finally:
+        driver.stop()
+        try:
+            await asyncio.wait_for(runner, 10)
+        except Exception as exc:
+            print(f"driver did not stop cleanly: {exc!r}", file=sys.stderr)
+
+
+def run_once(args: argparse.Namespace) -> dict[str, float | int | str]:
+    per_task = Resources({"cpus": args.task_cpus, "mem": args.task_mem})
+    scheduler = LaunchThenKill(args.tasks, per_task)
+    with LocalCluster(
+        agents=1,
+        agent_resources=args.agent_resources,
+        agent_flags=["--isolation", args.isolation],
+    ) as cluster:
+        asyncio.run(drive(cluster.master_address, scheduler, args.timeout))
+    states = Counter(scheduler.terminal.values())
+    return {
+        "launch_s": scheduler.all_running - scheduler.first_launch if scheduler.all_running else -1,
+        "destroy_s": scheduler.all_killed - scheduler.first_kill if scheduler.all_killed else -1,
+        "running": len(scheduler.running),
+        "killed": states.get("TASK_KILLED", 0),
+        "states": json.dumps(dict(states)),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=1_000)
+    parser.add_argument("--runs", type=int, default=1, help="repeat; best and spread shown")
+    parser.add_argument("--agent-resources", default="cpus:32;mem:65536")
+    parser.add_argument("--task-cpus", type=float, default=0.01)
+    parser.add_argument("--task-mem", type=float, default=16)
+    parser.add_argument("--isolation", default="auto", choices=["auto", "cgroups", "posix"])
+    parser.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args()
+
+    print(f"machine: {describe()}")
+    runs = [run_once(args) for _ in range(args.runs)]
+    print(f"{'run':>3} {'tasks':>6} {'running':>7} {'killed':>6} {'launch s':>9} {'destroy s':>9}")
+    for i, r in enumerate(runs):
+        print(
+            f"{i:>3} {args.tasks:>6} {r['running']:>7} {r['killed']:>6} "
+            f"{float(r['launch_s']):>9.2f} {float(r['destroy_s']):>9.2f}"
+        )
+    wrong = [r for r in runs if r["running"] != args.tasks or r["killed"] != args.tasks]
+    good = [r for r in runs if r not in wrong] or runs
+    figures: dict[str, object] = {"bench": "launch", "machine": describe(), "tasks": args.tasks}
+    for what in ("launch", "destroy"):
+        values = [float(r[f"{what}_s"]) for r in good]
+        best = min(values)
+        verdict = "ok" if 0 <= best <= TARGET else "MISSED"
+        print(
+            f"{what:>7}: {best:.2f} s (best of {len(values)}, spread {best:.2f}-{max(values):.2f})"
+            f" | anchor Mesos 1.7 ~{MESOS[what]:.0f} s for 1,000 | target <= {TARGET:.0f} s"
+            f" ({verdict})"
+        )
+        figures[f"{what}_s_best"], figures[f"{what}_s_all"] = best, values
+    for r in wrong:
+        print(
+            f"WRONG: {r['running']} of {args.tasks} seen RUNNING, terminal states {r['states']}",
+            file=sys.stderr,
+        )
+    figures["correct"] = not wrong
+    print(json.dumps(figures))
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
