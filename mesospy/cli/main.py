@@ -5,15 +5,28 @@ from __future__ import annotations
 import click
 
 from mesospy import __version__
+from mesospy.cli.cluster_cmds import agents, frameworks, info, metrics, roles, state, tasks
 from mesospy.cli.daemons import agent, master
 from mesospy.cli.local import local
+from mesospy.cli.maintenance_cmds import weights
 from mesospy.cli.run import run
+from mesospy.cli.watch_cmds import completion, events, files, logs, top
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mesospy")
 def cli() -> None:
     """mesospy: a Mesos-style two-level cluster resource manager.
+
+    \b
+    Run daemons:  mesospy local | master | agent      (`agent` runs one; `agents` lists them)
+    Run a task:   mesospy run -- CMD...
+    Look:         mesospy state | info | agents | frameworks | tasks | roles | weights
+                  mesospy logs TASK [--stderr] [--follow] | files TASK | events | top | metrics
+    Steer:        mesospy agents drain|deactivate|reactivate|mark-gone AGENT_ID
+                  mesospy frameworks teardown FRAMEWORK_ID | weights set ROLE=WEIGHT
+    Find the master with --master host:port (or zk://...) or $MESOSPY_MASTER; add --json to
+    read commands for scripts; `mesospy completion bash|zsh` for shell completion.
 
     Example: mesospy local    (a master and two agents on this machine)
     """
@@ -23,6 +36,11 @@ cli.add_command(master)
 cli.add_command(agent)
 cli.add_command(local)
 cli.add_command(run)
+# Operator commands (plural nouns; `mesospy agent`/`master` above run the daemons).
+for command in (state, info, agents, frameworks, tasks, roles, weights, logs, files, events, top):
+    cli.add_command(command)
+cli.add_command(metrics)
+cli.add_command(completion)
 
 
 def main() -> None:
