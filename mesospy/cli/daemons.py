@@ -17,8 +17,8 @@ from mesospy.cli.common import (
 from mesospy.master import MasterConfig, MasterStartError, run_master
 from mesospy.master.leadership import LeadershipLost, ZooKeeperUnreachable
 from mesospy.master.master import Master
-from mesospy.zk.url import parse_zk_url
 from mesospy.resources import ResourceError, Resources
+from mesospy.zk.url import parse_zk_url
 
 
 @click.command()
@@ -95,6 +95,13 @@ from mesospy.resources import ResourceError, Resources
     type=click.FloatRange(0.01),
     help="Seconds between HEARTBEAT events.",
 )
+@click.option(
+    "--metrics-port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Serve Prometheus metrics at http://IP:PORT/metrics (0: off).",
+)
 @log_level_option
 def master(
     ip: str,
@@ -110,6 +117,7 @@ def master(
     agent_reregister_timeout: float,
     agent_removal_timeout: float,
     framework_heartbeat_interval: float,
+    metrics_port: int,
     log_level: str,
 ) -> None:
     """Run a master.
@@ -139,6 +147,7 @@ def master(
         zk_session_timeout=zk_session_timeout,
         agent_reregister_timeout=agent_reregister_timeout,
         agent_removal_timeout=agent_removal_timeout,
+        metrics_port=metrics_port,
     )
 
     def ready(m: Master) -> None:

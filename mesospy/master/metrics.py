@@ -71,9 +71,10 @@ class MasterMetrics:
         Wrapping the instance (instead of editing each backend) times the local-file and
         the ZooKeeper registry alike, whichever the master runs with.
         """
-        for name, method in inspect.getmembers(registry, inspect.iscoroutinefunction):
+        # Look the methods up on the class: getmembers on the instance would run properties.
+        for name, _ in inspect.getmembers(type(registry), inspect.iscoroutinefunction):
             if not name.startswith("_"):
-                setattr(registry, name, self._timed(name, method))
+                setattr(registry, name, self._timed(name, getattr(registry, name)))
 
     def _timed(
         self, name: str, method: Callable[..., Awaitable[Any]]
