@@ -235,7 +235,6 @@ class CgroupsV1Isolator(_CgroupBase):
         container.paths = [p / container.id for p in parents if p and (p / container.id).is_dir()]
 
 
-
 def _v1_candidates(root: Path, controller: str) -> list[Path]:
     own = _own_cgroup_v1(controller).strip("/")
     candidates = [root / own / "mesospy"] if own else []
@@ -293,7 +292,6 @@ class CgroupsV2Isolator(_CgroupBase):
     def recover(self, container: Container, pid: int) -> None:
         path = self._parent / container.id
         container.paths = [path] if path.is_dir() else []
-
 
 
 class PosixIsolator:

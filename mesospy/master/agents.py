@@ -34,6 +34,8 @@ class AgentHandler:
         # Agents in the registry that have not re-registered with this master yet, with
         # the reconciliation requests waiting on them.
         self.recovering: dict[str, list[tuple[str, str]]] = {}
+        # Reconciliation requests naming no agent, answered once no agent is recovering.
+        self.unplaced: list[tuple[str, str]] = []
         self._recovering_info: dict[str, pb.AgentInfo] = {}
         self._removal_timers: dict[str, asyncio.TimerHandle] = {}
 
@@ -71,6 +73,12 @@ class AgentHandler:
             asyncio.get_running_loop().create_task(
                 self.m.registry.mark_agent_unreachable(agent_id, self.m.now())
             )
+        self._answer_unplaced()
+
+    def _answer_unplaced(self) -> None:
+        if not self.recovering and self.unplaced:
+            pending, self.unplaced = self.unplaced, []
+            self.m.tasks.answer_deferred("", pending)
 
     def _start_removal_timer(self, agent_id: str) -> None:
         timeout = self.m.config.agent_removal_timeout
@@ -90,16 +98,26 @@ class AgentHandler:
         self.gone.add(agent_id)
         agent = self.m.state.agents.get(agent_id)
         if agent is not None:
-            await self._detach(agent, unreachable=False, reason=Reason.REASON_AGENT_REMOVED,
-                               why=why, gone_state=pb.TASK_GONE_BY_OPERATOR if by_operator
-                               else pb.TASK_GONE)
+            await self._detach(
+                agent,
+                unreachable=False,
+                reason=Reason.REASON_AGENT_REMOVED,
+                why=why,
+                gone_state=pb.TASK_GONE_BY_OPERATOR if by_operator else pb.TASK_GONE,
+            )
         self.m.state.unreachable_agents.pop(agent_id, None)
         state = pb.TASK_GONE_BY_OPERATOR if by_operator else pb.TASK_GONE
         for framework in self.m.state.frameworks.values():
             for task in list(framework.unreachable_tasks.values()):
                 if task.agent_id == agent_id:
-                    status = self.m.master_status(task.task_id, agent_id, framework.id, state,
-                                                  Reason.REASON_AGENT_REMOVED, f"agent gone: {why}")
+                    status = self.m.master_status(
+                        task.task_id,
+                        agent_id,
+                        framework.id,
+                        state,
+                        Reason.REASON_AGENT_REMOVED,
+                        f"agent gone: {why}",
+                    )
                     self.m.tasks.finish(task, status)
         await self.m.registry.mark_agent_gone(agent_id)
 
@@ -194,6 +212,7 @@ class AgentHandler:
                 )
                 self.m.tasks.finish(task_record, status)
         self.m.tasks.answer_deferred(info.id, deferred)
+        self._answer_unplaced()
         log.info("agent %s re-registered with %d tasks", info.id, len(request.tasks))
         return self._response(info.id)
 

@@ -185,4 +185,3 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
             return apb.UpdateStatusResponse()
 
         return await _answer(self.m, context, work())
-

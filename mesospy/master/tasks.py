@@ -304,10 +304,14 @@ class TaskHandler:
             found = self.m.state.find_task(framework.id, item.task_id)
             if found is not None:
                 self.m.send_update(framework, self._reconciled_status(found))
-            elif item.agent_id in self.m.agents.recovering:
+            elif item.agent_id in self.m.agents.recovering or (
+                not item.agent_id and self.m.agents.recovering
+            ):
                 # The agent may still re-register with the task: answer once it has, or
-                # once its time to re-register is up (Mesos does the same).
-                self.m.agents.recovering[item.agent_id].append((framework.id, item.task_id))
+                # once its time to re-register is up (Mesos does the same). Without an
+                # agent id, wait for all recovering agents.
+                waiting = self.m.agents.recovering.get(item.agent_id, self.m.agents.unplaced)
+                waiting.append((framework.id, item.task_id))
             else:
                 self.m.send_update(
                     framework, self._unknown_status(framework, item.task_id, item.agent_id)
