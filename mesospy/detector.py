@@ -8,6 +8,8 @@ attempt, so they follow leader changes.
 
 from __future__ import annotations
 
+import asyncio
+
 import os
 from dataclasses import dataclass
 
@@ -112,13 +114,28 @@ class MasterDetector:
     def appoint(self, address: str) -> None:
         """Follow a redirect: a non-leading master answered with the leader's address.
 
-        With ZooKeeper the redirect holds until ZooKeeper next reports a leader change.
+        With ZooKeeper the redirect is ignored: ZooKeeper is the truth, and a master that
+        has not yet seen a leader change may name a leader that is already dead (following
+        it would strand the client on a dead address until the next change).
         """
         leader = parse_host_port(address, default_port=5050)
-        if self._zk is not None:
-            self._zk.appoint(str(leader))
-        else:
+        if self._zk is None:
             self._leader = leader
+
+    async def wait_change(self, previous: str | None, timeout: float) -> str | None:
+        """Wait up to ``timeout`` seconds for the leader to differ from ``previous``.
+
+        Returns the new leader's address, or ``previous`` if nothing changed in time (a
+        ``host:port`` master never changes on its own). Clients use it instead of a plain
+        back-off sleep, so that a newly elected master is contacted at once.
+        """
+        if self._zk is None:
+            await asyncio.sleep(timeout)
+            return previous
+        try:
+            return await self._zk.wait_change(previous, timeout)
+        except TimeoutError:
+            return previous
 
     async def leader_info(self) -> pb.MasterInfo | None:
         """The leader's MasterInfo (None if none leads).

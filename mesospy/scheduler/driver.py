@@ -263,8 +263,12 @@ class SchedulerDriver:
 
     async def _connect_until_stopped(self) -> None:
         redirects = 0
+        previous = ""
         while self._stop_mode is None:
             address = await self._detector.detect()
+            if address != previous:
+                self._backoff.reset()  # a new master: try it promptly, not after a long wait
+                previous = address
             leader = None
             try:
                 await self._session(address)
@@ -287,12 +291,19 @@ class SchedulerDriver:
                 redirects += 1
                 continue
             redirects = 0
-            await self._pause(self._backoff.next())
+            await self._pause(self._backoff.next(), address)
 
-    async def _pause(self, seconds: float) -> None:
-        # Sleep, but wake up at once when stop() is called.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+    async def _pause(self, seconds: float, address: str | None = None) -> None:
+        # Sleep, but wake up at once when stop() is called or another master is elected.
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        change = asyncio.ensure_future(self._detector.wait_change(address, seconds))
+        try:
+            await asyncio.wait({stopping, change}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (stopping, change):
+                waiter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiter
 
     async def _lost_connection(self) -> None:
         was_connected, self._connected = self._connected, False

@@ -53,13 +53,13 @@ def test_detector_follows_the_leader(zookeeper: ZooKeeperSandbox) -> None:
         leader = await detector.leader_info()
         assert leader is not None and leader.id == "master-0" and leader.hostname == "m0"
 
-        # A redirect is followed until ZooKeeper reports a change.
+        # With ZooKeeper a redirect is ignored: a master's hint may name a dead leader.
         detector.appoint("127.0.0.1:5052")
-        assert await detector.detect() == "127.0.0.1:5052"
+        assert await detector.detect() == "127.0.0.1:5050"
         await contenders[0].withdraw()
         zk = detector._zk
         assert zk is not None
-        assert await zk.wait_change("127.0.0.1:5052", timeout=5) == "127.0.0.1:5051"
+        assert await zk.wait_change("127.0.0.1:5050", timeout=5) == "127.0.0.1:5051"
 
         await asyncio.to_thread(zookeeper.server.expire_session, contenders[1]._client)
         assert await zk.wait_change("127.0.0.1:5051", timeout=5) == "127.0.0.1:5052"

@@ -29,7 +29,7 @@ HA_MASTER = [
     "--zk-session-timeout",
     str(SESSION_TIMEOUT),
     "--agent-reregister-timeout",
-    "10",
+    "20",
 ]
 
 
@@ -87,8 +87,14 @@ def test_tasks_survive_a_leader_kill_under_load(ha_cluster: LocalCluster, tmp_pa
     ran = tmp_path / "ran"
     ran.mkdir()
     scheduler = TaskQueueScheduler(relaunch_lost=True)
+    # Partition-aware: a task on an agent that is slow to re-register is UNREACHABLE (it
+    # may still run), not LOST; only tasks no agent knows (TASK_UNKNOWN) are launched again.
     with FrameworkHarness(
-        ha_cluster.master_address, scheduler, name="steady", failover_timeout=60
+        ha_cluster.master_address,
+        scheduler,
+        name="steady",
+        failover_timeout=60,
+        capabilities=[pb.FrameworkInfo.PARTITION_AWARE],
     ) as fw:
         # Each run leaves a line, so a task started twice would show.
         fw.submit(
