@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 from mesospy.master.agent_link import AgentLink
 from mesospy.master.errors import FailedPrecondition, InvalidArgument
-from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord, is_terminal
+from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord
 from mesospy.master.validation import agent_info_problems, id_problem
 from mesospy.resources import Resources
+from mesospy.task_states import is_terminal
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import scheduler_pb2 as spb
@@ -96,6 +97,7 @@ class AgentHandler:
         if timer is not None:
             timer.cancel()
         self.gone.add(agent_id)
+        self.m.maintenance.forget(agent_id)
         agent = self.m.state.agents.get(agent_id)
         if agent is not None:
             await self._detach(
@@ -191,6 +193,7 @@ class AgentHandler:
         self._recovering_info.pop(info.id, None)
         frameworks = {f.id: f for f in request.frameworks}
         record = self.m.state.agents.get(info.id)
+        readmitted = record is None
         if record is None:
             await self.m.registry.admit_agent(info)
             used = self._reported_usage(request.tasks)
@@ -200,6 +203,9 @@ class AgentHandler:
         reported = {(t.framework_id, t.task_id) for t in request.tasks}
         for task in request.tasks:
             self._adopt(record, task, frameworks.get(task.framework_id), was_unreachable)
+        if readmitted:
+            # Drained or deactivated before a failover (or before it was unreachable).
+            self.m.maintenance.agent_readmitted(record)
         for key, task_record in list(record.tasks.items()):
             if key not in reported and task_record.latest_state != pb.TASK_STAGING:
                 status = self.m.master_status(
@@ -247,6 +253,7 @@ class AgentHandler:
         record = framework.tasks.get(task.task_id) or framework.unreachable_tasks.pop(
             task.task_id, None
         )
+        known = record is not None
         if record is None:
             info_ = pb.TaskInfo(
                 name=task.name,
@@ -271,6 +278,11 @@ class AgentHandler:
             record.state = task.status.state
         framework.tasks[task.task_id] = record
         agent.tasks[(task.framework_id, task.task_id)] = record
+        # Operators see tasks taken over after a failover (or back from a partition).
+        if known:
+            self.m.events.task_updated(record)
+        else:
+            self.m.events.task_added(record)
         if was_unreachable and not is_terminal(task.state):
             if framework.partition_aware:
                 status = self.m.master_status(
@@ -348,6 +360,7 @@ class AgentHandler:
     ) -> None:
         state = self.m.state
         del state.agents[agent.id]
+        self.m.maintenance.agent_detached(agent, unreachable)
         self.m.events.agent_removed(agent.id, why)
         for offer in self.m.offers.of_agent(agent.id):
             self.m.offers.remove(offer.id)

@@ -14,26 +14,9 @@ if TYPE_CHECKING:
     from mesospy.master.agent_link import AgentLink
     from mesospy.master.streams import FrameworkStream
 
-TERMINAL_STATES = frozenset(
-    {
-        pb.TASK_FINISHED,
-        pb.TASK_FAILED,
-        pb.TASK_KILLED,
-        pb.TASK_ERROR,
-        pb.TASK_LOST,
-        pb.TASK_DROPPED,
-        pb.TASK_GONE,
-        pb.TASK_GONE_BY_OPERATOR,
-    }
-)
 
 PARTITION_AWARE = pb.FrameworkInfo.PARTITION_AWARE
 TASK_KILLING_STATE = pb.FrameworkInfo.TASK_KILLING_STATE
-
-
-def is_terminal(state: int) -> bool:
-    """Terminal states never change again."""
-    return state in TERMINAL_STATES
 
 
 @dataclass(eq=False)

@@ -10,7 +10,7 @@ import grpc
 
 from mesospy.master.errors import InvalidArgument
 from mesospy.master.offers import OfferRecord
-from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord, is_terminal
+from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord
 from mesospy.master.validation import (
     id_problem,
     kill_policy_problem,
@@ -18,6 +18,7 @@ from mesospy.master.validation import (
     task_problem,
 )
 from mesospy.resources import Resources
+from mesospy.task_states import is_terminal
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import scheduler_pb2 as spb

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from mesospy.resources import Resources
+from mesospy.task_states import TERMINAL_STATES, is_terminal
 from mesospy.v1 import common_pb2
 
 __all__ = [
@@ -15,20 +16,6 @@ __all__ = [
     "state_name",
     "task",
 ]
-
-TERMINAL_STATES = frozenset(
-    {
-        common_pb2.TASK_FINISHED,
-        common_pb2.TASK_FAILED,
-        common_pb2.TASK_KILLED,
-        common_pb2.TASK_ERROR,
-        common_pb2.TASK_LOST,
-        common_pb2.TASK_DROPPED,
-        common_pb2.TASK_GONE,
-        common_pb2.TASK_GONE_BY_OPERATOR,
-    }
-)
-"""Task states that never change again."""
 
 
 def _as_resources(resources: str | Resources | Iterable[common_pb2.Resource]) -> Resources:
@@ -89,11 +76,6 @@ def how_many_fit(available: Resources, per_task: Resources, limit: int) -> int:
         available = available - per_task
         count += 1
     return count
-
-
-def is_terminal(state: int) -> bool:
-    """Whether a task in ``state`` is done for good (FINISHED, FAILED, KILLED, ...)."""
-    return state in TERMINAL_STATES
 
 
 def state_name(state: int) -> str:
