@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mesospy import __version__
+from mesospy.cli.certs_cmds import certs
 from mesospy.cli.cluster_cmds import agents, frameworks, info, metrics, roles, state, tasks
 from mesospy.cli.daemons import agent, master
 from mesospy.cli.local import local
@@ -41,6 +42,7 @@ for command in (state, info, agents, frameworks, tasks, roles, weights, logs, fi
     cli.add_command(command)
 cli.add_command(metrics)
 cli.add_command(completion)
+cli.add_command(certs)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Security: certificates for TLS (authentication and authorization come later)."""
