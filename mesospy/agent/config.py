@@ -62,7 +62,9 @@ class AgentConfig:
     isolation: str = "auto"
     # Registration retries wait a random time in [0, factor * 2**attempt], capped.
     registration_backoff_factor: float = 1.0
-    registration_backoff_max: float = 60.0
+    # Well under the master's --agent-reregister-timeout (30 s): after a failover, or a
+    # master restarted at the same address, the agent must be back within that window.
+    registration_backoff_max: float = 5.0
     # Unacknowledged status updates are resent after min, doubling up to max seconds.
     status_update_retry_min: float = 2.0
     status_update_retry_max: float = 60.0
@@ -73,6 +75,8 @@ class AgentConfig:
     # Kill the running tasks when the agent stops. Off by default, as in Mesos: tasks
     # outlive an agent restart and are re-adopted ("recovery").
     kill_tasks_on_exit: bool = False
+    # Serve Prometheus metrics over HTTP on this port (0: not at all).
+    metrics_port: int = 0
 
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATION_MODES:
@@ -81,6 +85,8 @@ class AgentConfig:
             )
         if not 0 <= self.port < 65536:
             raise ValueError(f"port {self.port} is out of range 0-65535")
+        if not 0 <= self.metrics_port < 65536:
+            raise ValueError(f"metrics port {self.metrics_port} is out of range 0-65535")
         if not self.work_dir:
             raise ValueError("work_dir must not be empty")
         if self.registration_backoff_factor < 0 or self.registration_backoff_max <= 0:

@@ -207,16 +207,26 @@ class AgentHandler:
             # Drained or deactivated before a failover (or before it was unreachable).
             self.m.maintenance.agent_readmitted(record)
         for key, task_record in list(record.tasks.items()):
-            if key not in reported and task_record.latest_state != pb.TASK_STAGING:
-                status = self.m.master_status(
-                    task_record.task_id,
-                    record.id,
-                    task_record.framework_id,
-                    pb.TASK_LOST,
-                    Reason.REASON_AGENT_RESTARTED,
-                    "the agent re-registered without this task",
-                )
-                self.m.tasks.finish(task_record, status)
+            if key in reported or self.m.tasks.launching(key):
+                continue
+            # The agent does not have it: a task it ran is lost; a launch it never took
+            # (STAGING: the agent died before it checkpointed the task) never started.
+            framework = self.m.state.frameworks.get(task_record.framework_id)
+            never_started = task_record.latest_state == pb.TASK_STAGING
+            state = (
+                pb.TASK_DROPPED
+                if never_started and framework is not None and framework.partition_aware
+                else pb.TASK_LOST
+            )
+            status = self.m.master_status(
+                task_record.task_id,
+                record.id,
+                task_record.framework_id,
+                state,
+                Reason.REASON_AGENT_RESTARTED,
+                "the agent re-registered without this task",
+            )
+            self.m.tasks.finish(task_record, status)
         self.m.tasks.answer_deferred(info.id, deferred)
         self._answer_unplaced()
         log.info("agent %s re-registered with %d tasks", info.id, len(request.tasks))

@@ -159,6 +159,10 @@ class TaskHandler:
         self.m.events.task_added(record)
         return info
 
+    def launching(self, key: tuple[str, str]) -> bool:
+        """Whether the (framework id, task id) launch is still on its way to the agent."""
+        return key in self._launching
+
     async def _launch(
         self, framework: FrameworkRecord, agent: AgentRecord, tasks: list[pb.TaskInfo]
     ) -> None:
