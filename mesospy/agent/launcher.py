@@ -1,9 +1,12 @@
-"""Spawning task processes and learning when they end, without threads.
+"""Spawning task processes and learning when they end.
 
-Each process is spawned with ``subprocess.Popen`` (vfork fast path: no ``preexec_fn``) in a
-session of its own, so its whole tree can be signalled as one process group. Exits are
-watched through a pidfd registered with the event loop: no child-watcher thread per
-process, no polling. This is what lets the agent start thousands of tasks per second.
+Each process starts in a session of its own, so its whole tree can be signalled as one
+process group. ``start()`` is safe in a worker thread: shell tasks (``/bin/sh -c ...``, the
+common case and every cgroup-wrapped task) are spawned with ``os.posix_spawn``, which
+releases the GIL while the child execs, so the event loop keeps serving updates and acks
+meanwhile; anything else (argv tasks, tasks run as another user) goes through
+``subprocess.Popen``. Exits are watched through a pidfd registered with the event loop: no
+child-watcher thread per process, no polling.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import pwd
+import shlex
 import signal
 import subprocess
 from collections.abc import Callable
@@ -20,6 +24,12 @@ from pathlib import Path
 
 STDOUT = "stdout"
 STDERR = "stderr"
+SHELL = "/bin/sh"
+# Every signal starts with its default action in a task (subprocess's restore_signals
+# resets only SIGPIPE and SIGXFSZ, which Python ignores). glibc's own internal signals (32,
+# 33) cannot be named: its posix_spawn leaves them ignored, harmless for programs (glibc's
+# SIGRTMIN is 34; glibc installs its handlers for them when it needs them).
+_DEFAULT_SIGNALS = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 
 
 @dataclass
@@ -52,6 +62,24 @@ class TaskLauncher:
         self._loop = loop
         self._devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         self._running_as_root = os.geteuid() == 0
+
+    @staticmethod
+    def seal_descriptors() -> None:
+        """Make every descriptor above stderr close-on-exec. posix_spawn does not close
+        descriptors one by one as Popen(close_fds=True) does: this keeps what the agent
+        inherited from its parent, or a library opened without O_CLOEXEC, out of tasks.
+        Python and gRPC open theirs close-on-exec already; this runs once per launch batch
+        (a few microseconds per open descriptor), in the worker thread."""
+        try:
+            names = os.listdir("/proc/self/fd")
+        except OSError:
+            return
+        for name in names:
+            fd = int(name)
+            if fd > 2:
+                with contextlib.suppress(OSError):
+                    if os.get_inheritable(fd):
+                        os.set_inheritable(fd, False)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -91,14 +119,34 @@ class TaskLauncher:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
-    def spawn(
+    def start(
         self, spec: LaunchSpec, files: tuple[int, int] | None = None
-    ) -> subprocess.Popen[bytes]:
+    ) -> int | subprocess.Popen[bytes]:
         """Start the process with the files from prepare() (made now if not given; closed
-        either way); raises OSError, or KeyError for an unknown user."""
+        either way): its pid (posix_spawn; reap it with os.waitpid), or the Popen that
+        started it. Safe in a worker thread. Raises OSError, or KeyError for an unknown
+        user."""
         out, err = files if files is not None else self.prepare(spec)
         user = spec.user if spec.user and self._running_as_root else None
+        argv = spec.argv
         try:
+            if user is None and len(argv) >= 3 and argv[0] == SHELL and argv[1] == "-c":
+                # No chdir file action before Python 3.13: the shell changes directory
+                # itself (a builtin: nothing runs before it, in or out of any cgroup).
+                script = f"cd -- {shlex.quote(str(spec.sandbox))} || exit 127\n{argv[2]}"
+                return os.posix_spawn(
+                    SHELL,
+                    [SHELL, "-c", script, *argv[3:]],
+                    spec.env,
+                    file_actions=[
+                        (os.POSIX_SPAWN_DUP2, self._devnull, 0),
+                        (os.POSIX_SPAWN_DUP2, out, 1),
+                        (os.POSIX_SPAWN_DUP2, err, 2),
+                    ],
+                    setsid=True,
+                    setsigmask=(),
+                    setsigdef=_DEFAULT_SIGNALS,
+                )
             return subprocess.Popen(
                 spec.argv,
                 stdin=self._devnull,

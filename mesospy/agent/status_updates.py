@@ -17,28 +17,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
+from mesospy.task_states import is_terminal
 from mesospy.v1 import agent_pb2, common_pb2
 
 log = logging.getLogger(__name__)
 
 TaskKey = tuple[str, str]  # (framework_id, task_id)
-
-TERMINAL_STATES = frozenset(
-    {
-        common_pb2.TASK_FINISHED,
-        common_pb2.TASK_FAILED,
-        common_pb2.TASK_KILLED,
-        common_pb2.TASK_ERROR,
-        common_pb2.TASK_LOST,
-        common_pb2.TASK_DROPPED,
-        common_pb2.TASK_GONE,
-        common_pb2.TASK_GONE_BY_OPERATOR,
-    }
-)
-
-
-def is_terminal(state: int) -> bool:
-    return state in TERMINAL_STATES
 
 
 @dataclass
@@ -170,6 +154,10 @@ Sender = Callable[[list[agent_pb2.StatusUpdate]], Awaitable[None]]
 
 # One RPC carries at most this many updates; more go in the next one right after.
 MAX_BATCH = 2000
+# Updates going out within this long of the previous RPC wait for its end and go together:
+# under load a few large RPCs cost the master and the framework far less than many small
+# ones (each RPC has a fixed cost there), and an idle agent still sends at once.
+LINGER_SECONDS = 0.05
 
 
 class StatusUpdateManager:
@@ -187,8 +175,10 @@ class StatusUpdateManager:
         on_update: Callable[[TaskKey, common_pb2.TaskStatus], None] | None = None,
         on_ack: Callable[[TaskKey, bytes], None] | None = None,
         before_send: Callable[[], None] | None = None,
+        linger: float = LINGER_SECONDS,
     ) -> None:
         self.streams = streams
+        self._linger = linger
         self._on_finished = on_finished
         self._on_update = on_update
         self._on_ack = on_ack
@@ -222,16 +212,22 @@ class StatusUpdateManager:
     async def run(self) -> None:
         """Send due updates until cancelled."""
         loop = asyncio.get_running_loop()
+        last_send = -self._linger
         while True:
             sender = self._sender
             if sender is None:
                 await self._wait(None)
                 continue
+            pause = last_send + self._linger - loop.time()
+            if pause > 0 and self.streams.has_ready():
+                await asyncio.sleep(pause)
+                continue  # the sender may have changed meanwhile
             batch = self.streams.due(loop.time(), MAX_BATCH)
             if batch:
                 if self._before_send is not None:
                     # Write-ahead: what goes out is on disk first (one flush per batch).
                     self._before_send()
+                last_send = loop.time()
                 try:
                     await sender(batch)
                 except Exception as exc:  # the retry schedule covers every failure

@@ -8,6 +8,7 @@ limited by an ``Isolator``, and updates go to the ``StatusUpdateManager``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shlex
@@ -24,7 +25,8 @@ from mesospy.agent.health import HealthChecker, validate_health_check
 from mesospy.agent.isolation import Container, Isolator
 from mesospy.agent.launcher import LaunchSpec, TaskLauncher, describe_exit, kill_group
 from mesospy.agent.sandbox import sandbox_dir
-from mesospy.agent.status_updates import StatusUpdateManager, TaskKey, is_terminal
+from mesospy.agent.status_updates import StatusUpdateManager, TaskKey
+from mesospy.task_states import is_terminal
 from mesospy.v1 import common_pb2
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,9 @@ log = logging.getLogger(__name__)
 Reason = common_pb2.TaskStatus.Reason
 R = common_pb2.TaskStatus
 MAX_PORT_VARS = 100
+# Spawned tasks go back to the loop in groups of at most this many, or this often.
+HANDBACK_MAX = 64
+HANDBACK_SECONDS = 0.005
 UNKNOWN_EXIT = "agent restarted; exit status unknown"
 
 
@@ -55,7 +60,7 @@ class Task:
     health: asyncio.Task[None] | None = None
     healthy: bool | None = None
     env: dict[str, str] = field(default_factory=dict)
-    # Between RunTasks and the spawn (its files are being made): a kill then cancels it.
+    # Between RunTasks and the spawn's hand-back: a kill then cancels or ends it at once.
     launching: bool = False
 
     @property
@@ -73,8 +78,13 @@ class _Launch:
 
     task: Task
     spec: LaunchSpec
-    files: tuple[int, int] | None = None
+    # What TaskLauncher.start() returned: a pid, or the Popen for non-shell tasks.
+    started: int | subprocess.Popen[bytes] | None = None
     error: BaseException | None = None
+
+
+def _pid_of(started: int | subprocess.Popen[bytes] | None) -> int | None:
+    return started if isinstance(started, int) or started is None else started.pid
 
 
 def _scalar(info: common_pb2.TaskInfo, name: str) -> float | None:
@@ -180,9 +190,8 @@ class TaskManager:
         """Start each task; every outcome is reported as a status update.
 
         Tasks are admitted at once (so a kill or a duplicate finds them); the file-system
-        work (sandboxes, log files, cgroups), the slow part of a launch on most disks, then
-        runs in a worker thread, and each task is spawned on the loop as soon as its files
-        are ready, overlapping with the next."""
+        work (sandboxes, log files, cgroups) and the spawns then run in a worker thread,
+        and the loop takes each group of started tasks back as it comes."""
         self.frameworks[framework.id] = framework
         self._checkpoint.add_framework(framework)
         batch: list[_Launch] = []
@@ -225,26 +234,56 @@ class TaskManager:
         return _Launch(task, LaunchSpec(argv, task.env, sandbox, command.user or None))
 
     def _prepare_all(self, batch: list[_Launch]) -> None:
-        """Worker thread: only file-system calls on each launch's own state; the spawn is
-        handed back to the loop."""
+        """Worker thread: make each launch's files and cgroups and spawn it (posix_spawn
+        releases the GIL while the child execs, so the loop keeps running); the results go
+        back to the loop in small groups. Touches only each launch's own state (a kill
+        arriving meanwhile is seen, or handled on the loop once the pid is back)."""
+        self._launcher.seal_descriptors()
+        done: list[_Launch] = []
+        flushed = time.monotonic()
         for launch in batch:
+            task, spec = launch.task, launch.spec
             try:
-                self._isolator.prepare(launch.task.container)
-                launch.files = self._launcher.prepare(launch.spec)
-            except (OSError, KeyError, ValueError) as exc:
+                self._isolator.prepare(task.container)
+                files = self._launcher.prepare(spec)
+                if task.kill_reason is None:
+                    spec.argv = self._isolator.wrap(task.container, spec.argv)
+                    launch.started = self._launcher.start(spec, files)
+                else:
+                    self._launcher.discard(files)
+            except (OSError, KeyError, ValueError, subprocess.SubprocessError) as exc:
                 launch.error = exc
-            try:
-                self._loop.call_soon_threadsafe(self._spawn, launch)
-            except RuntimeError:  # the loop is closed: the agent is gone
-                self._launcher.discard(launch.files)
-                return
+            done.append(launch)
+            now = time.monotonic()
+            if len(done) >= HANDBACK_MAX or now - flushed >= HANDBACK_SECONDS:
+                if not self._hand_back(done):
+                    return
+                done, flushed = [], now
+        if done:
+            self._hand_back(done)
 
-    def _spawn(self, launch: _Launch) -> None:
+    def _hand_back(self, done: list[_Launch]) -> bool:
+        try:
+            self._loop.call_soon_threadsafe(self._started_all, done)
+        except RuntimeError:  # the loop is closed: the agent is gone, and so are these
+            for launch in done:
+                pid = _pid_of(launch.started)
+                if pid is not None:
+                    kill_group(pid, signal.SIGKILL)
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(pid, 0)
+            return False
+        return True
+
+    def _started_all(self, done: list[_Launch]) -> None:
+        for launch in done:
+            self._started(launch)
+
+    def _started(self, launch: _Launch) -> None:
         task, spec = launch.task, launch.spec
         task.launching = False
-        key = (task.framework_id, task.info.task_id)
-        if task.kill_reason is not None or launch.error is not None or launch.files is None:
-            self._launcher.discard(launch.files)
+        pid = _pid_of(launch.started)
+        if pid is None:
             self._isolator.cleanup(task.container)
             if task.kill_reason is not None:
                 self._emit(
@@ -256,24 +295,25 @@ class TaskManager:
             else:
                 self._launch_failed(task, spec, launch.error)
             return
+        key = (task.framework_id, task.info.task_id)
+        if not isinstance(launch.started, int):
+            task.proc = launch.started
+        task.pid = pid
         try:
-            spec.argv = self._isolator.wrap(task.container, spec.argv)
-            proc = self._launcher.spawn(spec, launch.files)
-        except (OSError, KeyError, ValueError, subprocess.SubprocessError) as exc:
-            self._isolator.cleanup(task.container)
-            self._launch_failed(task, spec, exc)
-            return
-        task.proc, task.pid = proc, proc.pid
-        try:
-            self._isolator.isolate(task.container, proc.pid)
+            self._isolator.isolate(task.container, pid)
         except OSError as exc:
             # The process runs but unlimited: say so rather than pretend.
             log.warning("task %r runs without isolation: %s", task.info.task_id, exc)
         # The start time is read later, in a batch: reading /proc/<pid>/stat while the
         # child is starting up costs as much as a third of the spawn.
-        self._checkpoint.add_pid(key, proc.pid, None)
+        self._checkpoint.add_pid(key, pid, None)
         self._unstamped.append(task)
-        task.stop_watch = self._launcher.watch(proc.pid, lambda: self._on_exit(task))
+        task.stop_watch = self._launcher.watch(pid, lambda: self._on_exit(task))
+        if task.kill_reason is not None:
+            # Killed while it was being spawned: it never counts as running.
+            task.kill_reason = Reason.REASON_TASK_KILLED_DURING_LAUNCH
+            kill_group(pid, signal.SIGKILL)
+            return
         self._emit(task, common_pb2.TASK_RUNNING)
         self._start_timers(task)
 

@@ -276,3 +276,31 @@ def test_http_and_tcp_health_checks_pass(tmp_path: Path) -> None:
                 )
 
     asyncio.run(scenario())
+
+
+def test_task_starts_clean_in_its_own_session(tmp_path: Path) -> None:
+    # Spawned without closing descriptors one by one: every agent descriptor must be
+    # close-on-exec, so the task sees only stdin, stdout and stderr. It leads its own
+    # session and process group (kills go to the group), ignores no signal, and starts
+    # in its sandbox.
+    async def scenario() -> None:
+        async with cluster(tmp_path) as c:
+            shell = (
+                "cut -d' ' -f5,6 /proc/$$/stat; echo $$; grep SigIgn /proc/$$/status; pwd; "
+                "exec ls /proc/self/fd"
+            )
+            await c.run(task("clean", shell))
+            status = await c.terminal("clean")
+            assert status.state == common_pb2.TASK_FINISHED, status.message
+            sandbox = tmp_path / "frameworks" / "fw-1" / "tasks" / "clean"
+            ids, pid, ignored, cwd, *fds = (sandbox / "stdout").read_text().splitlines()
+            assert fds == ["0", "1", "2", "3"]  # 3: the directory ls is reading
+            assert ids == f"{pid} {pid}"
+            # No signal a program can use is ignored. glibc's posix_spawn leaves its two
+            # internal signals (32, 33; glibc's SIGRTMIN is 34) ignored, and nothing can
+            # ask it otherwise; a glibc program installs handlers for them on first use.
+            internal = (1 << 31) | (1 << 32)
+            assert int(ignored.split()[1], 16) & ~internal == 0, ignored
+            assert cwd == str(sandbox)
+
+    asyncio.run(scenario())
