@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mesospy.agent.checkpoint import Checkpoint, RecoveredState
+from mesospy.agent.exit_status import recorded_exit_code, recording
 from mesospy.agent.health import HealthChecker, validate_health_check
 from mesospy.agent.isolation import Container, Isolator
 from mesospy.agent.launcher import LaunchSpec, TaskLauncher, describe_exit, kill_group
@@ -247,7 +248,7 @@ class TaskManager:
                 self._isolator.prepare(task.container)
                 files = self._launcher.prepare(spec)
                 if task.kill_reason is None:
-                    spec.argv = self._isolator.wrap(task.container, spec.argv)
+                    spec.argv = self._isolator.wrap(task.container, recording(spec.argv, spec.env))
                     launch.started = self._launcher.start(spec, files)
                 else:
                     self._launcher.discard(files)
@@ -460,8 +461,9 @@ class TaskManager:
         try:
             pid, status = os.waitpid(task.pid, os.WNOHANG)
         except ChildProcessError:
-            return None  # not our child: only its parent learns how it ended
-        return os.waitstatus_to_exitcode(status) if pid else None
+            # Not our child (re-adopted after an agent restart): its shell recorded it.
+            return recorded_exit_code(task.sandbox)
+        return os.waitstatus_to_exitcode(status) if pid else recorded_exit_code(task.sandbox)
 
     def _stop_helpers(self, task: Task) -> None:
         for timer in task.timers:
@@ -574,9 +576,25 @@ class TaskManager:
                 self._start_timers(task)
                 log.info("re-adopted task %r (pid %d)", key[1], rec.pid)
             else:
-                self._emit(
-                    task, common_pb2.TASK_FAILED, Reason.REASON_AGENT_RESTARTED, UNKNOWN_EXIT
-                )
+                self._report_recorded_exit(task)
+
+    def _report_recorded_exit(self, task: Task) -> None:
+        """A task that ended while the agent was down: report what its shell recorded."""
+        code = recorded_exit_code(task.sandbox)
+        if code is None:
+            self._emit(task, common_pb2.TASK_FAILED, Reason.REASON_AGENT_RESTARTED, UNKNOWN_EXIT)
+            return
+        message, exit_code = describe_exit(code)
+        if code == 0:
+            self._emit(task, common_pb2.TASK_FINISHED, message=message, exit_code=0)
+        else:
+            self._emit(
+                task,
+                common_pb2.TASK_FAILED,
+                Reason.REASON_COMMAND_EXECUTOR_FAILED,
+                message,
+                exit_code=exit_code,
+            )
 
     # ------------------------------------------------------------------ reporting
 

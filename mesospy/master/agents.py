@@ -227,10 +227,30 @@ class AgentHandler:
                 "the agent re-registered without this task",
             )
             self.m.tasks.finish(task_record, status)
+        if was_unreachable:
+            self._resolve_unreported(info.id, reported)
         self.m.tasks.answer_deferred(info.id, deferred)
         self._answer_unplaced()
         log.info("agent %s re-registered with %d tasks", info.id, len(request.tasks))
         return self._response(info.id)
+
+    def _resolve_unreported(self, agent_id: str, reported: set[tuple[str, str]]) -> None:
+        """Tasks held UNREACHABLE that the returning agent does not have are over: GONE if
+        they ran, DROPPED if the launch never reached the agent."""
+        for framework in self.m.state.frameworks.values():
+            for task in list(framework.unreachable_tasks.values()):
+                if task.agent_id != agent_id or (task.framework_id, task.task_id) in reported:
+                    continue
+                state = pb.TASK_DROPPED if task.state == pb.TASK_STAGING else pb.TASK_GONE
+                status = self.m.master_status(
+                    task.task_id,
+                    agent_id,
+                    framework.id,
+                    state,
+                    Reason.REASON_AGENT_RESTARTED,
+                    "the agent came back without this task",
+                )
+                self.m.tasks.finish(task, status)
 
     @staticmethod
     def _reported_usage(tasks: Iterable[pb.Task]) -> dict[tuple[str, str], Resources]:

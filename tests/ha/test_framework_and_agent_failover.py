@@ -164,3 +164,31 @@ def test_framework_failover_across_a_master_failover(
             what="the task RUNNING under the new leader",
         )
         new.stop()
+
+
+def test_a_task_that_ends_while_its_agent_is_down_reports_its_real_exit_status(
+    cluster: LocalCluster,
+) -> None:
+    fw = FrameworkHarness(cluster.master_address, name="witness", failover_timeout=60).start()
+    gate = cluster.work_dir / "gate"  # type: ignore[operator]
+    fw.submit(
+        [task("late", f"while [ ! -e {gate} ]; do sleep 0.05; done; exit 5", "cpus:0.1;mem:16")]
+    )
+    fw.wait(lambda: fw.latest_states().get("late") == pb.TASK_RUNNING, what="RUNNING")
+    daemon = cluster.agent_daemons[0]
+    daemon.signal(signal.SIGKILL)
+    daemon.process.wait()  # type: ignore[union-attr]
+    gate.touch()  # the task ends now, while nobody is there to reap it
+    recorded = list((cluster.work_dir / "agent-0").rglob(".mesospy-exit-status"))  # type: ignore[operator]
+    deadline = time.monotonic() + 30
+    while not recorded:
+        assert time.monotonic() < deadline, "the task's shell recorded no exit status"
+        time.sleep(0.05)
+        recorded = list((cluster.work_dir / "agent-0").rglob(".mesospy-exit-status"))  # type: ignore[operator]
+    daemon.killed = False
+    daemon.start()
+    fw.wait(lambda: fw.latest_states().get("late") == pb.TASK_FAILED, what="FAILED")
+    final = [s for s in fw.tasks.statuses if s.task_id == "late"][-1]
+    assert final.exit_code == 5, final.message
+    assert "status 5" in final.message
+    fw.stop()
