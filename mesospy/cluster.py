@@ -42,6 +42,7 @@ class Daemon:
     log: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    metrics_port: int = 0  # 0: it serves no metrics
     killed: bool = False  # a test killed it on purpose
 
     def start(self, env: dict[str, str] | None = None) -> None:
@@ -54,6 +55,11 @@ class Daemon:
                 env=env,
                 start_new_session=True,  # Ctrl-C in a terminal goes to `local`, which stops us
             )
+
+    @property
+    def metrics_url(self) -> str | None:
+        """Where its Prometheus metrics are served, if they are."""
+        return f"http://127.0.0.1:{self.metrics_port}/metrics" if self.metrics_port else None
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -96,6 +102,9 @@ class LocalCluster:
     # With a zk://.../path URL, `masters` masters contend for leadership in ZooKeeper.
     zk: str | None = None
     masters: int = 1
+    # Serve Prometheus metrics from every master and agent, each on a free port
+    # (``Daemon.metrics_url``).
+    metrics: bool = False
     master: Daemon | None = None
     master_daemons: list[Daemon] = field(default_factory=list)
     agent_daemons: list[Daemon] = field(default_factory=list)
@@ -130,6 +139,8 @@ class LocalCluster:
         port = port or free_port()
         name = "master" if index == 0 else f"master-{index}"
         zk_flags = ["--zk", self.zk] if self.zk else []
+        metrics_port = free_port() if self.metrics else 0
+        metrics_flags = ["--metrics-port", str(metrics_port)] if metrics_port else []
         daemon = Daemon(
             name,
             [
@@ -139,10 +150,12 @@ class LocalCluster:
                 "--work-dir",
                 str(self.work_dir / name),
                 *zk_flags,
+                *metrics_flags,
                 *self.master_flags,
             ],
             self.work_dir / f"{name}.log",
             port,
+            metrics_port=metrics_port,
         )
         daemon.start()
         self.master_daemons.append(daemon)
@@ -189,7 +202,16 @@ class LocalCluster:
             args += ["--resources", resources]
         if self.kill_tasks_on_exit:
             args.append("--kill-tasks-on-exit")
-        daemon = Daemon(f"agent-{index}", args, self.work_dir / f"agent-{index}.log", port)
+        metrics_port = free_port() if self.metrics else 0
+        if metrics_port:
+            args += ["--metrics-port", str(metrics_port)]
+        daemon = Daemon(
+            f"agent-{index}",
+            args,
+            self.work_dir / f"agent-{index}.log",
+            port,
+            metrics_port=metrics_port,
+        )
         before = len(self.state().agents) if wait else 0
         daemon.start()
         self.agent_daemons.append(daemon)

@@ -8,11 +8,33 @@ back to back (even without awaiting the first) apply in order.
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from mesospy.v1 import common_pb2 as pb
 
 AGENT_STATES = ("admitted", "unreachable", "gone")
+MAINTENANCE_STATES = ("deactivated", "draining", "drained")
+
+
+@dataclass(frozen=True)
+class AgentMaintenance:
+    """An operator's hold on an agent (deactivated, or drained), kept across failovers."""
+
+    state: str  # one of MAINTENANCE_STATES
+    started: float | None = None  # when the drain began
+    max_grace_period: float | None = None  # the drain's cap on kill grace periods
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "started": self.started,
+            "max_grace_period": self.max_grace_period,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> AgentMaintenance:
+        return cls(doc["state"], doc.get("started"), doc.get("max_grace_period"))
 
 
 class Registry(Protocol):
@@ -33,6 +55,10 @@ class Registry(Protocol):
         """Role weights set by operators."""
         ...
 
+    def maintenance(self) -> dict[str, AgentMaintenance]:
+        """Admitted and unreachable agents under maintenance, by agent id."""
+        ...
+
     async def admit_agent(self, info: pb.AgentInfo) -> None: ...
 
     async def mark_agent_unreachable(self, agent_id: str, when: float) -> None: ...
@@ -40,6 +66,11 @@ class Registry(Protocol):
     async def mark_agent_gone(self, agent_id: str) -> None: ...
 
     async def remove_agent(self, agent_id: str) -> None: ...
+
+    async def set_agent_maintenance(
+        self, agent_id: str, maintenance: AgentMaintenance | None
+    ) -> None:
+        """Record (None: clear) an operator's hold on an agent; it survives re-admission."""
 
     async def add_framework(self, info: pb.FrameworkInfo) -> None: ...
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import random
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 import grpc
 
@@ -21,11 +22,13 @@ from mesospy.agent.checkpoint import Checkpoint
 from mesospy.agent.config import AgentConfig
 from mesospy.agent.isolation import Isolator, choose_isolator
 from mesospy.agent.launcher import TaskLauncher
+from mesospy.agent.metrics import AgentMetrics
 from mesospy.agent.probe import resource_text
 from mesospy.agent.service import AgentService
 from mesospy.agent.status_updates import StatusUpdateManager, UpdateStreams
 from mesospy.agent.tasks import TaskManager
 from mesospy.detector import MasterDetector, MasterSpecError
+from mesospy.metrics_http import serve_registry
 from mesospy.resources import Resources
 from mesospy.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 
@@ -61,6 +64,8 @@ class Agent:
         self._channel_target = ""
         self._background: list[asyncio.Task[Any]] = []
         self._resources: list[common_pb2.Resource] = []
+        self.metrics = AgentMetrics(self)
+        self._metrics_server: WSGIServer | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -99,7 +104,9 @@ class Agent:
         self.tasks.recover(state)
         self.checkpoint.flush()
 
-        self.service = AgentService(self.tasks, self.updates, work, self.agent_id or None)
+        self.service = AgentService(
+            self.tasks, self.updates, work, self.agent_id or None, self.metrics.launched
+        )
         self._server = grpc.aio.server(
             options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 << 20)]
         )
@@ -109,6 +116,7 @@ class Agent:
             raise OSError(f"cannot listen on {cfg.ip}:{cfg.port} (in use or not local)")
         await self._server.start()
         log.info("agent serving on %s:%d", cfg.ip, self.port)
+        self._metrics_server = serve_registry(self.metrics.registry, cfg.ip, cfg.metrics_port)
 
         for coro in (
             self._registration_loop(),
@@ -130,6 +138,10 @@ class Agent:
         if self._server is not None:
             await self._server.stop(grace=0.5)
             self._server = None
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
+            self._metrics_server = None
         await self.tasks.wait_launched()
         if self.config.kill_tasks_on_exit:
             self.tasks.kill_all()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -36,8 +37,10 @@ class AgentService(agent_pb2_grpc.AgentServicer):
         updates: StatusUpdateManager,
         work_dir: Path,
         agent_id: str | None = None,
+        on_launch: Callable[[int], None] | None = None,
     ) -> None:
         self._tasks = tasks
+        self._on_launch = on_launch  # told how many tasks each RunTasks hands over
         self._updates = updates
         self._work_dir = work_dir
         self.agent_id = agent_id
@@ -69,6 +72,8 @@ class AgentService(agent_pb2_grpc.AgentServicer):
                     f"but this is agent {self.agent_id!r}",
                 )
         self._tasks.launch(framework, list(request.tasks))
+        if self._on_launch is not None:
+            self._on_launch(len(request.tasks))
         return agent_pb2.AgentResponse()
 
     async def KillTask(

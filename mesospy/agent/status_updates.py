@@ -51,6 +51,7 @@ class UpdateStreams:
         self._streams: dict[TaskKey, _Stream] = {}
         self._ready: dict[TaskKey, None] = {}  # heads never sent yet (insertion ordered)
         self._retries: list[tuple[float, int, TaskKey]] = []  # (due, generation, key)
+        self.retries = 0  # unacknowledged updates resent (a metric)
 
     def __len__(self) -> int:
         return len(self._streams)
@@ -91,6 +92,7 @@ class UpdateStreams:
             _, generation, key = heapq.heappop(self._retries)
             stream = self._streams.get(key)
             if stream is not None and stream.generation == generation and key not in self._ready:
+                self.retries += 1
                 self._send(key, now, out)
         return out
 

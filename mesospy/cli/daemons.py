@@ -188,6 +188,13 @@ def master(
     is_flag=True,
     help="Kill running tasks when the agent stops (default: they keep running).",
 )
+@click.option(
+    "--metrics-port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Serve Prometheus metrics at http://IP:PORT/metrics (0: off).",
+)
 @log_level_option
 def agent(
     master: str,
@@ -199,11 +206,14 @@ def agent(
     attributes: str,
     isolation: str,
     kill_tasks_on_exit: bool,
+    metrics_port: int,
     log_level: str,
 ) -> None:
     """Run an agent that offers this machine's resources to the master.
 
     Example: mesospy agent --master 10.0.0.1:5050 --resources "cpus:4;mem:4096"
+
+    With metrics: mesospy agent --master 10.0.0.1:5050 --metrics-port 9051
     """
     if resources:
         try:
@@ -225,6 +235,7 @@ def agent(
         attributes=attrs,
         isolation=isolation,
         kill_tasks_on_exit=kill_tasks_on_exit,
+        metrics_port=metrics_port,
     )
     try:
         run_until_signalled(run_agent(config))

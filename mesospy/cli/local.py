@@ -14,7 +14,7 @@ import click
 import psutil
 
 from mesospy.cli.common import fail
-from mesospy.cluster import ClusterError, LocalCluster, environment_with_master, free_port
+from mesospy.cluster import ClusterError, LocalCluster, environment_with_master
 
 
 def _share_of_machine(agents: int) -> str:
@@ -85,7 +85,7 @@ def local(
         work_dir=work_dir,
         master_port=port,
         agent_resources=agent_resources or _share_of_machine(agents),
-        master_flags=["--metrics-port", str(metrics_port := free_port())],
+        metrics=True,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -97,9 +97,13 @@ def local(
     code = 0
     try:
         click.echo(f"mesospy local: master at {cluster.master_address}")
-        click.echo(f"mesospy local: metrics at http://127.0.0.1:{metrics_port}/metrics")
+        assert cluster.master is not None
+        click.echo(f"mesospy local: metrics at {cluster.master.metrics_url}")
         for daemon in cluster.agent_daemons:
-            click.echo(f"mesospy local: {daemon.name} (port {daemon.port})")
+            click.echo(
+                f"mesospy local: {daemon.name} (port {daemon.port}, "
+                f"metrics at {daemon.metrics_url})"
+            )
         click.echo(f"mesospy local: logs and state in {cluster.work_dir}")
         if command:
             env = environment_with_master(cluster.master_address)

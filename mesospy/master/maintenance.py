@@ -4,6 +4,10 @@ A deactivated agent keeps its tasks but gets no new offers. Draining deactivates
 and kills its tasks (as Mesos does, with each task's grace period capped at the drain's
 ``max_grace_period``); once no task is left the agent is DRAINED, and stays out of offers
 until an operator reactivates it.
+
+Both are kept in the registry (``set_agent_maintenance``), so they survive a master restart
+or failover: ``recover`` holds them until each agent re-registers (``agent_readmitted``), as
+it does for an agent that comes back from being unreachable.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mesospy.master.errors import FailedPrecondition, InvalidArgument, NotFound
-from mesospy.master.state import AgentRecord, is_terminal
+from mesospy.master.state import AgentRecord
 from mesospy.master.validation import id_problem
+from mesospy.registry_api import AgentMaintenance
+from mesospy.task_states import is_terminal
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import operator_pb2 as opb
 
@@ -46,9 +52,55 @@ class MaintenanceHandler:
         self.m = master
         self._drains: dict[str, DrainInfo] = {}
         self._kills: set[asyncio.Task[None]] = set()
+        # Holds on agents not registered now (recovered from the registry, or unreachable),
+        # put back in force when they re-register.
+        self._held: dict[str, AgentMaintenance] = {}
 
     def drain_of(self, agent_id: str) -> DrainInfo | None:
         return self._drains.get(agent_id)
+
+    # ---------------------------------------------------------------- across failovers
+
+    def recover(self, held: dict[str, AgentMaintenance]) -> None:
+        """Take in the registry's holds (master start); they apply as agents re-register."""
+        self._held.update(held)
+
+    def agent_readmitted(self, agent: AgentRecord) -> None:
+        """A re-registering agent was added afresh (after a failover, or unreachable):
+        put its hold back. Called once its tasks are adopted, so a drain kills them."""
+        held = self._held.pop(agent.id, None)
+        if held is None:
+            return
+        self._deactivate(agent)
+        if held.state in ("draining", "drained"):
+            started = held.started if held.started is not None else self.m.now()
+            state = Drain.DRAINED if held.state == "drained" else Drain.DRAINING
+            drain = DrainInfo(state, started, held.max_grace_period)
+            self._drains[agent.id] = drain
+            self._kill_tasks(agent, held.max_grace_period)
+            drain.watcher = asyncio.get_running_loop().create_task(self._watch(agent.id, drain))
+        self.m.events.agent_updated(agent)
+        log.info("agent %s is back under maintenance (%s)", agent.id, held.state)
+
+    def agent_detached(self, agent: AgentRecord, unreachable: bool) -> None:
+        """The agent left the registered ones: keep its hold for its return if it may."""
+        drain = self._drains.pop(agent.id, None)
+        if drain is not None and drain.watcher is not None:
+            drain.watcher.cancel()
+        if not unreachable:
+            return
+        if drain is not None:
+            state = "drained" if drain.state == Drain.DRAINED else "draining"
+            self._held[agent.id] = AgentMaintenance(state, drain.started, drain.max_grace_period)
+        elif not agent.active:
+            self._held[agent.id] = AgentMaintenance("deactivated")
+
+    def forget(self, agent_id: str) -> None:
+        """The agent is gone for good: drop any hold on it."""
+        self._held.pop(agent_id, None)
+        drain = self._drains.pop(agent_id, None)
+        if drain is not None and drain.watcher is not None:
+            drain.watcher.cancel()
 
     def _agent(self, agent_id: str) -> AgentRecord:
         if p := id_problem("agent_id", agent_id):
@@ -66,11 +118,13 @@ class MaintenanceHandler:
 
     # ---------------------------------------------------------------- activation
 
-    def deactivate(self, agent_id: str) -> AgentRecord:
+    async def deactivate(self, agent_id: str) -> AgentRecord:
         """Stop offering the agent's resources; outstanding offers are rescinded."""
         agent = self._agent(agent_id)
         self._deactivate(agent)
         self.m.events.agent_updated(agent)
+        if agent_id not in self._drains:  # a drain's own record says more
+            await self.m.registry.set_agent_maintenance(agent_id, AgentMaintenance("deactivated"))
         return agent
 
     def _deactivate(self, agent: AgentRecord) -> None:
@@ -80,7 +134,7 @@ class MaintenanceHandler:
         for offer in self.m.offers.of_agent(agent.id):
             self.m.rescind(offer)
 
-    def reactivate(self, agent_id: str) -> AgentRecord:
+    async def reactivate(self, agent_id: str) -> AgentRecord:
         """Offer the agent's resources again; ends a drain (killed tasks stay killed)."""
         agent = self._agent(agent_id)
         drain = self._drains.pop(agent_id, None)
@@ -91,11 +145,12 @@ class MaintenanceHandler:
             self.m.allocator.activate_agent(agent.id)
             self.m.request_allocation()
         self.m.events.agent_updated(agent)
+        await self.m.registry.set_agent_maintenance(agent_id, None)
         return agent
 
     # ---------------------------------------------------------------- drain
 
-    def drain(self, agent_id: str, max_grace_period: float | None) -> AgentRecord:
+    async def drain(self, agent_id: str, max_grace_period: float | None) -> AgentRecord:
         """Deactivate the agent and kill its tasks; it becomes DRAINED when none is left."""
         if max_grace_period is not None and not max_grace_period >= 0:
             raise InvalidArgument(
@@ -107,6 +162,17 @@ class MaintenanceHandler:
         self._deactivate(agent)
         drain = DrainInfo(Drain.DRAINING, self.m.now(), max_grace_period)
         self._drains[agent_id] = drain
+        self._kill_tasks(agent, max_grace_period)
+        drain.watcher = asyncio.get_running_loop().create_task(self._watch(agent_id, drain))
+        self.m.events.agent_updated(agent)
+        log.info("agent %s draining (max grace period %s)", agent_id, max_grace_period)
+        await self.m.registry.set_agent_maintenance(
+            agent_id, AgentMaintenance("draining", drain.started, max_grace_period)
+        )
+        return agent
+
+    def _kill_tasks(self, agent: AgentRecord, max_grace_period: float | None) -> None:
+        """Kill the agent's unfinished tasks, their grace periods capped."""
         policy = (
             pb.KillPolicy(grace_period_seconds=max_grace_period)
             if max_grace_period is not None
@@ -125,10 +191,6 @@ class MaintenanceHandler:
                 )
                 self._kills.add(kill)  # keep a reference: the loop holds only a weak one
                 kill.add_done_callback(self._kills.discard)
-        drain.watcher = loop.create_task(self._watch(agent_id, drain))
-        self.m.events.agent_updated(agent)
-        log.info("agent %s draining (max grace period %s)", agent_id, max_grace_period)
-        return agent
 
     async def _watch(self, agent_id: str, drain: DrainInfo) -> None:
         while True:
@@ -140,6 +202,9 @@ class MaintenanceHandler:
                 drain.state = Drain.DRAINED
                 self.m.events.agent_updated(agent)
                 log.info("agent %s drained", agent_id)
+                await self.m.registry.set_agent_maintenance(
+                    agent_id, AgentMaintenance("drained", drain.started, drain.max_grace_period)
+                )
                 return
             await asyncio.sleep(DRAIN_POLL)
 
@@ -155,9 +220,7 @@ class MaintenanceHandler:
             if agent_id in self.m.agents.gone:
                 return  # already gone: a retried call is harmless
             raise NotFound(f"agent {agent_id!r} is unknown to the master (see `mesospy agents`)")
-        drain = self._drains.pop(agent_id, None)
-        if drain is not None and drain.watcher is not None:
-            drain.watcher.cancel()
+        self.forget(agent_id)
         if agent is not None:
             # Its processes may still run: ask the agent to stop them before cutting it off.
             frameworks = {t.framework_id for t in agent.tasks.values()}

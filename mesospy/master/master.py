@@ -101,6 +101,7 @@ class Master:
             self.registry.agents("unreachable"),
             self.registry.agents("gone"),
         )
+        self.maintenance.recover(self.registry.maintenance())
         loop = asyncio.get_running_loop()
         self._background = [
             loop.create_task(self._allocation_loop(), name="allocation"),

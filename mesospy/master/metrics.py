@@ -17,15 +17,18 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest, start_http_server
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from mesospy.metrics_http import MetricsPortError, serve_registry
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import operator_pb2 as opb
 
 if TYPE_CHECKING:
     from mesospy.master.master import Master
+
+__all__ = ["MasterMetrics", "MetricsPortError", "serve_metrics"]
 
 log = logging.getLogger(__name__)
 Drain = opb.AgentState.DrainState
@@ -167,15 +170,4 @@ def _labelled(
 
 def serve_metrics(master: Master, ip: str, port: int) -> WSGIServer | None:
     """Serve the master's metrics over HTTP on ``ip:port`` in a thread (port 0: don't)."""
-    if not port:
-        return None
-    try:
-        server, _thread = start_http_server(port, addr=ip, registry=master.metrics.registry)
-    except OSError as exc:
-        raise MetricsPortError(f"cannot serve metrics on {ip}:{port}: {exc.strerror}") from exc
-    log.info("metrics at http://%s:%d/metrics", ip, port)
-    return server
-
-
-class MetricsPortError(RuntimeError):
-    """The metrics port cannot be listened on."""
+    return serve_registry(master.metrics.registry, ip, port)

@@ -266,7 +266,7 @@ class OperatorService(opb_grpc.OperatorServicer):
         )
 
         async def work() -> opb.AgentState:
-            agent = self.m.maintenance.drain(request.agent_id, grace)
+            agent = await self.m.maintenance.drain(request.agent_id, grace)
             return snapshot.agent_state(self.m, agent)
 
         return await _answer(context, work())
@@ -275,7 +275,7 @@ class OperatorService(opb_grpc.OperatorServicer):
         await self._lead(context)
 
         async def work() -> opb.AgentState:
-            agent = self.m.maintenance.deactivate(request.agent_id)
+            agent = await self.m.maintenance.deactivate(request.agent_id)
             return snapshot.agent_state(self.m, agent)
 
         return await _answer(context, work())
@@ -284,7 +284,7 @@ class OperatorService(opb_grpc.OperatorServicer):
         await self._lead(context)
 
         async def work() -> opb.AgentState:
-            agent = self.m.maintenance.reactivate(request.agent_id)
+            agent = await self.m.maintenance.reactivate(request.agent_id)
             return snapshot.agent_state(self.m, agent)
 
         return await _answer(context, work())

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mesospy.registry_api import AgentMaintenance
 from mesospy.v1 import common_pb2 as pb
 
 
@@ -63,10 +64,21 @@ class LocalRegistry:
     def weights(self) -> dict[str, float]:
         return dict(self._doc["weights"])
 
+    def maintenance(self) -> dict[str, AgentMaintenance]:
+        return {
+            agent_id: AgentMaintenance.from_json(a["maintenance"])
+            for agent_id, a in self._doc["agents"].items()
+            if a.get("maintenance") and a["state"] in ("admitted", "unreachable")
+        }
+
     # ---------------------------------------------------------------- operations
 
     async def admit_agent(self, info: pb.AgentInfo) -> None:
-        self._doc["agents"][info.id] = {"info": _encode(info), "state": "admitted"}
+        entry: dict[str, Any] = {"info": _encode(info), "state": "admitted"}
+        old = self._doc["agents"].get(info.id)
+        if old and old.get("maintenance"):  # an operator's hold outlives re-registration
+            entry["maintenance"] = old["maintenance"]
+        self._doc["agents"][info.id] = entry
         await self._persist()
 
     async def mark_agent_unreachable(self, agent_id: str, when: float) -> None:
@@ -81,6 +93,16 @@ class LocalRegistry:
 
     async def remove_agent(self, agent_id: str) -> None:
         if self._doc["agents"].pop(agent_id, None) is not None:
+            await self._persist()
+
+    async def set_agent_maintenance(
+        self, agent_id: str, maintenance: AgentMaintenance | None
+    ) -> None:
+        if agent := self._doc["agents"].get(agent_id):
+            if maintenance is None:
+                agent.pop("maintenance", None)
+            else:
+                agent["maintenance"] = maintenance.to_json()
             await self._persist()
 
     async def add_framework(self, info: pb.FrameworkInfo) -> None:

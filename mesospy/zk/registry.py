@@ -1,7 +1,8 @@
 """The registry kept in ZooKeeper: ``ZooKeeperRegistry``.
 
-Layout under ``<path>/registry/``: ``agents/<id>`` and ``frameworks/<id>`` (one small JSON
-znode each, so 10k agents never approach ZooKeeper's 1 MB node limit) and ``weights``.
+Layout under ``<path>/registry/``: ``agents/<id>`` (with the agent's maintenance, if any) and
+``frameworks/<id>`` (one small JSON znode each, so 10k agents never approach ZooKeeper's 1 MB
+node limit) and ``weights``.
 
 Fencing: every write is a multi-op transaction that first checks the leader's own election
 znode. That node is ephemeral, so once this master's session has expired (and a successor
@@ -29,6 +30,7 @@ from urllib.parse import quote, unquote
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError, RolledBackError, SessionExpiredError
 
+from mesospy.registry_api import AgentMaintenance
 from mesospy.v1 import common_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -155,10 +157,22 @@ class ZooKeeperRegistry:
         """Role weights set by operators."""
         return dict(self._weights)
 
+    def maintenance(self) -> dict[str, AgentMaintenance]:
+        """Admitted and unreachable agents under maintenance, by agent id."""
+        return {
+            agent_id: AgentMaintenance.from_json(a["maintenance"])
+            for agent_id, a in self._agents.items()
+            if a.get("maintenance") and a["state"] in ("admitted", "unreachable")
+        }
+
     # ---------------------------------------------------------------- operations
 
     async def admit_agent(self, info: pb.AgentInfo) -> None:
-        self._agents[info.id] = {"info": _encode(info), "state": "admitted"}
+        entry: dict[str, Any] = {"info": _encode(info), "state": "admitted"}
+        old = self._agents.get(info.id)
+        if old and old.get("maintenance"):  # an operator's hold outlives re-registration
+            entry["maintenance"] = old["maintenance"]
+        self._agents[info.id] = entry
         await self._put_agent(info.id)
 
     async def mark_agent_unreachable(self, agent_id: str, when: float) -> None:
@@ -174,6 +188,17 @@ class ZooKeeperRegistry:
     async def remove_agent(self, agent_id: str) -> None:
         if self._agents.pop(agent_id, None) is not None:
             await self._write(self._node("agents", agent_id), None)
+
+    async def set_agent_maintenance(
+        self, agent_id: str, maintenance: AgentMaintenance | None
+    ) -> None:
+        """Kept in the agent's own node: the layout stays one znode per agent."""
+        if agent := self._agents.get(agent_id):
+            if maintenance is None:
+                agent.pop("maintenance", None)
+            else:
+                agent["maintenance"] = maintenance.to_json()
+            await self._put_agent(agent_id)
 
     async def add_framework(self, info: pb.FrameworkInfo) -> None:
         self._frameworks[info.id] = {"info": _encode(info), "disconnected_time": None}

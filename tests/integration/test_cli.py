@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -167,3 +169,33 @@ def test_local_stops_everything_on_sigterm(tmp_path: Path) -> None:
     assert local.wait(timeout=30) == 0
     _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive
+
+
+def test_local_prints_metrics_urls_that_serve(tmp_path: Path) -> None:
+    local = subprocess.Popen(
+        [sys.executable, "-m", "mesospy", "local", "--port", str(free_port()),
+         "--work-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert local.stdout is not None
+    urls: list[str] = []
+    try:
+        for line in local.stdout:
+            urls += re.findall(r"metrics at (http://\S+/metrics)", line)
+            if "running;" in line:
+                break
+        assert len(urls) == 3, urls  # the master's and each of the two agents'
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        texts = []
+        for url in urls:
+            with opener.open(url, timeout=10) as response:
+                texts.append(response.read().decode())
+        assert "mesospy_master_elected 1.0" in texts[0]
+        for text in texts[1:]:
+            assert "mesospy_agent_registered 1.0" in text
+            assert "mesospy_agent_tasks_launched_total" in text
+    finally:
+        local.send_signal(signal.SIGTERM)
+        local.wait(timeout=30)
