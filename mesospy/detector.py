@@ -9,7 +9,6 @@ attempt, so they follow leader changes.
 from __future__ import annotations
 
 import asyncio
-
 import os
 from dataclasses import dataclass
 

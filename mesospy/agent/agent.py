@@ -210,7 +210,9 @@ class Agent:
                     self.config.registration_backoff_max,
                     self.config.registration_backoff_factor * 2 ** min(attempt, 16),
                 )
-                await asyncio.sleep(random.uniform(0, cap))
+                # Back off, but go at once when another master is elected: agents must
+                # re-register with a new leader within its re-registration window.
+                await self._detector.wait_change(self._channel_target, random.uniform(0, cap))
             attempt += 1
             try:
                 stub = await self._stub()

@@ -60,8 +60,9 @@ class Master:
         self.metrics = MasterMetrics(self)
         self.metrics.instrument_registry(registry)
         self.start_time = time.time()
-        # Standalone masters lead from the start; with ZooKeeper, once elected.
-        self.leading = config.zk is None
+        # True once start() has recovered the registry: standalone at once, with
+        # ZooKeeper once elected.
+        self.leading = False
         self.leader_address: Callable[[], str | None] = lambda: None
         self._allocation_wanted = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
@@ -79,6 +80,12 @@ class Master:
         """Refuse work unless this master leads; name the leader so clients follow."""
         if not self.leading:
             leader = self.leader_address()
+            if leader == f"{self.info.ip}:{self.info.port}" or (
+                leader is None and self.config.zk is None
+            ):
+                raise NotLeader(
+                    "this master is starting: it is recovering its state; retry shortly"
+                )
             raise NotLeader(
                 f"this master is not the leader; leader={leader}"
                 if leader
@@ -91,8 +98,11 @@ class Master:
         self.metrics.instrument_registry(registry)
 
     async def start(self) -> None:
-        """Become the acting master: recover the registry and start allocating."""
-        self.leading = True
+        """Become the acting master: recover the registry and start allocating.
+
+        Calls are refused until recovery is complete: a framework subscribing in the middle
+        of it would race the recovered state.
+        """
         await asyncio.to_thread(self.registry.load)
         self.allocator.update_weights(self.registry.weights())
         self.frameworks.recover(self.registry.frameworks())
@@ -107,6 +117,7 @@ class Master:
             loop.create_task(self._allocation_loop(), name="allocation"),
             loop.create_task(self.agents.health_loop(), name="agent-health"),
         ]
+        self.leading = True
 
     async def stop(self) -> None:
         for task in self._background:
