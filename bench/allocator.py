@@ -18,31 +18,20 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import sys
 import time
+from pathlib import Path
 
 from mesospy.allocator import Allocator
 from mesospy.resources import Resources
 
 # Mesos C++ 1.8 (apache/mesos 1.7 performance blog) and our targets, seconds per cycle.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe
+
 ANCHORS = {(10_000, 1_000): (1.1, 0.5), (20_000, 2_000): (3.8, 2.0)}
 GRID = [(n, m) for n in (1_000, 10_000, 20_000) for m in (100, 1_000, 2_000)]
 SMALL = [(1_000, 100), (2_000, 200), (10_000, 100)]
-
-
-def machine() -> str:
-    model = "unknown cpu"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def run(n_agents: int, n_frameworks: int) -> dict[str, float]:
@@ -93,7 +82,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     points = args.points or (GRID if args.full else SMALL)
-    print(f"machine: {machine()}")
+    print(f"machine: {describe()}")
     print(
         f"{'agents':>7} {'fws':>5} {'rounds':>6} {'offers':>9} {'first':>8} {'worst':>8} "
         f"{'filtered':>9} {'steady':>8}  anchor"
@@ -118,7 +107,7 @@ def main() -> None:
             print(f"WRONG: {r['offers']:.0f} offers, expected {n * m}", file=sys.stderr)
             missed = True
         results.append({"agents": n, "frameworks": m, **r})
-    print(json.dumps({"bench": "allocator", "machine": machine(), "points": results}))
+    print(json.dumps({"bench": "allocator", "machine": describe(), "points": results}))
     sys.exit(1 if missed else 0)
 
 

@@ -17,7 +17,7 @@ import grpc
 
 from mesospy.agent.sandbox import SandboxPathError, check_id, resolve_in_sandbox, sandbox_dir
 from mesospy.agent.status_updates import StatusUpdateManager
-from mesospy.agent.tasks import TaskManager
+from mesospy.agent.tasks import Task, TaskManager
 from mesospy.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -119,9 +119,14 @@ class AgentService(agent_pb2_grpc.AgentServicer):
         self._tasks.shutdown_framework(request.framework_id)
         return agent_pb2.AgentResponse()
 
-    async def ReadFile(
-        self, request: agent_pb2.ReadFileRequest, context: Context
-    ) -> agent_pb2.ReadFileResponse:
+    async def _sandbox_path(
+        self,
+        request: agent_pb2.ReadFileRequest | agent_pb2.ListFilesRequest,
+        relative: str,
+        context: Context,
+    ) -> tuple[Task | None, Path, Path]:
+        """The task (if still known), its sandbox and ``relative`` resolved inside it;
+        aborts the call when the task has no sandbox here or the path leaves it."""
         await _check_ids(
             context, ("framework_id", request.framework_id), ("task_id", request.task_id)
         )
@@ -136,7 +141,7 @@ class AgentService(agent_pb2_grpc.AgentServicer):
                 "has no sandbox on this agent",
             )
         try:
-            path = resolve_in_sandbox(sandbox, request.path)
+            path = resolve_in_sandbox(sandbox, relative)
         except SandboxPathError as exc:
             code = (
                 grpc.StatusCode.PERMISSION_DENIED
@@ -144,6 +149,12 @@ class AgentService(agent_pb2_grpc.AgentServicer):
                 else grpc.StatusCode.INVALID_ARGUMENT
             )
             await _abort(context, code, str(exc))
+        return task, sandbox, path
+
+    async def ReadFile(
+        self, request: agent_pb2.ReadFileRequest, context: Context
+    ) -> agent_pb2.ReadFileResponse:
+        task, _, path = await self._sandbox_path(request, request.path, context)
         length = min(request.length or READ_CAP, READ_CAP)
         try:
             data, size = await asyncio.to_thread(_read, path, request.offset, length)
@@ -171,28 +182,7 @@ class AgentService(agent_pb2_grpc.AgentServicer):
     async def ListFiles(
         self, request: agent_pb2.ListFilesRequest, context: Context
     ) -> agent_pb2.ListFilesResponse:
-        await _check_ids(
-            context, ("framework_id", request.framework_id), ("task_id", request.task_id)
-        )
-        key = (request.framework_id, request.task_id)
-        task = self._tasks.tasks.get(key)
-        sandbox = task.sandbox if task else sandbox_dir(self._work_dir, *key)
-        if not sandbox.is_dir():
-            await _abort(
-                context,
-                grpc.StatusCode.NOT_FOUND,
-                f"task {request.task_id!r} of framework {request.framework_id!r} "
-                "has no sandbox on this agent",
-            )
-        try:
-            path = resolve_in_sandbox(sandbox, request.path or ".")
-        except SandboxPathError as exc:
-            code = (
-                grpc.StatusCode.PERMISSION_DENIED
-                if "outside" in str(exc)
-                else grpc.StatusCode.INVALID_ARGUMENT
-            )
-            await _abort(context, code, str(exc))
+        task, sandbox, path = await self._sandbox_path(request, request.path or ".", context)
         try:
             files = await asyncio.to_thread(_list, sandbox, path)
         except FileNotFoundError:
