@@ -393,12 +393,8 @@ class AgentHandler:
         self.m.maintenance.agent_detached(agent, unreachable)
         self.m.events.agent_removed(agent.id, why)
         for offer in self.m.offers.of_agent(agent.id):
-            self.m.offers.remove(offer.id)
-            framework = state.frameworks.get(offer.framework_id)
-            if framework is not None and framework.stream is not None:
-                event = spb.Event(type=spb.Event.RESCIND)
-                event.rescind.offer_id = offer.id
-                framework.stream.send(event)
+            # The agent is gone from state already, so nothing returns to the allocator.
+            self.m.rescind(offer)
         self.m.allocator.remove_agent(agent.id)
         for task in list(agent.tasks.values()):
             task.resources_recovered = True  # the allocator forgot the agent already

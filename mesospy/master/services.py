@@ -16,7 +16,6 @@ import grpc
 
 from mesospy.master.errors import CallError, InvalidArgument
 from mesospy.master.master import Master
-from mesospy.master.validation import refuse_seconds_problem
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import agent_pb2_grpc as apb_grpc
 from mesospy.v1 import scheduler_pb2 as spb
@@ -95,22 +94,7 @@ class SchedulerService(spb_grpc.SchedulerServicer):
         self.m.tasks.accept(self.m.frameworks.require_connected(call), call.accept)
 
     async def _decline(self, call: Call) -> None:
-        framework = self.m.frameworks.require_connected(call)
-        if not call.decline.offer_ids:
-            raise InvalidArgument("DECLINE needs at least one offer id")
-        if p := refuse_seconds_problem(call.decline.filters):
-            raise InvalidArgument(p)
-        refuse = (
-            call.decline.filters.refuse_seconds
-            if call.decline.filters.HasField("refuse_seconds")
-            else self.m.config.default_refuse_seconds
-        )
-        for offer_id in call.decline.offer_ids:
-            record = self.m.offers.get(offer_id)
-            if record is None or record.framework_id != framework.id:
-                continue  # already rescinded or used: declining it is a no-op, as in Mesos
-            self.m.offers.remove(offer_id)
-            self.m.recover(framework.id, record.agent_id, record.role, record.resources, refuse)
+        self.m.tasks.decline(self.m.frameworks.require_connected(call), call.decline)
 
     def _roles(self, framework_roles: list[str], roles: list[str]) -> list[str]:
         unknown = sorted(set(roles) - set(framework_roles))

@@ -101,6 +101,21 @@ class TaskHandler:
         if launched and agent is not None:
             asyncio.get_running_loop().create_task(self._launch(framework, agent, launched))
 
+    # ---------------------------------------------------------------- DECLINE
+
+    def decline(self, framework: FrameworkRecord, decline: spb.Call.Decline) -> None:
+        if not decline.offer_ids:
+            raise InvalidArgument("DECLINE needs at least one offer id")
+        if p := refuse_seconds_problem(decline.filters):
+            raise InvalidArgument(p)
+        refuse = self._refuse_seconds(decline.filters)
+        for offer_id in decline.offer_ids:
+            record = self.m.offers.get(offer_id)
+            if record is None or record.framework_id != framework.id:
+                continue  # already rescinded or used: declining it is a no-op, as in Mesos
+            self.m.offers.remove(offer_id)
+            self.m.recover(framework.id, record.agent_id, record.role, record.resources, refuse)
+
     def _accepted_offers(
         self, framework: FrameworkRecord, accept: spb.Call.Accept
     ) -> dict[str, OfferRecord | None]:
