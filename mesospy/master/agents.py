@@ -71,9 +71,7 @@ class AgentHandler:
             self.m.state.unreachable_agents[agent_id] = info
             self._start_removal_timer(agent_id)
             self.m.tasks.answer_deferred(agent_id, pending)
-            asyncio.get_running_loop().create_task(
-                self.m.registry.mark_agent_unreachable(agent_id, self.m.now())
-            )
+            self.m.spawn(self.m.registry.mark_agent_unreachable(agent_id, self.m.now()))
         self._answer_unplaced()
 
     def _answer_unplaced(self) -> None:
@@ -86,7 +84,7 @@ class AgentHandler:
         if timeout > 0:
             loop = asyncio.get_running_loop()
             self._removal_timers[agent_id] = loop.call_later(
-                timeout, lambda: loop.create_task(self.mark_gone(agent_id, "removal timeout"))
+                timeout, lambda: self.m.spawn(self.mark_gone(agent_id, "removal timeout"))
             )
 
     async def mark_gone(self, agent_id: str, why: str, by_operator: bool = False) -> None:
@@ -271,7 +269,7 @@ class AgentHandler:
         """Take in a task an agent reports, re-creating its framework if need be."""
         state = self.m.state
         if task.framework_id in state.removed_frameworks:
-            asyncio.get_running_loop().create_task(agent.link.shutdown_framework(task.framework_id))
+            self.m.spawn(agent.link.shutdown_framework(task.framework_id))
             return
         framework = state.frameworks.get(task.framework_id)
         if framework is None:
@@ -326,9 +324,7 @@ class AgentHandler:
                 self.m.send_update(framework, status)
             else:
                 # The framework was told TASK_LOST; it must not find the task running.
-                asyncio.get_running_loop().create_task(
-                    agent.link.kill_task(framework.id, task.task_id, None)
-                )
+                self.m.spawn(agent.link.kill_task(framework.id, task.task_id, None))
 
     # ---------------------------------------------------------------- heartbeats
 

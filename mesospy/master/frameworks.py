@@ -141,7 +141,7 @@ class FrameworkHandler:
         for offer in self.m.offers.of_framework(record.id):
             self.m.rescind(offer, notify=False)
         log.info("framework %s disconnected", record.id)
-        asyncio.get_running_loop().create_task(
+        self.m.spawn(
             self.m.registry.mark_framework_disconnected(record.id, record.disconnected_time)
         )
         self._start_failover_timer(record)
@@ -157,7 +157,7 @@ class FrameworkHandler:
         record.failover_timer = None
         if record.stream is None and self.m.state.frameworks.get(record.id) is record:
             log.info("framework %s did not come back within its failover_timeout", record.id)
-            asyncio.get_running_loop().create_task(self.remove(record, "failover timeout passed"))
+            self.m.spawn(self.remove(record, "failover timeout passed"))
 
     # ---------------------------------------------------------------- removal
 

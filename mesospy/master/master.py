@@ -12,7 +12,8 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from mesospy import __version__
 from mesospy.allocator import Allocator
@@ -66,6 +67,7 @@ class Master:
         self.leader_address: Callable[[], str | None] = lambda: None
         self._allocation_wanted = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
+        self._spawned: set[asyncio.Task[None]] = set()
 
     # ---------------------------------------------------------------- life cycle
 
@@ -127,6 +129,18 @@ class Master:
                 framework.stream.close()
         for agent in self.state.agents.values():
             await agent.link.close()
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` in the background. The loop keeps only weak references to tasks, so
+        an unreferenced one can be collected before it finishes: keep them here."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawn_done)
+
+    def _spawn_done(self, task: asyncio.Task[None]) -> None:
+        self._spawned.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background work failed", exc_info=task.exception())
 
     @staticmethod
     def now() -> float:

@@ -99,7 +99,7 @@ class TaskHandler:
             launched.append(self._add_task(framework, agent, role, task, resources))
         self.m.recover(framework.id, agent_id, role, remaining, refuse)
         if launched and agent is not None:
-            asyncio.get_running_loop().create_task(self._launch(framework, agent, launched))
+            self.m.spawn(self._launch(framework, agent, launched))
 
     # ---------------------------------------------------------------- DECLINE
 
@@ -294,7 +294,7 @@ class TaskHandler:
                 )
             return
         policy = kill.kill_policy if kill.HasField("kill_policy") else None
-        asyncio.get_running_loop().create_task(self._kill(task, policy))
+        self.m.spawn(self._kill(task, policy))
 
     async def _kill(self, task: TaskRecord, policy: pb.KillPolicy | None) -> None:
         pending = self._launching.get((task.framework_id, task.task_id))
