@@ -50,6 +50,7 @@ class RecoveredTask:
     start_ticks: int | None = None  # see tasks.process_start_ticks
     latest: common_pb2.TaskStatus | None = None
     unacked: list[common_pb2.TaskStatus] = field(default_factory=list)
+    kill_reason: int | None = None  # the agent had begun killing it
 
 
 @dataclass
@@ -65,6 +66,7 @@ class _Live:
 
     task: str
     pid: str | None = None
+    kill: str | None = None
     latest: dict[str, Any] | None = None
     unacked: dict[bytes, str] = field(default_factory=dict)
 
@@ -144,6 +146,9 @@ class Checkpoint:
             if not rec.get("acked"):
                 task.unacked.append(status)
                 live.unacked[status.uuid] = json.dumps(rec)
+        elif kind == "kill":
+            task.kill_reason = rec["r"]
+            live.kill = json.dumps(rec)
         elif kind == "ack":
             uuid = bytes.fromhex(rec["u"])
             task.unacked = [s for s in task.unacked if s.uuid != uuid]
@@ -177,6 +182,13 @@ class Checkpoint:
         live = self._live.get(key)
         if live is not None:
             live.pid = line
+        self._append(line)
+
+    def add_kill(self, key: TaskKey, reason: int) -> None:
+        line = json.dumps({"k": "kill", "fid": key[0], "tid": key[1], "r": reason})
+        live = self._live.get(key)
+        if live is not None:
+            live.kill = line
         self._append(line)
 
     def add_update(self, key: TaskKey, status: common_pb2.TaskStatus) -> None:
@@ -243,6 +255,8 @@ class Checkpoint:
             lines.append(live.task)
             if live.pid is not None:
                 lines.append(live.pid)
+            if live.kill is not None:
+                lines.append(live.kill)
             latest_line = json.dumps(live.latest) if live.latest is not None else None
             if live.latest is not None and latest_line not in live.unacked.values():
                 lines.append(json.dumps({**live.latest, "acked": True}))

@@ -409,6 +409,10 @@ class TaskManager:
         returncode = self._reap(task)
         limitation = self._isolator.limitation(task.container) if returncode != 0 else None
         self._isolator.cleanup(task.container)
+        self._report_end(task, returncode, limitation)
+
+    def _report_end(self, task: Task, returncode: int | None, limitation: str | None) -> None:
+        """The terminal update of a task that ended, by why it ended."""
         described = describe_exit(returncode) if returncode is not None else None
         message, exit_code = described if described else (UNKNOWN_EXIT, None)
         if limitation:
@@ -491,6 +495,10 @@ class TaskManager:
         if task.kill_reason is not None:
             return True  # already on its way; the first kill's grace period stands
         task.kill_reason = reason
+        # Written through before the first signal: if the agent dies now, the task's end
+        # is still reported as the kill it was, not as a failure.
+        self._checkpoint.add_kill((task.framework_id, task.info.task_id), reason)
+        self._checkpoint.flush()
         if task.health is not None:
             task.health.cancel()
             task.health = None
@@ -563,6 +571,7 @@ class TaskManager:
                 latest=rec.latest,
                 pid=rec.pid,
                 adopted=True,
+                kill_reason=rec.kill_reason,
             )
             self.tasks[key] = task
             for status in rec.unacked:
@@ -579,22 +588,9 @@ class TaskManager:
                 self._report_recorded_exit(task)
 
     def _report_recorded_exit(self, task: Task) -> None:
-        """A task that ended while the agent was down: report what its shell recorded."""
-        code = recorded_exit_code(task.sandbox)
-        if code is None:
-            self._emit(task, common_pb2.TASK_FAILED, Reason.REASON_AGENT_RESTARTED, UNKNOWN_EXIT)
-            return
-        message, exit_code = describe_exit(code)
-        if code == 0:
-            self._emit(task, common_pb2.TASK_FINISHED, message=message, exit_code=0)
-        else:
-            self._emit(
-                task,
-                common_pb2.TASK_FAILED,
-                Reason.REASON_COMMAND_EXECUTOR_FAILED,
-                message,
-                exit_code=exit_code,
-            )
+        """A task that ended while the agent was down: report what its shell recorded
+        (and a kill the agent had begun as a kill)."""
+        self._report_end(task, recorded_exit_code(task.sandbox), None)
 
     # ------------------------------------------------------------------ reporting
 
