@@ -90,8 +90,15 @@ class TaskQueueScheduler(Scheduler):
 
     def status_update(self, driver: SchedulerDriver, status: pb.TaskStatus) -> None:
         with self.changed:
+            # A reconciliation answer may come after the task's real end (the master has
+            # forgotten an acknowledged task: TASK_UNKNOWN); such a task is not relaunched.
+            ended = any(s.task_id == status.task_id and is_terminal(s.state) for s in self.statuses)
             self.statuses.append(status)
-            never_ran = status.state in (pb.TASK_LOST, pb.TASK_UNKNOWN, pb.TASK_DROPPED)
+            never_ran = not ended and status.state in (
+                pb.TASK_LOST,
+                pb.TASK_UNKNOWN,
+                pb.TASK_DROPPED,
+            )
             if self.relaunch_lost and never_ran and status.source == pb.TaskStatus.SOURCE_MASTER:
                 info = next((t for t in self.launched if t.task_id == status.task_id), None)
                 if info is not None:
