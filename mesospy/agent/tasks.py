@@ -208,6 +208,10 @@ class TaskManager:
             if launch is not None:
                 batch.append(launch)
         if batch:
+            # The tasks reach the log before any of them starts (one write for the batch):
+            # an agent killed right after spawning must still know, when it restarts, the
+            # tasks it started, or it re-registers without them and they run twice.
+            self._checkpoint.flush()
             job = asyncio.ensure_future(asyncio.to_thread(self._prepare_all, batch))
             self._preparing.add(job)
             job.add_done_callback(self._preparing.discard)
