@@ -24,7 +24,7 @@ from mesospy.agent.checkpoint import Checkpoint, RecoveredState
 from mesospy.agent.exit_status import recorded_exit_code, recording
 from mesospy.agent.health import HealthChecker, validate_health_check
 from mesospy.agent.isolation import Container, Isolator
-from mesospy.agent.launcher import LaunchSpec, TaskLauncher, describe_exit, kill_group
+from mesospy.agent.launcher import STDOUT, LaunchSpec, TaskLauncher, describe_exit, kill_group
 from mesospy.agent.sandbox import sandbox_dir
 from mesospy.agent.status_updates import StatusUpdateManager, TaskKey
 from mesospy.task_states import is_terminal
@@ -312,6 +312,7 @@ class TaskManager:
         # The start time is read later, in a batch: reading /proc/<pid>/stat while the
         # child is starting up costs as much as a third of the spawn.
         self._checkpoint.add_pid(key, pid, None)
+        self._checkpoint.flush()  # a restarted agent must find the process it started
         self._unstamped.append(task)
         task.stop_watch = self._launcher.watch(pid, lambda: self._on_exit(task))
         if task.kill_reason is not None:
@@ -588,6 +589,14 @@ class TaskManager:
                 task.stop_watch = self._launcher.watch(rec.pid, lambda t=task: self._on_exit(t))  # type: ignore[misc]
                 self._start_timers(task)
                 log.info("re-adopted task %r (pid %d)", key[1], rec.pid)
+            elif rec.pid is None and not (task.sandbox / STDOUT).exists():
+                # The agent died before it made the task's files: it never started.
+                self._emit(
+                    task,
+                    common_pb2.TASK_DROPPED,
+                    Reason.REASON_AGENT_RESTARTED,
+                    "the agent restarted before the task started",
+                )
             else:
                 self._report_recorded_exit(task)
 
