@@ -105,9 +105,13 @@ class LocalCluster:
     # Serve Prometheus metrics from every master and agent, each on a free port
     # (``Daemon.metrics_url``).
     metrics: bool = False
+    # Bundled frameworks to run beside the cluster ("batch", "service"): each is started as
+    # `mesospy NAME serve --master ... --state WORK_DIR/NAME --port FREE_PORT`.
+    frameworks: list[str] = field(default_factory=list)
     master: Daemon | None = None
     master_daemons: list[Daemon] = field(default_factory=list)
     agent_daemons: list[Daemon] = field(default_factory=list)
+    framework_daemons: dict[str, Daemon] = field(default_factory=dict)
     _tmp: tempfile.TemporaryDirectory[str] | None = None
 
     @property
@@ -130,7 +134,41 @@ class LocalCluster:
         self.wait_for(
             lambda state: len(state.agents) >= self.agents, timeout, f"{self.agents} agents"
         )
+        for name in self.frameworks:
+            self.add_framework(name, timeout=timeout)
         return self
+
+    def add_framework(self, name: str, wait: bool = True, timeout: float = 60.0) -> Daemon:
+        """Start a bundled framework (``mesospy NAME serve``); with ``wait``, return once it
+        has subscribed (its FrameworkInfo is named ``mesospy-NAME``)."""
+        assert self.work_dir is not None
+        port = free_port()
+        daemon = Daemon(
+            name,
+            [
+                name,
+                "serve",
+                "--master",
+                self.master_address,
+                "--state",
+                str(self.work_dir / name),
+                "--port",
+                str(port),
+            ],
+            self.work_dir / f"{name}.log",
+            port,
+        )
+        daemon.start()
+        self.framework_daemons[name] = daemon
+        if wait:
+            self.wait_for(
+                lambda s: any(
+                    f.framework_info.name == f"mesospy-{name}" and f.active for f in s.frameworks
+                ),
+                timeout,
+                f"the {name} framework to subscribe",
+            )
+        return daemon
 
     def add_master(self, port: int = 0) -> Daemon:
         """Start a master (another contender, with ZooKeeper)."""
@@ -236,6 +274,7 @@ class LocalCluster:
             for daemon in [
                 *self.master_daemons[: 1 if self.zk is None else 0],
                 *self.agent_daemons,
+                *self.framework_daemons.values(),
             ]:
                 if daemon.process is not None and not daemon.alive() and not daemon.killed:
                     raise ClusterError(
@@ -257,7 +296,7 @@ class LocalCluster:
         return next(d for d in self.agent_daemons if d.port == ports[agent_id])
 
     def stop(self) -> None:
-        for daemon in [*self.agent_daemons, *self.master_daemons]:
+        for daemon in [*self.framework_daemons.values(), *self.agent_daemons, *self.master_daemons]:
             daemon.stop()
         if self._tmp is not None:
             self._tmp.cleanup()

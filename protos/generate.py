@@ -1,7 +1,9 @@
 """Regenerate the committed protobuf/gRPC code: ``python protos/generate.py [OUT_DIR]``.
 
 The output goes to the repository root by default, so ``protos/mesospy/v1/x.proto``
-becomes ``mesospy/v1/x_pb2.py`` (with ``_pb2_grpc.py`` and ``.pyi`` beside it).
+becomes ``mesospy/v1/x_pb2.py`` (with ``_pb2_grpc.py`` and ``.pyi`` beside it), and the
+bundled frameworks' APIs (``protos/frameworks/batch/v1/batch.proto``) land in
+``frameworks/batch/v1/``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ ROOT = PROTOS.parent
 
 
 def generate(out: Path) -> None:
-    sources = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.glob("mesospy/v1/*.proto"))
+    sources = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.glob("*/**/v1/*.proto"))
     args = [
         "protoc",
         f"-I{PROTOS}",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from frameworks.batch.cli import batch, job
+from frameworks.service.cli import app, service
 from mesospy import __version__
 from mesospy.cli.certs_cmds import certs
 from mesospy.cli.cluster_cmds import agents, frameworks, info, metrics, roles, state, tasks
@@ -43,6 +45,9 @@ for command in (state, info, agents, frameworks, tasks, roles, weights, logs, fi
 cli.add_command(metrics)
 cli.add_command(completion)
 cli.add_command(certs)
+# The bundled frameworks: their daemons and their user commands.
+for command in (batch, job, service, app):
+    cli.add_command(command)
 
 
 def main() -> None:

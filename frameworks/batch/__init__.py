@@ -1,0 +1,1 @@
+"""The batch framework: jobs, cron schedules and DAGs (like Chronos and Kubernetes Jobs)."""

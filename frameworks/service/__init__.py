@@ -1,0 +1,1 @@
+"""The service framework: long-running apps, rolling updates and VIPs (like Marathon)."""
