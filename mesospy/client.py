@@ -26,6 +26,8 @@ import grpc
 from google.protobuf.message import Message
 
 from mesospy.detector import MasterDetector, MasterSpecError, parse_host_port
+from mesospy.security.channels import ClientSecurity, aio_channel, sync_channel
+from mesospy.security.tls import TLSError
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import operator_pb2 as opb
@@ -119,12 +121,19 @@ class OperatorClient:
     """Blocking operator client: ``OperatorClient("127.0.0.1:5050").get_state()``.
 
     ``master`` is ``host:port`` or ``zk://host:port,.../path``; ``timeout`` bounds each call.
+    ``security`` gives TLS settings and a principal with its secret (default: the CLI's
+    flags, else $MESOSPY_TLS_* and $MESOSPY_PRINCIPAL/$MESOSPY_SECRET).
     """
 
-    def __init__(self, master: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self, master: str, timeout: float = 10.0, security: ClientSecurity | None = None
+    ) -> None:
         self.master = _resolve(master)
         self._timeout = timeout
-        self._channel = grpc.insecure_channel(self.master, options=CHANNEL_OPTIONS)
+        try:
+            self._channel = sync_channel(self.master, CHANNEL_OPTIONS, security)
+        except TLSError as exc:
+            raise OperatorError(str(exc)) from exc
         self._stub = opb_grpc.OperatorStub(self._channel)  # type: ignore[no-untyped-call]
 
     def _call(self, rpc: str, request: Message, response_type: type[M]) -> M:
@@ -303,10 +312,15 @@ class OperatorClient:
 class AsyncOperatorClient:
     """The same client for asyncio code: every method is a coroutine."""
 
-    def __init__(self, master: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self, master: str, timeout: float = 10.0, security: ClientSecurity | None = None
+    ) -> None:
         self.master = _resolve(master)
         self._timeout = timeout
-        self._channel = grpc.aio.insecure_channel(self.master, options=CHANNEL_OPTIONS)
+        try:
+            self._channel = aio_channel(self.master, CHANNEL_OPTIONS, security)
+        except TLSError as exc:
+            raise OperatorError(str(exc)) from exc
         self._stub = opb_grpc.OperatorStub(self._channel)  # type: ignore[no-untyped-call]
 
     async def _call(self, rpc: str, request: Message, response_type: type[M]) -> M:

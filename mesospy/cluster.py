@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mesospy.client import OperatorClient, OperatorError
+from mesospy.security.channels import ClientSecurity
 from mesospy.v1 import operator_pb2 as opb
 
 
@@ -108,6 +109,8 @@ class LocalCluster:
     # Bundled frameworks to run beside the cluster ("batch", "service"): each is started as
     # `mesospy NAME serve --master ... --state WORK_DIR/NAME --port FREE_PORT`.
     frameworks: list[str] = field(default_factory=list)
+    # How the cluster's own polling reaches a secured master (default: the environment).
+    client_security: ClientSecurity | None = None
     master: Daemon | None = None
     master_daemons: list[Daemon] = field(default_factory=list)
     agent_daemons: list[Daemon] = field(default_factory=list)
@@ -206,7 +209,9 @@ class LocalCluster:
             if not daemon.alive():
                 continue
             try:
-                with OperatorClient(f"127.0.0.1:{daemon.port}", timeout=5.0) as client:
+                with OperatorClient(
+                    f"127.0.0.1:{daemon.port}", timeout=5.0, security=self.client_security
+                ) as client:
                     client.get_state()
                 return daemon
             except OperatorError as exc:
@@ -261,7 +266,9 @@ class LocalCluster:
         """The leading master's GetState answer."""
         leader = self.leader() if self.zk else self.master
         assert leader is not None
-        with OperatorClient(f"127.0.0.1:{leader.port}", timeout=5.0) as client:
+        with OperatorClient(
+            f"127.0.0.1:{leader.port}", timeout=5.0, security=self.client_security
+        ) as client:
             return client.get_state()
 
     def wait_for(

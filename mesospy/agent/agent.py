@@ -30,6 +30,7 @@ from mesospy.agent.tasks import TaskManager
 from mesospy.detector import MasterDetector, MasterSpecError
 from mesospy.metrics_http import serve_registry
 from mesospy.resources import Resources
+from mesospy.security.channels import aio_channel
 from mesospy.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,11 @@ class Agent:
             options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 << 20)]
         )
         agent_pb2_grpc.add_AgentServicer_to_server(self.service, self._server)  # type: ignore[no-untyped-call]
-        self.port = self._server.add_insecure_port(f"{cfg.ip}:{cfg.port}")
+        address = f"{cfg.ip}:{cfg.port}"
+        if cfg.tls is None:
+            self.port = self._server.add_insecure_port(address)
+        else:
+            self.port = self._server.add_secure_port(address, cfg.tls.server_credentials())
         if self.port == 0:
             raise OSError(f"cannot listen on {cfg.ip}:{cfg.port} (in use or not local)")
         await self._server.start()
@@ -159,7 +164,7 @@ class Agent:
         if self._channel is None or target != self._channel_target:
             if self._channel is not None:
                 await self._channel.close(None)
-            self._channel = grpc.aio.insecure_channel(target)
+            self._channel = aio_channel(target, security=self.config.master_security)
             self._channel_target = target
         return agent_pb2_grpc.AgentRegistryStub(self._channel)  # type: ignore[no-untyped-call]
 

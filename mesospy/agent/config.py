@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mesospy.detector import DEFAULT_MASTER
+from mesospy.security.channels import ClientSecurity
+from mesospy.security.credentials import Credential
+from mesospy.security.tls import TLSConfig
 
 ISOLATION_MODES = ("auto", "cgroups", "posix")
 
@@ -77,6 +80,10 @@ class AgentConfig:
     kill_tasks_on_exit: bool = False
     # Serve Prometheus metrics over HTTP on this port (0: not at all).
     metrics_port: int = 0
+    # TLS for the Agent API and the calls to the master; None: plain text.
+    tls: TLSConfig | None = None
+    # The principal and secret the agent authenticates to the master with.
+    credential: Credential | None = None
 
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATION_MODES:
@@ -99,6 +106,11 @@ class AgentConfig:
     @property
     def advertised_host(self) -> str:
         return self.hostname or self.ip
+
+    @property
+    def master_security(self) -> ClientSecurity:
+        """How to call the master: the agent's own certificate and credential."""
+        return ClientSecurity(self.tls, self.credential)
 
     @property
     def work_path(self) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -13,6 +14,14 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from mesospy.detector import MASTER_ENV, MasterSpecError, parse_host_port
+from mesospy.security.channels import ClientSecurity, set_default_client_security
+from mesospy.security.credentials import (
+    PRINCIPAL_ENV,
+    SECRET_ENV,
+    Credential,
+    CredentialsError,
+)
+from mesospy.security.tls import CA_ENV, CERT_ENV, KEY_ENV, TLSConfig, TLSError
 from mesospy.zk.url import parse_zk_url
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,3 +87,110 @@ def run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
             await task
 
     asyncio.run(runner())
+
+
+def tls_options(func: F) -> F:
+    """``--tls-cert/--tls-key/--tls-ca/--tls-require-client-cert`` for a daemon."""
+    for option in reversed(
+        [
+            click.option(
+                "--tls-cert",
+                envvar=CERT_ENV,
+                show_envvar=True,
+                type=click.Path(dir_okay=False, exists=True),
+                help="PEM certificate: serve TLS (and present it when calling other daemons).",
+            ),
+            click.option(
+                "--tls-key",
+                envvar=KEY_ENV,
+                show_envvar=True,
+                type=click.Path(dir_okay=False, exists=True),
+                help="PEM private key of --tls-cert.",
+            ),
+            click.option(
+                "--tls-ca",
+                envvar=CA_ENV,
+                show_envvar=True,
+                type=click.Path(dir_okay=False, exists=True),
+                help="PEM CA bundle: verify peers' certificates with it.",
+            ),
+            click.option(
+                "--tls-require-client-cert",
+                is_flag=True,
+                help="Refuse clients without a certificate signed by --tls-ca (mutual TLS).",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def tls_config(
+    cert: str | None, key: str | None, ca: str | None, require_client_cert: bool
+) -> TLSConfig | None:
+    """The daemon's TLS settings from its flags, or a one-line error."""
+    try:
+        config = TLSConfig.from_values(cert, key, ca, require_client_cert)
+        if config is not None:
+            config.check()
+            if config.cert is None:
+                raise TLSError("a daemon serving TLS needs --tls-cert and --tls-key")
+    except TLSError as exc:
+        fail(str(exc))
+    return config
+
+
+_CLIENT_FLAGS: dict[str, str] = {}
+
+
+def _remember_client_flag(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None and param.name is not None:
+        _CLIENT_FLAGS[param.name] = value
+
+
+def _use_client_flags() -> None:
+    """Make the flags (over the environment) what every client of this command uses."""
+    env = ClientSecurity.from_env()
+    env_tls = env.tls or TLSConfig()
+    flags = _CLIENT_FLAGS
+    try:
+        tls = TLSConfig.from_values(
+            flags.get("tls_cert") or env_tls.cert,
+            flags.get("tls_key") or env_tls.key,
+            flags.get("tls_ca") or env_tls.ca,
+        )
+        principal = flags.get("principal") or (env.credential and env.credential.principal)
+        secret = flags.get("secret") or (env.credential and env.credential.secret)
+        credential = Credential.from_values(principal or None, secret or None)
+    except (TLSError, CredentialsError) as exc:
+        fail(str(exc), 2)
+    set_default_client_security(ClientSecurity(tls, credential))
+
+
+def client_security_options(func: F) -> F:
+    """TLS and credential flags of a client command; $MESOSPY_TLS_*/PRINCIPAL/SECRET else."""
+    path = click.Path(dir_okay=False, exists=True)
+    for name, help_text, kind in reversed(
+        [
+            ("--tls-ca", f"PEM CA that signed the master's certificate [env: {CA_ENV}]", path),
+            ("--tls-cert", f"PEM client certificate for mutual TLS [env: {CERT_ENV}]", path),
+            ("--tls-key", f"PEM key of --tls-cert [env: {KEY_ENV}]", path),
+            ("--principal", f"Authenticate as this principal [env: {PRINCIPAL_ENV}]", None),
+            ("--secret", f"The principal's secret [env: {SECRET_ENV}]", None),
+        ]
+    ):
+        func = click.option(
+            name,
+            type=kind,
+            expose_value=False,
+            is_eager=True,
+            callback=_remember_client_flag,
+            help=help_text,
+        )(func)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _use_client_flags()
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

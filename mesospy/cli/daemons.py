@@ -13,11 +13,19 @@ from mesospy.cli.common import (
     master_option,
     run_until_signalled,
     setup_logging,
+    tls_config,
+    tls_options,
 )
 from mesospy.master import MasterConfig, MasterStartError, run_master
 from mesospy.master.leadership import LeadershipLost, ZooKeeperUnreachable
 from mesospy.master.master import Master
 from mesospy.resources import ResourceError, Resources
+from mesospy.security.credentials import (
+    PRINCIPAL_ENV,
+    SECRET_ENV,
+    Credential,
+    CredentialsError,
+)
 from mesospy.zk.url import parse_zk_url
 
 
@@ -102,6 +110,7 @@ from mesospy.zk.url import parse_zk_url
     type=click.IntRange(0, 65535),
     help="Serve Prometheus metrics at http://IP:PORT/metrics (0: off).",
 )
+@tls_options
 @log_level_option
 def master(
     ip: str,
@@ -118,6 +127,10 @@ def master(
     agent_removal_timeout: float,
     framework_heartbeat_interval: float,
     metrics_port: int,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_ca: str | None,
+    tls_require_client_cert: bool,
     log_level: str,
 ) -> None:
     """Run a master.
@@ -126,6 +139,9 @@ def master(
 
     Several masters for high availability:
     mesospy master --zk zk://10.0.0.1:2181,10.0.0.2:2181/mesospy
+
+    With TLS (certificates from `mesospy certs init tls`):
+    mesospy master --tls-cert tls/server.pem --tls-key tls/server.key --tls-ca tls/ca.pem
     """
     if zk is not None:
         try:
@@ -148,6 +164,7 @@ def master(
         agent_reregister_timeout=agent_reregister_timeout,
         agent_removal_timeout=agent_removal_timeout,
         metrics_port=metrics_port,
+        tls=tls_config(tls_cert, tls_key, tls_ca, tls_require_client_cert),
     )
 
     def ready(m: Master) -> None:
@@ -195,6 +212,21 @@ def master(
     type=click.IntRange(0, 65535),
     help="Serve Prometheus metrics at http://IP:PORT/metrics (0: off).",
 )
+@tls_options
+@click.option(
+    "--principal",
+    envvar=PRINCIPAL_ENV,
+    show_envvar=True,
+    default=None,
+    help="Authenticate to the master as this principal.",
+)
+@click.option(
+    "--secret",
+    envvar=SECRET_ENV,
+    show_envvar=True,
+    default=None,
+    help="The principal's secret.",
+)
 @log_level_option
 def agent(
     master: str,
@@ -207,6 +239,12 @@ def agent(
     isolation: str,
     kill_tasks_on_exit: bool,
     metrics_port: int,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_ca: str | None,
+    tls_require_client_cert: bool,
+    principal: str | None,
+    secret: str | None,
     log_level: str,
 ) -> None:
     """Run an agent that offers this machine's resources to the master.
@@ -214,6 +252,9 @@ def agent(
     Example: mesospy agent --master 10.0.0.1:5050 --resources "cpus:4;mem:4096"
 
     With metrics: mesospy agent --master 10.0.0.1:5050 --metrics-port 9051
+
+    On a secured cluster: mesospy agent --master 10.0.0.1:5050 --tls-cert tls/server.pem
+    --tls-key tls/server.key --tls-ca tls/ca.pem --principal agent --secret $AGENT_SECRET
     """
     if resources:
         try:
@@ -224,6 +265,11 @@ def agent(
         attrs = parse_attributes(attributes)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--attributes") from exc
+    try:
+        credential = Credential.from_values(principal, secret)
+    except CredentialsError as exc:
+        raise click.BadParameter(str(exc), param_hint="--principal") from exc
+    tls = tls_config(tls_cert, tls_key, tls_ca, tls_require_client_cert)
     setup_logging(log_level)
     config = AgentConfig(
         master=master,
@@ -236,6 +282,8 @@ def agent(
         isolation=isolation,
         kill_tasks_on_exit=kill_tasks_on_exit,
         metrics_port=metrics_port,
+        tls=tls,
+        credential=credential,
     )
     try:
         run_until_signalled(run_agent(config))

@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 from rich.console import Console
 from rich.table import Table
 
-from mesospy.cli.common import fail
+from mesospy.cli.common import client_security_options, fail
 from mesospy.client import OperatorClient, OperatorError
 from mesospy.detector import DEFAULT_MASTER, MASTER_ENV
 from mesospy.resources import Resources
@@ -31,7 +31,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def master_option(func: F) -> F:
-    """``--master`` (host:port or zk://...), else $MESOSPY_MASTER, else 127.0.0.1:5050."""
+    """``--master`` (host:port or zk://...), else $MESOSPY_MASTER, else 127.0.0.1:5050;
+    with the TLS and credential flags every client command takes."""
     return click.option(
         "--master",
         envvar=MASTER_ENV,
@@ -39,7 +40,7 @@ def master_option(func: F) -> F:
         show_default=True,
         show_envvar=True,
         help="The master as host:port, or zk://host:port,.../path to find the leader.",
-    )(func)
+    )(client_security_options(func))
 
 
 def json_option(func: F) -> F:

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import click
 
-from mesospy.cli.common import fail, master_option
+from mesospy.cli.common import client_security_options, fail, master_option
 from mesospy.client import AsyncOperatorClient, OperatorError
 from mesospy.resources import ResourceError, Resources
 from mesospy.scheduler import (
@@ -147,6 +147,7 @@ async def _run(master: str, info: pb.TaskInfo, needs: Resources) -> int:
 
 @click.command(context_settings={"ignore_unknown_options": True})
 @master_option
+@client_security_options
 @click.option("--cpus", default=0.1, show_default=True, type=click.FloatRange(0.001))
 @click.option("--mem", default=32.0, show_default=True, type=click.FloatRange(1))
 @click.option("--name", default="", help="Task name (default: the command).")

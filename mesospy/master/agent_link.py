@@ -7,6 +7,7 @@ import logging
 
 import grpc
 
+from mesospy.security.channels import ClientSecurity, aio_channel
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import agent_pb2_grpc as apb_grpc
 from mesospy.v1 import common_pb2 as pb
@@ -27,10 +28,10 @@ CALL_TIMEOUT = 10.0
 class AgentLink:
     """Sends the master's commands to an agent; acknowledgements go out in batches."""
 
-    def __init__(self, agent_id: str, address: str) -> None:
+    def __init__(self, agent_id: str, address: str, security: ClientSecurity | None = None) -> None:
         self.agent_id = agent_id
         self.address = address
-        self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self._channel = aio_channel(address, CHANNEL_OPTIONS, security or ClientSecurity())
         self._stub = apb_grpc.AgentStub(self._channel)  # type: ignore[no-untyped-call]
         self._acks: list[apb.AcknowledgeUpdatesRequest.Ack] = []
         self._ack_flush: asyncio.Task[None] | None = None

@@ -13,6 +13,7 @@ from mesospy.master.errors import FailedPrecondition, InvalidArgument
 from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord
 from mesospy.master.validation import agent_info_problems, id_problem
 from mesospy.resources import Resources
+from mesospy.security.channels import ClientSecurity
 from mesospy.task_states import is_terminal
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import common_pb2 as pb
@@ -155,7 +156,7 @@ class AgentHandler:
         used: dict[tuple[str, str], Resources] | None = None,
     ) -> AgentRecord:
         now = time.monotonic()
-        link = AgentLink(info.id, f"{info.hostname}:{info.port}")
+        link = AgentLink(info.id, f"{info.hostname}:{info.port}", ClientSecurity(self.m.config.tls))
         record = AgentRecord(
             info=info, total=total, registered_time=self.m.now(), last_seen=now, link=link
         )

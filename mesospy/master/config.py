@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mesospy.security.tls import TLSConfig
+
 
 @dataclass
 class MasterConfig:
@@ -41,3 +43,5 @@ class MasterConfig:
     zk: str | None = None
     # How long a ZooKeeper session survives a lost connection.
     zk_session_timeout: float = 10.0
+    # TLS for the master's port and its calls to agents; None: plain text.
+    tls: TLSConfig | None = None

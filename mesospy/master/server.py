@@ -49,7 +49,10 @@ async def run_master(
     opb_grpc.add_OperatorServicer_to_server(OperatorService(master), server)  # type: ignore[no-untyped-call]
     address = f"{config.ip}:{config.port}"
     try:
-        port = server.add_insecure_port(address)
+        if config.tls is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, config.tls.server_credentials())
     except RuntimeError as exc:
         raise MasterStartError(f"cannot listen on {address}: {exc}") from exc
     if port == 0:

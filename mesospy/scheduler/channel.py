@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import grpc
 
+from mesospy.security.channels import ClientSecurity, aio_channel
+
 __all__ = ["CHANNEL_OPTIONS", "open_channel"]
 
 CHANNEL_OPTIONS: list[tuple[str, int]] = [
@@ -24,6 +26,7 @@ CHANNEL_OPTIONS: list[tuple[str, int]] = [
 ]
 
 
-def open_channel(address: str) -> grpc.aio.Channel:
-    """An insecure channel to the master at ``host:port``."""
-    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+def open_channel(address: str, security: ClientSecurity | None = None) -> grpc.aio.Channel:
+    """A channel to the master at ``host:port``: TLS and credentials as ``security`` says
+    (default: the MESOSPY_TLS_* and MESOSPY_PRINCIPAL/SECRET environment variables)."""
+    return aio_channel(address, CHANNEL_OPTIONS, security)

@@ -25,6 +25,8 @@ from mesospy.scheduler.errors import (
     from_rpc_error,
 )
 from mesospy.scheduler.scheduler import Scheduler
+from mesospy.security.channels import framework_security
+from mesospy.security.tls import TLSConfig
 from mesospy.v1 import common_pb2, scheduler_pb2, scheduler_pb2_grpc
 
 __all__ = ["SchedulerDriver"]
@@ -60,6 +62,10 @@ class SchedulerDriver:
     heartbeats, master unreachable) the driver calls ``scheduler.disconnected``, reconnects
     with jittered exponential backoff and re-subscribes with its framework id, so its tasks
     are kept. A driver runs once.
+
+    On a secured cluster, ``framework_info.principal`` with ``secret`` authenticates the
+    framework, and ``tls`` (a ``mesospy.security.tls.TLSConfig``) sets the CA and client
+    certificate; they default to $MESOSPY_PRINCIPAL, $MESOSPY_SECRET and $MESOSPY_TLS_*.
     """
 
     def __init__(
@@ -75,11 +81,14 @@ class SchedulerDriver:
         call_timeout: float = 10.0,
         subscribe_timeout: float = 15.0,
         missed_heartbeats: int = 3,
+        secret: str | None = None,
+        tls: TLSConfig | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.implicit_acknowledgements = implicit_acknowledgements
         self._info = common_pb2.FrameworkInfo()
         self._info.CopyFrom(framework_info)
+        self._security = framework_security(self._info, secret, tls)
         self._suppressed_roles = list(suppressed_roles)
         self._detector = detector or MasterDetector(resolve_master_spec(master))
         self._backoff = backoff or Backoff()
@@ -314,7 +323,7 @@ class SchedulerDriver:
 
     async def _session(self, address: str) -> None:
         """One subscription: read events and send calls until it ends or stop() is called."""
-        async with open_channel(address) as channel:
+        async with open_channel(address, self._security) as channel:
             # The generated stub is untyped; its methods are used as the protos say.
             stub = scheduler_pb2_grpc.SchedulerStub(channel)  # type: ignore[no-untyped-call]
             stream = stub.Subscribe(self._subscribe_call())

@@ -82,7 +82,7 @@ def _sign(
     days: int,
     *,
     ca: bool = False,
-    usage: x509.ObjectIdentifier | None = None,
+    usage: Sequence[x509.ObjectIdentifier] = (),
     alt_names: list[x509.GeneralName] | None = None,
 ) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
@@ -96,8 +96,8 @@ def _sign(
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
-    if usage is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    if usage:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(list(usage)), critical=False)
     if alt_names:
         builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
@@ -131,7 +131,8 @@ def init_certificates(
         ca_name,
         ca_key,
         days,
-        usage=ExtendedKeyUsageOID.SERVER_AUTH,
+        # Masters and agents are servers and also clients of each other (mutual TLS).
+        usage=(ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH),
         alt_names=_alt_names(hosts),
     )
     _write(directory / "server.pem", server_cert.public_bytes(serialization.Encoding.PEM), False)
@@ -142,7 +143,7 @@ def init_certificates(
             raise CertificateError(f"principal {principal!r} cannot name a certificate file")
         key = ec.generate_private_key(ec.SECP256R1())
         cert = _sign(
-            _name(principal), key, ca_name, ca_key, days, usage=ExtendedKeyUsageOID.CLIENT_AUTH
+            _name(principal), key, ca_name, ca_key, days, usage=(ExtendedKeyUsageOID.CLIENT_AUTH,)
         )
         cert_path, key_path = directory / f"{principal}.pem", directory / f"{principal}.key"
         _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), False)

@@ -127,6 +127,7 @@ class FrameworkHarness:
         roles: Iterable[str] = (),
         capabilities: Iterable[int] = (),
         failover_timeout: float = 0.0,
+        principal: str = "",
         **driver_options: object,
     ) -> None:
         self.scheduler = scheduler or TaskQueueScheduler()
@@ -135,6 +136,7 @@ class FrameworkHarness:
             roles=list(roles),
             failover_timeout=failover_timeout,
             capabilities=list(capabilities),  # type: ignore[arg-type]
+            principal=principal,
         )
         self.driver = SchedulerDriver(
             self.scheduler,

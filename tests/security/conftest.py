@@ -1,0 +1,98 @@
+"""Certificates and secured clusters for the security tests."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from mesospy.security.certs import Issued, init_certificates
+from mesospy.security.channels import ClientSecurity
+from mesospy.security.credentials import Credential
+from mesospy.security.tls import TLSConfig
+
+PRINCIPALS = ("operator", "batch", "other", "agent")
+
+FAST_MASTER = [
+    "--allocation-interval",
+    "0.2",
+    "--agent-ping-timeout",
+    "0.5",
+    "--max-agent-ping-timeouts",
+    "5",
+    "--framework-heartbeat-interval",
+    "2",
+]
+
+
+@dataclass(frozen=True)
+class Certs:
+    """The cluster's CA and certificates, plus bad ones an attacker might try."""
+
+    issued: Issued
+    rogue: Issued  # another CA: its certificates must not be accepted
+    expired: tuple[Path, Path]  # a client certificate of the real CA, expired
+
+    def server_flags(self, require_client_cert: bool = True) -> list[str]:
+        flags = [
+            "--tls-cert",
+            str(self.issued.server_cert),
+            "--tls-key",
+            str(self.issued.server_key),
+            "--tls-ca",
+            str(self.issued.ca_cert),
+        ]
+        return flags + (["--tls-require-client-cert"] if require_client_cert else [])
+
+    def client(self, principal: str | None = "operator", ca: Path | None = None) -> TLSConfig:
+        cert, key = self.issued.clients[principal] if principal else (None, None)
+        return TLSConfig(cert, key, ca or self.issued.ca_cert)
+
+    def security(
+        self, principal: str | None = "operator", secret: str | None = None
+    ) -> ClientSecurity:
+        credential = Credential(principal, secret) if principal and secret else None
+        return ClientSecurity(self.client(principal), credential)
+
+
+def _expired_client(issued: Issued, directory: Path) -> tuple[Path, Path]:
+    ca_key = serialization.load_pem_private_key(issued.ca_key.read_bytes(), None)
+    ca_cert = x509.load_pem_x509_certificate(issued.ca_cert.read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "operator")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=10))
+        .not_valid_after(now - datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    cert_path, key_path = directory / "expired.pem", directory / "expired.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    base = tmp_path_factory.mktemp("tls")
+    issued = init_certificates(base / "cluster", principals=PRINCIPALS)
+    rogue = init_certificates(base / "rogue", principals=PRINCIPALS)
+    return Certs(issued, rogue, _expired_client(issued, base))
