@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
@@ -30,6 +31,7 @@ from mesospy.agent.tasks import TaskManager
 from mesospy.detector import MasterDetector, MasterSpecError
 from mesospy.metrics_http import serve_registry
 from mesospy.resources import Resources
+from mesospy.security.agent_guard import MasterOnly
 from mesospy.security.channels import aio_channel
 from mesospy.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 
@@ -67,6 +69,8 @@ class Agent:
         self._resources: list[common_pb2.Resource] = []
         self.metrics = AgentMetrics(self)
         self._metrics_server: WSGIServer | None = None
+        # The master presents this on its calls; a secured agent refuses calls without it.
+        self.call_token = secrets.token_hex(16)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -109,7 +113,8 @@ class Agent:
             self.tasks, self.updates, work, self.agent_id or None, self.metrics.launched
         )
         self._server = grpc.aio.server(
-            options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 << 20)]
+            options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 << 20)],
+            interceptors=[MasterOnly(self.call_token)] if cfg.secured else None,
         )
         agent_pb2_grpc.add_AgentServicer_to_server(self.service, self._server)  # type: ignore[no-untyped-call]
         address = f"{cfg.ip}:{cfg.port}"
@@ -197,13 +202,19 @@ class Agent:
             frameworks = [f for fid, f in self.tasks.frameworks.items() if fid in framework_ids]
             response = await stub.ReregisterAgent(
                 agent_pb2.ReregisterAgentRequest(
-                    agent_info=self._agent_info(), tasks=tasks, frameworks=frameworks
+                    agent_info=self._agent_info(),
+                    tasks=tasks,
+                    frameworks=frameworks,
+                    call_token=self.call_token,
                 ),
                 timeout=RPC_TIMEOUT,
             )
         else:
             response = await stub.RegisterAgent(
-                agent_pb2.RegisterAgentRequest(agent_info=self._agent_info()), timeout=RPC_TIMEOUT
+                agent_pb2.RegisterAgentRequest(
+                    agent_info=self._agent_info(), call_token=self.call_token
+                ),
+                timeout=RPC_TIMEOUT,
             )
         return response
 

@@ -108,6 +108,11 @@ class AgentConfig:
         return self.hostname or self.ip
 
     @property
+    def secured(self) -> bool:
+        """With TLS or credentials the agent takes calls only from its master."""
+        return self.tls is not None or self.credential is not None
+
+    @property
     def master_security(self) -> ClientSecurity:
         """How to call the master: the agent's own certificate and credential."""
         return ClientSecurity(self.tls, self.credential)

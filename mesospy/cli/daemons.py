@@ -111,6 +111,37 @@ from mesospy.zk.url import parse_zk_url
     help="Serve Prometheus metrics at http://IP:PORT/metrics (0: off).",
 )
 @tls_options
+@click.option(
+    "--credentials",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help='Principals and secrets: JSON {"credentials": [{"principal": P, "secret": S}]} '
+    'or "principal secret" lines.',
+)
+@click.option("--authenticate-frameworks", is_flag=True, help="Refuse unauthenticated frameworks.")
+@click.option("--authenticate-agents", is_flag=True, help="Refuse unauthenticated agents.")
+@click.option("--authenticate-operators", is_flag=True, help="Refuse unauthenticated operators.")
+@click.option(
+    "--acls",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="ACL file (YAML/JSON): who may register frameworks, run tasks as which user... "
+    "Anything it does not allow is denied.",
+)
+@click.option(
+    "--rate-limit",
+    default=None,
+    metavar="CALLS_PER_S[:BURST]",
+    help="Calls per second of each framework or operator principal (the ACL file's "
+    "rate_limits override it per principal).",
+)
+@click.option(
+    "--max-message-size",
+    default=64 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(1024),
+    help="The largest request accepted, in bytes.",
+)
 @log_level_option
 def master(
     ip: str,
@@ -131,6 +162,13 @@ def master(
     tls_key: str | None,
     tls_ca: str | None,
     tls_require_client_cert: bool,
+    credentials: Path | None,
+    authenticate_frameworks: bool,
+    authenticate_agents: bool,
+    authenticate_operators: bool,
+    acls: Path | None,
+    rate_limit: str | None,
+    max_message_size: int,
     log_level: str,
 ) -> None:
     """Run a master.
@@ -142,6 +180,9 @@ def master(
 
     With TLS (certificates from `mesospy certs init tls`):
     mesospy master --tls-cert tls/server.pem --tls-key tls/server.key --tls-ca tls/ca.pem
+
+    Requiring authentication, with ACLs:
+    mesospy master --credentials creds.json --authenticate-frameworks --acls acls.yaml
     """
     if zk is not None:
         try:
@@ -165,6 +206,13 @@ def master(
         agent_removal_timeout=agent_removal_timeout,
         metrics_port=metrics_port,
         tls=tls_config(tls_cert, tls_key, tls_ca, tls_require_client_cert),
+        credentials=credentials,
+        authenticate_frameworks=authenticate_frameworks,
+        authenticate_agents=authenticate_agents,
+        authenticate_operators=authenticate_operators,
+        acls=acls,
+        rate_limit=rate_limit,
+        max_message_size=max_message_size,
     )
 
     def ready(m: Master) -> None:

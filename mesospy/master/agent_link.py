@@ -7,7 +7,7 @@ import logging
 
 import grpc
 
-from mesospy.security.channels import ClientSecurity, aio_channel
+from mesospy.security.channels import AGENT_TOKEN_KEY, ClientSecurity, aio_channel
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import agent_pb2_grpc as apb_grpc
 from mesospy.v1 import common_pb2 as pb
@@ -33,12 +33,17 @@ class AgentLink:
         self.address = address
         self._channel = aio_channel(address, CHANNEL_OPTIONS, security or ClientSecurity())
         self._stub = apb_grpc.AgentStub(self._channel)  # type: ignore[no-untyped-call]
+        self._metadata: tuple[tuple[str, str], ...] = ()
         self._acks: list[apb.AcknowledgeUpdatesRequest.Ack] = []
         self._ack_flush: asyncio.Task[None] | None = None
 
+    def use_token(self, token: str) -> None:
+        """Present the agent's call token (from its registration) on every call."""
+        self._metadata = ((AGENT_TOKEN_KEY, token),) if token else ()
+
     async def run_tasks(self, framework_info: pb.FrameworkInfo, tasks: list[pb.TaskInfo]) -> None:
         request = apb.RunTasksRequest(framework_info=framework_info, tasks=tasks)
-        await self._stub.RunTasks(request, timeout=CALL_TIMEOUT)
+        await self._stub.RunTasks(request, timeout=CALL_TIMEOUT, metadata=self._metadata)
 
     async def kill_task(
         self, framework_id: str, task_id: str, kill_policy: pb.KillPolicy | None
@@ -46,20 +51,27 @@ class AgentLink:
         request = apb.KillTaskRequest(framework_id=framework_id, task_id=task_id)
         if kill_policy is not None:
             request.kill_policy.CopyFrom(kill_policy)
-        await self._call(self._stub.KillTask(request, timeout=CALL_TIMEOUT), "KillTask")
+        await self._call(
+            self._stub.KillTask(request, timeout=CALL_TIMEOUT, metadata=self._metadata), "KillTask"
+        )
 
     async def shutdown_framework(self, framework_id: str) -> None:
         request = apb.ShutdownFrameworkRequest(framework_id=framework_id)
         await self._call(
-            self._stub.ShutdownFramework(request, timeout=CALL_TIMEOUT), "ShutdownFramework"
+            self._stub.ShutdownFramework(request, timeout=CALL_TIMEOUT, metadata=self._metadata),
+            "ShutdownFramework",
         )
 
     async def read_file(self, request: apb.ReadFileRequest) -> apb.ReadFileResponse:
-        response: apb.ReadFileResponse = await self._stub.ReadFile(request, timeout=CALL_TIMEOUT)
+        response: apb.ReadFileResponse = await self._stub.ReadFile(
+            request, timeout=CALL_TIMEOUT, metadata=self._metadata
+        )
         return response
 
     async def list_files(self, request: apb.ListFilesRequest) -> apb.ListFilesResponse:
-        response: apb.ListFilesResponse = await self._stub.ListFiles(request, timeout=CALL_TIMEOUT)
+        response: apb.ListFilesResponse = await self._stub.ListFiles(
+            request, timeout=CALL_TIMEOUT, metadata=self._metadata
+        )
         return response
 
     def acknowledge(self, framework_id: str, task_id: str, uuid: bytes) -> None:
@@ -77,7 +89,9 @@ class AgentLink:
             # framework acknowledges it again.
             await self._call(
                 self._stub.AcknowledgeUpdates(
-                    apb.AcknowledgeUpdatesRequest(acks=acks), timeout=CALL_TIMEOUT
+                    apb.AcknowledgeUpdatesRequest(acks=acks),
+                    timeout=CALL_TIMEOUT,
+                    metadata=self._metadata,
                 ),
                 "AcknowledgeUpdates",
             )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from mesospy.master.agent_link import AgentLink
 from mesospy.master.errors import FailedPrecondition, InvalidArgument
+from mesospy.master.ownership import caller_principal, check_owner
 from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord
 from mesospy.master.validation import agent_info_problems, id_problem
 from mesospy.resources import Resources
@@ -145,7 +146,7 @@ class AgentHandler:
         self._next_id += 1
         info.id = f"{self.m.id}-S{self._next_id}"
         await self.m.registry.admit_agent(info)
-        self._add(info, total)
+        self._add(info, total).link.use_token(request.call_token)
         log.info("agent %s at %s registered with %s", info.id, address, total)
         return self._response(info.id)
 
@@ -160,6 +161,7 @@ class AgentHandler:
         record = AgentRecord(
             info=info, total=total, registered_time=self.m.now(), last_seen=now, link=link
         )
+        record.owner = caller_principal()
         self.m.state.agents[info.id] = record
         self.m.events.agent_added(record)
         self.m.allocator.add_agent(info.id, total, used or {})
@@ -192,6 +194,8 @@ class AgentHandler:
         self._recovering_info.pop(info.id, None)
         frameworks = {f.id: f for f in request.frameworks}
         record = self.m.state.agents.get(info.id)
+        if record is not None:
+            check_owner("agent", record.id, record.owner)
         readmitted = record is None
         if record is None:
             await self.m.registry.admit_agent(info)
@@ -199,6 +203,7 @@ class AgentHandler:
             record = self._add(info, total, used)
         else:
             record.last_seen = time.monotonic()
+        record.link.use_token(request.call_token)
         reported = {(t.framework_id, t.task_id) for t in request.tasks}
         for task in request.tasks:
             self._adopt(record, task, frameworks.get(task.framework_id), was_unreachable)
@@ -333,6 +338,7 @@ class AgentHandler:
         agent = self.m.state.agents.get(request.agent_id)
         if agent is None:
             return apb.HeartbeatResponse(reregister=True)
+        check_owner("agent", agent.id, agent.owner)
         agent.last_seen = time.monotonic()
         return apb.HeartbeatResponse()
 
@@ -340,6 +346,7 @@ class AgentHandler:
         agent = self.m.state.agents.get(agent_id)
         if agent is None:
             raise FailedPrecondition(f"agent {agent_id!r} is not registered; re-register first")
+        check_owner("agent", agent.id, agent.owner)
         agent.last_seen = time.monotonic()
         return agent
 

@@ -45,3 +45,15 @@ class MasterConfig:
     zk_session_timeout: float = 10.0
     # TLS for the master's port and its calls to agents; None: plain text.
     tls: TLSConfig | None = None
+    # Authentication: principals and secrets (Mesos's --credentials), and which callers
+    # must authenticate (by secret or, with required client certificates, by certificate).
+    credentials: Path | None = None
+    authenticate_frameworks: bool = False
+    authenticate_agents: bool = False
+    authenticate_operators: bool = False
+    # Authorization: an ACL file (YAML/JSON); None: every authenticated caller may do all.
+    acls: Path | None = None
+    # Calls per second (and burst) of each framework or operator principal: "10:50".
+    rate_limit: str | None = None
+    # The largest request the master accepts, in bytes.
+    max_message_size: int = 64 * 1024 * 1024

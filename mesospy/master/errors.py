@@ -4,6 +4,7 @@ CallError                   a call cannot be carried out; nothing changed
  ├── InvalidArgument        the request itself is malformed
  ├── NotFound               it names something the master does not know
  ├── FailedPrecondition     it is well-formed but not allowed in the current state
+ ├── PermissionDenied       the caller's principal may not do it
  └── NotLeader              this master is not the leader
 """
 
@@ -32,6 +33,10 @@ class NotFound(CallError):
 
 class FailedPrecondition(CallError):
     code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class PermissionDenied(CallError):
+    code = grpc.StatusCode.PERMISSION_DENIED
 
 
 class NotLeader(CallError):

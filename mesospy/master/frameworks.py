@@ -8,6 +8,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from mesospy.master.errors import FailedPrecondition, InvalidArgument, NotFound
+from mesospy.master.ownership import check_owner, claim_principal
 from mesospy.master.state import FrameworkRecord
 from mesospy.master.streams import FrameworkStream
 from mesospy.master.validation import framework_info_problems
@@ -34,6 +35,8 @@ class FrameworkHandler:
         now = self.m.now()
         for info, disconnected_time in recovered:
             record = FrameworkRecord(info=info, registered_time=now)
+            if self.m.config.authenticate_frameworks and info.principal:
+                record.owner = info.principal  # it authenticated when it subscribed
             # A framework connected to the old master lost its connection when that
             # master went away; its failover clock starts then, not now (MESOS-4659).
             record.disconnected_time = disconnected_time or self.m.start_time
@@ -58,6 +61,7 @@ class FrameworkHandler:
                 f"framework_id {call.framework_id!r} differs from framework_info.id {info.id!r}"
             )
         info.id = info.id or call.framework_id
+        principal = claim_principal(info)
         if info.id in self.m.state.removed_frameworks:
             raise FailedPrecondition(
                 f"framework {info.id!r} was removed (torn down, or away longer than its "
@@ -71,7 +75,9 @@ class FrameworkHandler:
             self.m.state.frameworks[info.id] = record
             self.m.allocator.add_framework(info.id, record.roles, active=False)
         else:
+            check_owner("framework", record.id, record.owner)
             self._fail_over(record, info)
+        record.owner = principal if principal is not None else record.owner
         await self.m.registry.add_framework(info)
         record.stream = FrameworkStream(self.m.config.framework_heartbeat_interval)
         record.stream_id = uuid.uuid4().hex
@@ -117,6 +123,7 @@ class FrameworkHandler:
         record = self.m.state.frameworks.get(call.framework_id)
         if record is None:
             raise NotFound(f"framework {call.framework_id!r} is not subscribed; SUBSCRIBE first")
+        check_owner("framework", record.id, record.owner)
         if record.stream is None:
             raise FailedPrecondition(
                 f"framework {call.framework_id!r} is disconnected; SUBSCRIBE again with its id"

@@ -8,12 +8,14 @@ from collections.abc import Callable
 import grpc
 
 from mesospy.master.config import MasterConfig
+from mesospy.master.guard import GuardConfigError, build_guard
 from mesospy.master.leadership import lead_when_elected
 from mesospy.master.master import Master
 from mesospy.master.metrics import MetricsPortError, serve_metrics
 from mesospy.master.operator_api import OperatorService
 from mesospy.master.registry import LocalRegistry
 from mesospy.master.services import AgentRegistryService, SchedulerService
+from mesospy.security.guard import GuardInterceptor
 from mesospy.v1 import agent_pb2_grpc as apb_grpc
 from mesospy.v1 import operator_pb2_grpc as opb_grpc
 from mesospy.v1 import scheduler_pb2_grpc as spb_grpc
@@ -24,7 +26,6 @@ SERVER_OPTIONS = [
     # Without this, gRPC binds with SO_REUSEPORT and a second master on the same port
     # would silently share the traffic instead of failing.
     ("grpc.so_reuseport", 0),
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
     # Frameworks and agents keep long streams open; let their keepalive pings through.
     ("grpc.keepalive_permit_without_calls", 1),
@@ -43,7 +44,16 @@ async def run_master(
     """Serve a master until cancelled."""
     # With ZooKeeper the registry is chosen once elected (it is fenced by the election).
     master = Master(config, LocalRegistry(config.work_dir))
-    server = grpc.aio.server(options=SERVER_OPTIONS)
+    try:
+        guard = build_guard(config, master)
+    except GuardConfigError as exc:
+        raise MasterStartError(str(exc)) from exc
+    size = [
+        ("grpc.max_receive_message_length", config.max_message_size),
+    ]
+    server = grpc.aio.server(
+        options=[*SERVER_OPTIONS, *size], interceptors=[GuardInterceptor(guard)]
+    )
     spb_grpc.add_SchedulerServicer_to_server(SchedulerService(master), server)  # type: ignore[no-untyped-call]
     apb_grpc.add_AgentRegistryServicer_to_server(AgentRegistryService(master), server)  # type: ignore[no-untyped-call]
     opb_grpc.add_OperatorServicer_to_server(OperatorService(master), server)  # type: ignore[no-untyped-call]

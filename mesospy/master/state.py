@@ -75,6 +75,8 @@ class FrameworkRecord:
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     # Tasks whose agent is unreachable (partition-aware frameworks only).
     unreachable_tasks: dict[str, TaskRecord] = field(default_factory=dict)
+    # The authenticated principal that subscribed it: only it may act for the framework.
+    owner: str | None = None
 
     @property
     def id(self) -> str:
@@ -108,6 +110,8 @@ class AgentRecord:
     link: AgentLink
     active: bool = True
     tasks: dict[tuple[str, str], TaskRecord] = field(default_factory=dict)
+    # The authenticated principal that registered it: only it may speak for the agent.
+    owner: str | None = None
 
     @property
     def id(self) -> str:

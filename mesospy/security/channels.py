@@ -19,6 +19,7 @@ from mesospy.security.tls import TLSConfig
 from mesospy.v1 import common_pb2 as pb
 
 __all__ = [
+    "AGENT_TOKEN_KEY",
     "ClientSecurity",
     "aio_channel",
     "default_client_security",
@@ -28,6 +29,8 @@ __all__ = [
 ]
 
 Options = Sequence[tuple[str, Any]]
+# The master presents an agent's call token under this key (see agent.proto).
+AGENT_TOKEN_KEY = "x-mesospy-agent-token"
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ else:
     _UnaryStream = grpc.UnaryStreamClientInterceptor
 
 
-class _AioMetadata(_AioUnaryUnary, _AioUnaryStream):
+class _AioDetails:
     def __init__(self, extra: tuple[tuple[str, str], ...]) -> None:
         self._extra = extra
 
@@ -92,11 +95,16 @@ class _AioMetadata(_AioUnaryUnary, _AioUnaryStream):
             details.wait_for_ready,
         )
 
+
+# grpc.aio files each interceptor under one kind only, so each kind is a class of its own.
+class _AioUnaryMetadata(_AioDetails, _AioUnaryUnary):
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
         return await continuation(self._details(details), request)
 
+
+class _AioStreamMetadata(_AioDetails, _AioUnaryStream):
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
@@ -144,7 +152,7 @@ def aio_channel(
     """An asyncio channel to ``address``: TLS when configured, credentials when given."""
     security = security if security is not None else default_client_security()
     extra = security.metadata()
-    interceptors: Any = [_AioMetadata(extra)] if extra else None
+    interceptors: Any = [_AioUnaryMetadata(extra), _AioStreamMetadata(extra)] if extra else None
     if security.tls is not None:
         return grpc.aio.secure_channel(
             address,

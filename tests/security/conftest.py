@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import datetime
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from google.protobuf import message_factory
+from google.protobuf.message import Message
 
 from mesospy.security.certs import Issued, init_certificates
 from mesospy.security.channels import ClientSecurity
 from mesospy.security.credentials import Credential
 from mesospy.security.tls import TLSConfig
+from mesospy.v1 import agent_pb2, operator_pb2, scheduler_pb2
 
 PRINCIPALS = ("operator", "batch", "other", "agent")
 
@@ -96,3 +102,66 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
     issued = init_certificates(base / "cluster", principals=PRINCIPALS)
     rogue = init_certificates(base / "rogue", principals=PRINCIPALS)
     return Certs(issued, rogue, _expired_client(issued, base))
+
+
+SECRETS = {name: f"{name}-secret-{index}" for index, name in enumerate(PRINCIPALS)}
+
+
+def write_credentials(directory: Path) -> Path:
+    path = directory / "credentials.json"
+    entries = [{"principal": p, "secret": s} for p, s in SECRETS.items()]
+    path.write_text(json.dumps({"credentials": entries}))
+    return path
+
+
+def creds(principal: str, secret: str | None = None) -> ClientSecurity:
+    """A plain-text client authenticating as ``principal`` (with its right secret)."""
+    return ClientSecurity(None, Credential(principal, secret or SECRETS[principal]))
+
+
+def all_methods() -> list[tuple[str, Any, Any, bool]]:
+    """(full method name, request class, response class, server-streaming) of every RPC
+    of the master's services."""
+    methods = []
+    for module in (scheduler_pb2, agent_pb2, operator_pb2):
+        for service in module.DESCRIPTOR.services_by_name.values():
+            if service.full_name == "mesospy.v1.Agent":
+                continue  # the agent's own service
+            for method in service.methods:
+                request = message_factory.GetMessageClass(method.input_type)
+                response = message_factory.GetMessageClass(method.output_type)
+                name = f"/{service.full_name}/{method.name}"
+                methods.append((name, request, response, method.server_streaming))
+    return methods
+
+
+def call(
+    address: str,
+    method: str,
+    request: Message,
+    response: Any,
+    streaming: bool,
+    metadata: tuple[tuple[str, str], ...] = (),
+    timeout: float = 10.0,
+) -> grpc.StatusCode:
+    """Make one call on a fresh plain channel; the status code it ends with."""
+    with grpc.insecure_channel(address) as channel:
+        try:
+            if streaming:
+                stream = channel.unary_stream(
+                    method,
+                    request_serializer=type(request).SerializeToString,
+                    response_deserializer=response.FromString,
+                )(request, metadata=metadata, timeout=timeout)
+                next(iter(stream), None)
+                stream.cancel()
+            else:
+                channel.unary_unary(
+                    method,
+                    request_serializer=type(request).SerializeToString,
+                    response_deserializer=response.FromString,
+                )(request, metadata=metadata, timeout=timeout)
+        except grpc.RpcError as exc:
+            code: grpc.StatusCode = exc.code()
+            return code
+    return grpc.StatusCode.OK

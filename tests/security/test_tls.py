@@ -27,7 +27,14 @@ def mtls_cluster(certs: Certs, tmp_path_factory: pytest.TempPathFactory) -> Iter
         agents=1,
         work_dir=tmp_path_factory.mktemp("mtls"),
         agent_resources="cpus:2;mem:1024",
-        master_flags=[*FAST_MASTER, *certs.server_flags()],
+        # Every caller is authenticated by its certificate's common name.
+        master_flags=[
+            *FAST_MASTER,
+            *certs.server_flags(),
+            "--authenticate-frameworks",
+            "--authenticate-agents",
+            "--authenticate-operators",
+        ],
         agent_flags=certs.server_flags(),
         client_security=certs.security("operator"),
     ) as cluster:
@@ -47,6 +54,8 @@ def test_a_task_runs_and_its_output_is_read_over_mutual_tls(
             what="the task to finish",
         )
         framework_id = framework.tasks.framework_id
+        (info,) = [f.framework_info for f in mtls_cluster.state().frameworks]
+        assert info.principal == "batch"  # from its certificate
     # Operator -> master -> agent, each hop over mutual TLS.
     with OperatorClient(mtls_cluster.master_address, security=certs.security()) as client:
         data = client.read_file(framework_id, "hello", "stdout").data

@@ -1,0 +1,165 @@
+"""The gate in front of every service of a gRPC server.
+
+``GuardInterceptor`` wraps each method's handler: before the service sees a request it
+authenticates the caller (UNAUTHENTICATED), applies the caller's rate limit
+(RESOURCE_EXHAUSTED), checks the request against the message limits (INVALID_ARGUMENT) and
+asks the authorizer (PERMISSION_DENIED). Only then does the service run, with the caller
+available through ``current_caller()``. A refused call changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from google.protobuf.message import Message
+
+from mesospy.security.acl import Denied
+from mesospy.security.auth import AGENTS, AuthenticationFailed, Authenticator, Caller
+from mesospy.security.limits import LimitExceeded, MessageLimits
+from mesospy.security.ratelimit import RateLimiter
+from mesospy.v1 import scheduler_pb2 as spb
+
+Context = grpc.aio.ServicerContext[Any, Any]
+# Checks the caller may make this call with this request; raises Denied.
+Authorize = Callable[[Caller, Message], None]
+
+_CALLER: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller", default=None)
+
+# Agents' frequent calls: their size is bounded by the server; walking every status
+# update would cost the master more than it protects.
+UNWALKED = frozenset(
+    {"/mesospy.v1.AgentRegistry/UpdateStatus", "/mesospy.v1.AgentRegistry/Heartbeat"}
+)
+
+if TYPE_CHECKING:
+    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    _ServerInterceptor = grpc.aio.ServerInterceptor
+
+
+def current_caller() -> Caller | None:
+    """The caller of the call being served (None outside a guarded call)."""
+    return _CALLER.get()
+
+
+def caller_principal() -> str | None:
+    caller = _CALLER.get()
+    return caller.principal if caller is not None else None
+
+
+def certificate_name(context: Context) -> str | None:
+    """The subject common name of the client's certificate, if it presented one."""
+    names = context.auth_context().get("x509_common_name")
+    return next(iter(names)).decode(errors="replace") if names else None
+
+
+@dataclass
+class Guard:
+    """What every call is checked against."""
+
+    authenticator: Authenticator = field(default_factory=Authenticator)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    limits: MessageLimits = field(default_factory=MessageLimits)
+    authorize: Authorize | None = None
+    clock: Callable[[], float] = time.monotonic
+
+    def admit(self, method: str, request: Message, context: Context) -> Caller | str:
+        """The caller, or why the call is refused (as "CODE:message")."""
+        metadata = {
+            key: value
+            for key, value in context.invocation_metadata() or ()
+            if isinstance(value, str)
+        }
+        try:
+            caller = self.authenticator.authenticate(method, metadata, certificate_name(context))
+        except AuthenticationFailed as exc:
+            return _refusal(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        if caller.kind != AGENTS and not self.limiter.allow(caller.principal, self.clock()):
+            limit = self.limiter.limit_of(caller.principal)
+            assert limit is not None
+            return _refusal(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{caller.name} is over its rate limit of {limit.rate:g} calls/s "
+                f"(burst {limit.burst:g}); slow down and retry",
+            )
+        if method not in UNWALKED:
+            try:
+                self.limits.check(request)
+                if isinstance(request, spb.Call) and request.type == spb.Call.ACCEPT:
+                    self.limits.check_accept(
+                        [list(op.launch.task_infos) for op in request.accept.operations]
+                    )
+            except LimitExceeded as exc:
+                return _refusal(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        if self.authorize is not None:
+            try:
+                self.authorize(caller, request)
+            except Denied as exc:
+                return _refusal(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+            except LimitExceeded as exc:
+                return _refusal(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return caller
+
+
+def _refusal(code: grpc.StatusCode, message: str) -> str:
+    return f"{code.name}:{message}"
+
+
+async def _refuse(context: Context, refusal: str) -> None:
+    name, _, message = refusal.partition(":")
+    await context.abort(grpc.StatusCode[name], message)
+
+
+class GuardInterceptor(_ServerInterceptor):
+    """Puts a ``Guard`` in front of every unary and server-streaming method."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler: Any = await continuation(details)
+        if handler is None:
+            return handler
+        method: str = details.method
+        guard = self.guard
+        if handler.unary_unary is not None:
+            inner: Any = handler.unary_unary
+
+            async def unary(request: Message, context: Context) -> Any:
+                admitted = guard.admit(method, request, context)
+                if isinstance(admitted, str):
+                    await _refuse(context, admitted)
+                _CALLER.set(admitted if isinstance(admitted, Caller) else None)
+                return await inner(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            inner_stream: Any = handler.unary_stream
+
+            async def stream(request: Message, context: Context) -> AsyncIterator[Any]:
+                admitted = guard.admit(method, request, context)
+                if isinstance(admitted, str):
+                    await _refuse(context, admitted)
+                _CALLER.set(admitted if isinstance(admitted, Caller) else None)
+                async for item in inner_stream(request, context):
+                    yield item
+
+            return grpc.unary_stream_rpc_method_handler(
+                stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler

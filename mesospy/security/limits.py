@@ -1,0 +1,88 @@
+"""Limits on what one request may hold (pure): string lengths, list lengths, labels,
+tasks per ACCEPT, and no NaN or infinite numbers.
+
+The gRPC servers bound the size of a whole message; these bound its parts, so a request
+cannot fill the master's memory or its registry with megabyte ids or a million labels.
+Each breach names the field: ``accept.operations[0].launch.task_infos[3].name is 5000
+characters long; at most 1024``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+# Fields that hold free text (commands, environment values, messages, label values) may
+# be longer than names and ids.
+TEXT_FIELDS = frozenset({"shell", "argv", "environment", "value", "message", "data", "path"})
+_FLOATS = (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT)
+_STRINGS = (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES)
+
+
+class LimitExceeded(ValueError):
+    """A request breaks a limit; the message names the field and the limit."""
+
+
+@dataclass(frozen=True)
+class MessageLimits:
+    """What one request may hold."""
+
+    max_message_bytes: int = 16 * 1024 * 1024
+    max_string: int = 1024  # ids, names, roles, principals, label keys
+    max_text: int = 64 * 1024  # see TEXT_FIELDS
+    max_items: int = 100_000  # entries of any list or map
+    max_labels: int = 64
+    max_tasks_per_accept: int = 1_000
+
+    def check(self, message: Message) -> None:
+        """Raise ``LimitExceeded`` naming the first field over a limit."""
+        self._walk(message, "")
+
+    def check_accept(self, operations: list[list[Message]]) -> None:
+        """The tasks of all LAUNCH operations of one ACCEPT, counted together."""
+        tasks = sum(len(launch) for launch in operations)
+        if tasks > self.max_tasks_per_accept:
+            raise LimitExceeded(
+                f"ACCEPT launches {tasks} tasks; at most {self.max_tasks_per_accept} per "
+                "call (split them over several calls)"
+            )
+
+    def _walk(self, message: Message, path: str) -> None:
+        for field, value in message.ListFields():
+            where = f"{path}{field.name}"
+            if field.is_repeated:
+                limit = self.max_labels if field.name == "labels" else self.max_items
+                if len(value) > limit:
+                    raise LimitExceeded(f"{where} has {len(value)} entries; at most {limit}")
+                if field.message_type is not None and field.message_type.GetOptions().map_entry:
+                    for key, item in value.items():
+                        self._scalar(field, key, f"{where} key", short=True)
+                        self._item(field.message_type.fields_by_name["value"], item, where, key)
+                    continue
+                for index, item in enumerate(value):
+                    self._item(field, item, where, index)
+            else:
+                self._item(field, value, where, None)
+
+    def _item(
+        self, field: FieldDescriptor, value: object, where: str, index: object | None
+    ) -> None:
+        label = where if index is None else f"{where}[{index!r}]"
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            assert isinstance(value, Message)
+            self._walk(value, label + ".")
+        else:
+            self._scalar(field, value, label, short=False)
+
+    def _scalar(self, field: FieldDescriptor, value: object, where: str, short: bool) -> None:
+        if isinstance(value, str | bytes):
+            text = not short and field.name in TEXT_FIELDS
+            limit = self.max_text if text else self.max_string
+            if len(value) > limit:
+                unit = "characters" if isinstance(value, str) else "bytes"
+                raise LimitExceeded(f"{where} is {len(value)} {unit} long; at most {limit}")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise LimitExceeded(f"{where} is {value}; numbers must be finite")
