@@ -1,15 +1,543 @@
-"""``mesospy job ...`` and ``mesospy batch serve``."""
+"""``mesospy job ...`` and ``mesospy batch serve``.
+
+The job commands talk to the batch framework's gRPC API, found through the master
+(the active framework named ``mesospy-batch`` publishes it in its FrameworkInfo), or
+given with ``--batch`` / ``$MESOSPY_BATCH``. Logs are read through the master.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
+import grpc
+import yaml
+
+from frameworks.batch.v1 import batch_pb2 as bpb
+from frameworks.batch.v1 import batch_pb2_grpc
+from mesospy.cli.common import fail, log_level_option, setup_logging
+from mesospy.cli.common import master_option as daemon_master_option
+from mesospy.cli.output import (
+    connect,
+    json_option,
+    master_option,
+    print_fields,
+    print_json,
+    print_table,
+    to_dict,
+    when,
+)
+from mesospy.client import CHANNEL_OPTIONS, OperatorError
+
+F = TypeVar("F", bound=Callable[..., Any])
+BATCH_ENV = "MESOSPY_BATCH"
+FRAMEWORK_NAME = "mesospy-batch"
+FINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED")
 
 
-@click.group()
-def job() -> None:
-    """Batch jobs: submit, run, schedule and watch them (the batch framework)."""
+# ---------------------------------------------------------------- plumbing
+
+
+def batch_option(func: F) -> F:
+    return click.option(
+        "--batch",
+        envvar=BATCH_ENV,
+        default=None,
+        show_envvar=True,
+        help="The batch framework's API as host:port (default: found through the master).",
+    )(func)
+
+
+def batch_command(func: F) -> F:
+    """Errors become one line on stderr (a refused spec: one line per problem), exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except grpc.RpcError as exc:
+            code: grpc.StatusCode = exc.code()
+            details: str = exc.details() or code.name
+            if code == grpc.StatusCode.UNAVAILABLE:
+                fail(f"cannot reach the batch framework: {' '.join(details.split())}")
+            if "\n" in details:  # a refused spec: every problem on its own line
+                click.echo(f"mesospy: error: {details}", err=True)
+                sys.exit(1)
+            fail(details)
+        except OperatorError as exc:
+            fail(" ".join(str(exc).split()))
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Connection:
+    """The batch API (a stub) and what is needed to read logs through the master."""
+
+    def __init__(self, master: str, batch: str | None) -> None:
+        self.master = master
+        self.address = batch or find_batch(master)
+        self.channel = grpc.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+        self.stub = batch_pb2_grpc.BatchStub(self.channel)  # type: ignore[no-untyped-call]
+
+    def call(self, rpc: str, request: Any, timeout: float = 15.0) -> Any:
+        return getattr(self.stub, rpc)(request, timeout=timeout)
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+def find_batch(master: str) -> str:
+    """The batch API's address, from the master's list of frameworks."""
+    with connect(master) as client:
+        frameworks = client.get_frameworks().frameworks
+    for framework in frameworks:
+        info = framework.framework_info
+        if info.name == FRAMEWORK_NAME and framework.active and info.endpoint:
+            return info.endpoint
+    fail(
+        f"no batch framework is running at the master {master}: start one with "
+        f"`mesospy batch serve --master {master} --state DIR`, or give --batch HOST:PORT"
+    )
+
+
+def open_batch(master: str, batch: str | None) -> Connection:
+    return Connection(master, batch)
+
+
+def _ago(timestamp: float) -> str:
+    return when(timestamp)
+
+
+def _duration(run: bpb.Run) -> str:
+    if not run.started:
+        return "-"
+    end = run.finished or time.time()
+    return f"{end - run.started:.1f}s"
+
+
+def _instances(run: bpb.Run) -> str:
+    counts: dict[str, int] = {}
+    for instance in run.instances:
+        counts[instance.state] = counts.get(instance.state, 0) + 1
+    done = counts.get("SUCCEEDED", 0)
+    parts = [f"{done}/{len(run.instances)} done"]
+    for state in ("RUNNING", "LAUNCHING", "WAITING", "FAILED", "CANCELLED"):
+        if counts.get(state):
+            parts.append(f"{counts[state]} {state.lower()}")
+    return ", ".join(parts)
+
+
+def _exit(run: bpb.Run) -> str:
+    return str(run.exit_code) if run.HasField("exit_code") else "-"
+
+
+def wait_for_run(conn: Connection, job: str, run_id: str, timeout: float) -> bpb.Run:
+    """Print progress until the run ends; the last answer."""
+    deadline = time.monotonic() + timeout if timeout else None
+    last = ""
+    while True:
+        run: bpb.Run = conn.call("GetRun", bpb.GetRunRequest(name=job, run_id=run_id))
+        line = f"{job} {run.id}: {run.state} ({_instances(run)})"
+        if line != last:
+            click.echo(line)
+            last = line
+        if run.state in FINAL:
+            return run
+        if deadline is not None and time.monotonic() > deadline:
+            fail(f"run {run.id} of {job} did not end within {timeout:g}s (it goes on)")
+        time.sleep(0.5)
+
+
+def _finish_wait(run: bpb.Run) -> None:
+    if run.state != "SUCCEEDED":
+        detail = f": {run.message}" if run.message else ""
+        fail(f"run {run.id} of {run.job} {run.state}{detail}")
+
+
+# ---------------------------------------------------------------- mesospy batch
 
 
 @click.group()
 def batch() -> None:
     """Run the batch framework (`mesospy batch serve`)."""
+
+
+@batch.command()
+@daemon_master_option
+@click.option(
+    "--state",
+    required=True,
+    help="Where jobs and runs are kept: zk://host:port,.../path or a directory.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address of the API.")
+@click.option(
+    "--port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port of the API (0: any free port; it is published through the master).",
+)
+@log_level_option
+def serve(master: str, state: str, host: str, port: int, log_level: str) -> None:
+    """Run the batch framework: jobs, cron schedules and DAGs.
+
+    State (job definitions, runs, schedule progress) survives restarts: start it again
+    with the same --state and it takes over its running tasks.
+
+    Example: mesospy batch serve --master 127.0.0.1:5050 --state /var/lib/mesospy/batch
+    """
+    from frameworks.batch.server import serve as run_server
+
+    setup_logging(log_level)
+    try:
+        code = asyncio.run(run_server(master, state, host, port))
+    except OSError as exc:
+        fail(f"cannot start the batch framework: {exc}")
+    sys.exit(code)
+
+
+# ---------------------------------------------------------------- mesospy job
+
+
+@click.group()
+def job() -> None:
+    """Batch jobs: submit, run, schedule and watch them (the batch framework).
+
+    \b
+    mesospy job submit job.yaml --wait     define a job (and run it, if unscheduled)
+    mesospy job list | show NAME | runs NAME
+    mesospy job run NAME -p DAY=2026-03-01 | cancel NAME [RUN]
+    mesospy job logs NAME [RUN] --follow
+    mesospy job suspend|resume|delete NAME
+    """
+
+
+def _read_file(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+
+
+@job.command()
+@click.argument("file")
+@click.option("--wait", is_flag=True, help="Wait for the run it starts, showing progress.")
+@click.option("--timeout", default=0.0, type=click.FloatRange(0), help="Give up waiting after N s.")
+@click.option("--no-run", is_flag=True, help="Only store the job; do not start a run.")
+@master_option
+@batch_option
+@json_option
+@batch_command
+def submit(
+    file: str,
+    wait: bool,
+    timeout: float,
+    no_run: bool,
+    master: str,
+    batch: str | None,
+    as_json: bool,
+) -> None:
+    """Create or update a job from a YAML or JSON file (- for stdin).
+
+    A job with neither schedule nor parents starts a run at once (unless --no-run);
+    with --wait, the command follows that run and exits 0 only if it succeeds.
+
+    Example: mesospy job submit examples/jobs/hello.yaml --wait
+    """
+    text = _read_file(file)
+    conn = open_batch(master, batch)
+    answer: bpb.Job = conn.call("SubmitJob", bpb.SubmitJobRequest(spec=text, no_run=no_run))
+    if as_json:
+        print_json(answer)
+    else:
+        started = (
+            answer.last_run if answer.last_run.id and answer.last_run.trigger == "manual" else None
+        )
+        what = f"; run {started.id} started" if started and not started.finished else ""
+        sched = f"; schedule {answer.schedule}" if answer.schedule else ""
+        click.echo(f"job {answer.name} submitted{sched}{what}")
+    if wait:
+        if not answer.last_run.id or answer.last_run.trigger != "manual":
+            click.echo("nothing to wait for: the job runs on its schedule or after its parents")
+            return
+        _finish_wait(wait_for_run(conn, answer.name, answer.last_run.id, timeout))
+
+
+@job.command("list")
+@master_option
+@batch_option
+@json_option
+@batch_command
+def list_jobs(master: str, batch: str | None, as_json: bool) -> None:
+    """List the jobs, their schedule and last run.
+
+    Example: mesospy job list
+    """
+    answer: bpb.ListJobsResponse = open_batch(master, batch).call("ListJobs", bpb.ListJobsRequest())
+    if as_json:
+        print_json(answer)
+        return
+    rows = [
+        (
+            j.name,
+            j.schedule or ("after " + ",".join(j.parents) if j.parents else "-"),
+            "suspended" if j.suspended else when(j.next_tick),
+            j.last_run.id or "-",
+            j.last_run.state or "-",
+            j.active_runs,
+            j.total_runs,
+        )
+        for j in answer.jobs
+    ]
+    headers = ["NAME", "SCHEDULE", "NEXT", "LAST RUN", "STATE", "ACTIVE", "RUNS"]
+    print_table(headers, rows, "no jobs")
+
+
+@job.command()
+@click.argument("name")
+@master_option
+@batch_option
+@json_option
+@batch_command
+def show(name: str, master: str, batch: str | None, as_json: bool) -> None:
+    """Show a job: its spec, schedule and last run.
+
+    Example: mesospy job show nightly-report
+    """
+    answer: bpb.Job = open_batch(master, batch).call("GetJob", bpb.GetJobRequest(name=name))
+    if as_json:
+        data = to_dict(answer)
+        data["spec"] = json.loads(answer.spec_json)
+        data.pop("spec_json", None)
+        print_json(data)
+        return
+    last = answer.last_run
+    print_fields(
+        [
+            ("name", answer.name),
+            ("schedule", answer.schedule or "-"),
+            ("suspended", "yes" if answer.suspended else "no"),
+            ("next run", when(answer.next_tick)),
+            ("parents", ", ".join(answer.parents) or "-"),
+            ("runs", f"{answer.total_runs} ({answer.active_runs} active)"),
+            ("last run", f"{last.id} {last.state} {last.message}".strip() if last.id else "-"),
+        ]
+    )
+    click.echo("spec:")
+    spec = yaml.safe_dump(json.loads(answer.spec_json), sort_keys=False)
+    click.echo("  " + spec.rstrip().replace("\n", "\n  "))
+
+
+def _params(values: tuple[str, ...]) -> dict[str, str]:
+    params = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r}: expected KEY=VALUE", param_hint="-p")
+        params[key] = rest
+    return params
+
+
+@job.command()
+@click.argument("name")
+@click.option(
+    "-p", "--param", "params", multiple=True, help="KEY=VALUE, given to the tasks as env."
+)
+@click.option("--wait", is_flag=True, help="Wait for the run, showing progress.")
+@click.option("--timeout", default=0.0, type=click.FloatRange(0), help="Give up waiting after N s.")
+@master_option
+@batch_option
+@json_option
+@batch_command
+def run(
+    name: str,
+    params: tuple[str, ...],
+    wait: bool,
+    timeout: float,
+    master: str,
+    batch: str | None,
+    as_json: bool,
+) -> None:
+    """Start a run of a job now.
+
+    Example: mesospy job run nightly-report -p DAY=2026-03-01 --wait
+    """
+    conn = open_batch(master, batch)
+    answer: bpb.Run = conn.call("RunJob", bpb.RunJobRequest(name=name, params=_params(params)))
+    if as_json:
+        print_json(answer)
+    else:
+        click.echo(f"job {name}: run {answer.id} started")
+    if wait:
+        _finish_wait(wait_for_run(conn, name, answer.id, timeout))
+
+
+@job.command()
+@click.argument("name")
+@master_option
+@batch_option
+@json_option
+@batch_command
+def runs(name: str, master: str, batch: str | None, as_json: bool) -> None:
+    """The history of a job's runs, oldest first.
+
+    Example: mesospy job runs nightly-report
+    """
+    answer: bpb.ListRunsResponse = open_batch(master, batch).call(
+        "ListRuns", bpb.ListRunsRequest(name=name)
+    )
+    if as_json:
+        print_json(answer)
+        return
+    rows = [
+        (
+            r.id,
+            r.trigger,
+            r.state,
+            when(r.scheduled_time),
+            when(r.started),
+            _duration(r),
+            _exit(r),
+            _instances(r),
+            r.message,
+        )
+        for r in answer.runs
+    ]
+    headers = [
+        "RUN",
+        "TRIGGER",
+        "STATE",
+        "SCHEDULED",
+        "STARTED",
+        "TOOK",
+        "EXIT",
+        "INSTANCES",
+        "MESSAGE",
+    ]
+    print_table(headers, rows, f"job {name} has no runs yet")
+
+
+@job.command()
+@click.argument("name")
+@click.argument("run_id", default="")
+@click.option("--instance", "instances", multiple=True, type=int, help="Only this instance.")
+@click.option("--stderr", is_flag=True, help="Show stderr instead of stdout.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the instances end.")
+@master_option
+@batch_option
+@batch_command
+def logs(
+    name: str,
+    run_id: str,
+    instances: tuple[int, ...],
+    stderr: bool,
+    follow: bool,
+    master: str,
+    batch: str | None,
+) -> None:
+    """Print the output of a run's instances (the latest run by default).
+
+    Each instance's current attempt is read from its sandbox through the master; with
+    several instances, each one's output follows a header line.
+
+    Example: mesospy job logs nightly-report --follow
+    """
+    conn = open_batch(master, batch)
+    answer: bpb.Run = conn.call("GetRun", bpb.GetRunRequest(name=name, run_id=run_id))
+    chosen = [i for i in answer.instances if not instances or i.index in instances]
+    out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+    with connect(master) as client:
+        for instance in chosen:
+            if not instance.task_id:
+                continue
+            if len(chosen) > 1:
+                click.echo(f"==> instance {instance.index} ({instance.task_id}) <==")
+            try:
+                chunks = client.tail_file(
+                    answer.framework_id,
+                    instance.task_id,
+                    "stderr" if stderr else "stdout",
+                    follow=follow,
+                )
+                for chunk in chunks:
+                    if out is not None:
+                        out.write(chunk)
+                        out.flush()
+                    else:
+                        click.echo(chunk.decode(errors="replace"), nl=False)
+            except OperatorError as exc:
+                click.echo(f"(no output: {' '.join(str(exc).split())})", err=True)
+
+
+@job.command()
+@click.argument("name")
+@click.argument("run_id", default="")
+@master_option
+@batch_option
+@batch_command
+def cancel(name: str, run_id: str, master: str, batch: str | None) -> None:
+    """Cancel a run (every active run of the job without RUN); its tasks are killed.
+
+    Example: mesospy job cancel nightly-report
+    """
+    answer: bpb.Run = open_batch(master, batch).call(
+        "CancelRun", bpb.CancelRunRequest(name=name, run_id=run_id)
+    )
+    click.echo(f"job {name}: run {answer.id} {answer.state}")
+
+
+@job.command()
+@click.argument("name")
+@master_option
+@batch_option
+@batch_command
+def suspend(name: str, master: str, batch: str | None) -> None:
+    """Stop a job's schedule (runs already going carry on).
+
+    Example: mesospy job suspend nightly-report
+    """
+    open_batch(master, batch).call(
+        "SetSuspended", bpb.SetSuspendedRequest(name=name, suspended=True)
+    )
+    click.echo(f"job {name} suspended")
+
+
+@job.command()
+@click.argument("name")
+@master_option
+@batch_option
+@batch_command
+def resume(name: str, master: str, batch: str | None) -> None:
+    """Resume a suspended job's schedule from the next tick.
+
+    Example: mesospy job resume nightly-report
+    """
+    answer: bpb.Job = open_batch(master, batch).call(
+        "SetSuspended", bpb.SetSuspendedRequest(name=name, suspended=False)
+    )
+    click.echo(f"job {name} resumed; next run {when(answer.next_tick)}")
+
+
+@job.command()
+@click.argument("name")
+@master_option
+@batch_option
+@batch_command
+def delete(name: str, master: str, batch: str | None) -> None:
+    """Delete a job: its active runs are cancelled and its history forgotten.
+
+    Example: mesospy job delete nightly-report
+    """
+    open_batch(master, batch).call("DeleteJob", bpb.DeleteJobRequest(name=name))
+    click.echo(f"job {name} deleted")

@@ -1,0 +1,433 @@
+"""The batch framework's scheduler: jobs and runs in, tasks on offers out.
+
+Built only on the public SDK. The rules that make runs exactly-once:
+
+- every change is written to the store before anything acts on it: a tick's run (or a
+  DAG child's run) before its tasks launch, an instance's attempt before its task is
+  launched, a run's end before its tasks are killed;
+- ids are derived, never drawn: run ids from the cron tick (or the parents' runs), task
+  ids from (job, run, instance, attempt), so redoing a step after a crash finds what the
+  first try did instead of doing it again;
+- after a restart the framework re-subscribes with its stored framework id, reconciles
+  its active attempts, and adopts the tasks the master still has. A task the master has
+  never heard of is launched again under the next attempt number, never the same id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterator
+
+from frameworks.batch import dag, placement
+from frameworks.batch.jobs import JobRecord, child_run_id, manual_run_id, scheduled_run_id
+from frameworks.batch.runs import Instance, Kill, Run, parse_task_id
+from frameworks.batch.schedule import plan_ticks
+from frameworks.batch.spec import JobSpec, SpecError, load_spec
+from frameworks.batch.store import Store
+from mesospy.resources import ResourceError, Resources
+from mesospy.scheduler import (
+    Scheduler,
+    SchedulerDriver,
+    calls,
+    is_terminal,
+    offer_resources,
+    state_name,
+    task,
+)
+from mesospy.v1 import common_pb2
+
+__all__ = ["BatchScheduler", "Conflict", "JobNotFound"]
+
+log = logging.getLogger("mesospy.batch")
+
+SHORT_REFUSE = 1.0  # seconds: unused resources while work is waiting
+LONG_REFUSE = 600.0  # nothing to launch: do not offer these again for a while
+MAX_HISTORY = 100  # finished runs kept per job
+
+
+class JobNotFound(LookupError):
+    """No such job or run."""
+
+
+class Conflict(ValueError):
+    """The request clashes with the current state (e.g. deleting a job others depend on)."""
+
+
+class BatchScheduler(Scheduler):
+    """Keeps jobs and runs (mirrored in ``store``) and turns them into tasks."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        self.driver: SchedulerDriver | None = None
+        self.framework_id: str = str(store.get("framework_id") or "")
+        self.jobs: dict[str, JobRecord] = {}
+        self.runs: dict[str, dict[str, Run]] = {}
+        self.agents: dict[str, dict[str, str]] = {}  # agent id -> attributes (for constraints)
+        self.suppressed = False
+        self._load()
+
+    # ------------------------------------------------------------------ storage
+
+    def _load(self) -> None:
+        for name in self.store.children("jobs"):
+            data = self.store.get(f"jobs/{name}")
+            if data is not None:
+                self.jobs[name] = JobRecord.from_dict(data)
+                self.runs[name] = {}
+        for name in self.store.children("runs"):
+            if name not in self.jobs:
+                self.store.delete(f"runs/{name}")  # a job deleted half-way
+                continue
+            for run_id in self.store.children(f"runs/{name}"):
+                data = self.store.get(f"runs/{name}/{run_id}")
+                if data is not None:
+                    self.runs[name][run_id] = Run.from_dict(data)
+        log.info("loaded %d jobs, %d runs", len(self.jobs), sum(map(len, self.runs.values())))
+
+    def _save_job(self, record: JobRecord) -> None:
+        self.store.put(f"jobs/{record.name}", record.to_dict())
+
+    def _save_run(self, run: Run) -> None:
+        self.store.put(f"runs/{run.job}/{run.id}", run.to_dict())
+
+    def _add_run(self, run: Run) -> Run:
+        self._save_run(run)
+        self.runs[run.job][run.id] = run
+        self._prune(run.job)
+        return run
+
+    def _prune(self, job: str) -> None:
+        finished = sorted((r for r in self.runs[job].values() if r.final), key=lambda r: r.created)
+        for run in finished[: max(0, len(finished) - MAX_HISTORY)]:
+            self.store.delete(f"runs/{job}/{run.id}")
+            del self.runs[job][run.id]
+
+    # ------------------------------------------------------------------ queries
+
+    def job(self, name: str) -> JobRecord:
+        if name not in self.jobs:
+            raise JobNotFound(f"no job named {name!r}")
+        return self.jobs[name]
+
+    def run_history(self, name: str) -> list[Run]:
+        self.job(name)
+        return sorted(self.runs[name].values(), key=lambda r: (r.created, r.id))
+
+    def get_run(self, name: str, run_id: str = "") -> Run:
+        history = self.run_history(name)
+        if not run_id:
+            if not history:
+                raise JobNotFound(f"job {name!r} has no runs yet")
+            return history[-1]
+        if run_id not in self.runs[name]:
+            raise JobNotFound(f"job {name!r} has no run {run_id!r}")
+        return self.runs[name][run_id]
+
+    def active_runs(self, name: str) -> list[Run]:
+        return [r for r in self.run_history(name) if not r.final]
+
+    def suspended(self, record: JobRecord) -> bool:
+        return record.suspended
+
+    # ------------------------------------------------------------------ API actions
+
+    def submit(self, text: str) -> JobRecord:
+        """Create or replace a job from its spec; raises ``SpecError`` with every problem."""
+        spec = load_spec(text)
+        problems = [
+            (f"parents[{i}]", f"no job named {parent!r} (submit it first)")
+            for i, parent in enumerate(spec.parents)
+            if parent not in self.jobs
+        ]
+        graph = {name: list(r.spec.parents) for name, r in self.jobs.items()}
+        graph[spec.name] = list(spec.parents)
+        if not problems and (cycle := dag.find_cycle(graph)):
+            problems.append(("parents", f"would make a cycle: {' -> '.join(cycle)}"))
+        if problems:
+            raise SpecError(problems)
+        now = self.clock()
+        old = self.jobs.get(spec.name)
+        suspended = spec.schedule.suspend if spec.schedule else False
+        if old is None:
+            record = JobRecord(spec, now, now, suspended, last_tick=now)
+        else:
+            record = JobRecord(spec, old.created, now, suspended, old.last_tick or now)
+            record.waiting = {p: r for p, r in old.waiting.items() if p in spec.parents}
+        self._save_job(record)
+        self.jobs[spec.name] = record
+        self.runs.setdefault(spec.name, {})
+        log.info("job %s %s", spec.name, "updated" if old else "created")
+        self.tick()
+        return record
+
+    def delete(self, name: str) -> None:
+        self.job(name)
+        children = [c for c, r in self.jobs.items() if name in r.spec.parents]
+        if children:
+            raise Conflict(
+                f"jobs {', '.join(sorted(children))} depend on {name!r}: change or delete "
+                "them first"
+            )
+        kills = [
+            k for run in self.active_runs(name) for k in run.cancel(self.clock(), "job deleted")
+        ]
+        self.store.delete(f"jobs/{name}")
+        self.store.delete(f"runs/{name}")
+        del self.jobs[name]
+        del self.runs[name]
+        self._kill(kills)
+        log.info("job %s deleted", name)
+
+    def set_suspended(self, name: str, suspended: bool) -> JobRecord:
+        record = self.job(name)
+        if record.suspended != suspended:
+            record.suspended = suspended
+            record.last_tick = max(record.last_tick, self.clock())
+            self._save_job(record)
+        return record
+
+    def run_now(self, name: str, params: dict[str, str] | None = None) -> Run:
+        record = self.job(name)
+        now = self.clock()
+        run_id = manual_run_id(now, self.runs[name])
+        run = self._add_run(Run.new(record.spec, run_id, "manual", now, params=params))
+        self._want_offers()
+        return run
+
+    def cancel(self, name: str, run_id: str = "") -> list[Run]:
+        runs = [self.get_run(name, run_id)] if run_id else self.active_runs(name)
+        for run in runs:
+            kills = run.cancel(self.clock(), "cancelled by a user")
+            self._save_run(run)
+            self._kill(kills)
+        return runs
+
+    # ------------------------------------------------------------------ time passes
+
+    def tick(self) -> None:
+        """Start due cron ticks, end runs past their timeout, ask for offers if needed.
+
+        Called every fraction of a second by the server.
+        """
+        now = self.clock()
+        for record in list(self.jobs.values()):
+            self._schedule(record, now)
+            for run in self.active_runs(record.name):
+                kills = run.check_timeout(record.spec.timeout, now)
+                if kills or run.final:
+                    self._save_run(run)
+                    self._kill(kills)
+            for run in self.run_history(record.name):
+                if run.state == "SUCCEEDED" and not run.children_triggered:
+                    self._trigger_children(run)
+        self._want_offers()
+
+    def _schedule(self, record: JobRecord, now: float) -> None:
+        schedule = record.spec.schedule
+        if schedule is None:
+            return
+        plan = plan_ticks(schedule, record.last_tick, now)
+        if not record.suspended:
+            for tick in plan.missed:
+                log.warning("job %s: tick %s missed (catch-up %s)", record.name, _iso(tick),
+                            schedule.catch_up)  # fmt: skip
+            for tick in plan.run:
+                self._start_tick(record, tick, now)
+        if plan.last_tick != record.last_tick:
+            # After the runs: a crash in between finds the same ticks due, and their runs.
+            record.last_tick = plan.last_tick
+            self._save_job(record)
+
+    def _start_tick(self, record: JobRecord, tick: float, now: float) -> None:
+        run_id = scheduled_run_id(tick)
+        if run_id in self.runs[record.name]:
+            return  # recorded before a restart
+        assert record.spec.schedule is not None
+        policy = record.spec.schedule.concurrency
+        active = self.active_runs(record.name)
+        run = Run.new(record.spec, run_id, "schedule", now, scheduled_time=tick)
+        if active and policy == "Forbid":
+            run.skip(now, f"not started: run {active[0].id} is still active (Forbid)")
+        elif active and policy == "Replace":
+            for old in active:
+                kills = old.cancel(now, f"replaced by run {run_id} (Replace)")
+                self._save_run(old)
+                self._kill(kills)
+        self._add_run(run)
+        log.info("job %s: run %s for tick %s %s", record.name, run_id, _iso(tick), run.state)
+
+    # ------------------------------------------------------------------ DAG
+
+    def _trigger_children(self, run: Run) -> None:
+        """The parent ``run`` succeeded: start the children whose parents all have."""
+        for child in dag.children_of({n: r.spec.parents for n, r in self.jobs.items()}, run.job):
+            record = self.jobs[child]
+            record.waiting[run.job] = run.id
+            if set(record.spec.parents) <= set(record.waiting):
+                run_id = child_run_id(record.waiting)
+                if run_id not in self.runs[child]:
+                    now = self.clock()
+                    params = dict(run.params)
+                    self._add_run(Run.new(record.spec, run_id, "parents", now, params=params))
+                    log.info("job %s: run %s after %s", child, run_id, record.waiting)
+            self._save_job(record)
+        run.children_triggered = True
+        self._save_run(run)
+        for child in dag.children_of({n: r.spec.parents for n, r in self.jobs.items()}, run.job):
+            record = self.jobs[child]
+            if set(record.spec.parents) <= set(record.waiting):
+                record.waiting = {}
+                self._save_job(record)
+
+    # ------------------------------------------------------------------ SDK callbacks
+
+    def subscribed(
+        self, driver: SchedulerDriver, framework_id: str, master_info: common_pb2.MasterInfo
+    ) -> None:
+        self.driver = driver
+        if framework_id != self.framework_id:
+            self.store.put("framework_id", framework_id)
+            self.framework_id = framework_id
+        active = [
+            (run.task_id(i), i.agent_id)
+            for runs in self.runs.values()
+            for run in runs.values()
+            for i in run.instances
+            if i.active
+        ]
+        log.info("subscribed as %s; reconciling %d active tasks", framework_id, len(active))
+        if active:
+            driver.reconcile(active)
+        driver.reconcile()  # every task the master knows, to find orphans
+        self.suppressed = False
+        self._want_offers()
+
+    def offers(self, driver: SchedulerDriver, offers: list[common_pb2.Offer]) -> None:
+        now = self.clock()
+        waiting = list(self._launchable(now))
+        for offer in offers:
+            agent = placement.agent_attributes(offer.agent_id, offer.hostname, offer.attributes)
+            self.agents[offer.agent_id] = agent
+            available = offer_resources(offer)
+            tasks: list[common_pb2.TaskInfo] = []
+            touched: dict[str, Run] = {}
+            for item in list(waiting):
+                run, instance = item
+                spec = self.jobs[run.job].spec
+                taken = [self.agents.get(i.agent_id, {}) for i in run.active_instances()]
+                if not placement.satisfies(spec.constraints, agent, taken):
+                    continue
+                need = Resources({"cpus": spec.cpus, "mem": spec.mem, "disk": spec.disk})
+                if not available.contains(need):
+                    continue
+                ports: list[int] = []
+                if spec.ports:
+                    try:
+                        ports, port_resources = (available - need).allocate_ports(spec.ports)
+                    except ResourceError:
+                        continue
+                    need = need + port_resources
+                available = available - need
+                waiting.remove(item)
+                task_id = run.launching(instance, offer.agent_id, now)
+                touched[run.id + run.job] = run
+                tasks.append(self._task_info(spec, run, instance, task_id, need, ports))
+            for run in touched.values():
+                self._save_run(run)  # before the launch: a restart knows these attempts
+            refuse = SHORT_REFUSE if waiting else LONG_REFUSE
+            if tasks:
+                driver.launch(offer.id, tasks, calls.refuse(refuse))
+                log.info("launching %d tasks on %s", len(tasks), offer.agent_id)
+            else:
+                driver.decline(offer.id, refuse_seconds=refuse)
+        self._want_offers()
+
+    def status_update(self, driver: SchedulerDriver, status: common_pb2.TaskStatus) -> None:
+        state = state_name(status.state)
+        parsed = parse_task_id(status.task_id)
+        run = None
+        if parsed is not None:
+            job, run_id, index, attempt = parsed
+            run = self.runs.get(job, {}).get(run_id)
+        if run is None or parsed is None:
+            if not is_terminal(status.state) and state != "TASK_UNKNOWN":
+                log.warning("killing task %s: no run of ours wants it", status.task_id)
+                driver.kill(status.task_id, status.agent_id)
+            return
+        was_final = run.final
+        exit_code = status.exit_code if status.HasField("exit_code") else None
+        kills = run.task_update(
+            self.jobs[run.job].spec, index, attempt, state, self.clock(), exit_code,
+            status.message, status.agent_id,
+        )  # fmt: skip
+        self._save_run(run)
+        self._kill(kills)
+        if run.final and not was_final:
+            log.info("job %s: run %s %s %s", run.job, run.id, run.state, run.message)
+            if run.state == "SUCCEEDED":
+                self._trigger_children(run)
+        self._want_offers()
+
+    def error(self, driver: SchedulerDriver, message: str) -> None:
+        log.warning("master: %s", message)
+
+    # ------------------------------------------------------------------ offers and tasks
+
+    def _launchable(self, now: float) -> Iterator[tuple[Run, Instance]]:
+        runs = [r for runs in self.runs.values() for r in runs.values() if not r.final]
+        for run in sorted(runs, key=lambda r: (r.created, r.id)):
+            for instance in run.launchable(now):
+                yield run, instance
+
+    def _want_offers(self) -> None:
+        """Revive when there is work to launch, suppress when there is none."""
+        driver = self.driver
+        if driver is None or not driver.connected:
+            return
+        wanted = next(self._launchable(self.clock()), None) is not None
+        if wanted and self.suppressed:
+            driver.revive()
+            self.suppressed = False
+        elif not wanted and not self.suppressed:
+            driver.suppress()
+            self.suppressed = True
+
+    def _kill(self, kills: list[Kill]) -> None:
+        if self.driver is None:
+            return
+        for kill in kills:
+            self.driver.kill(kill.task_id, kill.agent_id)
+
+    def _task_info(
+        self,
+        spec: JobSpec,
+        run: Run,
+        instance: Instance,
+        task_id: str,
+        resources: Resources,
+        ports: list[int],
+    ) -> common_pb2.TaskInfo:
+        env = {
+            **spec.env,
+            **run.params,
+            "MESOSPY_JOB": run.job,
+            "MESOSPY_RUN": run.id,
+            "MESOSPY_INSTANCE": str(instance.index),
+            "MESOSPY_INSTANCES": str(len(run.instances)),
+            "MESOSPY_ATTEMPT": str(instance.attempt),
+        }
+        if run.scheduled_time:
+            env["MESOSPY_SCHEDULED_TIME"] = _iso(run.scheduled_time)
+        for n, port in enumerate(ports):
+            env[f"PORT{n}"] = str(port)
+        labels = {**spec.labels, "batch.job": run.job, "batch.run": run.id}
+        command = spec.command if isinstance(spec.command, str) else list(spec.command)
+        name = f"{run.job} {run.id} #{instance.index}"
+        return task(task_id, command, resources, name=name, env=env, labels=labels)
+
+
+def _iso(when: float) -> str:
+    return dt.datetime.fromtimestamp(when, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

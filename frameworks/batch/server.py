@@ -1,0 +1,78 @@
+"""``mesospy batch serve``: the batch framework's process (scheduler + gRPC API)."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import signal
+
+import grpc
+
+from frameworks.batch.api import BatchService
+from frameworks.batch.scheduler import BatchScheduler
+from frameworks.batch.store import open_store
+from frameworks.batch.v1 import batch_pb2_grpc
+from mesospy.scheduler import FrameworkRemoved, SchedulerDriver
+from mesospy.v1 import common_pb2
+
+__all__ = ["FRAMEWORK_NAME", "framework_info", "serve"]
+
+log = logging.getLogger("mesospy.batch")
+
+FRAMEWORK_NAME = "mesospy-batch"
+FAILOVER_TIMEOUT = 7 * 24 * 3600.0  # a week: tasks outlive a framework that is down that long
+TICK_SECONDS = 0.25
+
+
+def framework_info(framework_id: str, endpoint: str) -> common_pb2.FrameworkInfo:
+    """What the batch framework subscribes with."""
+    Capability = common_pb2.FrameworkInfo.Capability
+    return common_pb2.FrameworkInfo(
+        id=framework_id,
+        name=FRAMEWORK_NAME,
+        user=getpass.getuser(),
+        failover_timeout=FAILOVER_TIMEOUT,
+        checkpoint=True,
+        capabilities=[Capability.PARTITION_AWARE, Capability.TASK_KILLING_STATE],
+        endpoint=endpoint,
+    )
+
+
+async def _tick(scheduler: BatchScheduler) -> None:
+    while True:
+        try:
+            scheduler.tick()
+        except Exception:  # one bad tick must not stop the schedules
+            log.exception("tick failed")
+        await asyncio.sleep(TICK_SECONDS)
+
+
+async def serve(master: str, state: str, host: str, port: int) -> int:
+    """Run until SIGINT/SIGTERM (then disconnect, keeping tasks: failover)."""
+    store = await asyncio.to_thread(open_store, state)
+    scheduler = BatchScheduler(store)
+    server = grpc.aio.server()
+    batch_pb2_grpc.add_BatchServicer_to_server(BatchService(scheduler), server)  # type: ignore[no-untyped-call]
+    bound = server.add_insecure_port(f"{host}:{port}")
+    await server.start()
+    endpoint = f"{host}:{bound}"
+    log.info("batch API at %s; state in %s", endpoint, state)
+    driver = SchedulerDriver(scheduler, framework_info(scheduler.framework_id, endpoint), master)
+    scheduler.driver = driver
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, lambda: driver.stop(failover=True))
+    ticker = asyncio.create_task(_tick(scheduler))
+    try:
+        return await driver.run_async()
+    except FrameworkRemoved as exc:
+        # The master forgot us (torn down, or down longer than the failover timeout):
+        # the next start subscribes afresh and relaunches what is still to run.
+        store.delete("framework_id")
+        log.error("the master removed the framework (%s); exiting", exc)
+        return 1
+    finally:
+        ticker.cancel()
+        await server.stop(1.0)
+        store.close()

@@ -1,0 +1,500 @@
+"""Job specs: parse and validate a job file (YAML or JSON) into a ``JobSpec``.
+
+Pure: no I/O. Every problem is collected with the path of the field it is about
+(``schedule.cron``, ``constraints[1].operator``) so a user fixes them all in one go;
+``SpecError.problems`` holds them.
+
+    name: nightly-report                   # [a-z0-9-], 1-63 characters
+    command: "python report.py"            # a shell string, or an argv list
+    env: {OUT: /tmp/report}
+    resources: {cpus: 0.5, mem: 256, disk: 100, ports: 1}
+    constraints:
+      - {attribute: rack, operator: EQUALS, value: r1}    # EQUALS | LIKE | UNLIKE (regex)
+      - {attribute: hostname, operator: UNIQUE}           # one instance of a run per host
+    instances: 10                          # completions
+    parallelism: 5
+    retries: {limit: 3, backoff: 2s, max_backoff: 1m}
+    failure_policy:                        # first matching rule wins; default: retry
+      - {exit_codes: [2], action: ignore}  # counts as success
+      - {exit_codes: [42], action: fail}   # the run fails at once, no retry
+    timeout: 10m                           # the whole run
+    labels: {team: data}
+    schedule:
+      cron: "30 2 * * *"                   # 5 fields (a 6th, seconds, is allowed)
+      timezone: Europe/Berlin
+      concurrency: Forbid                  # Allow | Forbid | Replace
+      starting_deadline: 5m
+      catch_up: latest                     # none | latest | all
+      suspend: false
+    parents: [extract, load]               # run after each successful run of both
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from croniter import croniter
+
+__all__ = [
+    "ACTIONS",
+    "CATCH_UP",
+    "CONCURRENCY",
+    "OPERATORS",
+    "Constraint",
+    "FailureRule",
+    "JobSpec",
+    "Retries",
+    "Schedule",
+    "SpecError",
+    "load_spec",
+    "parse_duration",
+    "parse_spec",
+]
+
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+OPERATORS = ("EQUALS", "LIKE", "UNLIKE", "UNIQUE")
+ACTIONS = ("fail", "retry", "ignore")
+CONCURRENCY = ("Allow", "Forbid", "Replace")
+CATCH_UP = ("none", "latest", "all")
+MAX_INSTANCES = 10_000
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+
+
+class SpecError(ValueError):
+    """The spec is invalid; ``problems`` lists ``(field path, reason)`` pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        lines = [f"{path}: {reason}" if path else reason for path, reason in problems]
+        super().__init__("invalid job spec:\n  " + "\n  ".join(lines))
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """Where an instance may run: an agent attribute (or ``hostname``) compared to a value."""
+
+    attribute: str
+    operator: str
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class FailureRule:
+    """What a non-zero exit with one of ``exit_codes`` means: fail, retry or ignore."""
+
+    exit_codes: tuple[int, ...]
+    action: str
+
+
+@dataclass(frozen=True)
+class Retries:
+    """How often a failed instance is started again, waiting ``backoff * 2**n`` between."""
+
+    limit: int = 0
+    backoff: float = 1.0
+    max_backoff: float = 300.0
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait before the attempt that follows the ``failures``-th failure."""
+        return float(min(self.max_backoff, self.backoff * 2 ** max(0, failures - 1)))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A cron schedule and what to do with overlapping or missed runs."""
+
+    cron: str
+    timezone: str = "UTC"
+    concurrency: str = "Allow"
+    starting_deadline: float | None = None
+    catch_up: str = "latest"
+    suspend: bool = False
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A validated job definition."""
+
+    name: str
+    command: str | tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict)
+    cpus: float = 0.1
+    mem: float = 32.0
+    disk: float = 0.0
+    ports: int = 0
+    constraints: tuple[Constraint, ...] = ()
+    instances: int = 1
+    parallelism: int = 1
+    retries: Retries = Retries()
+    failure_policy: tuple[FailureRule, ...] = ()
+    timeout: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    schedule: Schedule | None = None
+    parents: tuple[str, ...] = ()
+
+    def action_for(self, exit_code: int | None) -> str:
+        """The failure policy's action for a task that failed with ``exit_code``."""
+        if exit_code is not None:
+            for rule in self.failure_policy:
+                if exit_code in rule.exit_codes:
+                    return rule.action
+        return "retry"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical form (stored, and given back by the API); ``parse_spec`` reads it."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "command": self.command if isinstance(self.command, str) else list(self.command),
+            "env": dict(self.env),
+            "resources": {"cpus": self.cpus, "mem": self.mem, "disk": self.disk},
+            "instances": self.instances,
+            "parallelism": self.parallelism,
+            "retries": {
+                "limit": self.retries.limit,
+                "backoff": self.retries.backoff,
+                "max_backoff": self.retries.max_backoff,
+            },
+            "labels": dict(self.labels),
+        }
+        if self.ports:
+            data["resources"]["ports"] = self.ports
+        if self.constraints:
+            data["constraints"] = [
+                {"attribute": c.attribute, "operator": c.operator, "value": c.value}
+                for c in self.constraints
+            ]
+        if self.failure_policy:
+            data["failure_policy"] = [
+                {"exit_codes": list(r.exit_codes), "action": r.action} for r in self.failure_policy
+            ]
+        if self.timeout is not None:
+            data["timeout"] = self.timeout
+        if self.schedule is not None:
+            s = self.schedule
+            data["schedule"] = {
+                "cron": s.cron,
+                "timezone": s.timezone,
+                "concurrency": s.concurrency,
+                "catch_up": s.catch_up,
+                "suspend": s.suspend,
+            }
+            if s.starting_deadline is not None:
+                data["schedule"]["starting_deadline"] = s.starting_deadline
+        if self.parents:
+            data["parents"] = list(self.parents)
+        return data
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``30``, ``2.5``, ``"30s"``, ``"5m"``, ``"1h"``, ``"250ms"``."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as 30, '30s', '5m' or '1h'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION_RE.match(value)):
+        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    else:
+        raise ValueError("must be a duration such as 30, '30s', '5m' or '1h'")
+    if seconds < 0:
+        raise ValueError("must not be negative")
+    return seconds
+
+
+def load_spec(text: str) -> JobSpec:
+    """Parse a job file's text (YAML, of which JSON is a subset) and validate it."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML or JSON"
+        raise SpecError([("", f"cannot parse the job file{where}: {problem}")]) from None
+    return parse_spec(data)
+
+
+def parse_spec(data: object) -> JobSpec:
+    """Validate plain data (a dict as read from YAML/JSON); raises ``SpecError``."""
+    return _Parser().job(data)
+
+
+def dumps(spec: JobSpec) -> str:
+    """The spec as canonical JSON."""
+    return json.dumps(spec.to_dict(), sort_keys=True)
+
+
+class _Parser:
+    """Reads fields one by one, collecting problems instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[str, str]] = []
+
+    def bad(self, path: str, reason: str) -> None:
+        self.problems.append((path, reason))
+
+    def mapping(self, data: object, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            self.bad(path, f"must be a mapping, not {_kind(data)}")
+            return {}
+        for key in data:
+            if key not in allowed:
+                self.bad(_join(path, str(key)), f"unknown field; known: {', '.join(allowed)}")
+        return data
+
+    def number(
+        self, data: dict[str, Any], key: str, path: str, default: float, minimum: float = 0.0
+    ) -> float:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.bad(_join(path, key), f"must be a number, not {_kind(value)}")
+            return default
+        if value < minimum:
+            self.bad(_join(path, key), f"must be at least {minimum:g}, not {value:g}")
+            return default
+        return float(value)
+
+    def integer(
+        self, data: dict[str, Any], key: str, path: str, default: int, lo: int, hi: int
+    ) -> int:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.bad(_join(path, key), f"must be a whole number, not {_kind(value)}")
+            return default
+        if not lo <= value <= hi:
+            self.bad(_join(path, key), f"must be between {lo} and {hi}, not {value}")
+            return default
+        return value
+
+    def duration(self, data: dict[str, Any], key: str, path: str) -> float | None:
+        if data.get(key) is None:
+            return None
+        try:
+            return parse_duration(data[key])
+        except ValueError as exc:
+            self.bad(_join(path, key), str(exc))
+            return None
+
+    def string_map(self, data: dict[str, Any], key: str, env: bool = False) -> dict[str, str]:
+        value = data.get(key) or {}
+        if not isinstance(value, dict):
+            self.bad(key, f"must be a mapping of names to strings, not {_kind(value)}")
+            return {}
+        result = {}
+        for name, item in value.items():
+            if env and not (isinstance(name, str) and ENV_RE.match(name)):
+                self.bad(f"{key}.{name}", "is not a valid environment variable name")
+            if isinstance(item, bool) or not isinstance(item, str | int | float):
+                self.bad(f"{key}.{name}", f"must be a string, not {_kind(item)}")
+                continue
+            result[str(name)] = str(item)
+        return result
+
+    def choice(
+        self, data: dict[str, Any], key: str, path: str, choices: tuple[str, ...], default: str
+    ) -> str:
+        value = data.get(key, default)
+        for choice in choices:
+            if isinstance(value, str) and value.lower() == choice.lower():
+                return choice
+        self.bad(_join(path, key), f"must be one of {', '.join(choices)}, not {value!r}")
+        return default
+
+    # ---------------------------------------------------------------- the job
+
+    def job(self, data: object) -> JobSpec:
+        fields = (
+            "name", "command", "env", "resources", "constraints", "instances", "parallelism",
+            "retries", "failure_policy", "timeout", "labels", "schedule", "parents",
+        )  # fmt: skip
+        if data is None:
+            raise SpecError([("", "the job file is empty")])
+        top = self.mapping(data, "", fields)
+        name = top.get("name")
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            self.bad(
+                "name",
+                "is required: 1-63 lower-case letters, digits and '-', starting and ending "
+                f"with a letter or digit (got {name!r})",
+            )
+            name = ""
+        command = self.command(top.get("command"))
+        resource_names = ("cpus", "mem", "disk", "ports")
+        resources = self.mapping(top.get("resources") or {}, "resources", resource_names)
+        cpus = self.number(resources, "cpus", "resources", 0.1, minimum=0.001)
+        mem = self.number(resources, "mem", "resources", 32.0, minimum=1.0)
+        disk = self.number(resources, "disk", "resources", 0.0)
+        ports = self.integer(resources, "ports", "resources", 0, 0, 100)
+        instances = self.integer(top, "instances", "", 1, 1, MAX_INSTANCES)
+        parallelism = self.integer(top, "parallelism", "", instances, 1, MAX_INSTANCES)
+        spec = JobSpec(
+            name=name,
+            command=command,
+            env=self.string_map(top, "env", env=True),
+            cpus=cpus,
+            mem=mem,
+            disk=disk,
+            ports=ports,
+            constraints=self.constraints(top.get("constraints")),
+            instances=instances,
+            parallelism=parallelism,
+            retries=self.retries(top.get("retries")),
+            failure_policy=self.failure_policy(top.get("failure_policy")),
+            timeout=self.duration(top, "timeout", ""),
+            labels=self.string_map(top, "labels"),
+            schedule=self.schedule(top.get("schedule")),
+            parents=self.parents(top.get("parents"), name),
+        )
+        if spec.timeout == 0:
+            self.bad("timeout", "must be more than 0 (leave it out for no timeout)")
+        if self.problems:
+            raise SpecError(self.problems)
+        return spec
+
+    def command(self, value: object) -> str | tuple[str, ...]:
+        if isinstance(value, str) and value.strip():
+            return value
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        self.bad(
+            "command",
+            "is required: a shell string, or a non-empty list of strings (argv), "
+            f"not {_kind(value)}",
+        )
+        return ""
+
+    def constraints(self, value: object) -> tuple[Constraint, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.bad("constraints", f"must be a list, not {_kind(value)}")
+            return ()
+        result = []
+        for index, item in enumerate(value):
+            path = f"constraints[{index}]"
+            data = self.mapping(item, path, ("attribute", "operator", "value"))
+            attribute = data.get("attribute")
+            if not isinstance(attribute, str) or not attribute:
+                self.bad(f"{path}.attribute", "is required: an agent attribute or 'hostname'")
+                continue
+            operator = self.choice(data, "operator", path, OPERATORS, "EQUALS")
+            raw = data.get("value", "")
+            if operator != "UNIQUE" and (not isinstance(raw, str | int | float) or raw == ""):
+                self.bad(f"{path}.value", f"is required with {operator}")
+                continue
+            text = str(raw)
+            if operator in ("LIKE", "UNLIKE"):
+                try:
+                    re.compile(text)
+                except re.error as exc:
+                    self.bad(f"{path}.value", f"is not a valid regular expression: {exc}")
+            result.append(Constraint(attribute, operator, "" if operator == "UNIQUE" else text))
+        return tuple(result)
+
+    def retries(self, value: object) -> Retries:
+        if value is None:
+            return Retries()
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = {"limit": value}
+        data = self.mapping(value, "retries", ("limit", "backoff", "max_backoff"))
+        limit = self.integer(data, "limit", "retries", 0, 0, 1000)
+        backoff = self.duration(data, "backoff", "retries")
+        max_backoff = self.duration(data, "max_backoff", "retries")
+        return Retries(
+            limit,
+            1.0 if backoff is None else backoff,
+            300.0 if max_backoff is None else max_backoff,
+        )
+
+    def failure_policy(self, value: object) -> tuple[FailureRule, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.bad("failure_policy", f"must be a list of rules, not {_kind(value)}")
+            return ()
+        rules = []
+        for index, item in enumerate(value):
+            path = f"failure_policy[{index}]"
+            data = self.mapping(item, path, ("exit_codes", "action"))
+            codes = data.get("exit_codes")
+            if (
+                not isinstance(codes, list)
+                or not codes
+                or not all(isinstance(c, int) and not isinstance(c, bool) for c in codes)
+            ):
+                self.bad(f"{path}.exit_codes", "must be a non-empty list of whole numbers")
+                codes = []
+            elif 0 in codes:
+                self.bad(f"{path}.exit_codes", "0 is success; it cannot be a failure")
+            action = self.choice(data, "action", path, ACTIONS, "retry")
+            rules.append(FailureRule(tuple(codes), action))
+        return tuple(rules)
+
+    def schedule(self, value: object) -> Schedule | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = {"cron": value}
+        fields = ("cron", "timezone", "concurrency", "starting_deadline", "catch_up", "suspend")
+        data = self.mapping(value, "schedule", fields)
+        cron = data.get("cron")
+        if not isinstance(cron, str) or len(cron.split()) not in (5, 6):
+            self.bad("schedule.cron", f"must be a cron expression of 5 fields, not {cron!r}")
+            cron = ""
+        elif not croniter.is_valid(cron):
+            self.bad("schedule.cron", f"{cron!r} is not a valid cron expression")
+        tz = data.get("timezone", "UTC")
+        try:
+            zoneinfo.ZoneInfo(str(tz))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            self.bad("schedule.timezone", f"unknown time zone {tz!r} (e.g. UTC, Europe/Berlin)")
+        suspend = data.get("suspend", False)
+        if not isinstance(suspend, bool):
+            self.bad("schedule.suspend", f"must be true or false, not {suspend!r}")
+            suspend = False
+        deadline = self.duration(data, "starting_deadline", "schedule")
+        return Schedule(
+            cron=cron,
+            timezone=str(tz),
+            concurrency=self.choice(data, "concurrency", "schedule", CONCURRENCY, "Allow"),
+            starting_deadline=deadline,
+            catch_up=self.choice(data, "catch_up", "schedule", CATCH_UP, "latest"),
+            suspend=suspend,
+        )
+
+    def parents(self, value: object, name: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            self.bad("parents", f"must be a list of job names, not {_kind(value)}")
+            return ()
+        result = []
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not NAME_RE.match(item):
+                self.bad(f"parents[{index}]", f"{item!r} is not a job name")
+            elif item == name:
+                self.bad(f"parents[{index}]", "a job cannot be its own parent")
+            elif item in result:
+                self.bad(f"parents[{index}]", f"{item!r} is listed twice")
+            else:
+                result.append(item)
+        return tuple(result)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing"
+    names = {bool: "true/false", int: "a number", float: "a number", str: "a string"}
+    names |= {list: "a list", dict: "a mapping"}
+    return names.get(type(value), type(value).__name__)
