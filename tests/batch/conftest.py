@@ -9,6 +9,7 @@ import pytest
 
 from mesospy.testing import LocalCluster
 from mesospy.testing.zookeeper import ZooKeeperServer
+
 from .support import AGENT_RESOURCES, FAST_MASTER, BatchApi
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import grpc
@@ -145,7 +146,7 @@ def test_forbid_skips_ticks_while_a_run_is_active(api: BatchApi) -> None:
     runs = api.runs("forbid")
     started = [r for r in runs if r.state != "SKIPPED"]
     # Never two runs at once: each started run began after the previous one ended.
-    for before, after in zip(started, started[1:], strict=False):
+    for before, after in itertools.pairwise(started):
         assert after.created >= before.finished > 0
     skipped = [r for r in runs if r.state == "SKIPPED"]
     assert all("Forbid" in r.message for r in skipped)
