@@ -66,7 +66,9 @@ class BatchScheduler(Scheduler):
         self.jobs: dict[str, JobRecord] = {}
         self.runs: dict[str, dict[str, Run]] = {}
         self.agents: dict[str, dict[str, str]] = {}  # agent id -> attributes (for constraints)
-        self.suppressed = False
+        # Whether offers are suppressed: None when unknown (the master may keep a
+        # suppression or decline filters of ours across a re-subscription).
+        self.suppressed: bool | None = None
         self._load()
 
     # ------------------------------------------------------------------ storage
@@ -302,7 +304,7 @@ class BatchScheduler(Scheduler):
         if active:
             driver.reconcile(active)
         driver.reconcile()  # every task the master knows, to find orphans
-        self.suppressed = False
+        self.suppressed = None
         self._want_offers()
 
     def offers(self, driver: SchedulerDriver, offers: list[common_pb2.Offer]) -> None:
@@ -388,10 +390,10 @@ class BatchScheduler(Scheduler):
         if driver is None or not driver.connected:
             return
         wanted = next(self._launchable(self.clock()), None) is not None
-        if wanted and self.suppressed:
+        if wanted and self.suppressed is not False:
             driver.revive()
             self.suppressed = False
-        elif not wanted and not self.suppressed:
+        elif not wanted and self.suppressed is not True:
             driver.suppress()
             self.suppressed = True
 
