@@ -80,7 +80,7 @@ def _entity(value: object, where: str, allow_none: bool) -> Entity:
         return Entity(any=True)
     if value == NONE and allow_none:
         return Entity(none=True)
-    if isinstance(value, str):
+    if isinstance(value, str) and value != NONE:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         choices = "a list of names, ANY" + (" or NONE" if allow_none else "")

@@ -145,6 +145,19 @@ def call(
     timeout: float = 10.0,
 ) -> grpc.StatusCode:
     """Make one call on a fresh plain channel; the status code it ends with."""
+    return call_details(address, method, request, response, streaming, metadata, timeout)[0]
+
+
+def call_details(
+    address: str,
+    method: str,
+    request: Message,
+    response: Any,
+    streaming: bool,
+    metadata: tuple[tuple[str, str], ...] = (),
+    timeout: float = 10.0,
+) -> tuple[grpc.StatusCode, str]:
+    """The status code and message one call ends with."""
     with grpc.insecure_channel(address) as channel:
         try:
             if streaming:
@@ -162,6 +175,5 @@ def call(
                     response_deserializer=response.FromString,
                 )(request, metadata=metadata, timeout=timeout)
         except grpc.RpcError as exc:
-            code: grpc.StatusCode = exc.code()
-            return code
-    return grpc.StatusCode.OK
+            return exc.code(), exc.details() or ""
+    return grpc.StatusCode.OK, ""
