@@ -1,1 +1,3 @@
 """The service framework: long-running apps, rolling updates and VIPs (like Marathon)."""
+
+FRAMEWORK_NAME = "mesospy-service"

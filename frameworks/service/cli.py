@@ -2,14 +2,527 @@
 
 from __future__ import annotations
 
+import functools
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
+
+from frameworks.service.client import ServiceClient, ServiceError, find_service
+from frameworks.service.v1 import service_pb2 as spb
+from mesospy.cli.common import fail, log_level_option, run_until_signalled, setup_logging
+from mesospy.cli.output import json_option, master_option, print_fields, print_json, print_table
+from mesospy.cli.output import when as format_time
+from mesospy.client import OperatorClient, OperatorError
+
+F = TypeVar("F", bound=Callable[..., Any])
+SERVICE_ENV = "MESOSPY_SERVICE"
+
+
+def service_command(func: F) -> F:
+    """--master and --service options; errors as one line and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ServiceError, OperatorError) as exc:
+            fail(" ".join(str(exc).split()))
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+
+    wrapper = click.option(
+        "--service",
+        envvar=SERVICE_ENV,
+        default="",
+        show_envvar=True,
+        help="The service framework's API as host:port (default: found through the master).",
+    )(wrapper)
+    return master_option(wrapper)  # type: ignore[return-value]
+
+
+def connect(master: str, service: str) -> ServiceClient:
+    return ServiceClient(service or find_service(master))
 
 
 @click.group()
 def app() -> None:
-    """Long-running apps: deploy, scale, roll back (the service framework)."""
+    """Long-running apps: deploy, scale, roll back (the service framework).
+
+    \b
+    Deploy:   mesospy app deploy web.yaml --wait | scale web 5 | restart web | delete web
+    Versions: mesospy app versions web | rollback web [VERSION]
+    Look:     mesospy app list | show web | deployments | endpoints web | logs web -f
+    Steer:    mesospy app pause|resume|cancel web   (the deployment in progress)
+    """
 
 
 @click.group()
 def service() -> None:
     """Run the service framework (`mesospy service serve`)."""
+
+
+@service.command()
+@click.option(
+    "--master",
+    envvar="MESOSPY_MASTER",
+    default="127.0.0.1:5050",
+    show_default=True,
+    show_envvar=True,
+    help="The master as host:port, or zk://host:port,.../path.",
+)
+@click.option(
+    "--state",
+    required=True,
+    help="Where to keep apps and versions: a directory, or zk://host:port,.../path.",
+)
+@click.option(
+    "--port",
+    default=0,
+    type=click.IntRange(0, 65535),
+    show_default=True,
+    help="Port of the framework's gRPC API (0: any free port).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the API binds to.")
+@log_level_option
+def serve(master: str, state: str, port: int, host: str, log_level: str) -> None:
+    """Run the service framework: scheduler, API and VIPs. Stopping it leaves the apps
+    running; started again with the same --state it adopts them.
+
+    Example: mesospy service serve --master 127.0.0.1:5050 --state /var/lib/mesospy/service
+    """
+    from frameworks.service.server import serve as run_server
+    from mesospy.scheduler import MesospyError
+
+    setup_logging(log_level)
+    try:
+        run_until_signalled(run_server(master, state, port, host))
+    except MesospyError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot start the service framework: {exc}")
+
+
+# ---------------------------------------------------------------- deploy
+
+
+@app.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option(
+    "--wait", is_flag=True, help="Follow the deployment until it ends; exit 1 unless it succeeds."
+)
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds to --wait at most.")
+@click.option("--dry-run", is_flag=True, help="Only validate the file.")
+@service_command
+def deploy(file: str, wait: bool, timeout: float, dry_run: bool, master: str, service: str) -> None:
+    """Create or update an app from a YAML or JSON file (a change rolls out).
+
+    \b
+    Example: mesospy app deploy web.yaml --wait
+    web.yaml:
+      id: web
+      cmd: python3 -m http.server $PORT0 --bind 127.0.0.1
+      instances: 3
+      ports: [http]
+      healthCheck: {protocol: HTTP, path: /, intervalSeconds: 2}
+      vip: 127.0.0.1:10080
+    """
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+    with connect(master, service) as client:
+        answer = client.deploy(text, dry_run)
+        if dry_run:
+            click.echo("the app spec is valid")
+            return
+        d = answer.deployment
+        click.echo(
+            f"app {answer.app.id}: version {answer.app.version}, deployment {d.id} ({d.kind})"
+        )
+        if wait:
+            sys.exit(follow_deployment(client, answer.app.id, d.id, timeout))
+
+
+def follow_deployment(
+    client: ServiceClient, app_id: str, deployment_id: str, timeout: float
+) -> int:
+    """Print progress until the deployment ends; 0 if it succeeded."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        a = client.app(app_id)
+        if a.deployment.id == deployment_id:
+            line = (
+                f"{a.deployment.status.lower()}: {a.healthy}/{a.instances} healthy, "
+                f"{a.running} running"
+            )
+            if line != last:
+                click.echo(line)
+                last = line
+            time.sleep(0.5)
+            continue
+        done = [
+            d
+            for d in client.call(
+                "ListDeployments", spb.ListDeploymentsRequest(app_id=app_id, history=True)
+            ).deployments
+            if d.id == deployment_id
+        ]
+        if not done:
+            click.echo("the deployment is gone from the history", err=True)
+            return 1
+        d = done[-1]
+        click.echo(f"deployment {d.id} {d.status}" + (f": {d.message}" if d.message else ""))
+        return 0 if d.status == "SUCCEEDED" else 1
+    click.echo(f"still in progress after {timeout:g}s", err=True)
+    return 1
+
+
+# ---------------------------------------------------------------- read
+
+
+def _health(a: spb.App) -> str:
+    return f"{a.healthy}/{a.instances}"
+
+
+@app.command(name="list")
+@json_option
+@service_command
+def list_apps(as_json: bool, master: str, service: str) -> None:
+    """List the apps.
+
+    Example: mesospy app list --json
+    """
+    with connect(master, service) as client:
+        apps = client.apps()
+    if as_json:
+        print_json([_app_dict(a) for a in apps])
+        return
+    rows = [
+        (
+            a.id,
+            a.version,
+            _health(a),
+            a.running,
+            a.deployment.status or "-",
+            a.vip or "-",
+            "; ".join(a.notes) or "",
+        )
+        for a in apps
+    ]
+    print_table(
+        ["ID", "VERSION", "HEALTHY", "RUNNING", "DEPLOYMENT", "VIP", "NOTES"], rows, "no apps"
+    )
+
+
+def _app_dict(a: spb.App) -> dict[str, Any]:
+    import json
+
+    from mesospy.cli.output import to_dict
+
+    data = to_dict(a)
+    data["spec"] = json.loads(a.spec_json)
+    data.pop("spec_json", None)
+    return data
+
+
+@app.command()
+@click.argument("app_id")
+@json_option
+@service_command
+def show(app_id: str, as_json: bool, master: str, service: str) -> None:
+    """Show an app: its version, deployment, notes and instances.
+
+    Example: mesospy app show web
+    """
+    with connect(master, service) as client:
+        a = client.app(app_id)
+    if as_json:
+        print_json(_app_dict(a))
+        return
+    d = a.deployment
+    print_fields(
+        [
+            ("id", a.id),
+            (
+                "version",
+                a.version
+                + (
+                    f" (last healthy: {a.last_healthy_version})"
+                    if a.last_healthy_version != a.version
+                    else ""
+                ),
+            ),
+            ("instances", f"{a.instances} wanted, {a.running} running, {a.healthy} healthy"),
+            ("vip", a.vip or "-"),
+            (
+                "deployment",
+                f"{d.id} {d.kind} {d.from_version or '-'} -> {d.to_version} {d.status}"
+                if d.id
+                else "-",
+            ),
+            *([("deleting", "yes")] if a.deleting else []),
+            *[("note", n) for n in a.notes],
+        ]
+    )
+    click.echo()
+    rows = [
+        (
+            i.task_id,
+            i.version,
+            i.state + (" (stopping)" if i.killing else ""),
+            i.health,
+            f"{i.hostname}:{i.ports[0]}" if i.ports else i.hostname or "-",
+            format_time(i.launched_at),
+        )
+        for i in a.instance_list
+    ]
+    print_table(
+        ["INSTANCE", "VERSION", "STATE", "HEALTH", "ADDRESS", "LAUNCHED"], rows, "no instances"
+    )
+
+
+@app.command()
+@click.argument("app_id")
+@json_option
+@service_command
+def versions(app_id: str, as_json: bool, master: str, service: str) -> None:
+    """List the kept versions of an app.
+
+    Example: mesospy app versions web
+    """
+    with connect(master, service) as client:
+        answer = client.call("ListVersions", spb.AppRequest(app_id=app_id))
+    if as_json:
+        print_json(answer)
+        return
+    rows = []
+    for v in answer.versions:
+        marks = [
+            m
+            for m, on in (
+                ("current", v.current),
+                ("last healthy", v.last_healthy),
+                ("rolled back", v.failed),
+            )
+            if on
+        ]
+        import json
+
+        spec = json.loads(v.spec_json)
+        rows.append(
+            (
+                v.version,
+                format_time(v.created_at),
+                spec.get("instances"),
+                spec.get("cmd", "")[:60],
+                ", ".join(marks),
+            )
+        )
+    print_table(["VERSION", "CREATED", "INSTANCES", "CMD", ""], rows, "no versions")
+
+
+@app.command()
+@click.argument("app_id", required=False, default="")
+@click.option("--all", "history", is_flag=True, help="Also finished deployments.")
+@json_option
+@service_command
+def deployments(app_id: str, history: bool, as_json: bool, master: str, service: str) -> None:
+    """List deployments in progress (of one app, or all; --all for finished ones too).
+
+    Example: mesospy app deployments --all web
+    """
+    with connect(master, service) as client:
+        answer = client.call(
+            "ListDeployments", spb.ListDeploymentsRequest(app_id=app_id, history=history)
+        )
+    if as_json:
+        print_json(answer)
+        return
+    rows = [
+        (
+            d.id,
+            d.app_id,
+            d.kind,
+            f"{d.from_version or '-'} -> {d.to_version}",
+            d.status,
+            format_time(d.started_at),
+            d.message,
+        )
+        for d in answer.deployments
+    ]
+    print_table(
+        ["ID", "APP", "KIND", "VERSIONS", "STATUS", "STARTED", "MESSAGE"],
+        rows,
+        "no deployments in progress",
+    )
+
+
+@app.command()
+@click.argument("app_id")
+@json_option
+@service_command
+def endpoints(app_id: str, as_json: bool, master: str, service: str) -> None:
+    """List an app's serving instances as host:port (and its VIP).
+
+    Example: mesospy app endpoints web
+    """
+    with connect(master, service) as client:
+        answer = client.call("GetEndpoints", spb.AppRequest(app_id=app_id))
+    if as_json:
+        print_json(answer)
+        return
+    if answer.vip:
+        click.echo(f"vip: {answer.vip}")
+    rows = [
+        (f"{e.host}:{e.port}", e.task_id, e.version, e.active_connections) for e in answer.endpoints
+    ]
+    print_table(["ENDPOINT", "INSTANCE", "VERSION", "CONNECTIONS"], rows, "no healthy endpoints")
+
+
+# ---------------------------------------------------------------- change
+
+
+def _report(answer: spb.DeployResponse) -> None:
+    d = answer.deployment
+    click.echo(f"app {answer.app.id}: version {answer.app.version}, deployment {d.id} ({d.kind})")
+
+
+@app.command()
+@click.argument("app_id")
+@click.argument("instances", type=click.IntRange(0))
+@click.option("--wait", is_flag=True, help="Follow the deployment until it ends.")
+@service_command
+def scale(app_id: str, instances: int, wait: bool, master: str, service: str) -> None:
+    """Set the number of instances (nothing is restarted).
+
+    Example: mesospy app scale web 5
+    """
+    with connect(master, service) as client:
+        answer = client.call("Scale", spb.ScaleRequest(app_id=app_id, instances=instances))
+        _report(answer)
+        if wait:
+            sys.exit(follow_deployment(client, answer.app.id, answer.deployment.id, 600))
+
+
+@app.command()
+@click.argument("app_id")
+@click.option("--wait", is_flag=True, help="Follow the deployment until it ends.")
+@service_command
+def restart(app_id: str, wait: bool, master: str, service: str) -> None:
+    """Replace every instance, rolling (as an update would).
+
+    Example: mesospy app restart web
+    """
+    with connect(master, service) as client:
+        answer = client.call("Restart", spb.AppRequest(app_id=app_id))
+        _report(answer)
+        if wait:
+            sys.exit(follow_deployment(client, answer.app.id, answer.deployment.id, 600))
+
+
+@app.command()
+@click.argument("app_id")
+@click.argument("version", required=False, default="")
+@click.option("--wait", is_flag=True, help="Follow the deployment until it ends.")
+@service_command
+def rollback(app_id: str, version: str, wait: bool, master: str, service: str) -> None:
+    """Deploy an earlier version again (default: the last healthy one, else the previous).
+
+    Example: mesospy app rollback web v2
+    """
+    with connect(master, service) as client:
+        answer = client.call("Rollback", spb.RollbackRequest(app_id=app_id, version=version))
+        _report(answer)
+        if wait:
+            sys.exit(follow_deployment(client, answer.app.id, answer.deployment.id, 600))
+
+
+@app.command()
+@click.argument("app_id")
+@service_command
+def delete(app_id: str, master: str, service: str) -> None:
+    """Stop every instance (gracefully, drained from the VIP), then forget the app.
+
+    Example: mesospy app delete web
+    """
+    with connect(master, service) as client:
+        client.call("Delete", spb.AppRequest(app_id=app_id))
+    click.echo(f"app {app_id}: deleting")
+
+
+def _deployment_command(name: str, rpc: str, doc: str) -> None:
+    @app.command(name=name, help=doc)
+    @click.argument("app_id")
+    @service_command
+    def command(app_id: str, master: str, service: str) -> None:
+        with connect(master, service) as client:
+            answer = client.call(rpc, spb.AppRequest(app_id=app_id))
+        d = answer.deployment if isinstance(answer, spb.DeployResponse) else answer
+        click.echo(f"deployment {d.id} of {app_id}: {d.kind} to {d.to_version}, {d.status}")
+
+
+_deployment_command(
+    "pause",
+    "PauseDeployment",
+    "Pause the deployment in progress.\n\nExample: mesospy app pause web",
+)
+_deployment_command(
+    "resume", "ResumeDeployment", "Resume a paused deployment.\n\nExample: mesospy app resume web"
+)
+_deployment_command(
+    "cancel",
+    "CancelDeployment",
+    "Cancel the deployment in progress by rolling "
+    "back to the version it started from.\n\nExample: mesospy app cancel web",
+)
+
+
+# ---------------------------------------------------------------- logs
+
+
+@app.command()
+@click.argument("app_id")
+@click.option("--instance", "task_id", default="", help="Only this instance (task id).")
+@click.option("--stderr", is_flag=True, help="Show stderr instead of stdout.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing as the instances write.")
+@service_command
+def logs(app_id: str, task_id: str, stderr: bool, follow: bool, master: str, service: str) -> None:
+    """Print the stdout (or --stderr) of an app's instances, each line prefixed with the
+    instance, through the master.
+
+    Example: mesospy app logs web --follow
+    """
+    with connect(master, service) as client:
+        a = client.app(app_id)
+    ids = [i.task_id for i in a.instance_list if not task_id or i.task_id == task_id]
+    if not ids:
+        fail(f"app {app_id} has no instance{' ' + task_id if task_id else 's'} running")
+    with OperatorClient(master) as op:
+        framework_id = op.find_task(ids[0]).framework_id
+    name = "stderr" if stderr else "stdout"
+    lock = threading.Lock()
+
+    def copy(tid: str) -> None:
+        with OperatorClient(master) as op:
+            partial = b""
+            for chunk in op.tail_file(framework_id, tid, name, 0, follow):
+                *lines, partial = (partial + chunk).split(b"\n")
+                with lock:
+                    for line in lines:
+                        click.echo(f"[{tid}] {line.decode(errors='replace')}")
+            if partial:
+                with lock:
+                    click.echo(f"[{tid}] {partial.decode(errors='replace')}")
+
+    threads = [threading.Thread(target=copy, args=(tid,), daemon=True) for tid in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)

@@ -17,11 +17,16 @@ from mesospy.cli.common import fail
 from mesospy.cluster import ClusterError, LocalCluster, environment_with_master
 
 
-def _share_of_machine(agents: int) -> str:
-    """Split this machine between the local agents so they don't offer it twice."""
+def _share_of_machine(agents: int) -> list[str | None]:
+    """Split this machine between the local agents so they don't offer it twice (ports
+    too: each agent gets its own range, as they all run on 127.0.0.1)."""
     cpus = max(0.1, round((os.cpu_count() or 1) / agents, 2))
     mem = max(256, int((psutil.virtual_memory().total / 2**20 - 1024) / agents))
-    return f"cpus:{cpus};mem:{mem};disk:{10240};ports:[31000-32000]"
+    width = min(1000, 30000 // agents)
+    return [
+        f"cpus:{cpus};mem:{mem};disk:{10240};ports:[{31000 + i * width}-{30999 + (i + 1) * width}]"
+        for i in range(agents)
+    ]
 
 
 def _port_free(port: int) -> bool:

@@ -1,0 +1,71 @@
+"""A client for the service framework's API, found through the master (or given)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from frameworks.service import FRAMEWORK_NAME
+from frameworks.service.v1 import service_pb2 as spb
+from frameworks.service.v1 import service_pb2_grpc
+from mesospy.client import OperatorClient
+
+T = TypeVar("T")
+
+
+class ServiceError(Exception):
+    """The service framework refused a call or cannot be reached (one-line message)."""
+
+
+def find_service(master: str, timeout: float = 10.0) -> str:
+    """The API address of the active framework named ``mesospy-service``."""
+    with OperatorClient(master, timeout=timeout) as client:
+        frameworks = client.get_frameworks().frameworks
+    for f in frameworks:
+        if f.framework_info.name == FRAMEWORK_NAME and f.active and f.framework_info.endpoint:
+            return f.framework_info.endpoint
+    raise ServiceError(
+        f"no active {FRAMEWORK_NAME} framework at master {master}: start one with "
+        "`mesospy service serve` (or `mesospy local`), or give --service HOST:PORT"
+    )
+
+
+class ServiceClient:
+    """Blocking calls to ``AppService``; errors become ``ServiceError``."""
+
+    def __init__(self, address: str, timeout: float = 10.0) -> None:
+        self.address = address
+        self.timeout = timeout
+        self._channel = grpc.insecure_channel(address)
+        self._stub = service_pb2_grpc.AppServiceStub(self._channel)  # type: ignore[no-untyped-call]
+
+    def call(self, rpc: str, request: Any) -> Any:
+        method: Callable[..., Any] = getattr(self._stub, rpc)
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            code = exc.code()
+            detail = exc.details() or str(code)
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                detail = f"service framework at {self.address} unreachable: {detail}"
+            raise ServiceError(" ".join(detail.split())) from exc
+
+    def deploy(self, text: str, dry_run: bool = False) -> spb.DeployResponse:
+        return self.call("Deploy", spb.DeployRequest(spec_json=text, dry_run=dry_run))  # type: ignore[no-any-return]
+
+    def apps(self) -> list[spb.App]:
+        return list(self.call("ListApps", spb.ListAppsRequest()).apps)
+
+    def app(self, app_id: str) -> spb.App:
+        return self.call("GetApp", spb.AppRequest(app_id=app_id))  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> ServiceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,478 @@
+"""The I/O shell: a ``Scheduler`` that keeps observed instances and carries out plans.
+
+It owns the apps (desired state, persisted in the ``Store``) and the instances it has
+seen through status updates. ``tick()`` runs the pure controller for each app and acts on
+the plan: it queues launches (placed on the next offers that fit the resources, ports
+and constraints), drains instances it is stopping out of the VIPs and then kills them,
+and stores whatever changed. A restarted framework loads its apps and instances back,
+reconciles them with the master and adopts tasks that are still running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from frameworks.service import deployment
+from frameworks.service.constraints import Place, violated
+from frameworks.service.controller import Plan, plan
+from frameworks.service.model import AppRecord, Instance, parse_task_id, task_id_for
+from frameworks.service.readiness import http_ready
+from frameworks.service.spec import AppSpec
+from frameworks.service.store import Store
+from mesospy.resources import ResourceError, Resources
+from mesospy.scheduler import (
+    Scheduler,
+    SchedulerDriver,
+    calls,
+    is_terminal,
+    offer_resources,
+    state_name,
+    task,
+)
+from mesospy.v1 import common_pb2 as pb
+
+log = logging.getLogger("frameworks.service")
+
+# The agent would kill a task after this many failed checks; the framework decides
+# instead (replace before kill, circuit breaker), so the agent never gets there.
+AGENT_NEVER_KILLS = 1_000_000
+# States that say the app itself failed (backoff, restart limit, rollback); a lost agent
+# or an unknown task is not the app's fault.
+APP_FAILURES = {pb.TASK_FAILED, pb.TASK_FINISHED, pb.TASK_ERROR, pb.TASK_KILLED}
+MAX_DRAIN_SECONDS = 10.0
+KILL_RETRY_SECONDS = 15.0
+
+
+@dataclass
+class Stopping:
+    """An instance being stopped: drained from the VIPs, then killed."""
+
+    task_id: str
+    drain_until: float
+    killed_at: float = 0.0
+
+
+class ServiceScheduler(Scheduler):
+    """The service framework's scheduler (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        tick_seconds: float = 0.25,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.tick_seconds = tick_seconds
+        self.apps: dict[str, AppRecord] = store.apps()
+        self.instances: dict[str, Instance] = store.instances()
+        self.pending: dict[str, int] = {}  # app id -> launches wanted now
+        self.notes: dict[str, tuple[str, ...]] = {}
+        self.stopping: dict[str, Stopping] = {}
+        self.places: dict[str, Place] = {}  # agent id -> where it is
+        self.driver: SchedulerDriver | None = None
+        self.suppressed = False
+        # Active VIP connections to host:port (set by the server when it runs VIPs).
+        self.connections: Callable[[str, int], int] = lambda host, port: 0
+        self._probing: set[str] = set()
+        self._probes: dict[str, asyncio.Future[None]] = {}
+        self._wake = asyncio.Event()
+
+    # ------------------------------------------------------------------ user requests
+
+    def deploy(self, spec: AppSpec) -> AppRecord:
+        """Create or update an app (raises DeploymentError if nothing would change)."""
+        now = self.clock()
+        app = self.apps.get(spec.id)
+        self._check_vip(spec)
+        app = deployment.new_app(spec, now) if app is None else deployment.update(app, spec, now)
+        return self._save(app)
+
+    def change(self, app_id: str, action: Callable[[AppRecord, float], AppRecord]) -> AppRecord:
+        """Apply a pure transition (scale, restart, rollback, pause, ...) and store it."""
+        return self._save(action(self.app(app_id), self.clock()))
+
+    def app(self, app_id: str) -> AppRecord:
+        app = self.apps.get(app_id.strip("/"))
+        if app is None:
+            known = ", ".join(sorted(self.apps)) or "none"
+            raise KeyError(f"no app {app_id!r} (apps: {known})")
+        return app
+
+    def instances_of(self, app_id: str) -> list[Instance]:
+        return sorted(
+            (i for i in self.instances.values() if i.app_id == app_id),
+            key=lambda i: i.launched_at,
+        )
+
+    def endpoints(self, app_id: str) -> list[Instance]:
+        """Instances that take traffic: running, healthy if checked, ready, not stopping."""
+        app = self.apps.get(app_id)
+        if app is None:
+            return []
+        return [i for i in self.instances_of(app_id) if self._serving(app, i)]
+
+    def _serving(self, app: AppRecord, i: Instance) -> bool:
+        if i.killing or i.inactive or i.state != "running" or not i.ready or not i.ports:
+            return False
+        spec = app.versions.get(i.version, app.spec)
+        return i.healthy is True or spec.health_check is None
+
+    def _check_vip(self, spec: AppSpec) -> None:
+        if spec.vip is None:
+            return
+        for other in self.apps.values():
+            v = other.spec.vip
+            if (
+                other.id != spec.id
+                and v is not None
+                and (v.host, v.port)
+                == (
+                    spec.vip.host,
+                    spec.vip.port,
+                )
+            ):
+                raise deployment.DeploymentError(
+                    f"vip {v.host}:{v.port} is already used by app {other.id!r}"
+                )
+
+    def _save(self, app: AppRecord) -> AppRecord:
+        self.apps[app.id] = app
+        self.store.save_app(app)
+        self._wake.set()
+        return app
+
+    # ------------------------------------------------------------------ the loop
+
+    async def run(self) -> None:
+        """Tick until cancelled: on every change, and every ``tick_seconds``."""
+        while True:
+            try:
+                self.tick()
+            except Exception:  # a bug in one tick must not stop the framework
+                log.exception("tick failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.tick_seconds)
+
+    def tick(self) -> None:
+        """Run the controller for every app and carry out its plans."""
+        now = self.clock()
+        for app_id in list(self.apps):
+            p = plan(self.apps[app_id], self.instances.values(), now)
+            self._apply(p, now)
+        self._stop_drained(now)
+        self._probe_readiness()
+        self._want_offers(any(self.pending.values()))
+
+    def _apply(self, p: Plan, now: float) -> None:
+        app = p.app
+        if p.forget:
+            del self.apps[app.id]
+            self.store.delete_app(app.id)
+            self.pending.pop(app.id, None)
+            self.notes.pop(app.id, None)
+            log.info("app %s deleted", app.id)
+            return
+        if app != self.apps[app.id]:
+            self._log_deployment(self.apps[app.id], app)
+            self._save(app)
+        self.notes[app.id] = p.notes
+        for task_id in p.inactive:
+            self._update(self.instances[task_id].with_(inactive=True))
+            log.info("%s unreachable too long: replacing it", task_id)
+        for task_id in p.expunge:
+            self._forget(task_id)
+        for kill in p.kills:
+            i = self.instances.get(kill.task_id)
+            if i is None or i.killing:
+                continue
+            log.info("stopping %s: %s", i.task_id, kill.reason)
+            self._update(i.with_(killing=True, kill_reason=kill.reason))
+            if kill.failure:
+                self._save(deployment.instance_failed(self.apps[app.id], i.version, now))
+            drain = min(MAX_DRAIN_SECONDS, app.spec.kill_grace_period + 5)
+            self.stopping[i.task_id] = Stopping(i.task_id, now + drain)
+        self.pending[app.id] = p.launch
+
+    def _log_deployment(self, before: AppRecord, after: AppRecord) -> None:
+        for d in after.history:
+            if d not in before.history:
+                log.info(
+                    "deployment %s of %s to %s: %s %s",
+                    d.id,
+                    d.app_id,
+                    d.to_version,
+                    d.status,
+                    d.message,
+                )
+
+    def _stop_drained(self, now: float) -> None:
+        """Kill stopping instances once no VIP connection uses them (or time is up)."""
+        for s in list(self.stopping.values()):
+            i = self.instances.get(s.task_id)
+            if i is None:
+                del self.stopping[s.task_id]
+                continue
+            if s.killed_at and now - s.killed_at < KILL_RETRY_SECONDS:
+                continue
+            busy = i.ports and self.connections(i.hostname, i.ports[0]) > 0
+            if busy and now < s.drain_until and not s.killed_at:
+                continue
+            s.killed_at = now
+            if self.driver is not None:
+                spec = self._spec_of(i)
+                self.driver.kill(i.task_id, i.agent_id, spec.kill_grace_period)
+
+    def _spec_of(self, i: Instance) -> AppSpec:
+        app = self.apps.get(i.app_id)
+        if app is None:
+            raise KeyError(i.app_id)
+        return app.versions.get(i.version, app.spec)
+
+    def _want_offers(self, want: bool) -> None:
+        if self.driver is None or not self.driver.connected:
+            return
+        if want and self.suppressed:
+            self.driver.revive()
+            self.suppressed = False
+        elif not want and not self.suppressed:
+            self.driver.suppress()
+            self.suppressed = True
+
+    def _probe_readiness(self) -> None:
+        for i in list(self.instances.values()):
+            if i.ready or i.state != "running" or i.task_id in self._probing or i.killing:
+                continue
+            app = self.apps.get(i.app_id)
+            check = app.versions.get(i.version, app.spec).readiness_check if app else None
+            if check is None or len(i.ports) <= check.port_index:
+                self._update(i.with_(ready=True))
+                continue
+            self._probing.add(i.task_id)
+            url_port = i.ports[check.port_index]
+            self._probes[i.task_id] = asyncio.ensure_future(
+                self._await_ready(
+                    i.task_id, i.hostname, url_port, check.path, check.interval, check.timeout
+                )
+            )
+
+    async def _await_ready(
+        self, task_id: str, host: str, port: int, path: str, interval: float, timeout: float
+    ) -> None:
+        try:
+            while task_id in self.instances:
+                if await http_ready(host, port, path, timeout):
+                    i = self.instances.get(task_id)
+                    if i is not None:
+                        self._update(i.with_(ready=True))
+                        self._wake.set()
+                    return
+                await asyncio.sleep(interval)
+        finally:
+            self._probing.discard(task_id)
+            self._probes.pop(task_id, None)
+
+    # ------------------------------------------------------------------ instances
+
+    def _update(self, instance: Instance) -> None:
+        self.instances[instance.task_id] = instance
+        self.store.save_instance(instance)
+
+    def _forget(self, task_id: str) -> None:
+        self.instances.pop(task_id, None)
+        self.stopping.pop(task_id, None)
+        self.store.delete_instance(task_id)
+
+    # ------------------------------------------------------------------ callbacks
+
+    def subscribed(
+        self, driver: SchedulerDriver, framework_id: str, master_info: pb.MasterInfo
+    ) -> None:
+        self.driver = driver
+        self.store.save_framework_id(framework_id)
+        self.suppressed = False
+        log.info("subscribed as %s; reconciling %d instances", framework_id, len(self.instances))
+        # Known instances by id (unknown ones come back TASK_UNKNOWN), then everything the
+        # master has (tasks launched just before a crash, before they were stored).
+        driver.reconcile([(i.task_id, i.agent_id) for i in self.instances.values()])
+        driver.reconcile()
+        for s in self.stopping.values():
+            s.killed_at = 0.0  # kills sent before a reconnection may be lost
+        self._wake.set()
+
+    def offers(self, driver: SchedulerDriver, offers: list[pb.Offer]) -> None:
+        for offer in offers:
+            place = Place(offer.hostname, dict(offer.attributes))
+            self.places[offer.agent_id] = place
+            tasks = self._place(offer, place)
+            if tasks:
+                driver.launch(offer.id, tasks, calls.refuse(1.0))
+            else:
+                driver.decline(offer.id, refuse_seconds=1.0 if any(self.pending.values()) else 30)
+
+    def _place(self, offer: pb.Offer, place: Place) -> list[pb.TaskInfo]:
+        available = offer_resources(offer)
+        tasks: list[pb.TaskInfo] = []
+        now = self.clock()
+        for app_id, wanted in list(self.pending.items()):
+            app = self.apps.get(app_id)
+            if app is None:
+                continue
+            spec = app.spec
+            needs = Resources(
+                {"cpus": spec.cpus, "mem": spec.mem, **({"disk": spec.disk} if spec.disk else {})}
+            )
+            while wanted > 0 and available.contains(needs):
+                placed = [
+                    self._place_of(i)
+                    for i in self.instances_of(app_id)
+                    if not i.killing and not i.inactive
+                ]
+                if violated(spec.constraints, place, placed, self.places.values()):
+                    break
+                try:
+                    ports, port_resources = available.allocate_ports(len(spec.ports))
+                except ResourceError:
+                    break
+                uses = needs + port_resources
+                available = available - uses
+                instance = Instance(
+                    task_id=task_id_for(app.id, app.current),
+                    app_id=app.id,
+                    version=app.current,
+                    agent_id=offer.agent_id,
+                    hostname=offer.hostname,
+                    attributes=dict(offer.attributes),
+                    ports=tuple(ports),
+                    ready=spec.readiness_check is None,
+                    launched_at=now,
+                )
+                tasks.append(self._task_info(spec, instance, uses))
+                self._update(instance)
+                wanted -= 1
+                log.info("launching %s on %s", instance.task_id, offer.hostname)
+            self.pending[app_id] = wanted
+        return tasks
+
+    def _place_of(self, i: Instance) -> Place:
+        return self.places.get(i.agent_id) or Place(i.hostname, i.attributes)
+
+    def _task_info(self, spec: AppSpec, i: Instance, uses: Resources) -> pb.TaskInfo:
+        env = {**spec.env, "APP_ID": spec.id, "APP_VERSION": i.version}
+        labels = {"app": spec.id, "version": i.version, **spec.labels}
+        return task(
+            i.task_id,
+            spec.cmd,
+            uses,
+            name=spec.id,
+            env=env,
+            labels=labels,
+            health_check=_health_check(spec, i.ports),
+            kill_grace_period=spec.kill_grace_period,
+        )
+
+    def status_update(self, driver: SchedulerDriver, status: pb.TaskStatus) -> None:
+        now = self.clock()
+        i = self.instances.get(status.task_id) or self._adopt(driver, status, now)
+        if i is None:
+            return
+        if is_terminal(status.state) or status.state == pb.TASK_UNKNOWN:
+            self._ended(i, status, now)
+        else:
+            self._update(_observe(i, status, now))
+            if status.HasField("healthy") and status.healthy and i.app_id in self.apps:
+                self._save(deployment.instance_healthy(self.apps[i.app_id]))
+        self._wake.set()
+
+    def _adopt(self, driver: SchedulerDriver, status: pb.TaskStatus, now: float) -> Instance | None:
+        """A task we have no record of: adopt it if its app still wants it, else kill it."""
+        if is_terminal(status.state) or status.state == pb.TASK_UNKNOWN:
+            return None
+        parsed = parse_task_id(status.task_id)
+        app = self.apps.get(parsed[0]) if parsed else None
+        if parsed is None or app is None or parsed[1] not in app.versions:
+            log.info("killing %s: it belongs to no app", status.task_id)
+            driver.kill(status.task_id, status.agent_id)
+            return None
+        place = self.places.get(status.agent_id, Place("", {}))
+        log.info("adopting running task %s", status.task_id)
+        # Ports are unknown: the instance counts, but takes no VIP traffic.
+        return Instance(
+            status.task_id,
+            app.id,
+            parsed[1],
+            status.agent_id,
+            place.hostname,
+            dict(place.attributes),
+            launched_at=now,
+        )
+
+    def _ended(self, i: Instance, status: pb.TaskStatus, now: float) -> None:
+        self._forget(i.task_id)
+        app = self.apps.get(i.app_id)
+        detail = f": {status.message}" if status.message else ""
+        log.info("%s %s%s", i.task_id, state_name(status.state), detail)
+        if app is not None and not i.killing and status.state in APP_FAILURES:
+            self._save(deployment.instance_failed(app, i.version, now))
+
+    def failure(
+        self, driver: SchedulerDriver, agent_id: str, executor_id: str, status: int | None
+    ) -> None:
+        self.places.pop(agent_id, None)
+
+    def error(self, driver: SchedulerDriver, message: str) -> None:
+        log.error("master: %s", message)
+
+    def disconnected(self, driver: SchedulerDriver) -> None:
+        log.warning("disconnected from the master; reconnecting")
+
+
+def _observe(i: Instance, status: pb.TaskStatus, now: float) -> Instance:
+    """The instance after a (non-terminal) status update."""
+    state = i.state
+    if status.state == pb.TASK_RUNNING:
+        state = "running"
+    elif status.state == pb.TASK_UNREACHABLE:
+        state = "unreachable"
+    i = i.with_(state=state, agent_id=status.agent_id or i.agent_id)
+    if state == "unreachable":
+        if i.unreachable_since is None:
+            i = i.with_(unreachable_since=now)
+    elif i.unreachable_since is not None and not i.inactive:
+        i = i.with_(unreachable_since=None)
+    if status.HasField("healthy"):
+        if status.healthy:
+            i = i.with_(healthy=True, unhealthy_since=None)
+        elif i.healthy is not False:
+            i = i.with_(healthy=False, unhealthy_since=now)
+    return i
+
+
+def _health_check(spec: AppSpec, ports: tuple[int, ...]) -> pb.HealthCheck | None:
+    h = spec.health_check
+    if h is None:
+        return None
+    check = pb.HealthCheck(
+        delay_seconds=h.delay,
+        interval_seconds=h.interval,
+        timeout_seconds=h.timeout,
+        grace_period_seconds=h.grace_period,
+        consecutive_failures=AGENT_NEVER_KILLS,
+    )
+    if h.protocol == "COMMAND":
+        check.type = pb.HealthCheck.COMMAND
+        check.command.shell = h.command
+    elif h.protocol == "TCP":
+        check.type = pb.HealthCheck.TCP
+        check.tcp.port = ports[h.port_index]
+    else:
+        check.type = pb.HealthCheck.HTTP
+        check.http.port = ports[h.port_index]
+        check.http.path = h.path
+    return check

@@ -1,0 +1,91 @@
+"""``mesospy service serve``: the scheduler, its gRPC API and the VIPs in one process.
+
+The API address goes into ``FrameworkInfo.endpoint`` so clients find it through the
+master. The framework id is stored and reused, with a week of failover timeout: a
+restarted ``serve`` re-subscribes as the same framework and adopts the running instances.
+Stopping (SIGTERM, Ctrl-C) only disconnects; the apps keep running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import logging
+
+import grpc
+
+from frameworks.service import FRAMEWORK_NAME
+from frameworks.service.api import AppService
+from frameworks.service.scheduler import ServiceScheduler
+from frameworks.service.store import Store
+from frameworks.service.v1 import service_pb2_grpc
+from frameworks.service.vip import VipManager
+from mesospy.scheduler import SchedulerDriver
+from mesospy.v1 import common_pb2 as pb
+
+log = logging.getLogger("frameworks.service")
+
+
+FAILOVER_TIMEOUT = 7 * 24 * 3600.0
+VIP_SYNC_SECONDS = 0.5
+
+
+async def serve(
+    master: str, state: str, port: int, host: str = "127.0.0.1", role: str = "*"
+) -> None:
+    """Run until cancelled."""
+    store = await asyncio.to_thread(Store.open, state)
+    scheduler = ServiceScheduler(store)
+    vips = VipManager(
+        lambda app_id: [(i.hostname, i.ports[0]) for i in scheduler.endpoints(app_id)]
+    )
+    scheduler.connections = vips.connections
+    server = grpc.aio.server()
+    service_pb2_grpc.add_AppServiceServicer_to_server(AppService(scheduler), server)  # type: ignore[no-untyped-call]
+    bound = server.add_insecure_port(f"{host}:{port}")
+    await server.start()
+    info = pb.FrameworkInfo(
+        id=store.framework_id(),
+        name=FRAMEWORK_NAME,
+        user=getpass.getuser(),
+        roles=[role],
+        failover_timeout=FAILOVER_TIMEOUT,
+        checkpoint=True,
+        capabilities=[pb.FrameworkInfo.PARTITION_AWARE, pb.FrameworkInfo.TASK_KILLING_STATE],
+        endpoint=f"{host}:{bound}",
+    )
+    log.info("service framework API on %s:%d (state in %s)", host, bound, state)
+    driver = SchedulerDriver(scheduler, info, master)
+    scheduler.driver = driver
+    background = [
+        asyncio.ensure_future(scheduler.run()),
+        asyncio.ensure_future(_sync_vips(scheduler, vips)),
+    ]
+    try:
+        await driver.run_async()
+    finally:
+        driver.stop(failover=True)
+        for job in background:
+            job.cancel()
+        for job in background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+        await vips.close()
+        await server.stop(1.0)
+        await asyncio.to_thread(store.close)
+
+
+async def _sync_vips(scheduler: ServiceScheduler, vips: VipManager) -> None:
+    while True:
+        wanted = {
+            app.id: app.spec.vip
+            for app in scheduler.apps.values()
+            if app.spec.vip is not None and not app.deleting
+        }
+        await vips.sync(wanted)
+        for app_id, message in vips.errors.items():
+            notes = scheduler.notes.get(app_id, ())
+            if message not in notes:
+                scheduler.notes[app_id] = (*notes, f"vip: {message}")
+        await asyncio.sleep(VIP_SYNC_SECONDS)

@@ -1,0 +1,652 @@
+"""App specs: parsed from YAML/JSON, validated with every problem listed by field path.
+
+A spec is plain data (frozen dataclasses). ``to_dict`` gives its canonical form, which is
+what the store keeps and what ``config_key`` compares: two versions with the same
+``config_key`` run the same instances, so scaling never restarts anything.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+APP_ID = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(/[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+OPERATORS = ("UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER")
+BALANCE = ("round-robin", "least-connections")
+KILL_SELECTION = ("YOUNGEST_FIRST", "OLDEST_FIRST")
+PROTOCOLS = ("HTTP", "TCP", "COMMAND")
+
+
+class SpecError(ValueError):
+    """A spec was refused; ``problems`` lists each one as ``field.path: what is wrong``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``[field, operator, value]``: field is ``hostname`` or an agent attribute."""
+
+    field: str
+    operator: str
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class HealthCheckSpec:
+    protocol: str = "HTTP"
+    path: str = "/"
+    port_index: int = 0
+    command: str = ""
+    grace_period: float = 15.0
+    interval: float = 10.0
+    timeout: float = 5.0
+    max_failures: int = 3
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReadinessCheckSpec:
+    """Probed by the framework over HTTP; an instance takes traffic once it answers."""
+
+    path: str = "/"
+    port_index: int = 0
+    interval: float = 1.0
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class UpgradeStrategy:
+    max_surge: str = "25%"  # an int or a percentage of instances, as Kubernetes
+    max_unavailable: str = "0"
+    # Marathon's knobs; when given they replace max_surge/max_unavailable.
+    minimum_health_capacity: float | None = None
+    maximum_over_capacity: float | None = None
+    progress_deadline: float = 600.0
+    auto_rollback: bool = True
+    rollback_after_failures: int = 3
+
+
+@dataclass(frozen=True)
+class BackoffSpec:
+    seconds: float = 1.0
+    factor: float = 1.15
+    max_delay: float = 300.0
+
+
+@dataclass(frozen=True)
+class UnreachableStrategy:
+    inactive_after: float = 300.0
+    expunge_after: float = 600.0
+
+
+@dataclass(frozen=True)
+class VipSpec:
+    host: str = "127.0.0.1"
+    port: int = 0
+    balance: str = "round-robin"
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """One version of an app, as the user wrote it (defaults filled in)."""
+
+    id: str
+    cmd: str
+    instances: int = 1
+    cpus: float = 0.1
+    mem: float = 32.0
+    disk: float = 0.0
+    env: Mapping[str, str] = field(default_factory=dict)
+    ports: tuple[str, ...] = ()  # names; values come from offers as PORT0..n
+    constraints: tuple[Constraint, ...] = ()
+    health_check: HealthCheckSpec | None = None
+    readiness_check: ReadinessCheckSpec | None = None
+    backoff: BackoffSpec = BackoffSpec()
+    max_restarts: int | None = None
+    kill_grace_period: float = 3.0
+    kill_selection: str = "YOUNGEST_FIRST"
+    unreachable: UnreachableStrategy = UnreachableStrategy()
+    upgrade: UpgradeStrategy = UpgradeStrategy()
+    max_unhealthy_share: float = 0.5  # the circuit breaker
+    vip: VipSpec | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    restart_nonce: int = 0  # bumped by `app restart` so every instance is replaced
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical form (what ``parse_spec`` reads back to an equal spec)."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "cmd": self.cmd,
+            "instances": self.instances,
+            "cpus": self.cpus,
+            "mem": self.mem,
+            "disk": self.disk,
+            "env": dict(self.env),
+            "ports": [{"name": p} for p in self.ports],
+            "constraints": [
+                [c.field, c.operator, *([c.value] if c.value else [])] for c in self.constraints
+            ],
+            "backoff": {
+                "seconds": self.backoff.seconds,
+                "factor": self.backoff.factor,
+                "maxDelaySeconds": self.backoff.max_delay,
+            },
+            "killGracePeriodSeconds": self.kill_grace_period,
+            "killSelection": self.kill_selection,
+            "unreachableStrategy": {
+                "inactiveAfterSeconds": self.unreachable.inactive_after,
+                "expungeAfterSeconds": self.unreachable.expunge_after,
+            },
+            "upgradeStrategy": _upgrade_dict(self.upgrade),
+            "circuitBreaker": {"maxUnhealthyShare": self.max_unhealthy_share},
+            "labels": dict(self.labels),
+        }
+        if self.max_restarts is not None:
+            out["maxRestarts"] = self.max_restarts
+        if self.health_check is not None:
+            h = self.health_check
+            out["healthCheck"] = {
+                "protocol": h.protocol,
+                "path": h.path,
+                "portIndex": h.port_index,
+                "command": h.command,
+                "gracePeriodSeconds": h.grace_period,
+                "intervalSeconds": h.interval,
+                "timeoutSeconds": h.timeout,
+                "maxConsecutiveFailures": h.max_failures,
+                "delaySeconds": h.delay,
+            }
+        if self.readiness_check is not None:
+            r = self.readiness_check
+            out["readinessCheck"] = {
+                "path": r.path,
+                "portIndex": r.port_index,
+                "intervalSeconds": r.interval,
+                "timeoutSeconds": r.timeout,
+            }
+        if self.vip is not None:
+            out["vip"] = {"host": self.vip.host, "port": self.vip.port, "balance": self.vip.balance}
+        if self.restart_nonce:
+            out["restartNonce"] = self.restart_nonce
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def config_key(self) -> str:
+        """What an instance runs: everything but the instance count (and the VIP)."""
+        data = self.to_dict()
+        for key in ("instances", "vip", "upgradeStrategy", "circuitBreaker"):
+            data.pop(key, None)
+        return json.dumps(data, sort_keys=True)
+
+
+def _upgrade_dict(u: UpgradeStrategy) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "maxSurge": u.max_surge,
+        "maxUnavailable": u.max_unavailable,
+        "progressDeadlineSeconds": u.progress_deadline,
+        "autoRollback": u.auto_rollback,
+        "rollbackAfterFailures": u.rollback_after_failures,
+    }
+    if u.minimum_health_capacity is not None:
+        out["minimumHealthCapacity"] = u.minimum_health_capacity
+    if u.maximum_over_capacity is not None:
+        out["maximumOverCapacity"] = u.maximum_over_capacity
+    return out
+
+
+def surge_and_unavailable(upgrade: UpgradeStrategy, instances: int) -> tuple[int, int]:
+    """(max surge, max unavailable) as instance counts for ``instances`` instances.
+
+    Marathon's minimumHealthCapacity ``m`` and maximumOverCapacity ``o`` map to
+    ``unavailable = n - ceil(n*m)`` and ``surge = floor(n*o)``. Percentages round surge up
+    and unavailable down, as Kubernetes does. When both come out 0 (e.g. n=1 with 0%),
+    surge is 1, so an update can always make progress.
+    """
+    n = instances
+    if upgrade.minimum_health_capacity is not None or upgrade.maximum_over_capacity is not None:
+        m = 1.0 if upgrade.minimum_health_capacity is None else upgrade.minimum_health_capacity
+        o = 1.0 if upgrade.maximum_over_capacity is None else upgrade.maximum_over_capacity
+        surge, unavailable = math.floor(n * o + 1e-9), n - math.ceil(n * m - 1e-9)
+    else:
+        surge = _count(upgrade.max_surge, n, math.ceil)
+        unavailable = _count(upgrade.max_unavailable, n, math.floor)
+    if surge == 0 and unavailable == 0:
+        surge = 1
+    return surge, max(0, min(unavailable, n))
+
+
+def _count(value: str, n: int, rounding: Callable[[float], int]) -> int:
+    if value.endswith("%"):
+        return int(rounding(n * float(value[:-1]) / 100 - 1e-9 * (rounding is math.ceil)))
+    return int(value)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def load_spec_text(text: str, source: str = "spec") -> AppSpec:
+    """Parse YAML or JSON text (JSON is YAML) into a validated spec."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(
+            [f"{source}: not valid YAML or JSON: {' '.join(str(exc).split())}"]
+        ) from exc
+    return parse_spec(data)
+
+
+def parse_spec(data: object) -> AppSpec:
+    """Validate ``data`` (a mapping as read from YAML/JSON); raise SpecError listing all
+    problems, else return the spec."""
+    r = _Reader()
+    if not isinstance(data, Mapping):
+        raise SpecError(["spec: must be a mapping with at least id and cmd"])
+    known = {
+        "id",
+        "cmd",
+        "instances",
+        "cpus",
+        "mem",
+        "disk",
+        "env",
+        "ports",
+        "constraints",
+        "healthCheck",
+        "readinessCheck",
+        "backoff",
+        "maxRestarts",
+        "killGracePeriodSeconds",
+        "killSelection",
+        "unreachableStrategy",
+        "upgradeStrategy",
+        "circuitBreaker",
+        "vip",
+        "labels",
+        "restartNonce",
+    }
+    r.unknown(data, known, "")
+    app_id = r.string(data, "id", required=True).strip("/")
+    if app_id and not APP_ID.match(app_id):
+        r.problem("id", "must be lowercase letters, digits and '-', in '/'-separated parts")
+    cmd = r.string(data, "cmd", required=True)
+    if "cmd" in data and not cmd.strip():
+        r.problem("cmd", "must not be empty")
+    spec = AppSpec(
+        id=app_id,
+        cmd=cmd,
+        instances=r.integer(data, "instances", 1, minimum=0),
+        cpus=r.number(data, "cpus", 0.1, positive=True),
+        mem=r.number(data, "mem", 32.0, positive=True),
+        disk=r.number(data, "disk", 0.0),
+        env=r.string_map(data, "env"),
+        ports=_ports(r, data.get("ports", [])),
+        constraints=_constraints(r, data.get("constraints", [])),
+        health_check=_health(r, data.get("healthCheck")),
+        readiness_check=_readiness(r, data.get("readinessCheck")),
+        backoff=_backoff(r, data.get("backoff", {})),
+        max_restarts=r.integer(data, "maxRestarts", None, minimum=0),
+        kill_grace_period=r.number(data, "killGracePeriodSeconds", 3.0),
+        kill_selection=r.choice(data, "killSelection", "YOUNGEST_FIRST", KILL_SELECTION),
+        unreachable=_unreachable(r, data.get("unreachableStrategy", {})),
+        upgrade=_upgrade(r, data.get("upgradeStrategy", {})),
+        max_unhealthy_share=_breaker(r, data.get("circuitBreaker", {})),
+        vip=_vip(r, data.get("vip")),
+        labels=r.string_map(data, "labels"),
+        restart_nonce=r.integer(data, "restartNonce", 0, minimum=0),
+    )
+    check = spec.health_check
+    if check and check.protocol != "COMMAND" and check.port_index >= len(spec.ports):
+        r.problem("healthCheck.portIndex", f"there are only {len(spec.ports)} ports")
+    if spec.readiness_check and spec.readiness_check.port_index >= len(spec.ports):
+        r.problem("readinessCheck.portIndex", f"there are only {len(spec.ports)} ports")
+    if spec.vip is not None and not spec.ports:
+        r.problem("vip", "needs at least one port (the VIP forwards to PORT0)")
+    if r.problems:
+        raise SpecError(r.problems)
+    return spec
+
+
+class _Reader:
+    """Reads typed fields, collecting problems instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def unknown(self, data: Mapping[str, Any], known: set[str], prefix: str) -> None:
+        for key in data:
+            if key not in known:
+                self.problem(f"{prefix}{key}", f"unknown field (known: {', '.join(sorted(known))})")
+
+    def string(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        default: str = "",
+        *,
+        required: bool = False,
+        prefix: str = "",
+    ) -> str:
+        if key not in data:
+            if required:
+                self.problem(prefix + key, "is required")
+            return default
+        value = data[key]
+        if not isinstance(value, str):
+            self.problem(prefix + key, f"must be a string, not {type(value).__name__}")
+            return default
+        return value
+
+    def number(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        default: float,
+        *,
+        positive: bool = False,
+        prefix: str = "",
+    ) -> float:
+        if key not in data:
+            return default
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problem(prefix + key, f"must be a number, not {value!r}")
+            return default
+        if value < 0 or (positive and value == 0):
+            self.problem(prefix + key, f"must be {'> 0' if positive else '>= 0'}, not {value}")
+            return default
+        return float(value)
+
+    def integer(
+        self, data: Mapping[str, Any], key: str, default: Any, *, minimum: int = 0, prefix: str = ""
+    ) -> Any:
+        if key not in data or data[key] is None:
+            return default
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(prefix + key, f"must be an integer, not {value!r}")
+            return default
+        if value < minimum:
+            self.problem(prefix + key, f"must be >= {minimum}, not {value}")
+            return default
+        return value
+
+    def boolean(self, data: Mapping[str, Any], key: str, default: bool, prefix: str) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(prefix + key, f"must be true or false, not {value!r}")
+            return default
+        return value
+
+    def choice(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        default: str,
+        choices: tuple[str, ...],
+        prefix: str = "",
+    ) -> str:
+        value = self.string(data, key, default, prefix=prefix)
+        normal = value.upper() if choices[0].isupper() else value.lower()
+        if normal not in choices:
+            self.problem(prefix + key, f"must be one of {', '.join(choices)}, not {value!r}")
+            return default
+        return normal
+
+    def string_map(self, data: Mapping[str, Any], key: str) -> dict[str, str]:
+        value = data.get(key, {})
+        if not isinstance(value, Mapping):
+            self.problem(key, "must be a mapping of names to strings")
+            return {}
+        out = {}
+        for k, v in value.items():
+            if not isinstance(v, str | int | float) or isinstance(v, bool):
+                self.problem(f"{key}.{k}", "must be a string")
+            else:
+                out[str(k)] = str(v)
+        return out
+
+    def section(self, value: object, path: str) -> Mapping[str, Any] | None:
+        if not isinstance(value, Mapping):
+            self.problem(path, "must be a mapping")
+            return None
+        return value
+
+
+def _ports(r: _Reader, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        r.problem("ports", "must be a list such as [{name: http}]")
+        return ()
+    names = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            names.append(item)
+        elif isinstance(item, Mapping) and isinstance(item.get("name", ""), str):
+            r.unknown(item, {"name"}, f"ports[{i}].")
+            names.append(str(item.get("name", "")) or f"port{i}")
+        else:
+            r.problem(f"ports[{i}]", "must be a name or {name: NAME}")
+    return tuple(names)
+
+
+def _constraints(r: _Reader, value: object) -> tuple[Constraint, ...]:
+    if not isinstance(value, list):
+        r.problem("constraints", 'must be a list such as [["hostname", "UNIQUE"]]')
+        return ()
+    out = []
+    for i, item in enumerate(value):
+        path = f"constraints[{i}]"
+        if not isinstance(item, list) or not 2 <= len(item) <= 3:
+            r.problem(path, "must be [field, operator] or [field, operator, value]")
+            continue
+        if not all(isinstance(x, str | int) and not isinstance(x, bool) for x in item):
+            r.problem(path, "field, operator and value must be strings")
+            continue
+        fld, op, val = str(item[0]), str(item[1]).upper(), str(item[2]) if len(item) == 3 else ""
+        if op not in OPERATORS:
+            r.problem(f"{path}[1]", f"must be one of {', '.join(OPERATORS)}, not {item[1]!r}")
+            continue
+        if op in ("LIKE", "UNLIKE", "MAX_PER") and not val:
+            r.problem(path, f"{op} needs a value")
+            continue
+        if op in ("LIKE", "UNLIKE"):
+            try:
+                re.compile(val)
+            except re.error as exc:
+                r.problem(f"{path}[2]", f"not a regular expression: {exc}")
+                continue
+        if op in ("MAX_PER", "GROUP_BY") and val and not (val.isdigit() and int(val) > 0):
+            r.problem(f"{path}[2]", f"{op} needs a positive integer, not {val!r}")
+            continue
+        out.append(Constraint(fld, op, val))
+    return tuple(out)
+
+
+def _health(r: _Reader, value: object) -> HealthCheckSpec | None:
+    if value is None:
+        return None
+    data = r.section(value, "healthCheck")
+    if data is None:
+        return None
+    p = "healthCheck."
+    known = {
+        "protocol",
+        "path",
+        "portIndex",
+        "command",
+        "gracePeriodSeconds",
+        "intervalSeconds",
+        "timeoutSeconds",
+        "maxConsecutiveFailures",
+        "delaySeconds",
+    }
+    r.unknown(data, known, p)
+    d = HealthCheckSpec()
+    check = HealthCheckSpec(
+        protocol=r.choice(data, "protocol", d.protocol, PROTOCOLS, p),
+        path=r.string(data, "path", d.path, prefix=p),
+        port_index=r.integer(data, "portIndex", 0, prefix=p),
+        command=r.string(data, "command", "", prefix=p),
+        grace_period=r.number(data, "gracePeriodSeconds", d.grace_period, prefix=p),
+        interval=r.number(data, "intervalSeconds", d.interval, positive=True, prefix=p),
+        timeout=r.number(data, "timeoutSeconds", d.timeout, positive=True, prefix=p),
+        max_failures=r.integer(data, "maxConsecutiveFailures", d.max_failures, minimum=1, prefix=p),
+        delay=r.number(data, "delaySeconds", d.delay, prefix=p),
+    )
+    if check.protocol == "COMMAND" and not check.command.strip():
+        r.problem(p + "command", "a COMMAND health check needs a command")
+    return check
+
+
+def _readiness(r: _Reader, value: object) -> ReadinessCheckSpec | None:
+    if value is None:
+        return None
+    data = r.section(value, "readinessCheck")
+    if data is None:
+        return None
+    p = "readinessCheck."
+    r.unknown(data, {"path", "portIndex", "intervalSeconds", "timeoutSeconds"}, p)
+    d = ReadinessCheckSpec()
+    return ReadinessCheckSpec(
+        path=r.string(data, "path", d.path, prefix=p),
+        port_index=r.integer(data, "portIndex", 0, prefix=p),
+        interval=r.number(data, "intervalSeconds", d.interval, positive=True, prefix=p),
+        timeout=r.number(data, "timeoutSeconds", d.timeout, positive=True, prefix=p),
+    )
+
+
+def _backoff(r: _Reader, value: object) -> BackoffSpec:
+    data = r.section(value, "backoff")
+    if data is None:
+        return BackoffSpec()
+    p = "backoff."
+    r.unknown(data, {"seconds", "factor", "maxDelaySeconds"}, p)
+    d = BackoffSpec()
+    spec = BackoffSpec(
+        seconds=r.number(data, "seconds", d.seconds, prefix=p),
+        factor=r.number(data, "factor", d.factor, prefix=p),
+        max_delay=r.number(data, "maxDelaySeconds", d.max_delay, prefix=p),
+    )
+    if spec.factor < 1:
+        r.problem(p + "factor", f"must be >= 1, not {spec.factor}")
+    return spec
+
+
+def _unreachable(r: _Reader, value: object) -> UnreachableStrategy:
+    data = r.section(value, "unreachableStrategy")
+    if data is None:
+        return UnreachableStrategy()
+    p = "unreachableStrategy."
+    r.unknown(data, {"inactiveAfterSeconds", "expungeAfterSeconds"}, p)
+    d = UnreachableStrategy()
+    spec = UnreachableStrategy(
+        inactive_after=r.number(data, "inactiveAfterSeconds", d.inactive_after, prefix=p),
+        expunge_after=r.number(data, "expungeAfterSeconds", d.expunge_after, prefix=p),
+    )
+    if spec.expunge_after < spec.inactive_after:
+        r.problem(p + "expungeAfterSeconds", "must be >= inactiveAfterSeconds")
+    return spec
+
+
+def _count_text(r: _Reader, data: Mapping[str, Any], key: str, default: str, p: str) -> str:
+    value = data.get(key, default)
+    text = str(value)
+    ok = (isinstance(value, int) and not isinstance(value, bool) and value >= 0) or (
+        isinstance(value, str) and re.fullmatch(r"\d+%?", value) is not None
+    )
+    if not ok or (text.endswith("%") and int(text[:-1]) > 100):
+        r.problem(p + key, f"must be a count >= 0 or a percentage such as '25%', not {value!r}")
+        return default
+    return text
+
+
+def _upgrade(r: _Reader, value: object) -> UpgradeStrategy:
+    data = r.section(value, "upgradeStrategy")
+    if data is None:
+        return UpgradeStrategy()
+    p = "upgradeStrategy."
+    known = {
+        "maxSurge",
+        "maxUnavailable",
+        "minimumHealthCapacity",
+        "maximumOverCapacity",
+        "progressDeadlineSeconds",
+        "autoRollback",
+        "rollbackAfterFailures",
+    }
+    r.unknown(data, known, p)
+    d = UpgradeStrategy()
+    marathon = {
+        k: r.number(data, k, 0.0, prefix=p)
+        for k in ("minimumHealthCapacity", "maximumOverCapacity")
+        if k in data
+    }
+    for key, v in marathon.items():
+        if v > 1:
+            r.problem(p + key, f"must be between 0 and 1, not {v}")
+    if marathon and ("maxSurge" in data or "maxUnavailable" in data):
+        r.problem(
+            p + "maxSurge",
+            "give maxSurge/maxUnavailable or Marathon's "
+            "minimumHealthCapacity/maximumOverCapacity, not both",
+        )
+    spec = UpgradeStrategy(
+        max_surge=_count_text(r, data, "maxSurge", d.max_surge, p),
+        max_unavailable=_count_text(r, data, "maxUnavailable", d.max_unavailable, p),
+        minimum_health_capacity=marathon.get("minimumHealthCapacity"),
+        maximum_over_capacity=marathon.get("maximumOverCapacity"),
+        progress_deadline=r.number(
+            data, "progressDeadlineSeconds", d.progress_deadline, positive=True, prefix=p
+        ),
+        auto_rollback=r.boolean(data, "autoRollback", d.auto_rollback, p),
+        rollback_after_failures=r.integer(
+            data, "rollbackAfterFailures", d.rollback_after_failures, minimum=1, prefix=p
+        ),
+    )
+    return spec
+
+
+def _breaker(r: _Reader, value: object) -> float:
+    data = r.section(value, "circuitBreaker")
+    if data is None:
+        return 0.5
+    r.unknown(data, {"maxUnhealthyShare"}, "circuitBreaker.")
+    share = r.number(data, "maxUnhealthyShare", 0.5, prefix="circuitBreaker.")
+    if share > 1:
+        r.problem("circuitBreaker.maxUnhealthyShare", f"must be between 0 and 1, not {share}")
+    return share
+
+
+def _vip(r: _Reader, value: object) -> VipSpec | None:
+    if value is None:
+        return None
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        host, _, port = str(value).rpartition(":")
+        value = {"host": host or "127.0.0.1", "port": int(port) if port.isdigit() else port}
+    data = r.section(value, "vip")
+    if data is None:
+        return None
+    r.unknown(data, {"host", "port", "balance"}, "vip.")
+    vip = VipSpec(
+        host=r.string(data, "host", "127.0.0.1", prefix="vip."),
+        port=r.integer(data, "port", 0, minimum=1, prefix="vip."),
+        balance=r.choice(data, "balance", "round-robin", BALANCE, "vip."),
+    )
+    if "port" not in data:
+        r.problem("vip.port", "is required")
+    elif vip.port > 65535:
+        r.problem("vip.port", f"must be 1-65535, not {vip.port}")
+    return vip
