@@ -1,0 +1,226 @@
+"""The service framework on a real local cluster, driven through the CLI, while a client
+loop requests the VIP all along: deploy 3 HTTP instances, roll out a new version (healthy
+instances never below 3), roll out a broken one (rolled back automatically), kill an
+instance by hand (replaced), kill an agent (instances moved). The loop sees no failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from frameworks.service.client import ServiceClient, find_service
+from frameworks.service.v1 import service_pb2 as spb
+from mesospy.cli.main import cli
+from mesospy.cluster import ClusterError, free_port
+from mesospy.testing import LocalCluster
+
+FAST_MASTER = [
+    "--allocation-interval",
+    "0.2",
+    "--agent-ping-timeout",
+    "0.5",
+    "--max-agent-ping-timeouts",
+    "3",
+    "--framework-heartbeat-interval",
+    "2",
+]
+AGENTS = [f"cpus:2;mem:2048;ports:[{p}-{p + 99}]" for p in (30100, 30200, 30300)]
+
+
+def app_spec(vip_port: int, **changes: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "id": "web",
+        "cmd": "exec python3 -m http.server $PORT0 --bind 127.0.0.1",
+        "instances": 3,
+        "cpus": 0.1,
+        "mem": 64,
+        "ports": ["http"],
+        "healthCheck": {
+            "protocol": "HTTP",
+            "path": "/",
+            "intervalSeconds": 0.5,
+            "gracePeriodSeconds": 20,
+            "timeoutSeconds": 2,
+            "maxConsecutiveFailures": 2,
+        },
+        "upgradeStrategy": {"maxSurge": 1, "maxUnavailable": 0, "progressDeadlineSeconds": 8},
+        "unreachableStrategy": {"inactiveAfterSeconds": 1, "expungeAfterSeconds": 60},
+        "backoff": {"seconds": 0.5, "factor": 1.5, "maxDelaySeconds": 3},
+        "killGracePeriodSeconds": 1,
+        "vip": {"host": "127.0.0.1", "port": vip_port, "balance": "least-connections"},
+    }
+    spec.update(changes)
+    return spec
+
+
+class ClientLoop(threading.Thread):
+    """Requests the VIP in a loop; counts answers and failures."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.ok = 0
+        self.failures: list[str] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                with urllib.request.urlopen(self.url, timeout=10) as answer:
+                    answer.read()
+                self.ok += 1
+            except OSError as exc:
+                self.failures.append(repr(exc))
+            time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    # A second try if the first loses a race for a free port with other tests' processes.
+    for attempt in (1, 2):
+        c = LocalCluster(
+            agents=3,
+            work_dir=tmp_path_factory.mktemp("service"),
+            master_flags=FAST_MASTER,
+            agent_resources=list(AGENTS),
+            frameworks=["service"],
+        )
+        try:
+            c.start()
+        except ClusterError:
+            c.stop()
+            if attempt == 2:
+                raise
+            continue
+        try:
+            yield c
+        finally:
+            c.stop()
+        return
+
+
+def mesospy(cluster: LocalCluster, *args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), env={"MESOSPY_MASTER": cluster.master_address})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def wait_until(what: str, condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def live(app: spb.App) -> list[spb.Instance]:
+    """Instances but those given up on (unreachable too long, shown as inactive)."""
+    return [i for i in app.instance_list if i.state != "inactive"]
+
+
+def settled(app: spb.App, version: str) -> bool:
+    return (
+        app.version == version
+        and not app.deployment.id
+        and app.healthy == 3
+        and len(live(app)) == 3
+        and all(i.version == version and i.health == "healthy" for i in live(app))
+    )
+
+
+def test_an_http_app_behind_a_vip_survives_updates_rollback_and_failures(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    vip_port = free_port()
+    spec_file = tmp_path / "web.yaml"
+    spec_file.write_text(yaml.safe_dump(app_spec(vip_port)))
+    out = mesospy(cluster, "app", "deploy", str(spec_file), "--wait", "--timeout", "60")
+    assert "SUCCEEDED" in out
+    client = ServiceClient(find_service(cluster.master_address))
+    assert settled(client.app("web"), "v1")
+    endpoints = json.loads(mesospy(cluster, "app", "endpoints", "web", "--json"))
+    assert endpoints["vip"] == f"127.0.0.1:{vip_port}" and len(endpoints["endpoints"]) == 3
+
+    loop = ClientLoop(f"http://127.0.0.1:{vip_port}/")
+    loop.start()
+    wait_until("requests through the VIP", lambda: loop.ok > 10)
+
+    # A rolling update: never fewer than 3 healthy instances (maxUnavailable 0).
+    spec_file.write_text(yaml.safe_dump(app_spec(vip_port, env={"RELEASE": "2"})))
+    mesospy(cluster, "app", "deploy", str(spec_file))
+    lowest = 3
+    deadline = time.monotonic() + 60
+    while not settled(app := client.app("web"), "v2"):
+        assert time.monotonic() < deadline, app
+        lowest = min(lowest, app.healthy)
+        time.sleep(0.05)
+    assert lowest == 3
+
+    # A broken version (its health checks never pass) is rolled back to v2 at the deadline.
+    broken = app_spec(vip_port, env={"RELEASE": "3"}, cmd="exec sleep 600")
+    spec_file.write_text(yaml.safe_dump(broken))
+    out = CliRunner().invoke(
+        cli,
+        ["app", "deploy", str(spec_file), "--wait", "--timeout", "60"],
+        env={"MESOSPY_MASTER": cluster.master_address},
+    )
+    assert out.exit_code == 1 and "ROLLED_BACK" in out.output, out.output
+    wait_until("the rollback to v2", lambda: settled(client.app("web"), "v2"))
+    versions = json.loads(mesospy(cluster, "app", "versions", "web", "--json"))["versions"]
+    assert [(v["version"], v.get("failed", False)) for v in versions] == [
+        ("v1", False),
+        ("v2", False),
+        ("v3", True),
+    ]
+
+    # An instance killed by hand is replaced.
+    victim = client.app("web").instance_list[0]
+    os.kill(_pid_listening_on(victim.ports[0]), signal.SIGKILL)
+    wait_until(
+        "a replacement",
+        lambda: (
+            settled(a := client.app("web"), "v2")
+            and victim.task_id not in {i.task_id for i in a.instance_list}
+        ),
+    )
+
+    # An agent dies with its instances: they move to the other agents.
+    agent_id = client.app("web").instance_list[0].agent_id
+    daemon = cluster.agent_daemon(agent_id)
+    assert daemon.process is not None
+    tasks = psutil.Process(daemon.process.pid).children(recursive=True)
+    daemon.signal(signal.SIGKILL)
+    for process in tasks:
+        process.kill()
+    wait_until(
+        "the instances to move",
+        lambda: (
+            settled(a := client.app("web"), "v2") and all(i.agent_id != agent_id for i in live(a))
+        ),
+    )
+
+    loop.stopping.set()
+    loop.join()
+    assert loop.failures == [] and loop.ok > 100, (loop.ok, loop.failures[:5])
+    client.close()
+
+
+def _pid_listening_on(port: int) -> int:
+    for conn in psutil.net_connections("tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            return conn.pid
+    raise AssertionError(f"nothing listens on {port}")
