@@ -76,7 +76,7 @@ class ServiceScheduler(Scheduler):
         self.stopping: dict[str, Stopping] = {}
         self.places: dict[str, Place] = {}  # agent id -> where it is
         self.driver: SchedulerDriver | None = None
-        self.suppressed = False
+        self.suppressed: bool | None = None  # None: unknown, say it again
         # Active VIP connections to host:port (set by the server when it runs VIPs).
         self.connections: Callable[[str, int], int] = lambda host, port: 0
         self._probing: set[str] = set()
@@ -238,10 +238,10 @@ class ServiceScheduler(Scheduler):
     def _want_offers(self, want: bool) -> None:
         if self.driver is None or not self.driver.connected:
             return
-        if want and self.suppressed:
+        if want and self.suppressed is not False:
             self.driver.revive()
             self.suppressed = False
-        elif not want and not self.suppressed:
+        elif not want and self.suppressed is not True:
             self.driver.suppress()
             self.suppressed = True
 
@@ -296,7 +296,8 @@ class ServiceScheduler(Scheduler):
     ) -> None:
         self.driver = driver
         self.store.save_framework_id(framework_id)
-        self.suppressed = False
+        # The master may keep an old suppression or filters across a failover: say again.
+        self.suppressed = None
         log.info("subscribed as %s; reconciling %d instances", framework_id, len(self.instances))
         # Known instances by id (unknown ones come back TASK_UNKNOWN), then everything the
         # master has (tasks launched just before a crash, before they were stored).

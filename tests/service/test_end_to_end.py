@@ -90,7 +90,7 @@ class ClientLoop(threading.Thread):
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     # A second try if the first loses a race for a free port with other tests' processes.
-    for attempt in (1, 2):
+    for attempt in (1, 2, 3):
         c = LocalCluster(
             agents=3,
             work_dir=tmp_path_factory.mktemp("service"),
@@ -102,7 +102,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
             c.start()
         except ClusterError:
             c.stop()
-            if attempt == 2:
+            if attempt == 3:
                 raise
             continue
         try:
