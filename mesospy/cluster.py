@@ -141,9 +141,12 @@ class LocalCluster:
             self.add_framework(name, timeout=timeout)
         return self
 
-    def add_framework(self, name: str, wait: bool = True, timeout: float = 60.0) -> Daemon:
+    def add_framework(
+        self, name: str, wait: bool = True, timeout: float = 60.0, state: str | None = None
+    ) -> Daemon:
         """Start a bundled framework (``mesospy NAME serve``); with ``wait``, return once it
-        has subscribed (its FrameworkInfo is named ``mesospy-NAME``)."""
+        has subscribed (its FrameworkInfo is named ``mesospy-NAME``). Its state goes to
+        ``state`` (a directory or zk:// URL), by default WORK_DIR/NAME."""
         assert self.work_dir is not None
         port = free_port()
         daemon = Daemon(
@@ -154,7 +157,7 @@ class LocalCluster:
                 "--master",
                 self.master_address,
                 "--state",
-                str(self.work_dir / name),
+                state or str(self.work_dir / name),
                 "--port",
                 str(port),
             ],

@@ -1,5 +1,6 @@
-"""Exactly once across SIGKILL: a schedule keeps firing while the framework is killed and
-restarted at random points; every due tick runs once, and no task id is launched twice."""
+"""Exactly once across failures: a schedule keeps firing while the framework (or the
+leading master) is killed with SIGKILL at random points; afterwards every due tick has run
+exactly once, and no task id was launched twice."""
 
 from __future__ import annotations
 
@@ -7,42 +8,59 @@ import collections
 import random
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from frameworks.batch.schedule import due_ticks
 from frameworks.batch.spec import Schedule
+from mesospy.client import OperatorError
 from mesospy.testing import LocalCluster
+from mesospy.testing.zookeeper import ZooKeeperSandbox, ZooKeeperServer
 
-from .support import BatchApi, eventually
+from .support import AGENT_RESOURCES, BatchApi, eventually
 
 CRON = "* * * * * */2"
+HA_MASTER = [
+    "--allocation-interval",
+    "0.2",
+    "--agent-ping-timeout",
+    "0.5",
+    "--max-agent-ping-timeouts",
+    "6",
+    "--framework-heartbeat-interval",
+    "1",
+    "--zk-session-timeout",
+    "4",
+    "--agent-reregister-timeout",
+    "20",
+]
 
 
-def test_every_tick_runs_exactly_once_across_framework_kills(
-    own_cluster: LocalCluster, tmp_path: Path
-) -> None:
-    api = BatchApi(own_cluster)
-    launches = tmp_path / "launches"
+def submit_ticker(api: BatchApi, launches: Path) -> float:
+    """An every-2-seconds job whose tasks log their task id; when it was created."""
     job = api.submit(
         f"name: ticker\ncommand: echo $MESOS_TASK_ID >> {launches}; sleep 0.5\n"
         f"instances: 2\nschedule: {{cron: '{CRON}', catch_up: all}}\n"
     )
-    rng = random.Random(7)
-    framework_ids = set()
-    for _ in range(4):
-        time.sleep(rng.uniform(0.5, 4.0))  # a random point in the schedule's life
-        daemon = own_cluster.framework_daemons["batch"]
-        daemon.signal(signal.SIGKILL)
-        assert daemon.process is not None
-        daemon.process.wait(10)
-        time.sleep(rng.uniform(0.0, 2.5))  # ticks fall due while it is down
-        own_cluster.add_framework("batch")
-        framework_ids.add(eventually(lambda: api.job("ticker").framework_id, 30, "the API"))
-    assert len(framework_ids) == 1  # it re-subscribed with its stored id each time
+    return job.created
+
+
+def restart_framework(cluster: LocalCluster, rng: random.Random, state: str | None) -> None:
+    daemon = cluster.framework_daemons["batch"]
+    daemon.signal(signal.SIGKILL)
+    assert daemon.process is not None
+    daemon.process.wait(10)
+    time.sleep(rng.uniform(0.0, 2.5))  # ticks fall due while it is down
+    cluster.add_framework("batch", state=state)
+
+
+def check_each_tick_ran_once(api: BatchApi, created: float, launches: Path) -> None:
     end = time.time()
     expected = {
         f"s{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(t))}"
-        for t in due_ticks(Schedule(cron=CRON), job.created, end, limit=10_000)
+        for t in due_ticks(Schedule(cron=CRON), created, end, limit=10_000)
     }
 
     def all_done() -> list[str] | None:
@@ -58,7 +76,7 @@ def test_every_tick_runs_exactly_once_across_framework_kills(
         raise AssertionError(f"{exc}; expected {sorted(expected)}; runs {runs}") from None
     assert sorted(ids) == sorted(expected)  # each due tick once, none extra
     assert len(expected) >= 5
-    # Each instance of each run executed once: no task launched twice, and no run
+    # Each instance of each run executed once: no task id launched twice, and no run
     # executed under two attempts.
     lines = launches.read_text().split()
     assert [task for task, n in collections.Counter(lines).items() if n > 1] == []
@@ -66,3 +84,63 @@ def test_every_tick_runs_exactly_once_across_framework_kills(
     assert [key for key, n in per_instance.items() if n > 1] == []
     for run_id in expected:
         assert f"ticker.{run_id}.0" in per_instance and f"ticker.{run_id}.1" in per_instance
+
+
+def test_every_tick_runs_exactly_once_across_framework_kills(
+    own_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    api = BatchApi(own_cluster)
+    launches = tmp_path / "launches"
+    created = submit_ticker(api, launches)
+    rng = random.Random(7)
+    framework_ids = set()
+    for _ in range(4):
+        time.sleep(rng.uniform(0.5, 4.0))  # a random point in the schedule's life
+        restart_framework(own_cluster, rng, None)
+        framework_ids.add(eventually(lambda: api.job("ticker").framework_id, 30, "the API"))
+    assert len(framework_ids) == 1  # it re-subscribed with its stored id each time
+    check_each_tick_ran_once(api, created, launches)
+
+
+@pytest.fixture
+def zookeeper(zookeeper_server: ZooKeeperServer) -> Iterator[ZooKeeperSandbox]:
+    sandbox = ZooKeeperSandbox(zookeeper_server)
+    try:
+        yield sandbox
+    finally:
+        sandbox.close()
+
+
+def test_every_tick_runs_exactly_once_across_a_master_kill(
+    zookeeper: ZooKeeperSandbox, tmp_path: Path
+) -> None:
+    state = f"{zookeeper.url}-batch"  # the framework's state in ZooKeeper too
+    with LocalCluster(
+        agents=2,
+        masters=2,
+        zk=zookeeper.url,
+        work_dir=tmp_path,
+        agent_resources=AGENT_RESOURCES,
+        master_flags=HA_MASTER,
+    ) as cluster:
+        cluster.add_framework("batch", state=state)
+        api = BatchApi(cluster)
+        launches = tmp_path / "launches"
+        created = submit_ticker(api, launches)
+        rng = random.Random(11)
+        time.sleep(rng.uniform(2.0, 4.0))
+        old = cluster.leader()
+        old.signal(signal.SIGKILL)
+
+        def new_leader() -> bool:
+            try:
+                return cluster.leader().name != old.name
+            except OperatorError:
+                return False
+
+        eventually(new_leader, 30, "a new leading master")
+        time.sleep(rng.uniform(1.0, 3.0))
+        restart_framework(cluster, rng, state)  # and the framework too, for good measure
+        time.sleep(rng.uniform(1.0, 3.0))
+        check_each_tick_ran_once(api, created, launches)
+        assert zookeeper.client().exists(f"{zookeeper.path}-batch/jobs/ticker")
