@@ -253,7 +253,7 @@ def submit(
     A job with neither schedule nor parents starts a run at once (unless --no-run);
     with --wait, the command follows that run and exits 0 only if it succeeds.
 
-    Example: mesospy job submit examples/jobs/hello.yaml --wait
+    Example: mesospy job submit report.yaml --wait
     """
     text = _read_file(file)
     conn = open_batch(master, batch)

@@ -91,6 +91,7 @@ def local(
         master_port=port,
         agent_resources=agent_resources or _share_of_machine(agents),
         metrics=True,
+        frameworks=["batch"],  # the bundled batch framework: `mesospy job ...` works at once
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -109,6 +110,8 @@ def local(
                 f"mesospy local: {daemon.name} (port {daemon.port}, "
                 f"metrics at {daemon.metrics_url})"
             )
+        for name, daemon in cluster.framework_daemons.items():
+            click.echo(f"mesospy local: {name} framework (API on port {daemon.port})")
         click.echo(f"mesospy local: logs and state in {cluster.work_dir}")
         if command:
             env = environment_with_master(cluster.master_address)
