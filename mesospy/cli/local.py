@@ -38,6 +38,19 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _restart_dead_frameworks(cluster: LocalCluster) -> None:
+    """Bring back a bundled framework that died (or was killed), as a supervisor would:
+    it takes over its tasks and state where it left off."""
+    for name, daemon in list(cluster.framework_daemons.items()):
+        if daemon.process is not None and daemon.process.poll() is not None:
+            code = daemon.process.returncode
+            started = cluster.add_framework(name, wait=False)
+            click.echo(
+                f"mesospy local: {name} framework exited ({code}); restarted "
+                f"(API on port {started.port})"
+            )
+
+
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.option(
     "--agents",
@@ -126,7 +139,7 @@ def local(
                 "in another terminal. Ctrl-C stops."
             )
             while not stop.wait(0.5):
-                pass
+                _restart_dead_frameworks(cluster)
     except KeyboardInterrupt:
         pass
     finally:
