@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -309,9 +310,9 @@ class ServiceScheduler(Scheduler):
 
     def offers(self, driver: SchedulerDriver, offers: list[pb.Offer]) -> None:
         for offer in offers:
-            place = Place(offer.hostname, dict(offer.attributes))
-            self.places[offer.agent_id] = place
-            tasks = self._place(offer, place)
+            self.places[offer.agent_id] = Place(offer.hostname, dict(offer.attributes))
+        for offer in offers:
+            tasks = self._place(offer, self.places[offer.agent_id])
             if tasks:
                 driver.launch(offer.id, tasks, calls.refuse(1.0))
             else:
@@ -329,12 +330,13 @@ class ServiceScheduler(Scheduler):
             needs = Resources(
                 {"cpus": spec.cpus, "mem": spec.mem, **({"disk": spec.disk} if spec.disk else {})}
             )
+            # Spread over the agents known: one agent's loss takes few instances with it.
+            per_agent = math.ceil((spec.instances + 1) / max(1, len(self.places)))
             while wanted > 0 and available.contains(needs):
-                placed = [
-                    self._place_of(i)
-                    for i in self.instances_of(app_id)
-                    if not i.killing and not i.inactive
-                ]
+                mine = [i for i in self.instances_of(app_id) if not i.killing and not i.inactive]
+                if sum(1 for i in mine if i.agent_id == offer.agent_id) >= per_agent:
+                    break
+                placed = [self._place_of(i) for i in mine]
                 if violated(spec.constraints, place, placed, self.places.values()):
                     break
                 try:

@@ -192,12 +192,12 @@ class AppSpec:
 
 def _upgrade_dict(u: UpgradeStrategy) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "maxSurge": u.max_surge,
-        "maxUnavailable": u.max_unavailable,
         "progressDeadlineSeconds": u.progress_deadline,
         "autoRollback": u.auto_rollback,
         "rollbackAfterFailures": u.rollback_after_failures,
     }
+    if u.minimum_health_capacity is None and u.maximum_over_capacity is None:
+        out.update(maxSurge=u.max_surge, maxUnavailable=u.max_unavailable)
     if u.minimum_health_capacity is not None:
         out["minimumHealthCapacity"] = u.minimum_health_capacity
     if u.maximum_over_capacity is not None:

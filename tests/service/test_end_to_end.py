@@ -21,9 +21,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from frameworks.service.client import ServiceClient, find_service
+from frameworks.service.client import ServiceClient, ServiceError, find_service
 from frameworks.service.v1 import service_pb2 as spb
 from mesospy.cli.main import cli
+from mesospy.client import OperatorClient
 from mesospy.cluster import ClusterError, free_port
 from mesospy.testing import LocalCluster
 
@@ -224,3 +225,36 @@ def _pid_listening_on(port: int) -> int:
         if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
             return conn.pid
     raise AssertionError(f"nothing listens on {port}")
+
+
+def test_a_restarted_framework_adopts_its_running_instances(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    spec = app_spec(free_port(), id="api", instances=2)
+    del spec["vip"]
+    (tmp_path / "api.json").write_text(json.dumps(spec))
+    mesospy(cluster, "app", "deploy", str(tmp_path / "api.json"), "--wait", "--timeout", "60")
+    old_address = find_service(cluster.master_address)
+    with ServiceClient(old_address) as client:
+        before = sorted(i.task_id for i in client.app("api").instance_list)
+    assert len(before) == 2
+
+    cluster.framework_daemons["service"].stop()
+    cluster.add_framework("service")
+
+    def adopted() -> bool:
+        try:
+            address = find_service(cluster.master_address)
+        except ServiceError:
+            return False
+        if address == old_address:
+            return False
+        with ServiceClient(address) as client:
+            app = client.app("api")
+        return app.healthy == 2 and sorted(i.task_id for i in app.instance_list) == before
+
+    wait_until("the new framework process to adopt the instances", adopted)
+    with OperatorClient(cluster.master_address) as operator:
+        ids = {t.task_id for t in operator.get_tasks().tasks if t.task_id.startswith("api.")}
+    assert sorted(ids) == before  # nothing relaunched
+    mesospy(cluster, "app", "delete", "api")
