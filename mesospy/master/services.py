@@ -18,6 +18,7 @@ from mesospy.master.errors import CallError, InvalidArgument
 from mesospy.master.master import Master
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import agent_pb2_grpc as apb_grpc
+from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import scheduler_pb2 as spb
 from mesospy.v1 import scheduler_pb2_grpc as spb_grpc
 
@@ -40,6 +41,20 @@ async def _answer(master: Master, context: Context, work: Awaitable[T]) -> T:
     except CallError as exc:
         await context.abort(exc.code, exc.message)
         raise  # unreachable: abort raises
+
+
+def _update_problem(master: Master, agent_id: str, update: apb.StatusUpdate) -> str | None:
+    """What is wrong with a status update from an agent: a state this version does not
+    know, or a task that runs on another agent."""
+    status = update.status
+    for name, state in (("state", status.state), ("latest_state", update.latest_state)):
+        if state not in pb.TaskState.values() or (name == "state" and state == 0):
+            return f"update for task {status.task_id!r} has an unknown {name} {state}"
+    framework = master.state.frameworks.get(update.framework_id)
+    task = framework.tasks.get(status.task_id) if framework is not None else None
+    if task is not None and task.agent_id != agent_id:
+        return f"task {status.task_id!r} runs on agent {task.agent_id!r}, not on {agent_id!r}"
+    return None
 
 
 class SchedulerService(spb_grpc.SchedulerServicer):
@@ -165,6 +180,8 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
                     )
                 if not update.status.uuid:
                     raise InvalidArgument(f"update for task {update.status.task_id!r} has no uuid")
+                if problem := _update_problem(self.m, agent.id, update):
+                    raise InvalidArgument(problem)
             self.m.tasks.update(agent, request)
             return apb.UpdateStatusResponse()
 

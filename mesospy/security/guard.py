@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
 from mesospy.security.acl import Denied
 from mesospy.security.auth import AGENTS, AuthenticationFailed, Authenticator, Caller
@@ -70,6 +70,11 @@ class Guard:
 
     def admit(self, method: str, request: Message, context: Context) -> Caller | str:
         """The caller, or why the call is refused (as "CODE:message")."""
+        if isinstance(request, _Malformed):
+            return _refusal(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"the request is not a valid message for {method}: {request.problem}",
+            )
         metadata = {
             key: value
             for key, value in context.invocation_metadata() or ()
@@ -104,6 +109,26 @@ class Guard:
             except LimitExceeded as exc:
                 return _refusal(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         return caller
+
+
+class _Malformed:
+    """Stands in for a request whose bytes are not the message the method takes."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+
+def _safe(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except DecodeError as exc:
+            return _Malformed(str(exc))
+
+    return deserialize
 
 
 def _refusal(code: grpc.StatusCode, message: str) -> str:
@@ -143,7 +168,7 @@ class GuardInterceptor(_ServerInterceptor):
 
             return grpc.unary_unary_rpc_method_handler(
                 unary,
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_safe(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
@@ -159,7 +184,7 @@ class GuardInterceptor(_ServerInterceptor):
 
             return grpc.unary_stream_rpc_method_handler(
                 stream,
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_safe(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler

@@ -1,5 +1,5 @@
 """Limits on what one request may hold (pure): string lengths, list lengths, labels,
-tasks per ACCEPT, and no NaN or infinite numbers.
+tasks per ACCEPT, no NaN or infinite numbers, no enum values this version does not know.
 
 The gRPC servers bound the size of a whole message; these bound its parts, so a request
 cannot fill the master's memory or its registry with megabyte ids or a million labels.
@@ -86,3 +86,10 @@ class MessageLimits:
                 raise LimitExceeded(f"{where} is {len(value)} {unit} long; at most {limit}")
         elif isinstance(value, float) and not math.isfinite(value):
             raise LimitExceeded(f"{where} is {value}; numbers must be finite")
+        elif (
+            field.type == FieldDescriptor.TYPE_ENUM
+            and field.enum_type is not None
+            and value not in field.enum_type.values_by_number
+        ):
+            known = ", ".join(field.enum_type.values_by_name)
+            raise LimitExceeded(f"{where} is {value}, not one of {known}")
