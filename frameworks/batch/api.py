@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
+from kazoo.exceptions import KazooException
 
 from frameworks.batch.jobs import JobRecord
 from frameworks.batch.runs import Run
@@ -111,6 +112,11 @@ class BatchService(batch_pb2_grpc.BatchServicer):
             await context.abort(code, str(exc))
         except JobNotFound as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc.args[0]))
+        except (KazooException, OSError) as exc:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                f"the batch framework cannot reach its state store: {exc or type(exc).__name__}",
+            )
         raise AssertionError("unreachable")  # abort raises
 
     async def SubmitJob(self, request: bpb.SubmitJobRequest, context: Context) -> bpb.Job:

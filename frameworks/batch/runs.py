@@ -16,7 +16,7 @@ tasks to kill; the caller stores the run, then kills.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from frameworks.batch.spec import JobSpec
@@ -269,7 +269,10 @@ class Run:
     # ---------------------------------------------------------------- storage
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = dict(vars(self))  # asdict() deep-copies: too slow for big runs
+        data["instances"] = [dict(vars(i)) for i in self.instances]
+        data["params"] = dict(self.params)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Run:

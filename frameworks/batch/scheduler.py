@@ -15,6 +15,7 @@ Built only on the public SDK. The rules that make runs exactly-once:
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
@@ -69,6 +70,11 @@ class BatchScheduler(Scheduler):
         # Whether offers are suppressed: None when unknown (the master may keep a
         # suppression or decline filters of ours across a re-subscription).
         self.suppressed: bool | None = None
+        # Changed by status updates, not yet stored / killed / acknowledged (see flush).
+        self._dirty: dict[tuple[str, str], Run] = {}
+        self._kills: list[Kill] = []
+        self._unacked: list[common_pb2.TaskStatus] = []
+        self._flush_scheduled = False
         self._load()
 
     # ------------------------------------------------------------------ storage
@@ -214,6 +220,7 @@ class BatchScheduler(Scheduler):
 
         Called every fraction of a second by the server.
         """
+        self.flush()
         now = self.clock()
         for record in list(self.jobs.values()):
             self._schedule(record, now)
@@ -348,6 +355,9 @@ class BatchScheduler(Scheduler):
         self._want_offers()
 
     def status_update(self, driver: SchedulerDriver, status: common_pb2.TaskStatus) -> None:
+        # Acknowledged by flush(), once what the update changed is in the store.
+        self._unacked.append(status)
+        self._flush_soon()
         state = state_name(status.state)
         parsed = parse_task_id(status.task_id)
         run = None
@@ -357,7 +367,7 @@ class BatchScheduler(Scheduler):
         if run is None or parsed is None:
             if not is_terminal(status.state) and state != "TASK_UNKNOWN":
                 log.warning("killing task %s: no run of ours wants it", status.task_id)
-                driver.kill(status.task_id, status.agent_id)
+                self._kills.append(Kill(status.task_id, status.agent_id))
             return
         was_final = run.final
         exit_code = status.exit_code if status.HasField("exit_code") else None
@@ -365,12 +375,39 @@ class BatchScheduler(Scheduler):
             self.jobs[run.job].spec, index, attempt, state, self.clock(), exit_code,
             status.message, status.agent_id,
         )  # fmt: skip
-        self._save_run(run)
-        self._kill(kills)
+        if is_terminal(status.state) or kills or run.final != was_final:
+            # Only what a restart needs: a started task is reconciled anyway.
+            self._dirty[(run.job, run.id)] = run
+        self._kills += kills
         if run.final and not was_final:
             log.info("job %s: run %s %s %s", run.job, run.id, run.state, run.message)
             if run.state == "SUCCEEDED":
                 self._trigger_children(run)
+
+    def _flush_soon(self) -> None:
+        # After the batch of events being delivered: one write per run, however many
+        # of its tasks changed.
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Store the runs that status updates changed; then kill and acknowledge.
+
+        If the store fails, nothing is acknowledged (the agents send the updates again)
+        and the next tick tries again.
+        """
+        self._flush_scheduled = False
+        for key, run in list(self._dirty.items()):
+            if run.id in self.runs.get(run.job, {}):  # not deleted meanwhile
+                self._save_run(run)
+            del self._dirty[key]
+        kills, self._kills = self._kills, []
+        self._kill(kills)
+        unacked, self._unacked = self._unacked, []
+        if self.driver is not None:
+            for status in unacked:
+                self.driver.acknowledge(status)
         self._want_offers()
 
     def error(self, driver: SchedulerDriver, message: str) -> None:

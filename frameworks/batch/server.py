@@ -58,7 +58,12 @@ async def serve(master: str, state: str, host: str, port: int) -> int:
     await server.start()
     endpoint = f"{host}:{bound}"
     log.info("batch API at %s; state in %s", endpoint, state)
-    driver = SchedulerDriver(scheduler, framework_info(scheduler.framework_id, endpoint), master)
+    driver = SchedulerDriver(
+        scheduler,
+        framework_info(scheduler.framework_id, endpoint),
+        master,
+        implicit_acknowledgements=False,  # acknowledged once stored (BatchScheduler.flush)
+    )
     scheduler.driver = driver
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

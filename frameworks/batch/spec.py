@@ -62,7 +62,8 @@ OPERATORS = ("EQUALS", "LIKE", "UNLIKE", "UNIQUE")
 ACTIONS = ("fail", "retry", "ignore")
 CONCURRENCY = ("Allow", "Forbid", "Replace")
 CATCH_UP = ("none", "latest", "all")
-MAX_INSTANCES = 10_000
+# A run is one document in the store (ZooKeeper's limit is 1 MB): ~250 bytes an instance.
+MAX_INSTANCES = 1000
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 

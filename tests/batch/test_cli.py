@@ -57,7 +57,7 @@ def test_a_bad_spec_prints_every_problem_and_stores_nothing(
     spec.write_text("name: cli-bad\ncommand: 'true'\ninstances: 0\nschedule: {cron: nope}\n")
     result = mesospy(cluster, "job", "submit", str(spec))
     assert result.returncode == 1
-    assert "instances: must be between 1 and 10000" in result.stderr
+    assert "instances: must be between 1 and 1000" in result.stderr
     assert "schedule.cron:" in result.stderr
     assert "Traceback" not in result.stderr
     shown = mesospy(cluster, "job", "show", "cli-bad")

@@ -108,6 +108,7 @@ def test_every_problem_is_listed_with_its_field_path() -> None:
     }
     assert "unknown field" in found["color"]
     assert "Mars/Olympus" in found["schedule.timezone"]
+    assert found["instances"] == "must be between 1 and 1000, not 0"
 
 
 def test_yaml_that_does_not_parse_says_where() -> None:
