@@ -26,6 +26,7 @@ from mesospy.security.credentials import (
     Credential,
     CredentialsError,
 )
+from mesospy.security.zk_acl import ZooKeeperAuth, ZooKeeperAuthError
 from mesospy.zk.url import parse_zk_url
 
 
@@ -81,6 +82,21 @@ from mesospy.zk.url import parse_zk_url
     type=click.FloatRange(1),
     help="Seconds a ZooKeeper session outlives a lost connection; a leader that loses "
     "its session stops leading.",
+)
+@click.option(
+    "--zk-auth",
+    envvar="MESOSPY_ZK_AUTH",
+    show_envvar=True,
+    default=None,
+    metavar="USER:PASSWORD",
+    help="ZooKeeper digest credentials: mesospy's znodes become writable only with them "
+    "(readable by anyone, so agents and frameworks still find the leader).",
+)
+@click.option(
+    "--zk-auth-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A file holding USER:PASSWORD for --zk-auth (keeps it out of `ps`).",
 )
 @click.option(
     "--agent-reregister-timeout",
@@ -154,6 +170,8 @@ def master(
     max_agent_ping_timeouts: int,
     zk: str | None,
     zk_session_timeout: float,
+    zk_auth: str | None,
+    zk_auth_file: Path | None,
     agent_reregister_timeout: float,
     agent_removal_timeout: float,
     framework_heartbeat_interval: float,
@@ -189,6 +207,18 @@ def master(
             parse_zk_url(zk)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--zk") from exc
+    try:
+        zk_credentials = (
+            ZooKeeperAuth.load(zk_auth_file)
+            if zk_auth_file
+            else ZooKeeperAuth.parse(zk_auth)
+            if zk_auth
+            else None
+        )
+    except ZooKeeperAuthError as exc:
+        raise click.BadParameter(str(exc), param_hint="--zk-auth") from exc
+    if zk_credentials is not None and zk is None:
+        raise click.BadParameter("needs --zk", param_hint="--zk-auth")
     setup_logging(log_level)
     config = MasterConfig(
         ip=ip,
@@ -202,6 +232,7 @@ def master(
         framework_heartbeat_interval=framework_heartbeat_interval,
         zk=zk,
         zk_session_timeout=zk_session_timeout,
+        zk_auth=zk_credentials,
         agent_reregister_timeout=agent_reregister_timeout,
         agent_removal_timeout=agent_removal_timeout,
         metrics_port=metrics_port,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mesospy.security.tls import TLSConfig
+from mesospy.security.zk_acl import ZooKeeperAuth
 
 
 @dataclass
@@ -43,6 +44,8 @@ class MasterConfig:
     zk: str | None = None
     # How long a ZooKeeper session survives a lost connection.
     zk_session_timeout: float = 10.0
+    # Digest credentials for ZooKeeper; mesospy's znodes are then writable only with them.
+    zk_auth: ZooKeeperAuth | None = None
     # TLS for the master's port and its calls to agents; None: plain text.
     tls: TLSConfig | None = None
     # Authentication: principals and secrets (Mesos's --credentials), and which callers

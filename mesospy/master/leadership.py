@@ -15,10 +15,12 @@ import logging
 from collections.abc import Callable
 
 from kazoo.client import KazooClient
+from kazoo.exceptions import AuthFailedError
 from kazoo.handlers.threading import KazooTimeoutError
 
 from mesospy.master.config import MasterConfig
 from mesospy.master.master import Master
+from mesospy.security.zk_acl import ZooKeeperAuthError, client_options, secure_path
 from mesospy.zk.detector import ZooKeeperDetector
 from mesospy.zk.election import MasterContender
 from mesospy.zk.registry import ZooKeeperRegistry
@@ -41,11 +43,18 @@ async def lead_when_elected(
     """Contend, lead once elected, and raise ``LeadershipLost`` when deposed."""
     assert config.zk is not None
     url = parse_zk_url(config.zk)
-    client = KazooClient(hosts=url.hosts, timeout=config.zk_session_timeout)
+    client = KazooClient(
+        hosts=url.hosts, timeout=config.zk_session_timeout, **client_options(config.zk_auth)
+    )
     try:
         await asyncio.to_thread(client.start, config.zk_session_timeout)
+        if config.zk_auth is not None:
+            await asyncio.to_thread(secure_path, client, url.path, config.zk_auth)
     except KazooTimeoutError as exc:
         raise ZooKeeperUnreachable(f"cannot reach ZooKeeper at {url.hosts}") from exc
+    except (ZooKeeperAuthError, AuthFailedError) as exc:
+        await asyncio.to_thread(_stop, client)
+        raise ZooKeeperUnreachable(f"ZooKeeper at {url.hosts}: {exc}") from exc
     detector = ZooKeeperDetector(url, session_timeout=config.zk_session_timeout)
     leader: list[str | None] = [None]
     master.leader_address = lambda: leader[0]

@@ -2,7 +2,8 @@
 
 The path names the cluster's folder in ZooKeeper (default ``/mesospy``): masters contend
 there and the registry lives under it. Credentials in the URL (``zk://user:pass@...``) are
-refused rather than silently ignored: mesospy does not support ZooKeeper auth yet.
+refused rather than silently ignored: masters take ZooKeeper credentials with ``--zk-auth``
+or ``--zk-auth-file``, which keep them out of URLs that every agent and CLI sees.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ def parse_zk_url(url: str) -> ZooKeeperUrl:
     rest = text[len(SCHEME) :]
     authority, slash, path = rest.partition("/")
     if "@" in authority:
-        raise ValueError(f"{url!r}: credentials in the URL are not supported")
+        raise ValueError(
+            f"{url!r}: credentials in the URL are not supported; give masters --zk-auth-file"
+        )
     if not authority:
         raise ValueError(f"{url!r}: no ZooKeeper servers: expected zk://host:port[,host:port]/path")
     servers = tuple(_parse_server(s.strip(), url) for s in authority.split(","))
