@@ -508,17 +508,22 @@ def logs(app_id: str, task_id: str, stderr: bool, follow: bool, master: str, ser
     name = "stderr" if stderr else "stdout"
     lock = threading.Lock()
 
+    errors: list[str] = []
+
     def copy(tid: str) -> None:
-        with OperatorClient(master) as op:
-            partial = b""
-            for chunk in op.tail_file(framework_id, tid, name, 0, follow):
-                *lines, partial = (partial + chunk).split(b"\n")
-                with lock:
-                    for line in lines:
-                        click.echo(f"[{tid}] {line.decode(errors='replace')}")
-            if partial:
-                with lock:
-                    click.echo(f"[{tid}] {partial.decode(errors='replace')}")
+        try:
+            with OperatorClient(master) as op:
+                partial = b""
+                for chunk in op.tail_file(framework_id, tid, name, 0, follow):
+                    *lines, partial = (partial + chunk).split(b"\n")
+                    with lock:
+                        for line in lines:
+                            click.echo(f"[{tid}] {line.decode(errors='replace')}")
+                if partial:
+                    with lock:
+                        click.echo(f"[{tid}] {partial.decode(errors='replace')}")
+        except OperatorError as exc:
+            errors.append(f"{tid}: {' '.join(str(exc).split())}")
 
     threads = [threading.Thread(target=copy, args=(tid,), daemon=True) for tid in ids]
     for t in threads:
@@ -526,3 +531,5 @@ def logs(app_id: str, task_id: str, stderr: bool, follow: bool, master: str, ser
     for t in threads:
         while t.is_alive():
             t.join(0.2)
+    if errors:
+        fail("; ".join(errors))

@@ -104,7 +104,8 @@ def local(
         master_port=port,
         agent_resources=agent_resources or _share_of_machine(agents),
         metrics=True,
-        frameworks=["batch"],  # the bundled batch framework: `mesospy job ...` works at once
+        # The bundled frameworks: `mesospy job ...` and `mesospy app ...` work at once.
+        frameworks=["batch", "service"],
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -60,6 +60,7 @@ def app_spec(vip_port: int, **changes: Any) -> dict[str, Any]:
         "upgradeStrategy": {"maxSurge": 1, "maxUnavailable": 0, "progressDeadlineSeconds": 8},
         "unreachableStrategy": {"inactiveAfterSeconds": 1, "expungeAfterSeconds": 60},
         "backoff": {"seconds": 0.5, "factor": 1.5, "maxDelaySeconds": 3},
+        "readinessCheck": {"path": "/", "intervalSeconds": 0.2},
         "killGracePeriodSeconds": 1,
         "vip": {"host": "127.0.0.1", "port": vip_port, "balance": "least-connections"},
     }
@@ -258,3 +259,61 @@ def test_a_restarted_framework_adopts_its_running_instances(
         ids = {t.task_id for t in operator.get_tasks().tasks if t.task_id.startswith("api.")}
     assert sorted(ids) == before  # nothing relaunched
     mesospy(cluster, "app", "delete", "api")
+
+
+def run_cli(cluster: LocalCluster, *args: str) -> tuple[int, str]:
+    env = {"MESOSPY_MASTER": cluster.master_address}
+    result = CliRunner().invoke(cli, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def test_cli_refuses_bad_specs_and_steers_deployments(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"id": "demo", "instances": -2, "cpus": 0, "vip": "x"}))
+    code, out = run_cli(cluster, "app", "deploy", str(bad))
+    assert code == 1 and len(out.strip().splitlines()) == 1, out
+    for problem in ("cmd: is required", "instances: must be >= 0", "cpus: must be > 0", "vip."):
+        assert problem in out
+    code, out = run_cli(cluster, "app", "show", "demo")
+    assert code == 1 and "no app 'demo'" in out
+    code, out = run_cli(cluster, "app", "list", "--service", "127.0.0.1:1")
+    assert code == 1 and "unreachable" in out and len(out.strip().splitlines()) == 1
+
+    # v1 runs; v2 never gets healthy, so its deployment can be paused, resumed, cancelled.
+    spec = app_spec(free_port(), id="demo", instances=1)
+    del spec["vip"]
+    good = tmp_path / "demo.yaml"
+    good.write_text(yaml.safe_dump(spec))
+    mesospy(cluster, "app", "deploy", str(good), "--wait", "--timeout", "60")
+    spec["cmd"] = "exec sleep 600"
+    spec["upgradeStrategy"]["progressDeadlineSeconds"] = 300
+    good.write_text(yaml.safe_dump(spec))
+    mesospy(cluster, "app", "deploy", str(good))
+    assert "PAUSED" in mesospy(cluster, "app", "pause", "demo")
+    assert "RUNNING" in mesospy(cluster, "app", "resume", "demo")
+    assert "rollback to v1" in mesospy(cluster, "app", "cancel", "demo")
+    with ServiceClient(find_service(cluster.master_address)) as client:
+        wait_until(
+            "the cancelled deployment to be undone",
+            lambda: (
+                (a := client.app("demo")).version == "v1"
+                and not a.deployment.id
+                and [i.version for i in a.instance_list] == ["v1"]
+            ),
+        )
+    shown = json.loads(mesospy(cluster, "app", "show", "demo", "--json"))
+    assert shown["version"] == "v1" and shown["spec"]["cmd"].startswith("exec python3")
+    listed = json.loads(mesospy(cluster, "app", "list", "--json"))
+    assert "demo" in [a["id"] for a in listed]
+    history = json.loads(mesospy(cluster, "app", "deployments", "demo", "--all", "--json"))
+    statuses = [d["status"] for d in history["deployments"]]
+    assert statuses[-2:] == ["CANCELLED", "SUCCEEDED"], statuses
+    wait_until(
+        "its log line",
+        lambda: "Serving HTTP on 127.0.0.1" in mesospy(cluster, "app", "logs", "demo"),
+    )
+    assert "deleting" in mesospy(cluster, "app", "delete", "demo")
+    with ServiceClient(find_service(cluster.master_address)) as client:
+        wait_until("the app to be gone", lambda: "demo" not in [a.id for a in client.apps()])
