@@ -88,8 +88,30 @@ def service() -> None:
     help="Port of the framework's gRPC API (0: any free port).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the API binds to.")
+@click.option(
+    "--vips/--no-vips",
+    default=True,
+    show_default=True,
+    help="Run the apps' VIP proxies in this process (--no-vips: run "
+    "`python -m frameworks.service.vip` on each agent host instead).",
+)
+@click.option(
+    "--drain-seconds",
+    default=None,
+    type=click.FloatRange(0),
+    help="Keep a stopping instance out of rotation this long before killing it "
+    "[default: 0 with --vips, 2 with --no-vips].",
+)
 @log_level_option
-def serve(master: str, state: str, port: int, host: str, log_level: str) -> None:
+def serve(
+    master: str,
+    state: str,
+    port: int,
+    host: str,
+    vips: bool,
+    drain_seconds: float | None,
+    log_level: str,
+) -> None:
     """Run the service framework: scheduler, API and VIPs. Stopping it leaves the apps
     running; started again with the same --state it adopts them.
 
@@ -100,7 +122,10 @@ def serve(master: str, state: str, port: int, host: str, log_level: str) -> None
 
     setup_logging(log_level)
     try:
-        run_until_signalled(run_server(master, state, port, host))
+        drain = drain_seconds if drain_seconds is not None else (0.0 if vips else 2.0)
+        run_until_signalled(
+            run_server(master, state, port, host, vips_here=vips, drain_seconds=drain)
+        )
     except MesospyError as exc:
         fail(str(exc))
     except OSError as exc:

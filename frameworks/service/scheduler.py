@@ -54,7 +54,8 @@ class Stopping:
     """An instance being stopped: drained from the VIPs, then killed."""
 
     task_id: str
-    drain_until: float
+    drain_until: float  # killed then, even with connections left
+    drained_at: float  # not killed before (time for VIPs elsewhere to hear of it)
     killed_at: float = 0.0
 
 
@@ -80,6 +81,9 @@ class ServiceScheduler(Scheduler):
         self.suppressed: bool | None = None  # None: unknown, say it again
         # Active VIP connections to host:port (set by the server when it runs VIPs).
         self.connections: Callable[[str, int], int] = lambda host, port: 0
+        # Seconds an instance stays out of rotation before it is killed (for VIP proxies
+        # this process cannot see; its own wait for their connections to end).
+        self.min_drain = 0.0
         self._probing: set[str] = set()
         self._probes: dict[str, asyncio.Future[None]] = {}
         self._wake = asyncio.Event()
@@ -197,8 +201,8 @@ class ServiceScheduler(Scheduler):
             self._update(i.with_(killing=True, kill_reason=kill.reason))
             if kill.failure:
                 self._save(deployment.instance_failed(self.apps[app.id], i.version, now))
-            drain = min(MAX_DRAIN_SECONDS, app.spec.kill_grace_period + 5)
-            self.stopping[i.task_id] = Stopping(i.task_id, now + drain)
+            drain = max(self.min_drain, min(MAX_DRAIN_SECONDS, app.spec.kill_grace_period + 5))
+            self.stopping[i.task_id] = Stopping(i.task_id, now + drain, now + self.min_drain)
         self.pending[app.id] = p.launch
 
     def _log_deployment(self, before: AppRecord, after: AppRecord) -> None:
@@ -223,7 +227,7 @@ class ServiceScheduler(Scheduler):
             if s.killed_at and now - s.killed_at < KILL_RETRY_SECONDS:
                 continue
             busy = i.ports and self.connections(i.hostname, i.ports[0]) > 0
-            if busy and now < s.drain_until and not s.killed_at:
+            if not s.killed_at and (now < s.drained_at or (busy and now < s.drain_until)):
                 continue
             s.killed_at = now
             if self.driver is not None:

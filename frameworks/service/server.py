@@ -32,15 +32,22 @@ VIP_SYNC_SECONDS = 0.5
 
 
 async def serve(
-    master: str, state: str, port: int, host: str = "127.0.0.1", role: str = "*"
+    master: str,
+    state: str,
+    port: int,
+    host: str = "127.0.0.1",
+    role: str = "*",
+    vips_here: bool = True,
+    drain_seconds: float = 0.0,
 ) -> None:
-    """Run until cancelled."""
+    """Run until cancelled (VIP proxies in this process unless ``vips_here`` is False)."""
     store = await asyncio.to_thread(Store.open, state)
     scheduler = ServiceScheduler(store)
     vips = VipManager(
         lambda app_id: [(i.hostname, i.ports[0]) for i in scheduler.endpoints(app_id)]
     )
     scheduler.connections = vips.connections
+    scheduler.min_drain = drain_seconds
     server = grpc.aio.server()
     service_pb2_grpc.add_AppServiceServicer_to_server(AppService(scheduler), server)  # type: ignore[no-untyped-call]
     bound = server.add_insecure_port(f"{host}:{port}")
@@ -60,8 +67,9 @@ async def serve(
     scheduler.driver = driver
     background = [
         asyncio.ensure_future(scheduler.run()),
-        asyncio.ensure_future(_sync_vips(scheduler, vips)),
     ]
+    if vips_here:
+        background.append(asyncio.ensure_future(_sync_vips(scheduler, vips)))
     try:
         await driver.run_async()
     finally:

@@ -8,16 +8,23 @@ failed request. The proxy counts active connections per backend; the scheduler w
 for that count to reach zero before it kills an instance it has taken out of rotation
 (draining).
 
-The proxies run inside ``mesospy service serve``; ``python -m frameworks.service.vip``
-runs one on its own, asking the framework's API for the endpoints.
+The proxies run inside ``mesospy service serve``. To have them on every agent host
+instead, run ``mesospy service serve --no-vips`` and, on each host,
+``python -m frameworks.service.vip --master ...``: it serves every app's VIP with the
+endpoints from the framework's API, and keeps the last ones known while the framework
+restarts. The framework then drains for a fixed ``--drain-seconds`` before a kill, as it
+cannot see those proxies' connections.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
+import os
 from collections import Counter
 from collections.abc import Callable
 
@@ -201,3 +208,73 @@ class VipManager:
 
     async def close(self) -> None:
         await self.sync({})
+
+
+# ---------------------------------------------------------------- a proxy on its own
+
+
+async def run_standalone(service: str, master: str, bind_host: str, interval: float) -> None:
+    """Serve every app's VIP on this host, with endpoints from the framework's API.
+
+    Polls ``ListApps``/``GetEndpoints`` every ``interval`` seconds; while the framework is
+    unreachable (restarting, failing over) the last endpoints known keep being used.
+    """
+    from frameworks.service.client import ServiceClient, ServiceError, find_service
+    from frameworks.service.v1 import service_pb2 as spb
+    from mesospy.client import OperatorError
+
+    known: dict[str, list[Backend]] = {}
+    manager = VipManager(lambda app_id: known.get(app_id, []))
+
+    def poll() -> tuple[dict[str, VipSpec], dict[str, list[Backend]]]:
+        with ServiceClient(service or find_service(master), timeout=5.0) as client:
+            vips: dict[str, VipSpec] = {}
+            backends: dict[str, list[Backend]] = {}
+            for app in client.apps():
+                if not app.vip or app.deleting:
+                    continue
+                host, _, port = app.vip.rpartition(":")
+                answer = client.call("GetEndpoints", spb.AppRequest(app_id=app.id))
+                spec = json.loads(app.spec_json).get("vip", {})
+                vips[app.id] = VipSpec(
+                    bind_host or host, int(port), spec.get("balance", "round-robin")
+                )
+                backends[app.id] = [(e.host, e.port) for e in answer.endpoints]
+            return vips, backends
+
+    try:
+        while True:
+            try:
+                vips, backends = await asyncio.to_thread(poll)
+            except (ServiceError, OperatorError) as exc:
+                log.warning("keeping the last endpoints known: %s", exc)
+            else:
+                known.clear()
+                known.update(backends)
+                await manager.sync(vips)
+            await asyncio.sleep(interval)
+    finally:
+        await manager.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m frameworks.service.vip --master HOST:PORT``: every VIP on this host."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--master", default=os.environ.get("MESOSPY_MASTER", "127.0.0.1:5050"))
+    parser.add_argument(
+        "--service",
+        default=os.environ.get("MESOSPY_SERVICE", ""),
+        help="the framework's API (default: found through the master)",
+    )
+    parser.add_argument("--bind-host", default="", help="listen here instead of each VIP's host")
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_standalone(args.service, args.master, args.bind_host, args.interval))
+
+
+if __name__ == "__main__":
+    main()

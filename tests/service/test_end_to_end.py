@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -221,6 +224,11 @@ def test_an_http_app_behind_a_vip_survives_updates_rollback_and_failures(
     client.close()
 
 
+def _accepts(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) == 0
+
+
 def _pid_listening_on(port: int) -> int:
     for conn in psutil.net_connections("tcp"):
         if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
@@ -228,33 +236,63 @@ def _pid_listening_on(port: int) -> int:
     raise AssertionError(f"nothing listens on {port}")
 
 
-def test_a_restarted_framework_adopts_its_running_instances(
+def test_a_restarted_framework_adopts_its_instances_and_a_host_proxy_keeps_serving(
     cluster: LocalCluster, tmp_path: Path
 ) -> None:
-    spec = app_spec(free_port(), id="api", instances=2)
-    del spec["vip"]
+    vip_port = free_port()
+    spec = app_spec(vip_port, id="api", instances=2)
     (tmp_path / "api.json").write_text(json.dumps(spec))
     mesospy(cluster, "app", "deploy", str(tmp_path / "api.json"), "--wait", "--timeout", "60")
     old_address = find_service(cluster.master_address)
     with ServiceClient(old_address) as client:
         before = sorted(i.task_id for i in client.app("api").instance_list)
     assert len(before) == 2
+    # A proxy of its own on another loopback address, as on an agent host: it keeps the
+    # endpoints it knows while the framework is away.
+    proxy = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "frameworks.service.vip",
+            "--master",
+            cluster.master_address,
+            "--bind-host",
+            "127.0.0.2",
+            "--interval",
+            "0.2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until("the host proxy to listen", lambda: _accepts("127.0.0.2", vip_port))
+        loop = ClientLoop(f"http://127.0.0.2:{vip_port}/")
+        loop.start()
+        wait_until("requests through the host proxy", lambda: loop.ok > 10)
 
-    cluster.framework_daemons["service"].stop()
-    cluster.add_framework("service")
+        cluster.framework_daemons["service"].stop()
+        cluster.add_framework("service")
 
-    def adopted() -> bool:
-        try:
-            address = find_service(cluster.master_address)
-        except ServiceError:
-            return False
-        if address == old_address:
-            return False
-        with ServiceClient(address) as client:
-            app = client.app("api")
-        return app.healthy == 2 and sorted(i.task_id for i in app.instance_list) == before
+        def adopted() -> bool:
+            try:
+                address = find_service(cluster.master_address)
+            except ServiceError:
+                return False
+            if address == old_address:
+                return False
+            with ServiceClient(address) as client:
+                app = client.app("api")
+            return app.healthy == 2 and sorted(i.task_id for i in app.instance_list) == before
 
-    wait_until("the new framework process to adopt the instances", adopted)
+        wait_until("the new framework process to adopt the instances", adopted)
+        seen = loop.ok
+        wait_until("more requests", lambda: loop.ok > seen + 10)
+        loop.stopping.set()
+        loop.join()
+    finally:
+        proxy.terminate()
+        proxy.wait()
+    assert loop.failures == [], loop.failures[:5]
     with OperatorClient(cluster.master_address) as operator:
         ids = {t.task_id for t in operator.get_tasks().tasks if t.task_id.startswith("api.")}
     assert sorted(ids) == before  # nothing relaunched
