@@ -16,7 +16,9 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from frameworks.service import deployment
 from frameworks.service.constraints import Place, violated
@@ -87,6 +89,16 @@ class ServiceScheduler(Scheduler):
         self._probing: set[str] = set()
         self._probes: dict[str, asyncio.Future[None]] = {}
         self._wake = asyncio.Event()
+        # Writes go to the store in order on a thread of their own: ZooKeeper round trips
+        # and fsyncs stay off the event loop.
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="service-store")
+
+    def _persist(self, write: Callable[..., None], *args: Any) -> None:
+        self._writer.submit(write, *args).add_done_callback(_log_write_error)
+
+    def close(self) -> None:
+        """Wait for the writes queued so far."""
+        self._writer.shutdown(wait=True)
 
     # ------------------------------------------------------------------ user requests
 
@@ -148,7 +160,7 @@ class ServiceScheduler(Scheduler):
 
     def _save(self, app: AppRecord) -> AppRecord:
         self.apps[app.id] = app
-        self.store.save_app(app)
+        self._persist(self.store.save_app, app)
         self._wake.set()
         return app
 
@@ -179,7 +191,7 @@ class ServiceScheduler(Scheduler):
         app = p.app
         if p.forget:
             del self.apps[app.id]
-            self.store.delete_app(app.id)
+            self._persist(self.store.delete_app, app.id)
             self.pending.pop(app.id, None)
             self.notes.pop(app.id, None)
             log.info("app %s deleted", app.id)
@@ -287,12 +299,12 @@ class ServiceScheduler(Scheduler):
 
     def _update(self, instance: Instance) -> None:
         self.instances[instance.task_id] = instance
-        self.store.save_instance(instance)
+        self._persist(self.store.save_instance, instance)
 
     def _forget(self, task_id: str) -> None:
         self.instances.pop(task_id, None)
         self.stopping.pop(task_id, None)
-        self.store.delete_instance(task_id)
+        self._persist(self.store.delete_instance, task_id)
 
     # ------------------------------------------------------------------ callbacks
 
@@ -300,7 +312,7 @@ class ServiceScheduler(Scheduler):
         self, driver: SchedulerDriver, framework_id: str, master_info: pb.MasterInfo
     ) -> None:
         self.driver = driver
-        self.store.save_framework_id(framework_id)
+        self._persist(self.store.save_framework_id, framework_id)
         # The master may keep an old suppression or filters across a failover: say again.
         self.suppressed = None
         log.info("subscribed as %s; reconciling %d instances", framework_id, len(self.instances))
@@ -438,6 +450,11 @@ class ServiceScheduler(Scheduler):
 
     def disconnected(self, driver: SchedulerDriver) -> None:
         log.warning("disconnected from the master; reconnecting")
+
+
+def _log_write_error(future: Future[None]) -> None:
+    if future.exception() is not None:
+        log.error("cannot write to the state store: %s", future.exception())
 
 
 def _observe(i: Instance, status: pb.TaskStatus, now: float) -> Instance:

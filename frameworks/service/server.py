@@ -81,6 +81,7 @@ async def serve(
                 await job
         await vips.close()
         await server.stop(1.0)
+        await asyncio.to_thread(scheduler.close)
         await asyncio.to_thread(store.close)
 
 
