@@ -100,8 +100,9 @@ class AppService(service_pb2_grpc.AppServiceServicer):
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         raise AssertionError("unreachable")
 
-    def _deployed(self, app: AppRecord) -> spb.DeployResponse:
-        return spb.DeployResponse(app=self.app_pb(app), deployment=deployment_pb(app.deployment))
+    def _deployed(self, app: AppRecord, changed: bool = True) -> spb.DeployResponse:
+        d = app.deployment if changed else None
+        return spb.DeployResponse(app=self.app_pb(app), deployment=deployment_pb(d))
 
     async def Deploy(self, request: spb.DeployRequest, context: Context) -> spb.DeployResponse:
         try:
@@ -111,11 +112,12 @@ class AppService(service_pb2_grpc.AppServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid app spec: {problems}")
         if request.dry_run:
             return spb.DeployResponse()
+        before = self.s.apps.get(spec.id)
         try:
             app = self.s.deploy(spec)
         except deployment.DeploymentError as exc:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
-        return self._deployed(app)
+        return self._deployed(app, changed=app is not before)
 
     async def ListApps(
         self, request: spb.ListAppsRequest, context: Context

@@ -166,6 +166,9 @@ def deploy(file: str, wait: bool, timeout: float, dry_run: bool, master: str, se
             click.echo("the app spec is valid")
             return
         d = answer.deployment
+        if not d.id:
+            click.echo(f"app {answer.app.id}: unchanged (version {answer.app.version})")
+            return
         click.echo(
             f"app {answer.app.id}: version {answer.app.version}, deployment {d.id} ({d.kind})"
         )

@@ -103,12 +103,15 @@ class ServiceScheduler(Scheduler):
     # ------------------------------------------------------------------ user requests
 
     def deploy(self, spec: AppSpec) -> AppRecord:
-        """Create or update an app (raises DeploymentError if nothing would change)."""
+        """Create or update an app (unchanged if the spec is the one it runs)."""
         now = self.clock()
         app = self.apps.get(spec.id)
         self._check_vip(spec)
-        app = deployment.new_app(spec, now) if app is None else deployment.update(app, spec, now)
-        return self._save(app)
+        if app is None:
+            return self._save(deployment.new_app(spec, now))
+        if app.spec.to_dict() == spec.to_dict() and not app.deleting:
+            return app  # nothing to change: deploying the same file again is fine
+        return self._save(deployment.update(app, spec, now))
 
     def change(self, app_id: str, action: Callable[[AppRecord, float], AppRecord]) -> AppRecord:
         """Apply a pure transition (scale, restart, rollback, pause, ...) and store it."""

@@ -325,6 +325,8 @@ def test_cli_refuses_bad_specs_and_steers_deployments(
     good = tmp_path / "demo.yaml"
     good.write_text(yaml.safe_dump(spec))
     mesospy(cluster, "app", "deploy", str(good), "--wait", "--timeout", "60")
+    out = mesospy(cluster, "app", "deploy", str(good), "--wait")
+    assert "unchanged (version v1)" in out
     spec["cmd"] = "exec sleep 600"
     spec["upgradeStrategy"]["progressDeadlineSeconds"] = 300
     good.write_text(yaml.safe_dump(spec))
