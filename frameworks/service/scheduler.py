@@ -27,7 +27,7 @@ from frameworks.service.model import AppRecord, Instance, parse_task_id, task_id
 from frameworks.service.readiness import http_ready
 from frameworks.service.spec import AppSpec
 from frameworks.service.store import Store
-from mesospy.resources import ResourceError, Resources
+from mesospy.resources import Resources
 from mesospy.scheduler import (
     Scheduler,
     SchedulerDriver,
@@ -76,6 +76,7 @@ class ServiceScheduler(Scheduler):
         self.apps: dict[str, AppRecord] = store.apps()
         self.instances: dict[str, Instance] = store.instances()
         self.pending: dict[str, int] = {}  # app id -> launches wanted now
+        self.unplaced: dict[str, str] = {}  # app id -> why the last offer did not fit
         self.notes: dict[str, tuple[str, ...]] = {}
         self.stopping: dict[str, Stopping] = {}
         self.places: dict[str, Place] = {}  # agent id -> where it is
@@ -202,7 +203,12 @@ class ServiceScheduler(Scheduler):
         if app != self.apps[app.id]:
             self._log_deployment(self.apps[app.id], app)
             self._save(app)
-        self.notes[app.id] = p.notes
+        if not p.launch:
+            self.unplaced.pop(app.id, None)
+        waiting = self.unplaced.get(app.id)
+        if waiting is not None:
+            notes = (*p.notes, f"{p.launch} instance(s) waiting for an offer: {waiting}")
+        self.notes[app.id] = notes if waiting is not None else p.notes
         for task_id in p.inactive:
             self._update(self.instances[task_id].with_(inactive=True))
             log.info("%s unreachable too long: replacing it", task_id)
@@ -349,19 +355,12 @@ class ServiceScheduler(Scheduler):
             needs = Resources(
                 {"cpus": spec.cpus, "mem": spec.mem, **({"disk": spec.disk} if spec.disk else {})}
             )
-            # Spread over the agents known: one agent's loss takes few instances with it.
-            per_agent = math.ceil((spec.instances + 1) / max(1, len(self.places)))
-            while wanted > 0 and available.contains(needs):
-                mine = [i for i in self.instances_of(app_id) if not i.killing and not i.inactive]
-                if sum(1 for i in mine if i.agent_id == offer.agent_id) >= per_agent:
+            while wanted > 0:
+                misfit = self._misfit(app.id, spec, offer.agent_id, place, available, needs)
+                if misfit is not None:
+                    self.unplaced[app_id] = misfit
                     break
-                placed = [self._place_of(i) for i in mine]
-                if violated(spec.constraints, place, placed, self.places.values()):
-                    break
-                try:
-                    ports, port_resources = available.allocate_ports(len(spec.ports))
-                except ResourceError:
-                    break
+                ports, port_resources = available.allocate_ports(len(spec.ports))
                 uses = needs + port_resources
                 available = available - uses
                 instance = Instance(
@@ -381,6 +380,33 @@ class ServiceScheduler(Scheduler):
                 log.info("launching %s on %s", instance.task_id, offer.hostname)
             self.pending[app_id] = wanted
         return tasks
+
+    def _misfit(
+        self,
+        app_id: str,
+        spec: AppSpec,
+        agent_id: str,
+        place: Place,
+        available: Resources,
+        needs: Resources,
+    ) -> str | None:
+        """Why one more instance cannot go on this offer (None if it can)."""
+        if not available.contains(needs):
+            return f"no offer has {needs} free"
+        free_ports = sum(end - begin + 1 for begin, end in available.ranges("ports"))
+        if free_ports < len(spec.ports):
+            return f"no offer has {len(spec.ports)} free ports"
+        mine = [i for i in self.instances_of(app_id) if not i.killing and not i.inactive]
+        # Spread over the agents known: one agent's loss takes few instances with it.
+        per_agent = math.ceil((spec.instances + 1) / max(1, len(self.places)))
+        if sum(1 for i in mine if i.agent_id == agent_id) >= per_agent:
+            return f"at most {per_agent} instances per agent"
+        broken = violated(
+            spec.constraints, place, [self._place_of(i) for i in mine], self.places.values()
+        )
+        if broken is not None:
+            return f"constraint {broken.field} {broken.operator} {broken.value}".rstrip()
+        return None
 
     def _place_of(self, i: Instance) -> Place:
         return self.places.get(i.agent_id) or Place(i.hostname, i.attributes)

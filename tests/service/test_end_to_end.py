@@ -357,3 +357,28 @@ def test_cli_refuses_bad_specs_and_steers_deployments(
     assert "deleting" in mesospy(cluster, "app", "delete", "demo")
     with ServiceClient(find_service(cluster.master_address)) as client:
         wait_until("the app to be gone", lambda: "demo" not in [a.id for a in client.apps()])
+
+
+def test_constraints_hold_and_what_cannot_be_placed_is_reported(cluster: LocalCluster) -> None:
+    # Every local agent's hostname is 127.0.0.1: UNIQUE hostname allows one instance.
+    spec = {
+        "id": "uniq",
+        "cmd": "exec sleep 600",
+        "instances": 2,
+        "cpus": 0.1,
+        "mem": 32,
+        "constraints": [["hostname", "UNIQUE"]],
+    }
+    with ServiceClient(find_service(cluster.master_address)) as client:
+        client.deploy(json.dumps(spec))
+        wait_until(
+            "one instance and a note about the other",
+            lambda: (
+                len((a := client.app("uniq")).instance_list) == 1
+                and any("1 instance(s) waiting for an offer" in n for n in a.notes)
+            ),
+        )
+        time.sleep(1.0)  # more offer cycles: still one
+        assert len(client.app("uniq").instance_list) == 1
+        client.call("Delete", spb.AppRequest(app_id="uniq"))
+        wait_until("the app to be gone", lambda: "uniq" not in [a.id for a in client.apps()])
