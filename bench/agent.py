@@ -103,6 +103,7 @@ async def drive(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             *(sys.executable, "-m", "mesospy", "agent", "--master", f"127.0.0.1:{port}"),
             *("--port", "0", "--work-dir", str(work), "--isolation", args.isolation),
             *("--resources", "cpus:1000;mem:1000000", "--kill-tasks-on-exit"),
+            "--allow-root-tasks",  # the benchmark's tasks name no user
         ],
         stdout=subprocess.DEVNULL,
         stderr=open(work.parent / "agent.log", "wb"),  # noqa: SIM115

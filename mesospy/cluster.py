@@ -109,6 +109,8 @@ class LocalCluster:
     # Bundled frameworks to run beside the cluster ("batch", "service"): each is started as
     # `mesospy NAME serve --master ... --state WORK_DIR/NAME --port FREE_PORT`.
     frameworks: list[str] = field(default_factory=list)
+    # A cluster on one machine runs tasks as its user, even root (agents' --allow-root-tasks).
+    allow_root_tasks: bool = True
     # How the cluster's own polling reaches a secured master (default: the environment).
     client_security: ClientSecurity | None = None
     master: Daemon | None = None
@@ -248,6 +250,8 @@ class LocalCluster:
             args += ["--resources", resources]
         if self.kill_tasks_on_exit:
             args.append("--kill-tasks-on-exit")
+        if self.allow_root_tasks and os.geteuid() == 0:
+            args.append("--allow-root-tasks")
         metrics_port = free_port() if self.metrics else 0
         if metrics_port:
             args += ["--metrics-port", str(metrics_port)]

@@ -105,6 +105,7 @@ class Agent:
             checkpoint=self.checkpoint,
             agent_id=lambda: self.agent_id,
             kill_grace_period=cfg.kill_grace_period,
+            allow_root_tasks=cfg.allow_root_tasks,
         )
         self.tasks.recover(state)
         self.checkpoint.flush()

@@ -82,6 +82,9 @@ class AgentConfig:
     metrics_port: int = 0
     # TLS for the Agent API and the calls to the master; None: plain text.
     tls: TLSConfig | None = None
+    # An agent running as root refuses to run tasks as root (a task with no user, or
+    # user root) unless this is set; `mesospy local` sets it, `mesospy agent` does not.
+    allow_root_tasks: bool = False
     # The principal and secret the agent authenticates to the master with.
     credential: Credential | None = None
 

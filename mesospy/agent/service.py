@@ -18,6 +18,7 @@ import grpc
 from mesospy.agent.sandbox import SandboxPathError, check_id, resolve_in_sandbox, sandbox_dir
 from mesospy.agent.status_updates import StatusUpdateManager
 from mesospy.agent.tasks import Task, TaskManager
+from mesospy.security.task_user import SandboxEscape, open_in_sandbox
 from mesospy.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -154,10 +155,12 @@ class AgentService(agent_pb2_grpc.AgentServicer):
     async def ReadFile(
         self, request: agent_pb2.ReadFileRequest, context: Context
     ) -> agent_pb2.ReadFileResponse:
-        task, _, path = await self._sandbox_path(request, request.path, context)
+        task, sandbox, path = await self._sandbox_path(request, request.path, context)
         length = min(request.length or READ_CAP, READ_CAP)
         try:
-            data, size = await asyncio.to_thread(_read, path, request.offset, length)
+            data, size = await asyncio.to_thread(_read, sandbox, path, request.offset, length)
+        except SandboxEscape as exc:
+            await _abort(context, grpc.StatusCode.PERMISSION_DENIED, str(exc))
         except FileNotFoundError:
             await _abort(
                 context,
@@ -220,8 +223,8 @@ def _list(sandbox: Path, directory: Path) -> list[agent_pb2.FileInfo]:
     return out
 
 
-def _read(path: Path, offset: int, length: int) -> tuple[bytes, int]:
-    with open(path, "rb") as f:
+def _read(sandbox: Path, path: Path, offset: int, length: int) -> tuple[bytes, int]:
+    with open(open_in_sandbox(sandbox, path), "rb") as f:
         size = os.fstat(f.fileno()).st_size
         f.seek(offset)
         return f.read(length), size

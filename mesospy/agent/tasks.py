@@ -27,6 +27,7 @@ from mesospy.agent.isolation import Container, Isolator
 from mesospy.agent.launcher import STDOUT, LaunchSpec, TaskLauncher, describe_exit, kill_group
 from mesospy.agent.sandbox import sandbox_dir
 from mesospy.agent.status_updates import StatusUpdateManager, TaskKey
+from mesospy.security.task_user import delegate_cgroups, root_problem, switch_to, task_user
 from mesospy.task_states import is_terminal
 from mesospy.v1 import common_pb2
 
@@ -138,6 +139,7 @@ class TaskManager:
         checkpoint: Checkpoint,
         agent_id: Callable[[], str],
         kill_grace_period: float = 3.0,
+        allow_root_tasks: bool = True,
     ) -> None:
         self._work_dir = work_dir
         self._host = host
@@ -149,6 +151,8 @@ class TaskManager:
         self._kill_grace = kill_grace_period
         self._loop = asyncio.get_running_loop()
         self.frameworks: dict[str, common_pb2.FrameworkInfo] = {}
+        # An agent running as root runs tasks as root only with this (--allow-root-tasks).
+        self.allow_root_tasks = allow_root_tasks
         self.tasks: dict[TaskKey, Task] = {}
         # The agent's environment, inherited by tasks as Mesos's command executor does.
         self._base_env = dict(os.environ)
@@ -235,8 +239,13 @@ class TaskManager:
         task.env = self._task_env(task)
         task.launching = True
         command = info.command
+        framework = self.frameworks.get(framework_id)
+        user = task_user(command.user, framework.user if framework is not None else "")
+        if problem := root_problem(user, os.geteuid() == 0, self.allow_root_tasks):
+            self._emit(task, common_pb2.TASK_ERROR, Reason.REASON_TASK_INVALID, problem)
+            return None
         argv = ["/bin/sh", "-c", command.shell] if command.shell else list(command.argv)
-        return _Launch(task, LaunchSpec(argv, task.env, sandbox, command.user or None))
+        return _Launch(task, LaunchSpec(argv, task.env, sandbox, switch_to(user)))
 
     def _prepare_all(self, batch: list[_Launch]) -> None:
         """Worker thread: make each launch's files and cgroups and spawn it (posix_spawn
@@ -250,6 +259,7 @@ class TaskManager:
             task, spec = launch.task, launch.spec
             try:
                 self._isolator.prepare(task.container)
+                delegate_cgroups(task.container.paths, spec.user)
                 files = self._launcher.prepare(spec)
                 if task.kill_reason is None:
                     spec.argv = self._isolator.wrap(task.container, recording(spec.argv, spec.env))

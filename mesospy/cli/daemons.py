@@ -291,6 +291,12 @@ def master(
     type=click.IntRange(0, 65535),
     help="Serve Prometheus metrics at http://IP:PORT/metrics (0: off).",
 )
+@click.option(
+    "--allow-root-tasks",
+    is_flag=True,
+    help="When running as root, also run tasks as root (tasks naming no user, or root); "
+    "by default they are refused and tasks run as their command's or framework's user.",
+)
 @tls_options
 @click.option(
     "--principal",
@@ -318,6 +324,7 @@ def agent(
     isolation: str,
     kill_tasks_on_exit: bool,
     metrics_port: int,
+    allow_root_tasks: bool,
     tls_cert: str | None,
     tls_key: str | None,
     tls_ca: str | None,
@@ -363,6 +370,7 @@ def agent(
         metrics_port=metrics_port,
         tls=tls,
         credential=credential,
+        allow_root_tasks=allow_root_tasks,
     )
     try:
         run_until_signalled(run_agent(config))

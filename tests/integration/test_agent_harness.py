@@ -179,6 +179,7 @@ async def cluster(
     config.setdefault("resources", "cpus:2;mem:1024;disk:1024;ports:[31000-31100]")
     config.setdefault("registration_backoff_factor", 0.05)
     config.setdefault("kill_tasks_on_exit", True)
+    config.setdefault("allow_root_tasks", True)
     try:
         agent = Agent(
             AgentConfig(master=f"127.0.0.1:{master_port}", port=0, work_dir=str(work_dir), **config)
