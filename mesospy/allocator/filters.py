@@ -10,15 +10,17 @@ free pool, which comes back unchanged) must be cheap even with thousands of filt
 agent, so coverage is cached for one free value and kept as its complement: the few
 filters that do NOT cover it.
 
-When nearly every client is filtered here, walking the DRF order to find one that is not
-costs O(clients) per agent and cycle. `willing` answers the other way round: the clients
-that want offers and are not blocked, computed with C-level set operations and kept up to
-date while it stays small.
+`blocked` gives the allocator a container of the clients filtered from the free pool, to
+skip them in its scan of the DRF order with C-level iteration. When nearly every client is
+filtered here, that scan would pass over almost all of them; `willing` answers the other
+way round: the clients that want offers and are not blocked, computed with C-level set
+operations and kept up to date while it stays small.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Container
 from dataclasses import dataclass
 
 from mesospy.resources import Resources
@@ -47,6 +49,7 @@ class AgentFilters:
     """
 
     __slots__ = (
+        "_blocked",
         "_by_client",
         "_cached_free",
         "_live",
@@ -64,6 +67,9 @@ class AgentFilters:
         self._cached_free: Resources | None = None
         self._uncovered: set[Client] = set()  # filters that do not cover _cached_free
         self._live_uncovered = 0
+        # The clients whose filter covers _cached_free, while some filter does not (else
+        # _by_client itself answers); None until asked for.
+        self._blocked: set[Client] | None = None
         # Clients in `wanting` not blocked from _cached_free, valid for _willing_version.
         self._willing: set[Client] | None = None
         self._willing_version = -1
@@ -83,8 +89,11 @@ class AgentFilters:
         if self._cached_free is not None and not spec.resources.contains(self._cached_free):
             self._uncovered.add(client)
             self._live_uncovered += live
-        elif self._willing is not None:
-            self._willing.discard(client)
+        else:
+            if self._willing is not None:
+                self._willing.discard(client)
+            if self._blocked is not None:
+                self._blocked.add(client)
         return not replaced
 
     def remove(self, client: Client) -> bool:
@@ -93,6 +102,8 @@ class AgentFilters:
             return False
         live = client in self._wanting
         self._live -= live
+        if self._blocked is not None:
+            self._blocked.discard(client)
         if client in self._uncovered:
             self._uncovered.discard(client)
             self._live_uncovered -= live
@@ -128,6 +139,7 @@ class AgentFilters:
             return
         self._cached_free = free
         self._willing = None
+        self._blocked = None
         self._uncovered = {
             c for c, spec in self._by_client.items() if not spec.resources.contains(free)
         }
@@ -140,6 +152,21 @@ class AgentFilters:
             return False
         self._sync(free)
         return self._live - self._live_uncovered >= n_wanting
+
+    def n_willing(self, free: Resources, n_wanting: int) -> int:
+        """How many of the `n_wanting` clients that want offers are not blocked from `free`."""
+        self._sync(free)
+        return n_wanting - (self._live - self._live_uncovered)
+
+    def blocked(self, free: Resources) -> Container[Client]:
+        """The clients (wanting offers or not) whose filter blocks `free` here; read-only,
+        valid until the next change."""
+        self._sync(free)
+        if not self._uncovered:
+            return self._by_client
+        if self._blocked is None:
+            self._blocked = self._by_client.keys() - self._uncovered
+        return self._blocked
 
     def blocks(self, client: Client, free: Resources) -> bool:
         """Whether `client` must not be offered `free` here."""
