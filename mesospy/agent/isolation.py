@@ -8,7 +8,11 @@ Three isolators, chosen once at start-up (``choose_isolator``):
   the group when it is over the limit.
 
 The cgroup work sits on the launch path, so each step is a single small write and nothing
-is read back unless a task ends badly.
+is read back unless a task ends badly. Making and removing a cgroup costs the kernel far
+more than writing its limits (about a third of the agent's CPU per short task), so the
+cgroups of ended tasks are kept in a pool, once empty, and given to the next tasks with
+their limits rewritten; the kernel's OOM-kill count of a reused cgroup is compared with
+its count when the task got it.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class Container:
     # Set when the isolator itself enforced a limit (posix); cgroups are read on exit.
     limitation: str | None = None
     paths: list[Path] = field(default_factory=list)
+    # The OOM kills the kernel had counted in these cgroups when the task got them.
+    oom_kills_before: int = 0
 
 
 def memory_message(mem_mb: float | None) -> str:
@@ -110,31 +116,71 @@ def _try_make_parent(candidates: list[Path]) -> Path | None:
     return None
 
 
+# Most idle cgroups kept for reuse, per kind (set of controllers).
+CGROUP_POOL_MAX = 512
+# How often ended tasks' cgroups are checked (empty?) and pooled or removed.
+CGROUP_RELEASE_INTERVAL = 0.1
+
+
+@dataclass
+class _Idle:
+    """An empty cgroup (one directory per controller) waiting for its next task."""
+
+    paths: list[Path]
+    oom_kills: int
+
+
 class _CgroupBase:
-    """Removal of cgroups in batches off the event loop (rmdir is slow on the launch path),
-    retried while the kernel still counts exiting processes."""
-
-    def __init__(self) -> None:
-        self._to_remove: list[Path] = []
-
-    def cleanup(self, container: Container) -> None:
-        self._to_remove.extend(container.paths)
-        container.paths = []
+    """Cgroups of ended tasks go back to a pool, or are removed, in batches off the event
+    loop; a cgroup that still holds processes is emptied (SIGKILL) and retried."""
 
     # Where the kernel counts OOM kills: memory.oom_control (v1), memory.events (v2).
     _oom_file = ""
 
+    def __init__(self) -> None:
+        self._to_release: list[list[Path]] = []
+        self._idle: dict[tuple[Path, ...], list[_Idle]] = {}  # by the cgroups' parents
+
+    def _take(self, parents: tuple[Path, ...], container: Container) -> bool:
+        """Give the container an idle cgroup made under `parents`, if there is one (called
+        from the launch thread; list.pop is atomic)."""
+        try:
+            idle = self._idle.get(parents, []).pop()
+        except IndexError:
+            return False
+        container.paths = idle.paths
+        container.oom_kills_before = idle.oom_kills
+        return True
+
+    def _discard(self, container: Container) -> None:
+        """Its cgroups could not take the new limits: remove them, start afresh."""
+        _remove_cgroups(container.paths)
+        container.paths = []
+        container.oom_kills_before = 0
+
+    def cleanup(self, container: Container) -> None:
+        if container.paths:
+            self._to_release.append(container.paths)
+        container.paths = []
+
+    def _oom_kills(self, paths: list[Path]) -> int:
+        """The kernel's count of OOM kills in the memory cgroup of `paths` (0 if none)."""
+        for path in paths:
+            try:
+                text = (path / self._oom_file).read_text()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value) if value.strip().isdigit() else 0
+        return 0
+
     def limitation(self, container: Container) -> str | None:
         if container.mem_mb is None or not container.paths:
             return None
-        try:
-            text = (container.paths[0] / self._oom_file).read_text()
-        except OSError:
-            return None
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill" and value.strip() not in ("", "0"):
-                return memory_message(container.mem_mb)
+        if self._oom_kills(container.paths) > container.oom_kills_before:
+            return memory_message(container.mem_mb)
         return None
 
     def wrap(self, container: Container, argv: list[str]) -> list[str]:
@@ -157,16 +203,78 @@ class _CgroupBase:
     def isolate(self, container: Container, pid: int) -> None:
         pass  # wrap() already put the process in its cgroups
 
+    def _release(self, batch: list[list[Path]]) -> list[list[Path]]:
+        """Worker thread: pool (or remove) the empty cgroups of `batch`; SIGKILL what still
+        lingers in the others and return them, to try again."""
+        busy = []
+        for paths in batch:
+            procs = [_procs(path) for path in paths]
+            if any(pids is None for pids in procs):  # half gone: not worth keeping
+                busy_paths = _remove_cgroups(paths)
+                if busy_paths:
+                    busy.append(busy_paths)
+                continue
+            if any(procs):
+                for pids in procs:
+                    for pid in pids or ():
+                        with contextlib.suppress(OSError):
+                            os.kill(pid, signal.SIGKILL)
+                busy.append(paths)
+                continue
+            pool = self._idle.setdefault(tuple(path.parent for path in paths), [])
+            if len(pool) < CGROUP_POOL_MAX:
+                pool.append(_Idle(paths, self._oom_kills(paths)))
+            else:
+                _remove_cgroups(paths)
+        return busy
+
     async def run(self) -> None:
         try:
             while True:
-                await asyncio.sleep(0.25)
-                if self._to_remove:
-                    batch, self._to_remove = self._to_remove, []
-                    self._to_remove.extend(await asyncio.to_thread(_remove_cgroups, batch))
+                await asyncio.sleep(CGROUP_RELEASE_INTERVAL)
+                if self._to_release:
+                    batch, self._to_release = self._to_release, []
+                    self._to_release.extend(await asyncio.to_thread(self._release, batch))
         finally:
-            # The agent is stopping: what ended must not leave its cgroup behind.
-            self._to_remove = _remove_cgroups(self._to_remove)
+            # The agent is stopping: nothing it made may stay behind.
+            leftover = [p for paths in self._to_release for p in paths]
+            leftover += [p for pool in self._idle.values() for idle in pool for p in idle.paths]
+            self._idle.clear()
+            self._to_release = []
+            _remove_cgroups(leftover)
+
+    def _hierarchy(self, parent: Path) -> tuple[Path, str]:
+        """The mount point of `parent`'s hierarchy and its controller name in
+        /proc/PID/cgroup ("" for the unified hierarchy)."""
+        return CGROUP_ROOT, ""
+
+    def _paths_of(self, pid: int, parents: list[Path]) -> list[Path]:
+        """The cgroups under `parents` that process `pid` is in (after an agent restart,
+        when a pooled cgroup's name says nothing about its task)."""
+        try:
+            lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        except OSError:
+            return []
+        found = []
+        for parent in parents:
+            mount, controller = self._hierarchy(parent)
+            for line in lines:
+                _, controllers, cgroup = line.split(":", 2)
+                if controller not in controllers.split(",") and controllers != controller:
+                    continue
+                path = mount / cgroup.lstrip("/")
+                if path.parent == parent and path.is_dir():
+                    found.append(path)
+                    break
+        return found
+
+
+def _procs(path: Path) -> list[int] | None:
+    """The processes in a cgroup, or None if it is gone."""
+    try:
+        return [int(pid) for pid in (path / "cgroup.procs").read_text().split()]
+    except OSError:
+        return None
 
 
 def _remove_cgroups(paths: list[Path]) -> list[Path]:
@@ -215,24 +323,49 @@ class CgroupsV1Isolator(_CgroupBase):
         )
         return cls(memory, cpu)
 
-    def prepare(self, container: Container) -> None:
-        if container.mem_mb is not None:
-            path = self._memory_parent / container.id
-            path.mkdir(exist_ok=True)
-            container.paths.append(path)
-            limit = str(int(max(container.mem_mb, MIN_MEMORY_MB) * _MB))
-            _write(path / "memory.limit_in_bytes", limit)
-            if self._limit_swap:
-                _write(path / "memory.memsw.limit_in_bytes", limit)
+    def _hierarchy(self, parent: Path) -> tuple[Path, str]:
+        mount = CGROUP_ROOT / parent.relative_to(CGROUP_ROOT).parts[0]
+        return mount, mount.name
+
+    def _parents(self, container: Container) -> list[Path]:
+        parents = [self._memory_parent] if container.mem_mb is not None else []
         if container.cpus is not None and self._cpu_parent is not None:
-            path = self._cpu_parent / container.id
+            parents.append(self._cpu_parent)
+        return parents
+
+    def prepare(self, container: Container) -> None:
+        parents = self._parents(container)
+        if not parents:
+            return
+        if self._take(tuple(parents), container):
+            try:
+                self._set_limits(container)
+                return
+            except OSError:  # e.g. it still holds more memory than the new limit
+                self._discard(container)
+        container.paths = [parent / container.id for parent in parents]
+        for path in container.paths:
             path.mkdir(exist_ok=True)
-            container.paths.append(path)
-            _write(path / "cpu.shares", str(max(2, int(container.cpus * 1024))))
+        self._set_limits(container)
+
+    def _set_limits(self, container: Container) -> None:
+        for path in container.paths:
+            if path.parent == self._memory_parent and container.mem_mb is not None:
+                limit = str(int(max(container.mem_mb, MIN_MEMORY_MB) * _MB))
+                if self._limit_swap:  # memsw >= memory at every step, whichever way it moves
+                    _write(path / "memory.memsw.limit_in_bytes", "-1")
+                _write(path / "memory.limit_in_bytes", limit)
+                if self._limit_swap:
+                    _write(path / "memory.memsw.limit_in_bytes", limit)
+            elif container.cpus is not None:
+                _write(path / "cpu.shares", str(max(2, int(container.cpus * 1024))))
 
     def recover(self, container: Container, pid: int) -> None:
-        parents = [self._memory_parent, self._cpu_parent]
-        container.paths = [p / container.id for p in parents if p and (p / container.id).is_dir()]
+        parents = [p for p in (self._memory_parent, self._cpu_parent) if p is not None]
+        container.paths = self._paths_of(pid, parents) or [
+            p / container.id for p in parents if (p / container.id).is_dir()
+        ]
+        container.oom_kills_before = self._oom_kills(container.paths)
 
 
 def _v1_candidates(root: Path, controller: str) -> list[Path]:
@@ -279,19 +412,34 @@ class CgroupsV2Isolator(_CgroupBase):
     def prepare(self, container: Container) -> None:
         if container.mem_mb is None and container.cpus is None:
             return
+        if self._take((self._parent,), container):
+            try:
+                self._set_limits(container)
+                return
+            except OSError:
+                self._discard(container)
         path = self._parent / container.id
         path.mkdir(exist_ok=True)
-        container.paths.append(path)
-        if container.mem_mb is not None:
-            _write(path / "memory.max", str(int(max(container.mem_mb, MIN_MEMORY_MB) * _MB)))
-            with contextlib.suppress(OSError):
-                _write(path / "memory.swap.max", "0")
-        if container.cpus is not None:
-            _write(path / "cpu.weight", str(min(10000, max(1, int(container.cpus * 100)))))
+        container.paths = [path]
+        self._set_limits(container)
+
+    def _set_limits(self, container: Container) -> None:
+        path = container.paths[0]
+        memory = (
+            "max"
+            if container.mem_mb is None
+            else str(int(max(container.mem_mb, MIN_MEMORY_MB) * _MB))
+        )
+        _write(path / "memory.max", memory)
+        with contextlib.suppress(OSError):
+            _write(path / "memory.swap.max", "0")
+        weight = 100 if container.cpus is None else min(10000, max(1, int(container.cpus * 100)))
+        _write(path / "cpu.weight", str(weight))
 
     def recover(self, container: Container, pid: int) -> None:
         path = self._parent / container.id
-        container.paths = [path] if path.is_dir() else []
+        container.paths = self._paths_of(pid, [self._parent]) or ([path] if path.is_dir() else [])
+        container.oom_kills_before = self._oom_kills(container.paths)
 
 
 class PosixIsolator:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
-from test_agent_harness import cluster, task, wait_for
+from test_agent_harness import Cluster, cluster, task, wait_for
 
 from mesospy.cluster import free_port
 from mesospy.v1 import agent_pb2, common_pb2
@@ -197,6 +198,37 @@ def test_memory_limit_cgroups(tmp_path: Path) -> None:
             assert status.state == common_pb2.TASK_FAILED
             assert status.reason == R.REASON_CONTAINER_LIMITATION_MEMORY
             assert status.message == "memory limit 32 MB exceeded"
+
+    asyncio.run(scenario())
+
+
+def test_cgroups_are_reused_and_each_task_is_judged_on_its_own_oom_kills(tmp_path: Path) -> None:
+    # The agent pools the cgroups of ended tasks. A task's memory cgroup is reused by the
+    # next one; the one after an OOM-killed task must not be reported as over its limit.
+    show = "grep memory /proc/self/cgroup"
+
+    async def run_one(c: Cluster, task_id: str, **kw: Any) -> common_pb2.TaskStatus:
+        await c.run(task(task_id, resources="cpus:0.5;mem:64", **kw))
+        status = await c.terminal(task_id, timeout=30)
+        # Once it is back in the pool, the next task gets this same cgroup.
+        isolator = c.agent.isolator
+        await wait_for(lambda: sum(map(len, isolator._idle.values())) == 1, 10, "pooled")  # type: ignore[attr-defined]
+        return status
+
+    async def scenario() -> None:
+        async with cluster(tmp_path, isolation="cgroups") as c:
+            first = await run_one(c, "first", shell=show)
+            assert first.state == common_pb2.TASK_FINISHED
+            hog = await run_one(c, "hog", argv=[sys.executable, "-c", HOG])
+            assert hog.reason == R.REASON_CONTAINER_LIMITATION_MEMORY, hog.message
+            # It fails on its own (exit 3), so the agent asks the cgroup why.
+            after = await run_one(c, "after", shell=f"{show}; exit 3")
+            assert after.state == common_pb2.TASK_FAILED
+            assert after.reason != R.REASON_CONTAINER_LIMITATION_MEMORY, after.message
+            assert after.exit_code == 3
+            sandboxes = tmp_path / "frameworks" / "fw-1" / "tasks"
+            cgroups = {(sandboxes / t / "stdout").read_text() for t in ("first", "after")}
+            assert len(cgroups) == 1 and "/mesospy/" in next(iter(cgroups)), cgroups
 
     asyncio.run(scenario())
 
