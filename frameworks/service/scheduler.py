@@ -49,6 +49,7 @@ AGENT_NEVER_KILLS = 1_000_000
 APP_FAILURES = {pb.TASK_FAILED, pb.TASK_FINISHED, pb.TASK_ERROR, pb.TASK_KILLED}
 MAX_DRAIN_SECONDS = 10.0
 KILL_RETRY_SECONDS = 15.0
+STALE_LAUNCH_SECONDS = 30.0
 
 
 @dataclass
@@ -87,6 +88,7 @@ class ServiceScheduler(Scheduler):
         # Seconds an instance stays out of rotation before it is killed (for VIP proxies
         # this process cannot see; its own wait for their connections to end).
         self.min_drain = 0.0
+        self._reconciled_at = 0.0
         self._probing: set[str] = set()
         self._probes: dict[str, asyncio.Future[None]] = {}
         self._wake = asyncio.Event()
@@ -188,6 +190,7 @@ class ServiceScheduler(Scheduler):
             p = plan(self.apps[app_id], self.instances.values(), now)
             self._apply(p, now)
         self._stop_drained(now)
+        self._reconcile_stale(now)
         self._probe_readiness()
         self._want_offers(any(self.pending.values()))
 
@@ -254,6 +257,19 @@ class ServiceScheduler(Scheduler):
             if self.driver is not None:
                 spec = self._spec_of(i)
                 self.driver.kill(i.task_id, i.agent_id, spec.kill_grace_period)
+
+    def _reconcile_stale(self, now: float) -> None:
+        """Ask about instances that never started: a lost launch must not count forever."""
+        if self.driver is None or now - self._reconciled_at < STALE_LAUNCH_SECONDS:
+            return
+        self._reconciled_at = now
+        stale = [
+            (i.task_id, i.agent_id)
+            for i in self.instances.values()
+            if i.state == "staging" and now - i.launched_at > STALE_LAUNCH_SECONDS
+        ]
+        if stale:
+            self.driver.reconcile(stale)
 
     def _spec_of(self, i: Instance) -> AppSpec:
         app = self.apps.get(i.app_id)
