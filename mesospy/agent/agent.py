@@ -21,7 +21,7 @@ import grpc
 from mesospy import __version__ as _version
 from mesospy.agent.checkpoint import Checkpoint
 from mesospy.agent.config import AgentConfig
-from mesospy.agent.isolation import Isolator, choose_isolator
+from mesospy.agent.isolation import Isolator, choose_isolator, isolation_scope
 from mesospy.agent.launcher import TaskLauncher
 from mesospy.agent.metrics import AgentMetrics
 from mesospy.agent.probe import resource_text
@@ -81,7 +81,9 @@ class Agent:
         work.mkdir(parents=True, exist_ok=True)
         text = await asyncio.to_thread(resource_text, cfg.resources, cfg.work_dir)
         self._resources = Resources.parse(text).to_proto()
-        self.isolator: Isolator = choose_isolator(cfg.isolation, cfg.posix_sample_interval)
+        self.isolator: Isolator = choose_isolator(
+            cfg.isolation, cfg.posix_sample_interval, isolation_scope(cfg.work_dir)
+        )
         log.info("agent isolation: %s; resources: %s", self.isolator.name, text)
 
         self.checkpoint = Checkpoint(work / "meta")

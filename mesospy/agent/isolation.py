@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import shlex
@@ -103,9 +104,12 @@ def _own_cgroup_v1(controller: str) -> str:
     return "/"
 
 
-def _try_make_parent(candidates: list[Path]) -> Path | None:
-    for parent in candidates:
+def _try_make_parent(candidates: list[Path], scope: str) -> Path | None:
+    """The first of ``candidate/scope`` that can be made and holds a child cgroup."""
+    for candidate in candidates:
         try:
+            candidate.mkdir(exist_ok=True)
+            parent = candidate / scope
             parent.mkdir(exist_ok=True)
             probe = parent / f"probe-{os.getpid()}"
             probe.mkdir(exist_ok=True)
@@ -114,6 +118,12 @@ def _try_make_parent(candidates: list[Path]) -> Path | None:
         except OSError:
             continue
     return None
+
+
+def isolation_scope(work_dir: str) -> str:
+    """The cgroup directory that holds one agent's task cgroups: the same across restarts of
+    that agent (its work dir), different from every other agent's on the machine."""
+    return "agent-" + hashlib.sha1(os.path.realpath(work_dir).encode()).hexdigest()[:12]
 
 
 # Most idle cgroups kept for reuse, per kind (set of controllers).
@@ -137,9 +147,11 @@ class _CgroupBase:
     # Where the kernel counts OOM kills: memory.oom_control (v1), memory.events (v2).
     _oom_file = ""
 
-    def __init__(self) -> None:
+    def __init__(self, parents: list[Path]) -> None:
+        self._scope_parents = parents  # this agent's own directories, one per controller
         self._to_release: list[list[Path]] = []
         self._idle: dict[tuple[Path, ...], list[_Idle]] = {}  # by the cgroups' parents
+        self._recovered: set[Path] = set()  # cgroups of tasks taken back after a restart
 
     def _take(self, parents: tuple[Path, ...], container: Container) -> bool:
         """Give the container an idle cgroup made under `parents`, if there is one (called
@@ -228,7 +240,20 @@ class _CgroupBase:
                 _remove_cgroups(paths)
         return busy
 
+    def _sweep(self) -> None:
+        """Remove the empty cgroups a previous run of this agent left (it was killed with
+        its pool); those of recovered tasks stay."""
+        for parent in self._scope_parents:
+            with contextlib.suppress(OSError):
+                leftovers = [
+                    child
+                    for child in parent.iterdir()
+                    if child.is_dir() and child not in self._recovered and _procs(child) == []
+                ]
+                _remove_cgroups(leftovers)
+
     async def run(self) -> None:
+        await asyncio.to_thread(self._sweep)
         try:
             while True:
                 await asyncio.sleep(CGROUP_RELEASE_INTERVAL)
@@ -241,7 +266,10 @@ class _CgroupBase:
             leftover += [p for pool in self._idle.values() for idle in pool for p in idle.paths]
             self._idle.clear()
             self._to_release = []
-            _remove_cgroups(leftover)
+            if not _remove_cgroups(leftover):  # and its own directories, if nothing is left
+                for parent in self._scope_parents:
+                    with contextlib.suppress(OSError):
+                        parent.rmdir()
 
     def _hierarchy(self, parent: Path) -> tuple[Path, str]:
         """The mount point of `parent`'s hierarchy and its controller name in
@@ -301,23 +329,23 @@ class CgroupsV1Isolator(_CgroupBase):
     _oom_file = "memory.oom_control"
 
     def __init__(self, memory_parent: Path, cpu_parent: Path | None) -> None:
-        super().__init__()
+        super().__init__([memory_parent, *([cpu_parent] if cpu_parent else [])])
         self._memory_parent = memory_parent
         self._cpu_parent = cpu_parent
         # Without swap memsw equals memory; with swap it must be capped too or tasks swap.
         self._limit_swap = _has_swap() and (memory_parent / "memory.memsw.limit_in_bytes").exists()
 
     @classmethod
-    def create(cls) -> CgroupsV1Isolator | None:
+    def create(cls, scope: str) -> CgroupsV1Isolator | None:
         memory_root = CGROUP_ROOT / "memory"
         if not (memory_root / "memory.limit_in_bytes").exists():
             return None
-        memory = _try_make_parent(_v1_candidates(memory_root, "memory"))
+        memory = _try_make_parent(_v1_candidates(memory_root, "memory"), scope)
         if memory is None:
             return None
         cpu_root = CGROUP_ROOT / "cpu"
         cpu = (
-            _try_make_parent(_v1_candidates(cpu_root, "cpu"))
+            _try_make_parent(_v1_candidates(cpu_root, "cpu"), scope)
             if (cpu_root / "cpu.shares").exists()
             else None
         )
@@ -366,6 +394,7 @@ class CgroupsV1Isolator(_CgroupBase):
             p / container.id for p in parents if (p / container.id).is_dir()
         ]
         container.oom_kills_before = self._oom_kills(container.paths)
+        self._recovered.update(container.paths)
 
 
 def _v1_candidates(root: Path, controller: str) -> list[Path]:
@@ -388,22 +417,22 @@ class CgroupsV2Isolator(_CgroupBase):
     _oom_file = "memory.events"
 
     def __init__(self, parent: Path) -> None:
-        super().__init__()
+        super().__init__([parent])
         self._parent = parent
 
     @classmethod
-    def create(cls) -> CgroupsV2Isolator | None:
+    def create(cls, scope: str) -> CgroupsV2Isolator | None:
         root = CGROUP_ROOT
         controllers = root / "cgroup.controllers"
         if not controllers.exists() or "memory" not in controllers.read_text().split():
             return None
-        parent = _try_make_parent([root / "mesospy"])
+        parent = _try_make_parent([root / "mesospy"], scope)
         if parent is None:
             return None
         try:
             # Controllers must be enabled on every level above the task cgroups.
-            _write(root / "cgroup.subtree_control", "+memory +cpu")
-            _write(parent / "cgroup.subtree_control", "+memory +cpu")
+            for level in (root, parent.parent, parent):
+                _write(level / "cgroup.subtree_control", "+memory +cpu")
         except OSError as exc:
             log.warning("cgroups v2: cannot enable memory/cpu controllers: %s", exc)
             return None
@@ -440,6 +469,7 @@ class CgroupsV2Isolator(_CgroupBase):
         path = self._parent / container.id
         container.paths = self._paths_of(pid, [self._parent]) or ([path] if path.is_dir() else [])
         container.oom_kills_before = self._oom_kills(container.paths)
+        self._recovered.update(container.paths)
 
 
 class PosixIsolator:
@@ -502,10 +532,13 @@ def _over_limit(containers: list[Container]) -> list[Container]:
     return over
 
 
-def choose_isolator(mode: str, sample_interval: float = 0.5) -> Isolator:
-    """The isolator for an AgentConfig.isolation mode ("auto", "cgroups" or "posix")."""
+def choose_isolator(mode: str, sample_interval: float = 0.5, scope: str = "agent") -> Isolator:
+    """The isolator for an AgentConfig.isolation mode ("auto", "cgroups" or "posix");
+    cgroups go under a directory named `scope` (see `isolation_scope`)."""
     if mode in ("auto", "cgroups"):
-        isolator: Isolator | None = CgroupsV1Isolator.create() or CgroupsV2Isolator.create()
+        isolator: Isolator | None = CgroupsV1Isolator.create(scope) or CgroupsV2Isolator.create(
+            scope
+        )
         if isolator is not None:
             return isolator
         if mode == "cgroups":

@@ -233,6 +233,27 @@ def test_cgroups_are_reused_and_each_task_is_judged_on_its_own_oom_kills(tmp_pat
     asyncio.run(scenario())
 
 
+def test_an_agent_leaves_no_cgroups_behind_and_sweeps_what_a_crash_left(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with cluster(tmp_path, isolation="cgroups") as c:
+            parents: list[Path] = c.agent.isolator._scope_parents  # type: ignore[attr-defined]
+            await c.run(task("one", "true", resources="cpus:0.1;mem:32"))
+            assert (await c.terminal("one")).state == common_pb2.TASK_FINISHED
+            assert all(p.name.startswith("agent-") for p in parents)
+        # Stopped: its pooled cgroups are gone, and so are its own directories.
+        assert not any(p.exists() for p in parents)
+        # A crash leaves its pool behind; the next start of the same agent removes it.
+        for parent in parents:
+            parent.mkdir()
+            (parent / "left-by-a-crash").mkdir()
+        async with cluster(tmp_path, isolation="cgroups") as c:
+            await wait_for(
+                lambda: not any((p / "left-by-a-crash").exists() for p in parents), 10, "sweep"
+            )
+
+    asyncio.run(scenario())
+
+
 def test_memory_limit_posix(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with cluster(tmp_path, isolation="posix", posix_sample_interval=0.1) as c:
