@@ -64,6 +64,6 @@ def build_guard(config: MasterConfig, master: Master) -> Guard:
     except (CredentialsError, ACLError, RateLimitError, ValueError) as exc:
         raise GuardConfigError(str(exc)) from exc
     limiter = RateLimiter(acl.rate_limits if acl else {}, default)
-    limits = MessageLimits(max_message_bytes=config.max_message_size)
+    limits = MessageLimits()
     authorize = CallAuthorizer(acl, MasterStateView(master)) if acl else None
     return Guard(authenticator, limiter, limits, authorize)

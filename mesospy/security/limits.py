@@ -1,7 +1,8 @@
 """Limits on what one request may hold (pure): string lengths, list lengths, labels,
 tasks per ACCEPT, no NaN or infinite numbers, no enum values this version does not know.
 
-The gRPC servers bound the size of a whole message; these bound its parts, so a request
+The gRPC server bounds the size of a whole message (``--max-message-size``, answered with
+RESOURCE_EXHAUSTED); these bound its parts, so a request
 cannot fill the master's memory or its registry with megabyte ids or a million labels.
 Each breach names the field: ``accept.operations[0].launch.task_infos[3].name is 5000
 characters long; at most 1024``.
@@ -30,7 +31,6 @@ class LimitExceeded(ValueError):
 class MessageLimits:
     """What one request may hold."""
 
-    max_message_bytes: int = 16 * 1024 * 1024
     max_string: int = 1024  # ids, names, roles, principals, label keys
     max_text: int = 64 * 1024  # see TEXT_FIELDS
     max_items: int = 100_000  # entries of any list or map

@@ -4,7 +4,9 @@ real master and agent, for a bounded time: every answer is a gRPC status the mas
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -20,8 +22,9 @@ from mesospy.scheduler import task
 from mesospy.testing import FrameworkHarness, LocalCluster
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import operator_pb2 as opb
+from mesospy.v1 import scheduler_pb2 as spb
 
-from .conftest import FAST_MASTER, all_methods
+from .conftest import FAST_MASTER, all_methods, call_details
 from .fuzzing import messages
 
 BUDGET_SECONDS = 15.0
@@ -41,7 +44,7 @@ def fuzz_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClus
         agents=1,
         work_dir=tmp_path_factory.mktemp("fuzz"),
         agent_resources="cpus:2;mem:1024;ports:[31000-31010]",
-        master_flags=FAST_MASTER,
+        master_flags=[*FAST_MASTER, "--max-message-size", str(1 << 20)],
     ) as cluster:
         yield cluster
 
@@ -107,6 +110,40 @@ def _invoke(
     return grpc.StatusCode.OK, ""
 
 
+class OwnFramework:
+    """A framework the fuzzer subscribes itself, so that half of its Send calls carry a
+    valid framework and stream id and reach the handlers' deeper checks."""
+
+    def __init__(self, channel: grpc.Channel) -> None:
+        call = spb.Call(type=spb.Call.SUBSCRIBE)
+        call.subscribe.framework_info.CopyFrom(pb.FrameworkInfo(name="fuzzer", failover_timeout=60))
+        self.stream = channel.unary_stream(
+            "/mesospy.v1.Scheduler/Subscribe",
+            request_serializer=spb.Call.SerializeToString,
+            response_deserializer=spb.Events.FromString,
+        )(call)
+        self.framework_id = self.stream_id = ""
+        self.subscribed = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(grpc.RpcError):
+            for batch in self.stream:
+                for event in batch.events:
+                    if event.type == spb.Event.SUBSCRIBED:
+                        self.framework_id = event.subscribed.framework_id
+                        self.stream_id = event.subscribed.stream_id
+                        self.subscribed.set()
+
+    def adopt(self, call: spb.Call, kind: int) -> None:
+        """Make ``call`` one of ours, of a type the master takes, running only `true`."""
+        call.framework_id, call.stream_id, call.type = self.framework_id, self.stream_id, kind
+        for operation in call.accept.operations:
+            for info in operation.launch.task_infos:
+                info.command.Clear()
+                info.command.shell = "true"
+
+
 def test_fuzz_every_rpc(fuzz_cluster: LocalCluster) -> None:
     address = fuzz_cluster.master_address
     victim = FrameworkHarness(address, name="victim", failover_timeout=3600)
@@ -135,8 +172,11 @@ def test_fuzz_every_rpc(fuzz_cluster: LocalCluster) -> None:
         for name, request, response, streaming in methods
     ]
     seen: Counter[tuple[str, grpc.StatusCode]] = Counter()
-    deadline = time.monotonic() + BUDGET_SECONDS
     channel = grpc.insecure_channel(address, options=[("grpc.enable_http_proxy", 0)])
+    owns = [OwnFramework(channel)]
+    assert owns[-1].subscribed.wait(30)
+    kinds = [k for k in spb.Call.Type.values() if k not in (0, spb.Call.SUBSCRIBE)]
+    deadline = time.monotonic() + BUDGET_SECONDS
 
     @settings(
         max_examples=5000,
@@ -149,10 +189,17 @@ def test_fuzz_every_rpc(fuzz_cluster: LocalCluster) -> None:
     @given(data=st.data())
     def run(data: st.DataObject) -> None:
         name, _, response, streaming, strategy = data.draw(st.sampled_from(cases))
-        garbage = data.draw(st.integers(0, 9)) == 0
+        garbage = data.draw(st.integers(0, 9)) == 7  # hypothesis favours 0: 1 in 10 is rarer
         request: Message | bytes = (
             data.draw(st.binary(min_size=1, max_size=64)) if garbage else data.draw(strategy)
         )
+        if name.endswith("Scheduler/Send") and isinstance(request, spb.Call):
+            kind = data.draw(st.sampled_from([*kinds, 0]))  # mostly ours; 0: as drawn
+            if kind:
+                if not owns[-1].stream.is_active():  # torn down or replaced by the fuzzing
+                    owns.append(OwnFramework(channel))
+                    owns[-1].subscribed.wait(10)
+                owns[-1].adopt(request, kind)
         if time.monotonic() > deadline:
             raise OutOfTime  # stops hypothesis at once (there is no shrinking phase)
         code, details = _invoke(channel, name, request, response, streaming)
@@ -165,19 +212,55 @@ def test_fuzz_every_rpc(fuzz_cluster: LocalCluster) -> None:
         check_invariants(state)
         refresh(state)
 
+    # Every RPC first gets an empty request and bytes that are no message at all; then
+    # hypothesis picks RPCs and requests until the time budget is spent.
+    for name, request_class, response, streaming in methods:
+        for request in (request_class(), b"\xff\xff\xff"):
+            code, details = _invoke(channel, name, request, response, streaming)
+            seen[(name, code)] += 1
+            assert code not in BROKEN, f"{name} answered {code.name}: {details}"
+    check_invariants(fuzz_cluster.state())
     try:
         run()
     except OutOfTime:
         pass
     finally:
+        for own in owns:
+            own.stream.cancel()
         channel.close()
         victim.stop()
     calls = sum(seen.values())
     assert calls >= 100, f"only {calls} calls in the time budget"
     assert {name for name, _ in seen} == {m[0] for m in methods}, "some RPC was never sent"
+    assert seen[("/mesospy.v1.Scheduler/Send", grpc.StatusCode.OK)] > 0, "no call got through"
     # The agent still works: the master still offers it and GetHealth answers.
     assert fuzz_cluster.master.alive()
 
 
 def _cls(descriptor: object) -> type[Message]:
     return message_factory.GetMessageClass(descriptor)  # type: ignore[arg-type]
+
+
+def test_limits_answer_with_the_field_or_the_size(fuzz_cluster: LocalCluster) -> None:
+    address = fuzz_cluster.master_address
+    send = "/mesospy.v1.Scheduler/Send"
+    accept = spb.Call(type=spb.Call.ACCEPT, framework_id="f", stream_id="s")
+    accept.accept.offer_ids.append("o")
+    launch = accept.accept.operations.add(type=spb.Call.Operation.LAUNCH).launch
+    launch.task_infos.extend(task(f"t{i}", "true", "cpus:0.01;mem:1") for i in range(1001))
+    code, details = call_details(address, send, accept, spb.Response, False)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "ACCEPT launches 1001 tasks; at most 1000" in details
+    del launch.task_infos[1:]
+    launch.task_infos[0].labels.extend(pb.Label(key=f"k{i}") for i in range(65))
+    code, details = call_details(address, send, accept, spb.Response, False)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "task_infos[0].labels has 65 entries; at most 64" in details
+    del launch.task_infos[0].labels[:]
+    launch.task_infos[0].name = "n" * 2000
+    code, details = call_details(address, send, accept, spb.Response, False)
+    assert "task_infos[0].name is 2000 characters long; at most 1024" in details
+    launch.task_infos[0].command.shell = "x" * (2 << 20)  # over --max-message-size
+    code, _ = call_details(address, send, accept, spb.Response, False)
+    assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert fuzz_cluster.master is not None and fuzz_cluster.master.alive()

@@ -13,6 +13,7 @@ import pytest
 from kazoo.exceptions import NoAuthError
 from kazoo.security import OPEN_ACL_UNSAFE
 
+from mesospy.client import OperatorClient
 from mesospy.testing import LocalCluster
 from mesospy.testing.zookeeper import ZooKeeperServer, _delete_tree
 
@@ -75,6 +76,8 @@ def test_other_clients_can_read_but_not_write(
             intruder.stop()
             intruder.close()
     assert len(cluster.state().agents) == 1  # the cluster keeps serving
+    with OperatorClient(cluster.master_address) as client:
+        assert client.get_flags()["zk-auth"] == "mesospy:***"  # never the password
 
 
 def test_a_master_with_other_credentials_cannot_take_the_path(
