@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import json
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from machine import describe, spawn_rate
 from mesospy.resources import Resources
 from mesospy.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 
-FRAMEWORK = common_pb2.FrameworkInfo(id="bench-fw", name="bench-agent", user="bench")
+FRAMEWORK = common_pb2.FrameworkInfo(id="bench-fw", name="bench-agent", user=getpass.getuser())
 TERMINAL = {
     common_pb2.TASK_FINISHED,
     common_pb2.TASK_FAILED,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import sys
 import time
@@ -82,7 +83,7 @@ class LaunchThenKill(Scheduler):
 
 
 async def drive(address: str, scheduler: LaunchThenKill, timeout: float) -> None:
-    info = common_pb2.FrameworkInfo(name="bench-launch", user="bench")
+    info = common_pb2.FrameworkInfo(name="bench-launch", user=getpass.getuser())
     driver = SchedulerDriver(scheduler, info, address)
     runner = asyncio.ensure_future(driver.run_async())
     try:

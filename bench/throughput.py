@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import subprocess
 import sys
@@ -90,7 +91,7 @@ class Flood(Scheduler):
 
 
 async def drive(address: str, flood: Flood, timeout: float) -> None:
-    info = common_pb2.FrameworkInfo(name="bench-throughput", user="bench")
+    info = common_pb2.FrameworkInfo(name="bench-throughput", user=getpass.getuser())
     driver = SchedulerDriver(flood, info, address)
     runner = asyncio.ensure_future(driver.run_async())
     try:
