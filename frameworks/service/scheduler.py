@@ -27,6 +27,7 @@ from frameworks.service.model import AppRecord, Instance, parse_task_id, task_id
 from frameworks.service.readiness import http_ready
 from frameworks.service.spec import AppSpec
 from frameworks.service.store import Store
+from mesospy.client import AsyncOperatorClient, OperatorError
 from mesospy.resources import Resources
 from mesospy.scheduler import (
     Scheduler,
@@ -68,10 +69,12 @@ class ServiceScheduler(Scheduler):
     def __init__(
         self,
         store: Store,
+        master: str,
         clock: Callable[[], float] = time.time,
         tick_seconds: float = 0.25,
     ) -> None:
         self.store = store
+        self.master = master
         self.clock = clock
         self.tick_seconds = tick_seconds
         self.apps: dict[str, AppRecord] = store.apps()
@@ -91,6 +94,7 @@ class ServiceScheduler(Scheduler):
         self._reconciled_at = 0.0
         self._probing: set[str] = set()
         self._probes: dict[str, asyncio.Future[None]] = {}
+        self._lookups: dict[str, asyncio.Future[None]] = {}
         self._wake = asyncio.Event()
         # Writes go to the store in order on a thread of their own: ZooKeeper round trips
         # and fsyncs stay off the event loop.
@@ -466,7 +470,10 @@ class ServiceScheduler(Scheduler):
             return None
         place = self.places.get(status.agent_id, Place("", {}))
         log.info("adopting running task %s", status.task_id)
-        # Ports are unknown: the instance counts, but takes no VIP traffic.
+        # Until the master says which ports it has, it counts but takes no VIP traffic.
+        self._lookups[status.task_id] = asyncio.ensure_future(
+            self._learn_placement(status.task_id, driver.framework_id)
+        )
         return Instance(
             status.task_id,
             app.id,
@@ -476,6 +483,30 @@ class ServiceScheduler(Scheduler):
             dict(place.attributes),
             launched_at=now,
         )
+
+    async def _learn_placement(self, task_id: str, framework_id: str) -> None:
+        """An adopted task's ports and agent, from the master (it has no record of ours)."""
+        try:
+            async with AsyncOperatorClient(self.master) as client:
+                found = await client.find_task(task_id, framework_id)
+                agents = await client.get_agents()
+        except OperatorError as exc:
+            log.warning("cannot look up adopted task %s: %s", task_id, exc)
+            return
+        finally:
+            self._lookups.pop(task_id, None)
+        ranges = Resources.from_proto(list(found.resources)).ranges("ports")
+        ports = tuple(p for begin, end in ranges for p in range(begin, end + 1))
+        agent = next(
+            (a.agent_info for a in agents.agents if a.agent_info.id == found.agent_id), None
+        )
+        i = self.instances.get(task_id)
+        if i is None:
+            return
+        if agent is not None:
+            i = i.with_(hostname=agent.hostname, attributes=dict(agent.attributes))
+        self._update(i.with_(ports=ports))
+        self._wake.set()
 
     def _ended(self, i: Instance, status: pb.TaskStatus, now: float) -> None:
         self._forget(i.task_id)

@@ -42,7 +42,7 @@ async def serve(
 ) -> None:
     """Run until cancelled (VIP proxies in this process unless ``vips_here`` is False)."""
     store = await asyncio.to_thread(Store.open, state)
-    scheduler = ServiceScheduler(store)
+    scheduler = ServiceScheduler(store, master)
     vips = VipManager(
         lambda app_id: [(i.hostname, i.ports[0]) for i in scheduler.endpoints(app_id)]
     )

@@ -271,6 +271,10 @@ def test_a_restarted_framework_adopts_its_instances_and_a_host_proxy_keeps_servi
         wait_until("requests through the host proxy", lambda: loop.ok > 10)
 
         cluster.framework_daemons["service"].stop()
+        # As if it had died before writing down one of its instances: that one is adopted
+        # from the master's answers, ports and all.
+        assert cluster.work_dir is not None
+        (cluster.work_dir / "service" / "instances" / before[0]).unlink()
         cluster.add_framework("service")
 
         def adopted() -> bool:
