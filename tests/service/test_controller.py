@@ -1,5 +1,5 @@
 """The controller with plain data: scale, rolling updates, rollback, replace-before-kill,
-circuit breaker, backoff, unreachable instances."""
+circuit breaker, backoff, unreachable instances; and how status updates become instances."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Any
 from frameworks.service import deployment
 from frameworks.service.controller import Plan, plan
 from frameworks.service.model import FAILED, ROLLED_BACK, AppRecord, Instance
+from frameworks.service.scheduler import AGENT_NEVER_KILLS, _health_check, _observe
 from frameworks.service.spec import parse_spec
+from mesospy.v1 import common_pb2 as pb
 
 HEALTH = {"protocol": "HTTP", "portIndex": 0, "intervalSeconds": 1, "maxConsecutiveFailures": 3}
 
@@ -263,3 +265,30 @@ def test_restart_replaces_every_instance() -> None:
     app = deployment.restart(settled(), now=2.0)
     assert app.current == "v2" and app.spec.restart_nonce == 1
     assert plan(app, running(app, "v1", 3), now=3.0).launch == 1
+
+
+def test_status_updates_become_instance_state() -> None:
+    i = Instance("web.v1.a", "web", "v1", state="staging")
+    i = _observe(i, pb.TaskStatus(state=pb.TASK_RUNNING, agent_id="a1"), now=1.0)
+    assert (i.state, i.agent_id, i.healthy) == ("running", "a1", None)
+    i = _observe(i, pb.TaskStatus(state=pb.TASK_RUNNING, healthy=False), now=2.0)
+    i = _observe(i, pb.TaskStatus(state=pb.TASK_RUNNING, healthy=False), now=3.0)
+    assert (i.healthy, i.unhealthy_since) == (False, 2.0)  # since the first failure
+    i = _observe(i, pb.TaskStatus(state=pb.TASK_UNREACHABLE), now=4.0)
+    assert (i.state, i.unreachable_since) == ("unreachable", 4.0)
+    i = _observe(i, pb.TaskStatus(state=pb.TASK_RUNNING, healthy=True), now=5.0)
+    assert (i.state, i.unreachable_since, i.healthy, i.unhealthy_since) == (
+        "running",
+        None,
+        True,
+        None,
+    )
+
+
+def test_health_checks_are_left_to_the_framework_to_act_on() -> None:
+    app_spec = parse_spec(spec(healthCheck={**HEALTH, "path": "/ok"}, ports=["a", "b"]))
+    check = _health_check(app_spec, (31000, 31001))
+    assert check is not None and check.type == pb.HealthCheck.HTTP
+    assert (check.http.port, check.http.path) == (31000, "/ok")
+    # The agent reports health; replacing and killing is the framework's call.
+    assert check.consecutive_failures == AGENT_NEVER_KILLS
