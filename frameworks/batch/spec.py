@@ -22,7 +22,7 @@ Pure: no I/O. Every problem is collected with the path of the field it is about
     schedule:
       cron: "30 2 * * *"                   # 5 fields (a 6th, seconds, is allowed)
       timezone: Europe/Berlin
-      concurrency: Forbid                  # Allow | Forbid | Replace
+      concurrency: Forbid                  # Allow | Forbid | Replace (scheduled runs)
       starting_deadline: 5m
       catch_up: latest                     # none | latest | all
       suspend: false

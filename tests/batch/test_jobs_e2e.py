@@ -171,3 +171,32 @@ def test_replace_cancels_the_active_run(api: BatchApi, cluster: LocalCluster) ->
         return not any(t.task_id.startswith("replace.") for t in cluster.state().tasks)
 
     eventually(gone, 30, "the deleted job's tasks to be killed")
+
+
+def test_constraints_and_ports_reach_the_tasks(api: BatchApi, tmp_path: Path) -> None:
+    nowhere = api.submit(
+        "name: nowhere\ncommand: 'true'\n"
+        "constraints: [{attribute: hostname, operator: EQUALS, value: no-such-host}]\n"
+    )
+    out = tmp_path / "ports"
+    job = api.submit(
+        f"""
+name: placed
+command: echo "$MESOSPY_INSTANCE $PORT0 $PORT1" >> {out}; sleep 1
+instances: 2
+resources: {{cpus: 0.1, mem: 16, ports: 2}}
+constraints: [{{attribute: agent_id, operator: UNIQUE}}]
+"""
+    )
+    run = api.wait_run("placed", job.last_run.id)
+    assert run.state == "SUCCEEDED", run.message
+    assert len({i.agent_id for i in run.instances}) == 2  # one instance per agent
+    lines = out.read_text().splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        _, *ports = line.split()
+        assert len(ports) == 2 and all(31000 <= int(p) <= 31999 for p in ports)
+    # Offers came and went meanwhile; none matched the other job's constraint.
+    assert api.get_run("nowhere", nowhere.last_run.id).state == "PENDING"
+    api.stub.CancelRun(bpb.CancelRunRequest(name="nowhere"), timeout=15)
+    assert api.get_run("nowhere", nowhere.last_run.id).state == "CANCELLED"
