@@ -11,11 +11,13 @@ Times are evaluated in the schedule's time zone (``zoneinfo``), as cron does:
 
 Catch-up, for ticks that were due while the framework was not running:
 
-- ``all``: run each of them (the most recent ``MAX_CATCH_UP``);
+- ``all`` (the default): run each of them (the most recent ``MAX_CATCH_UP``);
 - ``latest``: run only the most recent one;
 - ``none``: run only a tick that is at most ``ON_TIME_GRACE`` seconds late.
 
 A tick later than ``starting_deadline`` is never run, whatever the catch-up policy.
+The ticks not run are returned as ``missed``: the framework records them in the run
+history (state SKIPPED, with the reason), so every due tick shows there once.
 """
 
 from __future__ import annotations

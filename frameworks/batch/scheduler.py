@@ -240,15 +240,32 @@ class BatchScheduler(Scheduler):
             return
         plan = plan_ticks(schedule, record.last_tick, now)
         if not record.suspended:
-            for tick in plan.missed:
-                log.warning("job %s: tick %s missed (catch-up %s)", record.name, _iso(tick),
-                            schedule.catch_up)  # fmt: skip
-            for tick in plan.run:
-                self._start_tick(record, tick, now)
+            # Both in order, so the history lists every due tick once: run or missed.
+            missed = set(plan.missed)
+            for tick in sorted([*plan.missed, *plan.run]):
+                if tick in missed:
+                    self._record_missed(record, tick, now)
+                else:
+                    self._start_tick(record, tick, now)
         if plan.last_tick != record.last_tick:
             # After the runs: a crash in between finds the same ticks due, and their runs.
             record.last_tick = plan.last_tick
             self._save_job(record)
+
+    def _record_missed(self, record: JobRecord, tick: float, now: float) -> None:
+        run_id = scheduled_run_id(tick)
+        schedule = record.spec.schedule
+        if run_id in self.runs[record.name] or schedule is None:
+            return
+        deadline = schedule.starting_deadline
+        if deadline is not None and now - tick > deadline:
+            why = f"missed: {now - tick:.0f}s late, past its starting deadline ({deadline:g}s)"
+        else:
+            why = f"missed while the framework was not running (catch_up: {schedule.catch_up})"
+        run = Run.new(record.spec, run_id, "schedule", now, scheduled_time=tick)
+        run.skip(now, why)
+        self._add_run(run)
+        log.warning("job %s: tick %s %s", record.name, _iso(tick), why)
 
     def _start_tick(self, record: JobRecord, tick: float, now: float) -> None:
         run_id = scheduled_run_id(tick)

@@ -24,7 +24,7 @@ Pure: no I/O. Every problem is collected with the path of the field it is about
       timezone: Europe/Berlin
       concurrency: Forbid                  # Allow | Forbid | Replace (scheduled runs)
       starting_deadline: 5m
-      catch_up: latest                     # none | latest | all
+      catch_up: all                        # none | latest | all (missed while down)
       suspend: false
     parents: [extract, load]               # run after each successful run of both
 """
@@ -115,7 +115,7 @@ class Schedule:
     timezone: str = "UTC"
     concurrency: str = "Allow"
     starting_deadline: float | None = None
-    catch_up: str = "latest"
+    catch_up: str = "all"
     suspend: bool = False
 
 
@@ -464,7 +464,7 @@ class _Parser:
             timezone=str(tz),
             concurrency=self.choice(data, "concurrency", "schedule", CONCURRENCY, "Allow"),
             starting_deadline=deadline,
-            catch_up=self.choice(data, "catch_up", "schedule", CATCH_UP, "latest"),
+            catch_up=self.choice(data, "catch_up", "schedule", CATCH_UP, "all"),
             suspend=suspend,
         )
 

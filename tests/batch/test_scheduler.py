@@ -1,0 +1,88 @@
+"""The scheduler's bookkeeping with an injected clock and a real store, no cluster:
+ticks become runs (or recorded misses) exactly once, also across a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from frameworks.batch.scheduler import BatchScheduler
+from frameworks.batch.store import DirectoryStore
+
+T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC, on a minute
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def job(catch_up: str, concurrency: str = "Allow") -> str:
+    return (
+        "name: minutely\ncommand: 'true'\n"
+        f"schedule: {{cron: '* * * * *', catch_up: {catch_up}, concurrency: {concurrency}}}\n"
+    )
+
+
+def states(scheduler: BatchScheduler) -> list[tuple[str, str]]:
+    return [(r.id, r.state) for r in scheduler.run_history("minutely")]
+
+
+def test_missed_ticks_are_recorded_once_and_a_restart_changes_nothing(tmp_path: Path) -> None:
+    clock = Clock(T0 + 5)
+    scheduler = BatchScheduler(DirectoryStore(tmp_path), clock)
+    scheduler.submit(job("latest"))
+    clock.now = T0 + 10 * 60 + 3  # ten ticks fell due while "down"
+    scheduler.tick()
+    history = states(scheduler)
+    assert len(history) == 10
+    assert [s for _, s in history] == ["SKIPPED"] * 9 + ["PENDING"]
+    assert history[0][0] == "s20270115T080100Z" and history[-1][0] == "s20270115T081000Z"
+    assert "catch_up: latest" in scheduler.run_history("minutely")[0].message
+    # A new process on the same store: the same history, and the same ticks are not redone.
+    again = BatchScheduler(DirectoryStore(tmp_path), clock)
+    again.tick()
+    assert states(again) == history
+    clock.now += 60
+    again.tick()
+    assert states(again)[-1] == ("s20270115T081100Z", "PENDING")
+    assert len(states(again)) == 11
+
+
+def test_catch_up_all_runs_every_missed_tick(tmp_path: Path) -> None:
+    clock = Clock(T0 + 5)
+    scheduler = BatchScheduler(DirectoryStore(tmp_path), clock)
+    scheduler.submit(job("all"))
+    clock.now = T0 + 3 * 60 + 1
+    scheduler.tick()
+    assert [s for _, s in states(scheduler)] == ["PENDING"] * 3
+
+
+def test_forbid_skips_a_tick_while_a_run_is_active(tmp_path: Path) -> None:
+    clock = Clock(T0 + 5)
+    scheduler = BatchScheduler(DirectoryStore(tmp_path), clock)
+    scheduler.submit(job("all", "Forbid"))
+    clock.now = T0 + 60
+    scheduler.tick()
+    clock.now = T0 + 120
+    scheduler.tick()
+    assert [s for _, s in states(scheduler)] == ["PENDING", "SKIPPED"]
+    assert "still active (Forbid)" in scheduler.run_history("minutely")[1].message
+
+
+def test_a_suspended_schedule_records_nothing_and_resumes_at_the_next_tick(
+    tmp_path: Path,
+) -> None:
+    clock = Clock(T0 + 5)
+    scheduler = BatchScheduler(DirectoryStore(tmp_path), clock)
+    scheduler.submit(job("all"))
+    scheduler.set_suspended("minutely", True)
+    clock.now = T0 + 5 * 60 + 1
+    scheduler.tick()
+    assert states(scheduler) == []
+    scheduler.set_suspended("minutely", False)
+    clock.now = T0 + 6 * 60 + 1
+    scheduler.tick()
+    assert states(scheduler) == [("s20270115T080600Z", "PENDING")]
