@@ -162,7 +162,9 @@ class BatchScheduler(Scheduler):
         if old is None:
             record = JobRecord(spec, now, now, suspended, last_tick=now)
         else:
-            record = JobRecord(spec, old.created, now, suspended, old.last_tick or now)
+            # A new or changed schedule starts from now, not from the job's creation.
+            last_tick = old.last_tick if _same_times(old.spec, spec) else now
+            record = JobRecord(spec, old.created, now, suspended, last_tick)
             record.waiting = {p: r for p, r in old.waiting.items() if p in spec.parents}
         self._save_job(record)
         self.jobs[spec.name] = record
@@ -483,6 +485,13 @@ class BatchScheduler(Scheduler):
         command = spec.command if isinstance(spec.command, str) else list(spec.command)
         name = f"{run.job} {run.id} #{instance.index}"
         return task(task_id, command, resources, name=name, env=env, labels=labels)
+
+
+def _same_times(old: JobSpec, new: JobSpec) -> bool:
+    """Whether both specs have a schedule firing at the same times."""
+    if old.schedule is None or new.schedule is None:
+        return False
+    return (old.schedule.cron, old.schedule.timezone) == (new.schedule.cron, new.schedule.timezone)
 
 
 def _iso(when: float) -> str:

@@ -86,3 +86,14 @@ def test_a_suspended_schedule_records_nothing_and_resumes_at_the_next_tick(
     clock.now = T0 + 6 * 60 + 1
     scheduler.tick()
     assert states(scheduler) == [("s20270115T080600Z", "PENDING")]
+
+
+def test_a_schedule_added_later_starts_from_then(tmp_path: Path) -> None:
+    clock = Clock(T0 + 5)
+    scheduler = BatchScheduler(DirectoryStore(tmp_path), clock)
+    scheduler.submit("name: minutely\ncommand: 'true'\n")
+    clock.now = T0 + 30 * 60 + 5
+    scheduler.submit(job("all"))  # no catch-up of the half hour without a schedule
+    clock.now = T0 + 31 * 60 + 1
+    scheduler.tick()
+    assert states(scheduler) == [("s20270115T083100Z", "PENDING")]
