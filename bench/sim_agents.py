@@ -1,0 +1,607 @@
+"""Many simulated agents in one process, speaking the real agent protocol to a real master.
+
+Each simulated agent has its own identity (``AgentInfo``: id, resources) and its own
+address ``127.0.0.1:PORT``: the master knows an agent by the address it calls it at (a
+second registration from one address means "that agent restarted"), so every simulated
+agent listens on a port of its own. All ports belong to ONE gRPC server in this process,
+whose ``Agent`` service finds the agent a call is meant for from the call itself (RunTasks
+names the agent in ``TaskInfo.agent_id``; KillTask and AcknowledgeUpdates name a task this
+process placed on one agent). The other direction, agents -> master (RegisterAgent,
+ReregisterAgent, Heartbeat, UpdateStatus), travels over one channel to the leading master:
+thousands of agents multiplexed over one HTTP/2 connection.
+
+Behaviour, as a real agent:
+- registers (or re-registers with every task it holds, and the frameworks of those tasks),
+  then heartbeats at the interval the master gives, each agent at its own phase;
+- a heartbeat answered ``reregister=True`` re-registers that agent; a master that stops
+  answering (or a new leader in ZooKeeper) re-registers all of them, at once, with the new
+  leader (a real agent's detector does the same);
+- a task "runs" for the seconds its command names (``sleep 12.5``; else ``--task-seconds``):
+  TASK_RUNNING at once, then TASK_FINISHED; KillTask ends it TASK_KILLED;
+- status updates of one task go one at a time, the next after the master forwarded the
+  framework's acknowledgement of the previous one; unacknowledged ones are resent
+  (2 s, doubling); updates of one agent travel in one UpdateStatus call;
+- RunTasks asking for more than the agent has free counts as an overbooking (a wrong
+  result: an offer was double-booked).
+
+Not simulated: files (ReadFile/ListFiles answer NOT_FOUND), health checks, executors.
+ShutdownFramework ends the framework's tasks on every agent of this process (the call does
+not say which agent it was sent to; the master sends it to each agent that has them).
+
+Run by ``scale.py`` and ``failover.py``; by hand:
+
+    python bench/sim_agents.py --master 127.0.0.1:5050 --agents 1000
+
+Every second it prints one JSON line of counters on stdout (see ``Sim.stats``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import resource
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import grpc
+
+from mesospy.agent.agent import leader_hint
+from mesospy.detector import MasterDetector
+from mesospy.resources import Resources
+from mesospy.v1 import agent_pb2 as apb
+from mesospy.v1 import agent_pb2_grpc as apb_grpc
+from mesospy.v1 import common_pb2 as pb
+
+log = logging.getLogger("sim_agents")
+Context = grpc.aio.ServicerContext[Any, Any]
+RPC_TIMEOUT = 30.0
+RETRY_MIN, RETRY_MAX = 2.0, 60.0
+FLUSH_INTERVAL = 0.02  # status updates are gathered this long into per-agent batches
+TERMINAL = {
+    pb.TASK_FINISHED,
+    pb.TASK_FAILED,
+    pb.TASK_KILLED,
+    pb.TASK_ERROR,
+    pb.TASK_LOST,
+    pb.TASK_DROPPED,
+    pb.TASK_GONE,
+    pb.TASK_GONE_BY_OPERATOR,
+}
+
+
+@dataclass(eq=False)
+class SimTask:
+    framework_id: str
+    info: pb.TaskInfo
+    agent: SimAgent
+    cpus: float
+    mem: float
+    state: int = pb.TASK_STAGING
+    latest: pb.TaskStatus | None = None
+    # Updates not yet acknowledged, oldest first; the head is the one on the wire.
+    queue: list[pb.TaskStatus] = field(default_factory=list)
+    next_send: float = 0.0  # monotonic time the head is (re)sent; 0: not yet sent
+    backoff: float = RETRY_MIN
+    timer: asyncio.TimerHandle | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.framework_id, self.info.task_id)
+
+
+@dataclass(eq=False)
+class SimAgent:
+    index: int
+    port: int
+    cpus: float
+    mem: float
+    resources: list[pb.Resource]
+    agent_id: str = ""
+    registered: bool = False
+    registering: bool = False
+    used_cpus: float = 0.0
+    used_mem: float = 0.0
+    tasks: dict[tuple[str, str], SimTask] = field(default_factory=dict)
+
+    def info(self) -> pb.AgentInfo:
+        return pb.AgentInfo(
+            id=self.agent_id,
+            hostname="127.0.0.1",
+            port=self.port,
+            resources=self.resources,
+            version="sim",
+        )
+
+
+class Sim:
+    """The simulated agents of this process and their link to the master."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        total = Resources.parse(args.resources)
+        self.agents: list[SimAgent] = []
+        self._resources = total.to_proto()
+        self._cpus = total.scalar("cpus")
+        self._mem = total.scalar("mem")
+        self.by_id: dict[str, SimAgent] = {}
+        self.tasks: dict[tuple[str, str], SimTask] = {}
+        self.frameworks: dict[str, pb.FrameworkInfo] = {}
+        self.detector = MasterDetector(args.master)
+        self.leader = ""
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: apb_grpc.AgentRegistryStub | None = None
+        self._dirty: set[SimAgent] = set()
+        self._lost_master = asyncio.Event()
+        self._in_flight = asyncio.Semaphore(args.max_in_flight)
+        self.heartbeat_interval = 5.0
+        self.counters: dict[str, int] = {
+            k: 0
+            for k in (
+                "registered",
+                "reregistered",
+                "registration_failures",
+                "heartbeats",
+                "heartbeat_failures",
+                "launched",
+                "finished",
+                "killed",
+                "overbooked",
+                "update_rpcs",
+                "updates_sent",
+                "updates_resent",
+                "acks",
+                "stale_acks",
+                "unknown_tasks",
+                "master_changes",
+            )
+        }
+        # Time (wall clock) the last agent got registered with the current leader, and
+        # the time the current leader was first seen.
+        self.all_registered_at = 0.0
+        self.leader_seen_at = 0.0
+
+    # ---------------------------------------------------------------- set-up
+
+    def listen(self, server: grpc.aio.Server) -> None:
+        for i in range(self.args.agents):
+            port = server.add_insecure_port("127.0.0.1:0")
+            if port == 0:
+                raise OSError("cannot listen on another loopback port")
+            self.agents.append(SimAgent(i, port, self._cpus, self._mem, self._resources))
+
+    async def _connect(self) -> None:
+        target = await self.detector.detect(timeout=None)
+        if target != self.leader or self._channel is None:
+            if self._channel is not None:
+                await self._channel.close(None)
+            self._channel = grpc.aio.insecure_channel(
+                target,
+                options=[
+                    ("grpc.enable_http_proxy", 0),
+                    ("grpc.max_receive_message_length", 64 << 20),
+                    ("grpc.max_send_message_length", 64 << 20),
+                ],
+            )
+            self._stub = apb_grpc.AgentRegistryStub(self._channel)  # type: ignore[no-untyped-call]
+            if self.leader:
+                self.counters["master_changes"] += 1
+            self.leader = target
+            self.leader_seen_at = time.time()
+
+    # ---------------------------------------------------------------- registration
+
+    async def register_all(self) -> None:
+        """(Re-)register every agent that is not registered, until all are."""
+        attempt = 0
+        while True:
+            try:
+                await self._connect()
+            except Exception as exc:
+                log.warning("no leading master yet: %r", exc)
+                await asyncio.sleep(0.2)
+                continue
+            todo = [a for a in self.agents if not a.registered and not a.registering]
+            if not todo:
+                if self.all_registered_at == 0.0:
+                    self.all_registered_at = time.time()
+                return
+            results = await asyncio.gather(*(self._register(a) for a in todo))
+            if all(results):
+                continue
+            attempt += 1
+            # A master that is still recovering answers UNAVAILABLE: try again soon, or
+            # at once when ZooKeeper names another leader.
+            await self.detector.wait_change(self.leader, random.uniform(0.05, 0.2))
+
+    async def _register(self, agent: SimAgent) -> bool:
+        assert self._stub is not None
+        agent.registering = True
+        try:
+            async with self._in_flight:
+                if agent.agent_id:
+                    request = apb.ReregisterAgentRequest(
+                        agent_info=agent.info(),
+                        tasks=[self._task_proto(t) for t in agent.tasks.values()],
+                        frameworks=[
+                            self.frameworks[fid]
+                            for fid in {t.framework_id for t in agent.tasks.values()}
+                            if fid in self.frameworks
+                        ],
+                    )
+                    response = await self._stub.ReregisterAgent(request, timeout=RPC_TIMEOUT)
+                    self.counters["reregistered"] += 1
+                else:
+                    response = await self._stub.RegisterAgent(
+                        apb.RegisterAgentRequest(agent_info=agent.info()), timeout=RPC_TIMEOUT
+                    )
+                    self.counters["registered"] += 1
+        except grpc.aio.AioRpcError as exc:
+            self.counters["registration_failures"] += 1
+            hint = leader_hint(exc)
+            if hint and not self.detector.uses_zookeeper:
+                self.detector.appoint(hint)
+            if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                log.warning("agent %d: registration refused: %s", agent.index, exc.details())
+            return False
+        finally:
+            agent.registering = False
+        if response.agent_id and response.agent_id != agent.agent_id:
+            if agent.agent_id:
+                self.by_id.pop(agent.agent_id, None)
+            agent.agent_id = response.agent_id
+        self.by_id[agent.agent_id] = agent
+        if response.heartbeat_interval_seconds > 0:
+            self.heartbeat_interval = response.heartbeat_interval_seconds
+        agent.registered = True
+        if any(t.queue for t in agent.tasks.values()):
+            for task in agent.tasks.values():
+                task.next_send = 0.0  # resend what the old master may not have passed on
+            self._dirty.add(agent)
+        return True
+
+    def _task_proto(self, task: SimTask) -> pb.Task:
+        info = task.info
+        proto = pb.Task(
+            name=info.name,
+            task_id=info.task_id,
+            framework_id=task.framework_id,
+            agent_id=task.agent.agent_id,
+            state=task.state,  # type: ignore[arg-type]
+            resources=info.resources,
+            labels=info.labels,
+            command=info.command,
+        )
+        if task.latest is not None:
+            proto.status.CopyFrom(task.latest)
+        return proto
+
+    async def keep_registered(self) -> None:
+        """Heartbeat every agent at its own phase; re-register whoever must."""
+        await self.register_all()
+        ticks_per_round = max(1, int(self.heartbeat_interval / 0.1))
+        tick = 0
+        pending: set[asyncio.Task[None]] = set()
+        while True:
+            if self._lost_master.is_set():
+                self._lost_master.clear()
+                for agent in self.agents:
+                    agent.registered = False
+                self.all_registered_at = 0.0
+                await self.register_all()
+            elif any(not a.registered for a in self.agents):
+                await self.register_all()
+            ticks_per_round = max(1, int(self.heartbeat_interval / 0.1))
+            for agent in self.agents[tick % ticks_per_round :: ticks_per_round]:
+                if agent.registered:
+                    task = asyncio.ensure_future(self._heartbeat(agent))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+            tick += 1
+            await asyncio.sleep(0.1)
+
+    async def _heartbeat(self, agent: SimAgent) -> None:
+        if self._stub is None:
+            return
+        try:
+            response = await self._stub.Heartbeat(
+                apb.HeartbeatRequest(agent_id=agent.agent_id), timeout=RPC_TIMEOUT
+            )
+        except grpc.aio.AioRpcError as exc:
+            self.counters["heartbeat_failures"] += 1
+            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                self._lost_master.set()
+            return
+        self.counters["heartbeats"] += 1
+        if response.reregister:
+            agent.registered = False
+
+    async def watch_leader(self) -> None:
+        """With ZooKeeper: a new leader means every agent re-registers with it at once."""
+        if not self.detector.uses_zookeeper:
+            return
+        while True:
+            previous = self.leader
+            changed = await self.detector.wait_change(previous or None, 3600.0)
+            if changed and previous and changed != previous:
+                self._lost_master.set()
+
+    # ---------------------------------------------------------------- tasks
+
+    def run_tasks(self, request: apb.RunTasksRequest) -> None:
+        framework = request.framework_info
+        self.frameworks[framework.id] = framework
+        now = time.monotonic()
+        for info in request.tasks:
+            agent = self.by_id.get(info.agent_id)
+            if agent is None:
+                self.counters["unknown_tasks"] += 1
+                continue
+            key = (framework.id, info.task_id)
+            if key in self.tasks:
+                continue  # a resent launch
+            res = Resources.from_proto(info.resources)
+            cpus, mem = res.scalar("cpus"), res.scalar("mem")
+            if (
+                agent.used_cpus + cpus > agent.cpus + 1e-9
+                or agent.used_mem + mem > agent.mem + 1e-9
+            ):
+                self.counters["overbooked"] += 1
+                log.error(
+                    "agent %s asked to run %s beyond its resources (%.2f/%.2f cpus used)",
+                    agent.agent_id,
+                    info.task_id,
+                    agent.used_cpus,
+                    agent.cpus,
+                )
+            task = SimTask(framework.id, info, agent, cpus, mem)
+            agent.used_cpus += cpus
+            agent.used_mem += mem
+            agent.tasks[key] = task
+            self.tasks[key] = task
+            self.counters["launched"] += 1
+            self._emit(task, pb.TASK_RUNNING, now)
+            seconds = self._duration(info)
+            if seconds >= 0:
+                task.timer = asyncio.get_running_loop().call_later(
+                    seconds, self._finish, task, pb.TASK_FINISHED
+                )
+
+    def _duration(self, info: pb.TaskInfo) -> float:
+        words = info.command.shell.split()
+        if len(words) == 2 and words[0] == "sleep":
+            with contextlib.suppress(ValueError):
+                return float(words[1])
+        return float(self.args.task_seconds)
+
+    def _finish(self, task: SimTask, state: int) -> None:
+        if task.state in TERMINAL:
+            return
+        if task.timer is not None:
+            task.timer.cancel()
+            task.timer = None
+        agent = task.agent
+        agent.used_cpus -= task.cpus
+        agent.used_mem -= task.mem
+        self.counters["finished" if state == pb.TASK_FINISHED else "killed"] += 1
+        self._emit(task, state, time.monotonic())
+
+    def _emit(self, task: SimTask, state: int, now: float) -> None:
+        status = pb.TaskStatus(
+            task_id=task.info.task_id,
+            state=state,  # type: ignore[arg-type]
+            source=pb.TaskStatus.SOURCE_AGENT,
+            agent_id=task.agent.agent_id,
+            framework_id=task.framework_id,
+            timestamp=time.time(),
+            uuid=uuid.uuid4().bytes,
+        )
+        task.state = state
+        task.latest = status
+        task.queue.append(status)
+        if len(task.queue) == 1:
+            task.next_send = 0.0
+            task.backoff = RETRY_MIN
+            self._dirty.add(task.agent)
+
+    def kill(self, request: apb.KillTaskRequest) -> None:
+        task = self.tasks.get((request.framework_id, request.task_id))
+        if task is not None:
+            self._finish(task, pb.TASK_KILLED)
+
+    def shutdown_framework(self, framework_id: str) -> None:
+        for task in [t for t in self.tasks.values() if t.framework_id == framework_id]:
+            self._finish(task, pb.TASK_KILLED)
+
+    def acknowledge(self, request: apb.AcknowledgeUpdatesRequest) -> None:
+        for ack in request.acks:
+            task = self.tasks.get((ack.framework_id, ack.task_id))
+            if task is None or not task.queue or task.queue[0].uuid != ack.uuid:
+                self.counters["stale_acks"] += 1
+                continue
+            self.counters["acks"] += 1
+            task.queue.pop(0)
+            if task.queue:
+                task.next_send = 0.0
+                task.backoff = RETRY_MIN
+                self._dirty.add(task.agent)
+            elif task.state in TERMINAL:
+                del self.tasks[task.key]
+                task.agent.tasks.pop(task.key, None)
+
+    async def send_updates(self) -> None:
+        """Every FLUSH_INTERVAL: one UpdateStatus per agent with updates due."""
+        inflight: set[asyncio.Task[None]] = set()
+        retry_scan = 0.0
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            now = time.monotonic()
+            if now >= retry_scan:  # resends: a slow scan, once a second
+                retry_scan = now + 1.0
+                for task in self.tasks.values():
+                    if task.queue and task.next_send and task.next_send <= now:
+                        self._dirty.add(task.agent)
+            dirty, self._dirty = self._dirty, set()
+            for agent in dirty:
+                if not agent.registered or self._stub is None:
+                    continue
+                batch: list[apb.StatusUpdate] = []
+                for task in agent.tasks.values():
+                    if not task.queue or (task.next_send and task.next_send > now):
+                        continue
+                    if task.next_send:
+                        self.counters["updates_resent"] += 1
+                        task.backoff = min(RETRY_MAX, task.backoff * 2)
+                    task.next_send = now + task.backoff
+                    assert task.latest is not None
+                    batch.append(
+                        apb.StatusUpdate(
+                            framework_id=task.framework_id,
+                            status=task.queue[0],
+                            latest_state=task.latest.state,
+                        )
+                    )
+                if batch:
+                    job = asyncio.ensure_future(self._send(agent, batch))
+                    inflight.add(job)
+                    job.add_done_callback(inflight.discard)
+
+    async def _send(self, agent: SimAgent, batch: list[apb.StatusUpdate]) -> None:
+        assert self._stub is not None
+        try:
+            await self._stub.UpdateStatus(
+                apb.StatusUpdates(agent_id=agent.agent_id, updates=batch), timeout=RPC_TIMEOUT
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                agent.registered = False  # the master does not know this agent
+            return  # resent on the retry timer
+        self.counters["update_rpcs"] += 1
+        self.counters["updates_sent"] += len(batch)
+
+    # ---------------------------------------------------------------- reporting
+
+    def stats(self) -> dict[str, Any]:
+        registered = sum(1 for a in self.agents if a.registered)
+        running = sum(1 for t in self.tasks.values() if t.state == pb.TASK_RUNNING)
+        return {
+            "t": time.time(),
+            "agents": len(self.agents),
+            "registered_now": registered,
+            "leader": self.leader,
+            "leader_seen_at": self.leader_seen_at,
+            "all_registered_at": self.all_registered_at if registered == len(self.agents) else 0,
+            "tasks": len(self.tasks),
+            "running": running,
+            "heartbeat_interval": self.heartbeat_interval,
+            **self.counters,
+        }
+
+    async def report(self) -> None:
+        while True:
+            print(json.dumps(self.stats()), flush=True)
+            await asyncio.sleep(self.args.report_interval)
+
+
+class SimAgentService(apb_grpc.AgentServicer):
+    """The ``Agent`` service of every simulated agent (one servicer, many ports)."""
+
+    def __init__(self, sim: Sim) -> None:
+        self.sim = sim
+
+    async def RunTasks(self, request: apb.RunTasksRequest, context: Context) -> apb.AgentResponse:
+        self.sim.run_tasks(request)
+        return apb.AgentResponse()
+
+    async def KillTask(self, request: apb.KillTaskRequest, context: Context) -> apb.AgentResponse:
+        self.sim.kill(request)
+        return apb.AgentResponse()
+
+    async def AcknowledgeUpdates(
+        self, request: apb.AcknowledgeUpdatesRequest, context: Context
+    ) -> apb.AgentResponse:
+        self.sim.acknowledge(request)
+        return apb.AgentResponse()
+
+    async def ShutdownFramework(
+        self, request: apb.ShutdownFrameworkRequest, context: Context
+    ) -> apb.AgentResponse:
+        self.sim.shutdown_framework(request.framework_id)
+        return apb.AgentResponse()
+
+    async def ReadFile(
+        self, request: apb.ReadFileRequest, context: Context
+    ) -> apb.ReadFileResponse:
+        await context.abort(grpc.StatusCode.NOT_FOUND, "simulated agents have no files")
+        raise AssertionError("unreachable")
+
+    async def ListFiles(
+        self, request: apb.ListFilesRequest, context: Context
+    ) -> apb.ListFilesResponse:
+        await context.abort(grpc.StatusCode.NOT_FOUND, "simulated agents have no files")
+        raise AssertionError("unreachable")
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+async def amain(args: argparse.Namespace) -> None:
+    raise_fd_limit()
+    sim = Sim(args)
+    server = grpc.aio.server(
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 << 20)]
+    )
+    apb_grpc.add_AgentServicer_to_server(SimAgentService(sim), server)  # type: ignore[no-untyped-call]
+    sim.listen(server)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    jobs = [
+        asyncio.ensure_future(c)
+        for c in (sim.keep_registered(), sim.send_updates(), sim.watch_leader(), sim.report())
+    ]
+    await stop.wait()
+    print(json.dumps({**sim.stats(), "final": True}), flush=True)
+    for job in jobs:
+        job.cancel()
+    await server.stop(0)
+    await sim.detector.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--master", required=True, help="host:port or zk://host:port/path")
+    parser.add_argument("--agents", type=int, default=100)
+    parser.add_argument("--resources", default="cpus:4;mem:4096")
+    parser.add_argument("--task-seconds", type=float, default=10.0, help="when not in the command")
+    parser.add_argument("--max-in-flight", type=int, default=500, help="registrations at once")
+    parser.add_argument("--report-interval", type=float, default=1.0)
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args()
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s sim %(message)s")
+    try:
+        import uvloop  # type: ignore[import-not-found]
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(amain(args))
+
+
+if __name__ == "__main__":
+    main()
