@@ -7,7 +7,8 @@ a backlog that never runs out: every offer is filled with ``sleep`` tasks of
 ``--task-resources`` lasting ``--task-seconds`` (+-50 %), so the cluster stays full and
 tasks finish and are replaced at (agents x slots / task seconds) per second.
 
-Once every slot has been filled and ``--warmup`` seconds passed, a window of
+Once every slot has been filled and ``--warmup`` seconds passed (by default the longest
+task's time, so the first wave has ended and the churn is steady), a window of
 ``--measure`` seconds gives:
 
 - master CPU: CPU seconds of the master process (psutil, user + system) / wall seconds,
@@ -32,6 +33,7 @@ import argparse
 import asyncio
 import json
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -189,13 +191,19 @@ def main() -> int:
     parser.add_argument("--heartbeat", type=float, default=5.0, help="master's ping timeout")
     parser.add_argument("--allocation-interval", type=float, default=1.0)
     parser.add_argument("--refuse-seconds", type=float, default=5.0)
-    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument(
+        "--warmup", type=float, help="seconds after the slots fill (default 1.5 x task seconds)"
+    )
     parser.add_argument("--measure", type=float, default=20.0)
     parser.add_argument("--latency-grace", type=float, default=3.0)
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--master-log-level", default="info")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
     args = parser.parse_args()
+    if args.warmup is None:
+        args.warmup = 1.5 * args.task_seconds  # every first-wave task has ended
+    # SIGTERM stops the run like Ctrl-C: the masters and simulators are stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     print(f"machine: {describe()}; {load()}")
     tmp = tempfile.mkdtemp(prefix="mesospy-scale-")

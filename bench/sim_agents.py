@@ -143,6 +143,8 @@ class Sim:
         self._stub: apb_grpc.AgentRegistryStub | None = None
         self._dirty: set[SimAgent] = set()
         self._lost_master = asyncio.Event()
+        self._todo: set[SimAgent] = set()
+        self._wake = asyncio.Event()
         self._in_flight = asyncio.Semaphore(args.max_in_flight)
         self.heartbeat_interval = 5.0
         self.counters: dict[str, int] = {
@@ -201,28 +203,45 @@ class Sim:
 
     # ---------------------------------------------------------------- registration
 
-    async def register_all(self) -> None:
-        """(Re-)register every agent that is not registered, until all are."""
-        attempt = 0
+    def need_registration(self, agent: SimAgent) -> None:
+        agent.registered = False
+        self._todo.add(agent)
+        self._wake.set()
+
+    async def registration_loop(self) -> None:
+        """(Re-)register every agent that needs it, with whichever master leads."""
+        for agent in self.agents:
+            self.need_registration(agent)
         while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._lost_master.is_set():
+                self._lost_master.clear()
+                self.all_registered_at = 0.0
+                for agent in self.agents:
+                    self.need_registration(agent)
+            todo = [a for a in self._todo if not a.registering]
+            self._todo.clear()
+            if not todo:
+                continue
             try:
                 await self._connect()
             except Exception as exc:
                 log.warning("no leading master yet: %r", exc)
+                self._todo.update(todo)
                 await asyncio.sleep(0.2)
+                self._wake.set()
                 continue
-            todo = [a for a in self.agents if not a.registered and not a.registering]
-            if not todo:
-                if self.all_registered_at == 0.0:
-                    self.all_registered_at = time.time()
-                return
             results = await asyncio.gather(*(self._register(a) for a in todo))
-            if all(results):
-                continue
-            attempt += 1
-            # A master that is still recovering answers UNAVAILABLE: try again soon, or
-            # at once when ZooKeeper names another leader.
-            await self.detector.wait_change(self.leader, random.uniform(0.05, 0.2))
+            failed = [a for a, ok in zip(todo, results, strict=True) if not ok]
+            if failed:
+                self._todo.update(failed)
+                # A master that is still recovering answers UNAVAILABLE: try again soon, or
+                # at once when ZooKeeper names another leader.
+                await self.detector.wait_change(self.leader, random.uniform(0.05, 0.2))
+                self._wake.set()
+            elif not self._todo and all(a.registered for a in self.agents):
+                self.all_registered_at = time.time()
 
     async def _register(self, agent: SimAgent) -> bool:
         assert self._stub is not None
@@ -286,21 +305,11 @@ class Sim:
             proto.status.CopyFrom(task.latest)
         return proto
 
-    async def keep_registered(self) -> None:
-        """Heartbeat every agent at its own phase; re-register whoever must."""
-        await self.register_all()
-        ticks_per_round = max(1, int(self.heartbeat_interval / 0.1))
+    async def heartbeat_loop(self) -> None:
+        """Heartbeat every registered agent at its own phase (one slice every 0.1 s)."""
         tick = 0
         pending: set[asyncio.Task[None]] = set()
         while True:
-            if self._lost_master.is_set():
-                self._lost_master.clear()
-                for agent in self.agents:
-                    agent.registered = False
-                self.all_registered_at = 0.0
-                await self.register_all()
-            elif any(not a.registered for a in self.agents):
-                await self.register_all()
             ticks_per_round = max(1, int(self.heartbeat_interval / 0.1))
             for agent in self.agents[tick % ticks_per_round :: ticks_per_round]:
                 if agent.registered:
@@ -315,16 +324,21 @@ class Sim:
             return
         try:
             response = await self._stub.Heartbeat(
-                apb.HeartbeatRequest(agent_id=agent.agent_id), timeout=RPC_TIMEOUT
+                apb.HeartbeatRequest(agent_id=agent.agent_id),
+                timeout=max(self.heartbeat_interval, 10.0),
             )
         except grpc.aio.AioRpcError as exc:
+            # As a real agent: a failed heartbeat means registering again.
             self.counters["heartbeat_failures"] += 1
-            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                self._lost_master.set()
+            if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                self.counters["heartbeat_errors_" + exc.code().name] = (
+                    self.counters.get("heartbeat_errors_" + exc.code().name, 0) + 1
+                )
+            self.need_registration(agent)
             return
         self.counters["heartbeats"] += 1
         if response.reregister:
-            agent.registered = False
+            self.need_registration(agent)
 
     async def watch_leader(self) -> None:
         """With ZooKeeper: a new leader means every agent re-registers with it at once."""
@@ -335,6 +349,7 @@ class Sim:
             changed = await self.detector.wait_change(previous or None, 3600.0)
             if changed and previous and changed != previous:
                 self._lost_master.set()
+                self._wake.set()
 
     # ---------------------------------------------------------------- tasks
 
@@ -484,7 +499,7 @@ class Sim:
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
-                agent.registered = False  # the master does not know this agent
+                self.need_registration(agent)  # the master does not know this agent
             return  # resent on the retry timer
         self.counters["update_rpcs"] += 1
         self.counters["updates_sent"] += len(batch)
@@ -573,7 +588,13 @@ async def amain(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     jobs = [
         asyncio.ensure_future(c)
-        for c in (sim.keep_registered(), sim.send_updates(), sim.watch_leader(), sim.report())
+        for c in (
+            sim.registration_loop(),
+            sim.heartbeat_loop(),
+            sim.send_updates(),
+            sim.watch_leader(),
+            sim.report(),
+        )
     ]
     await stop.wait()
     print(json.dumps({**sim.stats(), "final": True}), flush=True)
