@@ -41,6 +41,8 @@ class AgentHandler:
         self.unplaced: list[tuple[str, str]] = []
         self._recovering_info: dict[str, pb.AgentInfo] = {}
         self._removal_timers: dict[str, asyncio.TimerHandle] = {}
+        # Registered agents by the address the master calls them at (host:port).
+        self._at_address: dict[str, set[str]] = {}
 
     # ---------------------------------------------------------------- recovery
 
@@ -139,8 +141,8 @@ class AgentHandler:
         if problems or total is None:
             raise InvalidArgument("; ".join(problems))
         address = f"{info.hostname}:{info.port}"
-        for old in list(self.m.state.agents.values()):
-            if old.link.address == address:
+        for old_id in sorted(self._at_address.get(address, ())):
+            if (old := self.m.state.agents.get(old_id)) is not None:
                 # The agent at this address restarted without its old identity.
                 await self.remove(old, Reason.REASON_AGENT_RESTARTED, "agent restarted")
         self._next_id += 1
@@ -163,6 +165,7 @@ class AgentHandler:
         )
         record.owner = caller_principal()
         self.m.state.agents[info.id] = record
+        self._at_address.setdefault(link.address, set()).add(info.id)
         self.m.events.agent_added(record)
         self.m.allocator.add_agent(info.id, total, used or {})
         self.m.request_allocation()
@@ -394,6 +397,11 @@ class AgentHandler:
     ) -> None:
         state = self.m.state
         del state.agents[agent.id]
+        at_address = self._at_address.get(agent.link.address)
+        if at_address is not None:
+            at_address.discard(agent.id)
+            if not at_address:
+                del self._at_address[agent.link.address]
         self.m.maintenance.agent_detached(agent, unreachable)
         self.m.events.agent_removed(agent.id, why)
         for offer in self.m.offers.of_agent(agent.id):
