@@ -360,14 +360,15 @@ class AgentHandler:
         while True:
             await asyncio.sleep(min(timeout, 1.0) / 2)
             now = time.monotonic()
-            for agent in list(self.m.state.agents.values()):
-                if now - agent.last_seen > limit:
-                    log.warning(
-                        "agent %s missed %d heartbeats: unreachable",
-                        agent.id,
-                        self.m.config.max_agent_ping_timeouts,
-                    )
-                    await self.mark_unreachable(agent)
+            silent = [a for a in self.m.state.agents.values() if now - a.last_seen > limit]
+            for agent in silent:
+                log.warning(
+                    "agent %s missed %d heartbeats: unreachable",
+                    agent.id,
+                    self.m.config.max_agent_ping_timeouts,
+                )
+            # Together: their registry writes go in one transaction, not one after another.
+            await asyncio.gather(*(self.mark_unreachable(agent) for agent in silent))
 
     # ---------------------------------------------------------------- loss
 

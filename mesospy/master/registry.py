@@ -45,12 +45,16 @@ class LocalRegistry:
         # Changes made to the document, and how many of them are on disk.
         self._changes = 0
         self._persisted = 0
+        # Each agent's entry as JSON, kept until the entry changes: a write re-encodes
+        # only what changed, not 10,000 agents.
+        self._agent_text: dict[str, str] = {}
 
     def load(self) -> None:
         """Read the registry left by an earlier master (blocking; call at start-up)."""
         self._path.parent.mkdir(parents=True, exist_ok=True)
         if self._path.exists():
             self._doc = json.loads(self._path.read_text())
+        self._agent_text.clear()
 
     # ---------------------------------------------------------------- reads
 
@@ -84,20 +88,24 @@ class LocalRegistry:
         if old and old.get("maintenance"):  # an operator's hold outlives re-registration
             entry["maintenance"] = old["maintenance"]
         self._doc["agents"][info.id] = entry
+        self._agent_text.pop(info.id, None)
         await self._persist()
 
     async def mark_agent_unreachable(self, agent_id: str, when: float) -> None:
         if agent := self._doc["agents"].get(agent_id):
             agent.update(state="unreachable", unreachable_time=when)
+            self._agent_text.pop(agent_id, None)
             await self._persist()
 
     async def mark_agent_gone(self, agent_id: str) -> None:
         if agent := self._doc["agents"].get(agent_id):
             agent.update(state="gone")
+            self._agent_text.pop(agent_id, None)
             await self._persist()
 
     async def remove_agent(self, agent_id: str) -> None:
         if self._doc["agents"].pop(agent_id, None) is not None:
+            self._agent_text.pop(agent_id, None)
             await self._persist()
 
     async def set_agent_maintenance(
@@ -108,6 +116,7 @@ class LocalRegistry:
                 agent.pop("maintenance", None)
             else:
                 agent["maintenance"] = maintenance.to_json()
+            self._agent_text.pop(agent_id, None)
             await self._persist()
 
     async def add_framework(self, info: pb.FrameworkInfo) -> None:
@@ -137,9 +146,27 @@ class LocalRegistry:
             if self._persisted >= mine:
                 return  # a write that began after this change already stored it
             upto = self._changes
-            text = json.dumps(self._doc, sort_keys=True)
+            text = self._dump()
             await asyncio.to_thread(self._write, text)
             self._persisted = upto
+
+    def _dump(self) -> str:
+        """``json.dumps(self._doc, sort_keys=True)``, from the cached agent entries."""
+        parts = []
+        for key in sorted(self._doc):
+            if key != "agents":
+                parts.append(f"{json.dumps(key)}: {json.dumps(self._doc[key], sort_keys=True)}")
+                continue
+            agents = self._doc["agents"]
+            entries = []
+            for agent_id in sorted(agents):
+                text = self._agent_text.get(agent_id)
+                if text is None:
+                    text = json.dumps(agents[agent_id], sort_keys=True)
+                    self._agent_text[agent_id] = text
+                entries.append(f"{json.dumps(agent_id)}: {text}")
+            parts.append(f'"agents": {{{", ".join(entries)}}}')
+        return f"{{{', '.join(parts)}}}"
 
     def _write(self, text: str) -> None:
         fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".registry.")
