@@ -174,6 +174,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         "offers_per_s": offers,
         "update_rpcs_per_s": update_rpcs,
         "heartbeat_failures": fleet.total("heartbeat_failures"),
+        "reregistrations": fleet.total("reregistered"),
+        "dropped_launches": record.dropped,
         "updates_resent": fleet.total("updates_resent"),
         "load_before": load_before,
         "load_after": load_after,
@@ -247,6 +249,9 @@ def main() -> int:
             "",
         ),
         ("master RSS", f"{r['master_rss_mb']:,.0f} MB", "(reported)"),
+        ("heartbeat failures (whole run)", f"{r['heartbeat_failures']:,}", "0 when healthy"),
+        ("agent re-registrations (whole run)", f"{r['reregistrations']:,}", "0 when healthy"),
+        ("launches dropped (agent re-registering)", f"{r['dropped_launches']:,}", ""),
     ]
     for name, value, target in rows:
         print(f"{name:<34} {value:>14}   {target}")

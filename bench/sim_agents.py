@@ -166,6 +166,7 @@ class Sim:
                 "stale_acks",
                 "unknown_tasks",
                 "master_changes",
+                "launches_refused",
             )
         }
         # Time (wall clock) the last agent got registered with the current leader, and
@@ -535,6 +536,13 @@ class SimAgentService(apb_grpc.AgentServicer):
         self.sim = sim
 
     async def RunTasks(self, request: apb.RunTasksRequest, context: Context) -> apb.AgentResponse:
+        agent = self.sim.by_id.get(request.tasks[0].agent_id) if request.tasks else None
+        if agent is not None and not agent.registered:
+            # As a Mesos agent: no launches while (re-)registering. Its re-registration,
+            # already on its way, cannot report the task, so the master must not think
+            # the launch arrived (UNAVAILABLE: the master drops the task).
+            self.sim.counters["launches_refused"] += 1
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "agent is re-registering")
         self.sim.run_tasks(request)
         return apb.AgentResponse()
 
@@ -597,7 +605,9 @@ async def amain(args: argparse.Namespace) -> None:
         )
     ]
     await stop.wait()
-    print(json.dumps({**sim.stats(), "final": True}), flush=True)
+    final = json.dumps({**sim.stats(), "final": True})
+    print(final, flush=True)
+    print(final, file=sys.stderr, flush=True)
     for job in jobs:
         job.cancel()
     await server.stop(0)

@@ -61,6 +61,7 @@ class Record:
     launched: int = 0
     declined: int = 0
     finished: int = 0
+    dropped: int = 0
     running_updates: int = 0
     wrong_states: Counter[str] = field(default_factory=Counter)
     wrong_examples: list[str] = field(default_factory=list)
@@ -212,6 +213,10 @@ class LeanFramework:
         if state == pb.TASK_FINISHED:
             self.record.finished += 1
             self.record.freed.append((status.agent_id, status.timestamp))
+        elif state == pb.TASK_DROPPED:
+            # The launch never reached the agent (it was re-registering): not a lost task;
+            # counted and reported.
+            self.record.dropped += 1
         else:
             name = pb.TaskState.Name(state)
             self.record.wrong_states[name] += 1
