@@ -345,10 +345,10 @@ class Sim:
         """With ZooKeeper: a new leader means every agent re-registers with it at once."""
         if not self.detector.uses_zookeeper:
             return
+        seen: str | None = await self.detector.detect(timeout=None)
         while True:
-            previous = self.leader
-            changed = await self.detector.wait_change(previous or None, 3600.0)
-            if changed and previous and changed != previous:
+            seen = await self.detector.wait_change(seen, 3600.0)
+            if seen and self.leader and seen != self.leader:
                 self._lost_master.set()
                 self._wake.set()
 

@@ -93,6 +93,7 @@ class ZooKeeperRegistry:
         self._unsure: set[str] = set()
         self._loaded = False
         self._pending: dict[str, _Pending] = {}
+        self._in_flight: dict[str, _Pending] = {}  # the batch being committed
         self._writer: asyncio.Task[None] | None = None
         self._folders_made = False
         self.last_write_seconds = 0.0
@@ -172,6 +173,10 @@ class ZooKeeperRegistry:
         old = self._agents.get(info.id)
         if old and old.get("maintenance"):  # an operator's hold outlives re-registration
             entry["maintenance"] = old["maintenance"]
+        if entry == old and self._stored(self._node("agents", info.id)):
+            # Re-admitting an agent exactly as stored (its re-registration after a failover)
+            # changes nothing: no write, so 10,000 agents re-register without 10,000 writes.
+            return
         self._agents[info.id] = entry
         await self._put_agent(info.id)
 
@@ -219,6 +224,17 @@ class ZooKeeperRegistry:
 
     # ---------------------------------------------------------------- writing
 
+    def _stored(self, path: str) -> bool:
+        """Whether ZooKeeper holds what memory holds for ``path`` (read or written by this
+        registry, no write pending or unsure)."""
+        return (
+            self._loaded
+            and self._versions.get(path) is not None
+            and path not in self._unsure
+            and path not in self._pending
+            and path not in self._in_flight
+        )
+
     def _node(self, folder: str, ident: str) -> str:
         # Quoting keeps an id with '/' (or other odd characters) a single znode name.
         return f"{self._root}/{folder}/{quote(ident, safe='')}"
@@ -244,11 +260,14 @@ class ZooKeeperRegistry:
     async def _drain(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, {}
+            self._in_flight = batch
             error: BaseException | None = None
             try:
                 await asyncio.to_thread(self._commit_all, batch)
             except Exception as exc:
                 error = exc
+            finally:
+                self._in_flight = {}
             for pending in batch.values():
                 for future in pending.futures:
                     if future.done():
