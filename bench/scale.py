@@ -19,6 +19,9 @@ task's time, so the first wave has ended and the churn is steady), a window of
   freeings never re-offered by the end count with the time they waited;
 - master RSS at the end of the window.
 
+Before the frameworks come, ``--idle-measure`` seconds of the agents alone give the
+master's CPU for heartbeats only.
+
     python bench/scale.py                                  # 1,000 agents, 10 frameworks
     python bench/scale.py --agents 10000 --frameworks 100 --measure 60
 
@@ -85,6 +88,18 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         )
         registration_s = registered_at - t0
         print(f"{args.agents} agents registered in {registration_s:.1f} s ({load()})")
+
+        # Agents alone: what heartbeats cost the master, before any framework comes.
+        await asyncio.sleep(args.heartbeat)  # every agent is into its heartbeat rhythm
+        idle_start, idle_cpu0, idle_hb0 = time.time(), meter.cpu(), fleet.total("heartbeats")
+        await asyncio.sleep(args.idle_measure)
+        idle_window = time.time() - idle_start
+        idle_cpu = 100 * (meter.cpu() - idle_cpu0) / idle_window
+        idle_heartbeats = (fleet.total("heartbeats") - idle_hb0) / idle_window
+        print(
+            f"agents alone: master {idle_cpu:.0f} % of a core at {idle_heartbeats:,.0f} "
+            f"heartbeats/s ({load()})"
+        )
 
         record = Record()
         pool = ChannelPool(address)
@@ -161,6 +176,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         "agents": args.agents,
         "frameworks": args.frameworks,
         "registration_s": registration_s,
+        "idle_master_cpu_pct": idle_cpu,
+        "idle_heartbeats_per_s": idle_heartbeats,
         "master_cpu_pct": cpu_pct,
         "master_cpu_pct_samples": [round(s, 1) for s in samples],
         "master_rss_mb": rss,
@@ -197,6 +214,9 @@ def main() -> int:
         "--warmup", type=float, help="seconds after the slots fill (default 1.5 x task seconds)"
     )
     parser.add_argument("--measure", type=float, default=20.0)
+    parser.add_argument(
+        "--idle-measure", type=float, default=10.0, help="seconds of agents alone, measured"
+    )
     parser.add_argument("--latency-grace", type=float, default=3.0)
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--master-log-level", default="info")
@@ -226,6 +246,11 @@ def main() -> int:
     rows = [
         ("agents x frameworks", f"{r['agents']:,} x {r['frameworks']}", ""),
         ("registration of all agents", f"{r['registration_s']:.1f} s", ""),
+        (
+            "agents alone: master CPU (heartbeats/s)",
+            f"{r['idle_master_cpu_pct']:.0f} % ({r['idle_heartbeats_per_s']:,.0f})",
+            "",
+        ),
         ("heartbeats / s", f"{r['heartbeats_per_s']:,.0f}", ""),
         ("tasks finished / s", f"{r['tasks_finished_per_s']:,.0f}", ""),
         ("offers / s", f"{r['offers_per_s']:,.0f}", ""),
