@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import getpass
 import logging
 import random
 import time
@@ -110,7 +111,7 @@ class LeanFramework:
         self.task_seconds = task_seconds
         self.limit = limit
         self.refuse_seconds = refuse_seconds
-        self.info = pb.FrameworkInfo(name=name, user="bench", failover_timeout=3600)
+        self.info = pb.FrameworkInfo(name=name, user=getpass.getuser(), failover_timeout=3600)
         self.framework_id = ""
         self.stream_id = ""
         self.next_task = 0
