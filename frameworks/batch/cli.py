@@ -113,10 +113,6 @@ def open_batch(master: str, batch: str | None) -> Connection:
     return Connection(master, batch)
 
 
-def _ago(timestamp: float) -> str:
-    return when(timestamp)
-
-
 def _duration(run: bpb.Run) -> str:
     if not run.started:
         return "-"
