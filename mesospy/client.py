@@ -54,8 +54,20 @@ def _translate(exc: grpc.RpcError, master: str) -> OperatorError:
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         if "not the leader" in details:
             return OperatorError(f"master at {master}: {details}", code)
-        return OperatorError(f"cannot reach the master at {master}: {details}", code)
+        return OperatorError(
+            f"cannot reach the master at {master}: {details}{_tls_hint(details)}", code
+        )
     return OperatorError(details, code)
+
+
+def _tls_hint(details: str) -> str:
+    """What to check when the connection died the way TLS mismatches make it die."""
+    if not any(s in details.lower() for s in ("socket closed", "handshake", "ssl", "reset")):
+        return ""
+    return (
+        " (if the master serves TLS: --tls-ca must name the CA of its certificate, and a "
+        "master requiring client certificates needs --tls-cert/--tls-key)"
+    )
 
 
 def _resolve(spec: str) -> str:

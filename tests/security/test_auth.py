@@ -222,6 +222,26 @@ def test_the_cli_authenticates_with_flags_or_environment(
     assert len(wrong.stderr.splitlines()) == 1
 
 
+def test_mesospy_run_authenticates_as_a_framework(auth_cluster: LocalCluster) -> None:
+    command = [sys.executable, "-m", "mesospy", "run", "--master", auth_cluster.master_address]
+    secret = ["--principal", "batch", "--secret", SECRETS["batch"]]
+    env = {"PATH": "/usr/bin:/bin"}
+    ok = subprocess.run(
+        [*command, *secret, "--", "echo", "hi"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "hi" in ok.stdout
+    refused = subprocess.run(
+        [*command, "--", "true"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert refused.returncode != 0
+    assert "authenticate" in refused.stderr
+
+
 def test_operator_client_with_credentials(auth_cluster: LocalCluster) -> None:
     with OperatorClient(auth_cluster.master_address, security=creds("operator")) as client:
         assert len(client.get_agents().agents) == 1

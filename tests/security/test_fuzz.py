@@ -144,6 +144,9 @@ class OwnFramework:
                 info.command.shell = "true"
 
 
+# The victim framework's driver draws jitter from `random` on its own thread while
+# hypothesis generates requests, which hypothesis mistakes for a strategy using `random`.
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 def test_fuzz_every_rpc(fuzz_cluster: LocalCluster) -> None:
     address = fuzz_cluster.master_address
     victim = FrameworkHarness(address, name="victim", failover_timeout=3600)

@@ -117,6 +117,7 @@ def test_the_cli_takes_tls_flags_and_environment(mtls_cluster: LocalCluster, cer
     )
     assert plain.returncode == 1
     assert plain.stderr.startswith("mesospy: error:") and len(plain.stderr.splitlines()) == 1
+    assert "--tls-ca" in plain.stderr  # the hint
 
 
 def test_client_certificates_are_optional_unless_required(certs: Certs, tmp_path: Path) -> None:
