@@ -153,6 +153,19 @@ def test_a_framework_cannot_act_for_another(auth_cluster: LocalCluster) -> None:
         claim.subscribe.framework_info.CopyFrom(pb.FrameworkInfo(name="x", principal="batch"))
         code = call(address, "/mesospy.v1.Scheduler/Subscribe", claim, spb.Events, True, metadata)
         assert code == grpc.StatusCode.PERMISSION_DENIED
+        # Through its own subscription, "other" can neither kill nor read the victim's task:
+        # the master looks only among other's own tasks.
+        with FrameworkHarness(
+            address, name="intruder", principal="other", secret=SECRETS["other"]
+        ) as intruder:
+            intruder.wait(lambda: bool(intruder.tasks.framework_id), 30, "the subscription")
+            intruder.driver.kill("long", agent_id)
+            intruder.driver.reconcile([("long", agent_id)])
+            intruder.driver.reconcile()  # implicit: every task *it* has
+            intruder.wait(lambda: bool(intruder.tasks.statuses), 30, "the reconcile answer")
+            answers = [s for s in intruder.tasks.statuses if s.task_id == "long"]
+            assert answers and all(s.state != pb.TASK_RUNNING for s in answers)
+            assert all(s.framework_id != framework_id for s in intruder.tasks.statuses)
         state = auth_cluster.state()
         (victim_state,) = [f for f in state.frameworks if f.framework_info.id == framework_id]
         assert victim_state.active
