@@ -64,16 +64,17 @@ def root_problem(user: str | None, running_as_root: bool, allow_root: bool) -> s
 
 def delegate_cgroups(paths: Iterable[Path], user: str | None) -> None:
     """Let the task's first process, already running as ``user``, move itself into its
-    own cgroups (the agent is root; the task's shell writes its pid there)."""
-    if not user or os.geteuid() != 0:
+    own cgroups (the agent is root; the task's shell writes its pid there). Cgroups are
+    pooled and reused, so a task running as root takes back one a user was given."""
+    if os.geteuid() != 0:
         return
-    record = pwd.getpwnam(user)
-    if record.pw_uid == 0:
-        return
+    record = pwd.getpwnam(user) if user else None
+    uid, gid = (record.pw_uid, record.pw_gid) if record is not None else (0, 0)
     for path in paths:
         for name in ("cgroup.procs", "tasks"):
             with contextlib.suppress(FileNotFoundError):
-                os.chown(path / name, record.pw_uid, record.pw_gid)
+                if os.stat(path / name).st_uid != uid:
+                    os.chown(path / name, uid, gid)
 
 
 def open_in_sandbox(sandbox: Path, path: Path) -> int:
