@@ -105,7 +105,7 @@ TERMINAL = {
 
 
 async def wait_for(
-    condition: Callable[[], object], timeout: float = 10.0, what: str = "condition"
+    condition: Callable[[], object], timeout: float = 30.0, what: str = "condition"
 ) -> None:
     """Poll an observable condition until it holds or the deadline passes."""
     deadline = time.monotonic() + timeout
@@ -132,7 +132,7 @@ class Cluster:
             agent_pb2.RunTasksRequest(framework_info=framework or FRAMEWORK, tasks=list(tasks))
         )
 
-    async def terminal(self, task_id: str, timeout: float = 10.0) -> common_pb2.TaskStatus:
+    async def terminal(self, task_id: str, timeout: float = 30.0) -> common_pb2.TaskStatus:
         await wait_for(
             lambda: self.master.terminal(task_id), timeout, f"a terminal update of {task_id}"
         )
@@ -189,7 +189,7 @@ async def cluster(
             channel = grpc.aio.insecure_channel(f"127.0.0.1:{agent.port}")
             stub = agent_pb2_grpc.AgentStub(channel)
             master.agent_stub = stub
-            await asyncio.wait_for(agent.registered.wait(), 10)
+            await asyncio.wait_for(agent.registered.wait(), 30)
             yield Cluster(master, agent, stub)
         finally:
             await agent.stop()
