@@ -100,7 +100,9 @@ class BatchService(batch_pb2_grpc.BatchServicer):
 
     async def _answer(self, context: Context, action: Callable[[], T]) -> T:
         try:
-            return action()
+            result = action()
+            await self.scheduler.commit()  # stored before the answer
+            return result
         except SpecError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except ValueError as exc:

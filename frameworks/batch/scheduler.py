@@ -20,6 +20,8 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
 
 from frameworks.batch import dag, placement
 from frameworks.batch.jobs import JobRecord, child_run_id, manual_run_id, scheduled_run_id
@@ -70,11 +72,14 @@ class BatchScheduler(Scheduler):
         # Whether offers are suppressed: None when unknown (the master may keep a
         # suppression or decline filters of ours across a re-subscription).
         self.suppressed: bool | None = None
-        # Changed by status updates, not yet stored / killed / acknowledged (see flush).
-        self._dirty: dict[tuple[str, str], Run] = {}
-        self._kills: list[Kill] = []
-        self._unacked: list[common_pb2.TaskStatus] = []
-        self._flush_scheduled = False
+        # What changed since the last commit(): writes for the store (by key; None
+        # deletes; the value is made at commit time) and the driver calls that must wait
+        # until those writes are durable.
+        self._writes: dict[str, Callable[[], Any] | None] = {}
+        self._actions: list[Callable[[], None]] = []
+        self._commit_lock = asyncio.Lock()
+        self._commit_task: asyncio.Task[None] | None = None
+        self._commit_wanted = False
         self._load()
 
     # ------------------------------------------------------------------ storage
@@ -95,11 +100,68 @@ class BatchScheduler(Scheduler):
                     self.runs[name][run_id] = Run.from_dict(data)
         log.info("loaded %d jobs, %d runs", len(self.jobs), sum(map(len, self.runs.values())))
 
+    def _put(self, key: str, value: Callable[[], Any]) -> None:
+        self._writes.pop(key, None)  # re-inserted last: writes apply in order
+        self._writes[key] = value
+
+    def _delete(self, key: str) -> None:
+        self._writes.pop(key, None)
+        self._writes[key] = None
+
     def _save_job(self, record: JobRecord) -> None:
-        self.store.put(f"jobs/{record.name}", record.to_dict())
+        self._put(f"jobs/{record.name}", record.to_dict)
 
     def _save_run(self, run: Run) -> None:
-        self.store.put(f"runs/{run.job}/{run.id}", run.to_dict())
+        self._put(f"runs/{run.job}/{run.id}", run.to_dict)
+
+    def _after_commit(self, action: Callable[[], None]) -> None:
+        self._actions.append(action)
+
+    async def commit(self) -> None:
+        """Write what changed to the store (off the event loop), then make the driver
+        calls that depended on it: launches, kills, acknowledgements.
+
+        Commits run one at a time, in order. If the store fails, the writes and calls wait
+        for the next commit (updates stay unacknowledged; the agents resend them).
+        """
+        async with self._commit_lock:
+            writes = [(key, None if make is None else make()) for key, make in self._writes.items()]
+            actions, self._writes, self._actions = self._actions, {}, []
+            try:
+                if writes:
+                    await asyncio.to_thread(self._apply, writes)
+            except BaseException:
+                for key, value in reversed(writes):
+                    if key not in self._writes:
+                        self._writes = {key: _constant(value), **self._writes}
+                self._actions[:0] = actions
+                raise
+            for action in actions:
+                action()
+
+    def _apply(self, writes: list[tuple[str, Any]]) -> None:
+        for key, value in writes:
+            if value is None:
+                self.store.delete(key)
+            else:
+                self.store.put(key, value)
+
+    def commit_soon(self) -> None:
+        """Commit once the events being delivered now are handled: one write per run,
+        however many of its tasks changed."""
+        self._commit_wanted = True
+        if self._commit_task is None or self._commit_task.done():
+            self._commit_task = asyncio.get_running_loop().create_task(self._commit_while_wanted())
+
+    async def _commit_while_wanted(self) -> None:
+        while self._commit_wanted:
+            self._commit_wanted = False
+            await asyncio.sleep(0)  # after the rest of the batch of events
+            try:
+                await self.commit()
+            except Exception:
+                log.exception("cannot write the state; trying again at the next tick")
+                return
 
     def _add_run(self, run: Run) -> Run:
         self._save_run(run)
@@ -110,7 +172,7 @@ class BatchScheduler(Scheduler):
     def _prune(self, job: str) -> None:
         finished = sorted((r for r in self.runs[job].values() if r.final), key=lambda r: r.created)
         for run in finished[: max(0, len(finished) - MAX_HISTORY)]:
-            self.store.delete(f"runs/{job}/{run.id}")
+            self._delete(f"runs/{job}/{run.id}")
             del self.runs[job][run.id]
 
     # ------------------------------------------------------------------ queries
@@ -184,8 +246,8 @@ class BatchScheduler(Scheduler):
         kills = [
             k for run in self.active_runs(name) for k in run.cancel(self.clock(), "job deleted")
         ]
-        self.store.delete(f"jobs/{name}")
-        self.store.delete(f"runs/{name}")
+        self._delete(f"jobs/{name}")
+        self._delete(f"runs/{name}")
         del self.jobs[name]
         del self.runs[name]
         self._kill(kills)
@@ -222,7 +284,6 @@ class BatchScheduler(Scheduler):
 
         Called every fraction of a second by the server.
         """
-        self.flush()
         now = self.clock()
         for record in list(self.jobs.values()):
             self._schedule(record, now)
@@ -312,12 +373,12 @@ class BatchScheduler(Scheduler):
 
     # ------------------------------------------------------------------ SDK callbacks
 
-    def subscribed(
+    async def subscribed(
         self, driver: SchedulerDriver, framework_id: str, master_info: common_pb2.MasterInfo
     ) -> None:
         self.driver = driver
         if framework_id != self.framework_id:
-            self.store.put("framework_id", framework_id)
+            self._put("framework_id", lambda: framework_id)
             self.framework_id = framework_id
         active = [
             (run.task_id(i), i.agent_id)
@@ -328,12 +389,17 @@ class BatchScheduler(Scheduler):
         ]
         log.info("subscribed as %s; reconciling %d active tasks", framework_id, len(active))
         if active:
-            driver.reconcile(active)
-        driver.reconcile()  # every task the master knows, to find orphans
+            self._after_commit(lambda: driver.reconcile(active))
+        self._after_commit(driver.reconcile)  # every task the master knows: orphans
         self.suppressed = None
         self._want_offers()
+        await self.commit()
 
-    def offers(self, driver: SchedulerDriver, offers: list[common_pb2.Offer]) -> None:
+    async def offers(self, driver: SchedulerDriver, offers: list[common_pb2.Offer]) -> None:
+        self._place(driver, offers)
+        await self.commit()  # the attempts are stored before their tasks are launched
+
+    def _place(self, driver: SchedulerDriver, offers: list[common_pb2.Offer]) -> None:
         now = self.clock()
         waiting = list(self._launchable(now))
         for offer in offers:
@@ -367,16 +433,17 @@ class BatchScheduler(Scheduler):
                 self._save_run(run)  # before the launch: a restart knows these attempts
             refuse = SHORT_REFUSE if waiting else LONG_REFUSE
             if tasks:
-                driver.launch(offer.id, tasks, calls.refuse(refuse))
+                filters = calls.refuse(refuse)
+                self._after_commit(partial(driver.launch, offer.id, tasks, filters))
                 log.info("launching %d tasks on %s", len(tasks), offer.agent_id)
             else:
                 driver.decline(offer.id, refuse_seconds=refuse)
         self._want_offers()
 
     def status_update(self, driver: SchedulerDriver, status: common_pb2.TaskStatus) -> None:
-        # Acknowledged by flush(), once what the update changed is in the store.
-        self._unacked.append(status)
-        self._flush_soon()
+        # Acknowledged once what the update changed is stored (explicit acknowledgements).
+        self._after_commit(partial(driver.acknowledge, status))
+        self.commit_soon()
         state = state_name(status.state)
         parsed = parse_task_id(status.task_id)
         run = None
@@ -386,7 +453,7 @@ class BatchScheduler(Scheduler):
         if run is None or parsed is None:
             if not is_terminal(status.state) and state != "TASK_UNKNOWN":
                 log.warning("killing task %s: no run of ours wants it", status.task_id)
-                self._kills.append(Kill(status.task_id, status.agent_id))
+                self._kill([Kill(status.task_id, status.agent_id)])
             return
         was_final = run.final
         exit_code = status.exit_code if status.HasField("exit_code") else None
@@ -396,37 +463,12 @@ class BatchScheduler(Scheduler):
         )  # fmt: skip
         if is_terminal(status.state) or kills or run.final != was_final:
             # Only what a restart needs: a started task is reconciled anyway.
-            self._dirty[(run.job, run.id)] = run
-        self._kills += kills
+            self._save_run(run)
+        self._kill(kills)
         if run.final and not was_final:
             log.info("job %s: run %s %s %s", run.job, run.id, run.state, run.message)
             if run.state == "SUCCEEDED":
                 self._trigger_children(run)
-
-    def _flush_soon(self) -> None:
-        # After the batch of events being delivered: one write per run, however many
-        # of its tasks changed.
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
-
-    def flush(self) -> None:
-        """Store the runs that status updates changed; then kill and acknowledge.
-
-        If the store fails, nothing is acknowledged (the agents send the updates again)
-        and the next tick tries again.
-        """
-        self._flush_scheduled = False
-        for key, run in list(self._dirty.items()):
-            if run.id in self.runs.get(run.job, {}):  # not deleted meanwhile
-                self._save_run(run)
-            del self._dirty[key]
-        kills, self._kills = self._kills, []
-        self._kill(kills)
-        unacked, self._unacked = self._unacked, []
-        if self.driver is not None:
-            for status in unacked:
-                self.driver.acknowledge(status)
         self._want_offers()
 
     def error(self, driver: SchedulerDriver, message: str) -> None:
@@ -447,17 +489,19 @@ class BatchScheduler(Scheduler):
             return
         wanted = next(self._launchable(self.clock()), None) is not None
         if wanted and self.suppressed is not False:
-            driver.revive()
+            self._after_commit(driver.revive)
             self.suppressed = False
         elif not wanted and self.suppressed is not True:
-            driver.suppress()
+            self._after_commit(driver.suppress)
             self.suppressed = True
 
     def _kill(self, kills: list[Kill]) -> None:
-        if self.driver is None:
+        """Kill tasks once the state that ends them is stored."""
+        driver = self.driver
+        if driver is None:
             return
         for kill in kills:
-            self.driver.kill(kill.task_id, kill.agent_id)
+            self._after_commit(partial(driver.kill, kill.task_id, kill.agent_id))
 
     def _task_info(
         self,
@@ -485,6 +529,10 @@ class BatchScheduler(Scheduler):
         command = spec.command if isinstance(spec.command, str) else list(spec.command)
         name = f"{run.job} {run.id} #{instance.index}"
         return task(task_id, command, resources, name=name, env=env, labels=labels)
+
+
+def _constant(value: Any) -> Callable[[], Any] | None:
+    return None if value is None else (lambda: value)
 
 
 def _same_times(old: JobSpec, new: JobSpec) -> bool:

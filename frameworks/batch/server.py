@@ -43,6 +43,7 @@ async def _tick(scheduler: BatchScheduler) -> None:
     while True:
         try:
             scheduler.tick()
+            await scheduler.commit()
         except Exception:  # one bad tick must not stop the schedules
             log.exception("tick failed")
         await asyncio.sleep(TICK_SECONDS)
@@ -51,7 +52,7 @@ async def _tick(scheduler: BatchScheduler) -> None:
 async def serve(master: str, state: str, host: str, port: int) -> int:
     """Run until SIGINT/SIGTERM (then disconnect, keeping tasks: failover)."""
     store = await asyncio.to_thread(open_store, state)
-    scheduler = BatchScheduler(store)
+    scheduler = await asyncio.to_thread(BatchScheduler, store)
     server = grpc.aio.server()
     batch_pb2_grpc.add_BatchServicer_to_server(BatchService(scheduler), server)  # type: ignore[no-untyped-call]
     bound = server.add_insecure_port(f"{host}:{port}")

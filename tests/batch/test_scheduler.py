@@ -3,6 +3,7 @@ ticks become runs (or recorded misses) exactly once, also across a restart."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from frameworks.batch.scheduler import BatchScheduler
@@ -26,6 +27,10 @@ def job(catch_up: str, concurrency: str = "Allow") -> str:
     )
 
 
+def stored(scheduler: BatchScheduler) -> None:
+    asyncio.run(scheduler.commit())
+
+
 def states(scheduler: BatchScheduler) -> list[tuple[str, str]]:
     return [(r.id, r.state) for r in scheduler.run_history("minutely")]
 
@@ -41,6 +46,7 @@ def test_missed_ticks_are_recorded_once_and_a_restart_changes_nothing(tmp_path: 
     assert [s for _, s in history] == ["SKIPPED"] * 9 + ["PENDING"]
     assert history[0][0] == "s20270115T080100Z" and history[-1][0] == "s20270115T081000Z"
     assert "catch_up: latest" in scheduler.run_history("minutely")[0].message
+    stored(scheduler)
     # A new process on the same store: the same history, and the same ticks are not redone.
     again = BatchScheduler(DirectoryStore(tmp_path), clock)
     again.tick()
