@@ -43,12 +43,15 @@ async def _answer(master: Master, context: Context, work: Awaitable[T]) -> T:
         raise  # unreachable: abort raises
 
 
+_TASK_STATES = frozenset(pb.TaskState.values())
+
+
 def _update_problem(master: Master, agent_id: str, update: apb.StatusUpdate) -> str | None:
     """What is wrong with a status update from an agent: a state this version does not
     know, or a task that runs on another agent."""
     status = update.status
     for name, state in (("state", status.state), ("latest_state", update.latest_state)):
-        if state not in pb.TaskState.values() or (name == "state" and state == 0):
+        if state not in _TASK_STATES or (name == "state" and state == 0):
             return f"update for task {status.task_id!r} has an unknown {name} {state}"
     framework = master.state.frameworks.get(update.framework_id)
     task = framework.tasks.get(status.task_id) if framework is not None else None

@@ -39,7 +39,11 @@ class MessageLimits:
 
     def check(self, message: Message) -> None:
         """Raise ``LimitExceeded`` naming the first field over a limit."""
-        self._walk(message, "")
+        try:
+            self._walk(message, None)  # fast: no field paths are spelled out
+        except _Breach:
+            self._walk(message, "")  # again, to name the field
+            raise  # unreachable: the second walk raised LimitExceeded
 
     def check_accept(self, operations: list[list[Message]]) -> None:
         """The tasks of all LAUNCH operations of one ACCEPT, counted together."""
@@ -50,17 +54,19 @@ class MessageLimits:
                 "call (split them over several calls)"
             )
 
-    def _walk(self, message: Message, path: str) -> None:
+    def _walk(self, message: Message, path: str | None) -> None:
         for field, value in message.ListFields():
-            where = f"{path}{field.name}"
+            where = None if path is None else f"{path}{field.name}"
             if field.is_repeated:
                 limit = self.max_labels if field.name == "labels" else self.max_items
                 if len(value) > limit:
-                    raise LimitExceeded(f"{where} has {len(value)} entries; at most {limit}")
-                if field.message_type is not None and field.message_type.GetOptions().map_entry:
+                    _breach(where, f"{where} has {len(value)} entries; at most {limit}")
+                if _is_map(field):
                     for key, item in value.items():
-                        self._scalar(field, key, f"{where} key", short=True)
-                        self._item(field.message_type.fields_by_name["value"], item, where, key)
+                        self._scalar(field, key, where and f"{where} key", short=True)
+                        entry = field.message_type
+                        assert entry is not None
+                        self._item(entry.fields_by_name["value"], item, where, key)
                     continue
                 for index, item in enumerate(value):
                     self._item(field, item, where, index)
@@ -68,28 +74,52 @@ class MessageLimits:
                 self._item(field, value, where, None)
 
     def _item(
-        self, field: FieldDescriptor, value: object, where: str, index: object | None
+        self, field: FieldDescriptor, value: object, where: str | None, index: object | None
     ) -> None:
-        label = where if index is None else f"{where}[{index!r}]"
+        label = where if index is None or where is None else f"{where}[{index!r}]"
         if field.type == FieldDescriptor.TYPE_MESSAGE:
             assert isinstance(value, Message)
-            self._walk(value, label + ".")
+            self._walk(value, None if label is None else label + ".")
         else:
             self._scalar(field, value, label, short=False)
 
-    def _scalar(self, field: FieldDescriptor, value: object, where: str, short: bool) -> None:
+    def _scalar(
+        self, field: FieldDescriptor, value: object, where: str | None, short: bool
+    ) -> None:
         if isinstance(value, str | bytes):
             text = not short and field.name in TEXT_FIELDS
             limit = self.max_text if text else self.max_string
             if len(value) > limit:
                 unit = "characters" if isinstance(value, str) else "bytes"
-                raise LimitExceeded(f"{where} is {len(value)} {unit} long; at most {limit}")
+                _breach(where, f"{where} is {len(value)} {unit} long; at most {limit}")
         elif isinstance(value, float) and not math.isfinite(value):
-            raise LimitExceeded(f"{where} is {value}; numbers must be finite")
+            _breach(where, f"{where} is {value}; numbers must be finite")
         elif (
             field.type == FieldDescriptor.TYPE_ENUM
             and field.enum_type is not None
             and value not in field.enum_type.values_by_number
         ):
             known = ", ".join(field.enum_type.values_by_name)
-            raise LimitExceeded(f"{where} is {value}, not one of {known}")
+            _breach(where, f"{where} is {value}, not one of {known}")
+
+
+class _Breach(Exception):
+    """A limit is broken; raised by the fast walk, which does not name fields."""
+
+
+def _breach(where: str | None, message: str) -> None:
+    if where is None:
+        raise _Breach
+    raise LimitExceeded(message)
+
+
+_MAPS: dict[FieldDescriptor, bool] = {}
+
+
+def _is_map(field: FieldDescriptor) -> bool:
+    known = _MAPS.get(field)
+    if known is None:
+        known = _MAPS[field] = bool(
+            field.message_type is not None and field.message_type.GetOptions().map_entry
+        )
+    return known
