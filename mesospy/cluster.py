@@ -26,12 +26,20 @@ class ClusterError(RuntimeError):
     """The cluster did not come up (the message says which process and where its log is)."""
 
 
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port nothing listens on right now, and never one this process handed out
+    before: the kernel gives a just-released port again, so a daemon's port and its metrics
+    port, picked one after the other before either is bound, could be the same."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 @dataclass

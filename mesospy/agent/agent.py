@@ -29,7 +29,7 @@ from mesospy.agent.service import AgentService
 from mesospy.agent.status_updates import StatusUpdateManager, UpdateStreams
 from mesospy.agent.tasks import TaskManager
 from mesospy.detector import MasterDetector, MasterSpecError
-from mesospy.metrics_http import serve_registry
+from mesospy.metrics_http import MetricsPortError, serve_registry
 from mesospy.resources import Resources
 from mesospy.security.agent_guard import MasterOnly
 from mesospy.security.channels import aio_channel
@@ -129,7 +129,11 @@ class Agent:
             raise OSError(f"cannot listen on {cfg.ip}:{cfg.port} (in use or not local)")
         await self._server.start()
         log.info("agent serving on %s:%d", cfg.ip, self.port)
-        self._metrics_server = serve_registry(self.metrics.registry, cfg.ip, cfg.metrics_port)
+        try:
+            self._metrics_server = serve_registry(self.metrics.registry, cfg.ip, cfg.metrics_port)
+        except MetricsPortError:
+            await self._server.stop(0)  # exit cleanly, without the gRPC server's traceback
+            raise
 
         for coro in (
             self._registration_loop(),

@@ -36,6 +36,8 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 from kazoo.protocol.states import KazooState
 
+from mesospy.cluster import free_port
+
 ZOOKEEPER_JAR = Path("/usr/share/java/zookeeper.jar")
 ZOOKEEPER_CONF_DIR = Path("/etc/zookeeper/conf")
 MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
@@ -43,13 +45,6 @@ MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 
 class ZooKeeperUnavailable(RuntimeError):
     """ZooKeeper cannot be started here (java or the jar missing, or it never answered)."""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def four_letter_word(port: int, word: str, timeout: float = 1.0) -> str:
@@ -108,7 +103,7 @@ class ZooKeeperServer:
         attempts = 1 if self.port else 3
         for attempt in range(attempts):
             if not self.port or attempt:
-                self.port = _free_port()
+                self.port = free_port()
             self._launch(java)
             if self._wait_ready(timeout):
                 return
