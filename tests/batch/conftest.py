@@ -2,27 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from mesospy.cluster import ClusterError
 from mesospy.testing import LocalCluster
 from mesospy.testing.zookeeper import ZooKeeperServer
 
 from .support import AGENT_RESOURCES, FAST_MASTER, BatchApi
 
 
+def _nothing(attempt: int) -> dict[str, Any]:
+    return {}
+
+
+@contextmanager
+def running_cluster(
+    work_dir: Callable[[], Path],
+    per_attempt: Callable[[int], dict[str, Any]] = _nothing,
+    **options: Any,
+) -> Iterator[LocalCluster]:
+    """A started LocalCluster; tried again (in a fresh directory, with ``per_attempt``'s
+    options) if it loses a race for a free port with other processes on the machine."""
+    for attempt in (1, 2, 3):
+        cluster = LocalCluster(work_dir=work_dir(), **options, **per_attempt(attempt))
+        try:
+            cluster.start()
+        except ClusterError:
+            cluster.stop()
+            if attempt == 3:
+                raise
+            continue
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
+        return
+
+
+BATCH_CLUSTER: dict[str, Any] = {
+    "agents": 2,
+    "agent_resources": AGENT_RESOURCES,
+    "master_flags": FAST_MASTER,
+    "frameworks": ["batch"],
+}
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """A master, two agents and the batch framework, shared by a module's tests."""
-    with LocalCluster(
-        agents=2,
-        work_dir=tmp_path_factory.mktemp("batch"),
-        agent_resources=AGENT_RESOURCES,
-        master_flags=FAST_MASTER,
-        frameworks=["batch"],
-    ) as c:
+    with running_cluster(lambda: tmp_path_factory.mktemp("batch"), **BATCH_CLUSTER) as c:
         yield c
 
 
@@ -32,15 +65,9 @@ def api(cluster: LocalCluster) -> BatchApi:
 
 
 @pytest.fixture
-def own_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+def own_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """A cluster of its own, for a test that kills things."""
-    with LocalCluster(
-        agents=2,
-        work_dir=tmp_path,
-        agent_resources=AGENT_RESOURCES,
-        master_flags=FAST_MASTER,
-        frameworks=["batch"],
-    ) as c:
+    with running_cluster(lambda: tmp_path_factory.mktemp("own"), **BATCH_CLUSTER) as c:
         yield c
 
 

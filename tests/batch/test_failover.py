@@ -16,9 +16,11 @@ import pytest
 from frameworks.batch.schedule import due_ticks
 from frameworks.batch.spec import Schedule
 from mesospy.client import OperatorError
+from mesospy.cluster import ClusterError
 from mesospy.testing import LocalCluster
 from mesospy.testing.zookeeper import ZooKeeperSandbox, ZooKeeperServer
 
+from .conftest import running_cluster
 from .support import AGENT_RESOURCES, BatchApi, eventually
 
 CRON = "* * * * * */2"
@@ -53,7 +55,13 @@ def restart_framework(cluster: LocalCluster, rng: random.Random, state: str | No
     assert daemon.process is not None
     daemon.process.wait(10)
     time.sleep(rng.uniform(0.0, 2.5))  # ticks fall due while it is down
-    cluster.add_framework("batch", state=state)
+    for attempt in (1, 2, 3):
+        try:
+            cluster.add_framework("batch", state=state)
+            return
+        except ClusterError:  # its API port was taken meanwhile by another process
+            if attempt == 3:
+                raise
 
 
 def check_each_tick_ran_once(api: BatchApi, created: float, launches: Path) -> None:
@@ -115,13 +123,15 @@ def test_every_tick_runs_exactly_once_across_a_master_kill(
     zookeeper: ZooKeeperSandbox, tmp_path: Path
 ) -> None:
     state = f"{zookeeper.url}-batch"  # the framework's state in ZooKeeper too
-    with LocalCluster(
+    directories = iter(tmp_path / f"try-{n}" for n in range(3))
+    with running_cluster(
+        lambda: next(directories),
+        lambda attempt: {"zk": f"{zookeeper.url}-{attempt}"},  # a clean registry each try
         agents=2,
         masters=2,
-        zk=zookeeper.url,
-        work_dir=tmp_path,
         agent_resources=AGENT_RESOURCES,
         master_flags=HA_MASTER,
+        frameworks=[],
     ) as cluster:
         cluster.add_framework("batch", state=state)
         api = BatchApi(cluster)

@@ -12,8 +12,8 @@ BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 UTC = dt.UTC
 
 
-def at(*args: int, tz: dt.tzinfo = UTC) -> float:
-    return dt.datetime(*args, tzinfo=tz).timestamp()  # type: ignore[misc]
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> float:
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
 
 
 def local(tick: float, tz: dt.tzinfo = BERLIN) -> str:
