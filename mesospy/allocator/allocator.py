@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, filterfalse
 
-from mesospy.allocator.filters import AgentFilters, Client, FilterSpec
+from mesospy.allocator.filters import AgentFilters, Client, FilterSpec, FilterSpecs
 from mesospy.allocator.sorter import DRFSorter
 from mesospy.resources import Resources
 
@@ -62,13 +62,15 @@ class Allocation:
 class _Agent:
     __slots__ = ("active", "filters", "free", "next_expiry", "scan_willing", "total", "used")
 
-    def __init__(self, total: Resources, wanting: set[Client], scan_willing: int) -> None:
+    def __init__(
+        self, total: Resources, wanting: set[Client], specs: FilterSpecs, scan_willing: int
+    ) -> None:
         self.total = total
         self.scan_willing = scan_willing  # see _SCAN_WILLING_MIN
         self.free = total
         self.used: dict[Client, Resources] = {}
         self.active = True
-        self.filters = AgentFilters(wanting)
+        self.filters = AgentFilters(wanting, specs)
         self.next_expiry = math.inf  # lower bound on its filters' deadlines
 
 
@@ -108,6 +110,7 @@ class Allocator:
         self._dirty: set[str] = set()  # of those, the ones worth looking at next cycle
         self._expiries: list[tuple[float, str]] = []  # (deadline, agent): lazy heap
         self._last_spec: FilterSpec | None = None
+        self._specs = FilterSpecs()
 
     # ------------------------------------------------------------------ frameworks
 
@@ -198,7 +201,9 @@ class Allocator:
         if agent_id in self._agents:
             raise ValueError(f"agent {agent_id!r} is already added")
         spread = (len(self._agents) * 37) % _SCAN_WILLING_SPREAD
-        self._agents[agent_id] = _Agent(total, self._wanting, _SCAN_WILLING_MIN + spread)
+        self._agents[agent_id] = _Agent(
+            total, self._wanting, self._specs, _SCAN_WILLING_MIN + spread
+        )
         self._change_total(total, 1)
         self._update_offerable(agent_id, self._agents[agent_id])
         for (framework_id, role), resources in (used or {}).items():

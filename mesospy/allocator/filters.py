@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from mesospy.resources import Resources
 
-__all__ = ["WILLING_CACHE_MAX", "AgentFilters", "Client", "FilterSpec"]
+__all__ = ["WILLING_CACHE_MAX", "AgentFilters", "Client", "FilterSpec", "FilterSpecs"]
 
 Client = tuple[str, str]  # (framework_id, role)
 
@@ -41,11 +41,55 @@ class FilterSpec:
     expiry: float
 
 
+class FilterSpecs:
+    """The specs in use, by number, with how many filters use each.
+
+    Agents' filters hold spec numbers rather than specs: a dict whose keys and values are
+    all plain values (ints, and the allocator's shared tuples of strings) is one the garbage
+    collector stops tracking. With millions of filters, full collections walking dicts of
+    spec objects cost as much as the allocation cycle itself.
+    """
+
+    __slots__ = ("_next", "_number", "_refs", "_specs")
+
+    def __init__(self) -> None:
+        self._specs: dict[int, FilterSpec] = {}
+        self._number: dict[FilterSpec, int] = {}
+        self._refs: dict[int, int] = {}
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __getitem__(self, number: int) -> FilterSpec:
+        return self._specs[number]
+
+    def acquire(self, spec: FilterSpec) -> int:
+        """The number of `spec` (equal specs share one), counted as used once more."""
+        number = self._number.get(spec)
+        if number is None:
+            number = self._number[spec] = self._next
+            self._next += 1
+            self._specs[number] = spec
+            self._refs[number] = 0
+        self._refs[number] += 1
+        return number
+
+    def release(self, number: int) -> None:
+        """One use fewer; a spec no filter uses is forgotten."""
+        left = self._refs[number] - 1
+        if left:
+            self._refs[number] = left
+            return
+        del self._refs[number], self._number[self._specs.pop(number)]
+
+
 class AgentFilters:
     """The decline filters on one agent, keyed by client.
 
     `wanting` is the allocator's live set of clients that want offers; the allocator calls
-    `toggle` whenever a client with a filter here enters or leaves it.
+    `toggle` whenever a client with a filter here enters or leaves it. `specs` is the
+    allocator's registry of filter specs, shared by every agent.
     """
 
     __slots__ = (
@@ -54,15 +98,17 @@ class AgentFilters:
         "_cached_free",
         "_live",
         "_live_uncovered",
+        "_specs",
         "_uncovered",
         "_wanting",
         "_willing",
         "_willing_version",
     )
 
-    def __init__(self, wanting: set[Client]) -> None:
+    def __init__(self, wanting: set[Client], specs: FilterSpecs) -> None:
         self._wanting = wanting
-        self._by_client: dict[Client, FilterSpec] = {}
+        self._specs = specs
+        self._by_client: dict[Client, int] = {}  # client -> spec number
         self._live = 0  # filters whose client wants offers
         self._cached_free: Resources | None = None
         self._uncovered: set[Client] = set()  # filters that do not cover _cached_free
@@ -83,7 +129,7 @@ class AgentFilters:
     def add(self, client: Client, spec: FilterSpec) -> bool:
         """Install (or replace) the filter of `client`; whether it is a new one."""
         replaced = self.remove(client)
-        self._by_client[client] = spec
+        self._by_client[client] = self._specs.acquire(spec)
         live = client in self._wanting
         self._live += live
         if self._cached_free is not None and not spec.resources.contains(self._cached_free):
@@ -98,8 +144,10 @@ class AgentFilters:
 
     def remove(self, client: Client) -> bool:
         """Drop the filter of `client`; whether there was one."""
-        if self._by_client.pop(client, None) is None:
+        number = self._by_client.pop(client, None)
+        if number is None:
             return False
+        self._specs.release(number)
         live = client in self._wanting
         self._live -= live
         if self._blocked is not None:
@@ -122,13 +170,15 @@ class AgentFilters:
 
     def expire(self, now: float) -> list[Client]:
         """Drop filters whose deadline has passed (`now >= expiry`); return their clients."""
-        gone = [c for c, spec in self._by_client.items() if now >= spec.expiry]
+        specs = self._specs
+        gone = [c for c, number in self._by_client.items() if now >= specs[number].expiry]
         for client in gone:
             self.remove(client)
         return gone
 
     def next_expiry(self) -> float:
-        return min((s.expiry for s in self._by_client.values()), default=math.inf)
+        specs = self._specs
+        return min((specs[n].expiry for n in set(self._by_client.values())), default=math.inf)
 
     def _sync(self, free: Resources) -> None:
         cached = self._cached_free
@@ -140,9 +190,13 @@ class AgentFilters:
         self._cached_free = free
         self._willing = None
         self._blocked = None
-        self._uncovered = {
-            c for c, spec in self._by_client.items() if not spec.resources.contains(free)
+        specs = self._specs
+        uncovering = {  # usually one or a few specs serve all the filters here
+            n for n in set(self._by_client.values()) if not specs[n].resources.contains(free)
         }
+        self._uncovered = (
+            {c for c, n in self._by_client.items() if n in uncovering} if uncovering else set()
+        )
         wanting = self._wanting
         self._live_uncovered = sum(1 for c in self._uncovered if c in wanting)
 

@@ -273,3 +273,24 @@ def test_agent_filtered_by_almost_everyone_still_goes_in_drf_order() -> None:
         seen += [o.framework_id for o in offers]
         decline(alloc, offers, 1e9, float(now))
     assert seen == expected
+
+
+def test_filters_are_invisible_to_the_garbage_collector_and_specs_are_forgotten() -> None:
+    # Millions of filters must not be walked by every full collection: an agent's filter
+    # dict holds only shared client tuples and spec numbers, which the collector untracks.
+    import gc
+
+    alloc = Allocator()
+    for i in range(50):
+        alloc.add_framework(f"f{i}", ["*"])
+    alloc.add_agent("a", AGENT)
+    for now in range(50):
+        decline(alloc, alloc.allocate(float(now)), 100.0 + now, float(now))
+    gc.collect()
+    filters = alloc._agents["a"].filters
+    assert len(filters) == 50
+    assert not gc.is_tracked(filters._by_client)
+    assert len(alloc._specs) == 50  # one per deadline
+    for i in range(50):
+        alloc.revive(f"f{i}")
+    assert len(alloc._specs) == 0
