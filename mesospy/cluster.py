@@ -53,8 +53,18 @@ class Daemon:
     process: subprocess.Popen[bytes] | None = None
     metrics_port: int = 0  # 0: it serves no metrics
     killed: bool = False  # a test killed it on purpose
+    # Its ports were picked free by LocalCluster for this start: another process may take
+    # one before the daemon binds it (then it exits saying so and gets new ones).
+    picked_ports: bool = False
+    port_changes: int = 0
+    _log_start: int = 0  # where this start's output begins in the log
 
     def start(self, env: dict[str, str] | None = None) -> None:
+        self.picked_ports = False
+        try:
+            self._log_start = self.log.stat().st_size
+        except OSError:
+            self._log_start = 0
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "mesospy", *self.args],
@@ -89,6 +99,34 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def lost_a_port(self) -> bool:
+        """It exited, on the start that got freshly picked ports, because one was taken."""
+        if not self.picked_ports or self.alive() or self.killed or self.process is None:
+            return False
+        if self.port_changes >= 5:  # not a race: let the caller report it
+            return False
+        try:
+            with open(self.log, "rb") as log:
+                log.seek(self._log_start)
+                output = log.read().decode(errors="replace")
+        except OSError:
+            return False
+        return "Address already in use" in output
+
+    def start_on_new_ports(self, env: dict[str, str] | None = None) -> None:
+        """Start again with fresh free ports in place of the ones it was given."""
+        new = {str(self.port): free_port()}
+        if self.metrics_port:
+            new[str(self.metrics_port)] = free_port()
+        for index, arg in enumerate(self.args[:-1]):
+            if arg in ("--port", "--metrics-port") and self.args[index + 1] in new:
+                self.args[index + 1] = str(new[self.args[index + 1]])
+        self.port = new[str(self.port)]
+        self.metrics_port = new.get(str(self.metrics_port), 0)
+        self.port_changes += 1
+        self.start(env)
+        self.picked_ports = True
 
     def tail(self, lines: int = 20) -> str:
         try:
@@ -137,10 +175,10 @@ class LocalCluster:
             self._tmp = tempfile.TemporaryDirectory(prefix="mesospy-")
             self.work_dir = Path(self._tmp.name)
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.master_port = self.master_port or free_port()
         for index in range(self.masters if self.zk else 1):
-            self.add_master(self.master_port if index == 0 else free_port())
+            self.add_master(self.master_port if index == 0 else 0)
         self.master = self.master_daemons[0]
+        self.master_port = self.master.port
         self.wait_for(lambda state: True, timeout, "a master to lead")
         for _ in range(self.agents):
             self.add_agent(wait=False)
@@ -175,6 +213,7 @@ class LocalCluster:
             port,
         )
         daemon.start()
+        daemon.picked_ports = True
         self.framework_daemons[name] = daemon
         if wait:
             self.wait_for(
@@ -190,6 +229,7 @@ class LocalCluster:
         """Start a master (another contender, with ZooKeeper)."""
         assert self.work_dir is not None
         index = len(self.master_daemons)
+        picked = not port
         port = port or free_port()
         name = "master" if index == 0 else f"master-{index}"
         zk_flags = ["--zk", self.zk] if self.zk else []
@@ -212,6 +252,7 @@ class LocalCluster:
             metrics_port=metrics_port,
         )
         daemon.start()
+        daemon.picked_ports = picked
         self.master_daemons.append(daemon)
         return daemon
 
@@ -243,6 +284,7 @@ class LocalCluster:
         assert self.work_dir is not None
         index = len(self.agent_daemons)
         resources = resources or self._resources_for(index)
+        picked = not port
         port = port or free_port()
         args = [
             "agent",
@@ -272,6 +314,7 @@ class LocalCluster:
         )
         before = len(self.state().agents) if wait else 0
         daemon.start()
+        daemon.picked_ports = picked
         self.agent_daemons.append(daemon)
         if wait:
             self.wait_for(lambda s: len(s.agents) > before, timeout, f"agent {index}")
@@ -293,6 +336,7 @@ class LocalCluster:
         deadline = time.monotonic() + timeout
         last_error = ""
         while time.monotonic() < deadline:
+            self._restart_where_a_port_was_taken()
             for daemon in [
                 *self.master_daemons[: 1 if self.zk is None else 0],
                 *self.agent_daemons,
@@ -311,6 +355,20 @@ class LocalCluster:
                 last_error = str(exc)
             time.sleep(0.05)
         raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what} {last_error}")
+
+    def _restart_where_a_port_was_taken(self) -> None:
+        """Free ports are picked before a daemon starts, so another process may take one
+        first: a daemon that exited for that on its first start goes again on new ports.
+        (A master without ZooKeeper only before anything was told its address.)"""
+        for daemon in [*self.master_daemons, *self.agent_daemons, *self.framework_daemons.values()]:
+            if not daemon.lost_a_port():
+                continue
+            told = bool(self.agent_daemons or self.framework_daemons)
+            if daemon is self.master and self.zk is None and told:
+                continue  # agents have its address: it must not move
+            daemon.start_on_new_ports()
+            if daemon is self.master:
+                self.master_port = daemon.port
 
     def agent_daemon(self, agent_id: str) -> Daemon:
         """The process of the agent the master knows as ``agent_id``."""

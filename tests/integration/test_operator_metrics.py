@@ -7,17 +7,20 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from mesospy.testing import LocalCluster, free_port
+from mesospy.testing import LocalCluster
 
 
 def test_metrics_port_serves_prometheus_text(tmp_path: Path) -> None:
-    port = free_port()
-    flags = ["--allocation-interval", "0.2", "--metrics-port", str(port)]
+    # metrics=True: the master gets --metrics-port with a free port (picked again if it is
+    # taken before the master binds it).
+    flags = ["--allocation-interval", "0.2"]
     with LocalCluster(agents=1, work_dir=tmp_path, agent_resources="cpus:1;mem:256",
-                      master_flags=flags):  # fmt: skip
+                      master_flags=flags, metrics=True) as cluster:  # fmt: skip
+        assert cluster.master is not None and cluster.master.metrics_url is not None
+        assert "--metrics-port" in cluster.master.args
         # Loopback only, and no proxy from the environment.
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        with opener.open(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        with opener.open(cluster.master.metrics_url, timeout=30) as response:
             text = response.read().decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert families["mesospy_master_elected"].samples[0].value == 1
