@@ -281,9 +281,13 @@ def test_failing_health_check_kills_task(tmp_path: Path) -> None:
             )
             # Failures before the file exists fall in the grace period and do not count;
             # then healthy, then the file goes away: unhealthy, and killed after 2 failures.
-            await c.run(
-                task("sick", "touch healthy; sleep 0.6; rm healthy; sleep 30", health_check=check)
+            # The test removes the file once the task was reported healthy (a loaded machine
+            # may run no check at all within a fixed time).
+            await c.run(task("sick", "touch healthy; sleep 30", health_check=check))
+            await wait_for(
+                lambda: any(s.healthy for s in c.master.statuses("sick")), what="sick healthy"
             )
+            (tmp_path / "frameworks" / "fw-1" / "tasks" / "sick" / "healthy").unlink()
             status = await c.terminal("sick")
             assert status.state == common_pb2.TASK_KILLED
             assert status.reason == R.REASON_TASK_UNHEALTHY
