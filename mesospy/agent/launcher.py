@@ -7,6 +7,11 @@ releases the GIL while the child execs, so the event loop keeps serving updates 
 meanwhile; anything else (argv tasks, tasks run as another user) goes through
 ``subprocess.Popen``. Exits are watched through a pidfd registered with the event loop: no
 child-watcher thread per process, no polling.
+
+A task run as another user is spawned the same way, its shell switching user through
+``setpriv`` (util-linux): ``Popen(user=...)`` has to fork() the agent, and in a forked child
+of a busy gRPC process gRPC's own fork handlers crash it now and then (SIGSEGV, SIGABRT)
+before it can exec. Popen is the fallback only where setpriv is missing.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import contextlib
 import os
 import pwd
 import shlex
+import shutil
 import signal
 import subprocess
 from collections.abc import Callable
@@ -30,6 +36,7 @@ SHELL = "/bin/sh"
 # 33) cannot be named: its posix_spawn leaves them ignored, harmless for programs (glibc's
 # SIGRTMIN is 34; glibc installs its handlers for them when it needs them).
 _DEFAULT_SIGNALS = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
+SETPRIV = shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin")
 
 
 @dataclass
@@ -130,13 +137,32 @@ class TaskLauncher:
         user = spec.user if spec.user and self._running_as_root else None
         argv = spec.argv
         try:
-            if user is None and len(argv) >= 3 and argv[0] == SHELL and argv[1] == "-c":
+            shell = len(argv) >= 3 and argv[0] == SHELL and argv[1] == "-c"
+            if shell and (user is None or SETPRIV is not None):
                 # No chdir file action before Python 3.13: the shell changes directory
                 # itself (a builtin: nothing runs before it, in or out of any cgroup).
-                script = f"cd -- {shlex.quote(str(spec.sandbox))} || exit 127\n{argv[2]}"
+                cd = f"cd -- {shlex.quote(str(spec.sandbox))} || exit 127\n"
+                if user is None:
+                    args = [SHELL, "-c", cd + argv[2], *argv[3:]]
+                else:
+                    # As root it enters the sandbox (its parents may be closed to the
+                    # user), then becomes the user and runs the script in a new shell.
+                    record = pwd.getpwnam(user)
+                    switch = shlex.join(
+                        [
+                            str(SETPRIV),
+                            f"--reuid={record.pw_uid}",
+                            f"--regid={record.pw_gid}",
+                            "--clear-groups",
+                            "--",
+                            SHELL,
+                            "-c",
+                        ]
+                    )
+                    args = [SHELL, "-c", f'{cd}exec {switch} "$0" "$@"', argv[2], *argv[3:]]
                 return os.posix_spawn(
                     SHELL,
-                    [SHELL, "-c", script, *argv[3:]],
+                    args,
                     spec.env,
                     file_actions=[
                         (os.POSIX_SPAWN_DUP2, self._devnull, 0),

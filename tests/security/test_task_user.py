@@ -80,3 +80,14 @@ def test_tasks_run_as_their_user_and_never_as_root(strict_cluster: LocalCluster)
             with pytest.raises(OperatorError) as caught:
                 client.read_file(framework_id, "as-nobody", path)
             assert caught.value.code == grpc.StatusCode.PERMISSION_DENIED, (path, caught.value)
+
+
+def test_many_tasks_as_a_user_all_run_as_that_user(strict_cluster: LocalCluster) -> None:
+    # Tasks of another user used to be forked from the agent (Popen(user=...)), and gRPC's
+    # fork handlers crashed some of those children (SIGSEGV) while the agent was busy.
+    ids = [f"nobody-{i}" for i in range(60)]
+    with FrameworkHarness(strict_cluster.master_address, name="many-users") as framework:
+        framework.submit([_as("nobody", i, 'test "$(id -un)" = nobody') for i in ids])
+        for task_id in ids:
+            status = _final(framework, task_id)
+            assert status.state == pb.TASK_FINISHED, (task_id, status.message)
