@@ -53,7 +53,9 @@ async def serve(master: str, state: str, host: str, port: int) -> int:
     """Run until SIGINT/SIGTERM (then disconnect, keeping tasks: failover)."""
     store = await asyncio.to_thread(open_store, state)
     scheduler = await asyncio.to_thread(BatchScheduler, store)
-    server = grpc.aio.server()
+    # No SO_REUSEPORT (gRPC's default): a second server on a taken port must fail, not
+    # silently take half of its connections.
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     batch_pb2_grpc.add_BatchServicer_to_server(BatchService(scheduler), server)  # type: ignore[no-untyped-call]
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()

@@ -48,7 +48,9 @@ async def serve(
     )
     scheduler.connections = vips.connections
     scheduler.min_drain = drain_seconds
-    server = grpc.aio.server()
+    # No SO_REUSEPORT (gRPC's default): a second server on a taken port must fail, not
+    # silently take half of its connections.
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     service_pb2_grpc.add_AppServiceServicer_to_server(AppService(scheduler), server)  # type: ignore[no-untyped-call]
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()

@@ -4,6 +4,8 @@ process on a busy machine) must not fail the cluster: the daemon goes again on n
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,3 +57,22 @@ def test_a_port_given_by_the_caller_is_not_changed(tmp_path: Path, taken_port: i
         assert cluster.master_port == taken_port
     finally:
         cluster.stop()
+
+
+@pytest.mark.parametrize("framework", ["batch", "service"])
+def test_a_framework_server_does_not_share_a_taken_port(tmp_path: Path, framework: str) -> None:
+    # gRPC servers bind with SO_REUSEPORT unless told not to: a second server on the port
+    # of another (e.g. a port picked free by two tests at once) would silently get half of
+    # its connections.
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "mesospy", framework, "serve", "--master", "127.0.0.1:1",
+             "--state", str(tmp_path / framework), "--port", str(port)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert result.returncode != 0
+    assert "Address already in use" in result.stderr
