@@ -63,8 +63,8 @@ def _restart_dead_frameworks(cluster: LocalCluster) -> None:
     "--port",
     default=5050,
     show_default=True,
-    type=click.IntRange(1, 65535),
-    help="The master's port.",
+    type=click.IntRange(0, 65535),
+    help="The master's port (0: any free one).",
 )
 @click.option(
     "--work-dir",
