@@ -190,11 +190,17 @@ class LocalCluster:
         return self
 
     def add_framework(
-        self, name: str, wait: bool = True, timeout: float = 60.0, state: str | None = None
+        self,
+        name: str,
+        wait: bool = True,
+        timeout: float = 60.0,
+        state: str | None = None,
+        extra_args: list[str] | None = None,
     ) -> Daemon:
         """Start a bundled framework (``mesospy NAME serve``); with ``wait``, return once it
         has subscribed (its FrameworkInfo is named ``mesospy-NAME``). Its state goes to
-        ``state`` (a directory or zk:// URL), by default WORK_DIR/NAME."""
+        ``state`` (a directory or zk:// URL), by default WORK_DIR/NAME; ``extra_args`` are
+        more flags of ``serve`` (TLS, credentials...)."""
         assert self.work_dir is not None
         port = free_port()
         daemon = Daemon(
@@ -208,6 +214,7 @@ class LocalCluster:
                 state or str(self.work_dir / name),
                 "--port",
                 str(port),
+                *(extra_args or []),
             ],
             self.work_dir / f"{name}.log",
             port,

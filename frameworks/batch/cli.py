@@ -22,7 +22,7 @@ import yaml
 
 from frameworks.batch.v1 import batch_pb2 as bpb
 from frameworks.batch.v1 import batch_pb2_grpc
-from mesospy.cli.common import fail, log_level_option, setup_logging
+from mesospy.cli.common import api_security_options, fail, log_level_option, setup_logging
 from mesospy.cli.common import master_option as daemon_master_option
 from mesospy.cli.output import (
     connect,
@@ -35,6 +35,9 @@ from mesospy.cli.output import (
     when,
 )
 from mesospy.client import CHANNEL_OPTIONS, OperatorError
+from mesospy.security.channels import sync_channel
+from mesospy.security.serving import ApiSecurity, ApiSecurityError
+from mesospy.security.tls import TLSError, tls_failure_hint
 
 F = TypeVar("F", bound=Callable[..., Any])
 BATCH_ENV = "MESOSPY_BATCH"
@@ -66,7 +69,10 @@ def batch_command(func: F) -> F:
             code: grpc.StatusCode = exc.code()
             details: str = exc.details() or code.name
             if code == grpc.StatusCode.UNAVAILABLE:
-                fail(f"cannot reach the batch framework: {' '.join(details.split())}")
+                fail(
+                    f"cannot reach the batch framework: {' '.join(details.split())}"
+                    f"{tls_failure_hint(details, 'it')}"
+                )
             if "\n" in details:  # a refused spec: every problem on its own line
                 click.echo(f"mesospy: error: {details}", err=True)
                 sys.exit(1)
@@ -85,7 +91,10 @@ class Connection:
     def __init__(self, master: str, batch: str | None) -> None:
         self.master = master
         self.address = batch or find_batch(master)
-        self.channel = grpc.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+        try:
+            self.channel = sync_channel(self.address, CHANNEL_OPTIONS)
+        except TLSError as exc:
+            fail(str(exc))
         self.stub = batch_pb2_grpc.BatchStub(self.channel)  # type: ignore[no-untyped-call]
 
     def call(self, rpc: str, request: Any, timeout: float = 15.0) -> Any:
@@ -182,21 +191,29 @@ def batch() -> None:
     type=click.IntRange(0, 65535),
     help="Port of the API (0: any free port; it is published through the master).",
 )
+@api_security_options
 @log_level_option
-def serve(master: str, state: str, host: str, port: int, log_level: str) -> None:
+def serve(
+    master: str, state: str, host: str, port: int, security: ApiSecurity, log_level: str
+) -> None:
     """Run the batch framework: jobs, cron schedules and DAGs.
 
     State (job definitions, runs, schedule progress) survives restarts: start it again
     with the same --state and it takes over its running tasks.
 
     Example: mesospy batch serve --master 127.0.0.1:5050 --state /var/lib/mesospy/batch
+
+    Secured (TLS to clients and master; callers need a principal and secret):
+    mesospy batch serve --master 10.0.0.1:5050 --state zk://10.0.0.1:2181/batch
+    --tls-cert tls/server.pem --tls-key tls/server.key --tls-ca tls/ca.pem
+    --credentials creds.txt --authenticate
     """
     from frameworks.batch.server import serve as run_server
 
     setup_logging(log_level)
     try:
-        code = asyncio.run(run_server(master, state, host, port))
-    except OSError as exc:
+        code = asyncio.run(run_server(master, state, host, port, security))
+    except (OSError, ApiSecurityError) as exc:
         fail(f"cannot start the batch framework: {exc}")
     sys.exit(code)
 

@@ -7,13 +7,12 @@ import getpass
 import logging
 import signal
 
-import grpc
-
 from frameworks.batch.api import BatchService
 from frameworks.batch.scheduler import BatchScheduler
 from frameworks.batch.store import open_store
 from frameworks.batch.v1 import batch_pb2_grpc
 from mesospy.scheduler import FrameworkRemoved, SchedulerDriver
+from mesospy.security.serving import ApiSecurity, add_port, api_server
 from mesospy.v1 import common_pb2
 
 __all__ = ["FRAMEWORK_NAME", "framework_info", "serve"]
@@ -49,15 +48,21 @@ async def _tick(scheduler: BatchScheduler) -> None:
         await asyncio.sleep(TICK_SECONDS)
 
 
-async def serve(master: str, state: str, host: str, port: int) -> int:
-    """Run until SIGINT/SIGTERM (then disconnect, keeping tasks: failover)."""
+async def serve(
+    master: str, state: str, host: str, port: int, security: ApiSecurity | None = None
+) -> int:
+    """Run until SIGINT/SIGTERM (then disconnect, keeping tasks: failover).
+
+    ``security``: TLS and authentication of the API (default: plain and open); raises
+    ``ApiSecurityError`` when its files cannot be used."""
+    security = security or ApiSecurity()
+    server = api_server(security, "the batch framework's API", [("grpc.so_reuseport", 0)])
     store = await asyncio.to_thread(open_store, state)
     scheduler = await asyncio.to_thread(BatchScheduler, store)
-    # No SO_REUSEPORT (gRPC's default): a second server on a taken port must fail, not
-    # silently take half of its connections.
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    # No SO_REUSEPORT (gRPC's default, see api_server above): a second server on a taken
+    # port must fail, not silently take half of its connections.
     batch_pb2_grpc.add_BatchServicer_to_server(BatchService(scheduler), server)  # type: ignore[no-untyped-call]
-    bound = server.add_insecure_port(f"{host}:{port}")
+    bound = add_port(server, f"{host}:{port}", security)
     await server.start()
     endpoint = f"{host}:{bound}"
     log.info("batch API at %s; state in %s", endpoint, state)

@@ -14,10 +14,17 @@ import click
 
 from frameworks.service.client import ServiceClient, ServiceError, find_service
 from frameworks.service.v1 import service_pb2 as spb
-from mesospy.cli.common import fail, log_level_option, run_until_signalled, setup_logging
+from mesospy.cli.common import (
+    api_security_options,
+    fail,
+    log_level_option,
+    run_until_signalled,
+    setup_logging,
+)
 from mesospy.cli.output import json_option, master_option, print_fields, print_json, print_table
 from mesospy.cli.output import when as format_time
 from mesospy.client import OperatorClient, OperatorError
+from mesospy.security.serving import ApiSecurity, ApiSecurityError
 
 F = TypeVar("F", bound=Callable[..., Any])
 SERVICE_ENV = "MESOSPY_SERVICE"
@@ -102,6 +109,7 @@ def service() -> None:
     help="Keep a stopping instance out of rotation this long before killing it "
     "[default: 0 with --vips, 2 with --no-vips].",
 )
+@api_security_options
 @log_level_option
 def serve(
     master: str,
@@ -110,12 +118,18 @@ def serve(
     host: str,
     vips: bool,
     drain_seconds: float | None,
+    security: ApiSecurity,
     log_level: str,
 ) -> None:
     """Run the service framework: scheduler, API and VIPs. Stopping it leaves the apps
     running; started again with the same --state it adopts them.
 
     Example: mesospy service serve --master 127.0.0.1:5050 --state /var/lib/mesospy/service
+
+    Secured (TLS to clients and master; callers need a principal and secret):
+    mesospy service serve --master 10.0.0.1:5050 --state zk://10.0.0.1:2181/service
+    --tls-cert tls/server.pem --tls-key tls/server.key --tls-ca tls/ca.pem
+    --credentials creds.txt --authenticate
     """
     from frameworks.service.server import serve as run_server
     from mesospy.scheduler import MesospyError
@@ -124,11 +138,19 @@ def serve(
     try:
         drain = drain_seconds if drain_seconds is not None else (0.0 if vips else 2.0)
         run_until_signalled(
-            run_server(master, state, port, host, vips_here=vips, drain_seconds=drain)
+            run_server(
+                master,
+                state,
+                port,
+                host,
+                vips_here=vips,
+                drain_seconds=drain,
+                security=security,
+            )
         )
     except MesospyError as exc:
         fail(str(exc))
-    except OSError as exc:
+    except (OSError, ApiSecurityError) as exc:
         fail(f"cannot start the service framework: {exc}")
 
 

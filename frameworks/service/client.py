@@ -11,6 +11,8 @@ from frameworks.service import FRAMEWORK_NAME
 from frameworks.service.v1 import service_pb2 as spb
 from frameworks.service.v1 import service_pb2_grpc
 from mesospy.client import OperatorClient
+from mesospy.security.channels import sync_channel
+from mesospy.security.tls import TLSError, tls_failure_hint
 
 T = TypeVar("T")
 
@@ -38,7 +40,11 @@ class ServiceClient:
     def __init__(self, address: str, timeout: float = 10.0) -> None:
         self.address = address
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(address)
+        # TLS and credentials: the CLI's flags, else $MESOSPY_TLS_* and $MESOSPY_PRINCIPAL.
+        try:
+            self._channel = sync_channel(address, [("grpc.enable_http_proxy", 0)])
+        except TLSError as exc:
+            raise ServiceError(str(exc)) from exc
         self._stub = service_pb2_grpc.AppServiceStub(self._channel)  # type: ignore[no-untyped-call]
 
     def call(self, rpc: str, request: Any) -> Any:
@@ -49,7 +55,10 @@ class ServiceClient:
             code = exc.code()
             detail = exc.details() or str(code)
             if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                detail = f"service framework at {self.address} unreachable: {detail}"
+                detail = (
+                    f"service framework at {self.address} unreachable: {detail}"
+                    f"{tls_failure_hint(detail, 'it')}"
+                )
             raise ServiceError(" ".join(detail.split())) from exc
 
     def deploy(self, text: str, dry_run: bool = False) -> spb.DeployResponse:

@@ -13,8 +13,6 @@ import contextlib
 import getpass
 import logging
 
-import grpc
-
 from frameworks.service import FRAMEWORK_NAME
 from frameworks.service.api import AppService
 from frameworks.service.scheduler import ServiceScheduler
@@ -22,6 +20,7 @@ from frameworks.service.store import Store
 from frameworks.service.v1 import service_pb2_grpc
 from frameworks.service.vip import VipManager
 from mesospy.scheduler import SchedulerDriver
+from mesospy.security.serving import ApiSecurity, add_port, api_server
 from mesospy.v1 import common_pb2 as pb
 
 log = logging.getLogger("frameworks.service")
@@ -39,8 +38,15 @@ async def serve(
     role: str = "*",
     vips_here: bool = True,
     drain_seconds: float = 0.0,
+    security: ApiSecurity | None = None,
 ) -> None:
-    """Run until cancelled (VIP proxies in this process unless ``vips_here`` is False)."""
+    """Run until cancelled (VIP proxies in this process unless ``vips_here`` is False).
+
+    ``security``: TLS and authentication of the API (default: plain and open)."""
+    security = security or ApiSecurity()
+    # No SO_REUSEPORT (gRPC's default): a second server on a taken port must fail, not
+    # silently take half of its connections.
+    server = api_server(security, "the service framework's API", [("grpc.so_reuseport", 0)])
     store = await asyncio.to_thread(Store.open, state)
     scheduler = ServiceScheduler(store, master)
     vips = VipManager(
@@ -48,11 +54,8 @@ async def serve(
     )
     scheduler.connections = vips.connections
     scheduler.min_drain = drain_seconds
-    # No SO_REUSEPORT (gRPC's default): a second server on a taken port must fail, not
-    # silently take half of its connections.
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     service_pb2_grpc.add_AppServiceServicer_to_server(AppService(scheduler), server)  # type: ignore[no-untyped-call]
-    bound = server.add_insecure_port(f"{host}:{port}")
+    bound = add_port(server, f"{host}:{port}", security)
     await server.start()
     info = pb.FrameworkInfo(
         id=store.framework_id(),

@@ -9,18 +9,24 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
 from mesospy.detector import MASTER_ENV, MasterSpecError, parse_host_port
-from mesospy.security.channels import ClientSecurity, set_default_client_security
+from mesospy.security.channels import (
+    ClientSecurity,
+    default_client_security,
+    set_default_client_security,
+)
 from mesospy.security.credentials import (
     PRINCIPAL_ENV,
     SECRET_ENV,
     Credential,
     CredentialsError,
 )
+from mesospy.security.serving import ApiSecurity, ApiSecurityError
 from mesospy.security.tls import CA_ENV, CERT_ENV, KEY_ENV, TLSConfig, TLSError
 from mesospy.zk.url import parse_zk_url
 
@@ -194,3 +200,42 @@ def client_security_options(func: F) -> F:
         return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def api_security_options(func: F) -> F:
+    """A framework API server's security flags (``mesospy batch|service serve``): the TLS
+    flags (which also reach the master), ``--credentials`` and ``--authenticate``; the
+    command gets them as one ``security: ApiSecurity`` argument."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        tls = tls_config(
+            kwargs.pop("tls_cert"),
+            kwargs.pop("tls_key"),
+            kwargs.pop("tls_ca"),
+            kwargs.pop("tls_require_client_cert"),
+        )
+        security = ApiSecurity(tls, kwargs.pop("credentials"), kwargs.pop("authenticate"))
+        try:
+            security.interceptors("the API")  # a bad file or flag fails now, in one line
+        except ApiSecurityError as exc:
+            fail(str(exc))
+        if tls is not None:  # the framework calls the master with the same certificates
+            env = default_client_security()
+            set_default_client_security(ClientSecurity(tls, env.credential))
+        return func(*args, security=security, **kwargs)
+
+    decorated = click.option(
+        "--authenticate",
+        is_flag=True,
+        help="Refuse API calls without a valid principal and secret (or, with "
+        "--tls-require-client-cert, a client certificate): UNAUTHENTICATED.",
+    )(wrapper)
+    decorated = click.option(
+        "--credentials",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        default=None,
+        help="Principals and secrets allowed to call the API (the master's file format); "
+        "calls with wrong ones are refused.",
+    )(decorated)
+    return tls_options(decorated)  # type: ignore[return-value]

@@ -62,6 +62,8 @@ class Authenticator:
     # Only a certificate the TLS layer verified (client certificates required) names a
     # principal; gRPC does not verify optional ones.
     trust_certificates: bool = False
+    # Who refuses an anonymous call, in its message ("this master", "the batch API").
+    server: str = "this master"
 
     @classmethod
     def create(
@@ -69,6 +71,7 @@ class Authenticator:
         store: CredentialStore | None,
         required: Iterable[str],
         trust_certificates: bool,
+        server: str = "this master",
     ) -> Authenticator:
         required = frozenset(required)
         if required and store is None and not trust_certificates:
@@ -76,7 +79,7 @@ class Authenticator:
                 "authentication is required but nobody could pass it: give --credentials "
                 "or require client certificates (--tls-require-client-cert)"
             )
-        return cls(store, required, trust_certificates)
+        return cls(store, required, trust_certificates, server)
 
     @property
     def active(self) -> bool:
@@ -100,7 +103,7 @@ class Authenticator:
             return Caller(certificate_name, kind, method, "certificate")
         if kind in self.required and method not in OPEN_METHODS:
             raise AuthenticationFailed(
-                f"this master requires {kind} to authenticate: send a principal and secret "
+                f"{self.server} requires {kind} to authenticate: send a principal and secret "
                 "(--principal/--secret or MESOSPY_PRINCIPAL/MESOSPY_SECRET) or a client "
                 "certificate"
             )

@@ -102,3 +102,13 @@ class TLSConfig:
         for path, what in ((self.cert, "certificate"), (self.key, "key"), (self.ca, "CA")):
             if path is not None:
                 _read(path, what)
+
+
+def tls_failure_hint(details: str, peer: str = "the server") -> str:
+    """What to check when a connection died the way TLS mismatches make it die ("" else)."""
+    if not any(s in details.lower() for s in ("socket closed", "handshake", "ssl", "reset")):
+        return ""
+    return (
+        f" (if {peer} serves TLS: --tls-ca must name the CA of its certificate, and one "
+        "requiring client certificates needs --tls-cert/--tls-key)"
+    )
