@@ -8,7 +8,8 @@ operator client. Pure parts first, I/O at the edge:
     runs.py       the run/instance state machine; task ids JOB.RUN.INSTANCE.ATTEMPT
     dag.py        parents, cycles;  placement.py  constraints against an offer's agent
     jobs.py       a job's record and the derived run ids (one per tick: exactly once)
-    store.py      ZooKeeper or a directory (atomic writes)
+    (state)       the SDK's StateStore (ZooKeeper or a directory): framework_id,
+                  jobs/NAME (a JobRecord), runs/NAME/RUN (a Run), JSON documents
     scheduler.py  the SDK Scheduler: state in, launches/kills/acks out, stored first
     api.py        the gRPC API (frameworks.batch.v1.Batch);  server.py  `batch serve`
     cli.py        `mesospy job ...`, `mesospy batch serve`

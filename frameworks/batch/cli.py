@@ -191,10 +191,23 @@ def batch() -> None:
     type=click.IntRange(0, 65535),
     help="Port of the API (0: any free port; it is published through the master).",
 )
+@click.option(
+    "--reconcile-seconds",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Reconcile the running tasks with the master this often (0: only on subscribing).",
+)
 @api_security_options
 @log_level_option
 def serve(
-    master: str, state: str, host: str, port: int, security: ApiSecurity, log_level: str
+    master: str,
+    state: str,
+    host: str,
+    port: int,
+    reconcile_seconds: float,
+    security: ApiSecurity,
+    log_level: str,
 ) -> None:
     """Run the batch framework: jobs, cron schedules and DAGs.
 
@@ -212,7 +225,9 @@ def serve(
 
     setup_logging(log_level)
     try:
-        code = asyncio.run(run_server(master, state, host, port, security))
+        code = asyncio.run(
+            run_server(master, state, host, port, security, reconcile_seconds=reconcile_seconds)
+        )
     except (OSError, ApiSecurityError) as exc:
         fail(f"cannot start the batch framework: {exc}")
     sys.exit(code)

@@ -10,7 +10,10 @@ Built only on the public SDK. The rules that make runs exactly-once:
   first try did instead of doing it again;
 - after a restart the framework re-subscribes with its stored framework id, reconciles
   its active attempts, and adopts the tasks the master still has. A task the master has
-  never heard of is launched again under the next attempt number, never the same id.
+  never heard of is launched again under the next attempt number, never the same id;
+- while connected it reconciles its active attempts every ``reconcile_interval`` seconds
+  (explicit), and every task the master knows after each subscription (implicit), so a
+  launch or a status update lost on the way is noticed within that interval.
 """
 
 from __future__ import annotations
@@ -28,17 +31,18 @@ from frameworks.batch.jobs import JobRecord, child_run_id, manual_run_id, schedu
 from frameworks.batch.runs import Instance, Kill, Run, parse_task_id
 from frameworks.batch.schedule import plan_ticks
 from frameworks.batch.spec import JobSpec, SpecError, load_spec
-from frameworks.batch.store import Store
 from mesospy.resources import ResourceError, Resources
 from mesospy.scheduler import (
     Scheduler,
     SchedulerDriver,
+    StateStore,
     calls,
     is_terminal,
     offer_resources,
     state_name,
     task,
 )
+from mesospy.scheduler.state import FRAMEWORK_ID_KEY
 from mesospy.v1 import common_pb2
 
 __all__ = ["BatchScheduler", "Conflict", "JobNotFound"]
@@ -48,6 +52,10 @@ log = logging.getLogger("mesospy.batch")
 SHORT_REFUSE = 1.0  # seconds: unused resources while work is waiting
 LONG_REFUSE = 600.0  # nothing to launch: do not offer these again for a while
 MAX_HISTORY = 100  # finished runs kept per job
+RECONCILE_SECONDS = 60.0  # explicit reconciliation of the active attempts this often
+# An attempt launched this recently is left out of periodic reconciliation: its launch may
+# still be on its way to the master, which would answer TASK_UNKNOWN (launch it again).
+LAUNCH_GRACE = 10.0
 
 
 class JobNotFound(LookupError):
@@ -61,11 +69,18 @@ class Conflict(ValueError):
 class BatchScheduler(Scheduler):
     """Keeps jobs and runs (mirrored in ``store``) and turns them into tasks."""
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        clock: Callable[[], float] = time.time,
+        reconcile_interval: float = RECONCILE_SECONDS,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.reconcile_interval = reconcile_interval  # 0: only after subscribing
+        self._next_reconcile = 0.0
         self.driver: SchedulerDriver | None = None
-        self.framework_id: str = str(store.get("framework_id") or "")
+        self.framework_id: str = store.framework_id()
         self.jobs: dict[str, JobRecord] = {}
         self.runs: dict[str, dict[str, Run]] = {}
         self.agents: dict[str, dict[str, str]] = {}  # agent id -> attributes (for constraints)
@@ -295,7 +310,34 @@ class BatchScheduler(Scheduler):
             for run in self.run_history(record.name):
                 if run.state == "SUCCEEDED" and not run.children_triggered:
                     self._trigger_children(run)
+        driver = self.driver
+        if driver is not None and driver.connected:
+            due = self.reconciliation_due(now)
+            if due:
+                log.debug("reconciling %d active tasks", len(due))
+                # After the commit: in order with the launches made before it.
+                self._after_commit(partial(driver.reconcile, due))
         self._want_offers()
+
+    def reconciliation_due(self, now: float) -> list[tuple[str, str]] | None:
+        """The active attempts to reconcile explicitly now (``(task id, agent id)``), or
+        None if the next periodic reconciliation is not due yet.
+
+        Attempts launched within ``LAUNCH_GRACE`` are left for the next round.
+        """
+        if self.reconcile_interval <= 0 or now < self._next_reconcile:
+            return None
+        self._next_reconcile = now + self.reconcile_interval
+        return self._active_tasks(launched_before=now - LAUNCH_GRACE)
+
+    def _active_tasks(self, launched_before: float | None = None) -> list[tuple[str, str]]:
+        return [
+            (run.task_id(i), i.agent_id)
+            for runs in self.runs.values()
+            for run in runs.values()
+            for i in run.instances
+            if i.active and (launched_before is None or i.started <= launched_before)
+        ]
 
     def _schedule(self, record: JobRecord, now: float) -> None:
         schedule = record.spec.schedule
@@ -378,15 +420,10 @@ class BatchScheduler(Scheduler):
     ) -> None:
         self.driver = driver
         if framework_id != self.framework_id:
-            self._put("framework_id", lambda: framework_id)
+            self._put(FRAMEWORK_ID_KEY, lambda: framework_id)
             self.framework_id = framework_id
-        active = [
-            (run.task_id(i), i.agent_id)
-            for runs in self.runs.values()
-            for run in runs.values()
-            for i in run.instances
-            if i.active
-        ]
+        active = self._active_tasks()
+        self._next_reconcile = self.clock() + self.reconcile_interval
         log.info("subscribed as %s; reconciling %d active tasks", framework_id, len(active))
         if active:
             self._after_commit(lambda: driver.reconcile(active))

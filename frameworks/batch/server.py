@@ -6,12 +6,12 @@ import asyncio
 import getpass
 import logging
 import signal
+from functools import partial
 
 from frameworks.batch.api import BatchService
-from frameworks.batch.scheduler import BatchScheduler
-from frameworks.batch.store import open_store
+from frameworks.batch.scheduler import RECONCILE_SECONDS, BatchScheduler
 from frameworks.batch.v1 import batch_pb2_grpc
-from mesospy.scheduler import FrameworkRemoved, SchedulerDriver
+from mesospy.scheduler import FrameworkRemoved, SchedulerDriver, open_store
 from mesospy.security.serving import ApiSecurity, add_port, api_server
 from mesospy.v1 import common_pb2
 
@@ -49,16 +49,24 @@ async def _tick(scheduler: BatchScheduler) -> None:
 
 
 async def serve(
-    master: str, state: str, host: str, port: int, security: ApiSecurity | None = None
+    master: str,
+    state: str,
+    host: str,
+    port: int,
+    security: ApiSecurity | None = None,
+    reconcile_seconds: float = RECONCILE_SECONDS,
 ) -> int:
     """Run until SIGINT/SIGTERM (then disconnect, keeping tasks: failover).
 
     ``security``: TLS and authentication of the API (default: plain and open); raises
-    ``ApiSecurityError`` when its files cannot be used."""
+    ``ApiSecurityError`` when its files cannot be used. ``reconcile_seconds``: how often
+    the running tasks are reconciled with the master (0: only on subscribing)."""
     security = security or ApiSecurity()
     server = api_server(security, "the batch framework's API", [("grpc.so_reuseport", 0)])
     store = await asyncio.to_thread(open_store, state)
-    scheduler = await asyncio.to_thread(BatchScheduler, store)
+    scheduler = await asyncio.to_thread(
+        partial(BatchScheduler, store, reconcile_interval=reconcile_seconds)
+    )
     # No SO_REUSEPORT (gRPC's default, see api_server above): a second server on a taken
     # port must fail, not silently take half of its connections.
     batch_pb2_grpc.add_BatchServicer_to_server(BatchService(scheduler), server)  # type: ignore[no-untyped-call]
@@ -82,7 +90,7 @@ async def serve(
     except FrameworkRemoved as exc:
         # The master forgot us (torn down, or down longer than the failover timeout):
         # the next start subscribes afresh and relaunches what is still to run.
-        store.delete("framework_id")
+        store.forget_framework_id()
         log.error("the master removed the framework (%s); exiting", exc)
         return 1
     finally:

@@ -11,7 +11,8 @@
 
     SchedulerDriver(Hello(), FrameworkInfo(name="hello")).run()
 
-See ``examples/README.md`` for a walk-through.
+Keep state across restarts (framework id, jobs, tasks) with ``open_store(--state)``
+(``mesospy.scheduler.state``). See ``examples/README.md`` for a walk-through.
 """
 
 from mesospy.scheduler import calls
@@ -28,6 +29,7 @@ from mesospy.scheduler.errors import (
     PreconditionFailed,
 )
 from mesospy.scheduler.scheduler import MaybeAwaitable, Scheduler
+from mesospy.scheduler.state import DocumentTooLarge, StateStore, open_store
 from mesospy.scheduler.tasks import (
     TERMINAL_STATES,
     how_many_fit,
@@ -41,6 +43,7 @@ __all__ = [
     "TERMINAL_STATES",
     "Backoff",
     "CallRejected",
+    "DocumentTooLarge",
     "DriverStopped",
     "FrameworkRemoved",
     "InvalidCall",
@@ -51,10 +54,12 @@ __all__ = [
     "PreconditionFailed",
     "Scheduler",
     "SchedulerDriver",
+    "StateStore",
     "calls",
     "how_many_fit",
     "is_terminal",
     "offer_resources",
+    "open_store",
     "state_name",
     "task",
 ]

@@ -1,14 +1,11 @@
-"""Pure parts: DAG cycles, placement constraints, run ids; and the directory store."""
+"""Pure parts: DAG cycles, placement constraints, run ids."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from frameworks.batch.dag import children_of, find_cycle
 from frameworks.batch.jobs import child_run_id, manual_run_id, scheduled_run_id
 from frameworks.batch.placement import agent_attributes, satisfies
 from frameworks.batch.spec import Constraint
-from frameworks.batch.store import DirectoryStore
 
 
 def test_cycles_are_found_and_named() -> None:
@@ -38,21 +35,3 @@ def test_run_ids() -> None:
     assert manual_run_id(1.5, {"m19700101T000001500Z": 1}) == "m19700101T000001500Z-1"
     assert child_run_id({"a": "r1", "b": "r2"}) == child_run_id({"b": "r2", "a": "r1"})
     assert child_run_id({"a": "r1"}) != child_run_id({"a": "r2"})
-
-
-def test_directory_store(tmp_path: Path) -> None:
-    store = DirectoryStore(tmp_path / "state")
-    assert store.get("framework_id") is None
-    store.put("framework_id", "f1")
-    store.put("jobs/a", {"x": 1})
-    store.put("runs/a/r1", {"y": 2})
-    store.put("runs/a/r2", {"y": 3})
-    store.put("jobs/a", {"x": 2})
-    reopened = DirectoryStore(tmp_path / "state")
-    assert reopened.get("framework_id") == "f1"
-    assert reopened.get("jobs/a") == {"x": 2}
-    assert reopened.children("jobs") == ["a"]
-    assert reopened.children("runs/a") == ["r1", "r2"]
-    reopened.delete("runs/a")
-    assert reopened.children("runs/a") == []
-    assert not list((tmp_path / "state").rglob(".tmp-*"))

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from frameworks.batch.scheduler import BatchScheduler
-from frameworks.batch.store import DirectoryStore
+from mesospy.scheduler.state import DirectoryStore
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC, on a minute
 
@@ -103,3 +103,46 @@ def test_a_schedule_added_later_starts_from_then(tmp_path: Path) -> None:
     clock.now = T0 + 31 * 60 + 1
     scheduler.tick()
     assert states(scheduler) == [("s20270115T083100Z", "PENDING")]
+
+
+def test_active_attempts_are_reconciled_periodically(tmp_path: Path) -> None:
+    """Every interval, the active attempts (not the ones just launched: their launch may
+    still be on its way) are due for explicit reconciliation; a lost launch answered
+    TASK_UNKNOWN is then launched again as the next attempt."""
+    clock = Clock(T0)
+    scheduler = BatchScheduler(DirectoryStore(tmp_path), clock, reconcile_interval=60)
+    scheduler.submit("name: work\ncommand: 'sleep 100'\ninstances: 3\n")
+    run = scheduler.run_now("work")
+    old, recent, waiting = run.instances
+    assert scheduler.reconciliation_due(clock.now) == []  # nothing active yet
+    clock.now = T0 + 1
+    old_task = run.launching(old, "agent-1", clock.now)
+    clock.now = T0 + 55
+    assert scheduler.reconciliation_due(clock.now) is None  # not due before T0 + 60
+    clock.now = T0 + 58
+    run.launching(recent, "agent-2", clock.now)
+    clock.now = T0 + 60
+    assert scheduler.reconciliation_due(clock.now) == [(old_task, "agent-1")]
+    assert scheduler.reconciliation_due(clock.now + 59) is None  # once per interval
+    clock.now = T0 + 120
+    due = scheduler.reconciliation_due(clock.now)
+    assert due is not None and sorted(due) == [
+        (old_task, "agent-1"), (run.task_id(recent), "agent-2"),
+    ]  # fmt: skip
+    # The master never heard of the old one: it is launched again, under a new task id.
+    spec = scheduler.job("work").spec
+    run.task_update(spec, old.index, old.attempt, "TASK_UNKNOWN", clock.now)
+    assert old.state == "WAITING" and old.attempt == 1
+    assert old in run.launchable(clock.now) and waiting in run.launchable(clock.now)
+    clock.now = T0 + 180
+    assert scheduler.reconciliation_due(clock.now) == [(run.task_id(recent), "agent-2")]
+
+
+def test_periodic_reconciliation_can_be_turned_off(tmp_path: Path) -> None:
+    clock = Clock(T0)
+    scheduler = BatchScheduler(DirectoryStore(tmp_path), clock, reconcile_interval=0)
+    scheduler.submit("name: work\ncommand: 'sleep 100'\n")
+    run = scheduler.run_now("work")
+    run.launching(run.instances[0], "agent-1", clock.now)
+    clock.now += 3600
+    assert scheduler.reconciliation_due(clock.now) is None

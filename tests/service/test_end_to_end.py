@@ -6,6 +6,7 @@ instance by hand (replaced), kill an agent (instances moved). The loop sees no f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -25,6 +26,7 @@ import yaml
 from click.testing import CliRunner
 
 from frameworks.service.client import ServiceClient, ServiceError, find_service
+from frameworks.service.store import Store
 from frameworks.service.v1 import service_pb2 as spb
 from mesospy.cli.main import cli
 from mesospy.client import OperatorClient
@@ -274,7 +276,8 @@ def test_a_restarted_framework_adopts_its_instances_and_a_host_proxy_keeps_servi
         # As if it had died before writing down one of its instances: that one is adopted
         # from the master's answers, ports and all.
         assert cluster.work_dir is not None
-        (cluster.work_dir / "service" / "instances" / before[0]).unlink()
+        with contextlib.closing(Store.open(str(cluster.work_dir / "service"))) as store:
+            store.delete_instance(before[0])
         cluster.add_framework("service")
 
         def adopted() -> bool:
