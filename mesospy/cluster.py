@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from mesospy.client import OperatorClient, OperatorError
 from mesospy.security.channels import ClientSecurity
 from mesospy.v1 import operator_pb2 as opb
@@ -100,6 +102,20 @@ class Daemon:
             self.process.kill()
             self.process.wait()
 
+    def listening(self) -> bool:
+        """Its process listens on its port (not some other process that took the port)."""
+        if not self.alive():
+            return False
+        assert self.process is not None
+        try:
+            connections = psutil.Process(self.process.pid).net_connections(kind="tcp")
+        except psutil.Error:
+            return False
+        return any(
+            c.status == psutil.CONN_LISTEN and c.laddr and c.laddr[1] == self.port
+            for c in connections
+        )
+
     def lost_a_port(self) -> bool:
         """It exited, on the start that got freshly picked ports, because one was taken."""
         if not self.picked_ports or self.alive() or self.killed or self.process is None:
@@ -179,7 +195,9 @@ class LocalCluster:
             self.add_master(self.master_port if index == 0 else 0)
         self.master = self.master_daemons[0]
         self.master_port = self.master.port
-        self.wait_for(lambda state: True, timeout, "a master to lead")
+        # Whoever answers on a master's port must be that master: another process may have
+        # taken the port before it could bind it (and may even be another test's master).
+        self.wait_for(lambda state: self._master_is_ours(), timeout, "a master to lead")
         for _ in range(self.agents):
             self.add_agent(wait=False)
         self.wait_for(
@@ -362,6 +380,10 @@ class LocalCluster:
                 last_error = str(exc)
             time.sleep(0.05)
         raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what} {last_error}")
+
+    def _master_is_ours(self) -> bool:
+        daemon = self.leader() if self.zk else self.master
+        return daemon is not None and daemon.listening()
 
     def _restart_where_a_port_was_taken(self) -> None:
         """Free ports are picked before a daemon starts, so another process may take one

@@ -76,3 +76,17 @@ def test_a_framework_server_does_not_share_a_taken_port(tmp_path: Path, framewor
         )  # fmt: skip
     assert result.returncode != 0
     assert "Address already in use" in result.stderr
+
+
+def test_a_master_whose_port_another_master_took_is_not_mistaken_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The other master answers on the port too: the cluster must wait for its own.
+    with LocalCluster(agents=1, work_dir=tmp_path / "other") as other:
+        picks = iter([other.master_port])
+        monkeypatch.setattr(mesospy.cluster, "free_port", lambda: next(picks, None) or free_port())
+        with LocalCluster(agents=2, work_dir=tmp_path / "ours") as ours:
+            assert ours.master is not None and ours.master.port_changes == 1
+            assert ours.master_port != other.master_port
+            assert len(ours.state().agents) == 2
+            assert len(other.state().agents) == 1
