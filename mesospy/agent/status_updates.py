@@ -10,7 +10,6 @@ and sends every due update in batched ``UpdateStatus`` RPCs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import logging
 from collections import deque
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 
 from mesospy.task_states import is_terminal
 from mesospy.v1 import agent_pb2, common_pb2
+from mesospy.wakeup import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -242,5 +242,4 @@ class StatusUpdateManager:
         self._wake.clear()
         if self.streams.has_ready() and self._sender is not None:
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+        await wait_event(self._wake, timeout)

@@ -7,7 +7,6 @@ Frameworks, agents and tasks each have a handler class (``frameworks.py``, ``age
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import time
@@ -31,6 +30,7 @@ from mesospy.registry_api import Registry
 from mesospy.resources import Resources
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import scheduler_pb2 as spb
+from mesospy.wakeup import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +217,7 @@ class Master:
     async def _allocation_loop(self) -> None:
         interval = self.config.allocation_interval
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._allocation_wanted.wait(), interval)
+            await wait_event(self._allocation_wanted, interval)
             self._allocation_wanted.clear()
             try:
                 with self.metrics.allocation_seconds.time():
