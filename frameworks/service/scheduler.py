@@ -11,7 +11,6 @@ reconciles them with the master and adopts tasks that are still running.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -39,6 +38,7 @@ from mesospy.scheduler import (
     task,
 )
 from mesospy.v1 import common_pb2 as pb
+from mesospy.wakeup import wait_event
 
 log = logging.getLogger("frameworks.service")
 
@@ -184,8 +184,7 @@ class ServiceScheduler(Scheduler):
             except Exception:  # a bug in one tick must not stop the framework
                 log.exception("tick failed")
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.tick_seconds)
+            await wait_event(self._wake, self.tick_seconds)  # never swallows a cancel
 
     def tick(self) -> None:
         """Run the controller for every app and carry out its plans."""
