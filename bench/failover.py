@@ -92,7 +92,8 @@ async def run(args: argparse.Namespace, work: Path, zk_hosts: str) -> dict[str, 
     masters = [start_master(work, f"master-{i}", flags) for i in range(3)]
     detector = MasterDetector(url)
     fleet: Fleet | None = None
-    pool: ChannelPool | None = None
+    pools: list[ChannelPool] = []
+    leader: MasterDetector | None = None
     frameworks: list[LeanFramework] = []
     jobs: list[asyncio.Task[None]] = []
     per_agent = -(-args.tasks // args.agents)
@@ -116,12 +117,13 @@ async def run(args: argparse.Namespace, work: Path, zk_hosts: str) -> dict[str, 
         print(f"{args.agents} agents registered in {time.time() - t0:.1f} s ({load()})")
 
         record = Record()
-        pool = ChannelPool(url)
+        leader = MasterDetector(url)
         share, extra = divmod(args.tasks, args.frameworks)
         for i in range(args.frameworks):
+            pools.append(ChannelPool("", leader))
             framework = LeanFramework(
                 f"fw{i}",
-                pool,
+                pools[-1],
                 record,
                 per_task,
                 lambda: 1e7,
@@ -131,11 +133,18 @@ async def run(args: argparse.Namespace, work: Path, zk_hosts: str) -> dict[str, 
             frameworks.append(framework)
             jobs.append(asyncio.ensure_future(framework.run()))
         t1 = time.time()
-        await fleet.wait(
-            f"{args.tasks} tasks running and acknowledged",
-            lambda: fleet is not None and fleet.total("acks") >= args.tasks,
-            args.timeout,
-        )
+        try:
+            await fleet.wait(
+                f"{args.tasks} tasks running and acknowledged",
+                lambda: fleet is not None and fleet.total("acks") >= args.tasks,
+                args.timeout,
+            )
+        except TimeoutError:
+            print(
+                f"launched {record.launched}, acks {fleet.total('acks')}, send errors "
+                f"{dict(record.send_errors)}, e.g. {record.wrong_examples[:3]}"
+            )
+            raise
         print(f"{args.tasks} tasks running in {time.time() - t1:.1f} s ({load()})")
         await asyncio.sleep(args.settle)
         survivors = [m for m in masters if m is not old]
@@ -179,8 +188,10 @@ async def run(args: argparse.Namespace, work: Path, zk_hosts: str) -> dict[str, 
         for job in jobs:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await job
-        if pool is not None:
+        for pool in pools:
             await pool.close()
+        if leader is not None:
+            await leader.close()
         if fleet is not None:
             await fleet.stop()
         await detector.close()
@@ -228,7 +239,9 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--frameworks", type=int, default=10)
     parser.add_argument("--task-resources", default="cpus:1;mem:256")
-    parser.add_argument("--zk-session-timeout", type=float, default=2.0)
+    parser.add_argument(
+        "--zk-session-timeout", type=float, default=10.0, help="the masters' (their default)"
+    )
     parser.add_argument("--heartbeat", type=float, default=5.0, help="master's ping timeout")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds before the kill")
     parser.add_argument("--timeout", type=float, default=900.0)

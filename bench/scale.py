@@ -51,6 +51,7 @@ from fleet import CpuMeter, Fleet, load, percentile, raise_fd_limit, start_maste
 from machine import describe
 from sim_frameworks import ChannelPool, LeanFramework, Record
 
+from mesospy.detector import MasterDetector
 from mesospy.resources import Resources
 
 ANCHOR = "Mesos: 35,000 agents in production (one master)"
@@ -71,7 +72,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
     master = start_master(work, "master", flags)
     fleet: Fleet | None = None
     frameworks: list[asyncio.Task[None]] = []
-    pool: ChannelPool | None = None
+    pools: list[ChannelPool] = []
+    leader: MasterDetector | None = None
     try:
         await asyncio.to_thread(wait_serving, master)
         meter = CpuMeter(master.process.pid)  # type: ignore[union-attr]
@@ -102,15 +104,16 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         )
 
         record = Record()
-        pool = ChannelPool(address)
+        leader = MasterDetector(address)
         per_task = Resources.parse(args.task_resources)
         mean = args.task_seconds
         slots = int(Resources.parse(args.agent_resources).scalar("cpus") // per_task.scalar("cpus"))
         capacity = slots * args.agents
         for i in range(args.frameworks):
+            pools.append(ChannelPool("", leader))
             framework = LeanFramework(
                 f"fw{i}",
-                pool,
+                pools[-1],
                 record,
                 per_task,
                 lambda: random.uniform(0.5 * mean, 1.5 * mean),
@@ -153,8 +156,10 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         for job in frameworks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await job
-        if pool is not None:
+        for pool in pools:
             await pool.close()
+        if leader is not None:
+            await leader.close()
         if fleet is not None:
             await fleet.stop()
         master.stop()

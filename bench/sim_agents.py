@@ -329,6 +329,8 @@ class Sim:
                 timeout=max(self.heartbeat_interval, 10.0),
             )
         except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.CANCELLED:
+                return  # this process is stopping
             # As a real agent: a failed heartbeat means registering again.
             self.counters["heartbeat_failures"] += 1
             if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:

@@ -7,7 +7,8 @@ subscribes again with its id (framework failover). What they do:
 
 - launch ``sleep SECONDS`` tasks of ``task_resources`` on every offer, as many as fit,
   until ``limit`` tasks are launched (None: a backlog that never runs out);
-- decline what they do not use with ``refuse_seconds``;
+- decline what they do not use with ``refuse_seconds``, and SUPPRESS once ``limit`` tasks
+  are launched;
 - acknowledge every update (one ACKNOWLEDGE call per batch of events).
 
 They record, for the benchmarks: every offer received (wall-clock time and agent), every
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import getpass
 import logging
 import random
@@ -65,6 +65,7 @@ class Record:
     dropped: int = 0
     running_updates: int = 0
     wrong_states: Counter[str] = field(default_factory=Counter)
+    send_errors: Counter[str] = field(default_factory=Counter)
     wrong_examples: list[str] = field(default_factory=list)
     subscriptions: int = 0
     offer_events_after: list[float] = field(default_factory=list)  # first offer per sub
@@ -119,6 +120,7 @@ class LeanFramework:
         self.subscribed = asyncio.Event()
         self.subscribed_at = 0.0
         self.first_offer_at = 0.0  # of the current subscription
+        self.suppressed = False
         self._sends: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -150,6 +152,7 @@ class LeanFramework:
                     self.stream_id = event.subscribed.stream_id
                     self.subscribed_at = time.time()
                     self.first_offer_at = 0.0
+                    self.suppressed = False
                     self.record.subscriptions += 1
                     self.subscribed.set()
             self._handle(stub, events)
@@ -200,6 +203,11 @@ class LeanFramework:
         else:
             record.declined += 1
             self._send(stub, calls.decline([offer.id], self.refuse_seconds))
+            if self.limit is not None and self.next_task >= self.limit and not self.suppressed:
+                # All launched: no more offers, as a real framework would ask (after a
+                # failover the new leader does not know it, offers come, and it asks again).
+                self.suppressed = True
+                self._send(stub, calls.suppress())
 
     def _update(self, status: pb.TaskStatus) -> None:
         state = status.state
@@ -232,15 +240,23 @@ class LeanFramework:
         job.add_done_callback(self._sends.discard)
 
     async def _deliver(self, stub: spb_grpc.SchedulerStub, call: spb.Call) -> None:
-        with contextlib.suppress(grpc.aio.AioRpcError):  # a failover: offers are void anyway
+        try:
             await stub.Send(call, timeout=30)
+        except grpc.aio.AioRpcError as exc:  # in a failover offers are void anyway: counted
+            key = f"{spb.Call.Type.Name(call.type)} {exc.code().name}"
+            self.record.send_errors[key] += 1
+            if len(self.record.wrong_examples) < 10 and exc.code() != grpc.StatusCode.UNAVAILABLE:
+                self.record.wrong_examples.append(f"{key}: {exc.details()}")
 
 
 class ChannelPool:
-    """One channel to the leading master, shared; replaced when the leader changes."""
+    """A channel to the leading master, replaced when the leader changes. Give each
+    framework its own (its own connection, as separate framework processes have), sharing
+    one ``detector``."""
 
-    def __init__(self, master: str) -> None:
-        self.detector = MasterDetector(master)
+    def __init__(self, master: str, detector: MasterDetector | None = None) -> None:
+        self._own_detector = detector is None
+        self.detector = detector or MasterDetector(master)
         self._target = ""
         self._channel: grpc.aio.Channel | None = None
         self._stub: spb_grpc.SchedulerStub | None = None
@@ -269,4 +285,5 @@ class ChannelPool:
     async def close(self) -> None:
         if self._channel is not None:
             await self._channel.close(None)
-        await self.detector.close()
+        if self._own_detector:
+            await self.detector.close()
