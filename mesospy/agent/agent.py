@@ -115,6 +115,7 @@ class Agent:
         self.service = AgentService(
             self.tasks, self.updates, work, self.agent_id or None, self.metrics.launched
         )
+        self.service.reregistering = bool(self.agent_id)  # recovered: known to the master
         self._server = grpc.aio.server(
             options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 << 20)],
             interceptors=[MasterOnly(self.call_token)] if cfg.secured else None,
@@ -253,11 +254,13 @@ class Agent:
             await self._registered(response)
             attempt = 0
             await self._heartbeat_until_lost(stub, response.heartbeat_interval_seconds)
+            self.service.reregistering = True
             self.registered.clear()
             self.updates.set_sender(None)
             attempt = 1
 
     async def _registered(self, response: agent_pb2.RegisterAgentResponse) -> None:
+        self.service.reregistering = False
         if response.agent_id and response.agent_id != self.agent_id:
             self.agent_id = response.agent_id
             await asyncio.to_thread(self.checkpoint.save_agent_id, self.agent_id)

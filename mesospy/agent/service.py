@@ -45,6 +45,11 @@ class AgentService(agent_pb2_grpc.AgentServicer):
         self._updates = updates
         self._work_dir = work_dir
         self.agent_id = agent_id
+        # Between losing the master and being registered again (or, after a restart, until
+        # re-registered), launches are refused: the master would judge this agent's tasks by
+        # a re-registration that may not list a task started meanwhile, and call it lost
+        # while it runs (as a Mesos agent does, it takes no tasks until registered).
+        self.reregistering = False
 
     async def RunTasks(
         self, request: agent_pb2.RunTasksRequest, context: Context
@@ -72,6 +77,13 @@ class AgentService(agent_pb2_grpc.AgentServicer):
                     f"task {task.task_id!r} is meant for agent {task.agent_id!r}, "
                     f"but this is agent {self.agent_id!r}",
                 )
+        if self.reregistering:
+            await _abort(
+                context,
+                grpc.StatusCode.UNAVAILABLE,
+                f"agent {self.agent_id} is re-registering with the master; "
+                f"{len(request.tasks)} task(s) not started",
+            )
         self._tasks.launch(framework, list(request.tasks))
         if self._on_launch is not None:
             self._on_launch(len(request.tasks))

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import grpc
 from test_agent_harness import Cluster, cluster, task, wait_for
 
 from mesospy.cluster import free_port
@@ -250,6 +251,29 @@ def test_an_agent_leaves_no_cgroups_behind_and_sweeps_what_a_crash_left(tmp_path
             await wait_for(
                 lambda: not any((p / "left-by-a-crash").exists() for p in parents), 10, "sweep"
             )
+
+    asyncio.run(scenario())
+
+
+def test_no_task_is_taken_while_the_agent_re_registers(tmp_path: Path) -> None:
+    # A task launched then could be missing from the re-registration, and the master would
+    # report it lost while it runs; the agent refuses it (UNAVAILABLE: never started).
+    async def scenario() -> None:
+        async with cluster(tmp_path) as c:
+            c.master.unavailable = True  # the next heartbeat fails: register again
+            await wait_for(lambda: not c.agent.registered.is_set(), what="lost master")
+            try:
+                await c.run(task("early", "true"))
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.UNAVAILABLE
+                assert "re-registering" in (exc.details() or "")
+            else:
+                raise AssertionError("a task was taken while re-registering")
+            assert c.master.terminal("early") is None
+            c.master.unavailable = False
+            await wait_for(c.agent.registered.is_set, what="registered again")
+            await c.run(task("later", "true"))
+            assert (await c.terminal("later")).state == common_pb2.TASK_FINISHED
 
     asyncio.run(scenario())
 

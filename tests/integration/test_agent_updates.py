@@ -83,9 +83,11 @@ def test_updates_wait_out_a_master_outage_and_are_resent(tmp_path: Path) -> None
     async def scenario() -> None:
         master = FakeMaster(heartbeat=0.1)
         async with cluster(tmp_path, master, status_update_retry_min=30) as c:
+            # The task ends during the outage (launches are refused while re-registering).
+            await c.run(task("t", "while [ ! -e go ]; do sleep 0.05; done"))
             master.unavailable = True
             await wait_for(lambda: not c.agent.registered.is_set(), what="agent notices")
-            await c.run(task("t", "exit 0"))
+            (tmp_path / "frameworks" / "fw-1" / "tasks" / "t" / "go").touch()
             await wait_for(lambda: c.agent.tasks.tasks[("fw-1", "t")].terminal, what="exit")
             registrations = len(master.registrations)
             master.unavailable = False
