@@ -146,16 +146,25 @@ class GuardInterceptor(_ServerInterceptor):
 
     def __init__(self, guard: Guard) -> None:
         self.guard = guard
+        # The guarded handler of each method, made once: this runs for every call, and
+        # agents' heartbeats alone are thousands of calls a second in a large cluster.
+        self._guarded: dict[str, Any] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
         details: grpc.HandlerCallDetails,
     ) -> Any:
-        handler: Any = await continuation(details)
-        if handler is None:
-            return handler
         method: str = details.method
+        guarded = self._guarded.get(method)
+        if guarded is None:
+            handler = await continuation(details)
+            if handler is None:  # no such method: nothing kept (callers choose the names)
+                return None
+            guarded = self._guarded[method] = self._guard(method, handler)
+        return guarded
+
+    def _guard(self, method: str, handler: Any) -> Any:
         guard = self.guard
         if handler.unary_unary is not None:
             inner: Any = handler.unary_unary
