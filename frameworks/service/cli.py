@@ -103,6 +103,12 @@ def service() -> None:
     "`python -m frameworks.service.vip` on each agent host instead).",
 )
 @click.option(
+    "--vip-tasks",
+    is_flag=True,
+    help="Run the VIP proxies as tasks of this framework, one on every agent host (the "
+    "system app mesospy-system/vip-proxy); implies --no-vips.",
+)
+@click.option(
     "--drain-seconds",
     default=None,
     type=click.FloatRange(0),
@@ -117,6 +123,7 @@ def serve(
     port: int,
     host: str,
     vips: bool,
+    vip_tasks: bool,
     drain_seconds: float | None,
     security: ApiSecurity,
     log_level: str,
@@ -136,6 +143,7 @@ def serve(
 
     setup_logging(log_level)
     try:
+        vips = vips and not vip_tasks
         drain = drain_seconds if drain_seconds is not None else (0.0 if vips else 2.0)
         run_until_signalled(
             run_server(
@@ -146,6 +154,7 @@ def serve(
                 vips_here=vips,
                 drain_seconds=drain,
                 security=security,
+                vip_tasks=vip_tasks,
             )
         )
     except MesospyError as exc:

@@ -11,6 +11,7 @@ reconciles them with the master and adopts tasks that are still running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -24,7 +25,7 @@ from frameworks.service.constraints import Place, violated
 from frameworks.service.controller import Plan, plan
 from frameworks.service.model import AppRecord, Instance, parse_task_id, task_id_for
 from frameworks.service.readiness import http_ready
-from frameworks.service.spec import AppSpec
+from frameworks.service.spec import AppSpec, parse_spec
 from frameworks.service.store import Store
 from mesospy.client import AsyncOperatorClient, OperatorError
 from mesospy.resources import Resources
@@ -51,6 +52,24 @@ APP_FAILURES = {pb.TASK_FAILED, pb.TASK_FINISHED, pb.TASK_ERROR, pb.TASK_KILLED}
 MAX_DRAIN_SECONDS = 10.0
 KILL_RETRY_SECONDS = 15.0
 STALE_LAUNCH_SECONDS = 30.0
+# The system app that runs one VIP proxy per agent host (``vip_proxy_command``).
+VIP_PROXY_APP = "mesospy-system/vip-proxy"
+AGENT_HOSTS_SECONDS = 5.0  # how often the agent hosts are listed for the VIP proxies
+
+
+def vip_proxy_spec(command: str, hosts: int) -> AppSpec:
+    """The system app: ``hosts`` instances of ``command``, at most one per hostname."""
+    return parse_spec(
+        {
+            "id": VIP_PROXY_APP,
+            "cmd": command,
+            "instances": hosts,
+            "cpus": 0.1,
+            "mem": 64,
+            "constraints": [["hostname", "UNIQUE"]],
+            "labels": {"mesospy.system": "vip-proxy"},
+        }
+    )
 
 
 @dataclass
@@ -91,6 +110,10 @@ class ServiceScheduler(Scheduler):
         # Seconds an instance stays out of rotation before it is killed (for VIP proxies
         # this process cannot see; its own wait for their connections to end).
         self.min_drain = 0.0
+        # With a command: keep one VIP proxy task (the system app VIP_PROXY_APP) running
+        # on every agent host, listed through the operator API every AGENT_HOSTS_SECONDS.
+        self.vip_proxy_command: str | None = None
+        self.agent_hosts: set[str] = set()
         self._reconciled_at = 0.0
         self._probing: set[str] = set()
         self._probes: dict[str, asyncio.Future[None]] = {}
@@ -178,6 +201,32 @@ class ServiceScheduler(Scheduler):
 
     async def run(self) -> None:
         """Tick until cancelled: on every change, and every ``tick_seconds``."""
+        hosts = None
+        if self.vip_proxy_command is not None:
+            hosts = asyncio.ensure_future(self._watch_agent_hosts())
+        try:
+            await self._tick_forever()
+        finally:
+            if hosts is not None:
+                hosts.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await hosts
+
+    async def _watch_agent_hosts(self) -> None:
+        while True:
+            try:
+                async with AsyncOperatorClient(self.master) as client:
+                    agents = await client.get_agents()
+            except OperatorError as exc:
+                log.warning("cannot list the agents for the VIP proxies: %s", exc)
+            else:
+                hosts = {a.agent_info.hostname for a in agents.agents}
+                if hosts != self.agent_hosts:
+                    self.agent_hosts = hosts
+                    self._wake.set()
+            await asyncio.sleep(AGENT_HOSTS_SECONDS)
+
+    async def _tick_forever(self) -> None:
         while True:
             try:
                 self.tick()
@@ -189,6 +238,7 @@ class ServiceScheduler(Scheduler):
     def tick(self) -> None:
         """Run the controller for every app and carry out its plans."""
         now = self.clock()
+        self._keep_vip_proxies(now)
         for app_id in list(self.apps):
             p = plan(self.apps[app_id], self.instances.values(), now)
             self._apply(p, now)
@@ -196,6 +246,23 @@ class ServiceScheduler(Scheduler):
         self._reconcile_stale(now)
         self._probe_readiness()
         self._want_offers(any(self.pending.values()))
+
+    def _keep_vip_proxies(self, now: float) -> None:
+        """The system app wants one VIP proxy on each agent host (or none when off)."""
+        app = self.apps.get(VIP_PROXY_APP)
+        if self.vip_proxy_command is None:
+            if app is not None and not app.deleting:
+                self._save(deployment.delete(app, now))
+            return
+        if not self.agent_hosts:
+            return  # not listed yet
+        spec = vip_proxy_spec(self.vip_proxy_command, len(self.agent_hosts))
+        if app is None:
+            log.info("VIP proxies on %d agent hosts", len(self.agent_hosts))
+            self._save(deployment.new_app(spec, now))
+        elif app.deleting or app.spec.to_dict() != spec.to_dict():
+            log.info("VIP proxies on %d agent hosts", len(self.agent_hosts))
+            self._save(deployment.update(app, spec, now))
 
     def _apply(self, p: Plan, now: float) -> None:
         app = p.app

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import shlex
+import sys
 
 from frameworks.service import FRAMEWORK_NAME
 from frameworks.service.api import AppService
@@ -39,8 +41,10 @@ async def serve(
     vips_here: bool = True,
     drain_seconds: float = 0.0,
     security: ApiSecurity | None = None,
+    vip_tasks: bool = False,
 ) -> None:
-    """Run until cancelled (VIP proxies in this process unless ``vips_here`` is False).
+    """Run until cancelled (VIP proxies in this process unless ``vips_here`` is False;
+    with ``vip_tasks``, as a task on every agent host instead: see ``vip_proxy_command``).
 
     ``security``: TLS and authentication of the API (default: plain and open)."""
     security = security or ApiSecurity()
@@ -54,6 +58,9 @@ async def serve(
     )
     scheduler.connections = vips.connections
     scheduler.min_drain = drain_seconds
+    if vip_tasks:
+        vips_here = False
+        scheduler.vip_proxy_command = vip_proxy_command(master)
     service_pb2_grpc.add_AppServiceServicer_to_server(AppService(scheduler), server)  # type: ignore[no-untyped-call]
     bound = add_port(server, f"{host}:{port}", security)
     await server.start()
@@ -88,6 +95,15 @@ async def serve(
         await server.stop(1.0)
         await asyncio.to_thread(scheduler.close)
         await asyncio.to_thread(store.close)
+
+
+def vip_proxy_command(master: str) -> str:
+    """The VIP proxy task: ``python -m frameworks.service.vip`` with this Python (the agent
+    hosts have mesospy installed where this host has it). It finds the framework's API
+    through the master at every poll, so the command (and the running proxies) stay the
+    same when the framework restarts on another address."""
+    python = shlex.quote(sys.executable)
+    return f"exec {python} -m frameworks.service.vip --master {shlex.quote(master)}"
 
 
 async def _sync_vips(scheduler: ServiceScheduler, vips: VipManager) -> None:

@@ -9,11 +9,13 @@ for that count to reach zero before it kills an instance it has taken out of rot
 (draining).
 
 The proxies run inside ``mesospy service serve``. To have them on every agent host
-instead, run ``mesospy service serve --no-vips`` and, on each host,
-``python -m frameworks.service.vip --master ...``: it serves every app's VIP with the
-endpoints from the framework's API, and keeps the last ones known while the framework
-restarts. The framework then drains for a fixed ``--drain-seconds`` before a kill, as it
-cannot see those proxies' connections.
+instead, run ``mesospy service serve --vip-tasks``: the framework then runs
+``python -m frameworks.service.vip --master ...`` as a task on each agent host (the system
+app ``mesospy-system/vip-proxy``, one instance per hostname, replaced when it dies like
+any app instance). Or run ``--no-vips`` and start that command on each host yourself. The
+proxy serves every app's VIP with the endpoints from the framework's API, and keeps the
+last ones known while the framework restarts. The framework then drains for a fixed
+``--drain-seconds`` before a kill, as it cannot see those proxies' connections.
 """
 
 from __future__ import annotations
