@@ -59,8 +59,10 @@ def app_spec(vip_port: int, **changes: Any) -> dict[str, Any]:
             "path": "/",
             "intervalSeconds": 0.5,
             "gracePeriodSeconds": 20,
-            "timeoutSeconds": 2,
-            "maxConsecutiveFailures": 2,
+            # Patient enough that a check slowed by a loaded machine does not count: the
+            # rolling update below is judged on healthy instances.
+            "timeoutSeconds": 5,
+            "maxConsecutiveFailures": 4,
         },
         "upgradeStrategy": {"maxSurge": 1, "maxUnavailable": 0, "progressDeadlineSeconds": 8},
         "unreachableStrategy": {"inactiveAfterSeconds": 1, "expungeAfterSeconds": 60},
