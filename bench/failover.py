@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import signal
 import sys
 import tempfile
@@ -40,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fleet import CpuMeter, Fleet, load, raise_fd_limit, start_master, wait_serving
-from machine import describe
+from machine import describe, report
 from sim_frameworks import ChannelPool, LeanFramework, Record
 
 from mesospy.client import OperatorClient
@@ -290,17 +289,10 @@ def main() -> int:
         ("new leader CPU during recovery", f"{r['new_leader_cpu_s']:.1f} s", ""),
         ("new leader RSS", f"{r['new_leader_rss_mb']:,.0f} MB", ""),
     ]
-    for name, value, target in rows:
-        print(f"{name:<46} {value:>12}   {target}")
-    print(f"load: {r['load_before']} -> {r['load_after']}")
-    print(
+    summary = (
         f"mesospy: recovery {r['recovery_s']:.2f} s (total {r['total_s']:.2f} s) | anchor: {ANCHOR}"
     )
-    wrong = r["wrong"]
-    for line in wrong:  # type: ignore[attr-defined]
-        print(f"WRONG: {line}", file=sys.stderr)
-    print(json.dumps({"bench": "failover", "machine": describe(), **r, "correct": not wrong}))
-    return 1 if wrong else 0
+    return report("failover", rows, r, summary)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
+import sys
 import time
 
 __all__ = ["describe", "spawn_rate"]
@@ -37,3 +39,20 @@ def spawn_rate(seconds: float = 2.0, window: int = 16) -> float:
             process.wait()
         done += len(batch)
     return done / (time.perf_counter() - start)
+
+
+def report(
+    bench: str, rows: list[tuple[str, str, str]], figures: dict[str, object], summary: str
+) -> int:
+    """Print a benchmark's table, its one-line summary beside the anchor, any wrong results
+    (on stderr) and the JSON line of figures; the exit code: 1 if anything was wrong."""
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, target in rows:
+        print(f"{name:<{width}} {value:>14}   {target}")
+    print(f"during the run: {figures['load_before']} -> {figures['load_after']}")
+    print(summary)
+    wrong = list(figures["wrong"])  # type: ignore[call-overload]
+    for line in wrong:
+        print(f"WRONG: {line}", file=sys.stderr)
+    print(json.dumps({"bench": bench, "machine": describe(), **figures, "correct": not wrong}))
+    return 1 if wrong else 0

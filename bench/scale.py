@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import signal
 import sys
@@ -48,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import contextlib
 
 from fleet import CpuMeter, Fleet, load, percentile, raise_fd_limit, start_master, wait_serving
-from machine import describe
+from machine import describe, report
 from sim_frameworks import ChannelPool, LeanFramework, Record
 
 from mesospy.detector import MasterDetector
@@ -283,18 +282,11 @@ def main() -> int:
         ("agent re-registrations (whole run)", f"{r['reregistrations']:,}", "0 when healthy"),
         ("launches dropped (agent re-registering)", f"{r['dropped_launches']:,}", ""),
     ]
-    for name, value, target in rows:
-        print(f"{name:<34} {value:>14}   {target}")
-    print(f"during the window: {r['load_before']} -> {r['load_after']}")
-    print(
+    summary = (
         f"mesospy: {r['agents']:,} agents at {r['master_cpu_pct']:.0f} % of a core, "
         f"offer p99 {r['offer_latency_p99_s']:.2f} s | anchor: {ANCHOR}"
     )
-    wrong = r["wrong"]
-    for line in wrong:  # type: ignore[attr-defined]
-        print(f"WRONG: {line}", file=sys.stderr)
-    print(json.dumps({"bench": "scale", "machine": describe(), **r, "correct": not wrong}))
-    return 1 if wrong else 0
+    return report("scale", rows, r, summary)
 
 
 if __name__ == "__main__":
