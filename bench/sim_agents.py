@@ -59,6 +59,7 @@ import grpc
 from mesospy.agent.agent import leader_hint
 from mesospy.detector import MasterDetector
 from mesospy.resources import Resources
+from mesospy.task_states import TERMINAL_STATES
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import agent_pb2_grpc as apb_grpc
 from mesospy.v1 import common_pb2 as pb
@@ -68,16 +69,6 @@ Context = grpc.aio.ServicerContext[Any, Any]
 RPC_TIMEOUT = 30.0
 RETRY_MIN, RETRY_MAX = 2.0, 60.0
 FLUSH_INTERVAL = 0.02  # status updates are gathered this long into per-agent batches
-TERMINAL = {
-    pb.TASK_FINISHED,
-    pb.TASK_FAILED,
-    pb.TASK_KILLED,
-    pb.TASK_ERROR,
-    pb.TASK_LOST,
-    pb.TASK_DROPPED,
-    pb.TASK_GONE,
-    pb.TASK_GONE_BY_OPERATOR,
-}
 
 
 @dataclass(eq=False)
@@ -403,7 +394,7 @@ class Sim:
         return float(self.args.task_seconds)
 
     def _finish(self, task: SimTask, state: int) -> None:
-        if task.state in TERMINAL:
+        if task.state in TERMINAL_STATES:
             return
         if task.timer is not None:
             task.timer.cancel()
@@ -453,7 +444,7 @@ class Sim:
                 task.next_send = 0.0
                 task.backoff = RETRY_MIN
                 self._dirty.add(task.agent)
-            elif task.state in TERMINAL:
+            elif task.state in TERMINAL_STATES:
                 del self.tasks[task.key]
                 task.agent.tasks.pop(task.key, None)
 

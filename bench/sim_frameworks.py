@@ -33,22 +33,13 @@ import grpc
 from mesospy.detector import MasterDetector
 from mesospy.resources import Resources
 from mesospy.scheduler import calls
+from mesospy.task_states import TERMINAL_STATES
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import scheduler_pb2 as spb
 from mesospy.v1 import scheduler_pb2_grpc as spb_grpc
 
 log = logging.getLogger("sim_frameworks")
 Event = spb.Event
-TERMINAL = {
-    pb.TASK_FINISHED,
-    pb.TASK_FAILED,
-    pb.TASK_KILLED,
-    pb.TASK_ERROR,
-    pb.TASK_LOST,
-    pb.TASK_DROPPED,
-    pb.TASK_GONE,
-    pb.TASK_GONE_BY_OPERATOR,
-}
 
 
 @dataclass
@@ -214,7 +205,7 @@ class LeanFramework:
         if state == pb.TASK_RUNNING:
             self.record.running_updates += 1
             return
-        if state not in TERMINAL:
+        if state not in TERMINAL_STATES:
             return
         if status.task_id not in self.running:
             return  # a resent terminal update (already counted)

@@ -220,6 +220,15 @@ class OperatorClient:
         )
         return _one_task(found, task_id, framework_id)
 
+    def framework_endpoint(self, name: str) -> str | None:
+        """The API address that the active framework named ``name`` publishes in its
+        FrameworkInfo.endpoint (the bundled batch and service frameworks do), or None."""
+        for framework in self.get_frameworks().frameworks:
+            info = framework.framework_info
+            if info.name == name and framework.active and info.endpoint:
+                return info.endpoint
+        return None
+
     def get_roles(self) -> opb.GetRolesResponse:
         return self._call("GetRoles", opb.GetRolesRequest(), opb.GetRolesResponse)
 

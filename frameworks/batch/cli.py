@@ -107,11 +107,9 @@ class Connection:
 def find_batch(master: str) -> str:
     """The batch API's address, from the master's list of frameworks."""
     with connect(master) as client:
-        frameworks = client.get_frameworks().frameworks
-    for framework in frameworks:
-        info = framework.framework_info
-        if info.name == FRAMEWORK_NAME and framework.active and info.endpoint:
-            return info.endpoint
+        endpoint = client.framework_endpoint(FRAMEWORK_NAME)
+    if endpoint:
+        return endpoint
     fail(
         f"no batch framework is running at the master {master}: start one with "
         f"`mesospy batch serve --master {master} --state DIR`, or give --batch HOST:PORT"

@@ -24,10 +24,9 @@ class ServiceError(Exception):
 def find_service(master: str, timeout: float = 10.0) -> str:
     """The API address of the active framework named ``mesospy-service``."""
     with OperatorClient(master, timeout=timeout) as client:
-        frameworks = client.get_frameworks().frameworks
-    for f in frameworks:
-        if f.framework_info.name == FRAMEWORK_NAME and f.active and f.framework_info.endpoint:
-            return f.framework_info.endpoint
+        endpoint = client.framework_endpoint(FRAMEWORK_NAME)
+    if endpoint:
+        return endpoint
     raise ServiceError(
         f"no active {FRAMEWORK_NAME} framework at master {master}: start one with "
         "`mesospy service serve` (or `mesospy local`), or give --service HOST:PORT"
