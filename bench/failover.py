@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import signal
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fleet import CpuMeter, Fleet, load, raise_fd_limit, start_master, wait_serving
+from fleet import CpuMeter, Fleet, load, raise_fd_limit, start_master, tear_down, wait_serving
 from machine import describe, report
 from sim_frameworks import ChannelPool, LeanFramework, Record
 
@@ -182,17 +181,7 @@ async def run(args: argparse.Namespace, work: Path, zk_hosts: str) -> dict[str, 
         await asyncio.sleep(1.0)
         known_agents, known_tasks = await asyncio.to_thread(master_counts, new)
     finally:
-        for job in jobs:
-            job.cancel()
-        for job in jobs:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await job
-        for pool in pools:
-            await pool.close()
-        if leader is not None:
-            await leader.close()
-        if fleet is not None:
-            await fleet.stop()
+        await tear_down(jobs, [*pools, leader], fleet)
         await detector.close()
         for m in masters:
             m.stop()

@@ -178,6 +178,23 @@ class Fleet:
                 self.latest[i] = final
 
 
+async def tear_down(
+    jobs: list[asyncio.Task[Any]], closables: list[Any], fleet: Fleet | None
+) -> None:
+    """Cancel a benchmark's jobs and wait for them to end, close its channels and detectors
+    (anything with an async ``close()``; None is skipped), then stop the simulated agents."""
+    for job in jobs:
+        job.cancel()
+    for job in jobs:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await job
+    for closable in closables:
+        if closable is not None:
+            await closable.close()
+    if fleet is not None:
+        await fleet.stop()
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")

@@ -44,9 +44,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import contextlib
 
-from fleet import CpuMeter, Fleet, load, percentile, raise_fd_limit, start_master, wait_serving
+from fleet import (
+    CpuMeter,
+    Fleet,
+    load,
+    percentile,
+    raise_fd_limit,
+    start_master,
+    tear_down,
+    wait_serving,
+)
 from machine import describe, report
 from sim_frameworks import ChannelPool, LeanFramework, Record
 
@@ -150,17 +158,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         await asyncio.sleep(args.latency_grace)
         latencies, never = record.offer_latencies(start, end, time.time())
     finally:
-        for job in frameworks:
-            job.cancel()
-        for job in frameworks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await job
-        for pool in pools:
-            await pool.close()
-        if leader is not None:
-            await leader.close()
-        if fleet is not None:
-            await fleet.stop()
+        await tear_down(frameworks, [*pools, leader], fleet)
         master.stop()
 
     assert fleet is not None
