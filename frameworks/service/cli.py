@@ -21,6 +21,7 @@ from mesospy.cli.common import (
     run_until_signalled,
     setup_logging,
 )
+from mesospy.cli.common import master_option as daemon_master_option
 from mesospy.cli.output import json_option, master_option, print_fields, print_json, print_table
 from mesospy.cli.output import when as format_time
 from mesospy.client import OperatorClient, OperatorError
@@ -74,14 +75,7 @@ def service() -> None:
 
 
 @service.command()
-@click.option(
-    "--master",
-    envvar="MESOSPY_MASTER",
-    default="127.0.0.1:5050",
-    show_default=True,
-    show_envvar=True,
-    help="The master as host:port, or zk://host:port,.../path.",
-)
+@daemon_master_option
 @click.option(
     "--state",
     required=True,
