@@ -99,7 +99,11 @@ class TaskQueueScheduler(Scheduler):
                 pb.TASK_UNKNOWN,
                 pb.TASK_DROPPED,
             )
-            if self.relaunch_lost and never_ran and status.source == pb.TaskStatus.SOURCE_MASTER:
+            # TASK_DROPPED never started, whoever reports it (also an agent that restarted
+            # between taking the launch and starting it); LOST/UNKNOWN only from the master.
+            from_master = status.source == pb.TaskStatus.SOURCE_MASTER
+            relaunch = never_ran and (from_master or status.state == pb.TASK_DROPPED)
+            if self.relaunch_lost and relaunch:
                 info = next((t for t in self.launched if t.task_id == status.task_id), None)
                 if info is not None:
                     self.launched.remove(info)

@@ -44,6 +44,8 @@ from mesospy.v1 import common_pb2 as pb
 PER_TASK = "cpus:0.5;mem:32"
 # Answers from the master meaning "that launch never reached an agent": launch again.
 NEVER_RAN = {"TASK_LOST", "TASK_UNKNOWN", "TASK_DROPPED"}
+# TASK_DROPPED means the task never started, whoever says it (an agent killed between
+# checkpointing a launch and starting it says so itself when it comes back).
 KILL_RETRY_SECONDS = 3.0
 
 log = logging.getLogger("chaos-framework")
@@ -136,7 +138,7 @@ class ChaosScheduler(Scheduler):
             pass  # a duplicate (updates arrive at least once) or a late one: keep the first
         elif (
             state in NEVER_RAN
-            and status.source == pb.TaskStatus.SOURCE_MASTER
+            and (status.source == pb.TaskStatus.SOURCE_MASTER or state == "TASK_DROPPED")
             and record["status"] == "launched"
         ):
             record["status"] = "queued"
