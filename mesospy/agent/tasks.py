@@ -599,6 +599,10 @@ class TaskManager:
                 task.stop_watch = self._launcher.watch(rec.pid, lambda t=task: self._on_exit(t))  # type: ignore[misc]
                 self._start_timers(task)
                 log.info("re-adopted task %r (pid %d)", key[1], rec.pid)
+                if task.latest is None and task.kill_reason is None:
+                    # The agent died between checkpointing the pid and logging the task's
+                    # RUNNING update: say it now, or the task stays STAGING for good.
+                    self._emit(task, common_pb2.TASK_RUNNING)
             elif rec.pid is None and not (task.sandbox / STDOUT).exists():
                 # The agent died before it made the task's files: it never started.
                 self._emit(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from test_agent_harness import FakeMaster, cluster, task, wait_for
@@ -58,5 +59,32 @@ def test_kill_after_restart(tmp_path: Path) -> None:
             await c.stub.KillTask(agent_pb2.KillTaskRequest(framework_id="fw-1", task_id="live"))
             status = await c.terminal("live")
             assert status.state == common_pb2.TASK_KILLED
+
+    asyncio.run(scenario())
+
+
+def test_task_started_but_not_yet_reported_is_reported_running_after_restart(
+    tmp_path: Path,
+) -> None:
+    """An agent killed after it checkpointed a task's pid but before its TASK_RUNNING
+    update reached the log: the restarted agent re-adopts the process and says RUNNING,
+    or the master keeps the task STAGING for good (found by the chaos test)."""
+
+    async def scenario() -> None:
+        async with cluster(tmp_path, kill_tasks_on_exit=False) as c:
+            await c.run(task("live", "sleep 30"))
+            await wait_for(lambda: c.master.states("live"), what="running")
+        log = tmp_path / "meta" / "checkpoint.log"
+        lines = log.read_text().splitlines()
+        kept = [line for line in lines if json.loads(line)["k"] not in ("upd", "ack")]
+        assert len(kept) < len(lines), lines  # the RUNNING update and its ack are gone
+        log.write_text("".join(line + "\n" for line in kept))
+
+        second = FakeMaster(auto_ack=True)
+        async with cluster(tmp_path, second) as c:
+            await wait_for(lambda: second.states("live"), what="an update of the re-adopted task")
+            assert second.states("live") == ["TASK_RUNNING"]
+            await c.stub.KillTask(agent_pb2.KillTaskRequest(framework_id="fw-1", task_id="live"))
+            assert (await c.terminal("live")).state == common_pb2.TASK_KILLED
 
     asyncio.run(scenario())
