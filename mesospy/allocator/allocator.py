@@ -60,7 +60,16 @@ class Allocation:
 
 
 class _Agent:
-    __slots__ = ("active", "filters", "free", "next_expiry", "scan_willing", "total", "used")
+    __slots__ = (
+        "active",
+        "filters",
+        "free",
+        "next_expiry",
+        "reachable",
+        "scan_willing",
+        "total",
+        "used",
+    )
 
     def __init__(
         self, total: Resources, wanting: set[Client], specs: FilterSpecs, scan_willing: int
@@ -69,7 +78,8 @@ class _Agent:
         self.scan_willing = scan_willing  # see _SCAN_WILLING_MIN
         self.free = total
         self.used: dict[Client, Resources] = {}
-        self.active = True
+        self.active = True  # not deactivated by an operator (maintenance, drain)
+        self.reachable = True  # the master can talk to it
         self.filters = AgentFilters(wanting, specs)
         self.next_expiry = math.inf  # lower bound on its filters' deadlines
 
@@ -233,6 +243,14 @@ class Allocator:
         """Never offer this agent's resources (drain, maintenance)."""
         agent = self._agents[agent_id]
         agent.active = False
+        self._update_offerable(agent_id, agent)
+
+    def set_agent_reachable(self, agent_id: str, reachable: bool) -> None:
+        """Offer the agent's resources only while the master can reach it (a launch
+        that could not connect to it stops its offers until it is heard from again);
+        independent of activation."""
+        agent = self._agents[agent_id]
+        agent.reachable = reachable
         self._update_offerable(agent_id, agent)
 
     # ------------------------------------------------------------------ resources
@@ -478,7 +496,11 @@ class Allocator:
     def _update_offerable(self, agent_id: str, agent: _Agent) -> None:
         """Call whenever an agent's free pool or state changes."""
         free = agent.free
-        if agent.active and any(free.contains(m) for m in self._min_allocatable):
+        if (
+            agent.active
+            and agent.reachable
+            and any(free.contains(m) for m in self._min_allocatable)
+        ):
             self._offerable.add(agent_id)
             self._dirty.add(agent_id)
         else:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 import grpc
 
@@ -19,10 +21,23 @@ CHANNEL_OPTIONS = [
     ("grpc.enable_http_proxy", 0),
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 5_000),
+    # A restarted agent is usually back within seconds: retry connecting at most every 2 s
+    # (gRPC's default backoff grows to 120 s, and calls fail at once meanwhile).
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
 ]
 CALL_TIMEOUT = 10.0
+
+
+def could_not_connect(error: grpc.aio.AioRpcError) -> bool:
+    """Whether a call failed because no connection to the agent could be made (its
+    process is gone or its port closed), as opposed to an answer from the agent."""
+    details = (error.details() or "").lower()
+    return error.code() == grpc.StatusCode.UNAVAILABLE and (
+        "failed to connect" in details or "connection refused" in details
+    )
 
 
 class AgentLink:
@@ -31,11 +46,21 @@ class AgentLink:
     def __init__(self, agent_id: str, address: str, security: ClientSecurity | None = None) -> None:
         self.agent_id = agent_id
         self.address = address
-        self._channel = aio_channel(address, CHANNEL_OPTIONS, security or ClientSecurity())
+        self._security = security or ClientSecurity()
+        self._channel = aio_channel(address, CHANNEL_OPTIONS, self._security)
         self._stub = apb_grpc.AgentStub(self._channel)  # type: ignore[no-untyped-call]
         self._metadata: tuple[tuple[str, str], ...] = ()
         self._acks: list[apb.AcknowledgeUpdatesRequest.Ack] = []
         self._ack_flush: asyncio.Task[None] | None = None
+
+    def reconnect(self) -> Coroutine[Any, Any, None]:
+        """Go on with a new channel at once: the old one may sit out a reconnect backoff
+        after the agent was down, failing every call although the agent is back. Returns
+        the closing of the old channel, to await or run in the background."""
+        old = self._channel
+        self._channel = aio_channel(self.address, CHANNEL_OPTIONS, self._security)
+        self._stub = apb_grpc.AgentStub(self._channel)  # type: ignore[no-untyped-call]
+        return old.close(None)
 
     def use_token(self, token: str) -> None:
         """Present the agent's call token (from its registration) on every call."""

@@ -206,7 +206,7 @@ class AgentHandler:
             used = self._reported_usage(request.tasks)
             record = self._add(info, total, used)
         else:
-            record.last_seen = time.monotonic()
+            self.heard_from(record)
         record.link.use_token(request.call_token)
         reported = {(t.framework_id, t.task_id) for t in request.tasks}
         for task in request.tasks:
@@ -354,15 +354,40 @@ class AgentHandler:
         if agent is None:
             return apb.HeartbeatResponse(reregister=True)
         check_owner("agent", agent.id, agent.owner)
-        agent.last_seen = time.monotonic()
+        self.heard_from(agent)
         return apb.HeartbeatResponse()
+
+    def heard_from(self, agent: AgentRecord) -> None:
+        """The agent spoke to us: it is alive (and offered again if a launch could not
+        reach it)."""
+        agent.last_seen = time.monotonic()
+        if not agent.connected:
+            agent.connected = True
+            self.m.allocator.set_agent_reachable(agent.id, True)
+            self.m.spawn(agent.link.reconnect())
+            self.m.request_allocation()
+            log.info("agent %s is heard from again: offering its resources", agent.id)
+
+    def unreachable_link(self, agent: AgentRecord, why: str) -> None:
+        """A call to the agent could not connect (it died, or its port is closed): stop
+        offering its resources (each launch there would fail at once) until it speaks
+        again; it becomes unreachable if it stays silent past the ping timeout."""
+        if self.m.state.agents.get(agent.id) is not agent or not agent.connected:
+            return
+        agent.connected = False
+        self.m.allocator.set_agent_reachable(agent.id, False)
+        for offer in self.m.offers.of_agent(agent.id):
+            self.m.rescind(offer)
+        log.warning(
+            "agent %s cannot be reached (%s): no offers until it is heard from", agent.id, why
+        )
 
     def require_registered(self, agent_id: str) -> AgentRecord:
         agent = self.m.state.agents.get(agent_id)
         if agent is None:
             raise FailedPrecondition(f"agent {agent_id!r} is not registered; re-register first")
         check_owner("agent", agent.id, agent.owner)
-        agent.last_seen = time.monotonic()
+        self.heard_from(agent)
         return agent
 
     async def health_loop(self) -> None:

@@ -109,6 +109,8 @@ class AgentRecord:
     last_seen: float
     link: AgentLink
     active: bool = True
+    # False after a launch could not connect to it: no offers until it is heard from.
+    connected: bool = True
     tasks: dict[tuple[str, str], TaskRecord] = field(default_factory=dict)
     # The authenticated principal that registered it: only it may speak for the agent.
     owner: str | None = None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 
+from mesospy.master.agent_link import could_not_connect
 from mesospy.master.errors import InvalidArgument
 from mesospy.master.offers import OfferRecord
 from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord
@@ -191,6 +192,8 @@ class TaskHandler:
             # UNAVAILABLE: the agent never got the tasks. Anything else: it may have.
             never_arrived = exc.code() == grpc.StatusCode.UNAVAILABLE
             state = pb.TASK_DROPPED if never_arrived else pb.TASK_LOST
+            if could_not_connect(exc):
+                self.m.agents.unreachable_link(agent, exc.details() or "")
             for task in tasks:
                 record = framework.tasks.get(task.task_id)
                 if record is not None and record.latest_state == pb.TASK_STAGING:

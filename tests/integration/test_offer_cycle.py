@@ -213,3 +213,40 @@ def test_unanswered_offers_are_rescinded_after_the_offer_timeout(tmp_path: Path)
             # The resources come back in a new offer.
             fw.wait(lambda: len(holder.offers_seen) >= 2, what="a new offer")
             assert holder.offers_seen[1].id != first
+
+
+def test_an_agent_that_cannot_be_reached_is_not_offered_until_it_is_back(
+    tmp_path: Path,
+) -> None:
+    # The agent is killed; until it misses its heartbeats (long here) the master still
+    # counts it registered. The first launch there cannot connect: the tasks are DROPPED
+    # and the agent's resources are not offered again (Mesos deactivates a disconnected
+    # agent), instead of dropping every launch at offer speed. Back, it is offered again.
+    with LocalCluster(
+        agents=1,
+        work_dir=tmp_path,
+        agent_resources="cpus:4;mem:512;disk:1024",
+        master_flags=["--allocation-interval", "0.1", "--agent-ping-timeout", "10"],
+    ) as c:
+        scheduler = TaskQueueScheduler(refuse_seconds=0, relaunch_lost=True)
+        with FrameworkHarness(c.master_address, scheduler, name="patient") as fw:
+            fw.wait(lambda: bool(scheduler.offers_seen), what="a first offer")
+            agent = c.agent_daemon(c.state().agents[0].agent_info.id)
+            agent.signal(9)
+            assert agent.process is not None
+            agent.process.wait()
+            fw.submit(task(f"t{i}", "true", "cpus:1;mem:16") for i in range(4))
+
+            def dropped() -> list[pb.TaskStatus]:
+                return [s for s in scheduler.statuses if s.state == pb.TASK_DROPPED]
+
+            fw.wait(lambda: len(dropped()) == 4, what="the 4 tasks dropped")
+            agent.start()  # takes its checkpoint back and re-registers under its id
+            fw.wait(
+                lambda: list(fw.latest_states().values()) == [pb.TASK_FINISHED] * 4,
+                timeout=60,
+                what="4 tasks FINISHED on the restarted agent",
+            )
+            # Dropped once (one launch while it was down); no launch at it in between.
+            assert len(dropped()) == 4, [s.message for s in dropped()]
+            assert sorted(scheduler.relaunched) == [f"t{i}" for i in range(4)]
