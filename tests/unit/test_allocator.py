@@ -149,6 +149,22 @@ def test_deactivated_agent_gets_no_offers() -> None:
     assert offers_by_agent(alloc.allocate(now=1)) == {"a1": "f1"}
 
 
+def test_unreachable_agent_gets_no_offers_and_reachability_is_apart_from_activation() -> None:
+    alloc = Allocator()
+    alloc.add_framework("f1", ["*"])
+    alloc.add_agent("a1", AGENT)
+    alloc.set_agent_reachable("a1", False)
+    assert alloc.allocate(now=0) == []
+    alloc.deactivate_agent("a1")
+    alloc.set_agent_reachable("a1", True)  # back, but still deactivated by an operator
+    assert alloc.allocate(now=1) == []
+    alloc.set_agent_reachable("a1", False)
+    alloc.activate_agent("a1")  # reactivated, but still unreachable
+    assert alloc.allocate(now=2) == []
+    alloc.set_agent_reachable("a1", True)
+    assert offers_by_agent(alloc.allocate(now=3)) == {"a1": "f1"}
+
+
 def test_deactivated_framework_gets_nothing_but_keeps_its_allocation() -> None:
     alloc = Allocator()
     alloc.add_framework("f1", ["*"])
