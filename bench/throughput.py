@@ -20,6 +20,7 @@ import getpass
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil
-from machine import describe, spawn_rate
+from machine import describe, file_system, spawn_rate
 
 from mesospy.cluster import Daemon, LocalCluster
 from mesospy.resources import Resources
@@ -44,6 +45,7 @@ from mesospy.scheduler import (
 from mesospy.v1 import common_pb2
 
 TARGET = 1_000.0  # tasks/s
+TARGET_SHARE = 0.40  # of the raw spawn+reap rate measured in the same run
 
 
 class Flood(Scheduler):
@@ -187,9 +189,18 @@ def main() -> int:
     parser.add_argument("--allocation-interval", type=float, default=1.0)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--py-spy", type=Path, help="profile master and agents into this dir")
+    parser.add_argument(
+        "--work-dir",
+        help="where the agents keep their sandboxes (default: the temp dir, $TMPDIR); "
+        "the file system matters: see bench/README.md",
+    )
     args = parser.parse_args()
 
+    if args.work_dir:
+        tempfile.tempdir = args.work_dir  # LocalCluster makes (and removes) its dir there
+    work_dir = tempfile.gettempdir()
     print(f"machine: {describe()}")
+    print(f"agents' work dir: {work_dir}: {file_system(work_dir)}")
     raw_before = spawn_rate()
     runs = [run_once(args) for _ in range(args.runs)]
     raw_after = spawn_rate()
@@ -212,7 +223,8 @@ def main() -> int:
         f"mesospy {best:,.0f} tasks/s (best of {len(rates)}, spread {min(rates):,.0f}-{best:,.0f})"
         f" | anchor: raw spawn+reap `sh -c true` {raw:,.0f}/s ({raw_before:,.0f} before, "
         f"{raw_after:,.0f} after) | mesospy/raw {best / raw:.0%} | target >= {TARGET:,.0f}/s "
-        f"({'ok' if best >= TARGET else 'MISSED'})"
+        f"({'ok' if best >= TARGET else 'MISSED'}), i.e. >= {TARGET_SHARE:.0%} of raw "
+        f"({'ok' if best >= TARGET_SHARE * raw else 'MISSED'})"
     )
     wrong = [r for r in runs if r["not_finished"] or r["other_states"] != "{}"]
     for r in wrong:
@@ -230,6 +242,8 @@ def main() -> int:
                 "tasks_per_s_best": best,
                 "tasks_per_s_all": rates,
                 "raw_spawn_per_s": raw,
+                "share_of_raw": best / raw,
+                "work_dir_file_system": file_system(work_dir),
                 "target": TARGET,
                 "correct": not wrong,
             }

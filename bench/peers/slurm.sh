@@ -4,6 +4,7 @@
 #
 #   sudo bench/peers/slurm.sh            # N=1000
 #   sudo bench/peers/slurm.sh --jobs 5000
+#   sudo bench/peers/slurm.sh --jobs 5000 --work-dir DIR   # mesospy's agents' sandboxes in DIR
 #
 # Installs slurmctld + slurmd + munge (apt), configures them for short jobs the way a Slurm
 # admin would (no accounting, batch_sched_delay=0, sched_min_interval=0, an Epilog so slurmd
@@ -12,10 +13,12 @@
 set -euo pipefail
 
 JOBS=1000
+WORK_DIR_ARGS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --jobs) JOBS="$2"; shift 2 ;;
-    *) echo "usage: $0 [--jobs N]" >&2; exit 2 ;;
+    --work-dir) WORK_DIR_ARGS=(--work-dir "$2"); shift 2 ;;
+    *) echo "usage: $0 [--jobs N] [--work-dir DIR]" >&2; exit 2 ;;
   esac
 done
 [[ $(id -u) -eq 0 ]] || { echo "run as root (installs packages, starts daemons)" >&2; exit 2; }
@@ -131,7 +134,7 @@ array_rate=$(echo "scale=1; $JOBS / $array_s" | bc)
 single_rate=$(echo "scale=1; $JOBS / $single_s" | bc)
 
 echo "running mesospy's bench/throughput.py with the same $JOBS tasks..."
-out=$(cd "$HERE" && python bench/throughput.py --tasks "$JOBS")
+out=$(cd "$HERE" && python bench/throughput.py --tasks "$JOBS" "${WORK_DIR_ARGS[@]}")
 mesospy_rate=$(echo "$out" | tail -1 | python -c 'import json,sys; print(round(json.load(sys.stdin)["tasks_per_s_best"],1))')
 best_slurm=$(echo "if ($array_rate > $single_rate) $array_rate else $single_rate" | bc)
 ratio=$(echo "scale=1; $mesospy_rate / $best_slurm" | bc)
