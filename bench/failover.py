@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fleet import CpuMeter, Fleet, load, raise_fd_limit, start_master, tear_down, wait_serving
-from machine import describe, report
+from machine import describe, py_spy, report
 from sim_frameworks import ChannelPool, LeanFramework, Record
 
 from mesospy.client import OperatorClient
@@ -152,6 +152,12 @@ async def run(args: argparse.Namespace, work: Path, zk_hosts: str) -> dict[str, 
 
         killed_at = time.time()
         old.signal(signal.SIGKILL)
+        if args.py_spy:
+            args.py_spy.mkdir(parents=True, exist_ok=True)
+        profilers = [
+            py_spy(m.process.pid, str(args.py_spy / f"{m.name}.raw"))  # type: ignore[union-attr]
+            for m in (survivors if args.py_spy else [])
+        ]
         print(f"killed the leader {old.name} (pid {old.process.pid})")  # type: ignore[union-attr]
         new_address = await detector.wait_change(first, args.timeout)
         elected_at = time.time()
@@ -175,6 +181,9 @@ async def run(args: argparse.Namespace, work: Path, zk_hosts: str) -> dict[str, 
         first_offer_at = min(f.first_offer_at for f in frameworks)
         offers_at = max(f.first_offer_at for f in frameworks)
         recovered_at = max(agents_at, offers_at)
+        for profiler in profilers:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its profile and exits
+            profiler.wait(60)
         new_cpu = meters[new.name].cpu() - cpu0[new.name]
         rss = meters[new.name].rss_mb()
         load_after = load()
@@ -235,6 +244,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--master-log-level", default="info")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
+    parser.add_argument(
+        "--py-spy", type=Path, help="profile the surviving masters from the kill to recovery"
+    )
     args = parser.parse_args()
     # SIGTERM stops the run like Ctrl-C: the masters and simulators are stopped on the way out.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

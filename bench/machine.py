@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-__all__ = ["describe", "file_system", "spawn_rate"]
+__all__ = ["describe", "file_system", "py_spy", "spawn_rate"]
 
 
 def describe() -> str:
@@ -52,6 +52,16 @@ def file_system(path: str) -> str:
             journaled = False
         text += ", journal" if journaled else ", NO journal"
     return text
+
+
+def py_spy(pid: int, out: str) -> subprocess.Popen[bytes]:
+    """Start py-spy sampling process ``pid`` (GIL-holding stacks, flat "raw" format) into
+    the file ``out``; SIGINT makes it write the profile and exit."""
+    return subprocess.Popen(
+        ["py-spy", "record", "--gil", "-r", "200", "-f", "raw", "-o", out, "-p", str(pid)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def spawn_rate(seconds: float = 2.0, window: int = 16) -> float:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil
-from machine import describe, file_system, spawn_rate
+from machine import describe, file_system, py_spy, spawn_rate
 
 from mesospy.cluster import Daemon, LocalCluster
 from mesospy.resources import Resources
@@ -127,19 +127,11 @@ def cpu_seconds(cluster: LocalCluster) -> dict[str, float]:
 
 
 def profile(cluster: LocalCluster, out: Path) -> list[subprocess.Popen[bytes]]:
-    """py-spy on the master and every agent while the framework runs (flat "raw" stacks)."""
+    """py-spy on the master and every agent while the framework runs."""
     out.mkdir(parents=True, exist_ok=True)
-    daemons = cluster_daemons(cluster)
     return [
-        subprocess.Popen(
-            [
-                *("py-spy", "record", "--gil", "-r", "200", "-f", "raw"),
-                *("-o", str(out / f"{d.name}.raw"), "-p", str(d.process.pid)),  # type: ignore[union-attr]
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for d in daemons
+        py_spy(d.process.pid, str(out / f"{d.name}.raw"))  # type: ignore[union-attr]
+        for d in cluster_daemons(cluster)
     ]
 
 

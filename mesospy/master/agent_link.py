@@ -47,20 +47,28 @@ class AgentLink:
         self.agent_id = agent_id
         self.address = address
         self._security = security or ClientSecurity()
-        self._channel = aio_channel(address, CHANNEL_OPTIONS, self._security)
-        self._stub = apb_grpc.AgentStub(self._channel)  # type: ignore[no-untyped-call]
+        # Made on the first call: after a failover 10,000 agents re-register at once, and
+        # a channel each (~0.1 ms) would hold up every registration behind it.
+        self._channel: grpc.aio.Channel | None = None
+        self._agent_stub: apb_grpc.AgentStub | None = None
         self._metadata: tuple[tuple[str, str], ...] = ()
         self._acks: list[apb.AcknowledgeUpdatesRequest.Ack] = []
         self._ack_flush: asyncio.Task[None] | None = None
 
+    @property
+    def _stub(self) -> apb_grpc.AgentStub:
+        if self._agent_stub is None:
+            self._channel = aio_channel(self.address, CHANNEL_OPTIONS, self._security)
+            self._agent_stub = apb_grpc.AgentStub(self._channel)  # type: ignore[no-untyped-call]
+        return self._agent_stub
+
     def reconnect(self) -> Coroutine[Any, Any, None]:
-        """Go on with a new channel at once: the old one may sit out a reconnect backoff
-        after the agent was down, failing every call although the agent is back. Returns
-        the closing of the old channel, to await or run in the background."""
-        old = self._channel
-        self._channel = aio_channel(self.address, CHANNEL_OPTIONS, self._security)
-        self._stub = apb_grpc.AgentStub(self._channel)  # type: ignore[no-untyped-call]
-        return old.close(None)
+        """Go on with a new channel (made on the next call): the old one may sit out a
+        reconnect backoff after the agent was down, failing every call although the agent
+        is back. Returns the closing of the old channel, to await or run in the
+        background."""
+        old, self._channel, self._agent_stub = self._channel, None, None
+        return _close(old)
 
     def use_token(self, token: str) -> None:
         """Present the agent's call token (from its registration) on every call."""
@@ -134,4 +142,9 @@ class AgentLink:
             )
 
     async def close(self) -> None:
-        await self._channel.close(None)
+        await _close(self._channel)
+
+
+async def _close(channel: grpc.aio.Channel | None) -> None:
+    if channel is not None:
+        await channel.close(None)
