@@ -31,13 +31,14 @@ SERVER_OPTIONS = [
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
     ("grpc.http2.max_pings_without_data", 0),
-    # Calls that arrived but wait for the loop to take them: past 1,000 of them (gRPC's
-    # default) gRPC starts cancelling new ones at random, answering CANCELLED without a
-    # word (a burst of 10k agents' heartbeats and 100 frameworks' calls exceeds that),
-    # and a framework's ACCEPT is lost with its offer held. Let them queue: the callers'
-    # deadlines still bound the wait.
-    ("grpc.server.max_pending_requests", 50_000),
-    ("grpc.server.max_pending_requests_hard_limit", 100_000),
+    # Calls that have arrived but wait for the loop to take them. Past 1,000 (gRPC's
+    # default) gRPC cancels new ones at random, answering a bare CANCELLED: a launch wave
+    # of 100 frameworks and thousands of agents' updates exceeded that, and cancelled
+    # ACCEPTs left their offers held. Unbounded, an overloaded master queues for tens of
+    # seconds and every caller's retries pile on (agents resend unacknowledged updates).
+    # 5,000 waiting calls are ~2-3 s of work: the queue absorbs bursts and sheds overload.
+    ("grpc.server.max_pending_requests", 5_000),
+    ("grpc.server.max_pending_requests_hard_limit", 10_000),
 ]
 
 
