@@ -51,6 +51,10 @@ class AgentLink:
         # a channel each (~0.1 ms) would hold up every registration behind it.
         self._channel: grpc.aio.Channel | None = None
         self._agent_stub: apb_grpc.AgentStub | None = None
+        self._closed = False
+        # Counts reconnect(): a call's failure says something about the link only if no
+        # new channel was started since the call began.
+        self.generation = 0
         self._metadata: tuple[tuple[str, str], ...] = ()
         self._acks: list[apb.AcknowledgeUpdatesRequest.Ack] = []
         self._ack_flush: asyncio.Task[None] | None = None
@@ -58,6 +62,8 @@ class AgentLink:
     @property
     def _stub(self) -> apb_grpc.AgentStub:
         if self._agent_stub is None:
+            if self._closed:
+                raise grpc.aio.UsageError(f"the link to agent {self.agent_id} is closed")
             self._channel = aio_channel(self.address, CHANNEL_OPTIONS, self._security)
             self._agent_stub = apb_grpc.AgentStub(self._channel)  # type: ignore[no-untyped-call]
         return self._agent_stub
@@ -68,7 +74,9 @@ class AgentLink:
         is back. Returns the closing of the old channel, to await or run in the
         background."""
         old, self._channel, self._agent_stub = self._channel, None, None
-        return _close(old)
+        self.generation += 1
+        # Calls still under way on the old channel may finish (closing cancels them).
+        return _close(old, grace=CALL_TIMEOUT)
 
     def use_token(self, token: str) -> None:
         """Present the agent's call token (from its registration) on every call."""
@@ -142,9 +150,10 @@ class AgentLink:
             )
 
     async def close(self) -> None:
+        self._closed = True
         await _close(self._channel)
 
 
-async def _close(channel: grpc.aio.Channel | None) -> None:
+async def _close(channel: grpc.aio.Channel | None, grace: float | None = None) -> None:
     if channel is not None:
-        await channel.close(None)
+        await channel.close(grace)

@@ -366,6 +366,7 @@ class AgentHandler:
             self.m.allocator.set_agent_reachable(agent.id, True)
             self.m.spawn(agent.link.reconnect())
             self.m.request_allocation()
+            self.m.events.agent_updated(agent)
             log.info("agent %s is heard from again: offering its resources", agent.id)
 
     def unreachable_link(self, agent: AgentRecord, why: str) -> None:
@@ -378,6 +379,7 @@ class AgentHandler:
         self.m.allocator.set_agent_reachable(agent.id, False)
         for offer in self.m.offers.of_agent(agent.id):
             self.m.rescind(offer)
+        self.m.events.agent_updated(agent)
         log.warning(
             "agent %s cannot be reached (%s): no offers until it is heard from", agent.id, why
         )

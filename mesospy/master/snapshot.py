@@ -39,7 +39,7 @@ def agent_state(master: Master, agent: AgentRecord) -> opb.AgentState:
     """One agent as operators see it, with what is used and offered on it."""
     item = opb.AgentState(
         agent_info=agent.info,
-        active=agent.active,
+        active=agent.active and agent.connected,  # its resources are offered
         registered_time=agent.registered_time,
         active_tasks=sum(1 for t in agent.tasks.values() if not t.resources_recovered),
     )

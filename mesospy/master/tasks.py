@@ -186,13 +186,15 @@ class TaskHandler:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         for key in keys:
             self._launching[key] = done
+        generation = agent.link.generation
         try:
             await agent.link.run_tasks(framework.info, tasks)
         except grpc.aio.AioRpcError as exc:
             # UNAVAILABLE: the agent never got the tasks. Anything else: it may have.
             never_arrived = exc.code() == grpc.StatusCode.UNAVAILABLE
             state = pb.TASK_DROPPED if never_arrived else pb.TASK_LOST
-            if could_not_connect(exc):
+            if could_not_connect(exc) and agent.link.generation == generation:
+                # (Not if the agent was heard from, and a new channel begun, meanwhile.)
                 self.m.agents.unreachable_link(agent, exc.details() or "")
             for task in tasks:
                 record = framework.tasks.get(task.task_id)

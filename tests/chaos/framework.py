@@ -134,7 +134,13 @@ class ChaosScheduler(Scheduler):
         reason = pb.TaskStatus.Reason.Name(status.reason)
         record.setdefault("updates", []).append([round(time.time(), 3), state, source, reason])
         log.info("update %s %s (%s, %s) %s", status.task_id, state, source, reason, status.message)
-        if record.get("terminal"):
+        # Agents resend an update until it is acknowledged: the same uuid may come again
+        # (e.g. a TASK_DROPPED after the task was launched anew). Only the first counts.
+        seen = record.setdefault("uuids", [])
+        duplicate = bool(status.uuid) and status.uuid.hex() in seen
+        if status.uuid and not duplicate:
+            seen.append(status.uuid.hex())
+        if duplicate or record.get("terminal"):
             pass  # a duplicate (updates arrive at least once) or a late one: keep the first
         elif (
             state in NEVER_RAN
