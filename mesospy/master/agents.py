@@ -206,6 +206,7 @@ class AgentHandler:
             used = self._reported_usage(request.tasks)
             record = self._add(info, total, used)
         else:
+            self._follow_address(record, info)
             self.heard_from(record)
         record.link.use_token(request.call_token)
         reported = {(t.framework_id, t.task_id) for t in request.tasks}
@@ -241,6 +242,27 @@ class AgentHandler:
         self._answer_unplaced()
         log.info("agent %s re-registered with %d tasks", info.id, len(request.tasks))
         return self._response(info.id)
+
+    def _follow_address(self, agent: AgentRecord, info: pb.AgentInfo) -> None:
+        """An agent back under its id at another address (restarted on a new port): call
+        it there from now on."""
+        address = f"{info.hostname}:{info.port}"
+        if address == agent.link.address:
+            return
+        old = agent.link
+        self._forget_address(agent.id, old.address)
+        agent.link = AgentLink(agent.id, address, ClientSecurity(self.m.config.tls))
+        agent.info.hostname, agent.info.port = info.hostname, info.port
+        self._at_address.setdefault(address, set()).add(agent.id)
+        self.m.spawn(old.close())
+        log.info("agent %s moved from %s to %s", agent.id, old.address, address)
+
+    def _forget_address(self, agent_id: str, address: str) -> None:
+        at_address = self._at_address.get(address)
+        if at_address is not None:
+            at_address.discard(agent_id)
+            if not at_address:
+                del self._at_address[address]
 
     def _resolve_unreported(self, agent_id: str, reported: set[tuple[str, str]]) -> None:
         """Tasks held UNREACHABLE that the returning agent does not have are over: GONE if
@@ -437,11 +459,7 @@ class AgentHandler:
     ) -> None:
         state = self.m.state
         del state.agents[agent.id]
-        at_address = self._at_address.get(agent.link.address)
-        if at_address is not None:
-            at_address.discard(agent.id)
-            if not at_address:
-                del self._at_address[agent.link.address]
+        self._forget_address(agent.id, agent.link.address)
         self.m.maintenance.agent_detached(agent, unreachable)
         self.m.events.agent_removed(agent.id, why)
         for offer in self.m.offers.of_agent(agent.id):

@@ -265,3 +265,37 @@ def test_an_agent_that_cannot_be_reached_is_not_offered_until_it_is_back(
             # No launch was sent to the dead agent after the first one could not connect.
             assert len(unreachable_drops()) == 4, [s.message for s in unreachable_drops()]
             assert sorted(scheduler.relaunched) == [f"t{i}" for i in range(4)]
+
+
+def test_an_agent_back_at_another_port_is_called_there(tmp_path: Path) -> None:
+    # Restarted on a new port before the master noticed it was gone, the agent
+    # re-registers under its id; the master must launch at the new address.
+    with LocalCluster(
+        agents=1,
+        work_dir=tmp_path,
+        agent_resources="cpus:4;mem:512;disk:1024",
+        master_flags=["--allocation-interval", "0.1", "--agent-ping-timeout", "10"],
+    ) as c:
+        scheduler = TaskQueueScheduler(refuse_seconds=0)
+        with FrameworkHarness(c.master_address, scheduler, name="follower") as fw:
+            fw.wait(lambda: bool(scheduler.offers_seen), what="a first offer")
+            agent_id = c.state().agents[0].agent_info.id
+            agent = c.agent_daemon(agent_id)
+            old_port = agent.port
+            agent.signal(9)
+            assert agent.process is not None
+            agent.process.wait()
+            agent.start_on_new_ports()
+            assert agent.port != old_port
+            c.wait_for(
+                lambda state: [a.agent_info.port for a in state.agents] == [agent.port],
+                30,
+                "the agent re-registered at its new port",
+            )
+            fw.submit(task(f"t{i}", "true", "cpus:1;mem:16") for i in range(4))
+            fw.wait(
+                lambda: list(fw.latest_states().values()) == [pb.TASK_FINISHED] * 4,
+                timeout=60,
+                what="4 tasks FINISHED at the agent's new address",
+            )
+            assert [a.agent_info.id for a in c.state().agents] == [agent_id]
