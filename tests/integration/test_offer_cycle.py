@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 from pathlib import Path
 
+from mesospy.cluster import Daemon
 from mesospy.scheduler import is_terminal, task
 from mesospy.testing import FrameworkHarness, LocalCluster, TaskQueueScheduler
 from mesospy.v1 import common_pb2 as pb
@@ -215,6 +216,26 @@ def test_unanswered_offers_are_rescinded_after_the_offer_timeout(tmp_path: Path)
             assert holder.offers_seen[1].id != first
 
 
+def _patient_cluster(tmp_path: Path) -> LocalCluster:
+    """One agent; the master waits 30 s before it calls a silent agent unreachable."""
+    return LocalCluster(
+        agents=1,
+        work_dir=tmp_path,
+        agent_resources="cpus:4;mem:512;disk:1024",
+        master_flags=["--allocation-interval", "0.1", "--agent-ping-timeout", "10"],
+    )
+
+
+def _kill_the_agent(cluster: LocalCluster) -> Daemon:
+    """SIGKILL the cluster's only agent and wait until it is gone (the master does not
+    know yet); returns its daemon, to start again."""
+    agent = cluster.agent_daemon(cluster.state().agents[0].agent_info.id)
+    agent.signal(9)
+    assert agent.process is not None
+    agent.process.wait()
+    return agent
+
+
 def test_an_agent_that_cannot_be_reached_is_not_offered_until_it_is_back(
     tmp_path: Path,
 ) -> None:
@@ -222,20 +243,12 @@ def test_an_agent_that_cannot_be_reached_is_not_offered_until_it_is_back(
     # counts it registered. The first launch there cannot connect: the tasks are DROPPED
     # and the agent's resources are not offered again (Mesos deactivates a disconnected
     # agent), instead of dropping every launch at offer speed. Back, it is offered again.
-    with LocalCluster(
-        agents=1,
-        work_dir=tmp_path,
-        agent_resources="cpus:4;mem:512;disk:1024",
-        master_flags=["--allocation-interval", "0.1", "--agent-ping-timeout", "10"],
-    ) as c:
+    with _patient_cluster(tmp_path) as c:
         # Relaunches each dropped task once: without the fix they are dropped again at once.
         scheduler = TaskQueueScheduler(refuse_seconds=0, relaunch_lost=True)
         with FrameworkHarness(c.master_address, scheduler, name="patient") as fw:
             fw.wait(lambda: bool(scheduler.offers_seen), what="a first offer")
-            agent = c.agent_daemon(c.state().agents[0].agent_info.id)
-            agent.signal(9)
-            assert agent.process is not None
-            agent.process.wait()
+            agent = _kill_the_agent(c)
             fw.submit(task(f"t{i}", "true", "cpus:1;mem:16") for i in range(4))
 
             def unreachable_drops() -> list[pb.TaskStatus]:
@@ -270,21 +283,13 @@ def test_an_agent_that_cannot_be_reached_is_not_offered_until_it_is_back(
 def test_an_agent_back_at_another_port_is_called_there(tmp_path: Path) -> None:
     # Restarted on a new port before the master noticed it was gone, the agent
     # re-registers under its id; the master must launch at the new address.
-    with LocalCluster(
-        agents=1,
-        work_dir=tmp_path,
-        agent_resources="cpus:4;mem:512;disk:1024",
-        master_flags=["--allocation-interval", "0.1", "--agent-ping-timeout", "10"],
-    ) as c:
+    with _patient_cluster(tmp_path) as c:
         scheduler = TaskQueueScheduler(refuse_seconds=0)
         with FrameworkHarness(c.master_address, scheduler, name="follower") as fw:
             fw.wait(lambda: bool(scheduler.offers_seen), what="a first offer")
             agent_id = c.state().agents[0].agent_info.id
-            agent = c.agent_daemon(agent_id)
+            agent = _kill_the_agent(c)
             old_port = agent.port
-            agent.signal(9)
-            assert agent.process is not None
-            agent.process.wait()
             agent.start_on_new_ports()
             assert agent.port != old_port
             c.wait_for(
