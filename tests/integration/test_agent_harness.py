@@ -84,7 +84,10 @@ class FakeMaster(agent_pb2_grpc.AgentRegistryServicer):
         return [u.status for u in self.updates if u.status.task_id == task_id]
 
     def states(self, task_id: str) -> list[str]:
-        return [common_pb2.TaskState.Name(s.state) for s in self.statuses(task_id)]
+        """The task's states in order, each update once: an update is resent (same uuid)
+        until acknowledged, so a slow acknowledgement can bring it twice."""
+        unique = {s.uuid: s.state for s in self.statuses(task_id)}
+        return [common_pb2.TaskState.Name(state) for state in unique.values()]
 
     def last(self, task_id: str) -> common_pb2.TaskStatus:
         return self.statuses(task_id)[-1]
