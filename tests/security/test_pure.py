@@ -3,7 +3,10 @@ message limits, with plain data and an injected clock."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from google.protobuf.message import Message
 
 from mesospy.security.acl import ACLError, Denied, parse_acl
 from mesospy.security.auth import AuthenticationFailed, Authenticator
@@ -116,3 +119,57 @@ def test_message_limits_name_the_field() -> None:
         limits.check(call)
     with pytest.raises(LimitExceeded, match="ACCEPT launches 3 tasks; at most 2"):
         limits.check_accept([[info, info, info]])
+
+
+def test_the_fast_limits_check_agrees_with_the_field_naming_walk() -> None:
+    # check() runs a fast pass and, only on a breach, a second pass that names the field:
+    # both must reach the same verdict on every kind of field.
+    limits = MessageLimits()
+
+    def call_with(change: Callable[[pb.TaskInfo], None]) -> spb.Call:
+        call = spb.Call(type=spb.Call.ACCEPT)
+        info = call.accept.operations.add().launch.task_infos.add(task_id="t", name="n")
+        info.resources.add(name="cpus", scalar=1.0)
+        info.command.shell = "true"
+        info.labels.add(key="k", value="v")
+        change(info)
+        return call
+
+    def fast_breach(message: Message) -> bool:
+        try:
+            limits._fast(message)
+        except Exception:
+            return True
+        return False
+
+    def slow_breach(message: Message) -> bool:
+        try:
+            limits._walk(message, "")
+        except LimitExceeded:
+            return True
+        return False
+
+    changes: dict[str, Callable[[pb.TaskInfo], None]] = {
+        "nothing": lambda i: None,
+        "long id": lambda i: setattr(i, "task_id", "t" * 1025),
+        "id at the limit": lambda i: setattr(i, "task_id", "t" * 1024),
+        "long shell (text)": lambda i: setattr(i.command, "shell", "x" * 60_000),
+        "too long shell": lambda i: setattr(i.command, "shell", "x" * 70_000),
+        "long argv item": lambda i: i.command.argv.append("a" * 60_000),
+        "too many labels": lambda i: i.labels.extend(pb.Label(key=str(n)) for n in range(64)),
+        "long label value": lambda i: setattr(i.labels[0], "value", "v" * 60_000),
+        "long label key": lambda i: setattr(i.labels[0], "key", "k" * 2_000),
+        "nan": lambda i: setattr(i.resources[0], "scalar", float("nan")),
+        "-inf": lambda i: setattr(i.resources[0], "scalar", float("-inf")),
+        "unknown enum": lambda i: setattr(i.resources[0], "type", 99),
+        "env value (text)": lambda i: i.command.environment.update({"A": "x" * 60_000}),
+        "long env key": lambda i: i.command.environment.update({"k" * 2_000: "x"}),
+        "long env value": lambda i: i.command.environment.update({"A": "x" * 70_000}),
+    }
+    verdicts = {}
+    for name, change in changes.items():
+        call = call_with(change)
+        verdicts[name] = fast_breach(call)
+        assert verdicts[name] == slow_breach(call), name
+    assert not verdicts["nothing"] and not verdicts["id at the limit"]
+    assert verdicts["long id"] and verdicts["nan"] and verdicts["unknown enum"]
