@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import click
@@ -15,6 +18,7 @@ import psutil
 
 from mesospy.cli.common import fail
 from mesospy.cluster import ClusterError, LocalCluster, environment_with_master
+from mesospy.scheduler.backoff import Backoff
 
 
 def _share_of_machine(agents: int) -> list[str | None]:
@@ -38,17 +42,59 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _restart_dead_frameworks(cluster: LocalCluster) -> None:
+class FrameworkRestarts:
+    """When to bring back a bundled framework that died: within a second the first time,
+    then after doubling delays (up to a minute) while it keeps dying, as a supervisor's
+    backoff would (Kubernetes's CrashLoopBackOff); one that stayed up for a minute since
+    its last restart starts afresh. Pure: the caller passes the time."""
+
+    STABLE_SECONDS = 60.0
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self._rng = rng
+        self._backoff: dict[str, Backoff] = {}
+        self._started: dict[str, float] = {}
+        self._due: dict[str, float] = {}
+
+    def due(self, name: str, now: float) -> float:
+        """When the dead framework ``name`` is to be started again (the same answer until
+        it is)."""
+        if name not in self._due:
+            backoff = self._backoff.setdefault(name, Backoff(1.0, 60.0, rng=self._rng))
+            if now - self._started.get(name, -math.inf) >= self.STABLE_SECONDS:
+                backoff.reset()
+            self._due[name] = now + backoff.next()
+        return self._due[name]
+
+    def waiting(self, name: str) -> bool:
+        """Whether a restart of ``name`` is already planned."""
+        return name in self._due
+
+    def restarted(self, name: str, now: float) -> None:
+        self._due.pop(name, None)
+        self._started[name] = now
+
+
+def _restart_dead_frameworks(cluster: LocalCluster, restarts: FrameworkRestarts) -> None:
     """Bring back a bundled framework that died (or was killed), as a supervisor would:
     it takes over its tasks and state where it left off."""
+    now = time.monotonic()
     for name, daemon in list(cluster.framework_daemons.items()):
-        if daemon.process is not None and daemon.process.poll() is not None:
-            code = daemon.process.returncode
-            started = cluster.add_framework(name, wait=False)
-            click.echo(
-                f"mesospy local: {name} framework exited ({code}); restarted "
-                f"(API on port {started.port})"
-            )
+        if daemon.process is None or daemon.process.poll() is None:
+            continue
+        code = daemon.process.returncode
+        first_notice = not restarts.waiting(name)
+        due = restarts.due(name, now)
+        if now < due:
+            if first_notice:
+                click.echo(
+                    f"mesospy local: {name} framework exited ({code}); restarting in "
+                    f"{due - now:.1f} s"
+                )
+            continue
+        started = cluster.add_framework(name, wait=False)
+        restarts.restarted(name, now)
+        click.echo(f"mesospy local: {name} framework restarted (API on port {started.port})")
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -139,8 +185,9 @@ def local(
                 f"mesospy local: running; export MESOSPY_MASTER={cluster.master_address} "
                 "in another terminal. Ctrl-C stops."
             )
+            restarts = FrameworkRestarts()
             while not stop.wait(0.5):
-                _restart_dead_frameworks(cluster)
+                _restart_dead_frameworks(cluster, restarts)
     except KeyboardInterrupt:
         pass
     finally:

@@ -200,3 +200,39 @@ def test_local_prints_metrics_urls_that_serve(tmp_path: Path) -> None:
     finally:
         local.send_signal(signal.SIGTERM)
         local.wait(timeout=30)
+
+
+def test_local_brings_back_a_framework_that_died(tmp_path: Path) -> None:
+    local = subprocess.Popen(
+        [sys.executable, "-m", "mesospy", "local", "--port", "0", "--work-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert local.stdout is not None
+        for line in local.stdout:
+            if "running;" in line:
+                break
+        batch = [
+            p
+            for p in psutil.Process(local.pid).children(recursive=True)
+            if "batch" in p.cmdline() and "serve" in p.cmdline()
+        ]
+        assert len(batch) == 1
+        batch[0].kill()
+        said = []
+        for line in local.stdout:
+            said.append(line.strip())
+            if "batch framework restarted" in line:
+                break
+        assert any(re.search(r"batch framework exited \(-9\); restarting in \d", s) for s in said)
+        again = [
+            p
+            for p in psutil.Process(local.pid).children(recursive=True)
+            if "batch" in p.cmdline() and "serve" in p.cmdline()
+        ]
+        assert len(again) == 1 and again[0].pid != batch[0].pid
+    finally:
+        local.send_signal(signal.SIGTERM)
+        local.wait(timeout=30)
