@@ -42,6 +42,9 @@ log = logging.getLogger("sim_frameworks")
 Event = spb.Event
 
 
+IN_FLIGHT = 4  # calls a lean framework has under way at once
+
+
 @dataclass
 class Record:
     """What every framework of the process saw (shared)."""
@@ -113,6 +116,7 @@ class LeanFramework:
         self.first_offer_at = 0.0  # of the current subscription
         self.suppressed = False
         self._sends: set[asyncio.Task[None]] = set()
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
 
     async def run(self) -> None:
         while True:
@@ -231,13 +235,30 @@ class LeanFramework:
         job.add_done_callback(self._sends.discard)
 
     async def _deliver(self, stub: spb_grpc.SchedulerStub, call: spb.Call) -> None:
-        try:
-            await stub.Send(call, timeout=30)
-        except grpc.aio.AioRpcError as exc:  # in a failover offers are void anyway: counted
-            key = f"{spb.Call.Type.Name(call.type)} {exc.code().name}"
-            self.record.send_errors[key] += 1
-            if len(self.record.wrong_examples) < 10 and exc.code() != grpc.StatusCode.UNAVAILABLE:
-                self.record.wrong_examples.append(f"{key}: {exc.details()}")
+        for attempt in range(5):
+            try:
+                # Few calls in flight per framework, as the SDK (which sends one at a
+                # time): 100 frameworks firing every call at once overran the master's
+                # queue in launch waves and had their calls shed.
+                async with self._in_flight:
+                    await stub.Send(call, timeout=30)
+                return
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.CANCELLED or attempt == 4:
+                    self._failed(call, exc)
+                    return
+                # An overloaded master's gRPC sheds calls before the master sees them
+                # (CANCELLED): send it again, or the offers it answers stay held until an
+                # offer timeout (none by default).
+                self.record.send_errors[f"{spb.Call.Type.Name(call.type)} CANCELLED, resent"] += 1
+                await asyncio.sleep(random.uniform(0.1, 0.5) * (attempt + 1))
+
+    def _failed(self, call: spb.Call, exc: grpc.aio.AioRpcError) -> None:
+        """Counted (in a failover the offers a call answered are void anyway)."""
+        key = f"{spb.Call.Type.Name(call.type)} {exc.code().name}"
+        self.record.send_errors[key] += 1
+        if len(self.record.wrong_examples) < 10 and exc.code() != grpc.StatusCode.UNAVAILABLE:
+            self.record.wrong_examples.append(f"{key}: {exc.details()}")
 
 
 class ChannelPool:
