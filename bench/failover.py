@@ -127,6 +127,7 @@ async def run(args: argparse.Namespace, work: Path, zk_hosts: str) -> dict[str, 
                 lambda: 1e7,
                 share + (1 if i < extra else 0),
                 3600.0,
+                in_flight=4,
             )
             frameworks.append(framework)
             jobs.append(asyncio.ensure_future(framework.run()))

@@ -42,9 +42,6 @@ log = logging.getLogger("sim_frameworks")
 Event = spb.Event
 
 
-IN_FLIGHT = 4  # calls a lean framework has under way at once
-
-
 @dataclass
 class Record:
     """What every framework of the process saw (shared)."""
@@ -97,6 +94,7 @@ class LeanFramework:
         task_seconds: Callable[[], float],
         limit: int | None,
         refuse_seconds: float,
+        in_flight: int | None = None,
     ) -> None:
         self.name = name
         self.channels = channels
@@ -116,7 +114,11 @@ class LeanFramework:
         self.first_offer_at = 0.0  # of the current subscription
         self.suppressed = False
         self._sends: set[asyncio.Task[None]] = set()
-        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        # None: every call at once (scale.py: its acknowledgements must not wait, or
+        # agents resend their updates); a number: at most that many under way (as the
+        # SDK, which sends one at a time; failover.py's 100k-task launch wave otherwise
+        # overruns the master's bounded queue and has calls shed).
+        self._in_flight = asyncio.Semaphore(in_flight or 1_000_000)
 
     async def run(self) -> None:
         while True:
@@ -237,9 +239,6 @@ class LeanFramework:
     async def _deliver(self, stub: spb_grpc.SchedulerStub, call: spb.Call) -> None:
         for attempt in range(5):
             try:
-                # Few calls in flight per framework, as the SDK (which sends one at a
-                # time): 100 frameworks firing every call at once overran the master's
-                # queue in launch waves and had their calls shed.
                 async with self._in_flight:
                     await stub.Send(call, timeout=30)
                 return
