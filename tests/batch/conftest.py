@@ -2,47 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from mesospy.cluster import ClusterError
 from mesospy.testing import LocalCluster
+from mesospy.testing.clusters import running_cluster
 from mesospy.testing.zookeeper import ZooKeeperServer
 
 from .support import AGENT_RESOURCES, FAST_MASTER, BatchApi
-
-
-def _nothing(attempt: int) -> dict[str, Any]:
-    return {}
-
-
-@contextmanager
-def running_cluster(
-    work_dir: Callable[[], Path],
-    per_attempt: Callable[[int], dict[str, Any]] = _nothing,
-    **options: Any,
-) -> Iterator[LocalCluster]:
-    """A started LocalCluster; tried again (in a fresh directory, with ``per_attempt``'s
-    options) if it loses a race for a free port with other processes on the machine."""
-    for attempt in (1, 2, 3):
-        cluster = LocalCluster(work_dir=work_dir(), **options, **per_attempt(attempt))
-        try:
-            cluster.start()
-        except ClusterError:
-            cluster.stop()
-            if attempt == 3:
-                raise
-            continue
-        try:
-            yield cluster
-        finally:
-            cluster.stop()
-        return
-
 
 BATCH_CLUSTER: dict[str, Any] = {
     "agents": 2,

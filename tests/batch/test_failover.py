@@ -18,9 +18,9 @@ from frameworks.batch.spec import Schedule
 from mesospy.client import OperatorError
 from mesospy.cluster import ClusterError
 from mesospy.testing import LocalCluster
+from mesospy.testing.clusters import running_cluster
 from mesospy.testing.zookeeper import ZooKeeperSandbox, ZooKeeperServer
 
-from .conftest import running_cluster
 from .support import AGENT_RESOURCES, BatchApi, eventually
 
 CRON = "* * * * * */2"

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,11 @@ from frameworks.service.store import Store
 from frameworks.service.v1 import service_pb2 as spb
 from mesospy.cli.main import cli
 from mesospy.client import OperatorClient
-from mesospy.cluster import ClusterError, free_port
+from mesospy.cluster import free_port
 from mesospy.testing import LocalCluster
+from mesospy.testing.clusters import running_cluster
+
+from .support import wait_until
 
 FAST_MASTER = [
     "--allocation-interval",
@@ -98,42 +101,20 @@ class ClientLoop(threading.Thread):
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    # A second try if the first loses a race for a free port with other tests' processes.
-    for attempt in (1, 2, 3):
-        c = LocalCluster(
-            agents=3,
-            work_dir=tmp_path_factory.mktemp("service"),
-            master_flags=FAST_MASTER,
-            agent_resources=list(AGENTS),
-            frameworks=["service"],
-        )
-        try:
-            c.start()
-        except ClusterError:
-            c.stop()
-            if attempt == 3:
-                raise
-            continue
-        try:
-            yield c
-        finally:
-            c.stop()
-        return
+    with running_cluster(
+        lambda: tmp_path_factory.mktemp("service"),
+        agents=3,
+        master_flags=FAST_MASTER,
+        agent_resources=list(AGENTS),
+        frameworks=["service"],
+    ) as c:
+        yield c
 
 
 def mesospy(cluster: LocalCluster, *args: str) -> str:
     result = CliRunner().invoke(cli, list(args), env={"MESOSPY_MASTER": cluster.master_address})
     assert result.exit_code == 0, result.output
     return result.output
-
-
-def wait_until(what: str, condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def live(app: spb.App) -> list[spb.Instance]:

@@ -5,9 +5,8 @@ requests through the VIP reach the app."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -20,44 +19,27 @@ from frameworks.service.server import vip_proxy_command
 from frameworks.service.store import Store
 from frameworks.service.v1 import service_pb2 as spb
 from mesospy.cli.main import cli
-from mesospy.cluster import ClusterError, free_port
+from mesospy.cluster import free_port
 from mesospy.testing import LocalCluster
+from mesospy.testing.clusters import running_cluster
+
+from .support import wait_until
 
 FAST_MASTER = ["--allocation-interval", "0.2", "--framework-heartbeat-interval", "2"]
 AGENTS = [f"cpus:2;mem:2048;ports:[{p}-{p + 99}]" for p in (30600, 30700)]
+PATIENCE = 90.0  # seconds: proxy tasks start on every agent host
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    for attempt in (1, 2, 3):  # a port lost to another test's process: try again
-        c = LocalCluster(
-            agents=2,
-            work_dir=tmp_path_factory.mktemp("vip-tasks"),
-            master_flags=FAST_MASTER,
-            agent_resources=list(AGENTS),
-        )
-        try:
-            c.start()
-            c.add_framework("service", extra_args=["--vip-tasks"])
-        except ClusterError:
-            c.stop()
-            if attempt == 3:
-                raise
-            continue
-        try:
-            yield c
-        finally:
-            c.stop()
-        return
-
-
-def wait_until(what: str, condition: Callable[[], bool], timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    with running_cluster(
+        lambda: tmp_path_factory.mktemp("vip-tasks"),
+        prepare=lambda c: c.add_framework("service", extra_args=["--vip-tasks"]),
+        agents=2,
+        master_flags=FAST_MASTER,
+        agent_resources=list(AGENTS),
+    ) as c:
+        yield c
 
 
 def running(cluster: LocalCluster, app_id: str) -> list[spb.Instance]:
@@ -95,7 +77,9 @@ def test_the_vip_proxy_runs_as_a_task_on_every_agent_host(
     cluster: LocalCluster, tmp_path: Path
 ) -> None:
     # Both agents advertise 127.0.0.1: one host, so one proxy (hostname UNIQUE).
-    wait_until("the VIP proxy task", lambda: len(running(cluster, VIP_PROXY_APP)) == 1)
+    wait_until(
+        "the VIP proxy task", lambda: len(running(cluster, VIP_PROXY_APP)) == 1, timeout=PATIENCE
+    )
     vip_port = free_port()
     spec = {
         "id": "hello",
@@ -115,7 +99,7 @@ def test_the_vip_proxy_runs_as_a_task_on_every_agent_host(
     )
     assert result.exit_code == 0, result.output
     url = f"http://127.0.0.1:{vip_port}/"
-    wait_until("an answer through the VIP", lambda: answers(url))
+    wait_until("an answer through the VIP", lambda: answers(url), timeout=PATIENCE)
     # What listens on the VIP is the proxy task (the framework runs no proxy itself).
     proxies = proxy_processes(vip_port)
     assert len(proxies) == 1
@@ -127,8 +111,9 @@ def test_the_vip_proxy_runs_as_a_task_on_every_agent_host(
     wait_until(
         "a new proxy task",
         lambda: [i.task_id for i in running(cluster, VIP_PROXY_APP)] not in ([], [proxy.task_id]),
+        timeout=PATIENCE,
     )
-    wait_until("an answer through the new proxy", lambda: answers(url))
+    wait_until("an answer through the new proxy", lambda: answers(url), timeout=PATIENCE)
     assert [p.pid for p in proxy_processes(vip_port)] != [proxies[0].pid]
 
 
