@@ -20,8 +20,10 @@ BURST = 4_000
 def test_a_burst_beyond_grpcs_default_backlog_is_served(tmp_path: Path) -> None:
     async def burst(address: str) -> collections.Counter[str]:
         outcomes: collections.Counter[str] = collections.Counter()
-        # Several connections, as many agents and frameworks open.
-        channels = [grpc.aio.insecure_channel(address) for _ in range(8)]
+        # Several connections, as many agents and frameworks open (without a local
+        # subchannel pool, gRPC would carry all the channels over one connection).
+        own_connection = [("grpc.use_local_subchannel_pool", 1)]
+        channels = [grpc.aio.insecure_channel(address, options=own_connection) for _ in range(8)]
         try:
             stubs = [opb_grpc.OperatorStub(c) for c in channels]  # type: ignore[no-untyped-call]
 
