@@ -141,7 +141,7 @@ class AgentHandler:
         problems, total = agent_info_problems(info)
         if problems or total is None:
             raise InvalidArgument("; ".join(problems))
-        address = f"{info.hostname}:{info.port}"
+        address = _address(info)
         for old_id in sorted(self._at_address.get(address, ())):
             if (old := self.m.state.agents.get(old_id)) is not None:
                 # The agent at this address restarted without its old identity.
@@ -160,7 +160,7 @@ class AgentHandler:
         used: dict[tuple[str, str], Resources] | None = None,
     ) -> AgentRecord:
         now = time.monotonic()
-        link = AgentLink(info.id, f"{info.hostname}:{info.port}", ClientSecurity(self.m.config.tls))
+        link = self._link(info.id, _address(info))
         record = AgentRecord(
             info=info, total=total, registered_time=self.m.now(), last_seen=now, link=link
         )
@@ -246,16 +246,19 @@ class AgentHandler:
     def _follow_address(self, agent: AgentRecord, info: pb.AgentInfo) -> None:
         """An agent back under its id at another address (restarted on a new port): call
         it there from now on."""
-        address = f"{info.hostname}:{info.port}"
+        address = _address(info)
         if address == agent.link.address:
             return
         old = agent.link
         self._forget_address(agent.id, old.address)
-        agent.link = AgentLink(agent.id, address, ClientSecurity(self.m.config.tls))
+        agent.link = self._link(agent.id, address)
         agent.info.hostname, agent.info.port = info.hostname, info.port
         self._at_address.setdefault(address, set()).add(agent.id)
         self.m.spawn(old.close())
         log.info("agent %s moved from %s to %s", agent.id, old.address, address)
+
+    def _link(self, agent_id: str, address: str) -> AgentLink:
+        return AgentLink(agent_id, address, ClientSecurity(self.m.config.tls))
 
     def _forget_address(self, agent_id: str, address: str) -> None:
         at_address = self._at_address.get(address)
@@ -505,3 +508,8 @@ class AgentHandler:
             task.task_id, task.agent_id, task.framework_id, state, reason, why
         )
         self.m.tasks.finish(task, status)
+
+
+def _address(info: pb.AgentInfo) -> str:
+    """Where the master calls the agent."""
+    return f"{info.hostname}:{info.port}"
