@@ -209,16 +209,17 @@ def test_local_brings_back_a_framework_that_died(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
         text=True,
     )
+
+    def batch_processes() -> list[psutil.Process]:
+        children = psutil.Process(local.pid).children(recursive=True)
+        return [p for p in children if "batch" in p.cmdline() and "serve" in p.cmdline()]
+
     try:
         assert local.stdout is not None
         for line in local.stdout:
             if "running;" in line:
                 break
-        batch = [
-            p
-            for p in psutil.Process(local.pid).children(recursive=True)
-            if "batch" in p.cmdline() and "serve" in p.cmdline()
-        ]
+        batch = batch_processes()
         assert len(batch) == 1
         batch[0].kill()
         said = []
@@ -227,11 +228,7 @@ def test_local_brings_back_a_framework_that_died(tmp_path: Path) -> None:
             if "batch framework restarted" in line:
                 break
         assert any(re.search(r"batch framework exited \(-9\); restarting in \d", s) for s in said)
-        again = [
-            p
-            for p in psutil.Process(local.pid).children(recursive=True)
-            if "batch" in p.cmdline() and "serve" in p.cmdline()
-        ]
+        again = batch_processes()
         assert len(again) == 1 and again[0].pid != batch[0].pid
     finally:
         local.send_signal(signal.SIGTERM)
