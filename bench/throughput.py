@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -135,13 +136,14 @@ def profile(cluster: LocalCluster, out: Path) -> list[subprocess.Popen[bytes]]:
     ]
 
 
-def run_once(args: argparse.Namespace) -> dict[str, float | int | str]:
+def run_once(args: argparse.Namespace, work_dir: Path) -> dict[str, float | int | str]:
     per_task = Resources({"cpus": args.task_cpus, "mem": args.task_mem})
     flood = Flood(args.tasks, per_task)
     agent_flags = ["--isolation", args.isolation]
     master_flags = ["--allocation-interval", str(args.allocation_interval)]
     with LocalCluster(
         agents=args.agents,
+        work_dir=work_dir,
         agent_resources=args.agent_resources,
         agent_flags=agent_flags,
         master_flags=master_flags,
@@ -194,8 +196,15 @@ def main() -> int:
     print(f"machine: {describe()}")
     print(f"agents' work dir: {work_dir}: {file_system(work_dir)}")
     raw_before = spawn_rate()
-    runs = [run_once(args) for _ in range(args.runs)]
-    raw_after = spawn_rate()
+    # Every run gets a fresh directory, and all are removed only at the end: on ext4
+    # without a journal, making inodes right after deleting many is several times slower
+    # (bench/README.md), so removing one run's sandboxes would slow the next.
+    root = Path(tempfile.mkdtemp(prefix="mesospy-throughput-"))
+    try:
+        runs = [run_once(args, root / f"run-{i}") for i in range(args.runs)]
+        raw_after = spawn_rate()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     raw = max(raw_before, raw_after)
     rates = [float(r["tasks_per_s"]) for r in runs]
     best = max(rates)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mesospy.agent.checkpoint import Checkpoint, RecoveredState
-from mesospy.agent.exit_status import recorded_exit_code, recording
+from mesospy.agent.exit_status import ExitLog
 from mesospy.agent.health import HealthChecker, validate_health_check
 from mesospy.agent.isolation import Container, Isolator
 from mesospy.agent.launcher import STDOUT, LaunchSpec, TaskLauncher, describe_exit, kill_group
@@ -142,6 +142,8 @@ class TaskManager:
         allow_root_tasks: bool = True,
     ) -> None:
         self._work_dir = work_dir
+        self._exits = ExitLog(work_dir)
+        self._running_as_root = os.geteuid() == 0
         self._host = host
         self._launcher = launcher
         self._isolator = isolator
@@ -241,7 +243,7 @@ class TaskManager:
         command = info.command
         framework = self.frameworks.get(framework_id)
         user = task_user(command.user, framework.user if framework is not None else "")
-        if problem := root_problem(user, os.geteuid() == 0, self.allow_root_tasks):
+        if problem := root_problem(user, self._running_as_root, self.allow_root_tasks):
             self._emit(task, common_pb2.TASK_ERROR, Reason.REASON_TASK_INVALID, problem)
             return None
         argv = ["/bin/sh", "-c", command.shell] if command.shell else list(command.argv)
@@ -262,7 +264,11 @@ class TaskManager:
                 delegate_cgroups(task.container.paths, spec.user)
                 files = self._launcher.prepare(spec)
                 if task.kill_reason is None:
-                    spec.argv = self._isolator.wrap(task.container, recording(spec.argv, spec.env))
+                    own_user = spec.user is None or not self._running_as_root
+                    recording = self._exits.recording(
+                        spec.argv, spec.env, task.sandbox, own_user=own_user
+                    )
+                    spec.argv = self._isolator.wrap(task.container, recording)
                     launch.started = self._launcher.start(spec, files)
                 else:
                     self._launcher.discard(files)
@@ -422,6 +428,7 @@ class TaskManager:
         # anything it left behind goes with it (as when Mesos destroys a container).
         kill_group(task.pid, signal.SIGKILL)
         returncode = self._reap(task)
+        self._exits.rotate_if_large()
         limitation = self._isolator.limitation(task.container) if returncode != 0 else None
         self._isolator.cleanup(task.container)
         self._report_end(task, returncode, limitation)
@@ -481,8 +488,10 @@ class TaskManager:
             pid, status = os.waitpid(task.pid, os.WNOHANG)
         except ChildProcessError:
             # Not our child (re-adopted after an agent restart): its shell recorded it.
-            return recorded_exit_code(task.sandbox)
-        return os.waitstatus_to_exitcode(status) if pid else recorded_exit_code(task.sandbox)
+            return self._exits.exit_code(task.sandbox, task.pid)
+        if pid:
+            return os.waitstatus_to_exitcode(status)
+        return self._exits.exit_code(task.sandbox, task.pid)
 
     def _stop_helpers(self, task: Task) -> None:
         for timer in task.timers:
@@ -617,7 +626,7 @@ class TaskManager:
     def _report_recorded_exit(self, task: Task) -> None:
         """A task that ended while the agent was down: report what its shell recorded
         (and a kill the agent had begun as a kill)."""
-        self._report_end(task, recorded_exit_code(task.sandbox), None)
+        self._report_end(task, self._exits.exit_code(task.sandbox, task.pid), None)
 
     # ------------------------------------------------------------------ reporting
 

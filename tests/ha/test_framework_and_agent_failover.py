@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mesospy.agent.exit_status import EXIT_LOG
 from mesospy.scheduler import task
 from mesospy.testing import FrameworkHarness, LocalCluster, TaskQueueScheduler
 from mesospy.testing.zookeeper import ZooKeeperSandbox
@@ -179,12 +180,12 @@ def test_a_task_that_ends_while_its_agent_is_down_reports_its_real_exit_status(
     daemon.signal(signal.SIGKILL)
     daemon.process.wait()  # type: ignore[union-attr]
     gate.touch()  # the task ends now, while nobody is there to reap it
-    recorded = list((cluster.work_dir / "agent-0").rglob(".mesospy-exit-status"))  # type: ignore[operator]
+    # The task's shell appends its status to the agent's exit log as it ends.
+    exit_log = cluster.work_dir / "agent-0" / EXIT_LOG  # type: ignore[operator]
     deadline = time.monotonic() + 30
-    while not recorded:
+    while not (exit_log.exists() and "/tasks/late\n" in exit_log.read_text()):
         assert time.monotonic() < deadline, "the task's shell recorded no exit status"
         time.sleep(0.05)
-        recorded = list((cluster.work_dir / "agent-0").rglob(".mesospy-exit-status"))  # type: ignore[operator]
     daemon.killed = False
     daemon.start()
     fw.wait(lambda: fw.latest_states().get("late") == pb.TASK_FAILED, what="FAILED")
