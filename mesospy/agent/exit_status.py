@@ -67,7 +67,7 @@ class ExitLog:
         if own_user:
             # printf, not echo: dash's echo would read backslashes in the path as escapes.
             where = f"{shlex.quote(str(sandbox))} >> {shlex.quote(str(self.path))}"
-            write = f"printf '%s %s %s\\n' \"$rc\" \"$$\" {where} 2>/dev/null"
+            write = f'printf \'%s %s %s\\n\' "$rc" "$$" {where} 2>/dev/null'
         else:
             write = _sandbox_write()
         if argv[:2] == ["/bin/sh", "-c"] and len(argv) == 3:
