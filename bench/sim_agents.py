@@ -67,7 +67,7 @@ from mesospy.v1 import common_pb2 as pb
 log = logging.getLogger("sim_agents")
 Context = grpc.aio.ServicerContext[Any, Any]
 RPC_TIMEOUT = 30.0
-RETRY_MIN, RETRY_MAX = 2.0, 60.0
+RETRY_MIN, RETRY_MAX = 10.0, 60.0  # the agent's defaults
 FLUSH_INTERVAL = 0.02  # status updates are gathered this long into per-agent batches
 
 

@@ -69,7 +69,12 @@ class AgentConfig:
     # master restarted at the same address, the agent must be back within that window.
     registration_backoff_max: float = 5.0
     # Unacknowledged status updates are resent after min, doubling up to max seconds.
-    status_update_retry_min: float = 2.0
+    # Mesos's 10 s: an update is unacknowledged that long only when the master or the
+    # framework is slow (a lost one is resent at once when the agent re-registers, and the
+    # master sends unacknowledged ones again to a re-subscribing framework), and resending
+    # sooner to a slow master doubles its load (at 2 s, a 10k-agent master that fell
+    # behind received every update four times and never caught up).
+    status_update_retry_min: float = 10.0
     status_update_retry_max: float = 60.0
     # Default SIGTERM -> SIGKILL grace when neither the task nor the kill request sets one.
     kill_grace_period: float = 3.0
