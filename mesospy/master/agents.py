@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from mesospy.master.agent_link import AgentLink
+from mesospy.master.burst_log import BurstLog
 from mesospy.master.errors import FailedPrecondition, InvalidArgument
 from mesospy.master.ownership import caller_principal, check_owner
 from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord
@@ -44,6 +45,9 @@ class AgentHandler:
         # Registered agents by the address the master calls them at (host:port).
         self._at_address: dict[str, set[str]] = {}
         self._resources_cache: dict[tuple[bytes, ...], Resources] = {}
+        # Thousands of agents come at once after a failover: a line each for the first.
+        self._registrations = BurstLog(log, "agents registered")
+        self._reregistrations = BurstLog(log, "agents re-registered")
 
     # ---------------------------------------------------------------- recovery
 
@@ -150,7 +154,7 @@ class AgentHandler:
         info.id = f"{self.m.id}-S{self._next_id}"
         await self.m.registry.admit_agent(info)
         self._add(info, total).link.use_token(request.call_token)
-        log.info("agent %s at %s registered with %s", info.id, address, total)
+        self._registrations.event("agent %s at %s registered with %s", info.id, address, total)
         return self._response(info.id)
 
     def _add(
@@ -240,7 +244,9 @@ class AgentHandler:
             self._resolve_unreported(info.id, reported)
         self.m.tasks.answer_deferred(info.id, deferred)
         self._answer_unplaced()
-        log.info("agent %s re-registered with %d tasks", info.id, len(request.tasks))
+        self._reregistrations.event(
+            "agent %s re-registered with %d tasks", info.id, len(request.tasks)
+        )
         return self._response(info.id)
 
     def _follow_address(self, agent: AgentRecord, info: pb.AgentInfo) -> None:
