@@ -21,6 +21,7 @@ import grpc
 from mesospy import __version__ as _version
 from mesospy.agent.checkpoint import Checkpoint
 from mesospy.agent.config import AgentConfig
+from mesospy.agent.gc import SandboxCollector
 from mesospy.agent.isolation import Isolator, choose_isolator, isolation_scope
 from mesospy.agent.launcher import TaskLauncher
 from mesospy.agent.metrics import AgentMetrics
@@ -111,6 +112,13 @@ class Agent:
         )
         self.tasks.recover(state)
         self.checkpoint.flush()
+        self.sandbox_gc = SandboxCollector(
+            work,
+            self.tasks.sandboxes,
+            gc_delay=cfg.gc_delay,
+            headroom=cfg.gc_disk_headroom,
+            interval=cfg.disk_watch_interval,
+        )
 
         self.service = AgentService(
             self.tasks, self.updates, work, self.agent_id or None, self.metrics.launched
@@ -142,6 +150,7 @@ class Agent:
             self.checkpoint.sync_forever(),
             self.isolator.run(),
             self.tasks.stamp_forever(),
+            self.sandbox_gc.run(),
         ):
             self._background.append(asyncio.ensure_future(coro))
 

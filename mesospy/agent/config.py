@@ -92,6 +92,12 @@ class AgentConfig:
     allow_root_tasks: bool = False
     # The principal and secret the agent authenticates to the master with.
     credential: Credential | None = None
+    # Sandboxes of ended tasks are removed this long after they were last written (Mesos's
+    # --gc_delay, a week), sooner as the disk fills: the delay is scaled by
+    # max(0, 1 - gc_disk_headroom - disk usage). Checked every disk_watch_interval.
+    gc_delay: float = 7 * 24 * 3600.0
+    gc_disk_headroom: float = 0.1
+    disk_watch_interval: float = 60.0
 
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATION_MODES:
@@ -110,6 +116,10 @@ class AgentConfig:
             raise ValueError("status update retry needs 0 < min <= max")
         if self.kill_grace_period < 0:
             raise ValueError("kill_grace_period must be >= 0")
+        if self.gc_delay < 0 or self.disk_watch_interval <= 0:
+            raise ValueError("gc_delay must be >= 0 and disk_watch_interval > 0")
+        if not 0 <= self.gc_disk_headroom <= 1:
+            raise ValueError("gc_disk_headroom must be between 0 and 1")
 
     @property
     def advertised_host(self) -> str:

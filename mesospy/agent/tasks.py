@@ -161,6 +161,10 @@ class TaskManager:
         self._unstamped: list[Task] = []
         self._preparing: set[asyncio.Future[None]] = set()
 
+    def sandboxes(self) -> set[str]:
+        """The sandbox of every task the agent tracks (not to be collected)."""
+        return {str(task.sandbox) for task in self.tasks.values()}
+
     # ------------------------------------------------------------------ updates
 
     def _emit(

@@ -297,6 +297,29 @@ def master(
     help="When running as root, also run tasks as root (tasks naming no user, or root); "
     "by default they are refused and tasks run as their command's or framework's user.",
 )
+@click.option(
+    "--gc-delay",
+    default=7 * 24 * 3600.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Remove an ended task's sandbox this many seconds after it was last written "
+    "(sooner as the disk fills, see --gc-disk-headroom).",
+)
+@click.option(
+    "--gc-disk-headroom",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="The GC delay is scaled by max(0, 1 - HEADROOM - disk usage): at 90 percent used and "
+    "0.1, ended tasks' sandboxes go at once.",
+)
+@click.option(
+    "--disk-watch-interval",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds between checks of disk usage and sandboxes to remove.",
+)
 @tls_options
 @click.option(
     "--principal",
@@ -325,6 +348,9 @@ def agent(
     kill_tasks_on_exit: bool,
     metrics_port: int,
     allow_root_tasks: bool,
+    gc_delay: float,
+    gc_disk_headroom: float,
+    disk_watch_interval: float,
     tls_cert: str | None,
     tls_key: str | None,
     tls_ca: str | None,
@@ -371,6 +397,9 @@ def agent(
         tls=tls,
         credential=credential,
         allow_root_tasks=allow_root_tasks,
+        gc_delay=gc_delay,
+        gc_disk_headroom=gc_disk_headroom,
+        disk_watch_interval=disk_watch_interval,
     )
     try:
         run_until_signalled(run_agent(config))

@@ -43,6 +43,11 @@ def test_config_defaults_and_checks(tmp_path: Path) -> None:
         AgentConfig(port=70000)
     with pytest.raises(ValueError, match="retry"):
         AgentConfig(status_update_retry_min=5, status_update_retry_max=1)
+    assert (config.gc_delay, config.gc_disk_headroom) == (7 * 24 * 3600, 0.1)  # as Mesos
+    with pytest.raises(ValueError, match="gc_disk_headroom"):
+        AgentConfig(gc_disk_headroom=1.5)
+    with pytest.raises(ValueError, match="disk_watch_interval"):
+        AgentConfig(disk_watch_interval=0)
 
 
 def test_measured_resources_shape(tmp_path: Path) -> None:

@@ -1,0 +1,139 @@
+"""Removing the sandboxes of tasks that are over (Mesos's ``--gc_delay``).
+
+A sandbox outlives its task so that people can read what it wrote; without collection an
+agent's disk fills with them (three inodes and the output of every task it ever ran). As in
+Mesos, a sandbox is removed once its task is over and the agent no longer tracks it (every
+update acknowledged), ``gc_delay`` after it was last written, and sooner as the disk fills:
+the delay is scaled by ``max(0, 1 - headroom - disk usage)``, so at 90 % usage with the
+default 10 % headroom sandboxes go at the next check. The agent checks every
+``interval`` seconds. The check works from the file system (no state of its own), so
+sandboxes left by an earlier run of the agent, or an earlier agent id, are collected too.
+
+Removal never races a launch: the collector renames the doomed sandboxes aside on the event
+loop, in the same step that finds them untracked (a task launched later makes a fresh
+sandbox), and deletes them in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+TRASH = "sandboxes-being-removed"
+_FILES = ("stdout", "stderr")
+
+
+def effective_delay(gc_delay: float, disk_usage: float, headroom: float) -> float:
+    """Mesos's rule: ``gc_delay * max(0, 1 - headroom - disk_usage)`` (usage in 0..1)."""
+    return gc_delay * max(0.0, 1.0 - headroom - disk_usage)
+
+
+def last_written(sandbox: Path) -> float:
+    """When the task last wrote to its sandbox (the directory or its output files)."""
+    newest = 0.0
+    for path in (sandbox, *(sandbox / name for name in _FILES)):
+        with contextlib.suppress(OSError):
+            newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
+def aged_sandboxes(work_dir: Path, delay: float, now: float) -> list[Path]:
+    """Every task sandbox under ``work_dir/frameworks`` not written for ``delay`` s."""
+    aged: list[Path] = []
+    with contextlib.suppress(OSError):
+        for framework in os.scandir(work_dir / "frameworks"):
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(Path(framework.path) / "tasks"):
+                    sandbox = Path(entry.path)
+                    if entry.is_dir(follow_symlinks=False) and now - last_written(sandbox) >= delay:
+                        aged.append(sandbox)
+    return aged
+
+
+def disk_usage(path: Path) -> float:
+    """The used share (0..1) of the file system holding ``path``."""
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError:
+        return 0.0
+    return usage.used / usage.total if usage.total else 0.0
+
+
+class SandboxCollector:
+    """Removes the sandboxes of tasks the agent no longer tracks (see the module)."""
+
+    def __init__(
+        self,
+        work_dir: Path,
+        tracked: Callable[[], set[str]],
+        *,
+        gc_delay: float,
+        headroom: float,
+        interval: float,
+    ) -> None:
+        self._work_dir = work_dir
+        self._tracked = tracked
+        self.gc_delay = gc_delay
+        self.headroom = headroom
+        self.interval = interval
+        self.removed = 0
+
+    async def run(self) -> None:
+        """Collect every ``interval`` seconds, until cancelled."""
+        while True:
+            try:
+                await self.collect()
+            except OSError as exc:
+                log.warning("sandbox collection failed: %s", exc)
+            await asyncio.sleep(self.interval)
+
+    async def collect(self) -> int:
+        """One pass: how many sandboxes were removed."""
+        usage = await asyncio.to_thread(disk_usage, self._work_dir)
+        delay = effective_delay(self.gc_delay, usage, self.headroom)
+        aged = await asyncio.to_thread(aged_sandboxes, self._work_dir, delay, time.time())
+        doomed = self._set_aside(aged)  # on the loop: no launch can come in between
+        await asyncio.to_thread(self._remove, doomed)
+        if doomed:
+            self.removed += len(doomed)
+            log.info(
+                "removed %d sandboxes of ended tasks (older than %.0f s; disk %.0f %% used)",
+                len(doomed),
+                delay,
+                100 * usage,
+            )
+        return len(doomed)
+
+    def _set_aside(self, aged: list[Path]) -> list[Path]:
+        tracked = self._tracked()
+        trash = self._work_dir / TRASH
+        doomed: list[Path] = []
+        for sandbox in aged:
+            if str(sandbox) in tracked:
+                continue
+            trash.mkdir(exist_ok=True)
+            target = trash / uuid.uuid4().hex
+            try:
+                os.rename(sandbox, target)
+            except FileNotFoundError:
+                continue
+            doomed.append(target)
+        return doomed
+
+    def _remove(self, doomed: list[Path]) -> None:
+        """Worker thread: delete what was set aside, and anything an earlier run left there.
+        (Framework directories stay: removing one could race a launch making its path.)"""
+        for path in doomed:
+            shutil.rmtree(path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self._work_dir / TRASH):
+                shutil.rmtree(entry.path, ignore_errors=True)
