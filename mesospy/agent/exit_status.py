@@ -41,7 +41,13 @@ _GUARD = "trap : TERM INT HUP\n"
 
 
 def _sandbox_write() -> str:
-    return f'echo "$rc" > "$MESOS_SANDBOX/{EXIT_FILE}" 2>/dev/null'
+    return f'echo "$rc" > "$MESOS_SANDBOX/{EXIT_FILE}"'
+
+
+def _never_fails(write: str) -> str:
+    """``write``, silenced and unable to fail: under ``set -e`` a failed redirection in the
+    EXIT trap would end the shell with its own status instead of the task's."""
+    return f"{{ {write}; }} 2>/dev/null || :"
 
 
 class ExitLog:
@@ -50,10 +56,20 @@ class ExitLog:
     def __init__(self, work_dir: Path) -> None:
         self.path = work_dir / EXIT_LOG
         self.older = work_dir / f"{EXIT_LOG}.1"
-        self._cache: tuple[tuple[int, int] | None, dict[str, list[tuple[int, int]]]] = (
-            None,
-            {},
-        )
+        # What has been read so far: (pid, status) by sandbox, oldest first, from the older
+        # file as it was (inode, size) and the current one (inode) up to `_offset` bytes.
+        self._read: dict[str, list[tuple[int, int]]] = {}
+        self._files: tuple[int, int, int] = (-1, -1, -1)
+        self._offset = 0
+
+    def create(self) -> None:
+        """Make the log if it is missing, writable by the agent's user whatever the umask
+        (the agent makes it, not the first task's shell)."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            os.fchmod(fd, 0o644)
+        finally:
+            os.close(fd)
 
     def recording(
         self, argv: list[str], env: Mapping[str, str], sandbox: Path, *, own_user: bool
@@ -67,9 +83,9 @@ class ExitLog:
         if own_user:
             # printf, not echo: dash's echo would read backslashes in the path as escapes.
             where = f"{shlex.quote(str(sandbox))} >> {shlex.quote(str(self.path))}"
-            write = f'printf \'%s %s %s\\n\' "$rc" "$$" {where} 2>/dev/null'
+            write = _never_fails(f'printf \'%s %s %s\\n\' "$rc" "$$" {where}')
         else:
-            write = _sandbox_write()
+            write = _never_fails(_sandbox_write())
         if argv[:2] == ["/bin/sh", "-c"] and len(argv) == 3:
             trap = f"trap 'rc=$?; {_escape(write)}; exit \"$rc\"' EXIT\n"
             return ["/bin/sh", "-c", trap + argv[2]]
@@ -80,49 +96,63 @@ class ExitLog:
 
     def exit_code(self, sandbox: Path, pid: int | None) -> int | None:
         """What the task in ``sandbox`` (started as ``pid``, if known) recorded as it
-        ended, or None if it recorded nothing (killed first, or still running)."""
-        try:
-            text = (sandbox / EXIT_FILE).read_text().strip()
-        except OSError:
-            text = ""
-        if text.lstrip("-").isdigit():
-            return int(text)
+        ended, or None if it recorded nothing (killed first, or still running). The log
+        first (tasks of the agent's user), then the sandbox's file (other users' tasks)."""
         for started, code in reversed(self._lines().get(str(sandbox), [])):
             if pid is None or started == pid:
                 return code
-        return None
+        try:
+            text = (sandbox / EXIT_FILE).read_text().strip()
+        except OSError:
+            return None
+        return int(text) if text.lstrip("-").isdigit() else None
 
     def rotate_if_large(self) -> None:
         """Start a new log once this one passed ROTATE_BYTES (the older one is still read,
         the one before it dropped). Call only when no ended task waits to be looked up."""
         try:
-            if self.path.stat().st_size >= ROTATE_BYTES:
-                os.replace(self.path, self.older)
-        except FileNotFoundError:
+            if self.path.stat().st_size < ROTATE_BYTES:
+                return
+            os.replace(self.path, self.older)
+            self.create()
+        except OSError:
             pass
 
     def _lines(self) -> dict[str, list[tuple[int, int]]]:
-        """Every recorded (pid, status) by sandbox, oldest first; read again only when the
-        log changed."""
-        key: tuple[int, int] | None = None
-        with contextlib.suppress(OSError):
-            st = self.path.stat()
-            key = (st.st_ino, st.st_size)
-        if key is not None and key == self._cache[0]:
-            return self._cache[1]
-        by_sandbox: dict[str, list[tuple[int, int]]] = {}
-        for path in (self.older, self.path):
-            try:
-                data = path.read_bytes()
-            except OSError:
-                continue
-            for raw in data.decode(errors="replace").splitlines():
-                code, _, rest = raw.partition(" ")
-                pid, _, sandbox = rest.partition(" ")
-                if code.lstrip("-").isdigit() and pid.isdigit() and sandbox:
-                    by_sandbox.setdefault(sandbox, []).append((int(pid), int(code)))
-        self._cache = (key, by_sandbox)
-        return by_sandbox
+        """Every recorded (pid, status) by sandbox, oldest first. Reads only what was
+        appended since the last call; both files again after a rotation, or when a shell
+        that opened the log just before a rotation appended to the older one."""
+        files = (*_identity(self.older), _identity(self.path)[0])
+        if files != self._files:
+            self._read, self._offset, self._files = {}, 0, files
+            with contextlib.suppress(OSError):
+                self._parse(self.older.read_bytes())
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except OSError:
+            return self._read
+        complete = data.rfind(b"\n") + 1  # a line still being written waits
+        self._parse(data[:complete])
+        self._offset += complete
+        return self._read
+
+    def _parse(self, data: bytes) -> None:
+        for raw in data.split(b"\n"):
+            code, _, rest = raw.partition(b" ")
+            pid, _, sandbox = rest.partition(b" ")
+            if code.lstrip(b"-").isdigit() and pid.isdigit() and sandbox:
+                self._read.setdefault(os.fsdecode(sandbox), []).append((int(pid), int(code)))
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """(inode, size), or (-1, -1) for a missing file."""
+    try:
+        st = path.stat()
+    except OSError:
+        return -1, -1
+    return st.st_ino, st.st_size
 
 
 def _escape(script: str) -> str:

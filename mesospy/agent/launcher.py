@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mesospy.agent.exit_status import EXIT_FILE
+
 STDOUT = "stdout"
 STDERR = "stderr"
 SHELL = "/bin/sh"
@@ -98,7 +100,9 @@ class TaskLauncher:
         except FileNotFoundError:
             sandbox.mkdir(parents=True)
         except FileExistsError:
-            pass
+            # A task id used again: an exit status its earlier run wrote must not pass
+            # for this run's.
+            (sandbox / EXIT_FILE).unlink(missing_ok=True)
         if user and self._running_as_root:
             record = pwd.getpwnam(user)
             os.chown(sandbox, record.pw_uid, record.pw_gid)

@@ -143,6 +143,7 @@ class TaskManager:
     ) -> None:
         self._work_dir = work_dir
         self._exits = ExitLog(work_dir)
+        self._exits.create()
         self._running_as_root = os.geteuid() == 0
         self._host = host
         self._launcher = launcher

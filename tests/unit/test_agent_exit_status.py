@@ -80,7 +80,7 @@ def test_the_log_rotates_and_the_older_generation_is_still_read(
     one, two, three = (tmp_path / name for name in ("one", "two", "three"))
     pid_one = run(log.recording(["/bin/sh", "-c", "exit 1"], {}, one, own_user=True), one)
     log.rotate_if_large()
-    assert log.older.exists() and not log.path.exists()
+    assert log.older.exists() and log.path.read_text() == ""  # the agent makes the new one
     pid_two = run(log.recording(["/bin/sh", "-c", "exit 2"], {}, two, own_user=True), two)
     assert log.exit_code(one, pid_one) == 1  # from the older log
     assert log.exit_code(two, pid_two) == 2
@@ -97,3 +97,61 @@ def test_garbled_lines_are_ignored(tmp_path: Path) -> None:
     log.path.write_text(f"x 1 {sandbox}\n5 notapid {sandbox}\n\n12\n6 42 {sandbox}\n")
     assert log.exit_code(sandbox, 42) == 6
     assert log.exit_code(sandbox, None) == 6
+
+
+def test_a_log_that_cannot_be_written_never_changes_a_tasks_exit_status(tmp_path: Path) -> None:
+    log = ExitLog(tmp_path)
+    log.path.mkdir()  # even root cannot append to it
+    sandbox = tmp_path / "s"
+    for script, expected in (("set -e; true", 0), ("set -e; exit 4", 4), ("false", 1)):
+        argv = log.recording(["/bin/sh", "-c", script], {}, sandbox, own_user=True)
+        sandbox.mkdir(exist_ok=True)
+        done = subprocess.run(argv, cwd=sandbox, capture_output=True, check=False)
+        assert (done.returncode, done.stderr) == (expected, b""), script
+
+
+def test_the_agent_makes_the_log_writable_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o277)
+    try:
+        ExitLog(tmp_path).create()
+    finally:
+        os.umask(old)
+    assert (tmp_path / "exit-statuses").stat().st_mode & 0o777 == 0o644
+
+
+def test_lines_are_read_as_they_are_appended_and_half_lines_wait(tmp_path: Path) -> None:
+    log = ExitLog(tmp_path)
+    log.create()
+    a, b = tmp_path / "a", tmp_path / "b"
+    with open(log.path, "ab") as f:
+        f.write(f"1 10 {a}\n".encode())
+    assert log.exit_code(a, 10) == 1
+    with open(log.path, "ab") as f:
+        f.write(f"2 11 {b}".encode())  # still being written
+    assert log.exit_code(b, 11) is None
+    with open(log.path, "ab") as f:
+        f.write(b"\n")
+    assert log.exit_code(b, 11) == 2
+    assert log.exit_code(a, 10) == 1
+
+
+def test_a_line_appended_to_the_older_log_after_a_rotation_is_found(tmp_path: Path) -> None:
+    log = ExitLog(tmp_path)
+    log.create()
+    late = tmp_path / "late"
+    log.path.write_text(f"0 5 {tmp_path / 'early'}\n")
+    os.replace(log.path, log.older)
+    log.create()
+    assert log.exit_code(late, 7) is None  # both files read
+    with open(log.older, "a") as f:  # a shell that opened the log before the rotation
+        f.write(f"3 7 {late}\n")
+    assert log.exit_code(late, 7) == 3
+
+
+def test_the_log_wins_over_a_stale_sandbox_file(tmp_path: Path) -> None:
+    log = ExitLog(tmp_path)
+    sandbox = tmp_path / "s"
+    sandbox.mkdir()
+    (sandbox / EXIT_FILE).write_text("9\n")  # an earlier run of this task id, as another user
+    pid = run(log.recording(["/bin/sh", "-c", "exit 0"], {}, sandbox, own_user=True), sandbox)
+    assert log.exit_code(sandbox, pid) == 0
