@@ -10,8 +10,11 @@ default 10 % headroom sandboxes go at the next check. The agent checks every
 sandboxes left by an earlier run of the agent, or an earlier agent id, are collected too.
 
 Removal never races a launch: the collector renames the doomed sandboxes aside on the event
-loop, in the same step that finds them untracked (a task launched later makes a fresh
-sandbox), and deletes them in a worker thread.
+loop, in the same step that finds them untracked and still old (a task launched later makes
+a fresh sandbox), a few hundred at a time, and deletes them in a worker thread. Mesos
+schedules each removal as a task ends; a periodic scan instead also finds what a crash or an
+earlier agent left, at the cost of a stat of three paths per sandbox per interval (in a
+thread).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-TRASH = "sandboxes-being-removed"
+TRASH = "removing"  # frameworks/<fid>/removing: beside tasks/, on the same file system
+CHUNK = 500
 _FILES = ("stdout", "stderr")
 
 
@@ -92,8 +96,8 @@ class SandboxCollector:
         while True:
             try:
                 await self.collect()
-            except OSError as exc:
-                log.warning("sandbox collection failed: %s", exc)
+            except Exception:  # a pass that failed must not end collection for good
+                log.exception("sandbox collection failed; trying again in %.0f s", self.interval)
             await asyncio.sleep(self.interval)
 
     async def collect(self) -> int:
@@ -101,7 +105,10 @@ class SandboxCollector:
         usage = await asyncio.to_thread(disk_usage, self._work_dir)
         delay = effective_delay(self.gc_delay, usage, self.headroom)
         aged = await asyncio.to_thread(aged_sandboxes, self._work_dir, delay, time.time())
-        doomed = self._set_aside(aged)  # on the loop: no launch can come in between
+        doomed: list[Path] = []
+        for start in range(0, len(aged), CHUNK):
+            doomed += self._set_aside(aged[start : start + CHUNK], delay)
+            await asyncio.sleep(0)  # the loop serves calls between chunks
         await asyncio.to_thread(self._remove, doomed)
         if doomed:
             self.removed += len(doomed)
@@ -113,27 +120,40 @@ class SandboxCollector:
             )
         return len(doomed)
 
-    def _set_aside(self, aged: list[Path]) -> list[Path]:
+    def _set_aside(self, aged: list[Path], delay: float) -> list[Path]:
+        """On the loop, in one step per chunk: no launch comes between the check that a
+        sandbox is untracked and still old (a task id launched again during the scan wrote
+        it since) and its move into its framework's trash (same file system)."""
         tracked = self._tracked()
-        trash = self._work_dir / TRASH
+        now = time.time()
         doomed: list[Path] = []
         for sandbox in aged:
-            if str(sandbox) in tracked:
+            if str(sandbox) in tracked or now - last_written(sandbox) < delay:
                 continue
-            trash.mkdir(exist_ok=True)
+            trash = sandbox.parent.parent / TRASH
             target = trash / uuid.uuid4().hex
             try:
-                os.rename(sandbox, target)
-            except FileNotFoundError:
+                try:
+                    os.rename(sandbox, target)
+                except FileNotFoundError:
+                    if not sandbox.exists():
+                        continue
+                    trash.mkdir(exist_ok=True)
+                    os.rename(sandbox, target)
+            except OSError as exc:  # one sandbox that cannot move must not stop the rest
+                log.warning("cannot remove the sandbox %s: %s", sandbox, exc)
                 continue
             doomed.append(target)
         return doomed
 
     def _remove(self, doomed: list[Path]) -> None:
-        """Worker thread: delete what was set aside, and anything an earlier run left there.
-        (Framework directories stay: removing one could race a launch making its path.)"""
+        """Worker thread: delete what was set aside, and anything an earlier run left in a
+        framework's trash. (Framework directories stay: removing one could race a launch
+        making its path.)"""
         for path in doomed:
             shutil.rmtree(path, ignore_errors=True)
         with contextlib.suppress(OSError):
-            for entry in os.scandir(self._work_dir / TRASH):
-                shutil.rmtree(entry.path, ignore_errors=True)
+            for framework in os.scandir(self._work_dir / "frameworks"):
+                with contextlib.suppress(OSError):
+                    for entry in os.scandir(Path(framework.path) / TRASH):
+                        shutil.rmtree(entry.path, ignore_errors=True)

@@ -39,7 +39,8 @@ def test_an_ended_tasks_sandbox_is_removed_and_a_running_ones_kept(tmp_path: Pat
 
 def test_the_default_delay_keeps_sandboxes(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with cluster(tmp_path, disk_watch_interval=0.1) as c:
+        # No headroom: even on a nearly full disk the week's delay is not all used up.
+        async with cluster(tmp_path, disk_watch_interval=0.1, gc_disk_headroom=0.0) as c:
             await c.run(task("done", "echo bye"))
             await c.terminal("done")
             await wait_for(lambda: ("fw-1", "done") not in c.agent.tasks.tasks, what="forgotten")

@@ -45,7 +45,7 @@ def test_only_sandboxes_not_written_for_the_delay_are_aged(tmp_path: Path) -> No
 def test_the_collector_keeps_tracked_sandboxes_and_clears_its_trash(tmp_path: Path) -> None:
     ended = make_sandbox(tmp_path, "f", "ended", age=100)
     tracked = make_sandbox(tmp_path, "f", "tracked", age=100)
-    leftover = tmp_path / TRASH / "from-an-earlier-run"
+    leftover = tmp_path / "frameworks" / "f" / TRASH / "from-an-earlier-run"
     leftover.mkdir(parents=True)
     collector = SandboxCollector(
         tmp_path, lambda: {str(tracked)}, gc_delay=50, headroom=0.0, interval=60
@@ -54,3 +54,23 @@ def test_the_collector_keeps_tracked_sandboxes_and_clears_its_trash(tmp_path: Pa
     assert not ended.exists() and tracked.is_dir()
     assert not leftover.exists()
     assert asyncio.run(collector.collect()) == 0
+
+
+def test_a_sandbox_written_again_since_the_scan_is_kept(tmp_path: Path) -> None:
+    relaunched = make_sandbox(tmp_path, "f", "again", age=100)
+    collector = SandboxCollector(tmp_path, set, gc_delay=50, headroom=0.0, interval=60)
+    aged = aged_sandboxes(tmp_path, 50, time.time())
+    assert aged == [relaunched]
+    os.utime(relaunched / "stdout")  # the task id ran again meanwhile
+    assert collector._set_aside(aged, 50) == []
+    assert relaunched.is_dir()
+
+
+def test_a_sandbox_that_cannot_move_does_not_stop_the_others(tmp_path: Path) -> None:
+    first = make_sandbox(tmp_path, "f", "a", age=100)
+    second = make_sandbox(tmp_path, "f", "b", age=100)
+    (tmp_path / "frameworks" / "f" / TRASH).write_text("not a directory")
+    blocked = make_sandbox(tmp_path, "g", "c", age=100)
+    collector = SandboxCollector(tmp_path, set, gc_delay=50, headroom=0.0, interval=60)
+    assert asyncio.run(collector.collect()) == 1
+    assert first.is_dir() and second.is_dir() and not blocked.exists()
