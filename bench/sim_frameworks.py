@@ -242,6 +242,8 @@ class LeanFramework:
                 async with self._in_flight:
                     await stub.Send(call, timeout=30)
                 return
+            except grpc.aio.UsageError:
+                return  # the framework closed its channel (the bench is ending)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() != grpc.StatusCode.CANCELLED or attempt == 4:
                     self._failed(call, exc)
