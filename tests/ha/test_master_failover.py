@@ -108,11 +108,17 @@ def test_tasks_survive_a_leader_kill_under_load(ha_cluster: LocalCluster, tmp_pa
         )
         leader = ha_cluster.leader()
         leader.signal(signal.SIGKILL)
-        fw.wait(
-            lambda: sum(s == pb.TASK_FINISHED for s in fw.latest_states().values()) == 100,
-            timeout=120,
-            what="100 FINISHED tasks",
-        )
+        try:  # within the test's own timeout, so that a failure says which tasks hung
+            fw.wait(
+                lambda: sum(s == pb.TASK_FINISHED for s in fw.latest_states().values()) == 100,
+                timeout=75,
+                what="100 FINISHED tasks",
+            )
+        except TimeoutError as exc:
+            states = fw.latest_states()
+            hung = {t: pb.TaskState.Name(s) for t, s in states.items() if s != pb.TASK_FINISHED}
+            missing = sorted({f"t{i}" for i in range(100)} - set(states))
+            raise AssertionError(f"{exc}: not FINISHED {hung}, never heard of {missing}") from exc
         assert scheduler.subscriptions >= 2  # it re-subscribed to the new leader
     runs = collections.Counter((ran / "log").read_text().split())
     assert set(runs) == {f"t{i}" for i in range(100)}
