@@ -199,6 +199,13 @@ class FrameworkHarness:
                 time.sleep(min(remaining, 0.05))
 
     def latest_states(self) -> dict[str, int]:
-        """Each task's newest state, by task id."""
+        """Each task's newest state, by task id. A reconciliation answer does not undo a
+        terminal state already seen: it can come after the task's real end (asked while
+        the end was on its way; the master then no longer knows the task: TASK_UNKNOWN)."""
+        latest: dict[str, int] = {}
         with self.tasks.changed:
-            return {s.task_id: s.state for s in self.tasks.statuses}
+            for s in self.tasks.statuses:
+                ended = s.task_id in latest and is_terminal(latest[s.task_id])
+                if not (ended and s.reason == pb.TaskStatus.REASON_RECONCILIATION):
+                    latest[s.task_id] = s.state
+        return latest
