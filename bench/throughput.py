@@ -191,7 +191,7 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.work_dir:
-        tempfile.tempdir = args.work_dir  # LocalCluster makes (and removes) its dir there
+        tempfile.tempdir = args.work_dir  # the runs' directory is made there
     work_dir = tempfile.gettempdir()
     print(f"machine: {describe()}")
     print(f"agents' work dir: {work_dir}: {file_system(work_dir)}")

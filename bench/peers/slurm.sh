@@ -132,7 +132,8 @@ sbatch -Q --array=0-$((JOBS - 1)) -o /dev/null -e /dev/null --wrap=true >/dev/nu
 wait_empty
 array_s=$(echo "$(now) - $start" | bc)
 
-# 2. N separate submissions.
+# 2. N separate submissions, after the array's job files have been deleted 35 s ago.
+sleep 35
 start=$(now)
 for _ in $(seq "$JOBS"); do
   sbatch -Q -o /dev/null -e /dev/null --wrap=true >/dev/null

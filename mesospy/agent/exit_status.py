@@ -98,8 +98,10 @@ class ExitLog:
         """What the task in ``sandbox`` (started as ``pid``, if known) recorded as it
         ended, or None if it recorded nothing (killed first, or still running). The log
         first (tasks of the agent's user), then the sandbox's file (other users' tasks)."""
-        for started, code in reversed(self._lines().get(str(sandbox), [])):
-            if pid is None or started == pid:
+        # Without the pid (the agent died before checkpointing it) a line cannot be told
+        # from one an earlier run of the same task id wrote: trust none.
+        for started, code in reversed(self._lines().get(str(sandbox), []) if pid else []):
+            if started == pid:
                 return code
         try:
             text = (sandbox / EXIT_FILE).read_text().strip()

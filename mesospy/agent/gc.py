@@ -3,7 +3,8 @@
 A sandbox outlives its task so that people can read what it wrote; without collection an
 agent's disk fills with them (three inodes and the output of every task it ever ran). As in
 Mesos, a sandbox is removed once its task is over and the agent no longer tracks it (every
-update acknowledged), ``gc_delay`` after it was last written, and sooner as the disk fills:
+update acknowledged), ``gc_delay`` after that (the agent touches the sandbox then) or after
+it was last written, whichever is later, and sooner as the disk fills:
 the delay is scaled by ``max(0, 1 - headroom - disk usage)``, so at 90 % usage with the
 default 10 % headroom sandboxes go at the next check. The agent checks every
 ``interval`` seconds. The check works from the file system (no state of its own), so

@@ -45,7 +45,7 @@ class AckResult:
 class UpdateStreams:
     """Per-task update queues with at-most-one-in-flight and retry backoff (pure)."""
 
-    def __init__(self, retry_min: float = 2.0, retry_max: float = 60.0) -> None:
+    def __init__(self, retry_min: float = 10.0, retry_max: float = 60.0) -> None:
         self._retry_min = retry_min
         self._retry_max = retry_max
         self._streams: dict[TaskKey, _Stream] = {}

@@ -582,6 +582,10 @@ class TaskManager:
         if task is not None and task.terminal:
             del self.tasks[key]
             self._checkpoint.forget(key)
+            # The sandbox's age for garbage collection counts from now (its task's end),
+            # not from the last output of a quiet task that started long ago.
+            with contextlib.suppress(OSError):
+                os.utime(task.sandbox)
 
     # ------------------------------------------------------------------ recovery
 

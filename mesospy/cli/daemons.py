@@ -302,7 +302,7 @@ def master(
     default=7 * 24 * 3600.0,
     show_default=True,
     type=click.FloatRange(0),
-    help="Remove an ended task's sandbox this many seconds after it was last written "
+    help="Remove an ended task's sandbox this many seconds after the task ended "
     "(sooner as the disk fills, see --gc-disk-headroom).",
 )
 @click.option(
@@ -311,7 +311,7 @@ def master(
     show_default=True,
     type=click.FloatRange(0, 1),
     help="The GC delay is scaled by max(0, 1 - HEADROOM - disk usage): at 90 percent used and "
-    "0.1, ended tasks' sandboxes go at once.",
+    "0.1, ended tasks' sandboxes go at the next check.",
 )
 @click.option(
     "--disk-watch-interval",

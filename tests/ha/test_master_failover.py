@@ -83,6 +83,7 @@ def test_killing_the_leader_elects_another_within_the_session_timeout(
     ha_cluster.wait_for(lambda s: len(s.agents) == 3, 30, "3 agents on the new leader")
 
 
+@pytest.mark.timeout(180)  # room for the final wait's own message (75 s)
 def test_tasks_survive_a_leader_kill_under_load(ha_cluster: LocalCluster, tmp_path: Path) -> None:
     ran = tmp_path / "ran"
     ran.mkdir()

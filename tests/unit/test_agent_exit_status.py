@@ -29,7 +29,7 @@ def test_shell_tasks_of_the_agents_user_append_to_the_log(tmp_path: Path) -> Non
     pid_b = run(log.recording(["/bin/sh", "-c", "false"], {}, second, own_user=True), second)
     assert log.exit_code(first, pid_a) == 7
     assert log.exit_code(second, pid_b) == 1
-    assert log.exit_code(second, None) == 1  # pid not checkpointed: the latest line
+    assert log.exit_code(second, None) is None  # no pid: a line of an earlier run could pass
     assert log.exit_code(first, pid_a + 1_000_000) is None  # another process in that sandbox
     assert not (first / EXIT_FILE).exists()  # no file of its own: one inode fewer
 
@@ -96,7 +96,6 @@ def test_garbled_lines_are_ignored(tmp_path: Path) -> None:
     sandbox = tmp_path / "s"
     log.path.write_text(f"x 1 {sandbox}\n5 notapid {sandbox}\n\n12\n6 42 {sandbox}\n")
     assert log.exit_code(sandbox, 42) == 6
-    assert log.exit_code(sandbox, None) == 6
 
 
 def test_a_log_that_cannot_be_written_never_changes_a_tasks_exit_status(tmp_path: Path) -> None:
