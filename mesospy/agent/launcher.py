@@ -2,11 +2,12 @@
 
 Each process starts in a session of its own, so its whole tree can be signalled as one
 process group. ``start()`` is safe in a worker thread: shell tasks (``/bin/sh -c ...``, the
-common case and every cgroup-wrapped task) are spawned with ``os.posix_spawn``, which
-releases the GIL while the child execs, so the event loop keeps serving updates and acks
-meanwhile; anything else (argv tasks, tasks run as another user) goes through
-``subprocess.Popen``. Exits are watched through a pidfd registered with the event loop: no
-child-watcher thread per process, no polling.
+common case and every cgroup-wrapped task) are spawned with libc's posix_spawn called
+without the GIL (``mesospy.agent.spawn``; CPython's ``os.posix_spawn`` holds it until the
+child has exec'd), so the event loop keeps serving updates and acks meanwhile; anything
+else (argv tasks, tasks run as another user) goes through ``subprocess.Popen``. Exits are
+watched through a pidfd registered with the event loop: no child-watcher thread per
+process, no polling.
 
 A task run as another user is spawned the same way, its shell switching user through
 ``setpriv`` (util-linux): ``Popen(user=...)`` has to fork() the agent, and in a forked child
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mesospy.agent.exit_status import EXIT_FILE
+from mesospy.agent.spawn import spawn
 
 STDOUT = "stdout"
 STDERR = "stderr"
@@ -164,18 +166,12 @@ class TaskLauncher:
                         ]
                     )
                     args = [SHELL, "-c", f'{cd}exec {switch} "$0" "$@"', argv[2], *argv[3:]]
-                return os.posix_spawn(
+                return spawn(
                     SHELL,
                     args,
                     spec.env,
-                    file_actions=[
-                        (os.POSIX_SPAWN_DUP2, self._devnull, 0),
-                        (os.POSIX_SPAWN_DUP2, out, 1),
-                        (os.POSIX_SPAWN_DUP2, err, 2),
-                    ],
-                    setsid=True,
-                    setsigmask=(),
-                    setsigdef=_DEFAULT_SIGNALS,
+                    [(self._devnull, 0), (out, 1), (err, 2)],
+                    _DEFAULT_SIGNALS,
                 )
             return subprocess.Popen(
                 spec.argv,

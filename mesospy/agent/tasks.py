@@ -255,8 +255,8 @@ class TaskManager:
         return _Launch(task, LaunchSpec(argv, task.env, sandbox, switch_to(user)))
 
     def _prepare_all(self, batch: list[_Launch]) -> None:
-        """Worker thread: make each launch's files and cgroups and spawn it (posix_spawn
-        releases the GIL while the child execs, so the loop keeps running); the results go
+        """Worker thread: make each launch's files and cgroups and spawn it (libc's
+        posix_spawn, called without the GIL, so the loop keeps running); the results go
         back to the loop in small groups. Touches only each launch's own state (a kill
         arriving meanwhile is seen, or handled on the loop once the pid is back)."""
         self._launcher.seal_descriptors()
