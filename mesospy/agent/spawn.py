@@ -12,24 +12,35 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
 import os
 import signal
 from collections.abc import Iterable, Mapping, Sequence
 
+log = logging.getLogger(__name__)
+
 # glibc on x86_64: posix_spawn_file_actions_t is 80 bytes, posix_spawnattr_t 336, sigset_t
 # 128; the buffers are larger so that no libc's layout can overrun them.
-_BUFFER = ctypes.c_byte * 1024
+_BUFFER = ctypes.c_uint64 * 128  # 1 KiB, aligned for any of them
 _POSIX_SPAWN_SETSIGDEF = 0x04
 _POSIX_SPAWN_SETSIGMASK = 0x08
 _POSIX_SPAWN_SETSID = 0x80
 
 
 def _load() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
     try:
-        libc = ctypes.CDLL(name, use_errno=True)  # CDLL calls release the GIL
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)  # CDLL calls release the GIL
+    except OSError:
+        name = ctypes.util.find_library("c")
+        if name is None:
+            log.info("libc not found: tasks are spawned with os.posix_spawn (holds the GIL)")
+            return None
+        try:
+            libc = ctypes.CDLL(name, use_errno=True)
+        except OSError:
+            log.info("libc cannot be loaded: tasks are spawned with os.posix_spawn")
+            return None
+    try:
         libc.posix_spawn.argtypes = [
             ctypes.POINTER(ctypes.c_int),
             ctypes.c_char_p,
@@ -39,7 +50,8 @@ def _load() -> ctypes.CDLL | None:
             ctypes.POINTER(ctypes.c_char_p),
         ]
         libc.posix_spawnattr_setflags.argtypes = [ctypes.c_void_p, ctypes.c_short]
-    except (OSError, AttributeError):
+    except AttributeError:
+        log.info("libc has no posix_spawn: tasks are spawned with os.posix_spawn")
         return None
     return libc
 
@@ -62,9 +74,7 @@ class _Attributes:
             libc.posix_spawnattr_init(ctypes.byref(self.buffer))
             or libc.posix_spawnattr_setflags(ctypes.byref(self.buffer), flags)
             or libc.posix_spawnattr_setsigmask(ctypes.byref(self.buffer), ctypes.byref(empty))
-            or libc.posix_spawnattr_setsigdefault(
-                ctypes.byref(self.buffer), ctypes.byref(defaults)
-            )
+            or libc.posix_spawnattr_setsigdefault(ctypes.byref(self.buffer), ctypes.byref(defaults))
         ):
             raise OSError("posix_spawnattr set-up failed")
 
@@ -81,8 +91,16 @@ def spawn(
 ) -> int:
     """Start ``path`` in a new session with ``dup2`` (source, target) descriptors, an
     empty signal mask and ``default_signals`` reset; its pid. Raises OSError."""
-    if any("\x00" in a for a in argv) or any("\x00" in k + v for k, v in env.items()):
-        raise ValueError("embedded null byte")  # as os.posix_spawn says
+    # The checks os.posix_spawn makes, with its messages.
+    if not argv:
+        raise ValueError("argv must not be empty")
+    if "\x00" in path or any("\x00" in a for a in argv):
+        raise ValueError("embedded null byte")
+    for key, value in env.items():
+        if not key or "=" in key:
+            raise ValueError("illegal environment variable name")
+        if "\x00" in key or "\x00" in value:
+            raise ValueError("embedded null byte")
     libc = _LIBC
     if libc is None:
         return _fallback(path, argv, env, dup2, default_signals)

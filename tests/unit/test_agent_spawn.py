@@ -49,6 +49,12 @@ def test_errors_are_raised_as_os_posix_spawn_raises_them() -> None:
         spawn("/no/such/program", ["x"], {}, [], DEFAULTS)
     with pytest.raises(ValueError, match="null byte"):
         spawn("/bin/sh", ["/bin/sh", "-c", "true\x00"], {}, [], DEFAULTS)
+    with pytest.raises(ValueError, match="null byte"):
+        spawn("/bin/sh\x00junk", ["/bin/sh"], {}, [], DEFAULTS)
+    with pytest.raises(ValueError, match="illegal environment variable name"):
+        spawn("/bin/sh", ["/bin/sh", "-c", "true"], {"A=B": "c"}, [], DEFAULTS)
+    with pytest.raises(ValueError, match="argv"):
+        spawn("/bin/sh", [], {}, [], DEFAULTS)
 
 
 def test_other_threads_run_while_a_child_starts() -> None:
