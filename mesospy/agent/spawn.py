@@ -103,7 +103,15 @@ def spawn(
             raise ValueError("embedded null byte")
     libc = _LIBC
     if libc is None:
-        return _fallback(path, argv, env, dup2, default_signals)
+        return os.posix_spawn(
+            path,
+            list(argv),
+            dict(env),
+            file_actions=[(os.POSIX_SPAWN_DUP2, source, target) for source, target in dup2],
+            setsid=True,
+            setsigmask=(),
+            setsigdef=default_signals,
+        )
     attributes = _attributes.get(default_signals)
     if attributes is None:
         valid = [int(s) for s in default_signals if 0 < int(s) < signal.NSIG]
@@ -134,21 +142,3 @@ def spawn(
         return pid.value
     finally:
         libc.posix_spawn_file_actions_destroy(ctypes.byref(actions))
-
-
-def _fallback(
-    path: str,
-    argv: Sequence[str],
-    env: Mapping[str, str],
-    dup2: Sequence[tuple[int, int]],
-    default_signals: frozenset[int],
-) -> int:
-    return os.posix_spawn(
-        path,
-        list(argv),
-        dict(env),
-        file_actions=[(os.POSIX_SPAWN_DUP2, source, target) for source, target in dup2],
-        setsid=True,
-        setsigmask=(),
-        setsigdef=default_signals,
-    )
