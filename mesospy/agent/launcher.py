@@ -72,7 +72,7 @@ class TaskLauncher:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-        self._running_as_root = os.geteuid() == 0
+        self.running_as_root = os.geteuid() == 0
 
     @staticmethod
     def seal_descriptors() -> None:
@@ -96,6 +96,11 @@ class TaskLauncher:
         with contextlib.suppress(OSError):
             os.close(self._devnull)
 
+    def user_of(self, spec: LaunchSpec) -> str | None:
+        """The user the task is switched to; None when it runs as the agent's own (an
+        agent that is not root runs every task as itself)."""
+        return spec.user if spec.user and self.running_as_root else None
+
     def make_sandbox(self, sandbox: Path, user: str | None) -> None:
         try:
             sandbox.mkdir()
@@ -105,14 +110,14 @@ class TaskLauncher:
             # A task id used again: an exit status its earlier run wrote must not pass
             # for this run's.
             (sandbox / EXIT_FILE).unlink(missing_ok=True)
-        if user and self._running_as_root:
+        if user and self.running_as_root:
             record = pwd.getpwnam(user)
             os.chown(sandbox, record.pw_uid, record.pw_gid)
 
     def prepare(self, spec: LaunchSpec) -> tuple[int, int]:
         """Make the sandbox and open its stdout and stderr files (safe in a worker thread).
         Raises OSError, or KeyError for an unknown user."""
-        user = spec.user if spec.user and self._running_as_root else None
+        user = self.user_of(spec)
         record = pwd.getpwnam(user) if user is not None else None
         self.make_sandbox(spec.sandbox, user)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
@@ -140,7 +145,7 @@ class TaskLauncher:
         started it. Safe in a worker thread. Raises OSError, or KeyError for an unknown
         user."""
         out, err = files if files is not None else self.prepare(spec)
-        user = spec.user if spec.user and self._running_as_root else None
+        user = self.user_of(spec)
         argv = spec.argv
         try:
             shell = len(argv) >= 3 and argv[0] == SHELL and argv[1] == "-c"

@@ -144,7 +144,6 @@ class TaskManager:
         self._work_dir = work_dir
         self._exits = ExitLog(work_dir)
         self._exits.create()
-        self._running_as_root = os.geteuid() == 0
         self._host = host
         self._launcher = launcher
         self._isolator = isolator
@@ -248,7 +247,7 @@ class TaskManager:
         command = info.command
         framework = self.frameworks.get(framework_id)
         user = task_user(command.user, framework.user if framework is not None else "")
-        if problem := root_problem(user, self._running_as_root, self.allow_root_tasks):
+        if problem := root_problem(user, self._launcher.running_as_root, self.allow_root_tasks):
             self._emit(task, common_pb2.TASK_ERROR, Reason.REASON_TASK_INVALID, problem)
             return None
         argv = ["/bin/sh", "-c", command.shell] if command.shell else list(command.argv)
@@ -269,7 +268,7 @@ class TaskManager:
                 delegate_cgroups(task.container.paths, spec.user)
                 files = self._launcher.prepare(spec)
                 if task.kill_reason is None:
-                    own_user = spec.user is None or not self._running_as_root
+                    own_user = self._launcher.user_of(spec) is None
                     recording = self._exits.recording(
                         spec.argv, spec.env, task.sandbox, own_user=own_user
                     )
@@ -491,12 +490,11 @@ class TaskManager:
         assert task.pid is not None
         try:
             pid, status = os.waitpid(task.pid, os.WNOHANG)
-        except ChildProcessError:
-            # Not our child (re-adopted after an agent restart): its shell recorded it.
-            return self._exits.exit_code(task.sandbox, task.pid)
+        except ChildProcessError:  # not our child (re-adopted after an agent restart)
+            pid = 0
         if pid:
             return os.waitstatus_to_exitcode(status)
-        return self._exits.exit_code(task.sandbox, task.pid)
+        return self._exits.exit_code(task.sandbox, task.pid)  # what its shell recorded
 
     def _stop_helpers(self, task: Task) -> None:
         for timer in task.timers:
