@@ -40,8 +40,7 @@ ROTATE_BYTES = 1 << 20
 _GUARD = "trap : TERM INT HUP\n"
 
 
-def _sandbox_write() -> str:
-    return f'echo "$rc" > "$MESOS_SANDBOX/{EXIT_FILE}"'
+_SANDBOX_WRITE = f'echo "$rc" > "$MESOS_SANDBOX/{EXIT_FILE}"'
 
 
 def _never_fails(write: str) -> str:
@@ -56,9 +55,9 @@ class ExitLog:
     def __init__(self, work_dir: Path) -> None:
         self.path = work_dir / EXIT_LOG
         self.older = work_dir / f"{EXIT_LOG}.1"
-        # What has been read so far: (pid, status) by sandbox, oldest first, from the older
+        # What has been read so far: the newest status by (sandbox, pid), from the older
         # file as it was (inode, size) and the current one (inode) up to `_offset` bytes.
-        self._read: dict[str, list[tuple[int, int]]] = {}
+        self._read: dict[tuple[str, int], int] = {}
         self._files: tuple[int, int, int] = (-1, -1, -1)
         self._offset = 0
 
@@ -85,7 +84,7 @@ class ExitLog:
             where = f"{shlex.quote(str(sandbox))} >> {shlex.quote(str(self.path))}"
             write = _never_fails(f'printf \'%s %s %s\\n\' "$rc" "$$" {where}')
         else:
-            write = _never_fails(_sandbox_write())
+            write = _never_fails(_SANDBOX_WRITE)
         if argv[:2] == ["/bin/sh", "-c"] and len(argv) == 3:
             trap = f"trap 'rc=$?; {_escape(write)}; exit \"$rc\"' EXIT\n"
             return ["/bin/sh", "-c", trap + argv[2]]
@@ -100,9 +99,8 @@ class ExitLog:
         first (tasks of the agent's user), then the sandbox's file (other users' tasks)."""
         # Without the pid (the agent died before checkpointing it) a line cannot be told
         # from one an earlier run of the same task id wrote: trust none.
-        for started, code in reversed(self._lines().get(str(sandbox), []) if pid else []):
-            if started == pid:
-                return code
+        if pid and (code := self._lines().get((str(sandbox), pid))) is not None:
+            return code
         try:
             text = (sandbox / EXIT_FILE).read_text().strip()
         except OSError:
@@ -120,8 +118,8 @@ class ExitLog:
         except OSError:
             pass
 
-    def _lines(self) -> dict[str, list[tuple[int, int]]]:
-        """Every recorded (pid, status) by sandbox, oldest first. Reads only what was
+    def _lines(self) -> dict[tuple[str, int], int]:
+        """The newest recorded status by (sandbox, pid). Reads only what was
         appended since the last call; both files again after a rotation, or when a shell
         that opened the log just before a rotation appended to the older one."""
         files = (*_identity(self.older), _identity(self.path)[0])
@@ -145,7 +143,7 @@ class ExitLog:
             code, _, rest = raw.partition(b" ")
             pid, _, sandbox = rest.partition(b" ")
             if code.lstrip(b"-").isdigit() and pid.isdigit() and sandbox:
-                self._read.setdefault(os.fsdecode(sandbox), []).append((int(pid), int(code)))
+                self._read[os.fsdecode(sandbox), int(pid)] = int(code)
 
 
 def _identity(path: Path) -> tuple[int, int]:
