@@ -92,7 +92,7 @@ class AgentConfig:
     allow_root_tasks: bool = False
     # The principal and secret the agent authenticates to the master with.
     credential: Credential | None = None
-    # Sandboxes of ended tasks are removed this long after they were last written (Mesos's
+    # Sandboxes of ended tasks are removed this long after their task ended (Mesos's
     # --gc_delay, a week), sooner as the disk fills: the delay is scaled by
     # max(0, 1 - gc_disk_headroom - disk usage). Checked every disk_watch_interval.
     gc_delay: float = 7 * 24 * 3600.0

@@ -51,17 +51,23 @@ def last_written(sandbox: Path) -> float:
     return newest
 
 
+def _subdirectories(path: Path) -> list[Path]:
+    """The directories in ``path`` (none if it cannot be read)."""
+    try:
+        return [Path(e.path) for e in os.scandir(path) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+
+
+def _in_frameworks(work_dir: Path, name: str) -> list[Path]:
+    """The directories in ``work_dir/frameworks/*/name``."""
+    frameworks = _subdirectories(work_dir / "frameworks")
+    return [path for framework in frameworks for path in _subdirectories(framework / name)]
+
+
 def aged_sandboxes(work_dir: Path, delay: float, now: float) -> list[Path]:
     """Every task sandbox under ``work_dir/frameworks`` not written for ``delay`` s."""
-    aged: list[Path] = []
-    with contextlib.suppress(OSError):
-        for framework in os.scandir(work_dir / "frameworks"):
-            with contextlib.suppress(OSError):
-                for entry in os.scandir(Path(framework.path) / "tasks"):
-                    sandbox = Path(entry.path)
-                    if entry.is_dir(follow_symlinks=False) and now - last_written(sandbox) >= delay:
-                        aged.append(sandbox)
-    return aged
+    return [s for s in _in_frameworks(work_dir, "tasks") if now - last_written(s) >= delay]
 
 
 def disk_usage(path: Path) -> float:
@@ -110,7 +116,7 @@ class SandboxCollector:
         for start in range(0, len(aged), CHUNK):
             doomed += self._set_aside(aged[start : start + CHUNK], delay)
             await asyncio.sleep(0)  # the loop serves calls between chunks
-        await asyncio.to_thread(self._remove, doomed)
+        await asyncio.to_thread(self._empty_trash)
         if doomed:
             self.removed += len(doomed)
             log.info(
@@ -134,27 +140,19 @@ class SandboxCollector:
             trash = sandbox.parent.parent / TRASH
             target = trash / uuid.uuid4().hex
             try:
-                try:
-                    os.rename(sandbox, target)
-                except FileNotFoundError:
-                    if not sandbox.exists():
-                        continue
-                    trash.mkdir(exist_ok=True)
-                    os.rename(sandbox, target)
+                trash.mkdir(exist_ok=True)
+                os.rename(sandbox, target)
+            except FileNotFoundError:  # gone meanwhile
+                continue
             except OSError as exc:  # one sandbox that cannot move must not stop the rest
                 log.warning("cannot remove the sandbox %s: %s", sandbox, exc)
                 continue
             doomed.append(target)
         return doomed
 
-    def _remove(self, doomed: list[Path]) -> None:
-        """Worker thread: delete what was set aside, and anything an earlier run left in a
-        framework's trash. (Framework directories stay: removing one could race a launch
-        making its path.)"""
-        for path in doomed:
+    def _empty_trash(self) -> None:
+        """Worker thread: delete what was set aside, this pass or one before (an earlier
+        run's leftovers too). Framework directories stay: removing one could race a
+        launch making its path."""
+        for path in _in_frameworks(self._work_dir, TRASH):
             shutil.rmtree(path, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            for framework in os.scandir(self._work_dir / "frameworks"):
-                with contextlib.suppress(OSError):
-                    for entry in os.scandir(Path(framework.path) / TRASH):
-                        shutil.rmtree(entry.path, ignore_errors=True)
