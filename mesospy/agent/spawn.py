@@ -91,16 +91,6 @@ def spawn(
 ) -> int:
     """Start ``path`` in a new session with ``dup2`` (source, target) descriptors, an
     empty signal mask and ``default_signals`` reset; its pid. Raises OSError."""
-    # The checks os.posix_spawn makes, with its messages.
-    if not argv:
-        raise ValueError("argv must not be empty")
-    if "\x00" in path or any("\x00" in a for a in argv):
-        raise ValueError("embedded null byte")
-    for key, value in env.items():
-        if not key or "=" in key:
-            raise ValueError("illegal environment variable name")
-        if "\x00" in key or "\x00" in value:
-            raise ValueError("embedded null byte")
     libc = _LIBC
     if libc is None:
         return os.posix_spawn(
@@ -112,6 +102,16 @@ def spawn(
             setsigmask=(),
             setsigdef=default_signals,
         )
+    # The checks os.posix_spawn makes (itself, in the fallback above), with its messages.
+    if not argv:
+        raise ValueError("argv must not be empty")
+    if "\x00" in path or any("\x00" in a for a in argv):
+        raise ValueError("embedded null byte")
+    for key, value in env.items():
+        if not key or "=" in key:
+            raise ValueError("illegal environment variable name")
+        if "\x00" in key or "\x00" in value:
+            raise ValueError("embedded null byte")
     attributes = _attributes.get(default_signals)
     if attributes is None:
         valid = [int(s) for s in default_signals if 0 < int(s) < signal.NSIG]
