@@ -170,7 +170,7 @@ class AgentHandler:
         )
         record.owner = caller_principal()
         self.m.state.agents[info.id] = record
-        self._at_address.setdefault(link.address, set()).add(info.id)
+        self._remember_address(info.id, link.address)
         self.m.events.agent_added(record)
         self.m.allocator.add_agent(info.id, total, used or {})
         self.m.request_allocation()
@@ -259,12 +259,15 @@ class AgentHandler:
         self._forget_address(agent.id, old.address)
         agent.link = self._link(agent.id, address)
         agent.info.hostname, agent.info.port = info.hostname, info.port
-        self._at_address.setdefault(address, set()).add(agent.id)
+        self._remember_address(agent.id, address)
         self.m.spawn(old.close())
         log.info("agent %s moved from %s to %s", agent.id, old.address, address)
 
     def _link(self, agent_id: str, address: str) -> AgentLink:
         return AgentLink(agent_id, address, ClientSecurity(self.m.config.tls))
+
+    def _remember_address(self, agent_id: str, address: str) -> None:
+        self._at_address.setdefault(address, set()).add(agent_id)
 
     def _forget_address(self, agent_id: str, address: str) -> None:
         at_address = self._at_address.get(address)
