@@ -1,9 +1,11 @@
 """The agent process: wires the pieces together, registers with the master, heartbeats.
 
 ``Agent.start()`` recovers the checkpoint, serves the Agent API, and keeps a registration
-loop running: register (or re-register with what it runs), heartbeat at the interval the
-master asks for, and on a failed heartbeat or ``reregister=True`` register again with a
-jittered, capped backoff. Tasks keep running throughout.
+loop running: open a session with the master (``Connect``: register, or re-register with
+what it runs), heartbeat on it at the interval the master asks for and send status updates
+on it, and when the session is lost (it ended, a write failed, or the master asked for a
+re-registration) open another with a jittered, capped backoff. Tasks keep running
+throughout.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from mesospy.agent.config import AgentConfig
 from mesospy.agent.gc import SandboxCollector
 from mesospy.agent.isolation import Isolator, choose_isolator, isolation_scope
 from mesospy.agent.launcher import TaskLauncher
+from mesospy.agent.master_session import CHANNEL_OPTIONS, MasterSession, SessionClosed
 from mesospy.agent.metrics import AgentMetrics
 from mesospy.agent.probe import resource_text
 from mesospy.agent.service import AgentService
@@ -186,7 +189,7 @@ class Agent:
         if self._channel is None or target != self._channel_target:
             if self._channel is not None:
                 await self._channel.close(None)
-            self._channel = aio_channel(target, security=self.config.master_security)
+            self._channel = aio_channel(target, CHANNEL_OPTIONS, self.config.master_security)
             self._channel_target = target
         return agent_pb2_grpc.AgentRegistryStub(self._channel)  # type: ignore[no-untyped-call]
 
@@ -209,31 +212,24 @@ class Agent:
             except MasterSpecError as exc:
                 log.warning("master named a leader %r that cannot be used: %s", hint, exc)
 
-    async def _register(
-        self, stub: agent_pb2_grpc.AgentRegistryStub
-    ) -> agent_pb2.RegisterAgentResponse:
-        response: agent_pb2.RegisterAgentResponse
+    def _registration_message(self) -> agent_pb2.AgentMessage:
         if self.agent_id:
             tasks = self.tasks.task_protos(self.agent_id)
             framework_ids = {t.framework_id for t in tasks}
             frameworks = [f for fid, f in self.tasks.frameworks.items() if fid in framework_ids]
-            response = await stub.ReregisterAgent(
-                agent_pb2.ReregisterAgentRequest(
+            return agent_pb2.AgentMessage(
+                reregister=agent_pb2.ReregisterAgentRequest(
                     agent_info=self._agent_info(),
                     tasks=tasks,
                     frameworks=frameworks,
                     call_token=self.call_token,
-                ),
-                timeout=RPC_TIMEOUT,
+                )
             )
-        else:
-            response = await stub.RegisterAgent(
-                agent_pb2.RegisterAgentRequest(
-                    agent_info=self._agent_info(), call_token=self.call_token
-                ),
-                timeout=RPC_TIMEOUT,
+        return agent_pb2.AgentMessage(
+            register=agent_pb2.RegisterAgentRequest(
+                agent_info=self._agent_info(), call_token=self.call_token
             )
-        return response
+        )
 
     async def _registration_loop(self) -> None:
         attempt = 0
@@ -249,10 +245,15 @@ class Agent:
             attempt += 1
             try:
                 stub = await self._stub()
-                response = await self._register(stub)
+                session, response = await MasterSession.open(
+                    stub, self._registration_message(), RPC_TIMEOUT
+                )
             except grpc.aio.AioRpcError as exc:
                 self._follow_leader(exc)
                 log.info("registration failed (%s): %s", exc.code().name, exc.details())
+                continue
+            except (SessionClosed, TimeoutError) as exc:
+                log.info("registration failed: %s", exc or "no answer in time")
                 continue
             except MasterSpecError as exc:
                 log.error("cannot find the master: %s", exc)
@@ -260,15 +261,20 @@ class Agent:
             except Exception:  # keep trying: the agent must outlive any one bad attempt
                 log.exception("registration attempt failed")
                 continue
-            await self._registered(response)
-            attempt = 0
-            await self._heartbeat_until_lost(stub, response.heartbeat_interval_seconds)
-            self.service.reregistering = True
-            self.registered.clear()
-            self.updates.set_sender(None)
+            try:
+                await self._registered(response, session)
+                attempt = 0
+                await self._serve_session(session, response.heartbeat_interval_seconds)
+            finally:
+                self.service.reregistering = True
+                self.registered.clear()
+                self.updates.set_sender(None)
+                session.close()
             attempt = 1
 
-    async def _registered(self, response: agent_pb2.RegisterAgentResponse) -> None:
+    async def _registered(
+        self, response: agent_pb2.RegisterAgentResponse, session: MasterSession
+    ) -> None:
         self.service.reregistering = False
         if response.agent_id and response.agent_id != self.agent_id:
             self.agent_id = response.agent_id
@@ -276,38 +282,71 @@ class Agent:
         self.service.agent_id = self.agent_id
         self.master_info = response.master_info
         log.info("registered with master as agent %s", self.agent_id)
-        self.updates.set_sender(self._send_updates)
+
+        async def send_updates(batch: list[agent_pb2.StatusUpdate]) -> None:
+            await session.send(
+                agent_pb2.AgentMessage(
+                    updates=agent_pb2.StatusUpdates(agent_id=self.agent_id, updates=batch)
+                )
+            )
+
+        self.updates.set_sender(send_updates)
         self.registered.set()
 
-    async def _heartbeat_until_lost(
-        self, stub: agent_pb2_grpc.AgentRegistryStub, interval: float
-    ) -> None:
+    async def _serve_session(self, session: MasterSession, interval: float) -> None:
+        """Heartbeat and take the master's messages until the session is lost."""
+        jobs = [
+            asyncio.ensure_future(self._heartbeat_until_lost(session, interval)),
+            asyncio.ensure_future(self._receive_until_lost(session)),
+        ]
+        try:
+            await asyncio.wait(jobs, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for job in jobs:
+                job.cancel()
+            for job in jobs:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await job
+
+    async def _heartbeat_until_lost(self, session: MasterSession, interval: float) -> None:
         interval = interval if interval > 0 else DEFAULT_HEARTBEAT
+        heartbeat = agent_pb2.AgentMessage(
+            heartbeat=agent_pb2.HeartbeatRequest(agent_id=self.agent_id)
+        )
         while True:
             await asyncio.sleep(interval)
             try:
-                response = await stub.Heartbeat(
-                    agent_pb2.HeartbeatRequest(agent_id=self.agent_id),
-                    timeout=max(interval, RPC_TIMEOUT),
-                )
+                await session.send(heartbeat)
             except grpc.aio.AioRpcError as exc:
                 self._follow_leader(exc)
                 log.info("heartbeat failed (%s); registering again", exc.code().name)
                 return
-            if response.reregister:
-                log.info("master asks this agent to re-register")
+            except Exception as exc:
+                log.info("heartbeat failed (%r); registering again", exc)
                 return
 
-    async def _send_updates(self, batch: list[agent_pb2.StatusUpdate]) -> None:
-        stub = await self._stub()
-        try:
-            await stub.UpdateStatus(
-                agent_pb2.StatusUpdates(agent_id=self.agent_id, updates=batch),
-                timeout=RPC_TIMEOUT,
-            )
-        except grpc.aio.AioRpcError as exc:
-            self._follow_leader(exc)
-            raise
+    async def _receive_until_lost(self, session: MasterSession) -> None:
+        while True:
+            try:
+                message = await session.receive()
+            except grpc.aio.AioRpcError as exc:
+                self._follow_leader(exc)
+                log.info(
+                    "session with the master lost (%s): %s; registering again",
+                    exc.code().name,
+                    exc.details(),
+                )
+                return
+            except SessionClosed as exc:
+                log.info("%s; registering again", exc)
+                return
+            body = message.WhichOneof("body")
+            if body == "acknowledgements":
+                if problem := self.service.acknowledge(message.acknowledgements):
+                    log.warning("the master sent acknowledgements that were ignored: %s", problem)
+            elif body == "heartbeat" and message.heartbeat.reregister:
+                log.info("master asks this agent to re-register")
+                return
 
 
 async def run_agent(config: AgentConfig) -> None:

@@ -112,18 +112,23 @@ class AgentService(agent_pb2_grpc.AgentServicer):
     async def AcknowledgeUpdates(
         self, request: agent_pb2.AcknowledgeUpdatesRequest, context: Context
     ) -> agent_pb2.AgentResponse:
+        if problem := self.acknowledge(request):
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, problem)
+        return agent_pb2.AgentResponse()
+
+    def acknowledge(self, request: agent_pb2.AcknowledgeUpdatesRequest) -> str | None:
+        """Apply the master's acknowledgements (by call or on the session); what is wrong
+        with them instead, if anything (then none is applied)."""
         for ack in request.acks:
             if not ack.framework_id or not ack.task_id or len(ack.uuid) != UUID_BYTES:
-                await _abort(
-                    context,
-                    grpc.StatusCode.INVALID_ARGUMENT,
+                return (
                     "each ack needs framework_id, task_id and the update's 16-byte uuid "
                     f"(got framework_id={ack.framework_id!r}, task_id={ack.task_id!r}, "
-                    f"uuid of {len(ack.uuid)} bytes)",
+                    f"uuid of {len(ack.uuid)} bytes)"
                 )
         for ack in request.acks:
             self._updates.acknowledge((ack.framework_id, ack.task_id), ack.uuid)
-        return agent_pb2.AgentResponse()
+        return None
 
     async def ShutdownFramework(
         self, request: agent_pb2.ShutdownFrameworkRequest, context: Context

@@ -40,8 +40,22 @@ def could_not_connect(error: grpc.aio.AioRpcError) -> bool:
     )
 
 
+class AgentSession:
+    """An agent's open ``Connect`` stream, as the master writes to it: one message at a
+    time (gRPC takes one outstanding write per call)."""
+
+    def __init__(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        self._context = context
+        self._lock = asyncio.Lock()
+
+    async def send(self, message: apb.MasterMessage) -> None:
+        async with self._lock:
+            await self._context.write(message)
+
+
 class AgentLink:
-    """Sends the master's commands to an agent; acknowledgements go out in batches."""
+    """Sends the master's commands to an agent; acknowledgements go out in batches, on the
+    agent's session when it has one open."""
 
     def __init__(self, agent_id: str, address: str, security: ClientSecurity | None = None) -> None:
         self.agent_id = agent_id
@@ -58,6 +72,7 @@ class AgentLink:
         self._metadata: tuple[tuple[str, str], ...] = ()
         self._acks: list[apb.AcknowledgeUpdatesRequest.Ack] = []
         self._ack_flush: asyncio.Task[None] | None = None
+        self.session: AgentSession | None = None
 
     @property
     def _stub(self) -> apb_grpc.AgentStub:
@@ -128,6 +143,15 @@ class AgentLink:
             acks, self._acks = self._acks, []
             # A lost acknowledgement is harmless: the agent resends the update and the
             # framework acknowledges it again.
+            session = self.session
+            if session is not None:
+                try:
+                    await session.send(
+                        apb.MasterMessage(acknowledgements=apb.AcknowledgeUpdatesRequest(acks=acks))
+                    )
+                except Exception as exc:  # the stream ended under us
+                    log.info("agent %s: acknowledgements not sent: %r", self.agent_id, exc)
+                continue
             await self._call(
                 self._stub.AcknowledgeUpdates(
                     apb.AcknowledgeUpdatesRequest(acks=acks),

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from mesospy.master.agent_link import AgentLink
+from mesospy.master.agent_link import AgentLink, AgentSession
 from mesospy.master.burst_log import BurstLog
 from mesospy.master.errors import FailedPrecondition, InvalidArgument
 from mesospy.master.ownership import caller_principal, check_owner
@@ -417,6 +417,25 @@ class AgentHandler:
         log.warning(
             "agent %s cannot be reached (%s): no offers until it is heard from", agent.id, why
         )
+
+    # ---------------------------------------------------------------- sessions
+
+    def session_started(self, agent_id: str, session: AgentSession) -> None:
+        """The agent's acknowledgements go on its new session from now on."""
+        agent = self.m.state.agents.get(agent_id)
+        if agent is not None:
+            agent.link.session = session
+
+    def session_ended(self, agent_id: str, session: AgentSession) -> None:
+        """The agent's session closed (it died, restarted, or lost us): like a Mesos
+        master seeing an agent's socket close, stop offering its resources until it is
+        heard from again. Nothing of a newer session is touched."""
+        agent = self.m.state.agents.get(agent_id)
+        if agent is None or agent.link.session is not session:
+            return
+        agent.link.session = None
+        if self.m.leading:
+            self.unreachable_link(agent, "its session ended")
 
     def require_registered(self, agent_id: str) -> AgentRecord:
         agent = self.m.state.agents.get(agent_id)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from mesospy.master.agent_link import AgentSession
 from mesospy.master.errors import CallError, InvalidArgument
 from mesospy.master.master import Master
 from mesospy.v1 import agent_pb2 as apb
@@ -174,18 +175,77 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
         self, request: apb.StatusUpdates, context: Context
     ) -> apb.UpdateStatusResponse:
         async def work() -> apb.UpdateStatusResponse:
-            agent = self.m.agents.require_registered(request.agent_id)
-            for update in request.updates:
-                if update.status.agent_id and update.status.agent_id != agent.id:
-                    raise InvalidArgument(
-                        f"update for task {update.status.task_id!r} names agent "
-                        f"{update.status.agent_id!r} but comes from {agent.id!r}"
-                    )
-                if not update.status.uuid:
-                    raise InvalidArgument(f"update for task {update.status.task_id!r} has no uuid")
-                if problem := _update_problem(self.m, agent.id, update):
-                    raise InvalidArgument(problem)
-            self.m.tasks.update(agent, request)
+            self._take_updates(request)
             return apb.UpdateStatusResponse()
 
         return await _answer(self.m, context, work())
+
+    def _take_updates(self, request: apb.StatusUpdates) -> None:
+        agent = self.m.agents.require_registered(request.agent_id)
+        for update in request.updates:
+            if update.status.agent_id and update.status.agent_id != agent.id:
+                raise InvalidArgument(
+                    f"update for task {update.status.task_id!r} names agent "
+                    f"{update.status.agent_id!r} but comes from {agent.id!r}"
+                )
+            if not update.status.uuid:
+                raise InvalidArgument(f"update for task {update.status.task_id!r} has no uuid")
+            if problem := _update_problem(self.m, agent.id, update):
+                raise InvalidArgument(problem)
+        self.m.tasks.update(agent, request)
+
+    async def Connect(self, requests: AsyncIterator[apb.AgentMessage], context: Context) -> None:
+        """An agent's session: registration first, then heartbeats and updates up and
+        acknowledgements down (see agent.proto). Any error ends it with a status."""
+        session = AgentSession(context)
+        agent_id = ""
+        try:
+            async for message in requests:
+                body = message.WhichOneof("body")
+                try:
+                    self.m.require_leader()
+                    if not agent_id:
+                        agent_id = await self._open(session, message, body)
+                    elif body == "heartbeat":
+                        self._same_agent(agent_id, message.heartbeat.agent_id)
+                        answer = self.m.agents.heartbeat(message.heartbeat)
+                        if answer.reregister:
+                            await session.send(apb.MasterMessage(heartbeat=answer))
+                    elif body == "updates":
+                        self._same_agent(agent_id, message.updates.agent_id)
+                        self._take_updates(message.updates)
+                    else:
+                        raise InvalidArgument(
+                            f"an agent's session takes heartbeat or updates after registering, "
+                            f"not {body or 'an empty message'}"
+                        )
+                except CallError as exc:
+                    await context.abort(exc.code, exc.message)
+        finally:
+            if agent_id:
+                self.m.agents.session_ended(agent_id, session)
+
+    async def _open(
+        self, session: AgentSession, message: apb.AgentMessage, body: str | None
+    ) -> str:
+        """Register (or re-register) the agent of a new session; its id."""
+        if body == "register":
+            response = await self.m.agents.register(message.register)
+        elif body == "reregister":
+            response = await self.m.agents.reregister(message.reregister)
+        else:
+            raise InvalidArgument(
+                f"an agent's session starts with register or reregister, "
+                f"not {body or 'an empty message'}"
+            )
+        self.m.agents.session_started(response.agent_id, session)
+        await session.send(apb.MasterMessage(registered=response))
+        return response.agent_id
+
+    @staticmethod
+    def _same_agent(session_agent: str, named: str) -> None:
+        if named and named != session_agent:
+            raise InvalidArgument(
+                f"this session belongs to agent {session_agent!r}, not {named!r}; "
+                "each agent opens a session of its own"
+            )

@@ -73,11 +73,13 @@ def _with_metadata(
 if TYPE_CHECKING:
     _AioUnaryUnary = grpc.aio.UnaryUnaryClientInterceptor[Any, Any]
     _AioUnaryStream = grpc.aio.UnaryStreamClientInterceptor[Any, Any]
+    _AioStreamStream = grpc.aio.StreamStreamClientInterceptor[Any, Any]
     _UnaryUnary = grpc.UnaryUnaryClientInterceptor[Any, Any]
     _UnaryStream = grpc.UnaryStreamClientInterceptor[Any, Any]
 else:
     _AioUnaryUnary = grpc.aio.UnaryUnaryClientInterceptor
     _AioUnaryStream = grpc.aio.UnaryStreamClientInterceptor
+    _AioStreamStream = grpc.aio.StreamStreamClientInterceptor
     _UnaryUnary = grpc.UnaryUnaryClientInterceptor
     _UnaryStream = grpc.UnaryStreamClientInterceptor
 
@@ -109,6 +111,13 @@ class _AioStreamMetadata(_AioDetails, _AioUnaryStream):
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
         return await continuation(self._details(details), request)
+
+
+class _AioBidiMetadata(_AioDetails, _AioStreamStream):
+    async def intercept_stream_stream(
+        self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, requests: Any
+    ) -> Any:
+        return await continuation(self._details(details), requests)
 
 
 class _Details(
@@ -152,7 +161,11 @@ def aio_channel(
     """An asyncio channel to ``address``: TLS when configured, credentials when given."""
     security = security if security is not None else default_client_security()
     extra = security.metadata()
-    interceptors: Any = [_AioUnaryMetadata(extra), _AioStreamMetadata(extra)] if extra else None
+    interceptors: Any = (
+        [_AioUnaryMetadata(extra), _AioStreamMetadata(extra), _AioBidiMetadata(extra)]
+        if extra
+        else None
+    )
     if security.tls is not None:
         return grpc.aio.secure_channel(
             address,

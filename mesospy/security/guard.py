@@ -10,6 +10,7 @@ available through ``current_caller()``. A refused call changes nothing.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,16 @@ _CALLER: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("caller"
 UNWALKED = frozenset(
     {"/mesospy.v1.AgentRegistry/UpdateStatus", "/mesospy.v1.AgentRegistry/Heartbeat"}
 )
+# Bidirectional streams whose messages each stand for a unary call: a message is checked
+# as that call's request would be (its ``body`` field names the call).
+STREAM_BODIES = {
+    "/mesospy.v1.AgentRegistry/Connect": {
+        "register": "/mesospy.v1.AgentRegistry/RegisterAgent",
+        "reregister": "/mesospy.v1.AgentRegistry/ReregisterAgent",
+        "heartbeat": "/mesospy.v1.AgentRegistry/Heartbeat",
+        "updates": "/mesospy.v1.AgentRegistry/UpdateStatus",
+    }
+}
 
 if TYPE_CHECKING:
     _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
@@ -72,19 +83,26 @@ class Guard:
     def admit(self, method: str, request: Message, context: Context) -> Caller | str:
         """The caller, or why the call is refused (as "CODE:message")."""
         if isinstance(request, _Malformed):
-            return _refusal(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"the request is not a valid message for {method}: {request.problem}",
-            )
+            return _malformed(method, request)
+        caller = self.authenticate(method, context)
+        if isinstance(caller, str):
+            return caller
+        return self.check(method, caller, request)
+
+    def authenticate(self, method: str, context: Context) -> Caller | str:
+        """Who calls, or why the call is refused."""
         metadata = {
             key: value
             for key, value in context.invocation_metadata() or ()
             if isinstance(value, str)
         }
         try:
-            caller = self.authenticator.authenticate(method, metadata, certificate_name(context))
+            return self.authenticator.authenticate(method, metadata, certificate_name(context))
         except AuthenticationFailed as exc:
             return _refusal(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+
+    def check(self, method: str, caller: Caller, request: Message) -> Caller | str:
+        """The rate limit, the message limits and the ACLs, for one request of ``caller``."""
         if caller.kind != AGENTS and not self.limiter.allow(caller.principal, self.clock()):
             limit = self.limiter.limit_of(caller.principal)
             assert limit is not None
@@ -110,6 +128,13 @@ class Guard:
             except LimitExceeded as exc:
                 return _refusal(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         return caller
+
+
+def _malformed(method: str, request: _Malformed) -> str:
+    return _refusal(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"the request is not a valid message for {method}: {request.problem}",
+    )
 
 
 class _Malformed:
@@ -141,8 +166,34 @@ async def _refuse(context: Context, refusal: str) -> None:
     await context.abort(grpc.StatusCode[name], message)
 
 
+async def _checked(
+    guard: Guard, method: str, caller: Caller, requests: AsyncIterator[Any], context: Context
+) -> AsyncIterator[Any]:
+    """The messages of a bidirectional stream, each checked as the unary call it stands for;
+    the first refused one ends the stream."""
+    bodies = STREAM_BODIES.get(method, {})
+    callers: dict[str, Caller] = {}
+    async for message in requests:
+        if isinstance(message, _Malformed):
+            await _refuse(context, _malformed(method, message))
+        body = message.WhichOneof("body") if bodies else None
+        inner_method = bodies.get(body or "")
+        if inner_method is None:  # not a call's request: the service judges it
+            inner_method, inner = method, message
+        else:
+            inner = getattr(message, body or "")
+        as_caller = callers.get(inner_method)
+        if as_caller is None:
+            as_caller = callers[inner_method] = dataclasses.replace(caller, method=inner_method)
+        checked = guard.check(inner_method, as_caller, inner)
+        if isinstance(checked, str):
+            await _refuse(context, checked)
+        yield message
+
+
 class GuardInterceptor(_ServerInterceptor):
-    """Puts a ``Guard`` in front of every unary and server-streaming method."""
+    """Puts a ``Guard`` in front of every method: unary and server-streaming calls are
+    checked once, bidirectional streams at their start and then message by message."""
 
     def __init__(self, guard: Guard) -> None:
         self.guard = guard
@@ -194,6 +245,22 @@ class GuardInterceptor(_ServerInterceptor):
 
             return grpc.unary_stream_rpc_method_handler(
                 stream,
+                request_deserializer=_safe(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_stream is not None:
+            inner_bidi: Any = handler.stream_stream
+
+            async def bidi(requests: AsyncIterator[Any], context: Context) -> Any:
+                caller = guard.authenticate(method, context)
+                if isinstance(caller, str):
+                    await _refuse(context, caller)
+                    return None
+                _CALLER.set(caller)
+                return await inner_bidi(_checked(guard, method, caller, requests, context), context)
+
+            return grpc.stream_stream_rpc_method_handler(
+                bidi,
                 request_deserializer=_safe(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )

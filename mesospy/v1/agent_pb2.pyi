@@ -71,6 +71,28 @@ class UpdateStatusResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class AgentMessage(_message.Message):
+    __slots__ = ("register", "reregister", "heartbeat", "updates")
+    REGISTER_FIELD_NUMBER: _ClassVar[int]
+    REREGISTER_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_FIELD_NUMBER: _ClassVar[int]
+    register: RegisterAgentRequest
+    reregister: ReregisterAgentRequest
+    heartbeat: HeartbeatRequest
+    updates: StatusUpdates
+    def __init__(self, register: _Optional[_Union[RegisterAgentRequest, _Mapping]] = ..., reregister: _Optional[_Union[ReregisterAgentRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatRequest, _Mapping]] = ..., updates: _Optional[_Union[StatusUpdates, _Mapping]] = ...) -> None: ...
+
+class MasterMessage(_message.Message):
+    __slots__ = ("registered", "heartbeat", "acknowledgements")
+    REGISTERED_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    ACKNOWLEDGEMENTS_FIELD_NUMBER: _ClassVar[int]
+    registered: RegisterAgentResponse
+    heartbeat: HeartbeatResponse
+    acknowledgements: AcknowledgeUpdatesRequest
+    def __init__(self, registered: _Optional[_Union[RegisterAgentResponse, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatResponse, _Mapping]] = ..., acknowledgements: _Optional[_Union[AcknowledgeUpdatesRequest, _Mapping]] = ...) -> None: ...
+
 class RunTasksRequest(_message.Message):
     __slots__ = ("framework_info", "tasks")
     FRAMEWORK_INFO_FIELD_NUMBER: _ClassVar[int]

@@ -54,6 +54,11 @@ class AgentRegistryStub:
                 request_serializer=mesospy_dot_v1_dot_agent__pb2.StatusUpdates.SerializeToString,
                 response_deserializer=mesospy_dot_v1_dot_agent__pb2.UpdateStatusResponse.FromString,
                 _registered_method=True)
+        self.Connect = channel.stream_stream(
+                '/mesospy.v1.AgentRegistry/Connect',
+                request_serializer=mesospy_dot_v1_dot_agent__pb2.AgentMessage.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_agent__pb2.MasterMessage.FromString,
+                _registered_method=True)
 
 
 class AgentRegistryServicer:
@@ -87,6 +92,19 @@ class AgentRegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Connect(self, request_iterator, context):
+        """The agent's session with the master, what agents use: one long-lived stream per
+        agent instead of a call per heartbeat and per batch of updates (a message on an open
+        stream costs the master a fraction of a call). The first message registers or
+        re-registers and is answered with `registered`; then heartbeats and status updates go
+        up and acknowledgements come down. Heartbeats are answered only when the agent must
+        re-register. Any error ends the stream with a status; the agent then registers again
+        on a new stream, as after a failed heartbeat.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentRegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -109,6 +127,11 @@ def add_AgentRegistryServicer_to_server(servicer, server):
                     servicer.UpdateStatus,
                     request_deserializer=mesospy_dot_v1_dot_agent__pb2.StatusUpdates.FromString,
                     response_serializer=mesospy_dot_v1_dot_agent__pb2.UpdateStatusResponse.SerializeToString,
+            ),
+            'Connect': grpc.stream_stream_rpc_method_handler(
+                    servicer.Connect,
+                    request_deserializer=mesospy_dot_v1_dot_agent__pb2.AgentMessage.FromString,
+                    response_serializer=mesospy_dot_v1_dot_agent__pb2.MasterMessage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -219,6 +242,33 @@ class AgentRegistry:
             '/mesospy.v1.AgentRegistry/UpdateStatus',
             mesospy_dot_v1_dot_agent__pb2.StatusUpdates.SerializeToString,
             mesospy_dot_v1_dot_agent__pb2.UpdateStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Connect(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/mesospy.v1.AgentRegistry/Connect',
+            mesospy_dot_v1_dot_agent__pb2.AgentMessage.SerializeToString,
+            mesospy_dot_v1_dot_agent__pb2.MasterMessage.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,8 +1,9 @@
 """A stand-in master for the agent's component tests, plus helpers.
 
-``FakeMaster`` serves AgentRegistry and records what the agent sends; with ``auto_ack`` it
-acknowledges every update like a framework would. It is a test double of the peer only:
-end-to-end tests against the real master live with the master.
+``FakeMaster`` serves the agent's session (``AgentRegistry.Connect``) and records what the
+agent sends; with ``auto_ack`` it acknowledges every update like a framework would. It is
+a test double of the peer only: end-to-end tests against the real master live with the
+master.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,51 +33,60 @@ class FakeMaster(agent_pb2_grpc.AgentRegistryServicer):
         self.batches = 0
         self.ask_reregister = False
         self.unavailable = False
-        self.agent_stub: agent_pb2_grpc.AgentStub | None = None
         self._acks: set[asyncio.Task[None]] = set()
 
-    async def RegisterAgent(self, request: Any, context: Any) -> Any:
-        return await self._register(request, context)
+    async def Connect(self, requests: AsyncIterator[Any], context: Any) -> None:
+        """The agent's session: registration first, then heartbeats and updates; updates
+        are acknowledged on the session, as the real master does."""
+        lock = asyncio.Lock()
 
-    async def ReregisterAgent(self, request: Any, context: Any) -> Any:
-        return await self._register(request, context)
+        async def send(message: agent_pb2.MasterMessage) -> None:
+            async with lock:
+                await context.write(message)
 
-    async def _register(self, request: Any, context: Any) -> Any:
-        if self.unavailable:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "not the leader")
-        self.registrations.append(request)
-        return agent_pb2.RegisterAgentResponse(
-            agent_id=request.agent_info.id or "agent-1", heartbeat_interval_seconds=self.heartbeat
-        )
+        async for message in requests:
+            if self.unavailable:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "not the leader")
+            body = message.WhichOneof("body")
+            if body in ("register", "reregister"):
+                request = getattr(message, body)
+                self.registrations.append(request)
+                response = agent_pb2.RegisterAgentResponse(
+                    agent_id=request.agent_info.id or "agent-1",
+                    heartbeat_interval_seconds=self.heartbeat,
+                )
+                await send(agent_pb2.MasterMessage(registered=response))
+            elif body == "heartbeat":
+                self.heartbeats += 1
+                if self.ask_reregister:
+                    self.ask_reregister = False
+                    answer = agent_pb2.HeartbeatResponse(reregister=True)
+                    await send(agent_pb2.MasterMessage(heartbeat=answer))
+            elif body == "updates":
+                self.batches += 1
+                self.updates.extend(message.updates.updates)
+                if self.auto_ack:
+                    task = asyncio.ensure_future(self._ack(list(message.updates.updates), send))
+                    self._acks.add(task)
+                    task.add_done_callback(self._acks.discard)
 
-    async def Heartbeat(self, request: Any, context: Any) -> Any:
-        if self.unavailable:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "not the leader")
-        self.heartbeats += 1
-        reregister, self.ask_reregister = self.ask_reregister, False
-        return agent_pb2.HeartbeatResponse(reregister=reregister)
-
-    async def UpdateStatus(self, request: Any, context: Any) -> Any:
-        if self.unavailable:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "not the leader")
-        self.batches += 1
-        self.updates.extend(request.updates)
-        if self.auto_ack:
-            task = asyncio.ensure_future(self.ack(list(request.updates)))
-            self._acks.add(task)
-            task.add_done_callback(self._acks.discard)
-        return agent_pb2.UpdateStatusResponse()
-
-    async def ack(self, updates: list[agent_pb2.StatusUpdate]) -> None:
-        assert self.agent_stub is not None
+    async def _ack(
+        self,
+        updates: list[agent_pb2.StatusUpdate],
+        send: Callable[[agent_pb2.MasterMessage], Awaitable[None]],
+    ) -> None:
         acks = [
             agent_pb2.AcknowledgeUpdatesRequest.Ack(
                 framework_id=u.framework_id, task_id=u.status.task_id, uuid=u.status.uuid
             )
             for u in updates
         ]
-        with contextlib.suppress(grpc.aio.AioRpcError):
-            await self.agent_stub.AcknowledgeUpdates(agent_pb2.AcknowledgeUpdatesRequest(acks=acks))
+        with contextlib.suppress(Exception):  # the session may have ended meanwhile
+            await send(
+                agent_pb2.MasterMessage(
+                    acknowledgements=agent_pb2.AcknowledgeUpdatesRequest(acks=acks)
+                )
+            )
 
     # -------------------------------------------------------------- queries
 
@@ -191,7 +201,6 @@ async def cluster(
         try:
             channel = grpc.aio.insecure_channel(f"127.0.0.1:{agent.port}")
             stub = agent_pb2_grpc.AgentStub(channel)
-            master.agent_stub = stub
             await asyncio.wait_for(agent.registered.wait(), 30)
             yield Cluster(master, agent, stub)
         finally:
