@@ -6,21 +6,25 @@ second registration from one address means "that agent restarted"), so every sim
 agent listens on a port of its own. All ports belong to ONE gRPC server in this process,
 whose ``Agent`` service finds the agent a call is meant for from the call itself (RunTasks
 names the agent in ``TaskInfo.agent_id``; KillTask and AcknowledgeUpdates name a task this
-process placed on one agent). The other direction, agents -> master (RegisterAgent,
-ReregisterAgent, Heartbeat, UpdateStatus), travels over one channel to the leading master:
-thousands of agents multiplexed over one HTTP/2 connection.
+process placed on one agent; the master sends AcknowledgeUpdates this way only to an
+agent without a stream). The other direction, agents -> master, is one ``Connect`` stream
+per agent (registration, heartbeats, status updates up; acknowledgements down), all over
+this process's one channel to the leading master: thousands of agents' streams multiplexed
+over one HTTP/2 connection.
 
 Behaviour, as a real agent:
-- registers (or re-registers with every task it holds, and the frameworks of those tasks),
-  then heartbeats at the interval the master gives, each agent at its own phase;
-- a heartbeat answered ``reregister=True`` re-registers that agent; a master that stops
-  answering (or a new leader in ZooKeeper) re-registers all of them, at once, with the new
+- opens its stream and registers on it (or re-registers with every task it holds, and the
+  frameworks of those tasks), then heartbeats on it at the interval the master gives, each
+  agent at its own phase;
+- a heartbeat answered ``reregister=True``, or the end of its stream (any error: the master
+  does not know the agent, is no longer the leader, went away), re-registers that agent on
+  a new stream; a new leader in ZooKeeper re-registers all of them, at once, with the new
   leader (a real agent's detector does the same);
 - a task "runs" for the seconds its command names (``sleep 12.5``; else ``--task-seconds``):
   TASK_RUNNING at once, then TASK_FINISHED; KillTask ends it TASK_KILLED;
 - status updates of one task go one at a time, the next after the master forwarded the
   framework's acknowledgement of the previous one; unacknowledged ones are resent
-  (2 s, doubling); updates of one agent travel in one UpdateStatus call;
+  (2 s, doubling); updates of one agent due together travel in one ``updates`` message;
 - RunTasks asking for more than the agent has free counts as an overbooking (a wrong
   result: an offer was double-booked).
 
@@ -66,6 +70,7 @@ from mesospy.v1 import common_pb2 as pb
 
 log = logging.getLogger("sim_agents")
 Context = grpc.aio.ServicerContext[Any, Any]
+Stream = grpc.aio.StreamStreamCall[apb.AgentMessage, apb.MasterMessage]
 RPC_TIMEOUT = 30.0
 RETRY_MIN, RETRY_MAX = 10.0, 60.0  # the agent's defaults
 FLUSH_INTERVAL = 0.02  # status updates are gathered this long into per-agent batches
@@ -104,6 +109,12 @@ class SimAgent:
     used_cpus: float = 0.0
     used_mem: float = 0.0
     tasks: dict[tuple[str, str], SimTask] = field(default_factory=dict)
+    # The agent's stream to the master (None: not registered); one write at a time on it
+    # (grpc.aio allows one outstanding write per call): writers hold write_lock, a new one
+    # with every stream. reader: the task reading the stream.
+    call: Stream | None = None
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    reader: asyncio.Task[None] | None = None
 
     def info(self) -> pb.AgentInfo:
         return pb.AgentInfo(
@@ -158,6 +169,7 @@ class Sim:
                 "unknown_tasks",
                 "master_changes",
                 "launches_refused",
+                "streams_ended",
             )
         }
         # Time (wall clock) the last agent got registered with the current leader, and
@@ -197,8 +209,17 @@ class Sim:
 
     def need_registration(self, agent: SimAgent) -> None:
         agent.registered = False
+        self._drop_stream(agent)
         self._todo.add(agent)
         self._wake.set()
+
+    @staticmethod
+    def _drop_stream(agent: SimAgent) -> None:
+        """Cancel the agent's stream; its reader, no longer reading the agent's stream, ends
+        without a word."""
+        call, agent.call = agent.call, None
+        if call is not None:
+            call.cancel()
 
     async def registration_loop(self) -> None:
         """(Re-)register every agent that needs it, with whichever master leads."""
@@ -236,27 +257,36 @@ class Sim:
                 self.all_registered_at = time.time()
 
     async def _register(self, agent: SimAgent) -> bool:
+        """Open a stream for the agent and (re-)register on it; False if that failed."""
         assert self._stub is not None
+        self._drop_stream(agent)  # a stream of the agent's that is still open: cancelled
         agent.registering = True
+        call: Stream | None = None
+        reregister = bool(agent.agent_id)
         try:
             async with self._in_flight:
-                if agent.agent_id:
-                    request = apb.ReregisterAgentRequest(
-                        agent_info=agent.info(),
-                        tasks=[self._task_proto(t) for t in agent.tasks.values()],
-                        frameworks=[
-                            self.frameworks[fid]
-                            for fid in {t.framework_id for t in agent.tasks.values()}
-                            if fid in self.frameworks
-                        ],
+                if reregister:
+                    first = apb.AgentMessage(
+                        reregister=apb.ReregisterAgentRequest(
+                            agent_info=agent.info(),
+                            tasks=[self._task_proto(t) for t in agent.tasks.values()],
+                            frameworks=[
+                                self.frameworks[fid]
+                                for fid in {t.framework_id for t in agent.tasks.values()}
+                                if fid in self.frameworks
+                            ],
+                        )
                     )
-                    response = await self._stub.ReregisterAgent(request, timeout=RPC_TIMEOUT)
-                    self.counters["reregistered"] += 1
                 else:
-                    response = await self._stub.RegisterAgent(
-                        apb.RegisterAgentRequest(agent_info=agent.info()), timeout=RPC_TIMEOUT
+                    first = apb.AgentMessage(
+                        register=apb.RegisterAgentRequest(agent_info=agent.info())
                     )
-                    self.counters["registered"] += 1
+                # No deadline on the call: it lasts as long as the agent's session.
+                call = self._stub.Connect()
+                assert call is not None
+                async with asyncio.timeout(RPC_TIMEOUT):
+                    await call.write(first)
+                    reply = await call.read()
         except grpc.aio.AioRpcError as exc:
             self.counters["registration_failures"] += 1
             hint = leader_hint(exc)
@@ -265,8 +295,31 @@ class Sim:
             if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 log.warning("agent %d: registration refused: %s", agent.index, exc.details())
             return False
+        except (TimeoutError, asyncio.InvalidStateError):
+            self.counters["registration_failures"] += 1
+            if call is not None:
+                call.cancel()
+            return False
+        except asyncio.CancelledError:
+            if call is not None:
+                call.cancel()
+            if _cancelling():
+                raise  # this process is stopping
+            self.counters["registration_failures"] += 1  # the channel was closed
+            return False
         finally:
             agent.registering = False
+        if not isinstance(reply, apb.MasterMessage) or reply.WhichOneof("body") != "registered":
+            # The stream ended without a status (EOF), or the master answered out of turn.
+            self.counters["registration_failures"] += 1
+            if isinstance(reply, apb.MasterMessage):
+                log.warning(
+                    "agent %d: %r answered to a registration", agent.index, reply.WhichOneof("body")
+                )
+            call.cancel()
+            return False
+        self.counters["reregistered" if reregister else "registered"] += 1
+        response = reply.registered
         if response.agent_id and response.agent_id != agent.agent_id:
             if agent.agent_id:
                 self.by_id.pop(agent.agent_id, None)
@@ -274,12 +327,72 @@ class Sim:
         self.by_id[agent.agent_id] = agent
         if response.heartbeat_interval_seconds > 0:
             self.heartbeat_interval = response.heartbeat_interval_seconds
+        agent.call = call
+        agent.write_lock = asyncio.Lock()
+        agent.reader = asyncio.ensure_future(self._read_stream(agent, call))
         agent.registered = True
         if any(t.queue for t in agent.tasks.values()):
             for task in agent.tasks.values():
                 task.next_send = 0.0  # resend what the old master may not have passed on
             self._dirty.add(agent)
         return True
+
+    async def _read_stream(self, agent: SimAgent, call: Stream) -> None:
+        """What the master sends on the agent's stream, until the stream ends."""
+        while True:
+            try:
+                message = await call.read()
+            except grpc.aio.AioRpcError as exc:
+                why = exc.code().name
+                if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
+                    log.info("agent %d: stream ended: %s %s", agent.index, why, exc.details())
+            except asyncio.CancelledError:
+                if _cancelling():
+                    raise  # this process is stopping
+                why = "CANCELLED"  # by us: dropped (not the agent's stream then), channel closed
+            else:
+                if isinstance(message, apb.MasterMessage):
+                    kind = message.WhichOneof("body")
+                    if kind == "acknowledgements":
+                        self.acknowledge(message.acknowledgements)
+                    elif kind == "heartbeat":
+                        if message.heartbeat.reregister and agent.call is call:
+                            self.need_registration(agent)  # cancels this stream
+                    elif kind is not None:
+                        log.warning("agent %d: unexpected %r on its stream", agent.index, kind)
+                    continue
+                why = "EOF"
+            if agent.call is call:
+                self.counters["streams_ended"] += 1
+                self.counters["streams_ended_" + why] = (
+                    self.counters.get("streams_ended_" + why, 0) + 1
+                )
+                self.need_registration(agent)
+            return
+
+    async def _write(self, agent: SimAgent, message: apb.AgentMessage, timeout: float) -> str:
+        """Write one message on the agent's stream, after the writes before it: "" once
+        written, else why not (the stream's end is the reader's business)."""
+        call, lock = agent.call, agent.write_lock
+        if call is None:
+            return "NO_STREAM"
+        try:
+            async with asyncio.timeout(timeout):
+                async with lock:
+                    await call.write(message)
+        except grpc.aio.AioRpcError as exc:
+            return exc.code().name
+        except TimeoutError:
+            # Writes that cannot go for so long: a stuck stream. (A write cut short cancels
+            # the call; the reader then sees it end.)
+            return "DEADLINE_EXCEEDED"
+        except asyncio.InvalidStateError:
+            return "ENDED"  # the call has ended
+        except asyncio.CancelledError:
+            if _cancelling():
+                raise  # this process is stopping
+            return "CANCELLED"  # the call was cancelled (dropped, or its channel closed)
+        return ""
 
     def _task_proto(self, task: SimTask) -> pb.Task:
         info = task.info
@@ -312,27 +425,27 @@ class Sim:
             await asyncio.sleep(0.1)
 
     async def _heartbeat(self, agent: SimAgent) -> None:
-        if self._stub is None:
+        call = agent.call
+        if call is None:
             return
-        try:
-            response = await self._stub.Heartbeat(
-                apb.HeartbeatRequest(agent_id=agent.agent_id),
-                timeout=max(self.heartbeat_interval, 10.0),
+        error = await self._write(
+            agent,
+            apb.AgentMessage(heartbeat=apb.HeartbeatRequest(agent_id=agent.agent_id)),
+            max(self.heartbeat_interval, 10.0),
+        )
+        if not error:
+            # The master answers only when the agent must re-register (the reader).
+            self.counters["heartbeats"] += 1
+            return
+        if agent.call is not call:
+            return  # the stream was dropped meanwhile: not this heartbeat's failure
+        # As a real agent: a failed heartbeat means registering again.
+        self.counters["heartbeat_failures"] += 1
+        if error != "DEADLINE_EXCEEDED":
+            self.counters["heartbeat_errors_" + error] = (
+                self.counters.get("heartbeat_errors_" + error, 0) + 1
             )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.CANCELLED:
-                return  # this process is stopping
-            # As a real agent: a failed heartbeat means registering again.
-            self.counters["heartbeat_failures"] += 1
-            if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
-                self.counters["heartbeat_errors_" + exc.code().name] = (
-                    self.counters.get("heartbeat_errors_" + exc.code().name, 0) + 1
-                )
-            self.need_registration(agent)
-            return
-        self.counters["heartbeats"] += 1
-        if response.reregister:
-            self.need_registration(agent)
+        self.need_registration(agent)
 
     async def watch_leader(self) -> None:
         """With ZooKeeper: a new leader means every agent re-registers with it at once."""
@@ -449,7 +562,7 @@ class Sim:
                 task.agent.tasks.pop(task.key, None)
 
     async def send_updates(self) -> None:
-        """Every FLUSH_INTERVAL: one UpdateStatus per agent with updates due."""
+        """Every FLUSH_INTERVAL: one ``updates`` message per agent with updates due."""
         inflight: set[asyncio.Task[None]] = set()
         retry_scan = 0.0
         while True:
@@ -462,7 +575,7 @@ class Sim:
                         self._dirty.add(task.agent)
             dirty, self._dirty = self._dirty, set()
             for agent in dirty:
-                if not agent.registered or self._stub is None:
+                if not agent.registered or agent.call is None:
                     continue
                 batch: list[apb.StatusUpdate] = []
                 for task in agent.tasks.values():
@@ -486,15 +599,13 @@ class Sim:
                     job.add_done_callback(inflight.discard)
 
     async def _send(self, agent: SimAgent, batch: list[apb.StatusUpdate]) -> None:
-        assert self._stub is not None
-        try:
-            await self._stub.UpdateStatus(
-                apb.StatusUpdates(agent_id=agent.agent_id, updates=batch), timeout=RPC_TIMEOUT
-            )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
-                self.need_registration(agent)  # the master does not know this agent
-            return  # resent on the retry timer
+        message = apb.AgentMessage(
+            updates=apb.StatusUpdates(agent_id=agent.agent_id, updates=batch)
+        )
+        if await self._write(agent, message, RPC_TIMEOUT):
+            # Resent on the retry timer. A master that does not know this agent ends its
+            # stream (FAILED_PRECONDITION): the reader has it register again.
+            return
         self.counters["update_rpcs"] += 1
         self.counters["updates_sent"] += len(batch)
 
@@ -566,6 +677,13 @@ class SimAgentService(apb_grpc.AgentServicer):
     ) -> apb.ListFilesResponse:
         await context.abort(grpc.StatusCode.NOT_FOUND, "simulated agents have no files")
         raise AssertionError("unreachable")
+
+
+def _cancelling() -> bool:
+    """Whether the running task is being cancelled (rather than a gRPC call it awaits: a
+    call cancelled locally raises CancelledError in whoever awaits it)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def raise_fd_limit() -> None:
