@@ -1,16 +1,17 @@
 """Many simulated agents in one process, speaking the real agent protocol to a real master.
 
 Each simulated agent has its own identity (``AgentInfo``: id, resources) and its own
-address ``127.0.0.1:PORT``: the master knows an agent by the address it calls it at (a
-second registration from one address means "that agent restarted"), so every simulated
-agent listens on a port of its own. All ports belong to ONE gRPC server in this process,
-whose ``Agent`` service finds the agent a call is meant for from the call itself (RunTasks
-names the agent in ``TaskInfo.agent_id``; KillTask and AcknowledgeUpdates name a task this
-process placed on one agent; the master sends AcknowledgeUpdates this way only to an
-agent without a stream). The other direction, agents -> master, is one ``Connect`` stream
-per agent (registration, heartbeats, status updates up; acknowledgements down), all over
-this process's one channel to the leading master: thousands of agents' streams multiplexed
-over one HTTP/2 connection.
+address ``127.0.0.1:PORT``: the master knows an agent by the address it gives (a second
+registration from one address means "that agent restarted"), so every simulated agent
+listens on a port of its own. Each agent keeps one ``Connect`` stream with the leading
+master, as the real agent does: registration, heartbeats and status updates go up;
+acknowledgements and the master's commands (RunTasks, KillTask, ShutdownFramework) come
+down. All agents' streams share this process's one channel to the master: thousands of
+streams multiplexed over one HTTP/2 connection. The ports belong to ONE gRPC server in this
+process, whose ``Agent`` service takes the same commands as calls (the master calls an
+agent only while it has no stream) and finds the agent a call is meant for from the call
+itself (RunTasks names the agent in ``TaskInfo.agent_id``; KillTask and AcknowledgeUpdates
+name a task this process placed on one agent).
 
 Behaviour, as a real agent:
 - opens its stream and registers on it (or re-registers with every task it holds, and the
@@ -24,7 +25,8 @@ Behaviour, as a real agent:
   TASK_RUNNING at once, then TASK_FINISHED; KillTask ends it TASK_KILLED;
 - status updates of one task go one at a time, the next after the master forwarded the
   framework's acknowledgement of the previous one; unacknowledged ones are resent
-  (2 s, doubling); updates of one agent due together travel in one ``updates`` message;
+  (10 s, doubling, as the agent); updates of one agent due together travel in one
+  ``updates`` message;
 - RunTasks asking for more than the agent has free counts as an overbooking (a wrong
   result: an offer was double-booked).
 
@@ -358,6 +360,12 @@ class Sim:
                     elif kind == "heartbeat":
                         if message.heartbeat.reregister and agent.call is call:
                             self.need_registration(agent)  # cancels this stream
+                    elif kind == "run_tasks":
+                        self.run_tasks(message.run_tasks)
+                    elif kind == "kill_task":
+                        self.kill(message.kill_task)
+                    elif kind == "shutdown_framework":
+                        self.shutdown_framework(message.shutdown_framework.framework_id)
                     elif kind is not None:
                         log.warning("agent %d: unexpected %r on its stream", agent.index, kind)
                     continue

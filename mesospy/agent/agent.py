@@ -29,7 +29,7 @@ from mesospy.agent.launcher import TaskLauncher
 from mesospy.agent.master_session import CHANNEL_OPTIONS, MasterSession, SessionClosed
 from mesospy.agent.metrics import AgentMetrics
 from mesospy.agent.probe import resource_text
-from mesospy.agent.service import AgentService
+from mesospy.agent.service import AgentService, Refused
 from mesospy.agent.status_updates import StatusUpdateManager, UpdateStreams
 from mesospy.agent.tasks import TaskManager
 from mesospy.detector import MasterDetector, MasterSpecError
@@ -341,12 +341,29 @@ class Agent:
                 log.info("%s; registering again", exc)
                 return
             body = message.WhichOneof("body")
-            if body == "acknowledgements":
-                if problem := self.service.acknowledge(message.acknowledgements):
-                    log.warning("the master sent acknowledgements that were ignored: %s", problem)
-            elif body == "heartbeat" and message.heartbeat.reregister:
+            if body == "heartbeat" and message.heartbeat.reregister:
                 log.info("master asks this agent to re-register")
                 return
+            self._take(message, body)
+
+    def _take(self, message: agent_pb2.MasterMessage, body: str | None) -> None:
+        """Act on a command or acknowledgements from the master, as the Agent service
+        would on a call; a refused RunTasks is answered with its tasks TASK_DROPPED."""
+        try:
+            if body == "acknowledgements":
+                if problem := self.service.acknowledge(message.acknowledgements):
+                    raise Refused(grpc.StatusCode.INVALID_ARGUMENT, problem)
+            elif body == "run_tasks":
+                self.service.run_tasks(message.run_tasks)
+            elif body == "kill_task":
+                self.service.kill_task(message.kill_task)
+            elif body == "shutdown_framework":
+                self.service.shutdown_framework(message.shutdown_framework)
+        except Refused as exc:
+            log.warning("the master's %s was refused: %s", body, exc)
+            if body == "run_tasks":
+                request = message.run_tasks
+                self.tasks.drop(request.framework_info.id, list(request.tasks), str(exc))
 
 
 async def run_agent(config: AgentConfig) -> None:

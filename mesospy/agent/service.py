@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 
@@ -54,32 +54,34 @@ class AgentService(agent_pb2_grpc.AgentServicer):
     async def RunTasks(
         self, request: agent_pb2.RunTasksRequest, context: Context
     ) -> agent_pb2.AgentResponse:
+        await _refusing(context, self.run_tasks, request)
+        return agent_pb2.AgentResponse()
+
+    def run_tasks(self, request: agent_pb2.RunTasksRequest) -> None:
+        """Start the tasks (by call or on the session); ``Refused`` when none may start."""
         framework = request.framework_info
         if not framework.id:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "framework_info.id is empty")
-        await _check_ids(context, ("framework_info.id", framework.id))
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "framework_info.id is empty")
+        _check_ids(("framework_info.id", framework.id))
         if not request.tasks:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "RunTasks carries no tasks")
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "RunTasks carries no tasks")
         seen: set[str] = set()
         for task in request.tasks:
-            await _check_ids(context, ("task_id", task.task_id))
+            _check_ids(("task_id", task.task_id))
             if task.task_id in seen:
-                await _abort(
-                    context,
+                raise Refused(
                     grpc.StatusCode.INVALID_ARGUMENT,
                     f"task id {task.task_id!r} appears twice in one RunTasks request",
                 )
             seen.add(task.task_id)
             if task.agent_id and self.agent_id and task.agent_id != self.agent_id:
-                await _abort(
-                    context,
+                raise Refused(
                     grpc.StatusCode.FAILED_PRECONDITION,
                     f"task {task.task_id!r} is meant for agent {task.agent_id!r}, "
                     f"but this is agent {self.agent_id!r}",
                 )
         if self.reregistering:
-            await _abort(
-                context,
+            raise Refused(
                 grpc.StatusCode.UNAVAILABLE,
                 f"agent {self.agent_id} is re-registering with the master; "
                 f"{len(request.tasks)} task(s) not started",
@@ -87,27 +89,26 @@ class AgentService(agent_pb2_grpc.AgentServicer):
         self._tasks.launch(framework, list(request.tasks))
         if self._on_launch is not None:
             self._on_launch(len(request.tasks))
-        return agent_pb2.AgentResponse()
 
     async def KillTask(
         self, request: agent_pb2.KillTaskRequest, context: Context
     ) -> agent_pb2.AgentResponse:
-        await _check_ids(
-            context, ("framework_id", request.framework_id), ("task_id", request.task_id)
-        )
+        await _refusing(context, self.kill_task, request)
+        return agent_pb2.AgentResponse()
+
+    def kill_task(self, request: agent_pb2.KillTaskRequest) -> None:
+        _check_ids(("framework_id", request.framework_id), ("task_id", request.task_id))
         grace: float | None = None
         if request.HasField("kill_policy") and request.kill_policy.HasField("grace_period_seconds"):
             grace = request.kill_policy.grace_period_seconds
             if grace < 0:
-                await _abort(
-                    context,
+                raise Refused(
                     grpc.StatusCode.INVALID_ARGUMENT,
                     f"kill_policy.grace_period_seconds is {grace:g}; it must not be negative",
                 )
         # Killing a task that is unknown or already ended is not an error: its terminal
         # update (if any) is still being retried until acknowledged.
         self._tasks.kill(request.framework_id, request.task_id, grace)
-        return agent_pb2.AgentResponse()
 
     async def AcknowledgeUpdates(
         self, request: agent_pb2.AcknowledgeUpdatesRequest, context: Context
@@ -133,9 +134,12 @@ class AgentService(agent_pb2_grpc.AgentServicer):
     async def ShutdownFramework(
         self, request: agent_pb2.ShutdownFrameworkRequest, context: Context
     ) -> agent_pb2.AgentResponse:
-        await _check_ids(context, ("framework_id", request.framework_id))
-        self._tasks.shutdown_framework(request.framework_id)
+        await _refusing(context, self.shutdown_framework, request)
         return agent_pb2.AgentResponse()
+
+    def shutdown_framework(self, request: agent_pb2.ShutdownFrameworkRequest) -> None:
+        _check_ids(("framework_id", request.framework_id))
+        self._tasks.shutdown_framework(request.framework_id)
 
     async def _sandbox_path(
         self,
@@ -145,9 +149,10 @@ class AgentService(agent_pb2_grpc.AgentServicer):
     ) -> tuple[Task | None, Path, Path]:
         """The task (if still known), its sandbox and ``relative`` resolved inside it;
         aborts the call when the task has no sandbox here or the path leaves it."""
-        await _check_ids(
-            context, ("framework_id", request.framework_id), ("task_id", request.task_id)
-        )
+        try:
+            _check_ids(("framework_id", request.framework_id), ("task_id", request.task_id))
+        except Refused as exc:
+            await _abort(context, exc.code, str(exc))
         key = (request.framework_id, request.task_id)
         task = self._tasks.tasks.get(key)
         sandbox = task.sandbox if task else sandbox_dir(self._work_dir, *key)
@@ -247,12 +252,30 @@ def _read(sandbox: Path, path: Path, offset: int, length: int) -> tuple[bytes, i
         return f.read(length), size
 
 
-async def _check_ids(context: Context, *pairs: tuple[str, str]) -> None:
+class Refused(Exception):
+    """The master's request is refused: the status code and a message to act on."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+R = TypeVar("R")
+
+
+async def _refusing(context: Context, work: Callable[[R], None], request: R) -> None:
+    try:
+        work(request)
+    except Refused as exc:
+        await _abort(context, exc.code, str(exc))
+
+
+def _check_ids(*pairs: tuple[str, str]) -> None:
     for kind, value in pairs:
         try:
             check_id(kind, value)
         except SandboxPathError as exc:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from exc
 
 
 async def _abort(context: Context, code: grpc.StatusCode, message: str) -> NoReturn:

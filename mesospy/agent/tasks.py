@@ -25,7 +25,7 @@ from mesospy.agent.exit_status import ExitLog
 from mesospy.agent.health import HealthChecker, validate_health_check
 from mesospy.agent.isolation import Container, Isolator
 from mesospy.agent.launcher import STDOUT, LaunchSpec, TaskLauncher, describe_exit, kill_group
-from mesospy.agent.sandbox import sandbox_dir
+from mesospy.agent.sandbox import SandboxPathError, check_id, sandbox_dir
 from mesospy.agent.status_updates import StatusUpdateManager, TaskKey
 from mesospy.security.task_user import delegate_cgroups, root_problem, switch_to, task_user
 from mesospy.task_states import is_terminal
@@ -225,6 +225,27 @@ class TaskManager:
             job = asyncio.ensure_future(asyncio.to_thread(self._prepare_all, batch))
             self._preparing.add(job)
             job.add_done_callback(self._preparing.discard)
+
+    def drop(self, framework_id: str, infos: list[common_pb2.TaskInfo], why: str) -> None:
+        """Report tasks this agent will not start as TASK_DROPPED (a Mesos agent's answer
+        to a RunTask it refuses): the master hears of them as of any task's end."""
+        for info in infos:
+            key = (framework_id, info.task_id)
+            try:
+                check_id("framework_id", framework_id)
+                check_id("task_id", info.task_id)
+            except SandboxPathError:
+                continue  # no update can name it
+            if key in self.tasks:
+                continue
+            task = Task(
+                framework_id,
+                info,
+                sandbox_dir(self._work_dir, *key),
+                Container(uuid.uuid4().hex, 0.0, 0.0),
+            )
+            self.tasks[key] = task
+            self._emit(task, common_pb2.TASK_DROPPED, Reason.REASON_TASK_INVALID, why)
 
     async def wait_launched(self) -> None:
         """Wait until every admitted task has been spawned (or has failed to)."""

@@ -49,8 +49,16 @@ class AgentSession:
         self._lock = asyncio.Lock()
 
     async def send(self, message: apb.MasterMessage) -> None:
+        """Write ``message``; ``SessionLost`` if the stream has ended."""
         async with self._lock:
-            await self._context.write(message)
+            try:
+                await self._context.write(message)
+            except Exception as exc:
+                raise SessionLost(f"the agent's session ended: {exc!r}") from exc
+
+
+class SessionLost(ConnectionError):
+    """A message could not be written on an agent's session: it has ended."""
 
 
 class AgentLink:
@@ -98,7 +106,12 @@ class AgentLink:
         self._metadata = ((AGENT_TOKEN_KEY, token),) if token else ()
 
     async def run_tasks(self, framework_info: pb.FrameworkInfo, tasks: list[pb.TaskInfo]) -> None:
+        """On the agent's session if it has one (``SessionLost`` if that ended), else by a
+        call (``grpc.aio.AioRpcError`` if it failed)."""
         request = apb.RunTasksRequest(framework_info=framework_info, tasks=tasks)
+        if self.session is not None:
+            await self.session.send(apb.MasterMessage(run_tasks=request))
+            return
         await self._stub.RunTasks(request, timeout=CALL_TIMEOUT, metadata=self._metadata)
 
     async def kill_task(
@@ -107,12 +120,20 @@ class AgentLink:
         request = apb.KillTaskRequest(framework_id=framework_id, task_id=task_id)
         if kill_policy is not None:
             request.kill_policy.CopyFrom(kill_policy)
+        if self.session is not None:
+            await self._on_session(apb.MasterMessage(kill_task=request), "KillTask")
+            return
         await self._call(
             self._stub.KillTask(request, timeout=CALL_TIMEOUT, metadata=self._metadata), "KillTask"
         )
 
     async def shutdown_framework(self, framework_id: str) -> None:
         request = apb.ShutdownFrameworkRequest(framework_id=framework_id)
+        if self.session is not None:
+            await self._on_session(
+                apb.MasterMessage(shutdown_framework=request), "ShutdownFramework"
+            )
+            return
         await self._call(
             self._stub.ShutdownFramework(request, timeout=CALL_TIMEOUT, metadata=self._metadata),
             "ShutdownFramework",
@@ -143,14 +164,11 @@ class AgentLink:
             acks, self._acks = self._acks, []
             # A lost acknowledgement is harmless: the agent resends the update and the
             # framework acknowledges it again.
-            session = self.session
-            if session is not None:
-                try:
-                    await session.send(
-                        apb.MasterMessage(acknowledgements=apb.AcknowledgeUpdatesRequest(acks=acks))
-                    )
-                except Exception as exc:  # the stream ended under us
-                    log.info("agent %s: acknowledgements not sent: %r", self.agent_id, exc)
+            if self.session is not None:
+                await self._on_session(
+                    apb.MasterMessage(acknowledgements=apb.AcknowledgeUpdatesRequest(acks=acks)),
+                    "AcknowledgeUpdates",
+                )
                 continue
             await self._call(
                 self._stub.AcknowledgeUpdates(
@@ -160,6 +178,14 @@ class AgentLink:
                 ),
                 "AcknowledgeUpdates",
             )
+
+    async def _on_session(self, message: apb.MasterMessage, name: str) -> None:
+        session = self.session
+        assert session is not None
+        try:
+            await session.send(message)
+        except SessionLost as exc:
+            log.info("agent %s: %s not sent: %s", self.agent_id, name, exc)
 
     async def _call(self, call: object, name: str) -> None:
         try:

@@ -449,8 +449,11 @@ class AgentHandler:
         """Mark agents that stopped heartbeating unreachable."""
         timeout = self.m.config.agent_ping_timeout
         limit = timeout * self.m.config.max_agent_ping_timeouts
+        # A scan is a pass over every agent: often enough to mark a silent agent within
+        # a fiftieth of the limit, never more than twice a second.
+        interval = max(min(timeout, 1.0) / 2, limit / 50)
         while True:
-            await asyncio.sleep(min(timeout, 1.0) / 2)
+            await asyncio.sleep(interval)
             now = time.monotonic()
             silent = [a for a in self.m.state.agents.values() if now - a.last_seen > limit]
             for agent in silent:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 
-from mesospy.master.agent_link import could_not_connect
+from mesospy.master.agent_link import SessionLost, could_not_connect
 from mesospy.master.errors import InvalidArgument
 from mesospy.master.offers import OfferRecord
 from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord
@@ -189,13 +189,17 @@ class TaskHandler:
         generation = agent.link.generation
         try:
             await agent.link.run_tasks(framework.info, tasks)
-        except grpc.aio.AioRpcError as exc:
-            # UNAVAILABLE: the agent never got the tasks. Anything else: it may have.
-            never_arrived = exc.code() == grpc.StatusCode.UNAVAILABLE
-            state = pb.TASK_DROPPED if never_arrived else pb.TASK_LOST
-            if could_not_connect(exc) and agent.link.generation == generation:
-                # (Not if the agent was heard from, and a new channel begun, meanwhile.)
-                self.m.agents.unreachable_link(agent, exc.details() or "")
+        except (grpc.aio.AioRpcError, SessionLost) as exc:
+            if isinstance(exc, SessionLost):  # never written: the agent did not get them
+                state, why = pb.TASK_DROPPED, str(exc)
+            else:
+                # UNAVAILABLE: the agent never got the tasks. Anything else: it may have.
+                never_arrived = exc.code() == grpc.StatusCode.UNAVAILABLE
+                state = pb.TASK_DROPPED if never_arrived else pb.TASK_LOST
+                why = exc.details() or exc.code().name
+                if could_not_connect(exc) and agent.link.generation == generation:
+                    # (Not if the agent was heard from, and a new channel begun, meanwhile.)
+                    self.m.agents.unreachable_link(agent, why)
             for task in tasks:
                 record = framework.tasks.get(task.task_id)
                 if record is not None and record.latest_state == pb.TASK_STAGING:
@@ -205,7 +209,7 @@ class TaskHandler:
                         framework.id,
                         state,
                         Reason.REASON_AGENT_DISCONNECTED,
-                        f"could not send the task to agent {agent.id}: {exc.details()}",
+                        f"could not send the task to agent {agent.id}: {why}",
                     )
                     self.finish(record, status)
         finally:

@@ -84,14 +84,20 @@ class AgentMessage(_message.Message):
     def __init__(self, register: _Optional[_Union[RegisterAgentRequest, _Mapping]] = ..., reregister: _Optional[_Union[ReregisterAgentRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatRequest, _Mapping]] = ..., updates: _Optional[_Union[StatusUpdates, _Mapping]] = ...) -> None: ...
 
 class MasterMessage(_message.Message):
-    __slots__ = ("registered", "heartbeat", "acknowledgements")
+    __slots__ = ("registered", "heartbeat", "acknowledgements", "run_tasks", "kill_task", "shutdown_framework")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     ACKNOWLEDGEMENTS_FIELD_NUMBER: _ClassVar[int]
+    RUN_TASKS_FIELD_NUMBER: _ClassVar[int]
+    KILL_TASK_FIELD_NUMBER: _ClassVar[int]
+    SHUTDOWN_FRAMEWORK_FIELD_NUMBER: _ClassVar[int]
     registered: RegisterAgentResponse
     heartbeat: HeartbeatResponse
     acknowledgements: AcknowledgeUpdatesRequest
-    def __init__(self, registered: _Optional[_Union[RegisterAgentResponse, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatResponse, _Mapping]] = ..., acknowledgements: _Optional[_Union[AcknowledgeUpdatesRequest, _Mapping]] = ...) -> None: ...
+    run_tasks: RunTasksRequest
+    kill_task: KillTaskRequest
+    shutdown_framework: ShutdownFrameworkRequest
+    def __init__(self, registered: _Optional[_Union[RegisterAgentResponse, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatResponse, _Mapping]] = ..., acknowledgements: _Optional[_Union[AcknowledgeUpdatesRequest, _Mapping]] = ..., run_tasks: _Optional[_Union[RunTasksRequest, _Mapping]] = ..., kill_task: _Optional[_Union[KillTaskRequest, _Mapping]] = ..., shutdown_framework: _Optional[_Union[ShutdownFrameworkRequest, _Mapping]] = ...) -> None: ...
 
 class RunTasksRequest(_message.Message):
     __slots__ = ("framework_info", "tasks")

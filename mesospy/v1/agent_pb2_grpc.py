@@ -94,12 +94,13 @@ class AgentRegistryServicer:
 
     def Connect(self, request_iterator, context):
         """The agent's session with the master, what agents use: one long-lived stream per
-        agent instead of a call per heartbeat and per batch of updates (a message on an open
-        stream costs the master a fraction of a call). The first message registers or
-        re-registers and is answered with `registered`; then heartbeats and status updates go
-        up and acknowledgements come down. Heartbeats are answered only when the agent must
-        re-register. Any error ends the stream with a status; the agent then registers again
-        on a new stream, as after a failed heartbeat.
+        agent instead of a call per heartbeat, per batch of updates and per command (a message
+        on an open stream costs the master a fraction of a call). The first message registers
+        or re-registers and is answered with `registered`; then heartbeats and status updates
+        go up, and acknowledgements and the master's commands (RunTasks, KillTask,
+        ShutdownFramework: the same requests as the Agent service's) come down. Heartbeats are
+        answered only when the agent must re-register. Any error ends the stream with a
+        status; the agent then registers again on a new stream, as after a failed heartbeat.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -281,7 +282,9 @@ class AgentRegistry:
 
 
 class AgentStub:
-    """Missing associated documentation comment in .proto file."""
+    """The master calls these on an agent without a session; with one, it sends the same
+    requests on the session. ReadFile and ListFiles are always calls.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -322,7 +325,9 @@ class AgentStub:
 
 
 class AgentServicer:
-    """Missing associated documentation comment in .proto file."""
+    """The master calls these on an agent without a session; with one, it sends the same
+    requests on the session. ReadFile and ListFiles are always calls.
+    """
 
     def RunTasks(self, request, context):
         """Missing associated documentation comment in .proto file."""
@@ -404,7 +409,9 @@ def add_AgentServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Agent:
-    """Missing associated documentation comment in .proto file."""
+    """The master calls these on an agent without a session; with one, it sends the same
+    requests on the session. ReadFile and ListFiles are always calls.
+    """
 
     @staticmethod
     def RunTasks(request,

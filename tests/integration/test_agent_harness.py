@@ -34,6 +34,7 @@ class FakeMaster(agent_pb2_grpc.AgentRegistryServicer):
         self.ask_reregister = False
         self.unavailable = False
         self._acks: set[asyncio.Task[None]] = set()
+        self.send: Callable[[agent_pb2.MasterMessage], Awaitable[None]] | None = None
 
     async def Connect(self, requests: AsyncIterator[Any], context: Any) -> None:
         """The agent's session: registration first, then heartbeats and updates; updates
@@ -43,6 +44,8 @@ class FakeMaster(agent_pb2_grpc.AgentRegistryServicer):
         async def send(message: agent_pb2.MasterMessage) -> None:
             async with lock:
                 await context.write(message)
+
+        self.send = send  # the newest session's: for tests that command the agent on it
 
         async for message in requests:
             if self.unavailable:
@@ -114,6 +117,7 @@ TERMINAL = {
     common_pb2.TASK_FAILED,
     common_pb2.TASK_KILLED,
     common_pb2.TASK_ERROR,
+    common_pb2.TASK_DROPPED,
 }
 
 
