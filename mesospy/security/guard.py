@@ -79,6 +79,9 @@ class Guard:
     limits: MessageLimits | None = field(default_factory=MessageLimits)
     authorize: Authorize | None = None
     clock: Callable[[], float] = time.monotonic
+    _as_method: dict[tuple[Caller, str], Caller] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def admit(self, method: str, request: Message, context: Context) -> Caller | str:
         """The caller, or why the call is refused (as "CODE:message")."""
@@ -104,6 +107,17 @@ class Guard:
             )
         except AuthenticationFailed as exc:
             return _refusal(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+
+    def as_method(self, caller: Caller, method: str) -> Caller:
+        """``caller`` making ``method`` (a stream's message standing for that call); kept,
+        as the same few callers open thousands of agents' sessions."""
+        key = (caller, method)
+        known = self._as_method.get(key)
+        if known is None:
+            if len(self._as_method) >= 1024:
+                self._as_method.clear()
+            known = self._as_method[key] = dataclasses.replace(caller, method=method)
+        return known
 
     def check(self, method: str, caller: Caller, request: Message) -> Caller | str:
         """The rate limit, the message limits and the ACLs, for one request of ``caller``."""
@@ -176,7 +190,6 @@ async def _checked(
     """The messages of a bidirectional stream, each checked as the unary call it stands for;
     the first refused one ends the stream."""
     bodies = STREAM_BODIES.get(method, {})
-    callers: dict[str, Caller] = {}
     # What an agent's heartbeats and updates would be checked for (no rate limit, no
     # walk): nothing, unless ACLs are on. Most of a session's messages.
     unchecked = UNWALKED if caller.kind == AGENTS and guard.authorize is None else frozenset()
@@ -192,10 +205,7 @@ async def _checked(
             inner_method, inner = method, message
         else:
             inner = getattr(message, body or "")
-        as_caller = callers.get(inner_method)
-        if as_caller is None:
-            as_caller = callers[inner_method] = dataclasses.replace(caller, method=inner_method)
-        checked = guard.check(inner_method, as_caller, inner)
+        checked = guard.check(inner_method, guard.as_method(caller, inner_method), inner)
         if isinstance(checked, str):
             await _refuse(context, checked)
         yield message

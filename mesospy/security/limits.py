@@ -10,6 +10,7 @@ characters long; at most 1024``.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +42,10 @@ class MessageLimits:
     def check(self, message: Message) -> None:
         """Raise ``LimitExceeded`` naming the first field over a limit."""
         try:
-            self._fast(message)  # no field paths spelled out; a plan per field
+            if message.ByteSize() <= self._small:
+                self._semantic(message)  # no text or list can be too long: the rest
+            else:
+                self._fast(message)  # no field paths spelled out; a plan per field
         except _Breach:
             self._walk(message, "")  # again, to name the field
             raise  # unreachable: the second walk raised LimitExceeded
@@ -65,8 +69,12 @@ class MessageLimits:
                 if len(value) > (self.max_labels if labels else self.max_items):
                     raise _Breach
                 if kind == _MESSAGE:
+                    small = self._small
                     for item in value:
-                        self._fast(item)
+                        if item.ByteSize() <= small:
+                            self._semantic(item)
+                        else:
+                            self._fast(item)
                 elif kind == _MAP:
                     self._map(field, value, None)
                 elif kind == _STRING:
@@ -79,10 +87,47 @@ class MessageLimits:
                 elif kind == _ENUM and not enums.issuperset(value):
                     raise _Breach
             elif kind == _MESSAGE:
-                self._fast(value)
+                if value.ByteSize() <= self._small:
+                    self._semantic(value)
+                else:
+                    self._fast(value)
             elif kind == _STRING:
                 if len(value) > (self.max_text if text else self.max_string):
                     raise _Breach
+            elif kind == _FLOAT:
+                if not math.isfinite(value):
+                    raise _Breach
+            elif kind == _ENUM and value not in enums:
+                raise _Breach
+
+    @functools.cached_property
+    def _small(self) -> int:
+        """A message of at most this many bytes holds no text and no list over a limit
+        (a character takes at least a byte, a list entry too); labels are counted apart."""
+        return min(self.max_string, self.max_text, self.max_items)
+
+    def _semantic(self, message: Message) -> None:
+        """``_fast`` for a small message: only numbers, enum values and label counts are
+        checked, in the fields that can hold them."""
+        for field, value in message.ListFields():
+            kind, repeated, labels, enums = _SEMANTIC.get(field) or _semantic_plan(field)
+            if kind == _SKIP:
+                continue
+            if repeated:
+                if labels and len(value) > self.max_labels:
+                    raise _Breach
+                if kind == _MESSAGE:
+                    for item in value:
+                        self._semantic(item)
+                elif kind == _MAP:
+                    self._map(field, value, None)
+                elif kind == _FLOAT:
+                    if not all(math.isfinite(item) for item in value):
+                        raise _Breach
+                elif kind == _ENUM and not enums.issuperset(value):
+                    raise _Breach
+            elif kind == _MESSAGE:
+                self._semantic(value)
             elif kind == _FLOAT:
                 if not math.isfinite(value):
                     raise _Breach
@@ -155,6 +200,7 @@ _MAPS: dict[FieldDescriptor, bool] = {}
 
 # What _fast checks in a field: (kind, repeated, counted as labels, free text, enum values).
 _SKIP, _MESSAGE, _MAP, _STRING, _FLOAT, _ENUM = range(6)
+_COUNT = 6  # (_semantic only) a labels list whose entries need no look
 _Plan = tuple[int, bool, bool, bool, frozenset[int]]
 _PLANS: dict[FieldDescriptor, _Plan] = {}
 
@@ -177,6 +223,46 @@ def _plan(field: FieldDescriptor) -> _Plan:
     plan = (kind, field.is_repeated, field.name == "labels", field.name in TEXT_FIELDS, enums)
     _PLANS[field] = plan
     return plan
+
+
+# What _semantic checks in a field: (kind, repeated, counted as labels, enum values);
+# _SKIP for a field that can hold no number, enum or labels anywhere beneath it.
+_SemanticPlan = tuple[int, bool, bool, frozenset[int]]
+_SEMANTIC: dict[FieldDescriptor, _SemanticPlan] = {}
+_HOLDS: dict[Any, bool] = {}  # message descriptor -> may hold a number, enum or labels
+
+
+def _semantic_plan(field: FieldDescriptor) -> _SemanticPlan:
+    kind, repeated, labels, _text, enums = _PLANS.get(field) or _plan(field)
+    if kind == _STRING or (kind == _MESSAGE and not _holds(field.message_type)):
+        kind = _COUNT if labels else _SKIP
+    plan = (kind, repeated, labels, enums)
+    _SEMANTIC[field] = plan
+    return plan
+
+
+def _holds(descriptor: Any) -> bool:
+    """Whether messages of this type may hold a float, an enum, a map or a ``labels``
+    list, at any depth (a search over every message type reachable from it)."""
+    known = _HOLDS.get(descriptor)
+    if known is None:
+        known = False
+        seen: set[Any] = set()
+        todo = [descriptor]
+        while todo and not known:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            for field in current.fields:
+                kind, _repeated, labels, _text, _enums = _PLANS.get(field) or _plan(field)
+                if kind in (_FLOAT, _ENUM, _MAP) or labels:
+                    known = True
+                    break
+                if kind == _MESSAGE:
+                    todo.append(field.message_type)
+        _HOLDS[descriptor] = known
+    return known
 
 
 def _is_map(field: FieldDescriptor) -> bool:

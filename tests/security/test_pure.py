@@ -166,10 +166,62 @@ def test_the_fast_limits_check_agrees_with_the_field_naming_walk() -> None:
         "long env key": lambda i: i.command.environment.update({"k" * 2_000: "x"}),
         "long env value": lambda i: i.command.environment.update({"A": "x" * 70_000}),
     }
+
+    def semantic_breach(message: Message) -> bool:
+        try:
+            limits._semantic(message)
+        except Exception:
+            return True
+        return False
+
+    def check_breach(message: Message) -> bool:
+        try:
+            limits.check(message)
+        except LimitExceeded:
+            return True
+        return False
+
+    changes.update(
+        {
+            "64 labels": lambda i: i.labels.extend(pb.Label(key=str(n)) for n in range(63)),
+            "nan in a health check": lambda i: setattr(
+                i.health_check, "delay_seconds", float("nan")
+            ),
+            "unknown enum in a health check": lambda i: setattr(i.health_check, "type", 99),
+            "long environment key, small message": lambda i: i.command.environment.update(
+                {"k" * 1_000: ""}
+            ),
+        }
+    )
     verdicts = {}
+    small = 0
     for name, change in changes.items():
         call = call_with(change)
         verdicts[name] = fast_breach(call)
-        assert verdicts[name] == slow_breach(call), name
+        assert verdicts[name] == slow_breach(call) == check_breach(call), name
+        # Small messages are judged on numbers, enums and label counts alone.
+        if call.ByteSize() <= limits._small:
+            small += 1
+            assert semantic_breach(call) == verdicts[name], name
+    assert small >= 8
     assert not verdicts["nothing"] and not verdicts["id at the limit"]
     assert verdicts["long id"] and verdicts["nan"] and verdicts["unknown enum"]
+    assert verdicts["too many labels"] and not verdicts["64 labels"]
+    assert verdicts["nan in a health check"] and verdicts["unknown enum in a health check"]
+
+
+def test_small_messages_skip_only_what_cannot_break_a_limit() -> None:
+    # What a small message's check may skip: types with nothing but text and integers
+    # beneath them. Anything reaching a float, an enum, a map or labels is looked at.
+    from mesospy.security import limits as module
+
+    assert module._holds(pb.TaskInfo.DESCRIPTOR)  # resources' scalars, health checks
+    assert module._holds(pb.CommandInfo.DESCRIPTOR)  # its environment map
+    assert not module._holds(pb.Label.DESCRIPTOR)
+    assert not module._holds(pb.Range.DESCRIPTOR)
+    limits = MessageLimits()
+    info = pb.TaskInfo(task_id="t")
+    info.labels.extend(pb.Label(key=str(n)) for n in range(65))
+    assert info.ByteSize() <= limits._small
+    with pytest.raises(LimitExceeded, match="labels has 65 entries"):
+        limits.check(info)
