@@ -338,22 +338,13 @@ class AgentHandler:
         )
         known = record is not None
         if record is None:
-            info_ = pb.TaskInfo(
-                name=task.name,
-                task_id=task.task_id,
-                agent_id=agent.id,
-                resources=task.resources,
-                command=task.command,
-                labels=task.labels,
-                health_check=task.health_check,
-                kill_policy=task.kill_policy,
-            )
             record = TaskRecord(
-                info_,
+                None,
                 task.framework_id,
                 agent.id,
                 task.role or "*",
                 self._resources_of(task),
+                reported=task,
             )
         record.latest_state = task.state
         if task.HasField("status"):

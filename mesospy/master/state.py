@@ -21,9 +21,11 @@ TASK_KILLING_STATE = pb.FrameworkInfo.TASK_KILLING_STATE
 
 @dataclass(eq=False)
 class TaskRecord:
-    """A task the master launched or learned of from a re-registering agent."""
+    """A task the master launched or learned of from a re-registering agent. One learned
+    of keeps the agent's report (``reported``) and makes its TaskInfo only when asked:
+    after a failover 100,000 reported tasks come at once, and few are ever asked for it."""
 
-    info: pb.TaskInfo
+    _info: pb.TaskInfo | None
     framework_id: str
     agent_id: str
     role: str
@@ -36,10 +38,33 @@ class TaskRecord:
     # Whether the framework acknowledged `status`; unacknowledged ones are sent again when
     # the framework re-subscribes, so a failover never waits on the agent's retry backoff.
     acknowledged: bool = True
+    reported: pb.Task | None = None
 
     @property
     def task_id(self) -> str:
-        return self.info.task_id
+        if self._info is not None:
+            return self._info.task_id
+        assert self.reported is not None
+        return self.reported.task_id
+
+    @property
+    def info(self) -> pb.TaskInfo:
+        if self._info is None:
+            task = self.reported
+            assert task is not None
+            self._info = pb.TaskInfo(
+                name=task.name,
+                task_id=task.task_id,
+                agent_id=self.agent_id,
+                resources=task.resources,
+                command=task.command,
+                labels=task.labels,
+                health_check=task.health_check,
+                kill_policy=task.kill_policy,
+            )
+            if task.HasField("max_completion_time_seconds"):
+                self._info.max_completion_time_seconds = task.max_completion_time_seconds
+        return self._info
 
     def to_proto(self) -> pb.Task:
         task = pb.Task(
