@@ -265,6 +265,8 @@ class Agent:
                 await self._registered(response, session)
                 attempt = 0
                 await self._serve_session(session, response.heartbeat_interval_seconds)
+            except Exception:  # the agent must outlive any one bad session
+                log.exception("the session with the master failed")
             finally:
                 self.service.reregistering = True
                 self.registered.clear()
@@ -359,11 +361,15 @@ class Agent:
                 self.service.kill_task(message.kill_task)
             elif body == "shutdown_framework":
                 self.service.shutdown_framework(message.shutdown_framework)
-        except Refused as exc:
-            log.warning("the master's %s was refused: %s", body, exc)
+        except Exception as exc:
+            if isinstance(exc, Refused):
+                log.warning("the master's %s was refused: %s", body, exc)
+            else:  # a call would have failed with UNKNOWN; the session goes on
+                log.exception("the master's %s failed", body)
             if body == "run_tasks":
                 request = message.run_tasks
-                self.tasks.drop(request.framework_info.id, list(request.tasks), str(exc))
+                why = str(exc) if isinstance(exc, Refused) else f"the agent failed: {exc!r}"
+                self.tasks.drop(request.framework_info.id, list(request.tasks), why)
 
 
 async def run_agent(config: AgentConfig) -> None:

@@ -4,7 +4,7 @@
 oldest is in flight; it is resent with backoff until acknowledged, and the next one goes
 out only after that. It takes the time as an argument and does no I/O, so it is tested
 with plain data. ``StatusUpdateManager`` is the I/O shell: it persists updates and acks,
-and sends every due update in batched ``UpdateStatus`` RPCs.
+and sends every due update in batches (messages on the agent's session with the master).
 """
 
 from __future__ import annotations
@@ -154,11 +154,11 @@ class UpdateStreams:
 
 Sender = Callable[[list[agent_pb2.StatusUpdate]], Awaitable[None]]
 
-# One RPC carries at most this many updates; more go in the next one right after.
+# One batch carries at most this many updates; more go in the next one right after.
 MAX_BATCH = 2000
-# Updates going out within this long of the previous RPC wait for its end and go together:
-# under load a few large RPCs cost the master and the framework far less than many small
-# ones (each RPC has a fixed cost there), and an idle agent still sends at once.
+# Updates going out within this long of the previous batch wait and go together: under load
+# a few large batches cost the master and the framework far less than many small ones
+# (each has a fixed cost there), and an idle agent still sends at once.
 LINGER_SECONDS = 0.05
 
 

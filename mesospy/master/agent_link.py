@@ -47,18 +47,31 @@ class AgentSession:
     def __init__(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         self._context = context
         self._lock = asyncio.Lock()
+        self._broken = ""
 
     async def send(self, message: apb.MasterMessage) -> None:
-        """Write ``message``; ``SessionLost`` if the stream has ended."""
+        """Write ``message``; ``SessionLost`` if the stream has ended, or if a write did
+        not go out within CALL_TIMEOUT (an agent that stopped reading, or a connection
+        gone silent): then nothing more is written on this session."""
         async with self._lock:
+            if self._broken:
+                raise SessionLost(self, self._broken)
             try:
-                await self._context.write(message)
+                async with asyncio.timeout(CALL_TIMEOUT):
+                    await self._context.write(message)
+            except TimeoutError:
+                self._broken = f"a write took over {CALL_TIMEOUT:g} s"
+                raise SessionLost(self, self._broken) from None
             except Exception as exc:
-                raise SessionLost(f"the agent's session ended: {exc!r}") from exc
+                raise SessionLost(self, f"the agent's session ended: {exc!r}") from exc
 
 
 class SessionLost(ConnectionError):
-    """A message could not be written on an agent's session: it has ended."""
+    """A message could not be written on an agent's session (``session``)."""
+
+    def __init__(self, session: AgentSession, why: str) -> None:
+        super().__init__(why)
+        self.session = session
 
 
 class AgentLink:

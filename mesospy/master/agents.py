@@ -182,7 +182,7 @@ class AgentHandler:
         info = pb.AgentInfo()
         info.CopyFrom(request.agent_info)
         if p := id_problem("agent_info.id", info.id):
-            raise InvalidArgument(f"{p}; agents without an id register with RegisterAgent")
+            raise InvalidArgument(f"{p}; an agent without an id registers, not re-registers")
         problems, total = agent_info_problems(info)
         if problems or total is None:
             raise InvalidArgument("; ".join(problems))
@@ -412,7 +412,7 @@ class AgentHandler:
     # ---------------------------------------------------------------- sessions
 
     def session_started(self, agent_id: str, session: AgentSession) -> None:
-        """The agent's acknowledgements go on its new session from now on."""
+        """The agent's acknowledgements and commands go on its new session from now on."""
         agent = self.m.state.agents.get(agent_id)
         if agent is not None:
             agent.link.session = session

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from mesospy.master.agent_link import AgentSession
+from mesospy.master.agent_link import AgentSession, SessionLost
 from mesospy.master.errors import CallError, InvalidArgument
 from mesospy.master.master import Master
 from mesospy.v1 import agent_pb2 as apb
@@ -183,20 +183,26 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
     def _take_updates(self, request: apb.StatusUpdates) -> None:
         agent = self.m.agents.require_registered(request.agent_id)
         for update in request.updates:
-            if update.status.agent_id and update.status.agent_id != agent.id:
-                raise InvalidArgument(
-                    f"update for task {update.status.task_id!r} names agent "
-                    f"{update.status.agent_id!r} but comes from {agent.id!r}"
-                )
-            if not update.status.uuid:
-                raise InvalidArgument(f"update for task {update.status.task_id!r} has no uuid")
-            if problem := _update_problem(self.m, agent.id, update):
+            if problem := self._update_problem(agent.id, update):
                 raise InvalidArgument(problem)
         self.m.tasks.update(agent, request)
 
+    def _update_problem(self, agent_id: str, update: apb.StatusUpdate) -> str | None:
+        status = update.status
+        if status.agent_id and status.agent_id != agent_id:
+            return (
+                f"update for task {status.task_id!r} names agent {status.agent_id!r} "
+                f"but comes from {agent_id!r}"
+            )
+        if not status.uuid:
+            return f"update for task {status.task_id!r} has no uuid"
+        return _update_problem(self.m, agent_id, update)
+
     async def Connect(self, requests: AsyncIterator[apb.AgentMessage], context: Context) -> None:
-        """An agent's session: registration first, then heartbeats and updates up and
-        acknowledgements down (see agent.proto). Any error ends it with a status."""
+        """An agent's session: registration first, then heartbeats and updates up, and
+        acknowledgements and commands down (see agent.proto). A message the master cannot
+        take ends it with a status; a bad status update is only set aside (see
+        ``_take_session_updates``)."""
         session = AgentSession(context)
         agent_id = ""
         try:
@@ -205,7 +211,12 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
                 try:
                     self.m.require_leader()
                     if not agent_id:
-                        agent_id = await self._open(session, message, body)
+                        response = await self._open(message, body)
+                        # Known before the answer goes out: if it cannot, the session
+                        # still ends as the agent's.
+                        agent_id = response.agent_id
+                        self.m.agents.session_started(agent_id, session)
+                        await session.send(apb.MasterMessage(registered=response))
                     elif body == "heartbeat":
                         self._same_agent(agent_id, message.heartbeat.agent_id)
                         answer = self.m.agents.heartbeat(message.heartbeat)
@@ -213,7 +224,7 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
                             await session.send(apb.MasterMessage(heartbeat=answer))
                     elif body == "updates":
                         self._same_agent(agent_id, message.updates.agent_id)
-                        self._take_updates(message.updates)
+                        self._take_session_updates(message.updates)
                     else:
                         raise InvalidArgument(
                             f"an agent's session takes heartbeat or updates after registering, "
@@ -221,26 +232,38 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
                         )
                 except CallError as exc:
                     await context.abort(exc.code, exc.message)
+        except SessionLost:
+            pass  # the stream is gone: nobody to answer
         finally:
             if agent_id:
                 self.m.agents.session_ended(agent_id, session)
 
-    async def _open(
-        self, session: AgentSession, message: apb.AgentMessage, body: str | None
-    ) -> str:
-        """Register (or re-register) the agent of a new session; its id."""
+    async def _open(self, message: apb.AgentMessage, body: str | None) -> apb.RegisterAgentResponse:
+        """Register (or re-register) the agent of a new session."""
         if body == "register":
-            response = await self.m.agents.register(message.register)
-        elif body == "reregister":
-            response = await self.m.agents.reregister(message.reregister)
-        else:
-            raise InvalidArgument(
-                f"an agent's session starts with register or reregister, "
-                f"not {body or 'an empty message'}"
-            )
-        self.m.agents.session_started(response.agent_id, session)
-        await session.send(apb.MasterMessage(registered=response))
-        return response.agent_id
+            return await self.m.agents.register(message.register)
+        if body == "reregister":
+            return await self.m.agents.reregister(message.reregister)
+        raise InvalidArgument(
+            f"an agent's session starts with register or reregister, "
+            f"not {body or 'an empty message'}"
+        )
+
+    def _take_session_updates(self, request: apb.StatusUpdates) -> None:
+        """The updates of a session message. Unlike an UpdateStatus call, which is refused
+        whole, a bad update is logged and left out: ending the session over it would only
+        bring the agent back with the same update, again and again. The agent resends it
+        until acknowledged, so it is never lost either."""
+        agent = self.m.agents.require_registered(request.agent_id)
+        problems = [self._update_problem(agent.id, update) for update in request.updates]
+        if any(problems):
+            for problem in filter(None, problems):
+                log.warning("agent %s: status update left out: %s", agent.id, problem)
+            good = [u for u, p in zip(request.updates, problems, strict=True) if p is None]
+            if not good:
+                return
+            request = apb.StatusUpdates(agent_id=request.agent_id, updates=good)
+        self.m.tasks.update(agent, request)
 
     @staticmethod
     def _same_agent(session_agent: str, named: str) -> None:

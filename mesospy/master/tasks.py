@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mesospy.master.master import Master
 
 log = logging.getLogger(__name__)
+UUID_BYTES = 16  # a status update's uuid, as the agent makes it
 Reason = pb.TaskStatus
 
 
@@ -192,6 +193,8 @@ class TaskHandler:
         except (grpc.aio.AioRpcError, SessionLost) as exc:
             if isinstance(exc, SessionLost):  # never written: the agent did not get them
                 state, why = pb.TASK_DROPPED, str(exc)
+                # Not offered again until it is back (as when its session's end is seen).
+                self.m.agents.session_ended(agent.id, exc.session)
             else:
                 # UNAVAILABLE: the agent never got the tasks. Anything else: it may have.
                 never_arrived = exc.code() == grpc.StatusCode.UNAVAILABLE
@@ -276,6 +279,12 @@ class TaskHandler:
                 raise InvalidArgument(
                     f"acknowledgement of task {ack.task_id!r} has no uuid; only updates "
                     "with a uuid need acknowledging"
+                )
+            if len(ack.uuid) != UUID_BYTES:
+                # (Passed on, it would spoil the agent's whole batch of acknowledgements.)
+                raise InvalidArgument(
+                    f"acknowledgement of task {ack.task_id!r} has a uuid of {len(ack.uuid)} "
+                    f"bytes; send back the {UUID_BYTES}-byte uuid of the update"
                 )
         for ack in acks:
             task = framework.tasks.get(ack.task_id)
