@@ -65,40 +65,23 @@ class MessageLimits:
         are worked out once per field descriptor."""
         for field, value in message.ListFields():
             kind, repeated, labels, text, enums = _PLANS.get(field) or _plan(field)
-            if repeated:
-                if len(value) > (self.max_labels if labels else self.max_items):
-                    raise _Breach
-                if kind == _MESSAGE:
-                    small = self._small
-                    for item in value:
-                        if item.ByteSize() <= small:
-                            self._semantic(item)
-                        else:
-                            self._fast(item)
-                elif kind == _MAP:
-                    self._map(field, value, None)
-                elif kind == _STRING:
-                    limit = self.max_text if text else self.max_string
-                    if any(len(item) > limit for item in value):
-                        raise _Breach
-                elif kind == _FLOAT:
-                    if not all(math.isfinite(item) for item in value):
-                        raise _Breach
-                elif kind == _ENUM and not enums.issuperset(value):
-                    raise _Breach
-            elif kind == _MESSAGE:
-                if value.ByteSize() <= self._small:
-                    self._semantic(value)
-                else:
-                    self._fast(value)
-            elif kind == _STRING:
-                if len(value) > (self.max_text if text else self.max_string):
-                    raise _Breach
-            elif kind == _FLOAT:
-                if not math.isfinite(value):
-                    raise _Breach
-            elif kind == _ENUM and value not in enums:
+            if repeated and len(value) > (self.max_labels if labels else self.max_items):
                 raise _Breach
+            if kind == _MESSAGE:
+                small = self._small
+                for item in value if repeated else (value,):
+                    if item.ByteSize() <= small:
+                        self._semantic(item)
+                    else:
+                        self._fast(item)
+            elif kind == _MAP:
+                self._map(field, value, None)
+            elif kind == _STRING:
+                limit = self.max_text if text else self.max_string
+                if any(len(item) > limit for item in (value if repeated else (value,))):
+                    raise _Breach
+            elif kind != _SKIP:
+                _check_numbers(kind, repeated, value, enums)
 
     @functools.cached_property
     def _small(self) -> int:
@@ -113,26 +96,15 @@ class MessageLimits:
             kind, repeated, labels, enums = _SEMANTIC.get(field) or _semantic_plan(field)
             if kind == _SKIP:
                 continue
-            if repeated:
-                if labels and len(value) > self.max_labels:
-                    raise _Breach
-                if kind == _MESSAGE:
-                    for item in value:
-                        self._semantic(item)
-                elif kind == _MAP:
-                    self._map(field, value, None)
-                elif kind == _FLOAT:
-                    if not all(math.isfinite(item) for item in value):
-                        raise _Breach
-                elif kind == _ENUM and not enums.issuperset(value):
-                    raise _Breach
-            elif kind == _MESSAGE:
-                self._semantic(value)
-            elif kind == _FLOAT:
-                if not math.isfinite(value):
-                    raise _Breach
-            elif kind == _ENUM and value not in enums:
+            if labels and repeated and len(value) > self.max_labels:
                 raise _Breach
+            if kind == _MESSAGE:
+                for item in value if repeated else (value,):
+                    self._semantic(item)
+            elif kind == _MAP:
+                self._map(field, value, None)
+            elif kind != _COUNT:
+                _check_numbers(kind, repeated, value, enums)
 
     def _walk(self, message: Message, path: str | None) -> None:
         for field, value in message.ListFields():
@@ -184,6 +156,15 @@ class MessageLimits:
         ):
             known = ", ".join(field.enum_type.values_by_name)
             _breach(where, f"{where} is {value}, not one of {known}")
+
+
+def _check_numbers(kind: int, repeated: bool, value: Any, enums: frozenset[int]) -> None:
+    """A float field's values must be finite, an enum field's known (both walks)."""
+    if kind == _FLOAT:
+        if not (all(map(math.isfinite, value)) if repeated else math.isfinite(value)):
+            raise _Breach
+    elif kind == _ENUM and not (enums.issuperset(value) if repeated else value in enums):
+        raise _Breach
 
 
 class _Breach(Exception):
