@@ -3,6 +3,7 @@ denials name the rule; per-principal rate limits from the same file."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -218,6 +219,38 @@ def test_register_agents(acl_cluster: LocalCluster) -> None:
     )
     assert code == grpc.StatusCode.PERMISSION_DENIED
     assert "register an agent" in details
+    assert len(acl_cluster.state().agents) == 1
+
+
+def test_register_agents_on_a_session(acl_cluster: LocalCluster) -> None:
+    # An agent's session (Connect) registers with its first message: the same ACL applies,
+    # and a caller without credentials is refused before any message is read.
+    info = pb.AgentInfo(
+        hostname="127.0.0.1", port=1, resources=acl_cluster.state().agents[0].agent_info.resources
+    )
+    register = apb.AgentMessage(register=apb.RegisterAgentRequest(agent_info=info))
+
+    async def session(metadata: tuple[tuple[str, str], ...]) -> tuple[grpc.StatusCode, str]:
+        async with grpc.aio.insecure_channel(acl_cluster.master_address) as channel:
+            call = channel.stream_stream(
+                "/mesospy.v1.AgentRegistry/Connect",
+                request_serializer=apb.AgentMessage.SerializeToString,
+                response_deserializer=apb.MasterMessage.FromString,
+            )(metadata=metadata)
+            await call.write(register)
+            try:
+                await call.read()
+            except grpc.aio.AioRpcError as exc:
+                return exc.code(), exc.details() or ""
+            raise AssertionError("the registration was answered")
+
+    code, details = asyncio.run(
+        session((("x-mesospy-principal", "batch"), ("x-mesospy-secret", SECRETS["batch"])))
+    )
+    assert code == grpc.StatusCode.PERMISSION_DENIED
+    assert "register an agent" in details
+    code, details = asyncio.run(session(()))
+    assert code == grpc.StatusCode.UNAUTHENTICATED
     assert len(acl_cluster.state().agents) == 1
 
 
