@@ -205,17 +205,21 @@ class AgentHandler:
         if record is not None:
             check_owner("agent", record.id, record.owner)
         readmitted = record is None
+        # Each reported task's resources, worked out once (readmitted: all are new to us).
+        shares: list[Resources | None] = [None] * len(request.tasks)
         if record is None:
             await self.m.registry.admit_agent(info)
-            used = self._reported_usage(request.tasks)
+            known = [self._resources_of(task) for task in request.tasks]
+            used = self._reported_usage(request.tasks, known)
+            shares = list(known)
             record = self._add(info, total, used)
         else:
             self._follow_address(record, info)
             self.heard_from(record)
         record.link.use_token(request.call_token)
         reported = {(t.framework_id, t.task_id) for t in request.tasks}
-        for task in request.tasks:
-            self._adopt(record, task, frameworks.get(task.framework_id), was_unreachable)
+        for task, share in zip(request.tasks, shares, strict=True):
+            self._adopt(record, task, frameworks.get(task.framework_id), was_unreachable, share)
         if readmitted:
             # Drained or deactivated before a failover (or before it was unreachable).
             self.m.maintenance.agent_readmitted(record)
@@ -294,12 +298,14 @@ class AgentHandler:
                 )
                 self.m.tasks.finish(task, status)
 
-    def _reported_usage(self, tasks: Iterable[pb.Task]) -> dict[tuple[str, str], Resources]:
+    def _reported_usage(
+        self, tasks: Iterable[pb.Task], shares: Iterable[Resources]
+    ) -> dict[tuple[str, str], Resources]:
         used: dict[tuple[str, str], Resources] = {}
-        for task in tasks:
+        for task, share in zip(tasks, shares, strict=True):
             if not is_terminal(task.state):
                 key = (task.framework_id, task.role or "*")
-                used[key] = used.get(key, Resources()) + self._resources_of(task)
+                used[key] = used.get(key, Resources()) + share
         return used
 
     def _resources_of(self, task: pb.Task) -> Resources:
@@ -320,8 +326,10 @@ class AgentHandler:
         task: pb.Task,
         framework_info: pb.FrameworkInfo | None,
         was_unreachable: bool,
+        share: Resources | None = None,
     ) -> None:
-        """Take in a task an agent reports, re-creating its framework if need be."""
+        """Take in a task an agent reports (using its resources worked out as ``share``,
+        if they were), re-creating its framework if need be."""
         state = self.m.state
         if task.framework_id in state.removed_frameworks:
             self.m.spawn(agent.link.shutdown_framework(task.framework_id))
@@ -343,7 +351,7 @@ class AgentHandler:
                 task.framework_id,
                 agent.id,
                 task.role or "*",
-                self._resources_of(task),
+                share if share is not None else self._resources_of(task),
                 reported=task,
             )
         record.latest_state = task.state
