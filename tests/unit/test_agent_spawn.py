@@ -28,13 +28,19 @@ def run(script: str, env: dict[str, str] | None = None) -> tuple[int, str]:
 
 def test_the_child_gets_its_session_descriptors_environment_and_signals() -> None:
     signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # ignored here, default in the child
+    # Blocked here, not in the child (a task that blocks SIGTERM cannot be stopped gently).
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
     try:
+        # The masks are read with shell builtins: a child (grep) would read them while the
+        # shell waits for it, and dash blocks every signal while it waits.
         code, out = run(
-            'echo "$A"; cut -d" " -f6 /proc/$$/stat; grep -E "SigBlk|SigIgn" /proc/$$/status',
+            'echo "$A"; cut -d" " -f6 /proc/$$/stat; while read -r key value; do '
+            'case "$key" in SigBlk:|SigIgn:) echo "$key $value";; esac; done < /proc/$$/status',
             {"A": "b c"},
         )
     finally:
         signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR2})
     lines = out.splitlines()
     assert code == 0 and lines[0] == "b c"
     assert int(lines[1]) != os.getsid(0)  # a session of its own
