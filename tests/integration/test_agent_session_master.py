@@ -35,8 +35,13 @@ async def _session(address: str, *messages: apb.AgentMessage) -> tuple[Any, grpc
     return call, channel
 
 
-def _status_of(call_error: pytest.ExceptionInfo[grpc.aio.AioRpcError]) -> tuple[Any, str]:
-    return call_error.value.code(), call_error.value.details() or ""
+async def _refused(call: Any, code: grpc.StatusCode, *words: str) -> None:
+    """The session ends with ``code`` and a message holding ``words``."""
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await call.read()
+    assert error.value.code() == code
+    for word in words:
+        assert word in (error.value.details() or "")
 
 
 def test_bad_session_input_gets_a_status_that_says_what_to_do(tmp_path: Path) -> None:
@@ -48,11 +53,11 @@ def test_bad_session_input_gets_a_status_that_says_what_to_do(tmp_path: Path) ->
                 cluster.master_address,
                 apb.AgentMessage(heartbeat=apb.HeartbeatRequest(agent_id="a1")),
             )
-            with pytest.raises(grpc.aio.AioRpcError) as error:
-                await call.read()
-            code, details = _status_of(error)
-            assert code == grpc.StatusCode.INVALID_ARGUMENT
-            assert "starts with register or reregister, not heartbeat" in details
+            await _refused(
+                call,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "starts with register or reregister, not heartbeat",
+            )
             await channel.close()
 
             # Registered: the answer names the agent; a second registration is refused.
@@ -62,11 +67,11 @@ def test_bad_session_input_gets_a_status_that_says_what_to_do(tmp_path: Path) ->
             agent_id = answer.registered.agent_id
             assert agent_id and answer.registered.heartbeat_interval_seconds > 0
             await call.write(_register(40001))
-            with pytest.raises(grpc.aio.AioRpcError) as error:
-                await call.read()
-            code, details = _status_of(error)
-            assert code == grpc.StatusCode.INVALID_ARGUMENT
-            assert "takes heartbeat or updates after registering, not register" in details
+            await _refused(
+                call,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "takes heartbeat or updates after registering, not register",
+            )
             await channel.close()
 
         asyncio.run(scenario())
@@ -91,11 +96,11 @@ def test_a_bad_update_is_left_out_and_the_session_goes_on(tmp_path: Path) -> Non
             await call.write(apb.AgentMessage(updates=updates))
             # Still open: the next message is judged, and names the session's owner.
             await call.write(apb.AgentMessage(heartbeat=apb.HeartbeatRequest(agent_id="other")))
-            with pytest.raises(grpc.aio.AioRpcError) as error:
-                await call.read()
-            code, details = _status_of(error)
-            assert code == grpc.StatusCode.INVALID_ARGUMENT
-            assert f"this session belongs to agent {agent_id!r}, not 'other'" in details
+            await _refused(
+                call,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"this session belongs to agent {agent_id!r}, not 'other'",
+            )
             await channel.close()
             # Its session over, the agent is no longer offered (not active) at once.
             cluster.wait_for(lambda s: [a.active for a in s.agents] == [False], 10, "inactive")
