@@ -1,4 +1,5 @@
-"""Task states every component agrees on (pure: the wire enum only)."""
+"""Task states, and what a status update carries, as every component agrees (pure: the
+wire enum only)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ TERMINAL_STATES = frozenset(
     }
 )
 """Task states that never change again."""
+
+
+STATUS_UUID_BYTES = 16
+"""The length of a status update's uuid (``TaskStatus.uuid``): agents make it, frameworks
+send it back to acknowledge the update."""
 
 
 def is_terminal(state: int) -> bool:

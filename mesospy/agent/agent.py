@@ -353,8 +353,7 @@ class Agent:
         would on a call; a refused RunTasks is answered with its tasks TASK_DROPPED."""
         try:
             if body == "acknowledgements":
-                if problem := self.service.acknowledge(message.acknowledgements):
-                    raise Refused(grpc.StatusCode.INVALID_ARGUMENT, problem)
+                self.service.acknowledge(message.acknowledgements)
             elif body == "run_tasks":
                 self.service.run_tasks(message.run_tasks)
             elif body == "kill_task":

@@ -19,13 +19,13 @@ from mesospy.agent.sandbox import SandboxPathError, check_id, resolve_in_sandbox
 from mesospy.agent.status_updates import StatusUpdateManager
 from mesospy.agent.tasks import Task, TaskManager
 from mesospy.security.task_user import SandboxEscape, open_in_sandbox
+from mesospy.task_states import STATUS_UUID_BYTES
 from mesospy.v1 import agent_pb2, agent_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 Context = grpc.aio.ServicerContext[Any, Any]
 READ_CAP = 1024 * 1024
-UUID_BYTES = 16
 
 
 class AgentService(agent_pb2_grpc.AgentServicer):
@@ -113,23 +113,22 @@ class AgentService(agent_pb2_grpc.AgentServicer):
     async def AcknowledgeUpdates(
         self, request: agent_pb2.AcknowledgeUpdatesRequest, context: Context
     ) -> agent_pb2.AgentResponse:
-        if problem := self.acknowledge(request):
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, problem)
+        await _refusing(context, self.acknowledge, request)
         return agent_pb2.AgentResponse()
 
-    def acknowledge(self, request: agent_pb2.AcknowledgeUpdatesRequest) -> str | None:
-        """Apply the master's acknowledgements (by call or on the session); what is wrong
-        with them instead, if anything (then none is applied)."""
+    def acknowledge(self, request: agent_pb2.AcknowledgeUpdatesRequest) -> None:
+        """Apply the master's acknowledgements (by call or on the session); ``Refused``,
+        and none applied, if one is malformed."""
         for ack in request.acks:
-            if not ack.framework_id or not ack.task_id or len(ack.uuid) != UUID_BYTES:
-                return (
-                    "each ack needs framework_id, task_id and the update's 16-byte uuid "
-                    f"(got framework_id={ack.framework_id!r}, task_id={ack.task_id!r}, "
-                    f"uuid of {len(ack.uuid)} bytes)"
+            if not ack.framework_id or not ack.task_id or len(ack.uuid) != STATUS_UUID_BYTES:
+                raise Refused(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"each ack needs framework_id, task_id and the update's "
+                    f"{STATUS_UUID_BYTES}-byte uuid (got framework_id={ack.framework_id!r}, "
+                    f"task_id={ack.task_id!r}, uuid of {len(ack.uuid)} bytes)",
                 )
         for ack in request.acks:
             self._updates.acknowledge((ack.framework_id, ack.task_id), ack.uuid)
-        return None
 
     async def ShutdownFramework(
         self, request: agent_pb2.ShutdownFrameworkRequest, context: Context

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from mesospy.master.agent_link import AgentLink, AgentSession
@@ -206,13 +206,11 @@ class AgentHandler:
             check_owner("agent", record.id, record.owner)
         readmitted = record is None
         # Each reported task's resources, worked out once (readmitted: all are new to us).
-        shares: list[Resources | None] = [None] * len(request.tasks)
+        shares: Sequence[Resources | None] = [None] * len(request.tasks)
         if record is None:
             await self.m.registry.admit_agent(info)
-            known = [self._resources_of(task) for task in request.tasks]
-            used = self._reported_usage(request.tasks, known)
-            shares = list(known)
-            record = self._add(info, total, used)
+            shares = known = [self._resources_of(task) for task in request.tasks]
+            record = self._add(info, total, self._reported_usage(request.tasks, known))
         else:
             self._follow_address(record, info)
             self.heard_from(record)

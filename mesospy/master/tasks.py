@@ -19,7 +19,7 @@ from mesospy.master.validation import (
     task_problem,
 )
 from mesospy.resources import Resources
-from mesospy.task_states import is_terminal
+from mesospy.task_states import STATUS_UUID_BYTES, is_terminal
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import scheduler_pb2 as spb
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from mesospy.master.master import Master
 
 log = logging.getLogger(__name__)
-UUID_BYTES = 16  # a status update's uuid, as the agent makes it
 Reason = pb.TaskStatus
 
 
@@ -280,11 +279,11 @@ class TaskHandler:
                     f"acknowledgement of task {ack.task_id!r} has no uuid; only updates "
                     "with a uuid need acknowledging"
                 )
-            if len(ack.uuid) != UUID_BYTES:
+            if len(ack.uuid) != STATUS_UUID_BYTES:
                 # (Passed on, it would spoil the agent's whole batch of acknowledgements.)
                 raise InvalidArgument(
                     f"acknowledgement of task {ack.task_id!r} has a uuid of {len(ack.uuid)} "
-                    f"bytes; send back the {UUID_BYTES}-byte uuid of the update"
+                    f"bytes; send back the {STATUS_UUID_BYTES}-byte uuid of the update"
                 )
         for ack in acks:
             task = framework.tasks.get(ack.task_id)
