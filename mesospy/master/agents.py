@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mesospy.master.agent_link import AgentLink, AgentSession
@@ -28,6 +29,17 @@ log = logging.getLogger(__name__)
 Reason = pb.TaskStatus
 
 
+@dataclass(frozen=True)
+class Reregistration:
+    """A re-registration checked and its tasks' resources worked out (``shares``, one per
+    reported task): what a standby master keeps until it leads."""
+
+    request: apb.ReregisterAgentRequest
+    info: pb.AgentInfo
+    total: Resources
+    shares: Sequence[Resources]
+
+
 class AgentHandler:
     """Admits agents, watches their heartbeats and handles their loss."""
 
@@ -48,6 +60,10 @@ class AgentHandler:
         # Thousands of agents come at once after a failover: a line each for the first.
         self._registrations = BurstLog(log, "agents registered")
         self._reregistrations = BurstLog(log, "agents re-registered")
+        # Standby sessions (see agent.proto): re-registrations held while this master does
+        # not lead, and agents taken over from them since it leads.
+        self.standing_by = 0
+        self.resumed = 0
 
     # ---------------------------------------------------------------- recovery
 
@@ -179,6 +195,11 @@ class AgentHandler:
     # ---------------------------------------------------------------- re-register
 
     async def reregister(self, request: apb.ReregisterAgentRequest) -> apb.RegisterAgentResponse:
+        return await self.readmit(self.prepare(request))
+
+    def prepare(self, request: apb.ReregisterAgentRequest) -> Reregistration:
+        """Check a re-registration and work out its resources: all that needs no state,
+        so a standby master does it ahead of leading (see ``readmit``)."""
         info = pb.AgentInfo()
         info.CopyFrom(request.agent_info)
         if p := id_problem("agent_info.id", info.id):
@@ -186,15 +207,21 @@ class AgentHandler:
         problems, total = agent_info_problems(info)
         if problems or total is None:
             raise InvalidArgument("; ".join(problems))
-        if info.id in self.gone:
-            raise FailedPrecondition(
-                f"agent {info.id!r} was marked gone; it must start afresh with a new identity"
-            )
         for task in request.tasks:
             if p := id_problem("task_id", task.task_id) or id_problem(
                 "framework_id", task.framework_id
             ):
                 raise InvalidArgument(f"reported task: {p}")
+        shares = [self._resources_of(task) for task in request.tasks]
+        return Reregistration(request, info, total, shares)
+
+    async def readmit(self, prepared: Reregistration) -> apb.RegisterAgentResponse:
+        """Take the agent of a prepared re-registration (back) in, with its tasks."""
+        request, info, total = prepared.request, prepared.info, prepared.total
+        if info.id in self.gone:
+            raise FailedPrecondition(
+                f"agent {info.id!r} was marked gone; it must start afresh with a new identity"
+            )
         was_unreachable = self.m.state.unreachable_agents.pop(info.id, None) is not None
         if (timer := self._removal_timers.pop(info.id, None)) is not None:
             timer.cancel()
@@ -205,12 +232,10 @@ class AgentHandler:
         if record is not None:
             check_owner("agent", record.id, record.owner)
         readmitted = record is None
-        # Each reported task's resources, worked out once (readmitted: all are new to us).
-        shares: Sequence[Resources | None] = [None] * len(request.tasks)
+        shares = prepared.shares
         if record is None:
             await self.m.registry.admit_agent(info)
-            shares = known = [self._resources_of(task) for task in request.tasks]
-            record = self._add(info, total, self._reported_usage(request.tasks, known))
+            record = self._add(info, total, self._reported_usage(request.tasks, shares))
         else:
             self._follow_address(record, info)
             self.heard_from(record)
@@ -324,10 +349,10 @@ class AgentHandler:
         task: pb.Task,
         framework_info: pb.FrameworkInfo | None,
         was_unreachable: bool,
-        share: Resources | None = None,
+        share: Resources,
     ) -> None:
-        """Take in a task an agent reports (using its resources worked out as ``share``,
-        if they were), re-creating its framework if need be."""
+        """Take in a task an agent reports (its resources worked out as ``share``),
+        re-creating its framework if need be."""
         state = self.m.state
         if task.framework_id in state.removed_frameworks:
             self.m.spawn(agent.link.shutdown_framework(task.framework_id))
@@ -349,7 +374,7 @@ class AgentHandler:
                 task.framework_id,
                 agent.id,
                 task.role or "*",
-                share if share is not None else self._resources_of(task),
+                share,
                 reported=task,
             )
         record.latest_state = task.state

@@ -64,6 +64,7 @@ class Master:
         # True once start() has recovered the registry: standalone at once, with
         # ZooKeeper once elected.
         self.leading = False
+        self.led = asyncio.Event()  # set with ``leading``
         self.leader_address: Callable[[], str | None] = lambda: None
         self._allocation_wanted = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
@@ -94,6 +95,11 @@ class Master:
                 else "this master is not the leader and no leader is elected yet"
             )
 
+    def stands_by(self) -> bool:
+        """True while this master contends (with ZooKeeper) without leading: it may keep
+        agents' standby sessions (see agent.proto), to take them over once elected."""
+        return self.config.zk is not None and not self.leading
+
     def use_registry(self, registry: Registry) -> None:
         """Switch to the registry this master may write now that it leads."""
         self.registry = registry
@@ -120,6 +126,7 @@ class Master:
             loop.create_task(self.agents.health_loop(), name="agent-health"),
         ]
         self.leading = True
+        self.led.set()
 
     async def stop(self) -> None:
         for task in self._background:

@@ -111,6 +111,16 @@ class _StateCollector(Collector):
         agents["unreachable"] = len(state.unreachable_agents)
         agents["gone"] = len(m.agents.gone)
         yield _labelled("mesospy_master_agents", "Agents by state.", "state", agents)
+        yield _gauge(
+            "mesospy_master_standby_sessions",
+            "Agents' standby sessions held while this master does not lead.",
+            m.agents.standing_by,
+        )
+        yield _gauge(
+            "mesospy_master_agents_resumed",
+            "Agents taken over from their standby sessions since this master leads.",
+            m.agents.resumed,
+        )
         frameworks = Counter(
             "connected" if f.connected else "disconnected" for f in state.frameworks.values()
         )

@@ -7,6 +7,8 @@ handler's message, so bad input never reaches a client as a traceback.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,7 +17,8 @@ from typing import Any, TypeVar
 import grpc
 
 from mesospy.master.agent_link import AgentSession, SessionLost
-from mesospy.master.errors import CallError, InvalidArgument
+from mesospy.master.agents import Reregistration
+from mesospy.master.errors import CallError, FailedPrecondition, InvalidArgument
 from mesospy.master.master import Master
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import agent_pb2_grpc as apb_grpc
@@ -27,6 +30,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Context = grpc.aio.ServicerContext[Any, Any]
 Call = spb.Call
+# How long a resumed standby session waits for its master to know that it leads.
+RESUME_WAIT = 30.0
 
 
 async def _answer(master: Master, context: Context, work: Awaitable[T]) -> T:
@@ -200,24 +205,35 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
 
     async def Connect(self, requests: AsyncIterator[apb.AgentMessage], context: Context) -> None:
         """An agent's session: registration first, then heartbeats and updates up, and
-        acknowledgements and commands down (see agent.proto). A message the master cannot
-        take ends it with a status; a bad status update is only set aside (see
-        ``_take_session_updates``)."""
+        acknowledgements and commands down; or a standby session, kept until this master
+        leads (see agent.proto). A message the master cannot take ends it with a status; a
+        bad status update is only set aside (see ``_take_session_updates``)."""
         session = AgentSession(context)
         agent_id = ""
+        held: Reregistration | None = None  # a standby session's newest re-registration
         try:
             async for message in requests:
                 body = message.WhichOneof("body")
                 try:
-                    self.m.require_leader()
                     if not agent_id:
-                        response = await self._open(message, body)
+                        kept, response = await self._begin(message, body, held)
+                        if kept is not None and held is None:
+                            self.m.agents.standing_by += 1
+                            await session.send(apb.MasterMessage(standing_by=self._standby()))
+                        elif kept is None and held is not None:
+                            self.m.agents.standing_by -= 1
+                        held = kept
+                        if response is None:
+                            continue
                         # Known before the answer goes out: if it cannot, the session
                         # still ends as the agent's.
                         agent_id = response.agent_id
                         self.m.agents.session_started(agent_id, session)
-                        await session.send(apb.MasterMessage(registered=response))
-                    elif body == "heartbeat":
+                        if body != "resume":  # a resumed session goes on unanswered
+                            await session.send(apb.MasterMessage(registered=response))
+                        continue
+                    self.m.require_leader()
+                    if body == "heartbeat":
                         self._same_agent(agent_id, message.heartbeat.agent_id)
                         answer = self.m.agents.heartbeat(message.heartbeat)
                         if answer.reregister:
@@ -235,8 +251,55 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
         except SessionLost:
             pass  # the stream is gone: nobody to answer
         finally:
+            if held is not None:
+                self.m.agents.standing_by -= 1
             if agent_id:
                 self.m.agents.session_ended(agent_id, session)
+
+    async def _begin(
+        self, message: apb.AgentMessage, body: str | None, held: Reregistration | None
+    ) -> tuple[Reregistration | None, apb.RegisterAgentResponse | None]:
+        """A message of a session whose agent is not the master's yet: (the re-registration
+        to keep while standing by, the agent's registration once it is the master's)."""
+        if body == "resume":
+            if held is None:
+                raise FailedPrecondition(
+                    "nothing to resume: resume follows a reregister on a standby session; "
+                    "re-register instead"
+                )
+            self._same_agent(held.info.id, message.resume.agent_id)
+            await self._leadership()
+            response = await self.m.agents.readmit(held)
+            self.m.agents.resumed += 1
+            return None, response
+        if body == "reregister" and (held is not None or self.m.stands_by()):
+            prepared = self.m.agents.prepare(message.reregister)
+            if held is not None:
+                self._same_agent(held.info.id, prepared.info.id)
+            if self.m.stands_by():
+                return prepared, None
+            return None, await self.m.agents.readmit(prepared)
+        if held is not None:
+            raise FailedPrecondition(
+                f"this session stands by: it takes reregister, then resume once this master "
+                f"leads, not {body or 'an empty message'}"
+            )
+        self.m.require_leader()
+        return None, await self._open(message, body)
+
+    async def _leadership(self) -> None:
+        """Wait (a little) for this master to lead: an agent may see ZooKeeper name it
+        before it knows it leads itself."""
+        if not self.m.leading:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.m.led.wait(), RESUME_WAIT)
+        self.m.require_leader()
+
+    def _standby(self) -> apb.StandingBy:
+        return apb.StandingBy(
+            master_info=self.m.info,
+            heartbeat_interval_seconds=self.m.config.agent_ping_timeout,
+        )
 
     async def _open(self, message: apb.AgentMessage, body: str | None) -> apb.RegisterAgentResponse:
         """Register (or re-register) the agent of a new session."""

@@ -44,6 +44,8 @@ STREAM_BODIES = {
         "reregister": "/mesospy.v1.AgentRegistry/ReregisterAgent",
         "heartbeat": "/mesospy.v1.AgentRegistry/Heartbeat",
         "updates": "/mesospy.v1.AgentRegistry/UpdateStatus",
+        # Taking a standby session over: the re-registration it stands for.
+        "resume": "/mesospy.v1.AgentRegistry/ReregisterAgent",
     }
 }
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from mesospy.v1 import common_pb2 as mesospy_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16mesospy/v1/agent.proto\x12\nmesospy.v1\x1a\x17mesospy/v1/common.proto\"U\n\x14RegisterAgentRequest\x12)\n\nagent_info\x18\x01 \x01(\x0b\x32\x15.mesospy.v1.AgentInfo\x12\x12\n\ncall_token\x18\x02 \x01(\t\"z\n\x15RegisterAgentResponse\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12+\n\x0bmaster_info\x18\x02 \x01(\x0b\x32\x16.mesospy.v1.MasterInfo\x12\"\n\x1aheartbeat_interval_seconds\x18\x03 \x01(\x01\"\xa7\x01\n\x16ReregisterAgentRequest\x12)\n\nagent_info\x18\x01 \x01(\x0b\x32\x15.mesospy.v1.AgentInfo\x12\x1f\n\x05tasks\x18\x02 \x03(\x0b\x32\x10.mesospy.v1.Task\x12-\n\nframeworks\x18\x03 \x03(\x0b\x32\x19.mesospy.v1.FrameworkInfo\x12\x12\n\ncall_token\x18\x04 \x01(\t\"$\n\x10HeartbeatRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"\'\n\x11HeartbeatResponse\x12\x12\n\nreregister\x18\x01 \x01(\x08\"y\n\x0cStatusUpdate\x12\x14\n\x0c\x66ramework_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x01(\x0b\x32\x16.mesospy.v1.TaskStatus\x12+\n\x0clatest_state\x18\x03 \x01(\x0e\x32\x15.mesospy.v1.TaskState\"L\n\rStatusUpdates\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12)\n\x07updates\x18\x02 \x03(\x0b\x32\x18.mesospy.v1.StatusUpdate\"\x16\n\x14UpdateStatusResponse\"\xe7\x01\n\x0c\x41gentMessage\x12\x34\n\x08register\x18\x01 \x01(\x0b\x32 .mesospy.v1.RegisterAgentRequestH\x00\x12\x38\n\nreregister\x18\x02 \x01(\x0b\x32\".mesospy.v1.ReregisterAgentRequestH\x00\x12\x31\n\theartbeat\x18\x03 \x01(\x0b\x32\x1c.mesospy.v1.HeartbeatRequestH\x00\x12,\n\x07updates\x18\x04 \x01(\x0b\x32\x19.mesospy.v1.StatusUpdatesH\x00\x42\x06\n\x04\x62ody\"\xef\x02\n\rMasterMessage\x12\x37\n\nregistered\x18\x01 \x01(\x0b\x32!.mesospy.v1.RegisterAgentResponseH\x00\x12\x32\n\theartbeat\x18\x02 \x01(\x0b\x32\x1d.mesospy.v1.HeartbeatResponseH\x00\x12\x41\n\x10\x61\x63knowledgements\x18\x03 \x01(\x0b\x32%.mesospy.v1.AcknowledgeUpdatesRequestH\x00\x12\x30\n\trun_tasks\x18\x04 \x01(\x0b\x32\x1b.mesospy.v1.RunTasksRequestH\x00\x12\x30\n\tkill_task\x18\x05 \x01(\x0b\x32\x1b.mesospy.v1.KillTaskRequestH\x00\x12\x42\n\x12shutdown_framework\x18\x06 \x01(\x0b\x32$.mesospy.v1.ShutdownFrameworkRequestH\x00\x42\x06\n\x04\x62ody\"i\n\x0fRunTasksRequest\x12\x31\n\x0e\x66ramework_info\x18\x01 \x01(\x0b\x32\x19.mesospy.v1.FrameworkInfo\x12#\n\x05tasks\x18\x02 \x03(\x0b\x32\x14.mesospy.v1.TaskInfo\"e\n\x0fKillTaskRequest\x12\x14\n\x0c\x66ramework_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12+\n\x0bkill_policy\x18\x03 \x01(\x0b\x32\x16.mesospy.v1.KillPolicy\"\x90\x01\n\x19\x41\x63knowledgeUpdatesRequest\x12\x37\n\x04\x61\x63ks\x18\x01 \x03(\x0b\x32).mesospy.v1.AcknowledgeUpdatesRequest.Ack\x1a:\n\x03\x41\x63k\x12\x14\n\x0c\x66ramework_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0c\n\x04uuid\x18\x03 \x01(\x0c\"0\n\x18ShutdownFrameworkRequest\x12\x14\n\x0c\x66ramework_id\x18\x01 \x01(\t\"\x0f\n\rAgentResponse\"f\n\x0fReadFileRequest\x12\x14\n\x0c\x66ramework_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x0e\n\x06offset\x18\x04 \x01(\x04\x12\x0e\n\x06length\x18\x05 \x01(\x04\"U\n\x10ReadFileResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x15\n\rtask_terminal\x18\x04 \x01(\x08\"G\n\x10ListFilesRequest\x12\x14\n\x0c\x66ramework_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\"S\n\x08\x46ileInfo\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0e\n\x06is_dir\x18\x03 \x01(\x08\x12\r\n\x05mtime\x18\x04 \x01(\x01\x12\x0c\n\x04mode\x18\x05 \x01(\r\"O\n\x11ListFilesResponse\x12#\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x14.mesospy.v1.FileInfo\x12\x15\n\rtask_terminal\x18\x02 \x01(\x08\x32\x9a\x03\n\rAgentRegistry\x12T\n\rRegisterAgent\x12 .mesospy.v1.RegisterAgentRequest\x1a!.mesospy.v1.RegisterAgentResponse\x12X\n\x0fReregisterAgent\x12\".mesospy.v1.ReregisterAgentRequest\x1a!.mesospy.v1.RegisterAgentResponse\x12H\n\tHeartbeat\x12\x1c.mesospy.v1.HeartbeatRequest\x1a\x1d.mesospy.v1.HeartbeatResponse\x12K\n\x0cUpdateStatus\x12\x19.mesospy.v1.StatusUpdates\x1a .mesospy.v1.UpdateStatusResponse\x12\x42\n\x07\x43onnect\x12\x18.mesospy.v1.AgentMessage\x1a\x19.mesospy.v1.MasterMessage(\x01\x30\x01\x32\xce\x03\n\x05\x41gent\x12\x42\n\x08RunTasks\x12\x1b.mesospy.v1.RunTasksRequest\x1a\x19.mesospy.v1.AgentResponse\x12\x42\n\x08KillTask\x12\x1b.mesospy.v1.KillTaskRequest\x1a\x19.mesospy.v1.AgentResponse\x12V\n\x12\x41\x63knowledgeUpdates\x12%.mesospy.v1.AcknowledgeUpdatesRequest\x1a\x19.mesospy.v1.AgentResponse\x12T\n\x11ShutdownFramework\x12$.mesospy.v1.ShutdownFrameworkRequest\x1a\x19.mesospy.v1.AgentResponse\x12\x45\n\x08ReadFile\x12\x1b.mesospy.v1.ReadFileRequest\x1a\x1c.mesospy.v1.ReadFileResponse\x12H\n\tListFiles\x12\x1c.mesospy.v1.ListFilesRequest\x1a\x1d.mesospy.v1.ListFilesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16mesospy/v1/agent.proto\x12\nmesospy.v1\x1a\x17mesospy/v1/common.proto\"U\n\x14RegisterAgentRequest\x12)\n\nagent_info\x18\x01 \x01(\x0b\x32\x15.mesospy.v1.AgentInfo\x12\x12\n\ncall_token\x18\x02 \x01(\t\"z\n\x15RegisterAgentResponse\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12+\n\x0bmaster_info\x18\x02 \x01(\x0b\x32\x16.mesospy.v1.MasterInfo\x12\"\n\x1aheartbeat_interval_seconds\x18\x03 \x01(\x01\"\xa7\x01\n\x16ReregisterAgentRequest\x12)\n\nagent_info\x18\x01 \x01(\x0b\x32\x15.mesospy.v1.AgentInfo\x12\x1f\n\x05tasks\x18\x02 \x03(\x0b\x32\x10.mesospy.v1.Task\x12-\n\nframeworks\x18\x03 \x03(\x0b\x32\x19.mesospy.v1.FrameworkInfo\x12\x12\n\ncall_token\x18\x04 \x01(\t\"$\n\x10HeartbeatRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"\'\n\x11HeartbeatResponse\x12\x12\n\nreregister\x18\x01 \x01(\x08\"y\n\x0cStatusUpdate\x12\x14\n\x0c\x66ramework_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x01(\x0b\x32\x16.mesospy.v1.TaskStatus\x12+\n\x0clatest_state\x18\x03 \x01(\x0e\x32\x15.mesospy.v1.TaskState\"L\n\rStatusUpdates\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12)\n\x07updates\x18\x02 \x03(\x0b\x32\x18.mesospy.v1.StatusUpdate\"\x16\n\x14UpdateStatusResponse\"\x94\x02\n\x0c\x41gentMessage\x12\x34\n\x08register\x18\x01 \x01(\x0b\x32 .mesospy.v1.RegisterAgentRequestH\x00\x12\x38\n\nreregister\x18\x02 \x01(\x0b\x32\".mesospy.v1.ReregisterAgentRequestH\x00\x12\x31\n\theartbeat\x18\x03 \x01(\x0b\x32\x1c.mesospy.v1.HeartbeatRequestH\x00\x12,\n\x07updates\x18\x04 \x01(\x0b\x32\x19.mesospy.v1.StatusUpdatesH\x00\x12+\n\x06resume\x18\x05 \x01(\x0b\x32\x19.mesospy.v1.ResumeSessionH\x00\x42\x06\n\x04\x62ody\"!\n\rResumeSession\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"]\n\nStandingBy\x12+\n\x0bmaster_info\x18\x01 \x01(\x0b\x32\x16.mesospy.v1.MasterInfo\x12\"\n\x1aheartbeat_interval_seconds\x18\x02 \x01(\x01\"\x9e\x03\n\rMasterMessage\x12\x37\n\nregistered\x18\x01 \x01(\x0b\x32!.mesospy.v1.RegisterAgentResponseH\x00\x12\x32\n\theartbeat\x18\x02 \x01(\x0b\x32\x1d.mesospy.v1.HeartbeatResponseH\x00\x12\x41\n\x10\x61\x63knowledgements\x18\x03 \x01(\x0b\x32%.mesospy.v1.AcknowledgeUpdatesRequestH\x00\x12\x30\n\trun_tasks\x18\x04 \x01(\x0b\x32\x1b.mesospy.v1.RunTasksRequestH\x00\x12\x30\n\tkill_task\x18\x05 \x01(\x0b\x32\x1b.mesospy.v1.KillTaskRequestH\x00\x12\x42\n\x12shutdown_framework\x18\x06 \x01(\x0b\x32$.mesospy.v1.ShutdownFrameworkRequestH\x00\x12-\n\x0bstanding_by\x18\x07 \x01(\x0b\x32\x16.mesospy.v1.StandingByH\x00\x42\x06\n\x04\x62ody\"i\n\x0fRunTasksRequest\x12\x31\n\x0e\x66ramework_info\x18\x01 \x01(\x0b\x32\x19.mesospy.v1.FrameworkInfo\x12#\n\x05tasks\x18\x02 \x03(\x0b\x32\x14.mesospy.v1.TaskInfo\"e\n\x0fKillTaskRequest\x12\x14\n\x0c\x66ramework_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12+\n\x0bkill_policy\x18\x03 \x01(\x0b\x32\x16.mesospy.v1.KillPolicy\"\x90\x01\n\x19\x41\x63knowledgeUpdatesRequest\x12\x37\n\x04\x61\x63ks\x18\x01 \x03(\x0b\x32).mesospy.v1.AcknowledgeUpdatesRequest.Ack\x1a:\n\x03\x41\x63k\x12\x14\n\x0c\x66ramework_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0c\n\x04uuid\x18\x03 \x01(\x0c\"0\n\x18ShutdownFrameworkRequest\x12\x14\n\x0c\x66ramework_id\x18\x01 \x01(\t\"\x0f\n\rAgentResponse\"f\n\x0fReadFileRequest\x12\x14\n\x0c\x66ramework_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x0e\n\x06offset\x18\x04 \x01(\x04\x12\x0e\n\x06length\x18\x05 \x01(\x04\"U\n\x10ReadFileResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x15\n\rtask_terminal\x18\x04 \x01(\x08\"G\n\x10ListFilesRequest\x12\x14\n\x0c\x66ramework_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\"S\n\x08\x46ileInfo\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0e\n\x06is_dir\x18\x03 \x01(\x08\x12\r\n\x05mtime\x18\x04 \x01(\x01\x12\x0c\n\x04mode\x18\x05 \x01(\r\"O\n\x11ListFilesResponse\x12#\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x14.mesospy.v1.FileInfo\x12\x15\n\rtask_terminal\x18\x02 \x01(\x08\x32\x9a\x03\n\rAgentRegistry\x12T\n\rRegisterAgent\x12 .mesospy.v1.RegisterAgentRequest\x1a!.mesospy.v1.RegisterAgentResponse\x12X\n\x0fReregisterAgent\x12\".mesospy.v1.ReregisterAgentRequest\x1a!.mesospy.v1.RegisterAgentResponse\x12H\n\tHeartbeat\x12\x1c.mesospy.v1.HeartbeatRequest\x1a\x1d.mesospy.v1.HeartbeatResponse\x12K\n\x0cUpdateStatus\x12\x19.mesospy.v1.StatusUpdates\x1a .mesospy.v1.UpdateStatusResponse\x12\x42\n\x07\x43onnect\x12\x18.mesospy.v1.AgentMessage\x1a\x19.mesospy.v1.MasterMessage(\x01\x30\x01\x32\xce\x03\n\x05\x41gent\x12\x42\n\x08RunTasks\x12\x1b.mesospy.v1.RunTasksRequest\x1a\x19.mesospy.v1.AgentResponse\x12\x42\n\x08KillTask\x12\x1b.mesospy.v1.KillTaskRequest\x1a\x19.mesospy.v1.AgentResponse\x12V\n\x12\x41\x63knowledgeUpdates\x12%.mesospy.v1.AcknowledgeUpdatesRequest\x1a\x19.mesospy.v1.AgentResponse\x12T\n\x11ShutdownFramework\x12$.mesospy.v1.ShutdownFrameworkRequest\x1a\x19.mesospy.v1.AgentResponse\x12\x45\n\x08ReadFile\x12\x1b.mesospy.v1.ReadFileRequest\x1a\x1c.mesospy.v1.ReadFileResponse\x12H\n\tListFiles\x12\x1c.mesospy.v1.ListFilesRequest\x1a\x1d.mesospy.v1.ListFilesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,33 +49,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPDATESTATUSRESPONSE']._serialized_start=724
   _globals['_UPDATESTATUSRESPONSE']._serialized_end=746
   _globals['_AGENTMESSAGE']._serialized_start=749
-  _globals['_AGENTMESSAGE']._serialized_end=980
-  _globals['_MASTERMESSAGE']._serialized_start=983
-  _globals['_MASTERMESSAGE']._serialized_end=1350
-  _globals['_RUNTASKSREQUEST']._serialized_start=1352
-  _globals['_RUNTASKSREQUEST']._serialized_end=1457
-  _globals['_KILLTASKREQUEST']._serialized_start=1459
-  _globals['_KILLTASKREQUEST']._serialized_end=1560
-  _globals['_ACKNOWLEDGEUPDATESREQUEST']._serialized_start=1563
-  _globals['_ACKNOWLEDGEUPDATESREQUEST']._serialized_end=1707
-  _globals['_ACKNOWLEDGEUPDATESREQUEST_ACK']._serialized_start=1649
-  _globals['_ACKNOWLEDGEUPDATESREQUEST_ACK']._serialized_end=1707
-  _globals['_SHUTDOWNFRAMEWORKREQUEST']._serialized_start=1709
-  _globals['_SHUTDOWNFRAMEWORKREQUEST']._serialized_end=1757
-  _globals['_AGENTRESPONSE']._serialized_start=1759
-  _globals['_AGENTRESPONSE']._serialized_end=1774
-  _globals['_READFILEREQUEST']._serialized_start=1776
-  _globals['_READFILEREQUEST']._serialized_end=1878
-  _globals['_READFILERESPONSE']._serialized_start=1880
-  _globals['_READFILERESPONSE']._serialized_end=1965
-  _globals['_LISTFILESREQUEST']._serialized_start=1967
-  _globals['_LISTFILESREQUEST']._serialized_end=2038
-  _globals['_FILEINFO']._serialized_start=2040
-  _globals['_FILEINFO']._serialized_end=2123
-  _globals['_LISTFILESRESPONSE']._serialized_start=2125
-  _globals['_LISTFILESRESPONSE']._serialized_end=2204
-  _globals['_AGENTREGISTRY']._serialized_start=2207
-  _globals['_AGENTREGISTRY']._serialized_end=2617
-  _globals['_AGENT']._serialized_start=2620
-  _globals['_AGENT']._serialized_end=3082
+  _globals['_AGENTMESSAGE']._serialized_end=1025
+  _globals['_RESUMESESSION']._serialized_start=1027
+  _globals['_RESUMESESSION']._serialized_end=1060
+  _globals['_STANDINGBY']._serialized_start=1062
+  _globals['_STANDINGBY']._serialized_end=1155
+  _globals['_MASTERMESSAGE']._serialized_start=1158
+  _globals['_MASTERMESSAGE']._serialized_end=1572
+  _globals['_RUNTASKSREQUEST']._serialized_start=1574
+  _globals['_RUNTASKSREQUEST']._serialized_end=1679
+  _globals['_KILLTASKREQUEST']._serialized_start=1681
+  _globals['_KILLTASKREQUEST']._serialized_end=1782
+  _globals['_ACKNOWLEDGEUPDATESREQUEST']._serialized_start=1785
+  _globals['_ACKNOWLEDGEUPDATESREQUEST']._serialized_end=1929
+  _globals['_ACKNOWLEDGEUPDATESREQUEST_ACK']._serialized_start=1871
+  _globals['_ACKNOWLEDGEUPDATESREQUEST_ACK']._serialized_end=1929
+  _globals['_SHUTDOWNFRAMEWORKREQUEST']._serialized_start=1931
+  _globals['_SHUTDOWNFRAMEWORKREQUEST']._serialized_end=1979
+  _globals['_AGENTRESPONSE']._serialized_start=1981
+  _globals['_AGENTRESPONSE']._serialized_end=1996
+  _globals['_READFILEREQUEST']._serialized_start=1998
+  _globals['_READFILEREQUEST']._serialized_end=2100
+  _globals['_READFILERESPONSE']._serialized_start=2102
+  _globals['_READFILERESPONSE']._serialized_end=2187
+  _globals['_LISTFILESREQUEST']._serialized_start=2189
+  _globals['_LISTFILESREQUEST']._serialized_end=2260
+  _globals['_FILEINFO']._serialized_start=2262
+  _globals['_FILEINFO']._serialized_end=2345
+  _globals['_LISTFILESRESPONSE']._serialized_start=2347
+  _globals['_LISTFILESRESPONSE']._serialized_end=2426
+  _globals['_AGENTREGISTRY']._serialized_start=2429
+  _globals['_AGENTREGISTRY']._serialized_end=2839
+  _globals['_AGENT']._serialized_start=2842
+  _globals['_AGENT']._serialized_end=3304
 # @@protoc_insertion_point(module_scope)

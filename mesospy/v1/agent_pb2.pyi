@@ -72,32 +72,50 @@ class UpdateStatusResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("register", "reregister", "heartbeat", "updates")
+    __slots__ = ("register", "reregister", "heartbeat", "updates", "resume")
     REGISTER_FIELD_NUMBER: _ClassVar[int]
     REREGISTER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     UPDATES_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
     register: RegisterAgentRequest
     reregister: ReregisterAgentRequest
     heartbeat: HeartbeatRequest
     updates: StatusUpdates
-    def __init__(self, register: _Optional[_Union[RegisterAgentRequest, _Mapping]] = ..., reregister: _Optional[_Union[ReregisterAgentRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatRequest, _Mapping]] = ..., updates: _Optional[_Union[StatusUpdates, _Mapping]] = ...) -> None: ...
+    resume: ResumeSession
+    def __init__(self, register: _Optional[_Union[RegisterAgentRequest, _Mapping]] = ..., reregister: _Optional[_Union[ReregisterAgentRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatRequest, _Mapping]] = ..., updates: _Optional[_Union[StatusUpdates, _Mapping]] = ..., resume: _Optional[_Union[ResumeSession, _Mapping]] = ...) -> None: ...
+
+class ResumeSession(_message.Message):
+    __slots__ = ("agent_id",)
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    def __init__(self, agent_id: _Optional[str] = ...) -> None: ...
+
+class StandingBy(_message.Message):
+    __slots__ = ("master_info", "heartbeat_interval_seconds")
+    MASTER_INFO_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    master_info: _common_pb2.MasterInfo
+    heartbeat_interval_seconds: float
+    def __init__(self, master_info: _Optional[_Union[_common_pb2.MasterInfo, _Mapping]] = ..., heartbeat_interval_seconds: _Optional[float] = ...) -> None: ...
 
 class MasterMessage(_message.Message):
-    __slots__ = ("registered", "heartbeat", "acknowledgements", "run_tasks", "kill_task", "shutdown_framework")
+    __slots__ = ("registered", "heartbeat", "acknowledgements", "run_tasks", "kill_task", "shutdown_framework", "standing_by")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     ACKNOWLEDGEMENTS_FIELD_NUMBER: _ClassVar[int]
     RUN_TASKS_FIELD_NUMBER: _ClassVar[int]
     KILL_TASK_FIELD_NUMBER: _ClassVar[int]
     SHUTDOWN_FRAMEWORK_FIELD_NUMBER: _ClassVar[int]
+    STANDING_BY_FIELD_NUMBER: _ClassVar[int]
     registered: RegisterAgentResponse
     heartbeat: HeartbeatResponse
     acknowledgements: AcknowledgeUpdatesRequest
     run_tasks: RunTasksRequest
     kill_task: KillTaskRequest
     shutdown_framework: ShutdownFrameworkRequest
-    def __init__(self, registered: _Optional[_Union[RegisterAgentResponse, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatResponse, _Mapping]] = ..., acknowledgements: _Optional[_Union[AcknowledgeUpdatesRequest, _Mapping]] = ..., run_tasks: _Optional[_Union[RunTasksRequest, _Mapping]] = ..., kill_task: _Optional[_Union[KillTaskRequest, _Mapping]] = ..., shutdown_framework: _Optional[_Union[ShutdownFrameworkRequest, _Mapping]] = ...) -> None: ...
+    standing_by: StandingBy
+    def __init__(self, registered: _Optional[_Union[RegisterAgentResponse, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatResponse, _Mapping]] = ..., acknowledgements: _Optional[_Union[AcknowledgeUpdatesRequest, _Mapping]] = ..., run_tasks: _Optional[_Union[RunTasksRequest, _Mapping]] = ..., kill_task: _Optional[_Union[KillTaskRequest, _Mapping]] = ..., shutdown_framework: _Optional[_Union[ShutdownFrameworkRequest, _Mapping]] = ..., standing_by: _Optional[_Union[StandingBy, _Mapping]] = ...) -> None: ...
 
 class RunTasksRequest(_message.Message):
     __slots__ = ("framework_info", "tasks")
