@@ -160,6 +160,26 @@ class MasterDetector:
         info = await self.leader_info()
         return [info] if info is not None else []
 
+    async def wait_contenders(self, previous: list[pb.MasterInfo]) -> list[pb.MasterInfo]:
+        """Wait until the contending masters (leader first) are not ``previous``; them.
+        Without ZooKeeper they never change: this waits until cancelled."""
+        if self._zk is None:
+            await asyncio.Event().wait()
+        assert self._zk is not None
+        return await self._zk.wait_contenders(previous)
+
+    async def wait_deposed(self, leader: str) -> str:
+        """Wait until ZooKeeper names a leader other than ``leader`` (a moment with no
+        leader does not count); its address. Without ZooKeeper: until cancelled."""
+        if self._zk is None:
+            await asyncio.Event().wait()
+        assert self._zk is not None
+        current: str | None = leader
+        while True:
+            current = await self._zk.wait_change(current)
+            if current is not None and current != leader:
+                return current
+
     async def close(self) -> None:
         """Release the ZooKeeper connection, if any (a no-op for ``host:port``)."""
         if self._zk is not None:

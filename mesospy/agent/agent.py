@@ -4,8 +4,11 @@
 loop running: open a session with the master (``Connect``: register, or re-register with
 what it runs), heartbeat on it at the interval the master asks for and send status updates
 on it, and when the session is lost (it ended, a write failed, or the master asked for a
-re-registration) open another with a jittered, capped backoff. Tasks keep running
-throughout.
+re-registration, or ZooKeeper named another leader) open another with a jittered, capped
+backoff. Tasks keep running throughout. With ZooKeeper, an agent with an id also keeps a
+standby session with every other contending master (``mesospy.agent.standby``); when
+ZooKeeper names one of them leader, its session becomes the agent's session with the
+master instead of a new one.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from mesospy.agent.master_session import CHANNEL_OPTIONS, MasterSession, Session
 from mesospy.agent.metrics import AgentMetrics
 from mesospy.agent.probe import resource_text
 from mesospy.agent.service import AgentService, Refused
+from mesospy.agent.standby import StandbySessions
 from mesospy.agent.status_updates import StatusUpdateManager, UpdateStreams
 from mesospy.agent.tasks import TaskManager
 from mesospy.detector import MasterDetector, MasterSpecError
@@ -115,6 +119,14 @@ class Agent:
         )
         self.tasks.recover(state)
         self.checkpoint.flush()
+        self.standby = StandbySessions(
+            self._detector,
+            registration=self._registration_message,
+            revision=self.tasks.revision,
+            agent_id=lambda: self.agent_id,
+            channel=lambda address: aio_channel(address, CHANNEL_OPTIONS, cfg.master_security),
+            timeout=RPC_TIMEOUT,
+        )
         self.sandbox_gc = SandboxCollector(
             work,
             self.tasks.sandboxes,
@@ -149,6 +161,7 @@ class Agent:
 
         for coro in (
             self._registration_loop(),
+            self._keep_standby_sessions(),
             self.updates.run(),
             self.checkpoint.sync_forever(),
             self.isolator.run(),
@@ -184,8 +197,7 @@ class Agent:
 
     # ------------------------------------------------------------------ master link
 
-    async def _stub(self) -> agent_pb2_grpc.AgentRegistryStub:
-        target = await self._detector.detect()
+    async def _stub(self, target: str) -> agent_pb2_grpc.AgentRegistryStub:
         if self._channel is None or target != self._channel_target:
             if self._channel is not None:
                 await self._channel.close(None)
@@ -231,8 +243,14 @@ class Agent:
             )
         )
 
+    async def _keep_standby_sessions(self) -> None:
+        if not self.agent_id:  # a never-registered agent has none
+            await self.registered.wait()
+        await self.standby.run()
+
     async def _registration_loop(self) -> None:
         attempt = 0
+        target = ""  # the master last tried
         while True:
             if attempt:
                 cap = min(
@@ -241,13 +259,14 @@ class Agent:
                 )
                 # Back off, but go at once when another master is elected: agents must
                 # re-register with a new leader within its re-registration window.
-                await self._detector.wait_change(self._channel_target, random.uniform(0, cap))
+                await self._detector.wait_change(target, random.uniform(0, cap))
             attempt += 1
             try:
-                stub = await self._stub()
-                session, response = await MasterSession.open(
-                    stub, self._registration_message(), RPC_TIMEOUT
-                )
+                target = await self._detector.detect()
+                handover = await self.standby.take_over(target)
+                if handover is None:
+                    handover = await self.standby.connect(await self._stub(target), target)
+                session, response, resumed = handover
             except grpc.aio.AioRpcError as exc:
                 self._follow_leader(exc)
                 log.info("registration failed (%s): %s", exc.code().name, exc.details())
@@ -262,9 +281,9 @@ class Agent:
                 log.exception("registration attempt failed")
                 continue
             try:
-                await self._registered(response, session)
+                await self._registered(response, session, resumed)
                 attempt = 0
-                await self._serve_session(session, response.heartbeat_interval_seconds)
+                await self._serve_session(session, response.heartbeat_interval_seconds, target)
             except Exception:  # the agent must outlive any one bad session
                 log.exception("the session with the master failed")
             finally:
@@ -275,7 +294,7 @@ class Agent:
             attempt = 1
 
     async def _registered(
-        self, response: agent_pb2.RegisterAgentResponse, session: MasterSession
+        self, response: agent_pb2.RegisterAgentResponse, session: MasterSession, resumed: bool
     ) -> None:
         self.service.reregistering = False
         if response.agent_id and response.agent_id != self.agent_id:
@@ -283,7 +302,10 @@ class Agent:
             await asyncio.to_thread(self.checkpoint.save_agent_id, self.agent_id)
         self.service.agent_id = self.agent_id
         self.master_info = response.master_info
-        log.info("registered with master as agent %s", self.agent_id)
+        if resumed:
+            log.info("resumed as agent %s with the new leader", self.agent_id)
+        else:
+            log.info("registered with master as agent %s", self.agent_id)
 
         async def send_updates(batch: list[agent_pb2.StatusUpdate]) -> None:
             await session.send(
@@ -295,11 +317,13 @@ class Agent:
         self.updates.set_sender(send_updates)
         self.registered.set()
 
-    async def _serve_session(self, session: MasterSession, interval: float) -> None:
-        """Heartbeat and take the master's messages until the session is lost."""
-        jobs = [
+    async def _serve_session(self, session: MasterSession, interval: float, master: str) -> None:
+        """Heartbeat and take the master's messages until the session is lost or
+        ZooKeeper names another leader."""
+        jobs: list[asyncio.Future[Any]] = [
             asyncio.ensure_future(self._heartbeat_until_lost(session, interval)),
             asyncio.ensure_future(self._receive_until_lost(session)),
+            asyncio.ensure_future(self._until_deposed(master)),
         ]
         try:
             await asyncio.wait(jobs, return_when=asyncio.FIRST_COMPLETED)
@@ -309,6 +333,10 @@ class Agent:
             for job in jobs:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await job
+
+    async def _until_deposed(self, master: str) -> None:
+        leader = await self._detector.wait_deposed(master)
+        log.info("ZooKeeper names %s leader; leaving the session with %s", leader, master)
 
     async def _heartbeat_until_lost(self, session: MasterSession, interval: float) -> None:
         interval = interval if interval > 0 else DEFAULT_HEARTBEAT

@@ -2,8 +2,9 @@
 
 Like the master's (``mesospy.master.metrics``), each agent has its own
 ``CollectorRegistry``. Tasks by state, updates awaiting acknowledgement, the isolation in
-use and registration are read from the agent at scrape time; only the launch count is
-recorded as it happens, and the status-update retries are counted by ``UpdateStreams``.
+use, registration and standby sessions are read from the agent at scrape time; only the
+launch count is recorded as it happens, and the status-update retries are counted by
+``UpdateStreams`` (the standby sessions' by ``StandbySessions``).
 """
 
 from __future__ import annotations
@@ -77,6 +78,28 @@ class _AgentCollector(Collector):
             "Tasks this agent was asked to launch.",
             value=self.metrics.tasks_launched,
         )
+        standby = getattr(agent, "standby", None)
+        if standby is not None:
+            sessions = GaugeMetricFamily(
+                "mesospy_agent_standby_sessions",
+                "Sessions with contending masters that do not lead (ZooKeeper): current or "
+                "behind what the agent would report now, or answered as the leader.",
+                labels=["state"],
+            )
+            for state, count in standby.counts().items():
+                sessions.add_metric([state], count)
+            yield sessions
+            yield CounterMetricFamily(
+                "mesospy_agent_standby_reregistrations",
+                "Fresh re-registrations sent on standby sessions as what the agent reports "
+                "changed.",
+                value=standby.refreshes,
+            )
+            yield CounterMetricFamily(
+                "mesospy_agent_standby_resumes",
+                "Standby sessions taken over with resume once their master was elected.",
+                value=standby.resumed,
+            )
         updates = getattr(agent, "updates", None)
         if updates is not None:
             streams = updates.streams

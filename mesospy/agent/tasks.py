@@ -30,6 +30,7 @@ from mesospy.agent.status_updates import StatusUpdateManager, TaskKey
 from mesospy.security.task_user import delegate_cgroups, root_problem, switch_to, task_user
 from mesospy.task_states import is_terminal
 from mesospy.v1 import common_pb2
+from mesospy.wakeup import Revision
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,10 @@ class TaskManager:
         self._base_env = dict(os.environ)
         self._unstamped: list[Task] = []
         self._preparing: set[asyncio.Future[None]] = set()
+        # Bumped whenever what ``task_protos`` and the frameworks report changes (a task
+        # added, dropped or given a new status; a framework added): what the agent would
+        # send in a re-registration is then no longer what it last sent.
+        self.revision = Revision()
 
     def sandboxes(self) -> set[str]:
         """The sandbox of every task the agent tracks (not to be collected)."""
@@ -193,6 +198,7 @@ class TaskManager:
         if exit_code is not None:
             status.exit_code = exit_code
         task.latest = status
+        self.revision.bump()
         self._updates.add((task.framework_id, task.info.task_id), status)
 
     # ------------------------------------------------------------------ launch
@@ -205,6 +211,7 @@ class TaskManager:
         and the loop takes each group of started tasks back as it comes."""
         self.frameworks[framework.id] = framework
         self._checkpoint.add_framework(framework)
+        self.revision.bump()  # the framework, and the tasks admitted below
         batch: list[_Launch] = []
         for info in infos:
             key = (framework.id, info.task_id)
@@ -600,6 +607,7 @@ class TaskManager:
         task = self.tasks.get(key)
         if task is not None and task.terminal:
             del self.tasks[key]
+            self.revision.bump()
             self._checkpoint.forget(key)
             # The sandbox's age for garbage collection counts from now (its task's end),
             # not from the last output of a quiet task that started long ago.

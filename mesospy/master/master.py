@@ -111,7 +111,9 @@ class Master:
         Calls are refused until recovery is complete: a framework subscribing in the middle
         of it would race the recovered state.
         """
+        started = time.monotonic()
         await asyncio.to_thread(self.registry.load)
+        loaded = time.monotonic()
         self.allocator.update_weights(self.registry.weights())
         self.frameworks.recover(self.registry.frameworks())
         self.agents.recover(
@@ -127,6 +129,13 @@ class Master:
         ]
         self.leading = True
         self.led.set()
+        log.info(
+            "recovered the registry (%d agents, %d frameworks) in %.2f s, read in %.2f s",
+            len(self.agents.recovering),
+            len(self.state.frameworks),
+            time.monotonic() - started,
+            loaded - started,
+        )
 
     async def stop(self) -> None:
         for task in self._background:

@@ -273,12 +273,13 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
             self.m.agents.resumed += 1
             return None, response
         if body == "reregister" and (held is not None or self.m.stands_by()):
+            # Kept, unanswered, until ``resume``, even once this master leads: the agent
+            # sends both at once when ZooKeeper names this master, which may be before
+            # this master knows that it leads.
             prepared = self.m.agents.prepare(message.reregister)
             if held is not None:
                 self._same_agent(held.info.id, prepared.info.id)
-            if self.m.stands_by():
-                return prepared, None
-            return None, await self.m.agents.readmit(prepared)
+            return prepared, None
         if held is not None:
             raise FailedPrecondition(
                 f"this session stands by: it takes reregister, then resume once this master "

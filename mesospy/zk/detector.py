@@ -86,6 +86,14 @@ class ZooKeeperDetector:
         await self._refreshed.wait()
         return list(self._contenders)
 
+    async def wait_contenders(self, previous: list[pb.MasterInfo]) -> list[pb.MasterInfo]:
+        """Wait until the contending masters are not ``previous``; them, leader first."""
+        await self._ensure_started()
+        await self._refreshed.wait()
+        while self._contenders == previous:
+            await self._changed.wait()
+        return list(self._contenders)
+
     async def close(self) -> None:
         """Stop watching and close the ZooKeeper connection."""
         self._closed = True

@@ -30,7 +30,7 @@ MASTER_FLAGS = [
     "--agent-ping-timeout",
     "5",
     "--zk-session-timeout",
-    "2",
+    "4",
     "--agent-reregister-timeout",
     "30",
 ]
