@@ -32,6 +32,7 @@ import signal
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,8 +57,9 @@ def leader_of(masters: list[Daemon], address: str) -> Daemon:
     return next(m for m in masters if m.port == port)
 
 
-def master_counts(daemon: Daemon) -> tuple[int, int]:
-    """(agents, non-terminal tasks) the master knows, from its metrics."""
+def master_counts(daemon: Daemon) -> tuple[int, int, int]:
+    """(agents, non-terminal tasks, agents taken over from standby sessions) the master
+    knows, from its metrics."""
     with OperatorClient(f"127.0.0.1:{daemon.port}", timeout=30.0) as client:
         metrics = client.get_metrics()
     agents = sum(v for k, v in metrics.items() if k.startswith("mesospy_master_agents{"))
@@ -71,7 +73,24 @@ def master_counts(daemon: Daemon) -> tuple[int, int]:
         for k, v in metrics.items()
         if k.startswith("mesospy_master_tasks{") and ("RUNNING" in k or "STAGING" in k)
     )
-    return int(agents), int(tasks)
+    return int(agents), int(tasks), int(metrics.get("mesospy_master_agents_resumed", 0))
+
+
+BACK = "every agent in the registry is back"
+
+
+async def agents_back_at(leader: Daemon, timeout: float) -> float:
+    """When the new leader had every agent back (wall clock), from the line it logs then:
+    an agent that resumes its standby session is not answered, so only the master knows
+    when it took the agent over (and asking it, a scrape of 100,000 tasks, would load it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in leader.log.read_text(errors="replace").splitlines():
+            if BACK in line:
+                stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+                return stamp.timestamp()
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"the new leader did not log {BACK!r} within {timeout} s")
 
 
 async def run(args: argparse.Namespace, work: Path, zk_hosts: str) -> dict[str, object]:
@@ -104,7 +123,9 @@ async def run(args: argparse.Namespace, work: Path, zk_hosts: str) -> dict[str, 
         first = await detector.detect(timeout=60)
         old = leader_of(masters, first)
         await asyncio.to_thread(wait_serving, old)
-        fleet = Fleet(url, args.agents, agent_resources, work)
+        fleet = Fleet(
+            url, args.agents, agent_resources, work, extra=[] if args.standby else ["--no-standby"]
+        )
         t0 = time.time()
         await fleet.start()
         await fleet.wait(
@@ -175,12 +196,12 @@ async def run(args: argparse.Namespace, work: Path, zk_hosts: str) -> dict[str, 
         def frameworks_back() -> bool:
             return all(f.first_offer_at > killed_at for f in frameworks)
 
-        agents_at = await fleet.wait("every agent to re-register", agents_back, args.timeout)
-        agents_at = fleet.all_registered_at()
+        await fleet.wait("every agent to re-register", agents_back, args.timeout)
         await fleet.wait("every framework to be offered again", frameworks_back, args.timeout)
         subscribed_at = max(f.subscribed_at for f in frameworks)
         first_offer_at = min(f.first_offer_at for f in frameworks)
         offers_at = max(f.first_offer_at for f in frameworks)
+        agents_at = await agents_back_at(new, args.timeout)
         recovered_at = max(agents_at, offers_at)
         for profiler in profilers:
             profiler.send_signal(signal.SIGINT)  # py-spy writes its profile and exits
@@ -189,7 +210,7 @@ async def run(args: argparse.Namespace, work: Path, zk_hosts: str) -> dict[str, 
         rss = meters[new.name].rss_mb()
         load_after = load()
         await asyncio.sleep(1.0)
-        known_agents, known_tasks = await asyncio.to_thread(master_counts, new)
+        known_agents, known_tasks, resumed = await asyncio.to_thread(master_counts, new)
     finally:
         await tear_down(jobs, [*pools, leader], fleet)
         await detector.close()
@@ -225,6 +246,8 @@ async def run(args: argparse.Namespace, work: Path, zk_hosts: str) -> dict[str, 
         "new_leader_rss_mb": rss,
         "known_agents": known_agents,
         "known_tasks": known_tasks,
+        "agents_resumed": resumed,
+        "standby_sessions": args.standby,
         "load_before": load_before,
         "load_after": load_after,
         "wrong": wrong,
@@ -236,6 +259,12 @@ def main() -> int:
     parser.add_argument("--agents", type=int, default=1_000)
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--frameworks", type=int, default=10)
+    parser.add_argument(
+        "--standby",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="agents keep standby sessions with the other masters (--no-standby: as before)",
+    )
     parser.add_argument("--task-resources", default="cpus:1;mem:256")
     parser.add_argument(
         "--zk-session-timeout", type=float, default=10.0, help="the masters' (their default)"
@@ -275,6 +304,11 @@ def main() -> int:
             "",
         ),
         ("new leader -> every agent re-registered", f"{r['agents_reregistered_s']:.2f} s", ""),
+        (
+            "  of them taken over from standby sessions",
+            f"{r['agents_resumed']:,}",
+            "" if r["standby_sessions"] else "(--no-standby)",
+        ),
         (
             "new leader -> every framework re-subscribed",
             f"{r['frameworks_resubscribed_s']:.2f} s",

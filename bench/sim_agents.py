@@ -20,7 +20,8 @@ Behaviour, as a real agent:
 - a heartbeat answered ``reregister=True``, or the end of its stream (any error: the master
   does not know the agent, is no longer the leader, went away), re-registers that agent on
   a new stream; a new leader in ZooKeeper re-registers all of them, at once, with the new
-  leader (a real agent's detector does the same);
+  leader (a real agent's detector does the same), save those with a standby stream with it
+  (below), which take that over;
 - a task "runs" for the seconds its command names (``sleep 12.5``; else ``--task-seconds``):
   TASK_RUNNING at once, then TASK_FINISHED; KillTask ends it TASK_KILLED;
 - status updates of one task go one at a time, the next after the master forwarded the
@@ -28,7 +29,17 @@ Behaviour, as a real agent:
   (10 s, doubling, as the agent); updates of one agent due together travel in one
   ``updates`` message;
 - RunTasks asking for more than the agent has free counts as an overbooking (a wrong
-  result: an offer was double-booked).
+  result: an offer was double-booked);
+- standby sessions (with ZooKeeper; ``--no-standby`` turns them off): once registered with
+  the leader, an agent keeps one more ``Connect`` stream with each contending master that
+  does not lead, opened with the ``reregister`` it would send the leader (answered
+  ``standing_by``) and given a fresh one whenever what it would report changes (at most one
+  send per ``--standby-refresh`` seconds per stream). When ZooKeeper names one of those
+  masters leader, the agent sends ``resume`` on that stream (after a fresh ``reregister`` if
+  the last one it sent there is out of date; neither is answered) and goes on with it as its
+  session with the leader: no new stream, no re-registration answered after a failover.
+  Opening them is throttled (``--max-standby-in-flight``) and waits while registrations
+  with the leader are going on.
 
 Not simulated: files (ReadFile/ListFiles answer NOT_FOUND), health checks, executors.
 ShutdownFramework ends the framework's tasks on every agent of this process (the call does
@@ -69,13 +80,17 @@ from mesospy.task_states import TERMINAL_STATES
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import agent_pb2_grpc as apb_grpc
 from mesospy.v1 import common_pb2 as pb
+from mesospy.zk.master_info import master_address
 
 log = logging.getLogger("sim_agents")
 Context = grpc.aio.ServicerContext[Any, Any]
 Stream = grpc.aio.StreamStreamCall[apb.AgentMessage, apb.MasterMessage]
 RPC_TIMEOUT = 30.0
 RETRY_MIN, RETRY_MAX = 10.0, 60.0  # the agent's defaults
+RETRY_ROUND_MIN, RETRY_ROUND_MAX = 0.12, 1.0  # between rounds of failed registrations
 FLUSH_INTERVAL = 0.02  # status updates are gathered this long into per-agent batches
+STANDBY_SCAN = 1.0  # how often the contenders are looked at and missing standby streams opened
+STANDBY_RETRY_MIN, STANDBY_RETRY_MAX = 1.0, 60.0  # a standby stream that failed: retried after
 
 
 @dataclass(eq=False)
@@ -99,6 +114,20 @@ class SimTask:
 
 
 @dataclass(eq=False)
+class Standby:
+    """An agent's standby session with a master that contends without leading."""
+
+    address: str
+    call: Stream | None = None
+    # One write at a time (as the agent's stream); taken over with the stream.
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    ready: bool = False  # the master answered standing_by
+    # The agent's version its last reregister on this stream reported: the stream is
+    # "dirty" when it differs from SimAgent.version.
+    sent_version: int = -1
+
+
+@dataclass(eq=False)
 class SimAgent:
     index: int
     port: int
@@ -117,6 +146,13 @@ class SimAgent:
     call: Stream | None = None
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     reader: asyncio.Task[None] | None = None
+    call_master: str = ""  # the address of the master at the other end of ``call``
+    # Bumped whenever what the agent would report in a ReregisterAgentRequest changes.
+    version: int = 0
+    # Standby sessions by master address, and when a failed one may be tried again
+    # (monotonic time, next backoff).
+    standby: dict[str, Standby] = field(default_factory=dict)
+    standby_retry: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def info(self) -> pb.AgentInfo:
         return pb.AgentInfo(
@@ -143,13 +179,21 @@ class Sim:
         self.frameworks: dict[str, pb.FrameworkInfo] = {}
         self.detector = MasterDetector(args.master)
         self.leader = ""
-        self._channel: grpc.aio.Channel | None = None
+        # One channel per master (every agent's streams to it multiplexed over it).
+        self._channels: dict[str, tuple[grpc.aio.Channel, apb_grpc.AgentRegistryStub]] = {}
         self._stub: apb_grpc.AgentRegistryStub | None = None
         self._dirty: set[SimAgent] = set()
         self._lost_master = asyncio.Event()
         self._todo: set[SimAgent] = set()
         self._wake = asyncio.Event()
         self._in_flight = asyncio.Semaphore(args.max_in_flight)
+        self._busy = False  # registration_loop is (re-)registering agents with the leader
+        # Standby sessions: with ZooKeeper only (rule 6).
+        self.use_standby = bool(args.standby) and self.detector.uses_zookeeper
+        self._standby_masters: set[str] = set()  # the contenders other than the leader
+        self._standby_slots = asyncio.Semaphore(args.max_standby_in_flight)
+        self._changed: set[SimAgent] = set()  # agents whose standby streams may be dirty
+        self._jobs: set[asyncio.Task[Any]] = set()
         self.heartbeat_interval = 5.0
         self.counters: dict[str, int] = {
             k: 0
@@ -172,12 +216,23 @@ class Sim:
                 "master_changes",
                 "launches_refused",
                 "streams_ended",
+                "standby_opened",
+                "standby_open_failures",
+                "standby_answered_registered",
+                "standby_ended",
+                "standby_closed",
+                "standby_refreshes",
+                "resumes",
+                "takeover_reregisters",
+                "takeover_failures",
+                "register_answered_standing_by",
             )
         }
         # Time (wall clock) the last agent got registered with the current leader, and
         # the time the current leader was first seen.
         self.all_registered_at = 0.0
         self.leader_seen_at = 0.0
+        self.leader_noticed_at = 0.0  # ZooKeeper named another leader (watch_leader)
 
     # ---------------------------------------------------------------- set-up
 
@@ -188,24 +243,43 @@ class Sim:
                 raise OSError("cannot listen on another loopback port")
             self.agents.append(SimAgent(i, port, self._cpus, self._mem, self._resources))
 
-    async def _connect(self) -> None:
-        target = await self.detector.detect(timeout=None)
-        if target != self.leader or self._channel is None:
-            if self._channel is not None:
-                await self._channel.close(None)
-            self._channel = grpc.aio.insecure_channel(
-                target,
+    def _stub_for(self, address: str) -> apb_grpc.AgentRegistryStub:
+        """The stub of this process's channel to a master (opened on first use)."""
+        entry = self._channels.get(address)
+        if entry is None:
+            channel = grpc.aio.insecure_channel(
+                address,
                 options=[
                     ("grpc.enable_http_proxy", 0),
                     ("grpc.max_receive_message_length", 64 << 20),
                     ("grpc.max_send_message_length", 64 << 20),
                 ],
             )
-            self._stub = apb_grpc.AgentRegistryStub(self._channel)  # type: ignore[no-untyped-call]
-            if self.leader:
-                self.counters["master_changes"] += 1
-            self.leader = target
-            self.leader_seen_at = time.time()
+            stub = apb_grpc.AgentRegistryStub(channel)  # type: ignore[no-untyped-call]
+            entry = self._channels[address] = (channel, stub)
+        return entry[1]
+
+    async def _close_channels(self, keep: set[str]) -> None:
+        for address in [a for a in self._channels if a not in keep]:
+            channel, _ = self._channels.pop(address)
+            await channel.close(None)
+
+    async def _connect(self) -> bool:
+        """Follow the leader ZooKeeper names; whether it is another one than before."""
+        target = await self.detector.detect(timeout=None)
+        if target == self.leader and self._stub is not None:
+            return False
+        self._stub = self._stub_for(target)
+        changed = target != self.leader
+        if self.leader and changed:
+            self.counters["master_changes"] += 1
+        self.leader = target
+        self.leader_seen_at = time.time()
+        if not self.use_standby:
+            # Without standby sessions only the leader's channel is of use. (With them, the
+            # channels of masters that left the contenders are closed by standby_loop.)
+            await self._close_channels({target})
+        return changed
 
     # ---------------------------------------------------------------- registration
 
@@ -220,65 +294,124 @@ class Sim:
         """Cancel the agent's stream; its reader, no longer reading the agent's stream, ends
         without a word."""
         call, agent.call = agent.call, None
+        agent.call_master = ""
         if call is not None:
             call.cancel()
+
+    def _check_all_registered(self) -> None:
+        if not self._todo and all(a.registered for a in self.agents):
+            self.all_registered_at = time.time()
 
     async def registration_loop(self) -> None:
         """(Re-)register every agent that needs it, with whichever master leads."""
         for agent in self.agents:
             self.need_registration(agent)
+        retry_delay = RETRY_ROUND_MIN
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if self._lost_master.is_set():
-                self._lost_master.clear()
-                self.all_registered_at = 0.0
-                for agent in self.agents:
-                    self.need_registration(agent)
-            todo = [a for a in self._todo if not a.registering]
-            self._todo.clear()
-            if not todo:
+            lost = self._lost_master.is_set()
+            if not lost and not self._todo:
                 continue
             try:
-                await self._connect()
+                changed = await self._connect()
             except Exception as exc:
                 log.warning("no leading master yet: %r", exc)
-                self._todo.update(todo)
                 await asyncio.sleep(0.2)
                 self._wake.set()
                 continue
-            results = await asyncio.gather(*(self._register(a) for a in todo))
+            if lost or changed:
+                retry_delay = RETRY_ROUND_MIN
+                self._lost_master.clear()
+                self.all_registered_at = 0.0
+                for agent in self.agents:
+                    # A session the new leader answered `registered` already (a standby
+                    # stream opened as it took over) is kept.
+                    if not (agent.registered and agent.call_master == self.leader):
+                        self.need_registration(agent)
+            # Agents whose registration is under way, or that got a session with the
+            # leader meanwhile (a standby stream answered `registered`), are left out.
+            todo = [a for a in self._todo if not a.registering and not a.registered]
+            self._todo.clear()
+            if not todo:
+                continue
+            jobs = []
+            for agent in todo:
+                standby = agent.standby.get(self.leader)
+                if standby is not None and standby.ready:
+                    jobs.append(self._take_over(agent, standby))
+                else:
+                    jobs.append(self._register(agent))
+            # A round cut short when ZooKeeper names another leader (while the old one is
+            # dead, every round fails against it): the next one is for the new leader.
+            self._busy = True
+            round_: asyncio.Future[list[bool]] = asyncio.ensure_future(asyncio.gather(*jobs))
+            lost_wait: asyncio.Future[Any] = asyncio.ensure_future(self._lost_master.wait())
+            try:
+                await asyncio.wait([round_, lost_wait], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                lost_wait.cancel()
+                cut = not round_.done()
+                if cut:
+                    # (Its jobs end at once; the gathering future then holds a
+                    # CancelledError, not to be asked for.)
+                    round_.cancel()
+                    await asyncio.wait([round_])
+                    if not round_.cancelled():
+                        round_.exception()  # retrieved: not logged as "never retrieved"
+                self._busy = False
+            if cut:
+                self._todo.update(todo)
+                self._wake.set()
+                continue
+            results = round_.result()
             failed = [a for a, ok in zip(todo, results, strict=True) if not ok]
             if failed:
                 self._todo.update(failed)
                 # A master that is still recovering answers UNAVAILABLE: try again soon, or
-                # at once when ZooKeeper names another leader.
-                await self.detector.wait_change(self.leader, random.uniform(0.05, 0.2))
+                # at once when ZooKeeper names another leader. Rounds that keep failing
+                # (a dead leader until its ZooKeeper session expires) back off to 1 s: a
+                # round of thousands of refused calls would keep this process busy, and
+                # slow its noticing the new leader.
+                await self.detector.wait_change(self.leader, retry_delay * random.uniform(0.5, 1.5))
+                retry_delay = min(RETRY_ROUND_MAX, retry_delay * 2)
                 self._wake.set()
-            elif not self._todo and all(a.registered for a in self.agents):
-                self.all_registered_at = time.time()
+            else:
+                retry_delay = RETRY_ROUND_MIN
+                self._check_all_registered()
+
+    def _reregister_request(self, agent: SimAgent) -> apb.ReregisterAgentRequest:
+        """What the agent reports on re-registering: every task it holds, their frameworks."""
+        tasks = agent.tasks.values()
+        return apb.ReregisterAgentRequest(
+            agent_info=agent.info(),
+            tasks=[self._task_proto(t) for t in tasks],
+            frameworks=[
+                self.frameworks[fid]
+                for fid in {t.framework_id for t in tasks}
+                if fid in self.frameworks
+            ],
+        )
 
     async def _register(self, agent: SimAgent) -> bool:
         """Open a stream for the agent and (re-)register on it; False if that failed."""
         assert self._stub is not None
         self._drop_stream(agent)  # a stream of the agent's that is still open: cancelled
+        address = self.leader
+        opening = agent.standby.get(address)
+        if opening is not None:
+            # A standby stream with the leader still being opened: this registration
+            # makes it useless (the agent would have two sessions with the leader).
+            self._close_standby(agent, opening)
         agent.registering = True
         call: Stream | None = None
         reregister = bool(agent.agent_id)
+        version = agent.version
         try:
             async with self._in_flight:
                 if reregister:
-                    first = apb.AgentMessage(
-                        reregister=apb.ReregisterAgentRequest(
-                            agent_info=agent.info(),
-                            tasks=[self._task_proto(t) for t in agent.tasks.values()],
-                            frameworks=[
-                                self.frameworks[fid]
-                                for fid in {t.framework_id for t in agent.tasks.values()}
-                                if fid in self.frameworks
-                            ],
-                        )
-                    )
+                    version = agent.version  # what this reregister reports
+                    first = apb.AgentMessage(reregister=self._reregister_request(agent))
                 else:
                     first = apb.AgentMessage(
                         register=apb.RegisterAgentRequest(agent_info=agent.info())
@@ -311,6 +444,17 @@ class Sim:
             return False
         finally:
             agent.registering = False
+        if (
+            reregister
+            and isinstance(reply, apb.MasterMessage)
+            and reply.WhichOneof("body") == "standing_by"
+        ):
+            # ZooKeeper names this master leader but it does not know yet: it keeps the
+            # re-registration. A standby stream with the leader, taken over at once.
+            self.counters["register_answered_standing_by"] += 1
+            standby = Standby(address, call, ready=True, sent_version=version)
+            agent.reader = asyncio.ensure_future(self._read_stream(agent, call, address))
+            return await self._take_over(agent, standby)
         if not isinstance(reply, apb.MasterMessage) or reply.WhichOneof("body") != "registered":
             # The stream ended without a status (EOF), or the master answered out of turn.
             self.counters["registration_failures"] += 1
@@ -321,26 +465,309 @@ class Sim:
             call.cancel()
             return False
         self.counters["reregistered" if reregister else "registered"] += 1
-        response = reply.registered
+        agent.write_lock = asyncio.Lock()
+        self._registered(agent, call, address, reply.registered)
+        agent.reader = asyncio.ensure_future(self._read_stream(agent, call, address))
+        return True
+
+    def _registered(
+        self, agent: SimAgent, call: Stream, address: str, response: apb.RegisterAgentResponse
+    ) -> None:
+        """The master at ``address`` answered ``registered`` on ``call``: the agent's session."""
         if response.agent_id and response.agent_id != agent.agent_id:
             if agent.agent_id:
                 self.by_id.pop(agent.agent_id, None)
+                # Its standby streams re-registered the old id: opened again with the new one.
+                for standby in list(agent.standby.values()):
+                    self._close_standby(agent, standby)
             agent.agent_id = response.agent_id
+            self._bump(agent)
         self.by_id[agent.agent_id] = agent
         if response.heartbeat_interval_seconds > 0:
             self.heartbeat_interval = response.heartbeat_interval_seconds
         agent.call = call
-        agent.write_lock = asyncio.Lock()
-        agent.reader = asyncio.ensure_future(self._read_stream(agent, call))
+        agent.call_master = address
+        self._session_up(agent)
+
+    def _session_up(self, agent: SimAgent) -> None:
+        """The agent's stream is its session with the leader: heartbeats and updates go."""
         agent.registered = True
         if any(t.queue for t in agent.tasks.values()):
             for task in agent.tasks.values():
                 task.next_send = 0.0  # resend what the old master may not have passed on
             self._dirty.add(agent)
+
+    def _spawn(self, coro: Any) -> None:
+        job = asyncio.ensure_future(coro)
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
+
+    # ---------------------------------------------------------------- standby sessions
+
+    def _bump(self, agent: SimAgent) -> None:
+        """What the agent would report in a re-registration changed: its standby streams
+        are dirty (refreshed by standby_refresh_loop)."""
+        agent.version += 1
+        if agent.standby:
+            self._changed.add(agent)
+
+    def _close_standby(self, agent: SimAgent, standby: Standby) -> None:
+        if agent.standby.get(standby.address) is standby:
+            del agent.standby[standby.address]
+        if standby.call is not None:
+            standby.call.cancel()  # its reader, no longer reading a standby stream, ends
+
+    def _wants_standby(self, agent: SimAgent) -> bool:
+        """Standby streams only for an agent with an id, registered with the leader."""
+        return bool(
+            agent.agent_id
+            and agent.registered
+            and agent.call_master == self.leader
+            and not agent.registering
+        )
+
+    async def standby_loop(self) -> None:
+        """Keep one standby stream per agent with each contender that does not lead."""
+        if not self.use_standby:
+            return
+        while True:
+            await self._follow_contenders()
+            await self._open_missing_standby()
+            await asyncio.sleep(STANDBY_SCAN)
+
+    async def _follow_contenders(self) -> None:
+        if not self.leader:
+            return
+        try:
+            infos = await self.detector.contenders()
+        except Exception as exc:
+            log.warning("cannot list the contending masters: %r", exc)
+            return
+        others = {master_address(info) for info in infos} - {self.leader}
+        if others == self._standby_masters:
+            return
+        # Streams with masters that left the contenders are closed (not with the leader:
+        # a stream with a new leader is being taken over).
+        gone = self._standby_masters - others - {self.leader}
+        self._standby_masters = others
+        if gone:
+            for agent in self.agents:
+                for address in gone:
+                    agent.standby_retry.pop(address, None)
+                    standby = agent.standby.get(address)
+                    if standby is not None:
+                        self._close_standby(agent, standby)
+                        self.counters["standby_closed"] += 1
+        await self._close_channels(
+            others | {self.leader} | {a.call_master for a in self.agents if a.call_master}
+        )
+
+    async def _open_missing_standby(self) -> None:
+        for agent in self.agents:
+            if not self._wants_standby(agent):
+                continue
+            for address in sorted(self._standby_masters):
+                if address in agent.standby:
+                    continue
+                retry = agent.standby_retry.get(address)
+                if retry is not None and retry[0] > time.monotonic():
+                    continue
+                # Registrations with the leader go first.
+                while self._busy or self._lost_master.is_set():
+                    await asyncio.sleep(0.1)
+                await self._standby_slots.acquire()
+                if (
+                    not self._wants_standby(agent)
+                    or address in agent.standby
+                    or address not in self._standby_masters
+                    or address == self.leader
+                ):
+                    self._standby_slots.release()
+                    continue
+                standby = Standby(address)
+                agent.standby[address] = standby
+                self._spawn(self._open_standby(agent, standby))
+
+    async def _open_standby(self, agent: SimAgent, standby: Standby) -> None:
+        """Open a standby stream: the agent's reregister first, answered standing_by."""
+        address = standby.address
+        version = agent.version
+        reply: object = None
+        why = ""
+        try:
+            try:
+                first = apb.AgentMessage(reregister=self._reregister_request(agent))
+                standby.call = self._stub_for(address).Connect()
+                call = standby.call
+                assert call is not None
+                async with asyncio.timeout(RPC_TIMEOUT):
+                    await call.write(first)
+                    reply = await call.read()
+            finally:
+                self._standby_slots.release()
+        except grpc.aio.AioRpcError as exc:
+            why = exc.code().name
+            if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
+                log.info("agent %d: standby with %s refused: %s", agent.index, address, why)
+        except TimeoutError:
+            why = "DEADLINE_EXCEEDED"
+        except asyncio.InvalidStateError:
+            why = "ENDED"
+        except asyncio.CancelledError:
+            if _cancelling():
+                raise  # this process is stopping
+            why = "CANCELLED"  # closed meanwhile (the agent registered anew, or the
+            # master left the contenders)
+        if agent.standby.get(address) is not standby:
+            if standby.call is not None:
+                standby.call.cancel()
+            return  # closed meanwhile
+        kind = reply.WhichOneof("body") if isinstance(reply, apb.MasterMessage) else None
+        call = standby.call
+        if kind == "standing_by":
+            assert isinstance(reply, apb.MasterMessage) and call is not None
+            standby.ready = True
+            standby.sent_version = version
+            agent.standby_retry.pop(address, None)
+            self.counters["standby_opened"] += 1
+            interval = reply.standing_by.heartbeat_interval_seconds
+            if interval > 0:
+                self.heartbeat_interval = interval
+            if version != agent.version:
+                self._changed.add(agent)  # changed while opening: refreshed
+            self._spawn(self._read_stream(agent, call, address))
+            return
+        if kind == "registered" and not agent.registering:
+            # This master leads already: the stream is the agent's session with the leader.
+            assert isinstance(reply, apb.MasterMessage) and call is not None
+            del agent.standby[address]
+            agent.standby_retry.pop(address, None)
+            self.counters["standby_answered_registered"] += 1
+            self.counters["reregistered"] += 1
+            self._drop_stream(agent)
+            self._todo.discard(agent)
+            agent.write_lock = standby.write_lock
+            self._registered(agent, call, address, reply.registered)
+            agent.reader = asyncio.ensure_future(self._read_stream(agent, call, address))
+            return
+        # Refused, ended, or answered out of turn: tried again later, with backoff.
+        del agent.standby[address]
+        if standby.call is not None:
+            standby.call.cancel()
+        self.counters["standby_open_failures"] += 1
+        key = "standby_open_failures_" + (why or str(kind or "EOF"))
+        self.counters[key] = self.counters.get(key, 0) + 1
+        self._standby_backoff(agent, address)
+
+    @staticmethod
+    def _standby_backoff(agent: SimAgent, address: str) -> None:
+        _, backoff = agent.standby_retry.get(address, (0.0, STANDBY_RETRY_MIN))
+        agent.standby_retry[address] = (
+            time.monotonic() + backoff * random.uniform(0.5, 1.5),
+            min(STANDBY_RETRY_MAX, backoff * 2),
+        )
+
+    async def standby_refresh_loop(self) -> None:
+        """A fresh reregister on every dirty standby stream, at most one a stream every
+        ``--standby-refresh`` seconds (the changes in between are coalesced)."""
+        if not self.use_standby:
+            return
+        while True:
+            await asyncio.sleep(self.args.standby_refresh)
+            changed, self._changed = self._changed, set()
+            for agent in changed:
+                stale = [
+                    s for s in agent.standby.values() if s.ready and s.sent_version != agent.version
+                ]
+                if not stale:
+                    continue
+                message = apb.AgentMessage(reregister=self._reregister_request(agent))
+                for standby in stale:
+                    self._spawn(self._refresh(agent, standby, message, agent.version))
+
+    async def _refresh(
+        self, agent: SimAgent, standby: Standby, message: apb.AgentMessage, version: int
+    ) -> None:
+        call = standby.call
+        assert call is not None
+        try:
+            async with asyncio.timeout(RPC_TIMEOUT):
+                async with standby.write_lock:
+                    if agent.standby.get(standby.address) is not standby:
+                        return  # closed, or taken over (then it takes nothing but resume)
+                    if standby.sent_version >= version:
+                        return  # a later refresh went first
+                    await call.write(message)
+                    standby.sent_version = version
+        except (grpc.aio.AioRpcError, TimeoutError, asyncio.InvalidStateError):
+            return  # the stream ended or is stuck: its reader sees it end
+        except asyncio.CancelledError:
+            if _cancelling():
+                raise
+            return
+        self.counters["standby_refreshes"] += 1
+
+    async def _take_over(self, agent: SimAgent, standby: Standby) -> bool:
+        """ZooKeeper named the master of the agent's standby stream leader: the stream
+        becomes the agent's session with it (``resume``, after a fresh ``reregister`` if the
+        last one sent on it is out of date; neither is answered); False if a write failed."""
+        call = standby.call
+        assert call is not None
+        if agent.standby.get(standby.address) is standby:
+            del agent.standby[standby.address]
+        self._drop_stream(agent)
+        agent.call, agent.call_master = call, standby.address
+        agent.write_lock = standby.write_lock
+        agent.registering = True
+        try:
+            sent = await self._take_over_write(agent, standby)
+        finally:
+            agent.registering = False
+        if not sent:
+            # A fresh session with the leader and a normal re-registration follow.
+            self.counters["takeover_failures"] += 1
+            if agent.call is call:
+                self._drop_stream(agent)
+            return False
+        # Not answered: the stream goes on as the agent's session with the leader.
+        self._session_up(agent)
         return True
 
-    async def _read_stream(self, agent: SimAgent, call: Stream) -> None:
-        """What the master sends on the agent's stream, until the stream ends."""
+    async def _take_over_write(self, agent: SimAgent, standby: Standby) -> bool:
+        """Write the take-over on the agent's (ex-standby) stream: a fresh ``reregister``
+        if the stream's last one is out of date, then ``resume``; False if not written (the
+        stream was dropped or a write failed)."""
+        call = standby.call
+        assert call is not None
+        try:
+            async with asyncio.timeout(RPC_TIMEOUT):
+                async with standby.write_lock:
+                    if agent.call is not call or agent.registered:
+                        return False  # dropped meanwhile, or answered `registered` already
+                    # Decided under the lock: a refresh being written counts.
+                    if standby.sent_version != agent.version:
+                        version = agent.version
+                        request = self._reregister_request(agent)
+                        await call.write(apb.AgentMessage(reregister=request))
+                        standby.sent_version = version
+                        self.counters["takeover_reregisters"] += 1
+                    await call.write(
+                        apb.AgentMessage(resume=apb.ResumeSession(agent_id=agent.agent_id))
+                    )
+                    self.counters["resumes"] += 1
+                    return True
+        except (grpc.aio.AioRpcError, TimeoutError, asyncio.InvalidStateError):
+            return False
+        except asyncio.CancelledError:
+            if _cancelling():
+                raise
+            return False
+
+    # ---------------------------------------------------------------- the session
+
+    async def _read_stream(self, agent: SimAgent, call: Stream, address: str) -> None:
+        """What the master sends on the agent's stream (its session with the leader, or a
+        standby stream), until the stream ends."""
         while True:
             try:
                 message = await call.read()
@@ -357,6 +784,13 @@ class Sim:
                     kind = message.WhichOneof("body")
                     if kind == "acknowledgements":
                         self.acknowledge(message.acknowledgements)
+                    elif kind == "registered":
+                        # A standby stream's master answered as the leader.
+                        if agent.call is call and not agent.registered:
+                            self.counters["reregistered"] += 1
+                            self._registered(agent, call, address, message.registered)
+                            if not self._busy:
+                                self._check_all_registered()
                     elif kind == "heartbeat":
                         if message.heartbeat.reregister and agent.call is call:
                             self.need_registration(agent)  # cancels this stream
@@ -376,6 +810,13 @@ class Sim:
                     self.counters.get("streams_ended_" + why, 0) + 1
                 )
                 self.need_registration(agent)
+            elif (standby := agent.standby.get(address)) is not None and standby.call is call:
+                del agent.standby[address]
+                self.counters["standby_ended"] += 1
+                self.counters["standby_ended_" + why] = (
+                    self.counters.get("standby_ended_" + why, 0) + 1
+                )
+                self._standby_backoff(agent, address)
             return
 
     async def _write(self, agent: SimAgent, message: apb.AgentMessage, timeout: float) -> str:
@@ -456,13 +897,15 @@ class Sim:
         self.need_registration(agent)
 
     async def watch_leader(self) -> None:
-        """With ZooKeeper: a new leader means every agent re-registers with it at once."""
+        """With ZooKeeper: a new leader means every agent re-registers with it at once (or,
+        with a standby stream with it, takes that over)."""
         if not self.detector.uses_zookeeper:
             return
         seen: str | None = await self.detector.detect(timeout=None)
         while True:
             seen = await self.detector.wait_change(seen, 3600.0)
             if seen and self.leader and seen != self.leader:
+                self.leader_noticed_at = time.time()
                 self._lost_master.set()
                 self._wake.set()
 
@@ -470,7 +913,12 @@ class Sim:
 
     def run_tasks(self, request: apb.RunTasksRequest) -> None:
         framework = request.framework_info
+        known = self.frameworks.get(framework.id)
         self.frameworks[framework.id] = framework
+        if known is not None and known != framework and self.use_standby:
+            # Re-registrations report the frameworks of the agent's tasks: changed.
+            for holder in {t.agent for t in self.tasks.values() if t.framework_id == framework.id}:
+                self._bump(holder)
         now = time.monotonic()
         for info in request.tasks:
             agent = self.by_id.get(info.agent_id)
@@ -499,6 +947,7 @@ class Sim:
             agent.used_mem += mem
             agent.tasks[key] = task
             self.tasks[key] = task
+            self._bump(agent)
             self.counters["launched"] += 1
             self._emit(task, pb.TASK_RUNNING, now)
             seconds = self._duration(info)
@@ -539,6 +988,7 @@ class Sim:
         task.state = state
         task.latest = status
         task.queue.append(status)
+        self._bump(task.agent)
         if len(task.queue) == 1:
             task.next_send = 0.0
             task.backoff = RETRY_MIN
@@ -568,6 +1018,7 @@ class Sim:
             elif task.state in TERMINAL_STATES:
                 del self.tasks[task.key]
                 task.agent.tasks.pop(task.key, None)
+                self._bump(task.agent)
 
     async def send_updates(self) -> None:
         """Every FLUSH_INTERVAL: one ``updates`` message per agent with updates due."""
@@ -628,10 +1079,12 @@ class Sim:
             "registered_now": registered,
             "leader": self.leader,
             "leader_seen_at": self.leader_seen_at,
+            "leader_noticed_at": self.leader_noticed_at,
             "all_registered_at": self.all_registered_at if registered == len(self.agents) else 0,
             "tasks": len(self.tasks),
             "running": running,
             "heartbeat_interval": self.heartbeat_interval,
+            "standby_now": sum(1 for a in self.agents for s in a.standby.values() if s.ready),
             **self.counters,
         }
 
@@ -713,6 +1166,18 @@ async def amain(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    stopping = False
+
+    def ended(job: asyncio.Task[None]) -> None:
+        # A loop of the simulator that fails before the stop is a bug: say so, loudly.
+        # (A loop with nothing to do, e.g. standby sessions without ZooKeeper, returns.)
+        if stopping:
+            return
+        if job.cancelled():
+            log.error("%s was cancelled", job.get_coro())
+        elif (error := job.exception()) is not None:
+            log.error("%s failed: %r", job.get_coro(), error, exc_info=error)
+
     jobs = [
         asyncio.ensure_future(c)
         for c in (
@@ -720,10 +1185,15 @@ async def amain(args: argparse.Namespace) -> None:
             sim.heartbeat_loop(),
             sim.send_updates(),
             sim.watch_leader(),
+            sim.standby_loop(),
+            sim.standby_refresh_loop(),
             sim.report(),
         )
     ]
+    for job in jobs:
+        job.add_done_callback(ended)
     await stop.wait()
+    stopping = True
     final = json.dumps({**sim.stats(), "final": True})
     print(final, flush=True)
     print(final, file=sys.stderr, flush=True)
@@ -740,6 +1210,21 @@ def main() -> None:
     parser.add_argument("--resources", default="cpus:4;mem:4096")
     parser.add_argument("--task-seconds", type=float, default=10.0, help="when not in the command")
     parser.add_argument("--max-in-flight", type=int, default=500, help="registrations at once")
+    parser.add_argument(
+        "--standby",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="standby sessions with the non-leading masters (with ZooKeeper)",
+    )
+    parser.add_argument(
+        "--max-standby-in-flight", type=int, default=64, help="standby streams opening at once"
+    )
+    parser.add_argument(
+        "--standby-refresh",
+        type=float,
+        default=0.5,
+        help="seconds between two reregisters on one standby stream (changes coalesced)",
+    )
     parser.add_argument("--report-interval", type=float, default=1.0)
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args()

@@ -85,7 +85,16 @@ class _Agent:
 
 
 class _Framework:
-    __slots__ = ("active", "filter_roles", "known", "n_filters", "roles", "suppressed", "wanting")
+    __slots__ = (
+        "active",
+        "filter_agents",
+        "filter_roles",
+        "known",
+        "n_filters",
+        "roles",
+        "suppressed",
+        "wanting",
+    )
 
     def __init__(self) -> None:
         self.roles: list[str] = []
@@ -94,6 +103,9 @@ class _Framework:
         self.known = False  # False: only seen through resources it uses (master failover)
         self.n_filters = 0
         self.filter_roles: set[str] = set()  # roles it ever installed filters for
+        # Agents it ever installed filters on (since its filters were last cleared): what
+        # a change of its wanting or a revive visits, not every agent.
+        self.filter_agents: set[str] = set()
         self.wanting: set[Client] = set()  # its clients in Allocator._wanting
 
 
@@ -468,7 +480,9 @@ class Allocator:
         self._wanting |= added
         self._wanting -= removed
         if fw.n_filters:
-            for agent in self._agents.values():
+            for agent_id in fw.filter_agents:
+                if (agent := self._agents.get(agent_id)) is None:
+                    continue
                 for client in added:
                     agent.filters.toggle(client, True)
                 for client in removed:
@@ -537,6 +551,7 @@ class Allocator:
         if agent.filters.add(client, spec):
             fw.n_filters += 1
         fw.filter_roles.add(client[1])
+        fw.filter_agents.add(agent_id)
         if expiry < agent.next_expiry:
             agent.next_expiry = expiry
             heapq.heappush(self._expiries, (expiry, agent_id))
@@ -549,14 +564,18 @@ class Allocator:
 
     def _clear_filters(self, framework_id: str, fw: _Framework) -> None:
         if not fw.n_filters:
+            fw.filter_agents.clear()
             return
-        for agent_id, agent in self._agents.items():
+        for agent_id in fw.filter_agents:
+            if (agent := self._agents.get(agent_id)) is None:
+                continue
             for role in fw.filter_roles:
                 if agent.filters.remove((framework_id, role)):
                     fw.n_filters -= 1
                     if agent_id in self._offerable:
                         self._dirty.add(agent_id)
         fw.filter_roles.clear()
+        fw.filter_agents.clear()
 
     def _expire_filters(self, now: float) -> None:
         heap = self._expiries

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,13 +31,18 @@ Reason = pb.TaskStatus
 
 @dataclass(frozen=True)
 class Reregistration:
-    """A re-registration checked and its tasks' resources worked out (``shares``, one per
-    reported task): what a standby master keeps until it leads."""
+    """A re-registration checked, with a record made for each reported task (by task id)
+    and what they use (by framework and role): what a standby master keeps until it leads.
+    A record is taken only for a task the master does not know yet."""
 
     request: apb.ReregisterAgentRequest
     info: pb.AgentInfo
     total: Resources
-    shares: Sequence[Resources]
+    tasks: Sequence[tuple[str, TaskRecord]]
+    used: dict[tuple[str, str], Resources]
+
+    def reported(self) -> set[tuple[str, str]]:
+        return {(record.framework_id, task_id) for task_id, record in self.tasks}
 
 
 class AgentHandler:
@@ -57,6 +62,7 @@ class AgentHandler:
         # Registered agents by the address the master calls them at (host:port).
         self._at_address: dict[str, set[str]] = {}
         self._resources_cache: dict[tuple[bytes, ...], Resources] = {}
+        self._recovery_started = 0.0
         # Thousands of agents come at once after a failover: a line each for the first.
         self._registrations = BurstLog(log, "agents registered")
         self._reregistrations = BurstLog(log, "agents re-registered")
@@ -81,6 +87,7 @@ class AgentHandler:
         for info in admitted:
             self.recovering[info.id] = []
             self._recovering_info[info.id] = info
+        self._recovery_started = time.monotonic()
         if admitted:
             asyncio.get_running_loop().call_later(
                 self.m.config.agent_reregister_timeout, self._reregistration_timed_out
@@ -198,7 +205,7 @@ class AgentHandler:
         return await self.readmit(self.prepare(request))
 
     def prepare(self, request: apb.ReregisterAgentRequest) -> Reregistration:
-        """Check a re-registration and work out its resources: all that needs no state,
+        """Check a re-registration and make its tasks' records: all that needs no state,
         so a standby master does it ahead of leading (see ``readmit``)."""
         info = pb.AgentInfo()
         info.CopyFrom(request.agent_info)
@@ -207,13 +214,22 @@ class AgentHandler:
         problems, total = agent_info_problems(info)
         if problems or total is None:
             raise InvalidArgument("; ".join(problems))
+        tasks: list[tuple[str, TaskRecord]] = []
+        used: dict[tuple[str, str], Resources] = {}
         for task in request.tasks:
-            if p := id_problem("task_id", task.task_id) or id_problem(
-                "framework_id", task.framework_id
-            ):
+            task_id, framework_id = task.task_id, task.framework_id
+            if p := id_problem("task_id", task_id) or id_problem("framework_id", framework_id):
                 raise InvalidArgument(f"reported task: {p}")
-        shares = [self._resources_of(task) for task in request.tasks]
-        return Reregistration(request, info, total, shares)
+            role, state, share = task.role or "*", task.state, self._resources_of(task)
+            record = TaskRecord(None, framework_id, info.id, role, share, reported=task)
+            record.latest_state = state
+            if task.HasField("status"):
+                record.status = task.status
+                record.state = record.status.state
+            tasks.append((task_id, record))
+            if not is_terminal(state):
+                used[framework_id, role] = used.get((framework_id, role), Resources()) + share
+        return Reregistration(request, info, total, tasks, used)
 
     async def readmit(self, prepared: Reregistration) -> apb.RegisterAgentResponse:
         """Take the agent of a prepared re-registration (back) in, with its tasks."""
@@ -225,24 +241,29 @@ class AgentHandler:
         was_unreachable = self.m.state.unreachable_agents.pop(info.id, None) is not None
         if (timer := self._removal_timers.pop(info.id, None)) is not None:
             timer.cancel()
-        deferred = self.recovering.pop(info.id, [])
+        deferred = self.recovering.pop(info.id, None)
+        if deferred is not None and not self.recovering:
+            log.info(
+                "every agent in the registry is back, %.2f s after this master took over",
+                time.monotonic() - self._recovery_started,
+            )
         self._recovering_info.pop(info.id, None)
         frameworks = {f.id: f for f in request.frameworks}
         record = self.m.state.agents.get(info.id)
         if record is not None:
             check_owner("agent", record.id, record.owner)
         readmitted = record is None
-        shares = prepared.shares
         if record is None:
             await self.m.registry.admit_agent(info)
-            record = self._add(info, total, self._reported_usage(request.tasks, shares))
+            record = self._add(info, total, prepared.used)
         else:
             self._follow_address(record, info)
             self.heard_from(record)
         record.link.use_token(request.call_token)
-        reported = {(t.framework_id, t.task_id) for t in request.tasks}
-        for task, share in zip(request.tasks, shares, strict=True):
-            self._adopt(record, task, frameworks.get(task.framework_id), was_unreachable, share)
+        reported = prepared.reported()
+        for task_id, fresh in prepared.tasks:
+            framework_info = frameworks.get(fresh.framework_id)
+            self._adopt(record, task_id, fresh, framework_info, was_unreachable)
         if readmitted:
             # Drained or deactivated before a failover (or before it was unreachable).
             self.m.maintenance.agent_readmitted(record)
@@ -269,7 +290,7 @@ class AgentHandler:
             self.m.tasks.finish(task_record, status)
         if was_unreachable:
             self._resolve_unreported(info.id, reported)
-        self.m.tasks.answer_deferred(info.id, deferred)
+        self.m.tasks.answer_deferred(info.id, deferred or [])
         self._answer_unplaced()
         self._reregistrations.event(
             "agent %s re-registered with %d tasks", info.id, len(request.tasks)
@@ -321,16 +342,6 @@ class AgentHandler:
                 )
                 self.m.tasks.finish(task, status)
 
-    def _reported_usage(
-        self, tasks: Iterable[pb.Task], shares: Iterable[Resources]
-    ) -> dict[tuple[str, str], Resources]:
-        used: dict[tuple[str, str], Resources] = {}
-        for task, share in zip(tasks, shares, strict=True):
-            if not is_terminal(task.state):
-                key = (task.framework_id, task.role or "*")
-                used[key] = used.get(key, Resources()) + share
-        return used
-
     def _resources_of(self, task: pb.Task) -> Resources:
         """``Resources.from_proto(task.resources)``, remembered per distinct list: after a
         failover 100,000 reported tasks come in a handful of shapes."""
@@ -346,62 +357,55 @@ class AgentHandler:
     def _adopt(
         self,
         agent: AgentRecord,
-        task: pb.Task,
+        task_id: str,
+        fresh: TaskRecord,
         framework_info: pb.FrameworkInfo | None,
         was_unreachable: bool,
-        share: Resources,
     ) -> None:
-        """Take in a task an agent reports (its resources worked out as ``share``),
-        re-creating its framework if need be."""
+        """Take in a task an agent reports (``fresh``: its record as reported, taken if
+        the master does not know the task), re-creating its framework if need be."""
         state = self.m.state
-        if task.framework_id in state.removed_frameworks:
-            self.m.spawn(agent.link.shutdown_framework(task.framework_id))
+        framework_id = fresh.framework_id
+        if framework_id in state.removed_frameworks:
+            self.m.spawn(agent.link.shutdown_framework(framework_id))
             return
-        framework = state.frameworks.get(task.framework_id)
+        framework = state.frameworks.get(framework_id)
         if framework is None:
-            info = framework_info or pb.FrameworkInfo(id=task.framework_id, name="(recovered)")
+            info = framework_info or pb.FrameworkInfo(id=framework_id, name="(recovered)")
             framework = FrameworkRecord(info=info, registered_time=self.m.now())
             framework.disconnected_time = self.m.now()
             state.frameworks[info.id] = framework
             self.m.allocator.add_framework(info.id, framework.roles, active=False)
-        record = framework.tasks.get(task.task_id) or framework.unreachable_tasks.pop(
-            task.task_id, None
-        )
+        record = framework.tasks.get(task_id) or framework.unreachable_tasks.pop(task_id, None)
         known = record is not None
         if record is None:
-            record = TaskRecord(
-                None,
-                task.framework_id,
-                agent.id,
-                task.role or "*",
-                share,
-                reported=task,
-            )
-        record.latest_state = task.state
-        if task.HasField("status"):
-            record.status = task.status
-            record.state = task.status.state
-        framework.tasks[task.task_id] = record
-        agent.tasks[(task.framework_id, task.task_id)] = record
+            record = fresh
+        else:
+            record.latest_state = fresh.latest_state
+            if fresh.status is not None:
+                record.status, record.state = fresh.status, fresh.state
+        framework.tasks[task_id] = record
+        agent.tasks[(framework_id, task_id)] = record
         # Operators see tasks taken over after a failover (or back from a partition).
         if known:
             self.m.events.task_updated(record)
         else:
             self.m.events.task_added(record)
-        if was_unreachable and not is_terminal(task.state):
+        latest = fresh.latest_state
+        if was_unreachable and not is_terminal(latest):
             if framework.partition_aware:
                 status = self.m.master_status(
-                    task.task_id,
+                    task_id,
                     agent.id,
                     framework.id,
-                    task.state,
+                    latest,
                     Reason.REASON_UNSPECIFIED,
                     "the task's agent re-registered",
                 )
                 self.m.send_update(framework, status)
             else:
                 # The framework was told TASK_LOST; it must not find the task running.
-                self.m.spawn(agent.link.kill_task(framework.id, task.task_id, None))
+                self.m.spawn(agent.link.kill_task(framework.id, task_id, None))
 
     # ---------------------------------------------------------------- heartbeats
 

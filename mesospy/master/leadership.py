@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import AuthFailedError
+from kazoo.exceptions import AuthFailedError, KazooException
 from kazoo.handlers.threading import KazooTimeoutError
 
 from mesospy.master.config import MasterConfig
@@ -23,10 +23,12 @@ from mesospy.master.master import Master
 from mesospy.security.zk_acl import ZooKeeperAuthError, client_options, secure_path
 from mesospy.zk.detector import ZooKeeperDetector
 from mesospy.zk.election import MasterContender
-from mesospy.zk.registry import ZooKeeperRegistry
+from mesospy.zk.registry import RegistrySnapshot, ZooKeeperRegistry
 from mesospy.zk.url import parse_zk_url
 
 log = logging.getLogger(__name__)
+# How often a standby master looks at the registry's epoch (one small read).
+READ_AHEAD_CHECK = 2.0
 
 
 class LeadershipLost(RuntimeError):
@@ -64,9 +66,21 @@ async def lead_when_elected(
         await contender.start()
         if on_ready is not None:
             on_ready(master)
-        node = await contender.wait_elected()
+        ahead: list[RegistrySnapshot | None] = [None]
+        reader = asyncio.get_running_loop().create_task(
+            _read_ahead(ZooKeeperRegistry(client, url.path, fence_node=None), ahead)
+        )
+        try:
+            node = await contender.wait_elected()
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
         log.info("elected leading master (%s)", node)
-        master.use_registry(ZooKeeperRegistry(client, url.path, fence_node=node))
+        registry = ZooKeeperRegistry(client, url.path, fence_node=node)
+        if ahead[0] is not None:
+            registry.warm(ahead[0])
+        master.use_registry(registry)
         await master.start()
         await contender.wait_deposed()
         master.leading = False
@@ -81,6 +95,24 @@ async def lead_when_elected(
         await contender.withdraw()
         await detector.close()
         await asyncio.to_thread(_stop, client)
+
+
+async def _read_ahead(reader: ZooKeeperRegistry, ahead: list[RegistrySnapshot | None]) -> None:
+    """While standing by, keep ``ahead[0]`` a snapshot of the registry (read only, never
+    written): read again once the epoch has moved and then held still for a check, so a
+    burst of registrations is read once, after it, not throughout."""
+    seen: int | None = None
+    while True:
+        await asyncio.sleep(READ_AHEAD_CHECK)
+        try:
+            epoch = await asyncio.to_thread(reader.epoch)
+            current = ahead[0]
+            if epoch is not None and epoch == seen and (current is None or current.epoch != epoch):
+                ahead[0] = await asyncio.to_thread(reader.read)
+                log.info("read the registry ahead (epoch %d)", epoch)
+            seen = epoch
+        except KazooException as exc:
+            log.info("could not read the registry ahead: %r", exc)
 
 
 async def _follow(detector: ZooKeeperDetector, leader: list[str | None]) -> None:

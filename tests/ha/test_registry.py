@@ -154,6 +154,45 @@ def test_stale_version_is_a_conflict(zookeeper: ZooKeeperSandbox) -> None:
     run(main)
 
 
+def test_a_registry_read_ahead_is_taken_while_the_epoch_holds(
+    zookeeper: ZooKeeperSandbox,
+) -> None:
+    async def main() -> None:
+        leader = ZooKeeperRegistry(zookeeper.client(), zookeeper.path, fence_node=None)
+        await asyncio.to_thread(leader.load)
+        await asyncio.gather(*(leader.admit_agent(agent(n)) for n in range(3)))
+        await leader.update_weights({"web": 2.0})
+        standby = ZooKeeperRegistry(zookeeper.client(), zookeeper.path, fence_node=None)
+        epoch = await asyncio.to_thread(standby.epoch)
+        assert epoch is not None
+        ahead = await asyncio.to_thread(standby.read)
+        assert ahead.epoch == epoch and len(ahead.agents) == 3
+
+        # Unchanged: taken as read. A node changed behind the registry's back (not by a
+        # transaction, so the epoch holds) shows that it was not read again.
+        raw = zookeeper.client()
+        folder = f"{zookeeper.path}/registry/agents"
+        await asyncio.to_thread(raw.delete, f"{folder}/{raw.get_children(folder)[0]}")
+        elected = ZooKeeperRegistry(zookeeper.client(), zookeeper.path, fence_node=None)
+        elected.warm(ahead)
+        await asyncio.to_thread(elected.load)
+        assert len(elected.agents("admitted")) == 3
+        assert elected.weights() == {"web": 2.0}
+
+        # Every transaction moves the epoch: a snapshot from before it is read again.
+        await leader.mark_agent_gone(agent(1).id)
+        assert await asyncio.to_thread(standby.epoch) == epoch + 1
+        elected = ZooKeeperRegistry(zookeeper.client(), zookeeper.path, fence_node=None)
+        elected.warm(ahead)
+        await asyncio.to_thread(elected.load)
+        assert [a.id for a in elected.agents("gone")] == [agent(1).id]
+        assert len(elected.agents("admitted")) == 1  # and the deleted node is gone
+        # What it loaded is what it writes on: no conflict.
+        await elected.remove_agent(agent(1).id)
+
+    run(main)
+
+
 # 10,000 agents, as in a large cluster. Concurrent writes are grouped into transactions
 # of at most 1,000 ops / 512 KB, so this takes a few seconds; each node must stay far
 # below ZooKeeper's 1 MB node limit (a realistic agent is ~0.5 KB).

@@ -206,6 +206,9 @@ def test_the_new_leader_takes_a_standby_session_over_on_resume(masters: LocalClu
         # What the agent reports changed: the newest re-registration is what counts.
         await call.write(_reregister(agent_id, 3))
         await _await_async(lambda: _metrics(standby)["mesospy_master_standby_sessions"] == 1)
+        # The standby also reads the registry ahead once it holds still (the agent's
+        # admission was its last change), so that it need not once elected.
+        await _await_async(lambda: "read the registry ahead" in standby.log.read_text())
 
         leader.signal(signal.SIGKILL)
         await leader_channel.close()
@@ -218,6 +221,7 @@ def test_the_new_leader_takes_a_standby_session_over_on_resume(masters: LocalClu
         assert metrics['mesospy_master_agents{state="active"}'] == 1
         assert metrics['mesospy_master_tasks{state="TASK_RUNNING"}'] == 3
         assert metrics["mesospy_master_standby_sessions"] == 0
+        assert "registry unchanged since it was read ahead" in standby.log.read_text()
 
         # The session goes on as the agent's: a task's end is taken, and a reregister
         # now is refused as on any registered session.
