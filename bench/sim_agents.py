@@ -1222,7 +1222,7 @@ def main() -> None:
     parser.add_argument(
         "--standby-refresh",
         type=float,
-        default=0.5,
+        default=2.0,  # as the agent (mesospy.agent.standby.REFRESH_SECONDS)
         help="seconds between two reregisters on one standby stream (changes coalesced)",
     )
     parser.add_argument("--report-interval", type=float, default=1.0)

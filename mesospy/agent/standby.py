@@ -35,8 +35,11 @@ from mesospy.zk.master_info import master_address
 log = logging.getLogger(__name__)
 
 # At most one fresh re-registration per session this often: a burst of task changes (a
-# framework launching tens of tasks) costs the standby master one message, not tens.
-REFRESH_SECONDS = 0.5
+# framework launching tens of tasks) costs the standby master one message, not tens, and a
+# standby's work (it checks and prepares each one as the leader would) stays a fraction of
+# the leader's even under heavy churn. An agent that changed since its last one sends a
+# fresh one before ``resume`` at a failover, so a longer pause costs nothing in correctness.
+REFRESH_SECONDS = 2.0
 # A session a master refused or lost is opened again after a jittered backoff of up to
 # this long: a master that cannot stand by (e.g. an older one) must not take a stream from
 # every agent every few seconds.

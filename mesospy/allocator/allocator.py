@@ -223,13 +223,13 @@ class Allocator:
         if agent_id in self._agents:
             raise ValueError(f"agent {agent_id!r} is already added")
         spread = (len(self._agents) * 37) % _SCAN_WILLING_SPREAD
-        self._agents[agent_id] = _Agent(
+        agent = self._agents[agent_id] = _Agent(
             total, self._wanting, self._specs, _SCAN_WILLING_MIN + spread
         )
         self._change_total(total, 1)
-        self._update_offerable(agent_id, self._agents[agent_id])
         for (framework_id, role), resources in (used or {}).items():
-            self.add_used(framework_id, agent_id, role, resources)
+            self._count_used(agent, framework_id, role, resources)
+        self._update_offerable(agent_id, agent)
 
     def remove_agent(self, agent_id: str) -> None:
         """Forget an agent and what is allocated on it."""
@@ -270,6 +270,12 @@ class Allocator:
     def add_used(self, framework_id: str, agent_id: str, role: str, resources: Resources) -> None:
         """Count resources already in use on an agent (e.g. tasks found after failover)."""
         agent = self._agents[agent_id]
+        self._count_used(agent, framework_id, role, resources)
+        self._update_offerable(agent_id, agent)
+
+    def _count_used(
+        self, agent: _Agent, framework_id: str, role: str, resources: Resources
+    ) -> None:
         client = self._client(framework_id, role)
         if framework_id not in self._frameworks:
             self._frameworks[framework_id] = _Framework()
@@ -278,7 +284,6 @@ class Allocator:
         agent.free = agent.free - resources
         self._roles.allocated(role, resources)
         self._by_role[role].allocated(client, resources)
-        self._update_offerable(agent_id, agent)
 
     def recover_resources(
         self,
