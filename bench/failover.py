@@ -73,7 +73,7 @@ def master_counts(daemon: Daemon) -> tuple[int, int, int]:
         for k, v in metrics.items()
         if k.startswith("mesospy_master_tasks{") and ("RUNNING" in k or "STAGING" in k)
     )
-    return int(agents), int(tasks), int(metrics.get("mesospy_master_agents_resumed", 0))
+    return int(agents), int(tasks), int(metrics.get("mesospy_master_agents_resumed_total", 0))
 
 
 BACK = "every agent in the registry is back"

@@ -596,7 +596,7 @@ class Sim:
         why = ""
         try:
             try:
-                first = apb.AgentMessage(reregister=self._reregister_request(agent))
+                first = apb.AgentMessage(reregister=self._reregister_request(agent), standby=True)
                 standby.call = self._stub_for(address).Connect()
                 call = standby.call
                 assert call is not None
@@ -681,7 +681,7 @@ class Sim:
                 ]
                 if not stale:
                     continue
-                message = apb.AgentMessage(reregister=self._reregister_request(agent))
+                message = apb.AgentMessage(reregister=self._reregister_request(agent), standby=True)
                 for standby in stale:
                     self._spawn(self._refresh(agent, standby, message, agent.version))
 
@@ -748,7 +748,7 @@ class Sim:
                     if standby.sent_version != agent.version:
                         version = agent.version
                         request = self._reregister_request(agent)
-                        await call.write(apb.AgentMessage(reregister=request))
+                        await call.write(apb.AgentMessage(reregister=request, standby=True))
                         standby.sent_version = version
                         self.counters["takeover_reregisters"] += 1
                     await call.write(

@@ -83,7 +83,7 @@ class _AgentCollector(Collector):
             sessions = GaugeMetricFamily(
                 "mesospy_agent_standby_sessions",
                 "Sessions with contending masters that do not lead (ZooKeeper): current or "
-                "behind what the agent would report now, or answered as the leader.",
+                "behind what the agent would report now.",
                 labels=["state"],
             )
             for state, count in standby.counts().items():

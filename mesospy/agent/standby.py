@@ -2,10 +2,12 @@
 
 With ZooKeeper, an agent that has an id keeps, besides its session with the leader, one
 session with every other contending master (see ``AgentRegistry.Connect`` in agent.proto).
-It opens each with the re-registration it would send the leader; the master keeps it and
-answers ``standing_by``. Whenever what the agent would report changes (its tasks'
-``Revision``), a fresh re-registration follows, at most one per ``REFRESH_SECONDS`` per
-session; each session remembers the revision its last one reported.
+It opens each with the re-registration it would send the leader, marked ``standby``; the
+master keeps it and answers ``standing_by`` (even if it leads already: the agent's view of
+ZooKeeper may lag, and a session is only taken over once ZooKeeper names its master).
+Whenever what the agent would report changes (its tasks' ``Revision``), a fresh
+re-registration follows, at most one per ``REFRESH_SECONDS`` per session; each session
+remembers the revision its last one reported.
 
 When ZooKeeper names one of these masters leader, the registration loop takes its session
 over (``take_over``) with ``resume``, sent after a fresh re-registration if the last one
@@ -51,7 +53,7 @@ class Handover(NamedTuple):
 
     session: MasterSession
     response: agent_pb2.RegisterAgentResponse  # as if the master had answered `registered`
-    resumed: bool  # taken over with `resume` (else: answered `registered` as the leader)
+    resumed: bool  # taken over with `resume` (else: a fresh session, answered `registered`)
 
 
 @dataclass(eq=False)
@@ -61,7 +63,6 @@ class _Standby:
     address: str
     session: MasterSession | None = None
     standing_by: agent_pb2.StandingBy | None = None  # its answer, while it stands by
-    registered: agent_pb2.RegisterAgentResponse | None = None  # it answered as the leader
     sent: int = -1  # the revision its last re-registration reported
     sent_at: float = 0.0  # when that was sent (loop time)
     release: asyncio.Event = field(default_factory=asyncio.Event)  # wanted by take_over
@@ -71,7 +72,7 @@ class _Standby:
     def forget_session(self) -> None:
         if self.session is not None:
             self.session.close()
-        self.session = self.standing_by = self.registered = None
+        self.session = self.standing_by = None
 
 
 class StandbySessions:
@@ -100,54 +101,52 @@ class StandbySessions:
         self._open_channel = channel
         self._timeout = timeout
         self._standbys: dict[str, _Standby] = {}
+        self._in_use: str | None = None  # the master the registration loop last went to
         self._channels: dict[str, grpc.aio.Channel] = {}
         self.refreshes = 0  # fresh re-registrations sent on standing sessions (a metric)
         self.resumed = 0  # sessions taken over with `resume` (a metric)
 
     def counts(self) -> dict[str, int]:
-        """The sessions by state (read from the metrics thread too): standing by and
-        ``current`` or ``behind`` what the agent would report now, or ``leading``:
-        answered as the leader, waiting for ZooKeeper to say so (then taken over)."""
+        """The sessions standing by (read from the metrics thread too), ``current`` or
+        ``behind`` what the agent would report now."""
         revision = self._revision.value
-        counts = dict.fromkeys(("current", "behind", "leading"), 0)
+        counts = dict.fromkeys(("current", "behind"), 0)
         for standby in list(self._standbys.values()):
-            if standby.registered is not None:
-                counts["leading"] += 1
-            elif standby.standing_by is not None:
+            if standby.standing_by is not None:
                 counts["current" if standby.sent == revision else "behind"] += 1
         return counts
 
     # ------------------------------------------------------------------ the contenders
 
     async def run(self) -> None:
-        """Keep a standby session with each contending master but the leader, following
-        ZooKeeper, until cancelled (then close them all)."""
+        """Keep a standby session with each contending master but the leader (and the
+        master the agent has its session with), following ZooKeeper, until cancelled
+        (then close them all)."""
         if not self._detector.uses_zookeeper:
             return
         contenders: list[common_pb2.MasterInfo] = []
         try:
             while True:
                 contenders = await self._detector.wait_contenders(contenders)
-                if contenders:  # none: ZooKeeper's view was lost; keep what we have
+                if not contenders:  # ZooKeeper's view was lost: keep what we have
+                    continue
+                try:
                     await self._follow(contenders, await self._detector.leader_info())
+                except Exception:  # the sessions must outlive any one bad pass
+                    log.exception("following the contending masters failed")
         finally:
             await self.close()
 
     async def _follow(
         self, contenders: list[common_pb2.MasterInfo], leader: common_pb2.MasterInfo | None
     ) -> None:
+        """Settle which sessions to keep first, with no pause in between (the registration
+        loop may take one over at any pause), then close what is no longer wanted."""
         present = {master_address(info) for info in contenders}
         leading = master_address(leader) if leader is not None else None
-        wanted = present - {leading}
-        for address, standby in list(self._standbys.items()):
-            # A session that a master answered as leader is stale once ZooKeeper names
-            # another: it stands by again, on a new session.
-            if address not in present or (address in wanted and standby.registered):
-                del self._standbys[address]
-                await self._discard(standby)
-        for address in list(self._channels):
-            if address not in present:
-                await self._channels.pop(address).close(None)
+        wanted = present - {leading, self._in_use}
+        # The new leader's standby session (if any) is left for take_over.
+        dropped = [self._standbys.pop(a) for a in list(self._standbys) if a not in present]
         for address in sorted(wanted):
             if address in self._standbys:
                 if self._standbys[address].session is None:  # e.g. restarted: try now
@@ -155,7 +154,11 @@ class StandbySessions:
             else:
                 fresh = self._standbys[address] = _Standby(address)
                 fresh.keeper = asyncio.ensure_future(self._keep(fresh))
-        # The leader's own standby session (if any) is left for take_over.
+        gone = [self._channels.pop(a) for a in list(self._channels) if a not in present]
+        for standby in dropped:
+            await self._discard(standby)
+        for channel in gone:
+            await channel.close(None)
 
     async def close(self) -> None:
         """Close every session and channel."""
@@ -177,7 +180,7 @@ class StandbySessions:
 
     async def _keep(self, standby: _Standby) -> None:
         """Open ``standby``'s session and keep it current; open it again when it is lost,
-        until take_over asks for it (or the master answered as leader)."""
+        until take_over asks for it."""
         attempt = 0
         while not standby.release.is_set():
             if attempt:
@@ -187,8 +190,6 @@ class StandbySessions:
             standby.wake.clear()
             if not await self._open(standby):
                 continue
-            if standby.registered is not None:
-                return  # this master leads already: its session waits for take_over
             attempt = 1  # once it stood by, a loss is tried again soon
             await self._stand_by(standby)
 
@@ -199,7 +200,7 @@ class StandbySessions:
         stub = agent_pb2_grpc.AgentRegistryStub(self._channels[address])  # type: ignore[no-untyped-call]
         revision = self._revision.value
         try:
-            session, answer = await MasterSession.open(stub, self._registration(), self._timeout)
+            session, answer = await MasterSession.open(stub, self._standby_message(), self._timeout)
         except grpc.aio.AioRpcError as exc:
             log.info(
                 "standby session with %s refused (%s): %s", address, exc.code().name, exc.details()
@@ -209,15 +210,11 @@ class StandbySessions:
             log.info("standby session with %s failed: %s", address, exc or "no answer in time")
             return False
         body = answer.WhichOneof("body")
-        if body == "standing_by":
-            standby.standing_by = answer.standing_by
-        elif body == "registered":  # it leads (before ZooKeeper told us)
-            standby.registered = answer.registered
-            log.info("master %s answered a standby session as the leader", address)
-        else:
+        if body != "standing_by":
             session.close()
             log.warning("master %s answered a standby session with %s", address, body)
             return False
+        standby.standing_by = answer.standing_by
         standby.session = session
         standby.sent, standby.sent_at = revision, asyncio.get_running_loop().time()
         return True
@@ -248,7 +245,7 @@ class StandbySessions:
                     await asyncio.wait({reading, released}, timeout=pause)
                     continue
                 revision = self._revision.value
-                await session.send(self._registration())
+                await session.send(self._standby_message())
                 standby.sent, standby.sent_at = revision, loop.time()
                 self.refreshes += 1
         except Exception as exc:
@@ -269,12 +266,10 @@ class StandbySessions:
         agent's session with it: ``resume``, after a fresh re-registration if something
         changed since its last one (see ``_hand_over``). None when there is no such session
         or it failed: the caller then opens a fresh session (``connect``)."""
+        self._in_use = leader
         standby = self._standbys.pop(leader, None)
         if standby is None:
             return None
-        if standby.registered is not None and standby.session is not None:
-            log.info("taking over the session master %s answered as the leader", leader)
-            return Handover(standby.session, standby.registered, resumed=False)
         released = await self._release(standby)
         if released is None:
             return None
@@ -286,19 +281,20 @@ class StandbySessions:
             return None
 
     async def connect(self, stub: agent_pb2_grpc.AgentRegistryStub, leader: str) -> Handover:
-        """A fresh session with ``leader``: (re-)register on it. A master that answers
-        ``standing_by`` (ZooKeeper named it, but it does not know yet that it leads) holds
-        a standby session with the leader, taken over as by ``take_over``. Raises as
-        ``MasterSession.open`` (and ``SessionClosed`` for another answer)."""
-        revision = self._revision.value
+        """A fresh session with ``leader``: (re-)register on it, answered ``registered``.
+        Raises as ``MasterSession.open`` (and ``SessionClosed`` for another answer)."""
+        self._in_use = leader
         session, answer = await MasterSession.open(stub, self._registration(), self._timeout)
         body = answer.WhichOneof("body")
         if body == "registered":
             return Handover(session, answer.registered, resumed=False)
-        if body == "standing_by":
-            return await self._hand_over(session, answer.standing_by, revision, leader)
         session.close()
         raise SessionClosed(f"the master answered a registration with {body}")
+
+    def _standby_message(self) -> agent_pb2.AgentMessage:
+        message = self._registration()
+        message.standby = True
+        return message
 
     async def _hand_over(
         self,
@@ -314,7 +310,7 @@ class StandbySessions:
         try:
             changed = sent != self._revision.value
             if changed:
-                await session.send(self._registration())
+                await session.send(self._standby_message())
             resume = agent_pb2.ResumeSession(agent_id=self._agent_id())
             await session.send(agent_pb2.AgentMessage(resume=resume))
             self.resumed += 1

@@ -223,6 +223,9 @@ class AgentHandler:
             role, state, share = task.role or "*", task.state, self._resources_of(task)
             record = TaskRecord(None, framework_id, info.id, role, share, reported=task)
             record.latest_state = state
+            # An ended task's resources are not counted in use (``used``): its update,
+            # resent until acknowledged, must not give them back a second time.
+            record.resources_recovered = is_terminal(state)
             if task.HasField("status"):
                 record.status = task.status
                 record.state = record.status.state

@@ -74,7 +74,7 @@ async def lead_when_elected(
             node = await contender.wait_elected()
         finally:
             reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
         log.info("elected leading master (%s)", node)
         registry = ZooKeeperRegistry(client, url.path, fence_node=node)
@@ -113,6 +113,8 @@ async def _read_ahead(reader: ZooKeeperRegistry, ahead: list[RegistrySnapshot | 
             seen = epoch
         except KazooException as exc:
             log.info("could not read the registry ahead: %r", exc)
+        except Exception:  # e.g. a node that is not JSON: the leader reads it (and says so)
+            log.exception("could not read the registry ahead")
 
 
 async def _follow(detector: ZooKeeperDetector, leader: list[str | None]) -> None:

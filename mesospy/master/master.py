@@ -95,11 +95,6 @@ class Master:
                 else "this master is not the leader and no leader is elected yet"
             )
 
-    def stands_by(self) -> bool:
-        """True while this master contends (with ZooKeeper) without leading: it may keep
-        agents' standby sessions (see agent.proto), to take them over once elected."""
-        return self.config.zk is not None and not self.leading
-
     def use_registry(self, registry: Registry) -> None:
         """Switch to the registry this master may write now that it leads."""
         self.registry = registry

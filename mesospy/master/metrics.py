@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from mesospy.metrics_http import MetricsPortError, serve_registry
@@ -116,10 +116,10 @@ class _StateCollector(Collector):
             "Agents' standby sessions held while this master does not lead.",
             m.agents.standing_by,
         )
-        yield _gauge(
+        yield CounterMetricFamily(
             "mesospy_master_agents_resumed",
             "Agents taken over from their standby sessions since this master leads.",
-            m.agents.resumed,
+            value=m.agents.resumed,
         )
         frameworks = Counter(
             "connected" if f.connected else "disconnected" for f in state.frameworks.values()

@@ -217,12 +217,12 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
                 try:
                     if not agent_id:
                         kept, response = await self._begin(message, body, held)
-                        if kept is not None and held is None:
-                            self.m.agents.standing_by += 1
-                            await session.send(apb.MasterMessage(standing_by=self._standby()))
-                        elif kept is None and held is not None:
-                            self.m.agents.standing_by -= 1
+                        was_kept, is_kept = held is not None, kept is not None
+                        if was_kept != is_kept:  # a standby session opened, or taken over
+                            self.m.agents.standing_by += 1 if is_kept else -1
                         held = kept
+                        if is_kept and not was_kept:
+                            await session.send(apb.MasterMessage(standing_by=self._standby()))
                         if response is None:
                             continue
                         # Known before the answer goes out: if it cannot, the session
@@ -272,10 +272,11 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
             response = await self.m.agents.readmit(held)
             self.m.agents.resumed += 1
             return None, response
-        if body == "reregister" and (held is not None or self.m.stands_by()):
+        if body == "reregister" and (held is not None or message.standby):
             # Kept, unanswered, until ``resume``, even once this master leads: the agent
             # sends both at once when ZooKeeper names this master, which may be before
-            # this master knows that it leads.
+            # this master knows that it leads (or after it led for a while: the agent's
+            # view of ZooKeeper may lag).
             prepared = self.m.agents.prepare(message.reregister)
             if held is not None:
                 self._same_agent(held.info.id, prepared.info.id)

@@ -72,18 +72,20 @@ class UpdateStatusResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("register", "reregister", "heartbeat", "updates", "resume")
+    __slots__ = ("register", "reregister", "heartbeat", "updates", "resume", "standby")
     REGISTER_FIELD_NUMBER: _ClassVar[int]
     REREGISTER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     UPDATES_FIELD_NUMBER: _ClassVar[int]
     RESUME_FIELD_NUMBER: _ClassVar[int]
+    STANDBY_FIELD_NUMBER: _ClassVar[int]
     register: RegisterAgentRequest
     reregister: ReregisterAgentRequest
     heartbeat: HeartbeatRequest
     updates: StatusUpdates
     resume: ResumeSession
-    def __init__(self, register: _Optional[_Union[RegisterAgentRequest, _Mapping]] = ..., reregister: _Optional[_Union[ReregisterAgentRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatRequest, _Mapping]] = ..., updates: _Optional[_Union[StatusUpdates, _Mapping]] = ..., resume: _Optional[_Union[ResumeSession, _Mapping]] = ...) -> None: ...
+    standby: bool
+    def __init__(self, register: _Optional[_Union[RegisterAgentRequest, _Mapping]] = ..., reregister: _Optional[_Union[ReregisterAgentRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatRequest, _Mapping]] = ..., updates: _Optional[_Union[StatusUpdates, _Mapping]] = ..., resume: _Optional[_Union[ResumeSession, _Mapping]] = ..., standby: _Optional[bool] = ...) -> None: ...
 
 class ResumeSession(_message.Message):
     __slots__ = ("agent_id",)

@@ -103,16 +103,17 @@ class AgentRegistryServicer:
         status; the agent then registers again on a new stream, as after a failed heartbeat.
 
         Standby sessions: with ZooKeeper, an agent that has an id also keeps a session with
-        each master that contends without leading. It re-registers on it as with the leader;
-        the standby master checks the re-registration, keeps it and answers `standing_by`, and
-        takes nothing else until it is resumed. The agent sends a fresh `reregister` on it
+        each master that contends without leading. It re-registers on it as with the leader,
+        with `standby` set; the master checks the re-registration, keeps it and answers
+        `standing_by`, and takes nothing else until it is resumed. The agent sends a fresh `reregister` on it
         (kept, not answered) whenever what it would report changes. Once ZooKeeper names that
         master leader, the agent sends `resume` (after a fresh `reregister` if something
         changed since its last one there); the master takes the agent over as its newest
         `reregister` says, once it knows that it leads, without answering, and the stream goes
         on as the agent's session with the leader. A new leader thus takes its agents over
-        without a stream opened or a re-registration answered after the failover. A master
-        that already leads answers a session's first `reregister` with `registered`.
+        without a stream opened or a re-registration answered after the failover. Without
+        `standby`, a master that leads answers a session's first `reregister` with
+        `registered`, and one that does not refuses it (UNAVAILABLE, naming the leader).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -4,10 +4,13 @@ Layout under ``<path>/registry/``: ``agents/<id>`` (with the agent's maintenance
 ``frameworks/<id>`` (one small JSON znode each, so 10k agents never approach ZooKeeper's 1 MB
 node limit) and ``weights``.
 
-Every transaction also sets ``epoch``, so its version counts the registry's changes. A
-standby master reads the whole registry ahead of leading (``read``, tagged with the epoch
-read first) and hands it to the registry it gets once elected (``warm``): ``load`` then
-reads only the epoch, and re-reads everything only if it moved since. 10,000 agents' nodes
+Every transaction also sets ``epoch``, so the zxid of its last change (``mzxid``, unique
+in the ensemble's history, even if the node is deleted and made again) names the registry's
+latest change. A standby master reads the whole registry ahead of leading (``read``, tagged
+with the epoch read first) and hands it to the registry it gets once elected (``warm``):
+``load`` then reads only the epoch, and re-reads everything only if it moved since. Every
+master of a cluster must set the epoch (run this version or later): one that writes without
+it would leave a standby's snapshot looking current. 10,000 agents' nodes
 take seconds to read; a new leader should not spend them after the failover.
 
 Fencing: every write is a multi-op transaction that first checks the leader's own election
@@ -140,9 +143,9 @@ class ZooKeeperRegistry:
         self._warm = snapshot
 
     def epoch(self) -> int | None:
-        """The epoch's version (None: no transaction yet wrote one)."""
+        """The zxid of the epoch's last change (None: there is no epoch node yet)."""
         stat = self._client.exists(self._epoch_path)
-        return stat.version if stat is not None else None
+        return stat.mzxid if stat is not None else None
 
     def read(self) -> RegistrySnapshot:
         """Read the whole registry without taking it (blocking): the snapshot is tagged
@@ -408,7 +411,10 @@ class ZooKeeperRegistry:
         if isinstance(epoch_result, NoNodeError):
             self._folders_made = False  # made again before the next transaction
             self._forget([path for path, _ in ops])
-            raise RegistryUnavailable(f"registry write failed: {self._epoch_path} is missing")
+            raise RegistryUnavailable(
+                f"registry write failed: {self._epoch_path} was missing (removed by hand?); "
+                "it is made again before the next write"
+            )
         failures = [
             (path, result)
             for (path, _), result in zip(ops, results, strict=True)

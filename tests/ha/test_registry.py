@@ -181,7 +181,7 @@ def test_a_registry_read_ahead_is_taken_while_the_epoch_holds(
 
         # Every transaction moves the epoch: a snapshot from before it is read again.
         await leader.mark_agent_gone(agent(1).id)
-        assert await asyncio.to_thread(standby.epoch) == epoch + 1
+        assert await asyncio.to_thread(standby.epoch) not in (None, epoch)
         elected = ZooKeeperRegistry(zookeeper.client(), zookeeper.path, fence_node=None)
         elected.warm(ahead)
         await asyncio.to_thread(elected.load)

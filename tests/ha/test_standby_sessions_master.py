@@ -65,13 +65,17 @@ def _task(n: int) -> pb.Task:
     )
 
 
-def _reregister(agent_id: str, tasks: int) -> apb.AgentMessage:
+def _reregister(agent_id: str, tasks: int, finished: int = 0) -> apb.AgentMessage:
+    """``tasks`` RUNNING, then ``finished`` FINISHED (their ends not acknowledged yet)."""
+    ended = [_task(n) for n in range(tasks, tasks + finished)]
+    for task in ended:
+        task.state = pb.TASK_FINISHED
     request = apb.ReregisterAgentRequest(
         agent_info=_info(agent_id),
-        tasks=[_task(n) for n in range(tasks)],
+        tasks=[*(_task(n) for n in range(tasks)), *ended],
         frameworks=[FRAMEWORK],
     )
-    return apb.AgentMessage(reregister=request)
+    return apb.AgentMessage(reregister=request, standby=True)
 
 
 async def _session(address: str, *messages: apb.AgentMessage) -> tuple[Any, grpc.aio.Channel]:
@@ -112,9 +116,16 @@ async def _await_async(condition: Any, timeout: float = 30.0) -> None:
     await asyncio.to_thread(_await, condition, timeout)
 
 
+def _used_cpus(daemon: Daemon) -> float:
+    with OperatorClient(f"127.0.0.1:{daemon.port}", timeout=10.0) as client:
+        (agent,) = client.get_state().agents
+    return Resources.from_proto(agent.used_resources).scalar("cpus")
+
+
 def _standby_of(cluster: LocalCluster) -> tuple[Daemon, Daemon]:
     leader = cluster.leader()
     standby = next(d for d in cluster.master_daemons if d is not leader)
+    _await(lambda: _metrics(standby) is not None)  # serving (it may start after the leader)
     return leader, standby
 
 
@@ -183,6 +194,22 @@ def test_a_standby_master_keeps_a_reregistration_and_refuses_the_rest(
         )
         await channel.close()
 
+        # Without ``standby``, a re-registration is the leader's alone (an agent that
+        # does not follow ZooKeeper is sent there at once).
+        plain = _reregister(agent_id, 1)
+        plain.standby = False
+        call, channel = await _session(_address(standby), plain)
+        await _refused(call, grpc.StatusCode.UNAVAILABLE, f"leader=127.0.0.1:{leader.port}")
+        await channel.close()
+
+        # A leader keeps a standby session too (the agent's view of ZooKeeper may lag)
+        # and takes the agent over on resume.
+        call, channel = await _session(_address(leader), _reregister(agent_id, 1))
+        assert (await call.read()).WhichOneof("body") == "standing_by"
+        await call.write(apb.AgentMessage(resume=apb.ResumeSession(agent_id=agent_id)))
+        await _await_async(lambda: _metrics(leader)["mesospy_master_agents_resumed_total"] == 1)
+        await channel.close()
+
         # A new agent registers with the leader only.
         call, channel = await _session(
             _address(standby),
@@ -193,7 +220,7 @@ def test_a_standby_master_keeps_a_reregistration_and_refuses_the_rest(
         await leader_channel.close()
 
     asyncio.run(scenario())
-    assert _metrics(standby)["mesospy_master_agents_resumed"] == 0
+    assert _metrics(standby)["mesospy_master_agents_resumed_total"] == 0
 
 
 def test_the_new_leader_takes_a_standby_session_over_on_resume(masters: LocalCluster) -> None:
@@ -204,7 +231,7 @@ def test_the_new_leader_takes_a_standby_session_over_on_resume(masters: LocalClu
         call, channel = await _session(_address(standby), _reregister(agent_id, 1))
         assert (await call.read()).WhichOneof("body") == "standing_by"
         # What the agent reports changed: the newest re-registration is what counts.
-        await call.write(_reregister(agent_id, 3))
+        await call.write(_reregister(agent_id, 3, finished=1))
         await _await_async(lambda: _metrics(standby)["mesospy_master_standby_sessions"] == 1)
         # The standby also reads the registry ahead once it holds still (the agent's
         # admission was its last change), so that it need not once elected.
@@ -215,12 +242,15 @@ def test_the_new_leader_takes_a_standby_session_over_on_resume(masters: LocalClu
         # Sent as soon as the agent would see ZooKeeper name the standby (the master may
         # not know it leads yet: it waits for its leadership before answering).
         await call.write(apb.AgentMessage(resume=apb.ResumeSession(agent_id=agent_id)))
-        await _await_async(lambda: _metrics(standby)["mesospy_master_agents_resumed"] == 1)
+        await _await_async(lambda: _metrics(standby)["mesospy_master_agents_resumed_total"] == 1)
         metrics = _metrics(standby)
         assert metrics["mesospy_master_elected"] == 1
         assert metrics['mesospy_master_agents{state="active"}'] == 1
         assert metrics['mesospy_master_tasks{state="TASK_RUNNING"}'] == 3
         assert metrics["mesospy_master_standby_sessions"] == 0
+        # The finished task's resources are not in use (its update, resent until
+        # acknowledged, must not free them a second time).
+        assert _used_cpus(standby) == 3
         assert "registry unchanged since it was read ahead" in standby.log.read_text()
 
         # The session goes on as the agent's: a task's end is taken, and a reregister
@@ -237,6 +267,7 @@ def test_the_new_leader_takes_a_standby_session_over_on_resume(masters: LocalClu
         await _await_async(
             lambda: _metrics(standby)['mesospy_master_tasks{state="TASK_RUNNING"}'] == 2
         )
+        assert _used_cpus(standby) == 2
         await call.write(_reregister(agent_id, 3))
         await _refused(call, grpc.StatusCode.INVALID_ARGUMENT, "after registering, not reregister")
         await channel.close()

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+import pytest
 from test_agent_harness import wait_for
 
 from mesospy.agent.standby import REFRESH_SECONDS, StandbySessions
@@ -65,12 +66,14 @@ class StandInMaster(agent_pb2_grpc.AgentRegistryServicer):
                 self.received.append(message)
                 if message.WhichOneof("body") != "reregister" or answered:
                     continue  # resume, and a standby session's later re-registrations
-                if self.leads:
+                if not message.standby:
+                    if not self.leads:
+                        await context.abort(grpc.StatusCode.UNAVAILABLE, "not the leader")
                     response = agent_pb2.RegisterAgentResponse(
                         agent_id=AGENT_ID, master_info=self.info(), heartbeat_interval_seconds=2
                     )
                     await context.write(agent_pb2.MasterMessage(registered=response))
-                else:
+                else:  # kept until resume, leading or not
                     standing = agent_pb2.StandingBy(
                         master_info=self.info(), heartbeat_interval_seconds=3
                     )
@@ -220,17 +223,35 @@ def test_taken_over_with_a_fresh_reregistration_when_something_changed() -> None
     asyncio.run(scenario())
 
 
-def test_a_contender_that_answers_as_leader_is_taken_over_as_it_is() -> None:
+def test_a_contender_that_leads_already_stands_by_until_zookeeper_says_so() -> None:
     async def scenario() -> None:
         stale, actual = StandInMaster(leads=True), StandInMaster(leads=True)
         async with standby_sessions(stale, actual) as (sessions, detector, _):
             detector.elect(stale, actual)  # ZooKeeper has not told us yet
-            await wait_for(lambda: sessions.counts()["leading"] == 1, what="answered as leader")
-            assert _standing(sessions) == (0, 0)
+            await wait_for(lambda: _standing(sessions) == (1, 0), what="standing by")
+            assert actual.received[0].standby
             handover = await sessions.take_over(actual.address)
-            assert handover is not None and not handover.resumed
-            assert handover.response.agent_id == AGENT_ID
-            assert actual.bodies() == ["reregister"]  # nothing more was needed
+            assert handover is not None and handover.resumed
+            await wait_for(lambda: actual.bodies() == ["reregister", "resume"], what="resume")
+            handover.session.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_master_in_use_gets_no_standby_session() -> None:
+    async def scenario() -> None:
+        leader, other, third = StandInMaster(leads=True), StandInMaster(), StandInMaster()
+        async with standby_sessions(leader, other, third) as (sessions, detector, _):
+            detector.elect(leader, other)
+            await wait_for(lambda: _standing(sessions) == (1, 0), what="standing by")
+            handover = await sessions.take_over(other.address)  # ZooKeeper named it
+            assert handover is not None
+            # A view of ZooKeeper that still names the old leader must not give the
+            # master the agent now uses a second (standby) session.
+            detector.elect(leader, other, third)
+            await wait_for(lambda: third.opened == 1, what="third's standby session")
+            await wait_for(lambda: _standing(sessions) == (1, 0), what="standing by")
+            assert other.opened == 1
             handover.session.close()
 
     asyncio.run(scenario())
@@ -265,22 +286,24 @@ def test_a_lost_standby_session_is_not_taken_over() -> None:
     asyncio.run(scenario())
 
 
-def test_a_fresh_session_answered_standing_by_is_resumed() -> None:
-    # ZooKeeper named the master before it knows that it leads: it holds the fresh
-    # session's re-registration as a standby session, which is resumed at once.
+def test_a_fresh_session_is_a_plain_registration() -> None:
+    # Not a standby session: the leader answers it, a master that does not lead refuses.
     async def scenario() -> None:
-        master = StandInMaster()
+        leader, other = StandInMaster(leads=True), StandInMaster()
         async with (
-            standby_sessions(master) as (sessions, _, _),
-            grpc.aio.insecure_channel(master.address) as channel,
+            standby_sessions(leader, other) as (sessions, _, _),
+            grpc.aio.insecure_channel(leader.address) as to_leader,
+            grpc.aio.insecure_channel(other.address) as to_other,
         ):
-            stub = agent_pb2_grpc.AgentRegistryStub(channel)  # type: ignore[no-untyped-call]
-            handover = await sessions.connect(stub, master.address)
-            assert handover.resumed
-            assert handover.response.master_info.port == master.port
-            await wait_for(lambda: len(master.received) == 2, what="resume")
-            assert master.bodies() == ["reregister", "resume"]
+            stub = agent_pb2_grpc.AgentRegistryStub(to_leader)  # type: ignore[no-untyped-call]
+            handover = await sessions.connect(stub, leader.address)
+            assert not handover.resumed and handover.response.heartbeat_interval_seconds == 2
+            assert leader.bodies() == ["reregister"] and not leader.received[0].standby
             handover.session.close()
+            stub = agent_pb2_grpc.AgentRegistryStub(to_other)  # type: ignore[no-untyped-call]
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await sessions.connect(stub, other.address)
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
 
     asyncio.run(scenario())
 

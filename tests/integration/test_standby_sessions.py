@@ -105,7 +105,7 @@ def _standing_by(cluster: LocalCluster, standby: Daemon) -> None:
 def _fail_over(leader: Daemon, standby: Daemon) -> None:
     leader.signal(signal.SIGKILL)
     _await(
-        lambda: _master_metrics(standby)["mesospy_master_agents_resumed"] == 1,
+        lambda: _master_metrics(standby)["mesospy_master_agents_resumed_total"] == 1,
         "the new leader to take the agent over on resume",
         timeout=60,
     )
