@@ -10,8 +10,9 @@ task is RUNNING and acknowledged, the leader gets SIGKILL. Measured (wall clock)
 
 - detection: kill -> ZooKeeper names a new leader (the dead master's session must expire:
   ``--zk-session-timeout``);
-- recovery: new leader named -> every agent re-registered with it (all its tasks taken
-  over) and every framework re-subscribed and offered resources again;
+- recovery: new leader named -> every agent back with it (all its tasks taken over; the
+  time of the line the new leader logs then, since an agent that resumes its standby
+  session is not answered) and every framework re-subscribed and offered resources again;
 - total: kill -> recovered.
 
 The target (<= 3 s) and the anchor (Mesos 1.5, ~4.5 s at 10k agents / 100k tasks) are
@@ -19,6 +20,7 @@ for the recovery; detection is set by the session timeout.
 
     python bench/failover.py                               # 1,000 agents, 10,000 tasks
     python bench/failover.py --agents 10000 --tasks 100000 --frameworks 100
+    python bench/failover.py --no-standby    # agents without standby sessions (as before)
 
 Exits non-zero on a wrong result: a task lost or ended (the new leader must know every
 task), an agent not re-registered, a launch beyond an agent's resources.

@@ -19,9 +19,9 @@ from mesospy.client import OperatorClient, OperatorError
 from mesospy.cluster import Daemon
 from mesospy.resources import Resources
 from mesospy.testing import LocalCluster
+from mesospy.testing.agent_session import expect_refusal, open_session
 from mesospy.testing.zookeeper import ZooKeeperSandbox
 from mesospy.v1 import agent_pb2 as apb
-from mesospy.v1 import agent_pb2_grpc as apb_grpc
 from mesospy.v1 import common_pb2 as pb
 
 MASTER_FLAGS = [
@@ -78,23 +78,6 @@ def _reregister(agent_id: str, tasks: int, finished: int = 0) -> apb.AgentMessag
     return apb.AgentMessage(reregister=request, standby=True)
 
 
-async def _session(address: str, *messages: apb.AgentMessage) -> tuple[Any, grpc.aio.Channel]:
-    channel = grpc.aio.insecure_channel(address, options=[("grpc.enable_http_proxy", 0)])
-    call = apb_grpc.AgentRegistryStub(channel).Connect()  # type: ignore[no-untyped-call]
-    for message in messages:
-        await call.write(message)
-    return call, channel
-
-
-async def _refused(call: Any, code: grpc.StatusCode, *words: str) -> None:
-    """The session ends with ``code`` and a message holding ``words``."""
-    with pytest.raises(grpc.aio.AioRpcError) as error:
-        await call.read()
-    assert error.value.code() == code, error.value.details()
-    for word in words:
-        assert word in (error.value.details() or ""), error.value.details()
-
-
 def _metrics(daemon: Daemon) -> dict[str, float]:
     with OperatorClient(f"127.0.0.1:{daemon.port}", timeout=10.0) as client:
         return client.get_metrics()
@@ -135,7 +118,7 @@ def _address(daemon: Daemon) -> str:
 
 async def _registered_id(leader: Daemon) -> tuple[str, Any, grpc.aio.Channel]:
     """An agent registered with the leader: (its id, its session, the channel)."""
-    call, channel = await _session(
+    call, channel = await open_session(
         _address(leader), apb.AgentMessage(register=apb.RegisterAgentRequest(agent_info=_info()))
     )
     answer = await call.read()
@@ -152,7 +135,7 @@ def test_a_standby_master_keeps_a_reregistration_and_refuses_the_rest(
         agent_id, _, leader_channel = await _registered_id(leader)
 
         # Kept, and answered with what the agent needs once this master leads.
-        call, channel = await _session(_address(standby), _reregister(agent_id, 1))
+        call, channel = await open_session(_address(standby), _reregister(agent_id, 1))
         answer = await call.read()
         assert answer.WhichOneof("body") == "standing_by"
         assert answer.standing_by.master_info.port == standby.port
@@ -161,7 +144,7 @@ def test_a_standby_master_keeps_a_reregistration_and_refuses_the_rest(
         # A fresh re-registration replaces it, unanswered; anything else ends the session.
         await call.write(_reregister(agent_id, 2))
         await call.write(apb.AgentMessage(heartbeat=apb.HeartbeatRequest(agent_id=agent_id)))
-        await _refused(
+        await expect_refusal(
             call,
             grpc.StatusCode.FAILED_PRECONDITION,
             "stands by",
@@ -171,25 +154,27 @@ def test_a_standby_master_keeps_a_reregistration_and_refuses_the_rest(
         await _await_async(lambda: _metrics(standby)["mesospy_master_standby_sessions"] == 0)
 
         # Another agent's re-registration on the same session is refused.
-        call, channel = await _session(
+        call, channel = await open_session(
             _address(standby), _reregister(agent_id, 0), _reregister("other-agent", 0)
         )
         assert (await call.read()).WhichOneof("body") == "standing_by"
-        await _refused(call, grpc.StatusCode.INVALID_ARGUMENT, "belongs to agent", "other-agent")
+        await expect_refusal(
+            call, grpc.StatusCode.INVALID_ARGUMENT, "belongs to agent", "other-agent"
+        )
         await channel.close()
 
         # A bad re-registration is refused as the leader would refuse it.
         bad = _reregister(agent_id, 1)
         bad.reregister.tasks[0].task_id = ""
-        call, channel = await _session(_address(standby), bad)
-        await _refused(call, grpc.StatusCode.INVALID_ARGUMENT, "reported task", "task_id")
+        call, channel = await open_session(_address(standby), bad)
+        await expect_refusal(call, grpc.StatusCode.INVALID_ARGUMENT, "reported task", "task_id")
         await channel.close()
 
         # Nothing kept: nothing to resume.
-        call, channel = await _session(
+        call, channel = await open_session(
             _address(standby), apb.AgentMessage(resume=apb.ResumeSession(agent_id=agent_id))
         )
-        await _refused(
+        await expect_refusal(
             call, grpc.StatusCode.FAILED_PRECONDITION, "nothing to resume", "re-register"
         )
         await channel.close()
@@ -198,24 +183,24 @@ def test_a_standby_master_keeps_a_reregistration_and_refuses_the_rest(
         # does not follow ZooKeeper is sent there at once).
         plain = _reregister(agent_id, 1)
         plain.standby = False
-        call, channel = await _session(_address(standby), plain)
-        await _refused(call, grpc.StatusCode.UNAVAILABLE, f"leader=127.0.0.1:{leader.port}")
+        call, channel = await open_session(_address(standby), plain)
+        await expect_refusal(call, grpc.StatusCode.UNAVAILABLE, f"leader=127.0.0.1:{leader.port}")
         await channel.close()
 
         # A leader keeps a standby session too (the agent's view of ZooKeeper may lag)
         # and takes the agent over on resume.
-        call, channel = await _session(_address(leader), _reregister(agent_id, 1))
+        call, channel = await open_session(_address(leader), _reregister(agent_id, 1))
         assert (await call.read()).WhichOneof("body") == "standing_by"
         await call.write(apb.AgentMessage(resume=apb.ResumeSession(agent_id=agent_id)))
         await _await_async(lambda: _metrics(leader)["mesospy_master_agents_resumed_total"] == 1)
         await channel.close()
 
         # A new agent registers with the leader only.
-        call, channel = await _session(
+        call, channel = await open_session(
             _address(standby),
             apb.AgentMessage(register=apb.RegisterAgentRequest(agent_info=_info())),
         )
-        await _refused(call, grpc.StatusCode.UNAVAILABLE, f"leader=127.0.0.1:{leader.port}")
+        await expect_refusal(call, grpc.StatusCode.UNAVAILABLE, f"leader=127.0.0.1:{leader.port}")
         await channel.close()
         await leader_channel.close()
 
@@ -228,7 +213,7 @@ def test_the_new_leader_takes_a_standby_session_over_on_resume(masters: LocalClu
 
     async def scenario() -> None:
         agent_id, _, leader_channel = await _registered_id(leader)
-        call, channel = await _session(_address(standby), _reregister(agent_id, 1))
+        call, channel = await open_session(_address(standby), _reregister(agent_id, 1))
         assert (await call.read()).WhichOneof("body") == "standing_by"
         # What the agent reports changed: the newest re-registration is what counts.
         await call.write(_reregister(agent_id, 3, finished=1))
@@ -269,7 +254,9 @@ def test_the_new_leader_takes_a_standby_session_over_on_resume(masters: LocalClu
         )
         assert _used_cpus(standby) == 2
         await call.write(_reregister(agent_id, 3))
-        await _refused(call, grpc.StatusCode.INVALID_ARGUMENT, "after registering, not reregister")
+        await expect_refusal(
+            call, grpc.StatusCode.INVALID_ARGUMENT, "after registering, not reregister"
+        )
         await channel.close()
 
     asyncio.run(scenario())

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import grpc
-import pytest
 
 from mesospy.cluster import LocalCluster
 from mesospy.resources import Resources
+from mesospy.testing.agent_session import expect_refusal, open_session
 from mesospy.v1 import agent_pb2 as apb
-from mesospy.v1 import agent_pb2_grpc as apb_grpc
 from mesospy.v1 import common_pb2 as pb
 
 UUID = b"u" * 16
@@ -27,33 +25,16 @@ def _register(port: int) -> apb.AgentMessage:
     return apb.AgentMessage(register=apb.RegisterAgentRequest(agent_info=info))
 
 
-async def _session(address: str, *messages: apb.AgentMessage) -> tuple[Any, grpc.aio.Channel]:
-    channel = grpc.aio.insecure_channel(address, options=[("grpc.enable_http_proxy", 0)])
-    call = apb_grpc.AgentRegistryStub(channel).Connect()  # type: ignore[no-untyped-call]
-    for message in messages:
-        await call.write(message)
-    return call, channel
-
-
-async def _refused(call: Any, code: grpc.StatusCode, *words: str) -> None:
-    """The session ends with ``code`` and a message holding ``words``."""
-    with pytest.raises(grpc.aio.AioRpcError) as error:
-        await call.read()
-    assert error.value.code() == code
-    for word in words:
-        assert word in (error.value.details() or "")
-
-
 def test_bad_session_input_gets_a_status_that_says_what_to_do(tmp_path: Path) -> None:
     with LocalCluster(agents=0, work_dir=tmp_path) as cluster:
 
         async def scenario() -> None:
             # A session starts with a registration.
-            call, channel = await _session(
+            call, channel = await open_session(
                 cluster.master_address,
                 apb.AgentMessage(heartbeat=apb.HeartbeatRequest(agent_id="a1")),
             )
-            await _refused(
+            await expect_refusal(
                 call,
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "starts with register or reregister, not heartbeat",
@@ -61,13 +42,13 @@ def test_bad_session_input_gets_a_status_that_says_what_to_do(tmp_path: Path) ->
             await channel.close()
 
             # Registered: the answer names the agent; a second registration is refused.
-            call, channel = await _session(cluster.master_address, _register(40001))
+            call, channel = await open_session(cluster.master_address, _register(40001))
             answer = await call.read()
             assert answer.WhichOneof("body") == "registered"
             agent_id = answer.registered.agent_id
             assert agent_id and answer.registered.heartbeat_interval_seconds > 0
             await call.write(_register(40001))
-            await _refused(
+            await expect_refusal(
                 call,
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "takes heartbeat or updates after registering, not register",
@@ -83,7 +64,7 @@ def test_a_bad_update_is_left_out_and_the_session_goes_on(tmp_path: Path) -> Non
     with LocalCluster(agents=0, work_dir=tmp_path) as cluster:
 
         async def scenario() -> None:
-            call, channel = await _session(cluster.master_address, _register(40002))
+            call, channel = await open_session(cluster.master_address, _register(40002))
             agent_id = (await call.read()).registered.agent_id
             cluster.wait_for(lambda s: [a.active for a in s.agents] == [True], 10, "active")
             bad = apb.StatusUpdate(
@@ -96,7 +77,7 @@ def test_a_bad_update_is_left_out_and_the_session_goes_on(tmp_path: Path) -> Non
             await call.write(apb.AgentMessage(updates=updates))
             # Still open: the next message is judged, and names the session's owner.
             await call.write(apb.AgentMessage(heartbeat=apb.HeartbeatRequest(agent_id="other")))
-            await _refused(
+            await expect_refusal(
                 call,
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"this session belongs to agent {agent_id!r}, not 'other'",
