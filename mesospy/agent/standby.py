@@ -102,6 +102,7 @@ class StandbySessions:
         self._timeout = timeout
         self._standbys: dict[str, _Standby] = {}
         self._in_use: str | None = None  # the master the registration loop last went to
+        self._moved = asyncio.Event()  # _in_use changed: the sessions are settled again
         self._channels: dict[str, grpc.aio.Channel] = {}
         self.refreshes = 0  # fresh re-registrations sent on standing sessions (a metric)
         self.resumed = 0  # sessions taken over with `resume` (a metric)
@@ -127,7 +128,16 @@ class StandbySessions:
         contenders: list[common_pb2.MasterInfo] = []
         try:
             while True:
-                contenders = await self._detector.wait_contenders(contenders)
+                changed = asyncio.ensure_future(self._detector.wait_contenders(contenders))
+                moved = asyncio.ensure_future(self._moved.wait())
+                try:
+                    await asyncio.wait({changed, moved}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    changed.cancel()
+                    moved.cancel()
+                if changed.done() and not changed.cancelled():
+                    contenders = changed.result()
+                self._moved.clear()
                 if not contenders:  # ZooKeeper's view was lost: keep what we have
                     continue
                 try:
@@ -147,6 +157,9 @@ class StandbySessions:
         wanted = present - {leading, self._in_use}
         # The new leader's standby session (if any) is left for take_over.
         dropped = [self._standbys.pop(a) for a in list(self._standbys) if a not in present]
+        for standby in dropped:  # before any pause: none may open a channel again
+            if standby.keeper is not None:
+                standby.keeper.cancel()
         for address in sorted(wanted):
             if address in self._standbys:
                 if self._standbys[address].session is None:  # e.g. restarted: try now
@@ -266,7 +279,7 @@ class StandbySessions:
         agent's session with it: ``resume``, after a fresh re-registration if something
         changed since its last one (see ``_hand_over``). None when there is no such session
         or it failed: the caller then opens a fresh session (``connect``)."""
-        self._in_use = leader
+        self._use(leader)
         standby = self._standbys.pop(leader, None)
         if standby is None:
             return None
@@ -283,13 +296,20 @@ class StandbySessions:
     async def connect(self, stub: agent_pb2_grpc.AgentRegistryStub, leader: str) -> Handover:
         """A fresh session with ``leader``: (re-)register on it, answered ``registered``.
         Raises as ``MasterSession.open`` (and ``SessionClosed`` for another answer)."""
-        self._in_use = leader
+        self._use(leader)
         session, answer = await MasterSession.open(stub, self._registration(), self._timeout)
         body = answer.WhichOneof("body")
         if body == "registered":
             return Handover(session, answer.registered, resumed=False)
         session.close()
         raise SessionClosed(f"the master answered a registration with {body}")
+
+    def _use(self, leader: str) -> None:
+        """The registration loop goes to ``leader`` now: no standby session with it, and
+        one again with the master it left (if that still contends)."""
+        if leader != self._in_use:
+            self._in_use = leader
+            self._moved.set()
 
     def _standby_message(self) -> agent_pb2.AgentMessage:
         message = self._registration()

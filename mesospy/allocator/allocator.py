@@ -240,8 +240,8 @@ class Allocator:
             self._release(agent_id, agent, client, resources)
         for client in agent.filters.clients():
             self._remove_filter(agent, client)
-            if (fw := self._frameworks.get(client[0])) is not None:
-                fw.filter_agents.discard(agent_id)
+        for fw in self._frameworks.values():  # also those whose filters here expired
+            fw.filter_agents.discard(agent_id)
         self._change_total(agent.total, -1)
         del self._agents[agent_id]
         self._offerable.discard(agent_id)

@@ -79,13 +79,20 @@ class Master:
         self.info.address.CopyFrom(pb.Address(hostname=hostname, ip=ip, port=port))
         self.info.pid = f"master@{ip}:{port}"
 
+    def starting(self) -> bool:
+        """Elected (or standalone) but still recovering its state: about to lead."""
+        if self.leading:
+            return False
+        leader = self.leader_address()
+        return leader == f"{self.info.ip}:{self.info.port}" or (
+            leader is None and self.config.zk is None
+        )
+
     def require_leader(self) -> None:
         """Refuse work unless this master leads; name the leader so clients follow."""
         if not self.leading:
             leader = self.leader_address()
-            if leader == f"{self.info.ip}:{self.info.port}" or (
-                leader is None and self.config.zk is None
-            ):
+            if self.starting():
                 raise NotLeader(
                     "this master is starting: it is recovering its state; retry shortly"
                 )

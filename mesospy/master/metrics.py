@@ -113,7 +113,7 @@ class _StateCollector(Collector):
         yield _labelled("mesospy_master_agents", "Agents by state.", "state", agents)
         yield _gauge(
             "mesospy_master_standby_sessions",
-            "Agents' standby sessions held while this master does not lead.",
+            "Agents' standby sessions held (re-registrations kept until resume).",
             m.agents.standing_by,
         )
         yield CounterMetricFamily(

@@ -286,6 +286,11 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
                 f"this session stands by: it takes reregister, then resume once this master "
                 f"leads, not {body or 'an empty message'}"
             )
+        if self.m.starting():
+            # Elected, still recovering: agents come at once after a failover (those
+            # without a standby session here), and a refusal would send each into its
+            # backoff for seconds; they wait for the recovery instead.
+            await self._leadership()
         self.m.require_leader()
         return None, await self._open(message, body)
 

@@ -27,8 +27,12 @@ async def expect_refusal(call: Any, code: grpc.StatusCode, *words: str) -> None:
         answer = await call.read()
     except grpc.aio.AioRpcError as error:
         details = error.details() or ""
-        assert error.code() == code, f"{error.code().name}: {details}"
+        if error.code() != code:
+            raise AssertionError(
+                f"expected {code.name}, got {error.code().name}: {details}"
+            ) from error
         for word in words:
-            assert word in details, f"{word!r} not in {details!r}"
+            if word not in details:
+                raise AssertionError(f"{word!r} not in {details!r}") from error
         return
     raise AssertionError(f"the session went on ({answer!r}); expected {code.name}")

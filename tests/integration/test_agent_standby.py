@@ -257,6 +257,28 @@ def test_the_master_in_use_gets_no_standby_session() -> None:
     asyncio.run(scenario())
 
 
+def test_the_master_left_by_the_registration_loop_gets_a_standby_session_again() -> None:
+    async def scenario() -> None:
+        leader, other = StandInMaster(leads=True), StandInMaster()
+        async with (
+            standby_sessions(leader, other) as (sessions, detector, _),
+            grpc.aio.insecure_channel(leader.address) as channel,
+        ):
+            detector.elect(leader, other)
+            await wait_for(lambda: _standing(sessions) == (1, 0), what="standing by")
+            handover = await sessions.take_over(other.address)  # a stale view named it
+            assert handover is not None
+            handover.session.close()
+            # The loop goes back to the leader, with no change among the contenders:
+            # the master it left stands by again all the same.
+            stub = agent_pb2_grpc.AgentRegistryStub(channel)  # type: ignore[no-untyped-call]
+            (await sessions.connect(stub, leader.address)).session.close()
+            await wait_for(lambda: other.opened == 2, what="a new standby session")
+            await wait_for(lambda: _standing(sessions) == (1, 0), what="standing by again")
+
+    asyncio.run(scenario())
+
+
 def test_sessions_follow_the_contenders() -> None:
     async def scenario() -> None:
         leader, a, b = StandInMaster(leads=True), StandInMaster(), StandInMaster()
