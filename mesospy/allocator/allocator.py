@@ -84,6 +84,14 @@ class _Agent:
         self.next_expiry = math.inf  # lower bound on its filters' deadlines
 
 
+# A framework lists the agents it put filters on while they are at most this many (or an
+# eighth of the agents): after a failover a framework declines a few agents' offers before
+# it suppresses, and visiting only those is what makes its suppress cheap; one that
+# filtered most of the cluster (Mesos's DeclineOffers benchmark) visits every agent
+# instead, without the memory of a list per framework as long as the cluster.
+FILTER_AGENTS_MAX = 256
+
+
 class _Framework:
     __slots__ = (
         "active",
@@ -104,8 +112,9 @@ class _Framework:
         self.n_filters = 0
         self.filter_roles: set[str] = set()  # roles it ever installed filters for
         # Agents it ever installed filters on (since its filters were last cleared): what
-        # a change of its wanting or a revive visits, not every agent.
-        self.filter_agents: set[str] = set()
+        # a change of its wanting or a revive visits, not every agent. None: too many to
+        # list (see FILTER_AGENTS_MAX), every agent is visited.
+        self.filter_agents: set[str] | None = set()
         self.wanting: set[Client] = set()  # its clients in Allocator._wanting
 
 
@@ -241,7 +250,8 @@ class Allocator:
         for client in agent.filters.clients():
             self._remove_filter(agent, client)
         for fw in self._frameworks.values():  # also those whose filters here expired
-            fw.filter_agents.discard(agent_id)
+            if fw.filter_agents is not None:
+                fw.filter_agents.discard(agent_id)
         self._change_total(agent.total, -1)
         del self._agents[agent_id]
         self._offerable.discard(agent_id)
@@ -487,9 +497,7 @@ class Allocator:
         self._wanting |= added
         self._wanting -= removed
         if fw.n_filters:
-            for agent_id in fw.filter_agents:
-                if (agent := self._agents.get(agent_id)) is None:
-                    continue
+            for _, agent in self._filtered_by(fw):
                 for client in added:
                     agent.filters.toggle(client, True)
                 for client in removed:
@@ -558,7 +566,10 @@ class Allocator:
         if agent.filters.add(client, spec):
             fw.n_filters += 1
         fw.filter_roles.add(client[1])
-        fw.filter_agents.add(agent_id)
+        if fw.filter_agents is not None:
+            fw.filter_agents.add(agent_id)
+            if len(fw.filter_agents) > max(FILTER_AGENTS_MAX, len(self._agents) // 8):
+                fw.filter_agents = None
         if expiry < agent.next_expiry:
             agent.next_expiry = expiry
             heapq.heappush(self._expiries, (expiry, agent_id))
@@ -571,18 +582,23 @@ class Allocator:
 
     def _clear_filters(self, framework_id: str, fw: _Framework) -> None:
         if not fw.n_filters:
-            fw.filter_agents.clear()
+            fw.filter_agents = set()
             return
-        for agent_id in fw.filter_agents:
-            if (agent := self._agents.get(agent_id)) is None:
-                continue
+        for agent_id, agent in self._filtered_by(fw):
             for role in fw.filter_roles:
                 if agent.filters.remove((framework_id, role)):
                     fw.n_filters -= 1
                     if agent_id in self._offerable:
                         self._dirty.add(agent_id)
         fw.filter_roles.clear()
-        fw.filter_agents.clear()
+        fw.filter_agents = set()
+
+    def _filtered_by(self, fw: _Framework) -> Iterable[tuple[str, _Agent]]:
+        """The agents that may hold a filter of ``fw``: those it listed, or every one."""
+        if fw.filter_agents is None:
+            return self._agents.items()
+        agents = self._agents
+        return [(a, agents[a]) for a in fw.filter_agents if a in agents]
 
     def _expire_filters(self, now: float) -> None:
         heap = self._expiries
