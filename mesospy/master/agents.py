@@ -221,16 +221,17 @@ class AgentHandler:
             if p := id_problem("task_id", task_id) or id_problem("framework_id", framework_id):
                 raise InvalidArgument(f"reported task: {p}")
             role, state, share = task.role or "*", task.state, self._resources_of(task)
+            ended = is_terminal(state)
             record = TaskRecord(None, framework_id, info.id, role, share, reported=task)
             record.latest_state = state
             # An ended task's resources are not counted in use (``used``): its update,
             # resent until acknowledged, must not give them back a second time.
-            record.resources_recovered = is_terminal(state)
+            record.resources_recovered = ended
             if task.HasField("status"):
                 record.status = task.status
                 record.state = record.status.state
             tasks.append((task_id, record))
-            if not is_terminal(state):
+            if not ended:
                 used[framework_id, role] = used.get((framework_id, role), Resources()) + share
         return Reregistration(request, info, total, tasks, used)
 

@@ -91,11 +91,11 @@ class Master:
     def require_leader(self) -> None:
         """Refuse work unless this master leads; name the leader so clients follow."""
         if not self.leading:
-            leader = self.leader_address()
             if self.starting():
                 raise NotLeader(
                     "this master is starting: it is recovering its state; retry shortly"
                 )
+            leader = self.leader_address()
             raise NotLeader(
                 f"this master is not the leader; leader={leader}"
                 if leader

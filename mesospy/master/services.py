@@ -291,7 +291,8 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
             # without a standby session here), and a refusal would send each into its
             # backoff for seconds; they wait for the recovery instead.
             await self._leadership()
-        self.m.require_leader()
+        else:
+            self.m.require_leader()
         return None, await self._open(message, body)
 
     async def _leadership(self) -> None:

@@ -8,10 +8,10 @@ Every transaction also sets ``epoch``, so the zxid of its last change (``mzxid``
 in the ensemble's history, even if the node is deleted and made again) names the registry's
 latest change. A standby master reads the whole registry ahead of leading (``read``, tagged
 with the epoch read first) and hands it to the registry it gets once elected (``warm``):
-``load`` then reads only the epoch, and re-reads everything only if it moved since. Every
-master of a cluster must set the epoch (run this version or later): one that writes without
-it would leave a standby's snapshot looking current. 10,000 agents' nodes
-take seconds to read; a new leader should not spend them after the failover.
+``load`` then reads only the epoch, and re-reads everything only if it moved since: 10,000
+agents' nodes take seconds to read, and a new leader should not spend them after the
+failover. Every master of a cluster must set the epoch (run this version or later): one
+that writes without it would leave a standby's snapshot looking current.
 
 Fencing: every write is a multi-op transaction that first checks the leader's own election
 znode. That node is ephemeral, so once this master's session has expired (and a successor
@@ -75,7 +75,7 @@ def _dump(doc: Any) -> bytes:
 
 @dataclass(frozen=True)
 class RegistrySnapshot:
-    """The whole registry as read when ``epoch`` was the epoch's version."""
+    """The whole registry as read when ``epoch`` was the epoch node's ``mzxid``."""
 
     epoch: int | None
     agents: dict[str, dict[str, Any]]
