@@ -218,14 +218,12 @@ class Sim:
                 "streams_ended",
                 "standby_opened",
                 "standby_open_failures",
-                "standby_answered_registered",
                 "standby_ended",
                 "standby_closed",
                 "standby_refreshes",
                 "resumes",
                 "takeover_reregisters",
                 "takeover_failures",
-                "register_answered_standing_by",
             )
         }
         # Time (wall clock) the last agent got registered with the current leader, and
@@ -325,12 +323,12 @@ class Sim:
                 self._lost_master.clear()
                 self.all_registered_at = 0.0
                 for agent in self.agents:
-                    # A session the new leader answered `registered` already (a standby
-                    # stream opened as it took over) is kept.
+                    # A session with the new leader already (registered before this
+                    # round noticed the change) is kept.
                     if not (agent.registered and agent.call_master == self.leader):
                         self.need_registration(agent)
             # Agents whose registration is under way, or that got a session with the
-            # leader meanwhile (a standby stream answered `registered`), are left out.
+            # leader meanwhile, are left out.
             todo = [a for a in self._todo if not a.registering and not a.registered]
             self._todo.clear()
             if not todo:
@@ -406,11 +404,9 @@ class Sim:
         agent.registering = True
         call: Stream | None = None
         reregister = bool(agent.agent_id)
-        version = agent.version
         try:
             async with self._in_flight:
                 if reregister:
-                    version = agent.version  # what this reregister reports
                     first = apb.AgentMessage(reregister=self._reregister_request(agent))
                 else:
                     first = apb.AgentMessage(
@@ -444,17 +440,6 @@ class Sim:
             return False
         finally:
             agent.registering = False
-        if (
-            reregister
-            and isinstance(reply, apb.MasterMessage)
-            and reply.WhichOneof("body") == "standing_by"
-        ):
-            # ZooKeeper names this master leader but it does not know yet: it keeps the
-            # re-registration. A standby stream with the leader, taken over at once.
-            self.counters["register_answered_standing_by"] += 1
-            standby = Standby(address, call, ready=True, sent_version=version)
-            agent.reader = asyncio.ensure_future(self._read_stream(agent, call, address))
-            return await self._take_over(agent, standby)
         if not isinstance(reply, apb.MasterMessage) or reply.WhichOneof("body") != "registered":
             # The stream ended without a status (EOF), or the master answered out of turn.
             self.counters["registration_failures"] += 1
@@ -637,19 +622,6 @@ class Sim:
                 self._changed.add(agent)  # changed while opening: refreshed
             self._spawn(self._read_stream(agent, call, address))
             return
-        if kind == "registered" and not agent.registering:
-            # This master leads already: the stream is the agent's session with the leader.
-            assert isinstance(reply, apb.MasterMessage) and call is not None
-            del agent.standby[address]
-            agent.standby_retry.pop(address, None)
-            self.counters["standby_answered_registered"] += 1
-            self.counters["reregistered"] += 1
-            self._drop_stream(agent)
-            self._todo.discard(agent)
-            agent.write_lock = standby.write_lock
-            self._registered(agent, call, address, reply.registered)
-            agent.reader = asyncio.ensure_future(self._read_stream(agent, call, address))
-            return
         # Refused, ended, or answered out of turn: tried again later, with backoff.
         del agent.standby[address]
         if standby.call is not None:
@@ -743,7 +715,7 @@ class Sim:
             async with asyncio.timeout(RPC_TIMEOUT):
                 async with standby.write_lock:
                     if agent.call is not call or agent.registered:
-                        return False  # dropped meanwhile, or answered `registered` already
+                        return False  # dropped meanwhile, or registered with the leader already
                     # Decided under the lock: a refresh being written counts.
                     if standby.sent_version != agent.version:
                         version = agent.version
@@ -784,13 +756,6 @@ class Sim:
                     kind = message.WhichOneof("body")
                     if kind == "acknowledgements":
                         self.acknowledge(message.acknowledgements)
-                    elif kind == "registered":
-                        # A standby stream's master answered as the leader.
-                        if agent.call is call and not agent.registered:
-                            self.counters["reregistered"] += 1
-                            self._registered(agent, call, address, message.registered)
-                            if not self._busy:
-                                self._check_all_registered()
                     elif kind == "heartbeat":
                         if message.heartbeat.reregister and agent.call is call:
                             self.need_registration(agent)  # cancels this stream
