@@ -205,7 +205,22 @@ class Filters(_message.Message):
     def __init__(self, refuse_seconds: _Optional[float] = ...) -> None: ...
 
 class CommandInfo(_message.Message):
-    __slots__ = ("shell", "argv", "environment", "user")
+    __slots__ = ("shell", "argv", "environment", "user", "uris")
+    class URI(_message.Message):
+        __slots__ = ("value", "executable", "extract", "cache", "output_file", "checksum")
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        EXECUTABLE_FIELD_NUMBER: _ClassVar[int]
+        EXTRACT_FIELD_NUMBER: _ClassVar[int]
+        CACHE_FIELD_NUMBER: _ClassVar[int]
+        OUTPUT_FILE_FIELD_NUMBER: _ClassVar[int]
+        CHECKSUM_FIELD_NUMBER: _ClassVar[int]
+        value: str
+        executable: bool
+        extract: bool
+        cache: bool
+        output_file: str
+        checksum: str
+        def __init__(self, value: _Optional[str] = ..., executable: _Optional[bool] = ..., extract: _Optional[bool] = ..., cache: _Optional[bool] = ..., output_file: _Optional[str] = ..., checksum: _Optional[str] = ...) -> None: ...
     class EnvironmentEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -217,11 +232,79 @@ class CommandInfo(_message.Message):
     ARGV_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
+    URIS_FIELD_NUMBER: _ClassVar[int]
     shell: str
     argv: _containers.RepeatedScalarFieldContainer[str]
     environment: _containers.ScalarMap[str, str]
     user: str
-    def __init__(self, shell: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., environment: _Optional[_Mapping[str, str]] = ..., user: _Optional[str] = ...) -> None: ...
+    uris: _containers.RepeatedCompositeFieldContainer[CommandInfo.URI]
+    def __init__(self, shell: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., environment: _Optional[_Mapping[str, str]] = ..., user: _Optional[str] = ..., uris: _Optional[_Iterable[_Union[CommandInfo.URI, _Mapping]]] = ...) -> None: ...
+
+class Image(_message.Message):
+    __slots__ = ("type", "docker", "cached")
+    class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        TYPE_UNSPECIFIED: _ClassVar[Image.Type]
+        APPC: _ClassVar[Image.Type]
+        DOCKER: _ClassVar[Image.Type]
+    TYPE_UNSPECIFIED: Image.Type
+    APPC: Image.Type
+    DOCKER: Image.Type
+    class Docker(_message.Message):
+        __slots__ = ("name",)
+        NAME_FIELD_NUMBER: _ClassVar[int]
+        name: str
+        def __init__(self, name: _Optional[str] = ...) -> None: ...
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    DOCKER_FIELD_NUMBER: _ClassVar[int]
+    CACHED_FIELD_NUMBER: _ClassVar[int]
+    type: Image.Type
+    docker: Image.Docker
+    cached: bool
+    def __init__(self, type: _Optional[_Union[Image.Type, str]] = ..., docker: _Optional[_Union[Image.Docker, _Mapping]] = ..., cached: _Optional[bool] = ...) -> None: ...
+
+class Volume(_message.Message):
+    __slots__ = ("container_path", "host_path", "mode")
+    class Mode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        MODE_UNSPECIFIED: _ClassVar[Volume.Mode]
+        RW: _ClassVar[Volume.Mode]
+        RO: _ClassVar[Volume.Mode]
+    MODE_UNSPECIFIED: Volume.Mode
+    RW: Volume.Mode
+    RO: Volume.Mode
+    CONTAINER_PATH_FIELD_NUMBER: _ClassVar[int]
+    HOST_PATH_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    container_path: str
+    host_path: str
+    mode: Volume.Mode
+    def __init__(self, container_path: _Optional[str] = ..., host_path: _Optional[str] = ..., mode: _Optional[_Union[Volume.Mode, str]] = ...) -> None: ...
+
+class ContainerInfo(_message.Message):
+    __slots__ = ("type", "volumes", "hostname", "mesos")
+    class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        TYPE_UNSPECIFIED: _ClassVar[ContainerInfo.Type]
+        DOCKER: _ClassVar[ContainerInfo.Type]
+        MESOS: _ClassVar[ContainerInfo.Type]
+    TYPE_UNSPECIFIED: ContainerInfo.Type
+    DOCKER: ContainerInfo.Type
+    MESOS: ContainerInfo.Type
+    class MesosInfo(_message.Message):
+        __slots__ = ("image",)
+        IMAGE_FIELD_NUMBER: _ClassVar[int]
+        image: Image
+        def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ...) -> None: ...
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    MESOS_FIELD_NUMBER: _ClassVar[int]
+    type: ContainerInfo.Type
+    volumes: _containers.RepeatedCompositeFieldContainer[Volume]
+    hostname: str
+    mesos: ContainerInfo.MesosInfo
+    def __init__(self, type: _Optional[_Union[ContainerInfo.Type, str]] = ..., volumes: _Optional[_Iterable[_Union[Volume, _Mapping]]] = ..., hostname: _Optional[str] = ..., mesos: _Optional[_Union[ContainerInfo.MesosInfo, _Mapping]] = ...) -> None: ...
 
 class HealthCheck(_message.Message):
     __slots__ = ("type", "delay_seconds", "interval_seconds", "timeout_seconds", "consecutive_failures", "grace_period_seconds", "command", "http", "tcp")
@@ -278,7 +361,7 @@ class KillPolicy(_message.Message):
     def __init__(self, grace_period_seconds: _Optional[float] = ...) -> None: ...
 
 class TaskInfo(_message.Message):
-    __slots__ = ("name", "task_id", "agent_id", "resources", "command", "health_check", "kill_policy", "labels", "max_completion_time_seconds")
+    __slots__ = ("name", "task_id", "agent_id", "resources", "command", "health_check", "kill_policy", "labels", "max_completion_time_seconds", "container")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -288,6 +371,7 @@ class TaskInfo(_message.Message):
     KILL_POLICY_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     MAX_COMPLETION_TIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
     name: str
     task_id: str
     agent_id: str
@@ -297,7 +381,8 @@ class TaskInfo(_message.Message):
     kill_policy: KillPolicy
     labels: _containers.RepeatedCompositeFieldContainer[Label]
     max_completion_time_seconds: float
-    def __init__(self, name: _Optional[str] = ..., task_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., kill_policy: _Optional[_Union[KillPolicy, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., max_completion_time_seconds: _Optional[float] = ...) -> None: ...
+    container: ContainerInfo
+    def __init__(self, name: _Optional[str] = ..., task_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., kill_policy: _Optional[_Union[KillPolicy, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., max_completion_time_seconds: _Optional[float] = ..., container: _Optional[_Union[ContainerInfo, _Mapping]] = ...) -> None: ...
 
 class TaskStatus(_message.Message):
     __slots__ = ("task_id", "state", "reason", "message", "source", "agent_id", "framework_id", "timestamp", "uuid", "healthy", "exit_code", "labels")
@@ -384,7 +469,7 @@ class TaskStatus(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., state: _Optional[_Union[TaskState, str]] = ..., reason: _Optional[_Union[TaskStatus.Reason, str]] = ..., message: _Optional[str] = ..., source: _Optional[_Union[TaskStatus.Source, str]] = ..., agent_id: _Optional[str] = ..., framework_id: _Optional[str] = ..., timestamp: _Optional[float] = ..., uuid: _Optional[bytes] = ..., healthy: _Optional[bool] = ..., exit_code: _Optional[int] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("name", "task_id", "framework_id", "agent_id", "state", "resources", "status", "labels", "role", "command", "health_check", "kill_policy", "max_completion_time_seconds")
+    __slots__ = ("name", "task_id", "framework_id", "agent_id", "state", "resources", "status", "labels", "role", "command", "health_check", "kill_policy", "max_completion_time_seconds", "container")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -398,6 +483,7 @@ class Task(_message.Message):
     HEALTH_CHECK_FIELD_NUMBER: _ClassVar[int]
     KILL_POLICY_FIELD_NUMBER: _ClassVar[int]
     MAX_COMPLETION_TIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
     name: str
     task_id: str
     framework_id: str
@@ -411,4 +497,5 @@ class Task(_message.Message):
     health_check: HealthCheck
     kill_policy: KillPolicy
     max_completion_time_seconds: float
-    def __init__(self, name: _Optional[str] = ..., task_id: _Optional[str] = ..., framework_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., state: _Optional[_Union[TaskState, str]] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., role: _Optional[str] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., kill_policy: _Optional[_Union[KillPolicy, _Mapping]] = ..., max_completion_time_seconds: _Optional[float] = ...) -> None: ...
+    container: ContainerInfo
+    def __init__(self, name: _Optional[str] = ..., task_id: _Optional[str] = ..., framework_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., state: _Optional[_Union[TaskState, str]] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., role: _Optional[str] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., kill_policy: _Optional[_Union[KillPolicy, _Mapping]] = ..., max_completion_time_seconds: _Optional[float] = ..., container: _Optional[_Union[ContainerInfo, _Mapping]] = ...) -> None: ...
