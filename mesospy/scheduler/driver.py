@@ -24,6 +24,7 @@ from mesospy.scheduler.errors import (
     MesospyError,
     from_rpc_error,
 )
+from mesospy.scheduler.resends import DeliveredUpdates
 from mesospy.scheduler.scheduler import Scheduler
 from mesospy.security.channels import framework_security
 from mesospy.security.tls import TLSConfig
@@ -108,6 +109,7 @@ class SchedulerDriver:
         self._stopping = asyncio.Event()
         self._subscribed = asyncio.Event()
         self._callback_lock = asyncio.Lock()
+        self._delivered = DeliveredUpdates()
 
     # ------------------------------------------------------------------ state
 
@@ -216,6 +218,7 @@ class SchedulerDriver:
     def acknowledge(self, status: common_pb2.TaskStatus) -> None:
         """Acknowledge a status update (needed only with ``implicit_acknowledgements=False``)."""
         if status.uuid:
+            self._delivered.acknowledged((status.task_id, status.uuid))
             self._enqueue(calls.acknowledge([status]))
 
     def reconcile(self, tasks: Iterable[tuple[str, str] | common_pb2.TaskStatus] = ()) -> None:
@@ -434,10 +437,24 @@ class SchedulerDriver:
         await self._invoke("subscribed", subscribed.framework_id, subscribed.master_info)
 
     async def _on_update(self, status: common_pb2.TaskStatus) -> None:
+        key = (status.task_id, status.uuid)
+        if status.uuid and key in self._delivered:
+            # A resend of an update the scheduler has had: not a new event. Acknowledge it
+            # again if the first delivery was (the ack may have been lost); otherwise the
+            # scheduler's own acknowledgement of the first delivery is still to come.
+            log.debug(
+                "status update %s of task %s delivered again", status.uuid.hex(), status.task_id
+            )
+            if self._delivered.is_acknowledged(key):
+                self._enqueue(calls.acknowledge([status]))
+            return
         handled = await self._invoke("status_update", status)
         # Ack only what the scheduler handled: a failed callback gets the update again.
-        if handled and self.implicit_acknowledgements and status.uuid:
-            self._enqueue(calls.acknowledge([status]))
+        if handled and status.uuid:
+            self._delivered.delivered(key)
+            if self.implicit_acknowledgements:
+                self._delivered.acknowledged(key)
+                self._enqueue(calls.acknowledge([status]))
 
     async def _invoke(self, name: str, *args: object) -> bool:
         """Run a scheduler callback (awaiting it if async); False if it raised."""

@@ -342,8 +342,55 @@ def test_detector_is_used_when_given() -> None:
     run(scenario)
 
 
-def drain(queue: asyncio.Queue[Call]) -> list[Call]:
+def drain(queue: asyncio.Queue[Any]) -> list[Any]:
     items = []
     while not queue.empty():
         items.append(queue.get_nowait())
     return items
+
+
+def test_a_resent_update_reaches_the_scheduler_once_and_is_acked_again() -> None:
+    async def scenario(master: FakeMaster, scheduler: Recorder) -> None:
+        driver = make_driver(master, scheduler)
+        running = asyncio.create_task(driver.run_async())
+        stream = await master.streams.get()
+        stream.put_nowait(Events(events=[update("t1", b"u1")]))
+        (status,) = await scheduler.next("status_update")
+        first = await master.next_call(Call.ACKNOWLEDGE)
+        assert [(a.task_id, a.uuid) for a in first.acknowledges] == [("t1", b"u1")]
+        # The same update again (an agent's or a new master's resend), then a new one.
+        stream.put_nowait(Events(events=[update("t1", b"u1")]))
+        again = await master.next_call(Call.ACKNOWLEDGE)
+        assert [(a.task_id, a.uuid) for a in again.acknowledges] == [("t1", b"u1")]
+        stream.put_nowait(Events(events=[update("t1", b"u2")]))
+        (newer,) = await scheduler.next("status_update")
+        assert newer.uuid == b"u2"
+        assert all(name != "status_update" for name, _ in drain(scheduler.seen))
+        driver.abort()
+        await finish(running)
+
+    run(scenario)
+
+
+def test_with_explicit_acks_a_resend_waits_for_the_schedulers_ack() -> None:
+    async def scenario(master: FakeMaster, scheduler: Recorder) -> None:
+        driver = make_driver(master, scheduler, implicit_acknowledgements=False)
+        running = asyncio.create_task(driver.run_async())
+        stream = await master.streams.get()
+        stream.put_nowait(Events(events=[update("t1", b"u1"), update("t1", b"u1")]))
+        (status,) = await scheduler.next("status_update")
+        driver.reconcile()  # a marker: sent after anything the driver would have sent
+        await master.next_call(Call.RECONCILE)
+        calls_so_far = drain(master.calls)
+        assert all(c.type != Call.ACKNOWLEDGE for c in calls_so_far)
+        assert all(name != "status_update" for name, _ in drain(scheduler.seen))
+        driver.acknowledge(status)
+        await master.next_call(Call.ACKNOWLEDGE)
+        # Acknowledged now: a later resend is answered by the driver alone.
+        stream.put_nowait(Events(events=[update("t1", b"u1")]))
+        await master.next_call(Call.ACKNOWLEDGE)
+        assert all(name != "status_update" for name, _ in drain(scheduler.seen))
+        driver.abort()
+        await finish(running)
+
+    run(scenario)
