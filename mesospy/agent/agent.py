@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import secrets
 from typing import Any
@@ -35,6 +36,7 @@ from mesospy.agent.probe import resource_text
 from mesospy.agent.service import AgentService, Refused
 from mesospy.agent.standby import StandbySessions
 from mesospy.agent.status_updates import StatusUpdateManager, UpdateStreams
+from mesospy.agent.task_env import base_environment
 from mesospy.agent.tasks import TaskManager
 from mesospy.detector import MasterDetector, MasterSpecError
 from mesospy.metrics_http import MetricsPortError, serve_registry
@@ -116,6 +118,9 @@ class Agent:
             agent_id=lambda: self.agent_id,
             kill_grace_period=cfg.kill_grace_period,
             allow_root_tasks=cfg.allow_root_tasks,
+            environment=base_environment(
+                os.environ, cfg.task_env_passthrough, cfg.executor_environment_variables
+            ),
         )
         self.tasks.recover(state)
         self.checkpoint.flush()

@@ -90,6 +90,10 @@ class AgentConfig:
     # An agent running as root refuses to run tasks as root (a task with no user, or
     # user root) unless this is set; `mesospy local` sets it, `mesospy agent` does not.
     allow_root_tasks: bool = False
+    # Agent environment variables tasks also get (names or patterns), and variables every
+    # task starts with (Mesos's --executor_environment_variables); see agent/task_env.py.
+    task_env_passthrough: tuple[str, ...] = ()
+    executor_environment_variables: dict[str, str] = field(default_factory=dict)
     # The principal and secret the agent authenticates to the master with.
     credential: Credential | None = None
     # Sandboxes of ended tasks are removed this long after their task ended (Mesos's

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from mesospy.agent.isolation import Container, Isolator
 from mesospy.agent.launcher import STDOUT, LaunchSpec, TaskLauncher, describe_exit, kill_group
 from mesospy.agent.sandbox import SandboxPathError, check_id, sandbox_dir
 from mesospy.agent.status_updates import StatusUpdateManager, TaskKey
+from mesospy.agent.task_env import base_environment, user_environment
 from mesospy.security.task_user import delegate_cgroups, root_problem, switch_to, task_user
 from mesospy.task_states import is_terminal
 from mesospy.v1 import common_pb2
@@ -141,6 +142,7 @@ class TaskManager:
         agent_id: Callable[[], str],
         kill_grace_period: float = 3.0,
         allow_root_tasks: bool = True,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self._work_dir = work_dir
         self._exits = ExitLog(work_dir)
@@ -157,8 +159,8 @@ class TaskManager:
         # An agent running as root runs tasks as root only with this (--allow-root-tasks).
         self.allow_root_tasks = allow_root_tasks
         self.tasks: dict[TaskKey, Task] = {}
-        # The agent's environment, inherited by tasks as Mesos's command executor does.
-        self._base_env = dict(os.environ)
+        # What every task starts with (mesospy.agent.task_env): not the agent's environment.
+        self._base_env = dict(environment) if environment is not None else base_environment({})
         self._unstamped: list[Task] = []
         self._preparing: set[asyncio.Future[None]] = set()
         # Bumped whenever what ``task_protos`` and the frameworks report changes (a task
@@ -273,13 +275,16 @@ class TaskManager:
         task.env = self._task_env(task)
         task.launching = True
         command = info.command
-        framework = self.frameworks.get(framework_id)
-        user = task_user(command.user, framework.user if framework is not None else "")
+        user = self._user_of(task)
         if problem := root_problem(user, self._launcher.running_as_root, self.allow_root_tasks):
             self._emit(task, common_pb2.TASK_ERROR, Reason.REASON_TASK_INVALID, problem)
             return None
         argv = ["/bin/sh", "-c", command.shell] if command.shell else list(command.argv)
         return _Launch(task, LaunchSpec(argv, task.env, sandbox, switch_to(user)))
+
+    def _user_of(self, task: Task) -> str | None:
+        framework = self.frameworks.get(task.framework_id)
+        return task_user(task.info.command.user, framework.user if framework is not None else "")
 
     def _prepare_all(self, batch: list[_Launch]) -> None:
         """Worker thread: make each launch's files and cgroups and spawn it (libc's
@@ -381,6 +386,7 @@ class TaskManager:
 
     def _task_env(self, task: Task) -> dict[str, str]:
         env = dict(self._base_env)
+        env.update(user_environment(self._user_of(task)))
         env.update(task.info.command.environment)
         sandbox = str(task.sandbox)
         env.update(

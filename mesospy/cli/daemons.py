@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from mesospy.agent import AgentConfig, parse_attributes, run_agent
+from mesospy.agent.task_env import parse_environment_json
 from mesospy.cli.common import (
     fail,
     log_level_option,
@@ -298,6 +299,20 @@ def master(
     "by default they are refused and tasks run as their command's or framework's user.",
 )
 @click.option(
+    "--task-env-passthrough",
+    multiple=True,
+    metavar="NAMES",
+    help="Agent environment variables tasks also get, comma-separated, patterns allowed "
+    "(e.g. 'VIRTUAL_ENV,PIP_*'); tasks otherwise get PATH, the locale, TZ, HOME/USER of "
+    "their user and their own variables, never the agent's whole environment.",
+)
+@click.option(
+    "--executor-environment-variables",
+    default=None,
+    metavar="JSON",
+    help='Variables every task starts with, as Mesos\'s flag: \'{"PATH": "/opt/bin:/bin"}\'.',
+)
+@click.option(
     "--gc-delay",
     default=7 * 24 * 3600.0,
     show_default=True,
@@ -348,6 +363,8 @@ def agent(
     kill_tasks_on_exit: bool,
     metrics_port: int,
     allow_root_tasks: bool,
+    task_env_passthrough: tuple[str, ...],
+    executor_environment_variables: str | None,
     gc_delay: float,
     gc_disk_headroom: float,
     disk_watch_interval: float,
@@ -381,6 +398,10 @@ def agent(
         credential = Credential.from_values(principal, secret)
     except CredentialsError as exc:
         raise click.BadParameter(str(exc), param_hint="--principal") from exc
+    try:
+        fixed_env = parse_environment_json(executor_environment_variables or "{}")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--executor-environment-variables") from exc
     tls = tls_config(tls_cert, tls_key, tls_ca, tls_require_client_cert)
     setup_logging(log_level)
     config = AgentConfig(
@@ -397,6 +418,10 @@ def agent(
         tls=tls,
         credential=credential,
         allow_root_tasks=allow_root_tasks,
+        task_env_passthrough=tuple(
+            name for names in task_env_passthrough for name in names.split(",") if name.strip()
+        ),
+        executor_environment_variables=fixed_env,
         gc_delay=gc_delay,
         gc_disk_headroom=gc_disk_headroom,
         disk_watch_interval=disk_watch_interval,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import pwd
 import sys
 from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 from test_agent_harness import Cluster, cluster, task, wait_for
 
+from mesospy.agent.task_env import DEFAULT_PATH
 from mesospy.cluster import free_port
 from mesospy.v1 import agent_pb2, common_pb2
 
@@ -383,5 +387,41 @@ def test_task_starts_clean_in_its_own_session(tmp_path: Path) -> None:
             internal = (1 << 31) | (1 << 32)
             assert int(ignored.split()[1], 16) & ~internal == 0, ignored
             assert cwd == str(sandbox)
+
+    asyncio.run(scenario())
+
+
+def test_tasks_get_a_defined_environment_not_the_agents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIRTUAL_ENV", "/opt/agent-venv")
+    monkeypatch.setenv("AGENT_SECRET", "s3cret")
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:1/simple")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    monkeypatch.setenv("PATH", "/opt/agent-venv/bin:/usr/bin:/bin")
+
+    async def scenario() -> None:
+        async with cluster(
+            tmp_path,
+            task_env_passthrough=("PIP_*",),
+            executor_environment_variables={"FROM_FLAG": "1", "OVERRIDDEN": "flag"},
+        ) as c:
+            info = task("env", "env")
+            info.command.environment["OVERRIDDEN"] = "task"
+            info.command.environment["MESOS_TASK_ID"] = "forged"
+            await c.run(info)
+            status = await c.terminal("env")
+            assert status.state == common_pb2.TASK_FINISHED, status.message
+            out = (tmp_path / "frameworks" / "fw-1" / "tasks" / "env" / "stdout").read_text()
+            env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+            assert "VIRTUAL_ENV" not in env and "AGENT_SECRET" not in env
+            assert env["PATH"] == DEFAULT_PATH
+            assert env["PIP_INDEX_URL"] == "http://127.0.0.1:1/simple"  # let through by name
+            assert env["LC_ALL"] == "C.UTF-8"
+            assert env["HOME"] == pwd.getpwuid(os.geteuid()).pw_dir
+            assert env["USER"] == pwd.getpwuid(os.geteuid()).pw_name
+            assert env["FROM_FLAG"] == "1"
+            assert env["OVERRIDDEN"] == "task"  # the task's own variables win over the base
+            assert env["MESOS_TASK_ID"] == "env"  # ... but not over the agent's own
 
     asyncio.run(scenario())
