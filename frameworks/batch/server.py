@@ -13,6 +13,7 @@ from frameworks.batch.scheduler import RECONCILE_SECONDS, BatchScheduler
 from frameworks.batch.v1 import batch_pb2_grpc
 from mesospy.scheduler import FrameworkRemoved, SchedulerDriver, open_store
 from mesospy.security.serving import ApiSecurity, add_port, api_server
+from mesospy.stopping import STOP_GRACE_SECONDS, exit_within
 from mesospy.v1 import common_pb2
 
 __all__ = ["FRAMEWORK_NAME", "framework_info", "serve"]
@@ -82,8 +83,13 @@ async def serve(
     )
     scheduler.driver = driver
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        exit_within(STOP_GRACE_SECONDS, f"did not stop within {STOP_GRACE_SECONDS:g}s")
+        driver.stop(failover=True)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, lambda: driver.stop(failover=True))
+        loop.add_signal_handler(signum, stop)
     ticker = asyncio.create_task(_tick(scheduler))
     try:
         return await driver.run_async()

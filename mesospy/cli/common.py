@@ -28,6 +28,7 @@ from mesospy.security.credentials import (
 )
 from mesospy.security.serving import ApiSecurity, ApiSecurityError
 from mesospy.security.tls import CA_ENV, CERT_ENV, KEY_ENV, TLSConfig, TLSError
+from mesospy.stopping import STOP_GRACE_SECONDS, exit_now, exit_within
 from mesospy.zk.url import parse_zk_url
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,18 +82,37 @@ def setup_logging(level: str) -> None:
     )
 
 
-def run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
-    """Run a daemon's main coroutine; SIGINT/SIGTERM cancel it so it stops cleanly."""
+def run_until_signalled(main: Coroutine[Any, Any, None], grace: float = STOP_GRACE_SECONDS) -> None:
+    """Run a daemon's main coroutine; SIGINT/SIGTERM cancel it so it stops cleanly.
+
+    Stopping is bounded: from the first signal, or from the coroutine's end, the process
+    has ``grace`` seconds to clean up before it exits regardless. A blocking call in a
+    worker thread (a ZooKeeper request that waits for a server that is gone) would
+    otherwise hold the process forever, since the interpreter joins such threads at exit.
+    A second signal exits at once.
+    """
 
     async def runner() -> None:
         task = asyncio.ensure_future(main)
         loop = asyncio.get_running_loop()
+        signalled: list[int] = []
+
+        def stop(sig: int) -> None:
+            if signalled:
+                exit_now(f"{signal.Signals(sig).name} again: exiting now", 128 + sig)
+            signalled.append(sig)
+            exit_within(grace, f"did not stop within {grace:g}s of {signal.Signals(sig).name}")
+            task.cancel()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
+            loop.add_signal_handler(sig, stop, sig)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    asyncio.run(runner())
+    try:
+        asyncio.run(runner())
+    finally:
+        exit_within(grace, f"did not finish stopping within {grace:g}s")
 
 
 def tls_options(func: F) -> F:

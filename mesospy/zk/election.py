@@ -23,6 +23,7 @@ from typing import Any
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError
+from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KazooState
 
 from mesospy.v1 import common_pb2 as pb
@@ -31,6 +32,8 @@ from mesospy.zk.master_info import ELECTION_PREFIX, master_info_to_json, sorted_
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 0.5
+# How long withdrawing waits for ZooKeeper to delete the election znode.
+DELETE_TIMEOUT = 5.0
 
 
 class MasterContender:
@@ -104,9 +107,10 @@ class MasterContender:
                 await self._refresh_task
         self._set_leading(False)
         node, self._node = self._node, None
-        if node is not None:
-            # If ZooKeeper is unreachable the node goes with the session anyway.
-            with contextlib.suppress(KazooException):
+        # Without a connection the node goes with the session anyway; asking would wait
+        # for a reconnection that may never come (kazoo's calls have no deadline).
+        if node is not None and self._client.state == KazooState.CONNECTED:
+            with contextlib.suppress(KazooException, KazooTimeoutError):
                 await asyncio.to_thread(self._delete, node)
 
     # ------------------------------------------------------------------ kazoo threads
@@ -214,4 +218,4 @@ class MasterContender:
 
     def _delete(self, node: str) -> None:
         with contextlib.suppress(NoNodeError):
-            self._client.delete(node)
+            self._client.delete_async(node).get(timeout=DELETE_TIMEOUT)
