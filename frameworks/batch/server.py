@@ -10,9 +10,10 @@ from functools import partial
 
 from frameworks.batch.api import BatchService
 from frameworks.batch.scheduler import RECONCILE_SECONDS, BatchScheduler
-from frameworks.batch.v1 import batch_pb2_grpc
+from frameworks.batch.v1 import batch_pb2, batch_pb2_grpc
 from mesospy.scheduler import FrameworkRemoved, SchedulerDriver, open_store
 from mesospy.security.serving import ApiSecurity, add_port, api_server
+from mesospy.standard_services import add_standard_services
 from mesospy.v1 import common_pb2
 
 __all__ = ["FRAMEWORK_NAME", "framework_info", "serve"]
@@ -70,6 +71,8 @@ async def serve(
     # No SO_REUSEPORT (gRPC's default, see api_server above): a second server on a taken
     # port must fail, not silently take half of its connections.
     batch_pb2_grpc.add_BatchServicer_to_server(BatchService(scheduler), server)  # type: ignore[no-untyped-call]
+    service_name = batch_pb2.DESCRIPTOR.services_by_name["Batch"].full_name
+    health = await add_standard_services(server, [service_name], serving=True)
     bound = add_port(server, f"{host}:{port}", security)
     await server.start()
     endpoint = f"{host}:{bound}"
@@ -95,5 +98,6 @@ async def serve(
         return 1
     finally:
         ticker.cancel()
+        await health.shutdown()
         await server.stop(1.0)
         store.close()

@@ -19,10 +19,11 @@ from frameworks.service import FRAMEWORK_NAME
 from frameworks.service.api import AppService
 from frameworks.service.scheduler import ServiceScheduler
 from frameworks.service.store import Store
-from frameworks.service.v1 import service_pb2_grpc
+from frameworks.service.v1 import service_pb2, service_pb2_grpc
 from frameworks.service.vip import VipManager
 from mesospy.scheduler import SchedulerDriver
 from mesospy.security.serving import ApiSecurity, add_port, api_server
+from mesospy.standard_services import add_standard_services
 from mesospy.v1 import common_pb2 as pb
 
 log = logging.getLogger("frameworks.service")
@@ -62,6 +63,8 @@ async def serve(
         vips_here = False
         scheduler.vip_proxy_command = vip_proxy_command(master)
     service_pb2_grpc.add_AppServiceServicer_to_server(AppService(scheduler), server)  # type: ignore[no-untyped-call]
+    service_name = service_pb2.DESCRIPTOR.services_by_name["AppService"].full_name
+    health = await add_standard_services(server, [service_name], serving=True)
     bound = add_port(server, f"{host}:{port}", security)
     await server.start()
     info = pb.FrameworkInfo(
@@ -92,6 +95,7 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await job
         await vips.close()
+        await health.shutdown()
         await server.stop(1.0)
         await asyncio.to_thread(scheduler.close)
         await asyncio.to_thread(store.close)
