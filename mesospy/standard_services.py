@@ -65,9 +65,7 @@ async def add_standard_services(
     services = tuple(services)
     servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    reflection.enable_server_reflection(
-        [*services, HEALTH_SERVICE, REFLECTION_SERVICE], server
-    )
+    reflection.enable_server_reflection([*services, HEALTH_SERVICE, REFLECTION_SERVICE], server)
     statuses = ServerHealth(servicer, services)
     await servicer.set(ALIVE, _SERVING)
     await statuses.set_serving(serving)
