@@ -18,7 +18,6 @@ from mesospy.testing.reflection import ReflectionClient, health_status
 
 from .conftest import FAST_MASTER, SECRETS, Certs, creds, write_credentials
 
-
 # Only what the cluster itself needs is allowed; anonymous callers (and everyone but the
 # operator) get one call a second.
 ACLS = """
