@@ -83,7 +83,8 @@ async def run_master(
         ("grpc.max_receive_message_length", config.max_message_size),
     ]
     server = grpc.aio.server(
-        options=[*SERVER_OPTIONS, *size], interceptors=[GuardInterceptor(guard)]
+        options=[*SERVER_OPTIONS, *size],
+        interceptors=[master.metrics.calls, GuardInterceptor(guard)],
     )
     spb_grpc.add_SchedulerServicer_to_server(SchedulerService(master), server)  # type: ignore[no-untyped-call]
     apb_grpc.add_AgentRegistryServicer_to_server(AgentRegistryService(master), server)  # type: ignore[no-untyped-call]
