@@ -9,8 +9,10 @@ import signal
 from functools import partial
 
 from frameworks.batch.api import BatchService
+from frameworks.batch.metrics import batch_registry
 from frameworks.batch.scheduler import RECONCILE_SECONDS, BatchScheduler
 from frameworks.batch.v1 import batch_pb2, batch_pb2_grpc
+from mesospy.metrics_http import serve_registry
 from mesospy.scheduler import FrameworkRemoved, SchedulerDriver, open_store
 from mesospy.security.serving import ApiSecurity, add_port, api_server
 from mesospy.standard_services import add_standard_services
@@ -56,18 +58,22 @@ async def serve(
     port: int,
     security: ApiSecurity | None = None,
     reconcile_seconds: float = RECONCILE_SECONDS,
+    metrics_port: int = 0,
 ) -> int:
     """Run until SIGINT/SIGTERM (then disconnect, keeping tasks: failover).
 
     ``security``: TLS and authentication of the API (default: plain and open); raises
     ``ApiSecurityError`` when its files cannot be used. ``reconcile_seconds``: how often
-    the running tasks are reconciled with the master (0: only on subscribing)."""
+    the running tasks are reconciled with the master (0: only on subscribing).
+    ``metrics_port``: serve Prometheus metrics on ``host`` there (0: not at all); raises
+    ``MetricsPortError`` when it cannot be listened on."""
     security = security or ApiSecurity()
     server = api_server(security, "the batch framework's API", [("grpc.so_reuseport", 0)])
     store = await asyncio.to_thread(open_store, state)
     scheduler = await asyncio.to_thread(
         partial(BatchScheduler, store, reconcile_interval=reconcile_seconds)
     )
+    metrics = serve_registry(batch_registry(scheduler), host, metrics_port)
     # No SO_REUSEPORT (gRPC's default, see api_server above): a second server on a taken
     # port must fail, not silently take half of its connections.
     batch_pb2_grpc.add_BatchServicer_to_server(BatchService(scheduler), server)  # type: ignore[no-untyped-call]
@@ -100,4 +106,7 @@ async def serve(
         ticker.cancel()
         await health.shutdown()
         await server.stop(1.0)
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
         store.close()

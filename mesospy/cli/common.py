@@ -63,6 +63,17 @@ def _check_master(ctx: click.Context, param: click.Parameter, value: str) -> str
     return value
 
 
+def metrics_port_option(func: F) -> F:
+    """``--metrics-port``: Prometheus metrics over HTTP, as the master's and agents'."""
+    return click.option(
+        "--metrics-port",
+        default=0,
+        show_default=True,
+        type=click.IntRange(0, 65535),
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics (0: off).",
+    )(func)
+
+
 def log_level_option(func: F) -> F:
     return click.option(
         "--log-level",
