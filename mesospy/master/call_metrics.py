@@ -3,7 +3,8 @@
 A server interceptor, outermost, so a call the guard refuses is counted with its refusal
 (UNAUTHENTICATED, RESOURCE_EXHAUSTED...). A scheduler call's type is its ``Call.type``
 (SUBSCRIBE, ACCEPT, DECLINE...), any other call's its method name; the result is the gRPC
-status code it ended with (OK included). Agents' sessions (``AgentRegistry.Connect``) are
+status code it ended with (OK included; a stream is OK once it sends its first message).
+Agents' sessions (``AgentRegistry.Connect``) are
 streams of many messages, not calls, and the standard services are not the master's: both
 are left out. Counting is one dictionary increment per call, read at scrape time.
 """
@@ -117,16 +118,22 @@ class CallCounter(_ServerInterceptor, Collector):
             inner_stream: Any = handler.unary_stream
 
             async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
-                result = ""
+                # Counted once: OK with its first message (a subscription can last for
+                # days), else with how it ended.
+                result, counted = "", False
                 try:
                     async for item in inner_stream(request, context):
+                        if not counted:
+                            counts[api, _call_type(method, request), "OK"] += 1
+                            counted = True
                         yield item
                     result = "OK"
                 except (asyncio.CancelledError, GeneratorExit):  # the caller went away
                     result = "CANCELLED"
                     raise
                 finally:
-                    counts[api, _call_type(method, request), _result(context, result)] += 1
+                    if not counted:
+                        counts[api, _call_type(method, request), _result(context, result)] += 1
 
             return grpc.unary_stream_rpc_method_handler(
                 stream,
