@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -92,18 +94,63 @@ def setup_logging(level: str) -> None:
     )
 
 
-def run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
-    """Run a daemon's main coroutine; SIGINT/SIGTERM cancel it so it stops cleanly."""
+# Seconds a daemon may take to stop, from SIGTERM/SIGINT or from its main coroutine's end,
+# before it exits regardless (within a supervisor's grace: systemd 90 s, Kubernetes 30 s).
+STOP_GRACE = 15.0
+
+
+def run_until_signalled(main: Coroutine[Any, Any, None], stop_grace: float = STOP_GRACE) -> None:
+    """Run a daemon's main coroutine; SIGINT/SIGTERM cancel it so it stops cleanly.
+
+    Stopping is bounded: if the process has not exited ``stop_grace`` seconds after the
+    signal (or after ``main`` ended, e.g. with an error), a thread is stuck (a ZooKeeper call
+    waiting for a server that is gone, say): it says so on stderr and exits at once, with
+    status 1."""
+    deadline = _ExitDeadline(stop_grace)
 
     async def runner() -> None:
         task = asyncio.ensure_future(main)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
+            loop.add_signal_handler(sig, functools.partial(_stop_on, task, deadline, sig))
+        try:
             await task
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:
+            deadline.arm(f"{exc} (and it did not exit within {stop_grace:g} s)")
+            raise
+        finally:
+            deadline.arm(f"did not exit within {stop_grace:g} s of stopping")
 
     asyncio.run(runner())
+
+
+def _stop_on(task: asyncio.Future[None], deadline: _ExitDeadline, sig: int) -> None:
+    name = signal.Signals(sig).name
+    deadline.arm(f"did not stop within {deadline.seconds:g} s of {name}; exiting now")
+    task.cancel()
+
+
+class _ExitDeadline:
+    """Ends the process ``seconds`` after ``arm`` (the first call counts)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._timer: threading.Timer | None = None
+
+    def arm(self, message: str) -> None:
+        if self._timer is None:
+            self._timer = threading.Timer(self.seconds, _exit_now, (message,))
+            self._timer.daemon = True
+            self._timer.start()
+
+
+def _exit_now(message: str) -> None:
+    # Straight to the file descriptor: a stuck thread may hold the logging locks.
+    with contextlib.suppress(OSError):
+        os.write(2, f"mesospy: error: {message}\n".encode(errors="replace"))
+    os._exit(1)
 
 
 def tls_options(func: F) -> F:

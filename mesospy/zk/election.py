@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from kazoo.client import KazooClient
@@ -26,11 +27,15 @@ from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.protocol.states import KazooState
 
 from mesospy.v1 import common_pb2 as pb
+from mesospy.zk.bounded import run_bounded
 from mesospy.zk.master_info import ELECTION_PREFIX, master_info_to_json, sorted_contenders
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 0.5
+# Seconds withdrawing waits for the delete of the election znode: the node goes with the
+# session anyway, and a frozen ZooKeeper must not hold a stopping master.
+DELETE_TIMEOUT = 1.0
 
 
 class MasterContender:
@@ -104,10 +109,14 @@ class MasterContender:
                 await self._refresh_task
         self._set_leading(False)
         node, self._node = self._node, None
-        if node is not None:
-            # If ZooKeeper is unreachable the node goes with the session anyway.
-            with contextlib.suppress(KazooException):
-                await asyncio.to_thread(self._delete, node)
+        if node is None:
+            return
+        if self._client.state != KazooState.CONNECTED:
+            # Unreachable: the node goes with the session. A delete now would wait for the
+            # connection to come back, however long that takes, and so would the exit.
+            log.info("not deleting %s: ZooKeeper is unreachable (it ends with the session)", node)
+            return
+        await run_bounded(partial(self._delete, node), DELETE_TIMEOUT, f"deleting {node}")
 
     # ------------------------------------------------------------------ kazoo threads
 
