@@ -63,8 +63,8 @@ class ReflectionClient:
             raise ValueError(f"{name} streams; call() makes unary calls only")
         request_class = message_factory.GetMessageClass(method.input_type)
         response_class = message_factory.GetMessageClass(method.output_type)
-        request = json_format.Parse(body if isinstance(body, str) else json.dumps(body),
-                                    request_class())  # fmt: skip
+        text = body if isinstance(body, str) else json.dumps(body)
+        request = json_format.Parse(text, request_class())
         path = f"/{method.containing_service.full_name}/{method.name}"
         rpc = self.channel.unary_unary(
             path,
