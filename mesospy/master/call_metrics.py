@@ -30,6 +30,7 @@ _APIS = {
     "mesospy.v1.Operator": "operator",
     "mesospy.v1.AgentRegistry": "agent",
 }
+_CALL_TYPES = {number: name for name, number in spb.Call.Type.items()}
 _UNCOUNTED = frozenset({"/mesospy.v1.AgentRegistry/Connect"})
 
 if TYPE_CHECKING:
@@ -41,8 +42,7 @@ else:
 def _call_type(method: str, request: Any) -> str:
     if method.startswith("/mesospy.v1.Scheduler/"):
         if isinstance(request, spb.Call):
-            kind = request.type
-            return spb.Call.Type.Name(kind) if kind in spb.Call.Type.values() else str(kind)
+            return _CALL_TYPES.get(request.type) or str(request.type)
         return "MALFORMED"
     return method.rpartition("/")[2]
 
