@@ -165,8 +165,8 @@ class LocalCluster:
     # With a zk://.../path URL, `masters` masters contend for leadership in ZooKeeper.
     zk: str | None = None
     masters: int = 1
-    # Serve Prometheus metrics from every master and agent, each on a free port
-    # (``Daemon.metrics_url``).
+    # Serve Prometheus metrics from every master, agent and bundled framework, each on a
+    # free port (``Daemon.metrics_url``).
     metrics: bool = False
     # Bundled frameworks to run beside the cluster ("batch", "service"): each is started as
     # `mesospy NAME serve --master ... --state WORK_DIR/NAME --port FREE_PORT`.
@@ -221,6 +221,8 @@ class LocalCluster:
         more flags of ``serve`` (TLS, credentials...)."""
         assert self.work_dir is not None
         port = free_port()
+        metrics_port = free_port() if self.metrics else 0
+        metrics_flags = ["--metrics-port", str(metrics_port)] if metrics_port else []
         daemon = Daemon(
             name,
             [
@@ -232,10 +234,12 @@ class LocalCluster:
                 state or str(self.work_dir / name),
                 "--port",
                 str(port),
+                *metrics_flags,
                 *(extra_args or []),
             ],
             self.work_dir / f"{name}.log",
             port,
+            metrics_port=metrics_port,
         )
         daemon.start()
         daemon.picked_ports = True

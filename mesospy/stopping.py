@@ -2,33 +2,38 @@
 
 A blocking call in a worker thread (a ZooKeeper request waiting for a server that is
 gone) cannot be cancelled, and the interpreter joins such threads at exit, so a daemon
-could otherwise outlive its SIGTERM indefinitely. ``exit_within`` arms a daemon timer
-that ends the process if cleaning up takes longer than its grace.
+could otherwise outlive its SIGTERM indefinitely. An armed ``ExitDeadline`` ends the
+process if cleaning up takes longer than its grace.
 """
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import os
-import sys
 import threading
 
-__all__ = ["STOP_GRACE_SECONDS", "exit_now", "exit_within"]
+__all__ = ["STOP_GRACE", "ExitDeadline"]
 
 # A daemon told to stop (or ending on its own) is gone this many seconds later at most.
-STOP_GRACE_SECONDS = 10.0
+STOP_GRACE = 15.0
 
 
-def exit_within(seconds: float, why: str, code: int = 1) -> None:
-    """End the process with ``code`` in ``seconds`` unless it has exited by then."""
-    timer = threading.Timer(seconds, exit_now, (why, code))
-    timer.daemon = True
-    timer.start()
+class ExitDeadline:
+    """Ends the process ``seconds`` after ``arm`` (the first call counts)."""
+
+    def __init__(self, seconds: float = STOP_GRACE) -> None:
+        self.seconds = seconds
+        self._timer: threading.Timer | None = None
+
+    def arm(self, message: str) -> None:
+        if self._timer is None:
+            self._timer = threading.Timer(self.seconds, _exit_now, (message,))
+            self._timer.daemon = True
+            self._timer.start()
 
 
-def exit_now(why: str, code: int) -> None:
-    """Log ``why`` and end the process at once (no cleanup, no thread joins)."""
-    logging.getLogger("mesospy").error("%s", why)
-    logging.shutdown()
-    sys.stderr.flush()
-    os._exit(code)
+def _exit_now(message: str) -> None:
+    # Straight to the file descriptor: a stuck thread may hold the logging locks.
+    with contextlib.suppress(OSError):
+        os.write(2, f"mesospy: error: {message}\n".encode(errors="replace"))
+    os._exit(1)

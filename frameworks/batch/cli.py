@@ -22,7 +22,13 @@ import yaml
 
 from frameworks.batch.v1 import batch_pb2 as bpb
 from frameworks.batch.v1 import batch_pb2_grpc
-from mesospy.cli.common import api_security_options, fail, log_level_option, setup_logging
+from mesospy.cli.common import (
+    api_security_options,
+    fail,
+    log_level_option,
+    metrics_port_option,
+    setup_logging,
+)
 from mesospy.cli.common import master_option as daemon_master_option
 from mesospy.cli.output import (
     connect,
@@ -35,6 +41,7 @@ from mesospy.cli.output import (
     when,
 )
 from mesospy.client import CHANNEL_OPTIONS, OperatorError
+from mesospy.metrics_http import MetricsPortError
 from mesospy.security.channels import sync_channel
 from mesospy.security.serving import ApiSecurity, ApiSecurityError
 from mesospy.security.tls import TLSError, tls_failure_hint
@@ -196,6 +203,7 @@ def batch() -> None:
     type=click.FloatRange(min=0),
     help="Reconcile the running tasks with the master this often (0: only on subscribing).",
 )
+@metrics_port_option
 @api_security_options
 @log_level_option
 def serve(
@@ -204,6 +212,7 @@ def serve(
     host: str,
     port: int,
     reconcile_seconds: float,
+    metrics_port: int,
     security: ApiSecurity,
     log_level: str,
 ) -> None:
@@ -224,9 +233,17 @@ def serve(
     setup_logging(log_level)
     try:
         code = asyncio.run(
-            run_server(master, state, host, port, security, reconcile_seconds=reconcile_seconds)
+            run_server(
+                master,
+                state,
+                host,
+                port,
+                security,
+                reconcile_seconds=reconcile_seconds,
+                metrics_port=metrics_port,
+            )
         )
-    except (OSError, ApiSecurityError) as exc:
+    except (OSError, ApiSecurityError, MetricsPortError) as exc:
         fail(f"cannot start the batch framework: {exc}")
     sys.exit(code)
 

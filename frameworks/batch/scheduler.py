@@ -28,6 +28,7 @@ from typing import Any
 
 from frameworks.batch import dag, placement
 from frameworks.batch.jobs import JobRecord, child_run_id, manual_run_id, scheduled_run_id
+from frameworks.batch.metrics import BatchCounts
 from frameworks.batch.runs import Instance, Kill, Run, parse_task_id
 from frameworks.batch.schedule import plan_ticks
 from frameworks.batch.spec import JobSpec, SpecError, load_spec
@@ -95,6 +96,7 @@ class BatchScheduler(Scheduler):
         self._commit_lock = asyncio.Lock()
         self._commit_task: asyncio.Task[None] | None = None
         self._commit_wanted = False
+        self.counts = BatchCounts()  # for the metrics
         self._load()
 
     # ------------------------------------------------------------------ storage
@@ -369,6 +371,7 @@ class BatchScheduler(Scheduler):
             why = f"missed while the framework was not running (catch_up: {schedule.catch_up})"
         run = Run.new(record.spec, run_id, "schedule", now, scheduled_time=tick)
         run.skip(now, why)
+        self.counts.ticks["missed"] += 1
         self._add_run(run)
         log.warning("job %s: tick %s %s", record.name, _iso(tick), why)
 
@@ -382,7 +385,10 @@ class BatchScheduler(Scheduler):
         run = Run.new(record.spec, run_id, "schedule", now, scheduled_time=tick)
         if active and policy == "Forbid":
             run.skip(now, f"not started: run {active[0].id} is still active (Forbid)")
-        elif active and policy == "Replace":
+            self.counts.ticks["skipped"] += 1
+        else:
+            self.counts.ticks["fired"] += 1
+        if active and policy == "Replace":
             for old in active:
                 kills = old.cancel(now, f"replaced by run {run_id} (Replace)")
                 self._save_run(old)
@@ -464,6 +470,7 @@ class BatchScheduler(Scheduler):
                 available = available - need
                 waiting.remove(item)
                 task_id = run.launching(instance, offer.agent_id, now)
+                self.counts.launched += 1
                 touched[run.id + run.job] = run
                 tasks.append(self._task_info(spec, run, instance, task_id, need, ports))
             for run in touched.values():
@@ -494,10 +501,12 @@ class BatchScheduler(Scheduler):
             return
         was_final = run.final
         exit_code = status.exit_code if status.HasField("exit_code") else None
+        before = _instance_outcome(run, index)
         kills = run.task_update(
             self.jobs[run.job].spec, index, attempt, state, self.clock(), exit_code,
             status.message, status.agent_id,
         )  # fmt: skip
+        self._count(before, _instance_outcome(run, index))
         if is_terminal(status.state) or kills or run.final != was_final:
             # Only what a restart needs: a started task is reconciled anyway.
             self._save_run(run)
@@ -507,6 +516,12 @@ class BatchScheduler(Scheduler):
             if run.state == "SUCCEEDED":
                 self._trigger_children(run)
         self._want_offers()
+
+    def _count(self, before: tuple[str, int], after: tuple[str, int]) -> None:
+        """Count what one update did to an instance: an attempt failed, it ended."""
+        self.counts.attempt_failures += after[1] - before[1]
+        if after[0] != before[0] and after[0] in ("SUCCEEDED", "FAILED"):
+            self.counts.finished[after[0].lower()] += 1
 
     def error(self, driver: SchedulerDriver, message: str) -> None:
         log.warning("master: %s", message)
@@ -566,6 +581,14 @@ class BatchScheduler(Scheduler):
         command = spec.command if isinstance(spec.command, str) else list(spec.command)
         name = f"{run.job} {run.id} #{instance.index}"
         return task(task_id, command, resources, name=name, env=env, labels=labels)
+
+
+def _instance_outcome(run: Run, index: int) -> tuple[str, int]:
+    """An instance's state and failed attempts, to compare across an update."""
+    if index >= len(run.instances):
+        return "", 0
+    instance = run.instances[index]
+    return instance.state, instance.failures
 
 
 def _constant(value: Any) -> Callable[[], Any] | None:

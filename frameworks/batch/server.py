@@ -9,11 +9,14 @@ import signal
 from functools import partial
 
 from frameworks.batch.api import BatchService
+from frameworks.batch.metrics import batch_registry
 from frameworks.batch.scheduler import RECONCILE_SECONDS, BatchScheduler
-from frameworks.batch.v1 import batch_pb2_grpc
+from frameworks.batch.v1 import batch_pb2, batch_pb2_grpc
+from mesospy.metrics_http import serve_registry
 from mesospy.scheduler import FrameworkRemoved, SchedulerDriver, open_store
 from mesospy.security.serving import ApiSecurity, add_port, api_server
-from mesospy.stopping import STOP_GRACE_SECONDS, exit_within
+from mesospy.standard_services import add_standard_services
+from mesospy.stopping import ExitDeadline
 from mesospy.v1 import common_pb2
 
 __all__ = ["FRAMEWORK_NAME", "framework_info", "serve"]
@@ -56,21 +59,27 @@ async def serve(
     port: int,
     security: ApiSecurity | None = None,
     reconcile_seconds: float = RECONCILE_SECONDS,
+    metrics_port: int = 0,
 ) -> int:
     """Run until SIGINT/SIGTERM (then disconnect, keeping tasks: failover).
 
     ``security``: TLS and authentication of the API (default: plain and open); raises
     ``ApiSecurityError`` when its files cannot be used. ``reconcile_seconds``: how often
-    the running tasks are reconciled with the master (0: only on subscribing)."""
+    the running tasks are reconciled with the master (0: only on subscribing).
+    ``metrics_port``: serve Prometheus metrics on ``host`` there (0: not at all); raises
+    ``MetricsPortError`` when it cannot be listened on."""
     security = security or ApiSecurity()
     server = api_server(security, "the batch framework's API", [("grpc.so_reuseport", 0)])
     store = await asyncio.to_thread(open_store, state)
     scheduler = await asyncio.to_thread(
         partial(BatchScheduler, store, reconcile_interval=reconcile_seconds)
     )
+    metrics = serve_registry(batch_registry(scheduler), host, metrics_port)
     # No SO_REUSEPORT (gRPC's default, see api_server above): a second server on a taken
     # port must fail, not silently take half of its connections.
     batch_pb2_grpc.add_BatchServicer_to_server(BatchService(scheduler), server)  # type: ignore[no-untyped-call]
+    service_name = batch_pb2.DESCRIPTOR.services_by_name["Batch"].full_name
+    health = await add_standard_services(server, [service_name], serving=True)
     bound = add_port(server, f"{host}:{port}", security)
     await server.start()
     endpoint = f"{host}:{bound}"
@@ -84,8 +93,10 @@ async def serve(
     scheduler.driver = driver
     loop = asyncio.get_running_loop()
 
+    deadline = ExitDeadline()
+
     def stop() -> None:
-        exit_within(STOP_GRACE_SECONDS, f"did not stop within {STOP_GRACE_SECONDS:g}s")
+        deadline.arm(f"did not stop within {deadline.seconds:g} s of a signal; exiting now")
         driver.stop(failover=True)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -101,5 +112,9 @@ async def serve(
         return 1
     finally:
         ticker.cancel()
+        await health.shutdown()
         await server.stop(1.0)
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
         store.close()

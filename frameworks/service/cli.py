@@ -18,6 +18,7 @@ from mesospy.cli.common import (
     api_security_options,
     fail,
     log_level_option,
+    metrics_port_option,
     run_until_signalled,
     setup_logging,
 )
@@ -25,6 +26,7 @@ from mesospy.cli.common import master_option as daemon_master_option
 from mesospy.cli.output import json_option, master_option, print_fields, print_json, print_table
 from mesospy.cli.output import when as format_time
 from mesospy.client import OperatorClient, OperatorError
+from mesospy.metrics_http import MetricsPortError
 from mesospy.security.serving import ApiSecurity, ApiSecurityError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -109,6 +111,7 @@ def service() -> None:
     help="Keep a stopping instance out of rotation this long before killing it "
     "[default: 0 with --vips, 2 with --no-vips].",
 )
+@metrics_port_option
 @api_security_options
 @log_level_option
 def serve(
@@ -119,6 +122,7 @@ def serve(
     vips: bool,
     vip_tasks: bool,
     drain_seconds: float | None,
+    metrics_port: int,
     security: ApiSecurity,
     log_level: str,
 ) -> None:
@@ -149,11 +153,12 @@ def serve(
                 drain_seconds=drain,
                 security=security,
                 vip_tasks=vip_tasks,
+                metrics_port=metrics_port,
             )
         )
     except MesospyError as exc:
         fail(str(exc))
-    except (OSError, ApiSecurityError) as exc:
+    except (OSError, ApiSecurityError, MetricsPortError) as exc:
         fail(f"cannot start the service framework: {exc}")
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from frameworks.service import deployment
 from frameworks.service.constraints import Place, violated
 from frameworks.service.controller import Plan, plan
+from frameworks.service.metrics import ServiceCounts
 from frameworks.service.model import AppRecord, Instance, parse_task_id, task_id_for
 from frameworks.service.readiness import http_ready
 from frameworks.service.spec import AppSpec, parse_spec
@@ -119,6 +120,7 @@ class ServiceScheduler(Scheduler):
         self._probes: dict[str, asyncio.Future[None]] = {}
         self._lookups: dict[str, asyncio.Future[None]] = {}
         self._wake = asyncio.Event()
+        self.counts = ServiceCounts()  # for the metrics
         # Writes go to the store in order on a thread of their own: ZooKeeper round trips
         # and fsyncs stay off the event loop.
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="service-store")
@@ -192,6 +194,7 @@ class ServiceScheduler(Scheduler):
                 )
 
     def _save(self, app: AppRecord) -> AppRecord:
+        self.counts.saved(self.apps.get(app.id), app)
         self.apps[app.id] = app
         self._persist(self.store.save_app, app)
         self._wake.set()

@@ -17,12 +17,15 @@ import sys
 
 from frameworks.service import FRAMEWORK_NAME
 from frameworks.service.api import AppService
+from frameworks.service.metrics import service_registry
 from frameworks.service.scheduler import ServiceScheduler
 from frameworks.service.store import Store
-from frameworks.service.v1 import service_pb2_grpc
+from frameworks.service.v1 import service_pb2, service_pb2_grpc
 from frameworks.service.vip import VipManager
+from mesospy.metrics_http import serve_registry
 from mesospy.scheduler import SchedulerDriver
 from mesospy.security.serving import ApiSecurity, add_port, api_server
+from mesospy.standard_services import add_standard_services
 from mesospy.v1 import common_pb2 as pb
 
 log = logging.getLogger("frameworks.service")
@@ -42,11 +45,13 @@ async def serve(
     drain_seconds: float = 0.0,
     security: ApiSecurity | None = None,
     vip_tasks: bool = False,
+    metrics_port: int = 0,
 ) -> None:
     """Run until cancelled (VIP proxies in this process unless ``vips_here`` is False;
     with ``vip_tasks``, as a task on every agent host instead: see ``vip_proxy_command``).
 
-    ``security``: TLS and authentication of the API (default: plain and open)."""
+    ``security``: TLS and authentication of the API (default: plain and open).
+    ``metrics_port``: serve Prometheus metrics on ``host`` there (0: not at all)."""
     security = security or ApiSecurity()
     # No SO_REUSEPORT (gRPC's default): a second server on a taken port must fail, not
     # silently take half of its connections.
@@ -61,7 +66,11 @@ async def serve(
     if vip_tasks:
         vips_here = False
         scheduler.vip_proxy_command = vip_proxy_command(master)
+    registry = service_registry(scheduler, vips if vips_here else None)
+    metrics = serve_registry(registry, host, metrics_port)
     service_pb2_grpc.add_AppServiceServicer_to_server(AppService(scheduler), server)  # type: ignore[no-untyped-call]
+    service_name = service_pb2.DESCRIPTOR.services_by_name["AppService"].full_name
+    health = await add_standard_services(server, [service_name], serving=True)
     bound = add_port(server, f"{host}:{port}", security)
     await server.start()
     info = pb.FrameworkInfo(
@@ -92,7 +101,11 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await job
         await vips.close()
+        await health.shutdown()
         await server.stop(1.0)
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
         await asyncio.to_thread(scheduler.close)
         await asyncio.to_thread(store.close)
 

@@ -52,6 +52,7 @@ class VipProxy:
         self.active: Counter[Backend] = Counter()
         self.served = 0
         self.failed = 0  # connections no backend would take
+        self.backend_errors = 0  # backends that refused or closed before answering
         self._turn = itertools.count()
         self._server: asyncio.Server | None = None
         self._streams: set[asyncio.Task[None]] = set()
@@ -104,6 +105,7 @@ class VipProxy:
                 server_r, server_w = await asyncio.open_connection(*backend)
         except (OSError, TimeoutError) as exc:
             log.debug("vip %s: %s:%d refused: %s", self.app_id, *backend, exc)
+            self.backend_errors += 1
             return False
         self.active[backend] += 1
         try:
@@ -113,6 +115,7 @@ class VipProxy:
             except OSError:
                 first = b""
             if not first:
+                self.backend_errors += 1
                 return False
             relay.committed = True
             relay.client_w.write(first)
@@ -183,12 +186,17 @@ class VipManager:
         self._backends = backends
         self.proxies: dict[str, VipProxy] = {}
         self.errors: dict[str, str] = {}
+        # Counts of proxies since stopped (moved or removed), so the metrics keep growing.
+        self.retired: Counter[tuple[str, str]] = Counter()
 
     async def sync(self, vips: dict[str, VipSpec]) -> None:
         """Start, move or stop proxies so that exactly ``vips`` (app id -> spec) run."""
         for app_id in list(self.proxies):
             if vips.get(app_id) != self.proxies[app_id].spec:
-                await self.proxies.pop(app_id).stop()
+                proxy = self.proxies.pop(app_id)
+                await proxy.stop()
+                for outcome, count in proxy_counts(proxy).items():
+                    self.retired[app_id, outcome] += count
         for app_id, spec in vips.items():
             if app_id in self.proxies:
                 continue
@@ -204,12 +212,30 @@ class VipManager:
             self.errors.pop(app_id, None)
             self.proxies[app_id] = proxy
 
+    def counts(self) -> dict[tuple[str, str], int]:
+        """(app id, "served" | "failed" | "backend_errors") -> count, over the proxies
+        running and those stopped."""
+        totals: Counter[tuple[str, str]] = Counter(self.retired)
+        for app_id, proxy in list(self.proxies.items()):
+            for outcome, count in proxy_counts(proxy).items():
+                totals[app_id, outcome] += count
+        return dict(totals)
+
     def connections(self, host: str, port: int) -> int:
         """Active connections to a backend, over every VIP."""
         return sum(p.active.get((host, port), 0) for p in self.proxies.values())
 
     async def close(self) -> None:
         await self.sync({})
+
+
+def proxy_counts(proxy: VipProxy) -> dict[str, int]:
+    """What one proxy counted: connections served and failed, backend errors."""
+    return {
+        "served": proxy.served,
+        "failed": proxy.failed,
+        "backend_errors": proxy.backend_errors,
+    }
 
 
 # ---------------------------------------------------------------- a proxy on its own

@@ -43,6 +43,7 @@ from mesospy.metrics_http import MetricsPortError, serve_registry
 from mesospy.resources import Resources
 from mesospy.security.agent_guard import MasterOnly
 from mesospy.security.channels import aio_channel
+from mesospy.standard_services import add_standard_services
 from mesospy.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,9 @@ class Agent:
             interceptors=[MasterOnly(self.call_token)] if cfg.secured else None,
         )
         agent_pb2_grpc.add_AgentServicer_to_server(self.service, self._server)  # type: ignore[no-untyped-call]
+        # Health: SERVING while registered with a master (it takes tasks only then).
+        agent_service = agent_pb2.DESCRIPTOR.services_by_name["Agent"].full_name
+        self.health = await add_standard_services(self._server, [agent_service], serving=False)
         address = f"{cfg.ip}:{cfg.port}"
         if cfg.tls is None:
             self.port = self._server.add_insecure_port(address)
@@ -184,6 +188,7 @@ class Agent:
                 await task
         self._background.clear()
         if self._server is not None:
+            await self.health.shutdown()
             await self._server.stop(grace=0.5)
             self._server = None
         if self._metrics_server is not None:
@@ -294,6 +299,7 @@ class Agent:
             finally:
                 self.service.reregistering = True
                 self.registered.clear()
+                await self.health.set_serving(False)
                 self.updates.set_sender(None)
                 session.close()
             attempt = 1
@@ -321,6 +327,7 @@ class Agent:
 
         self.updates.set_sender(send_updates)
         self.registered.set()
+        await self.health.set_serving(True)
 
     async def _serve_session(self, session: MasterSession, interval: float, master: str) -> None:
         """Heartbeat and take the master's messages until the session is lost or

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import signal
@@ -28,7 +27,7 @@ from mesospy.security.credentials import (
 )
 from mesospy.security.serving import ApiSecurity, ApiSecurityError
 from mesospy.security.tls import CA_ENV, CERT_ENV, KEY_ENV, TLSConfig, TLSError
-from mesospy.stopping import STOP_GRACE_SECONDS, exit_now, exit_within
+from mesospy.stopping import STOP_GRACE, ExitDeadline
 from mesospy.zk.url import parse_zk_url
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,6 +63,17 @@ def _check_master(ctx: click.Context, param: click.Parameter, value: str) -> str
     return value
 
 
+def metrics_port_option(func: F) -> F:
+    """``--metrics-port``: Prometheus metrics over HTTP, as the master's and agents'."""
+    return click.option(
+        "--metrics-port",
+        default=0,
+        show_default=True,
+        type=click.IntRange(0, 65535),
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics (0: off).",
+    )(func)
+
+
 def log_level_option(func: F) -> F:
     return click.option(
         "--log-level",
@@ -82,37 +92,37 @@ def setup_logging(level: str) -> None:
     )
 
 
-def run_until_signalled(main: Coroutine[Any, Any, None], grace: float = STOP_GRACE_SECONDS) -> None:
+def run_until_signalled(main: Coroutine[Any, Any, None], stop_grace: float = STOP_GRACE) -> None:
     """Run a daemon's main coroutine; SIGINT/SIGTERM cancel it so it stops cleanly.
 
-    Stopping is bounded: from the first signal, or from the coroutine's end, the process
-    has ``grace`` seconds to clean up before it exits regardless. A blocking call in a
-    worker thread (a ZooKeeper request that waits for a server that is gone) would
-    otherwise hold the process forever, since the interpreter joins such threads at exit.
-    A second signal exits at once.
-    """
+    Stopping is bounded: if the process has not exited ``stop_grace`` seconds after the
+    signal (or after ``main`` ended, e.g. with an error), a thread is stuck (a ZooKeeper call
+    waiting for a server that is gone, say): it says so on stderr and exits at once, with
+    status 1."""
+    deadline = ExitDeadline(stop_grace)
 
     async def runner() -> None:
         task = asyncio.ensure_future(main)
         loop = asyncio.get_running_loop()
-        signalled: list[int] = []
-
-        def stop(sig: int) -> None:
-            if signalled:
-                exit_now(f"{signal.Signals(sig).name} again: exiting now", 128 + sig)
-            signalled.append(sig)
-            exit_within(grace, f"did not stop within {grace:g}s of {signal.Signals(sig).name}")
-            task.cancel()
-
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop, sig)
-        with contextlib.suppress(asyncio.CancelledError):
+            loop.add_signal_handler(sig, functools.partial(_stop_on, task, deadline, sig))
+        try:
             await task
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:
+            deadline.arm(f"{exc} (and it did not exit within {stop_grace:g} s)")
+            raise
+        finally:
+            deadline.arm(f"did not exit within {stop_grace:g} s of stopping")
 
-    try:
-        asyncio.run(runner())
-    finally:
-        exit_within(grace, f"did not finish stopping within {grace:g}s")
+    asyncio.run(runner())
+
+
+def _stop_on(task: asyncio.Future[None], deadline: ExitDeadline, sig: int) -> None:
+    name = signal.Signals(sig).name
+    deadline.arm(f"did not stop within {deadline.seconds:g} s of {name}; exiting now")
+    task.cancel()
 
 
 def tls_options(func: F) -> F:

@@ -94,7 +94,10 @@ def _restart_dead_frameworks(cluster: LocalCluster, restarts: FrameworkRestarts)
             continue
         started = cluster.add_framework(name, wait=False)
         restarts.restarted(name, now)
-        click.echo(f"mesospy local: {name} framework restarted (API on port {started.port})")
+        click.echo(
+            f"mesospy local: {name} framework restarted (API on port {started.port}, "
+            f"metrics at {started.metrics_url})"
+        )
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -171,7 +174,10 @@ def local(
                 f"metrics at {daemon.metrics_url})"
             )
         for name, daemon in cluster.framework_daemons.items():
-            click.echo(f"mesospy local: {name} framework (API on port {daemon.port})")
+            click.echo(
+                f"mesospy local: {name} framework (API on port {daemon.port}, "
+                f"metrics at {daemon.metrics_url})"
+            )
         click.echo(f"mesospy local: logs and state in {cluster.work_dir}")
         if command:
             env = environment_with_master(cluster.master_address)

@@ -12,15 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TypeVar
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import AuthFailedError, KazooException
 from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.protocol.states import KazooState
 
 from mesospy.master.config import MasterConfig
 from mesospy.master.master import Master
 from mesospy.security.zk_acl import ZooKeeperAuthError, client_options, secure_path
+from mesospy.zk.bounded import run_bounded
 from mesospy.zk.detector import ZooKeeperDetector
 from mesospy.zk.election import MasterContender
 from mesospy.zk.registry import RegistrySnapshot, ZooKeeperRegistry
@@ -29,6 +34,12 @@ from mesospy.zk.url import parse_zk_url
 log = logging.getLogger(__name__)
 # How often a standby master looks at the registry's epoch (one small read).
 READ_AHEAD_CHECK = 2.0
+# Seconds a stopping master waits for its ZooKeeper session to close (a frozen server
+# never answers; the session then expires by itself).
+STOP_TIMEOUT = 1.0
+# How often the connection to ZooKeeper is looked at (see _exit_when_unreachable).
+CONNECTION_CHECK = 0.2
+T = TypeVar("T")
 
 
 class LeadershipLost(RuntimeError):
@@ -62,8 +73,11 @@ async def lead_when_elected(
     master.leader_address = lambda: leader[0]
     follower = asyncio.get_running_loop().create_task(_follow(detector, leader))
     contender = MasterContender(client, url.path, master.info)
+    unreachable = asyncio.get_running_loop().create_task(
+        _exit_when_unreachable(client, url.hosts, config.zk_session_timeout)
+    )
     try:
-        await contender.start()
+        await _unless(contender.start(), unreachable)
         if on_ready is not None:
             on_ready(master)
         ahead: list[RegistrySnapshot | None] = [None]
@@ -71,7 +85,7 @@ async def lead_when_elected(
             _read_ahead(ZooKeeperRegistry(client, url.path, fence_node=None), ahead)
         )
         try:
-            node = await contender.wait_elected()
+            node = await _unless(contender.wait_elected(), unreachable)
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -82,19 +96,57 @@ async def lead_when_elected(
             registry.warm(ahead[0])
         master.use_registry(registry)
         await master.start()
-        await contender.wait_deposed()
+        await _unless(contender.wait_deposed(), unreachable)
         master.leading = False
         raise LeadershipLost(
-            "this master lost its ZooKeeper session and with it the leadership; "
-            "exiting so that it restarts as a fresh contender"
+            f"this master lost its connection to ZooKeeper at {url.hosts} and with it the "
+            "leadership; exiting so that it restarts as a fresh contender"
         )
     finally:
+        unreachable.cancel()
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await follower
         await contender.withdraw()
         await detector.close()
-        await asyncio.to_thread(_stop, client)
+        await run_bounded(partial(_stop, client), STOP_TIMEOUT, "closing the ZooKeeper session")
+
+
+async def _exit_when_unreachable(client: KazooClient, hosts: str, session_timeout: float) -> None:
+    """Raise ``ZooKeeperUnreachable`` once ZooKeeper has been out of reach for longer than
+    the session timeout: by then the session (and this master's bid) is gone for sure, and
+    a master that cannot tell who leads has nothing to serve (Mesos masters exit too)."""
+    since: float | None = None
+    while True:
+        await asyncio.sleep(CONNECTION_CHECK)
+        if client.state == KazooState.CONNECTED:
+            since = None
+            continue
+        now = time.monotonic()
+        since = now if since is None else since
+        if now - since > session_timeout:
+            raise ZooKeeperUnreachable(
+                f"ZooKeeper at {hosts} has been unreachable for {now - since:.1f} s, longer "
+                f"than the session timeout ({session_timeout:g} s): exiting so that a "
+                "supervisor restarts this master once ZooKeeper is back"
+            )
+
+
+async def _unless(work: Awaitable[T], unreachable: asyncio.Task[None]) -> T:
+    """``work``'s result, unless ZooKeeper turns out unreachable first (then that error)."""
+    job = asyncio.ensure_future(work)
+    try:
+        await asyncio.wait({job, unreachable}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        job.cancel()
+        raise
+    if job.done():
+        return job.result()
+    job.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await job
+    unreachable.result()  # raises ZooKeeperUnreachable
+    raise AssertionError("the unreachable watch ended without an error")
 
 
 async def _read_ahead(reader: ZooKeeperRegistry, ahead: list[RegistrySnapshot | None]) -> None:

@@ -21,7 +21,9 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from mesospy.master.call_metrics import CallCounter
 from mesospy.metrics_http import MetricsPortError, serve_registry
+from mesospy.resources import Resources
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import operator_pb2 as opb
 
@@ -54,6 +56,8 @@ class MasterMetrics:
             registry=self.registry,
         )
         self.registry.register(_StateCollector(master))
+        self.calls = CallCounter()  # the server's outermost interceptor
+        self.registry.register(self.calls)
 
     def text(self) -> bytes:
         """The Prometheus text exposition of every metric."""
@@ -141,6 +145,7 @@ class _StateCollector(Collector):
             completed,
         )
         yield _gauge("mesospy_master_offers_outstanding", "Offers not yet answered.", len(m.offers))
+        yield from _resource_families(m)
         queued = sum(f.stream.pending() for f in state.frameworks.values() if f.stream)
         yield _labelled(
             "mesospy_master_event_queue_length",
@@ -151,6 +156,37 @@ class _StateCollector(Collector):
         yield _gauge(
             "mesospy_master_operator_subscribers", "Operator event streams.", m.events.subscribers
         )
+
+
+def _resource_families(master: Master) -> Iterator[GaugeMetricFamily]:
+    """Scalar resources (cpus, mem, disk, gpus...) per role: the agents' (all unreserved,
+    role "*"), those held by active tasks, and those in outstanding offers."""
+    state = master.state
+    capacity: dict[str, Resources] = {}
+    for agent in list(state.agents.values()):
+        capacity["*"] = capacity.get("*", Resources()) + agent.total
+    used: dict[str, Resources] = {}
+    for framework in list(state.frameworks.values()):
+        for task in [*framework.tasks.values(), *framework.unreachable_tasks.values()]:
+            if not task.resources_recovered:
+                used[task.role] = used.get(task.role, Resources()) + task.resources
+    offered: dict[str, Resources] = {}
+    for offer in list(master.offers):
+        offered[offer.role] = offered.get(offer.role, Resources()) + offer.resources
+    for kind, by_role, what in (
+        ("capacity", capacity, "on the agents"),
+        ("used", used, "held by active tasks"),
+        ("offered", offered, "in outstanding offers"),
+    ):
+        family = GaugeMetricFamily(
+            f"mesospy_master_resources_{kind}",
+            f"Scalar resources {what}, by resource and role.",
+            labels=["resource", "role"],
+        )
+        for role in sorted(by_role):
+            for name, amount in by_role[role].scalar_items():
+                family.add_metric([name, role], amount)
+        yield family
 
 
 def _elected(master: Master) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import Callable
@@ -17,6 +19,8 @@ from mesospy.master.operator_api import OperatorService
 from mesospy.master.registry import LocalRegistry
 from mesospy.master.services import AgentRegistryService, SchedulerService
 from mesospy.security.guard import GuardInterceptor
+from mesospy.standard_services import ServerHealth, add_standard_services
+from mesospy.v1 import agent_pb2, operator_pb2, scheduler_pb2
 from mesospy.v1 import agent_pb2_grpc as apb_grpc
 from mesospy.v1 import operator_pb2_grpc as opb_grpc
 from mesospy.v1 import scheduler_pb2_grpc as spb_grpc
@@ -41,6 +45,14 @@ SERVER_OPTIONS = [
     ("grpc.server.max_pending_requests", 5_000),
     ("grpc.server.max_pending_requests_hard_limit", 10_000),
 ]
+
+
+# What the master serves; health reports them SERVING only while this master leads.
+SERVICES = (
+    scheduler_pb2.DESCRIPTOR.services_by_name["Scheduler"].full_name,
+    agent_pb2.DESCRIPTOR.services_by_name["AgentRegistry"].full_name,
+    operator_pb2.DESCRIPTOR.services_by_name["Operator"].full_name,
+)
 
 
 # The master holds hundreds of thousands of long-lived objects (agents, tasks, offers).
@@ -71,11 +83,13 @@ async def run_master(
         ("grpc.max_receive_message_length", config.max_message_size),
     ]
     server = grpc.aio.server(
-        options=[*SERVER_OPTIONS, *size], interceptors=[GuardInterceptor(guard)]
+        options=[*SERVER_OPTIONS, *size],
+        interceptors=[master.metrics.calls, GuardInterceptor(guard)],
     )
     spb_grpc.add_SchedulerServicer_to_server(SchedulerService(master), server)  # type: ignore[no-untyped-call]
     apb_grpc.add_AgentRegistryServicer_to_server(AgentRegistryService(master), server)  # type: ignore[no-untyped-call]
     opb_grpc.add_OperatorServicer_to_server(OperatorService(master), server)  # type: ignore[no-untyped-call]
+    health = await add_standard_services(server, SERVICES, serving=False)
     address = f"{config.ip}:{config.port}"
     try:
         if config.tls is None:
@@ -93,6 +107,7 @@ async def run_master(
         raise MasterStartError(str(exc)) from exc
     await server.start()
     log.info("master %s listening on %s:%d", master.id, config.ip, port)
+    serving = asyncio.get_running_loop().create_task(_serve_while_leading(master, health))
     try:
         if config.zk is None:
             await master.start()
@@ -102,7 +117,17 @@ async def run_master(
         else:
             await lead_when_elected(master, config, on_ready)
     finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        await health.shutdown()
         await server.stop(grace=1.0)
         if metrics_server is not None:
             metrics_server.shutdown()
         await master.stop()
+
+
+async def _serve_while_leading(master: Master, health: ServerHealth) -> None:
+    """Health says SERVING once this master leads (it exits when deposed)."""
+    await master.led.wait()
+    await health.set_serving(True)

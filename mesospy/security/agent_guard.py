@@ -3,7 +3,8 @@
 The agent makes up a random call token when it starts and gives it to the master when it
 registers (over TLS on a secured cluster); the master presents it on every call. A
 secured agent (one started with TLS or credentials) refuses any call without it, so a
-framework or a user on the network cannot launch tasks on the agent directly.
+framework or a user on the network cannot launch tasks on the agent directly. Only the
+standard health service answers without it (reflection does not).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from mesospy.security.auth import HEALTH_METHODS
 from mesospy.security.channels import AGENT_TOKEN_KEY
 
 if TYPE_CHECKING:
@@ -40,6 +42,8 @@ class MasterOnly(_ServerInterceptor):
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
         details: grpc.HandlerCallDetails,
     ) -> Any:
+        if details.method in HEALTH_METHODS:  # probes carry no token (and learn little)
+            return await continuation(details)
         presented = b""
         for key, value in details.invocation_metadata or ():
             if key == AGENT_TOKEN_KEY and isinstance(value, str):

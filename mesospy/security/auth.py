@@ -25,8 +25,12 @@ SERVICE_KINDS = {
     "mesospy.v1.AgentRegistry": AGENTS,
     "mesospy.v1.Operator": OPERATORS,
 }
-# Load balancers and probes must see whether a master is up without credentials.
-OPEN_METHODS = frozenset({"/mesospy.v1.Operator/GetHealth"})
+# The standard gRPC health service (mesospy.standard_services), on every server.
+HEALTH_METHODS = frozenset(
+    {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch", "/grpc.health.v1.Health/List"}
+)
+# Load balancers and probes must see whether a server is up without credentials.
+OPEN_METHODS = frozenset({"/mesospy.v1.Operator/GetHealth", *HEALTH_METHODS})
 
 
 class AuthenticationFailed(Exception):

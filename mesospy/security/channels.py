@@ -76,12 +76,14 @@ if TYPE_CHECKING:
     _AioStreamStream = grpc.aio.StreamStreamClientInterceptor[Any, Any]
     _UnaryUnary = grpc.UnaryUnaryClientInterceptor[Any, Any]
     _UnaryStream = grpc.UnaryStreamClientInterceptor[Any, Any]
+    _StreamStream = grpc.StreamStreamClientInterceptor[Any, Any]
 else:
     _AioUnaryUnary = grpc.aio.UnaryUnaryClientInterceptor
     _AioUnaryStream = grpc.aio.UnaryStreamClientInterceptor
     _AioStreamStream = grpc.aio.StreamStreamClientInterceptor
     _UnaryUnary = grpc.UnaryUnaryClientInterceptor
     _UnaryStream = grpc.UnaryStreamClientInterceptor
+    _StreamStream = grpc.StreamStreamClientInterceptor
 
 
 class _AioDetails:
@@ -130,7 +132,7 @@ class _Details(
     pass
 
 
-class _SyncMetadata(_UnaryUnary, _UnaryStream):
+class _SyncMetadata(_UnaryUnary, _UnaryStream, _StreamStream):
     def __init__(self, extra: tuple[tuple[str, str], ...]) -> None:
         self._extra = extra
 
@@ -153,6 +155,11 @@ class _SyncMetadata(_UnaryUnary, _UnaryStream):
         self, continuation: Callable[..., Any], details: Any, request: Any
     ) -> Any:
         return continuation(self._details(details), request)
+
+    def intercept_stream_stream(
+        self, continuation: Callable[..., Any], details: Any, requests: Any
+    ) -> Any:
+        return continuation(self._details(details), requests)
 
 
 def aio_channel(

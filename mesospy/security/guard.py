@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,13 @@ import grpc
 from google.protobuf.message import DecodeError, Message
 
 from mesospy.security.acl import Denied
-from mesospy.security.auth import AGENTS, AuthenticationFailed, Authenticator, Caller
+from mesospy.security.auth import (
+    AGENTS,
+    HEALTH_METHODS,
+    AuthenticationFailed,
+    Authenticator,
+    Caller,
+)
 from mesospy.security.limits import LimitExceeded, MessageLimits
 from mesospy.security.ratelimit import RateLimiter
 from mesospy.v1 import scheduler_pb2 as spb
@@ -123,7 +130,10 @@ class Guard:
 
     def check(self, method: str, caller: Caller, request: Message) -> Caller | str:
         """The rate limit, the message limits and the ACLs, for one request of ``caller``."""
-        if caller.kind != AGENTS and not self.limiter.allow(caller.principal, self.clock()):
+        # Health probes are never refused for a rate limit: a load balancer would take the
+        # refusal for an unhealthy server.
+        limited = caller.kind != AGENTS and method not in HEALTH_METHODS
+        if limited and not self.limiter.allow(caller.principal, self.clock()):
             limit = self.limiter.limit_of(caller.principal)
             assert limit is not None
             return _refusal(
@@ -265,8 +275,17 @@ class GuardInterceptor(_ServerInterceptor):
                 async for item in inner_stream(request, context):
                     yield item
 
+            async def stream_writing(request: Message, context: Context) -> Any:
+                admitted = guard.admit(method, request, context)
+                if isinstance(admitted, str):
+                    await _refuse(context, admitted)
+                _CALLER.set(admitted if isinstance(admitted, Caller) else None)
+                return await inner_stream(request, context)
+
+            # A servicer streams by yielding or by ``context.write`` (e.g. gRPC's health).
+            writes = not inspect.isasyncgenfunction(inner_stream)
             return grpc.unary_stream_rpc_method_handler(
-                stream,
+                stream_writing if writes else stream,
                 request_deserializer=_safe(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
@@ -281,8 +300,22 @@ class GuardInterceptor(_ServerInterceptor):
                 _CALLER.set(caller)
                 return await inner_bidi(_checked(guard, method, caller, requests, context), context)
 
+            async def bidi_yielding(
+                requests: AsyncIterator[Any], context: Context
+            ) -> AsyncIterator[Any]:
+                caller = guard.authenticate(method, context)
+                if isinstance(caller, str):
+                    await _refuse(context, caller)
+                    return
+                _CALLER.set(caller)
+                checked = _checked(guard, method, caller, requests, context)
+                async for item in inner_bidi(checked, context):
+                    yield item
+
+            # A servicer streams by ``context.write`` or by yielding (e.g. gRPC's reflection).
+            yields = inspect.isasyncgenfunction(inner_bidi)
             return grpc.stream_stream_rpc_method_handler(
-                bidi,
+                bidi_yielding if yields else bidi,
                 request_deserializer=_safe(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )

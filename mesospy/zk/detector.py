@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from kazoo.client import KazooClient
@@ -21,12 +22,15 @@ from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.protocol.states import KazooState
 
 from mesospy.v1 import common_pb2 as pb
+from mesospy.zk.bounded import run_bounded
 from mesospy.zk.master_info import master_address, master_info_from_json, sorted_contenders
 from mesospy.zk.url import ZooKeeperUrl, parse_zk_url
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 0.5
+# Seconds close() waits for the ZooKeeper session to close (a frozen server never answers).
+STOP_TIMEOUT = 1.0
 
 
 class NoLeaderError(TimeoutError):
@@ -103,7 +107,7 @@ class ZooKeeperDetector:
                 await self._refresh_task
         client, self._client = self._client, None
         if client is not None:
-            await asyncio.to_thread(_stop, client)
+            await run_bounded(partial(_stop, client), STOP_TIMEOUT, "closing the detector")
 
     # ------------------------------------------------------------------ internals
 

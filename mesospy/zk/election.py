@@ -19,21 +19,23 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError
-from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KazooState
 
 from mesospy.v1 import common_pb2 as pb
+from mesospy.zk.bounded import run_bounded
 from mesospy.zk.master_info import ELECTION_PREFIX, master_info_to_json, sorted_contenders
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 0.5
-# How long withdrawing waits for ZooKeeper to delete the election znode.
-DELETE_TIMEOUT = 5.0
+# Seconds withdrawing waits for the delete of the election znode: the node goes with the
+# session anyway, and a frozen ZooKeeper must not hold a stopping master.
+DELETE_TIMEOUT = 1.0
 
 
 class MasterContender:
@@ -107,11 +109,14 @@ class MasterContender:
                 await self._refresh_task
         self._set_leading(False)
         node, self._node = self._node, None
-        # Without a connection the node goes with the session anyway; asking would wait
-        # for a reconnection that may never come (kazoo's calls have no deadline).
-        if node is not None and self._client.state == KazooState.CONNECTED:
-            with contextlib.suppress(KazooException, KazooTimeoutError):
-                await asyncio.to_thread(self._delete, node)
+        if node is None:
+            return
+        if self._client.state != KazooState.CONNECTED:
+            # Unreachable: the node goes with the session. A delete now would wait for the
+            # connection to come back, however long that takes, and so would the exit.
+            log.info("not deleting %s: ZooKeeper is unreachable (it ends with the session)", node)
+            return
+        await run_bounded(partial(self._delete, node), DELETE_TIMEOUT, f"deleting {node}")
 
     # ------------------------------------------------------------------ kazoo threads
 
@@ -218,4 +223,4 @@ class MasterContender:
 
     def _delete(self, node: str) -> None:
         with contextlib.suppress(NoNodeError):
-            self._client.delete_async(node).get(timeout=DELETE_TIMEOUT)
+            self._client.delete(node)

@@ -187,16 +187,19 @@ def test_local_prints_metrics_urls_that_serve(tmp_path: Path) -> None:
             urls += re.findall(r"metrics at (http://\S+/metrics)", line)
             if "running;" in line:
                 break
-        assert len(urls) == 3, urls  # the master's and each of the two agents'
+        # The master's, each of the two agents', the batch and the service framework's.
+        assert len(urls) == 5, urls
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         texts = []
         for url in urls:
             with opener.open(url, timeout=10) as response:
                 texts.append(response.read().decode())
         assert "mesospy_master_elected 1.0" in texts[0]
-        for text in texts[1:]:
+        for text in texts[1:3]:
             assert "mesospy_agent_registered 1.0" in text
             assert "mesospy_agent_tasks_launched_total" in text
+        assert "mesospy_batch_jobs 0.0" in texts[3]
+        assert "mesospy_service_apps 0.0" in texts[4]
     finally:
         local.send_signal(signal.SIGTERM)
         local.wait(timeout=30)
