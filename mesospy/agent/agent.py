@@ -26,6 +26,7 @@ import grpc
 from mesospy import __version__ as _version
 from mesospy.agent.checkpoint import Checkpoint
 from mesospy.agent.config import AgentConfig
+from mesospy.agent.fetcher import Fetcher
 from mesospy.agent.gc import SandboxCollector
 from mesospy.agent.isolation import Isolator, choose_isolator, isolation_scope
 from mesospy.agent.launcher import TaskLauncher
@@ -99,6 +100,9 @@ class Agent:
         self.agent_id = state.agent_id or ""
         loop = asyncio.get_running_loop()
         self.launcher = TaskLauncher(loop)
+        self.fetcher = await asyncio.to_thread(
+            Fetcher, cfg.fetcher_cache_path, cfg.fetcher_cache_size, cfg.fetcher_max_size
+        )
         self.updates = StatusUpdateManager(
             UpdateStreams(cfg.status_update_retry_min, cfg.status_update_retry_max),
             on_finished=lambda key: self.tasks.forget(key),
@@ -116,6 +120,7 @@ class Agent:
             agent_id=lambda: self.agent_id,
             kill_grace_period=cfg.kill_grace_period,
             allow_root_tasks=cfg.allow_root_tasks,
+            fetcher=self.fetcher,
         )
         self.tasks.recover(state)
         self.checkpoint.flush()
@@ -185,7 +190,9 @@ class Agent:
             self._metrics_server.shutdown()
             self._metrics_server.server_close()
             self._metrics_server = None
+        self.tasks.cancel_fetches()
         await self.tasks.wait_launched()
+        self.fetcher.close()
         if self.config.kill_tasks_on_exit:
             self.tasks.kill_all()
         self.tasks.detach()
