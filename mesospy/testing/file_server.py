@@ -2,7 +2,7 @@
 
 ``FileServer`` serves bytes put at paths (``put``), answers 404 for anything else, counts
 the requests of each path (``requests``), and can hold a path's answer half-sent until
-``release`` (a download that hangs, for tests of kills during a fetch)::
+``release`` (a slow download: for kills during a fetch, or concurrent fetches)::
 
     with FileServer() as server:
         server.put("/app.tar.gz", data)
@@ -49,7 +49,8 @@ class FileServer:
         return self.url(path)
 
     def hold(self, path: str) -> None:
-        """Answers for ``path`` send their headers and part of the body, then wait."""
+        """Answers for ``path`` send their headers and half the body, then wait for
+        ``release`` before they send the rest."""
         self._held[path] = threading.Event()
 
     def release(self) -> None:
@@ -79,7 +80,7 @@ class FileServer:
         self.stop()
 
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
-        path = handler.path.split("?", 1)[0]
+        path = handler.path  # with its query: "/download?id=7" is a path of its own
         with self.changed:
             self.requests[path] += 1
             self.changed.notify_all()
@@ -96,6 +97,7 @@ class FileServer:
             handler.wfile.write(data[: len(data) // 2])
             handler.wfile.flush()
             held.wait()
+            handler.wfile.write(data[len(data) // 2 :])
             return
         handler.wfile.write(data)
 
