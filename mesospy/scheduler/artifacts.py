@@ -78,52 +78,56 @@ class Artifact:
         return out
 
 
-def parse_fetch(value: object, path: str = "fetch") -> tuple[tuple[Artifact, ...], list[str]]:
-    """The artifacts of a ``fetch:`` list, and the problems found, each as
-    ``"fetch[1].checksum: ..."``."""
+Problem = tuple[str, str]  # (field path, what is wrong)
+
+
+def parse_fetch(value: object, path: str = "fetch") -> tuple[tuple[Artifact, ...], list[Problem]]:
+    """The artifacts of a ``fetch:`` list, and the problems found, each as ``(field path,
+    reason)``: ``("fetch[1].cache", "must be true or false")``."""
     if value is None:
         return (), []
     if not isinstance(value, list):
-        return (), [f"{path}: must be a list of URIs or of mappings with 'uri'"]
+        return (), [(path, "must be a list of URIs or of mappings with 'uri'")]
     artifacts: list[Artifact] = []
-    problems: list[str] = []
+    problems: list[Problem] = []
     for index, item in enumerate(value):
         where = f"{path}[{index}]"
         artifact = _artifact(item, where, problems)
         if artifact is None:
             continue
         if problem := uri_problem(artifact.to_proto()):
-            problems.append(f"{where}: {problem}")
+            problems.append((where, problem))
             continue
         artifacts.append(artifact)
     return tuple(artifacts), problems
 
 
-def _artifact(item: object, where: str, problems: list[str]) -> Artifact | None:
+def _artifact(item: object, where: str, problems: list[Problem]) -> Artifact | None:
     if isinstance(item, str):
         return Artifact(item)
     if not isinstance(item, dict):
-        problems.append(f"{where}: must be a URI string or a mapping with 'uri'")
+        problems.append((where, "must be a URI string or a mapping with 'uri'"))
         return None
     unknown = [str(k) for k in item if k not in FETCH_FIELDS]
     if unknown:
-        problems.append(f"{where}.{unknown[0]}: unknown field; known: {', '.join(FETCH_FIELDS)}")
+        known = ", ".join(FETCH_FIELDS)
+        problems.append((f"{where}.{unknown[0]}", f"unknown field; known: {known}"))
         return None
     value = item.get("uri")
     if not isinstance(value, str) or not value:
-        problems.append(f"{where}.uri: is required: a URI string")
+        problems.append((f"{where}.uri", "is required: a URI string"))
         return None
     fields: dict[str, Any] = {}
     for name in ("executable", "extract", "cache"):
         if name in item:
             if not isinstance(item[name], bool):
-                problems.append(f"{where}.{name}: must be true or false")
+                problems.append((f"{where}.{name}", "must be true or false"))
                 return None
             fields[name] = item[name]
     for name in ("output_file", "checksum"):
         if name in item:
             if not isinstance(item[name], str):
-                problems.append(f"{where}.{name}: must be a string")
+                problems.append((f"{where}.{name}", "must be a string"))
                 return None
             fields[name] = item[name]
     return Artifact(value, **fields)

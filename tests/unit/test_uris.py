@@ -85,12 +85,14 @@ def test_parse_fetch_lists_every_problem() -> None:
             {"uri": "/x", "checksum": "sha1:00"},
         ]
     )
-    assert problems[0].startswith("fetch[0]: ") and "'ftp'" in problems[0]
-    assert problems[1] == "fetch[1].cache: must be true or false"
-    assert problems[2].startswith("fetch[2].url: unknown field")
-    assert problems[3] == "fetch[3].uri: is required: a URI string"
-    assert problems[4].startswith("fetch[4]: must be a URI string")
-    assert problems[5].startswith("fetch[5]: ") and "sha256" in problems[5]
+    paths = [path for path, _ in problems]
+    assert paths == ["fetch[0]", "fetch[1].cache", "fetch[2].url", "fetch[3].uri", "fetch[4]",
+                     "fetch[5]"]  # fmt: skip
+    assert "'ftp'" in problems[0][1]
+    assert problems[1][1] == "must be true or false"
+    assert problems[2][1].startswith("unknown field")
+    assert problems[3][1] == "is required: a URI string"
+    assert "sha256" in problems[5][1]
     assert parse_fetch("http://h/x")[1] == [
-        "fetch: must be a list of URIs or of mappings with 'uri'"
+        ("fetch", "must be a list of URIs or of mappings with 'uri'")
     ]
