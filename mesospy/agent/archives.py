@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 import stat
 import tarfile
 import zipfile
@@ -107,9 +106,10 @@ def _extract_tar(archive: Path, dest: Path, max_size: int, cancelled: Callable[[
     written = 0
     with tarfile.open(archive, "r:*") as tar:
         for member in _tar_members(tar, dest, max_size, cancelled):
-            # Owners are not restored (as an unprivileged tar does); modes are, minus the
-            # set-id bits (the data filter drops them).
-            tar.extract(member, dest, set_attrs=member.isfile() or member.isdir(), filter="data")
+            # Owners are not restored (as an unprivileged tar does); files' modes are, minus
+            # the set-id bits (the data filter drops them). Directories keep the default
+            # mode: a read-only one would stop its own entries from being written.
+            tar.extract(member, dest, set_attrs=member.isfile(), filter="data")
             written += member.size
     return written
 
@@ -161,11 +161,3 @@ def _extract_zip(archive: Path, dest: Path, max_size: int, cancelled: Callable[[
             if mode:
                 os.chmod(target, mode)
     return written
-
-
-def remove_quietly(path: Path) -> None:
-    """Remove a file or tree, ignoring what is already gone."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)

@@ -167,6 +167,8 @@ class Fetcher:
             # task, not leave it launching for good.
             cancel.check()
             raise self._failed(log, uri, f"{type(exc).__name__}: {exc}") from exc
+        if uri.checksum and not hit:
+            log.write(f"checksum {uri.checksum.lower()} verified")
         source = "from the cache" if hit else "downloaded"
         log.write(
             f"fetched {uri.value} ({size} bytes, {source}) in {time.monotonic() - started:.2f}s"

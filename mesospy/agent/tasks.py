@@ -437,7 +437,9 @@ class TaskManager:
     def _launch_failed(self, task: Task, spec: LaunchSpec, exc: BaseException | None) -> None:
         if isinstance(exc, FetchError | FetchCancelled):
             # Cancelled without a kill: the agent is stopping.
-            message = str(exc) if isinstance(exc, FetchError) else "the agent stopped"
+            message = (
+                str(exc) if isinstance(exc, FetchError) else "fetch stopped: the agent stopped"
+            )
             self._emit(task, common_pb2.TASK_FAILED, Reason.REASON_CONTAINER_LAUNCH_FAILED, message)
             return
         self._emit(

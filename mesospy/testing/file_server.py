@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 __all__ = ["FileServer"]
@@ -25,13 +27,20 @@ __all__ = ["FileServer"]
 class FileServer:
     """Serves in a background thread until ``stop`` (or the end of a ``with`` block)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
+        """``tls``: (certificate, key) PEM files to serve HTTPS with."""
         self.files: dict[str, bytes] = {}
         self.requests: collections.Counter[str] = collections.Counter()
         self.changed = threading.Condition()
         self._held: dict[str, threading.Event] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="file-server", daemon=True
         )
@@ -41,7 +50,7 @@ class FileServer:
         return int(self._server.server_address[1])
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def put(self, path: str, data: bytes) -> str:
         """Serve ``data`` at ``path``; its URL."""

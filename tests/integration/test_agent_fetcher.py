@@ -14,9 +14,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_agent_harness import Cluster, cluster, task
 
 from mesospy.cluster import free_port
+from mesospy.security.certs import init_certificates
 from mesospy.testing import FileServer
 from mesospy.v1 import agent_pb2, common_pb2
 
@@ -291,5 +293,42 @@ def test_kill_during_fetch_ends_killed_promptly(tmp_path: Path) -> None:
             assert status.reason == R.REASON_TASK_KILLED_DURING_LAUNCH
             assert (_sandbox(c, "slow") / "stdout").read_text() == ""
             assert "stopped: the task was killed" in (_sandbox(c, "slow") / "stderr").read_text()
+
+    asyncio.run(scenario())
+
+
+def test_https_is_verified_with_the_default_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = init_certificates(tmp_path / "tls")
+
+    async def scenario(task_id: str) -> common_pb2.TaskStatus:
+        with FileServer(tls=(issued.server_cert, issued.server_key)) as server:
+            url = server.put("/secure.txt", b"secret")
+            assert url.startswith("https://127.0.0.1:")
+            async with cluster(tmp_path / task_id) as c:
+                await c.run(_fetching(task_id, "cat secure.txt", URI(value=url)))
+                return await c.terminal(task_id)
+
+    untrusted = asyncio.run(scenario("untrusted"))
+    assert untrusted.state == common_pb2.TASK_FAILED
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.message
+    monkeypatch.setenv("SSL_CERT_FILE", str(issued.ca_cert))  # the agent trusts the test CA
+    trusted = asyncio.run(scenario("trusted"))
+    assert trusted.state == common_pb2.TASK_FINISHED, trusted.message
+
+
+def test_agent_stop_during_a_fetch_does_not_wait_for_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FileServer() as server:
+            url = server.put("/stuck.bin", bytes(MB))
+            server.hold("/stuck.bin")
+            loop = asyncio.get_running_loop()
+            async with cluster(tmp_path / "agent") as c:
+                await c.run(_fetching("stuck", "true", URI(value=url)))
+                await asyncio.to_thread(server.wait_for_request, "/stuck.bin")
+                began = loop.time()
+            assert loop.time() - began < 5  # the agent stopped without the download
+            assert not (_sandbox(c, "stuck") / "stuck.bin").exists()
 
     asyncio.run(scenario())
