@@ -103,7 +103,8 @@ class FetcherCache:
         self.index = CacheIndex(capacity)
         self._lock = threading.Lock()
         self._downloads: dict[str, _Download] = {}
-        self.downloads = 0  # how many downloads were made for the cache (for tests/metrics)
+        self.downloads = 0  # downloads made for the cache (metrics)
+        self.hits = 0  # entries put into a sandbox without a download
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True, exist_ok=True)
 
@@ -127,6 +128,7 @@ class FetcherCache:
                 entry = self.index.get(key)
                 if entry is not None:
                     entry.pins += 1
+                    self.hits += 1
                     waiting = None
                 else:
                     waiting = self._downloads.get(key)

@@ -138,6 +138,10 @@ def test_cache_hit_makes_no_request_and_links_the_file(tmp_path: Path) -> None:
             assert first.read_bytes() == data
             assert first.stat().st_ino == second.stat().st_ino  # a hard link, not a copy
             assert "from the cache" in (_sandbox(c, "second") / "stderr").read_text()
+            metrics = c.agent.metrics.text().decode()
+            assert f"mesospy_agent_fetcher_cache_bytes {float(len(data))}" in metrics
+            assert "mesospy_agent_fetcher_cache_hits_total 1.0" in metrics
+            assert "mesospy_agent_fetcher_cache_downloads_total 1.0" in metrics
             # Not cached: fetched again.
             await c.run(_fetching("third", "true", URI(value=uri.value)))
             assert (await c.terminal("third")).state == common_pb2.TASK_FINISHED
