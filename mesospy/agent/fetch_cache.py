@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import threading
 from collections import OrderedDict
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+_CACHE_FILE = re.compile(r"^[0-9a-f]{64}(\.part)?$")
 WAIT_SLICE = 0.1  # a waiter looks at its task's cancellation this often
 
 
@@ -105,8 +107,16 @@ class FetcherCache:
         self._downloads: dict[str, _Download] = {}
         self.downloads = 0  # downloads made for the cache (metrics)
         self.hits = 0  # entries put into a sandbox without a download
-        shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True, exist_ok=True)
+        self._empty()
+
+    def _empty(self) -> None:
+        """Remove what an earlier run cached: only the cache's own files, so a cache
+        directory pointed at a shared place (``--fetcher-cache-dir /tmp``) loses nothing
+        else."""
+        for path in self.directory.iterdir():
+            if _CACHE_FILE.match(path.name) and not path.is_dir():
+                path.unlink(missing_ok=True)
 
     def _file_for(self, key: str) -> Path:
         return self.directory / hashlib.sha256(key.encode()).hexdigest()

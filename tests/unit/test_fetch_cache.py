@@ -141,3 +141,14 @@ def test_a_cancelled_waiter_stops_waiting(tmp_path: Path) -> None:
     release.set()
     downloader.join(30)
     assert (tmp_path / "a").read_bytes() == b"a"
+
+
+def test_a_restarted_cache_starts_empty_and_removes_only_its_own_files(tmp_path: Path) -> None:
+    directory = tmp_path / "shared"
+    cache = FetcherCache(directory, capacity=1 << 20)
+    cache.fetch_into("k", tmp_path / "s", _writer(b"data", []), lambda: False)
+    (directory / "someone-elses.txt").write_text("keep me")
+    again = FetcherCache(directory, capacity=1 << 20)
+    assert again.index.size == 0
+    assert [p.name for p in directory.iterdir()] == ["someone-elses.txt"]
+    assert (tmp_path / "s").read_bytes() == b"data"  # a sandbox's link outlives the entry
