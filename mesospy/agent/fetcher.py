@@ -117,9 +117,10 @@ class Fetcher:
         name = destination(uri)
         dest = sandbox / name
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            # Before anything is made: an earlier artifact's links may not lead it out.
             if not _within(sandbox, dest.parent):
                 raise FetchError(f"fetch of {uri.value} failed: {name!r} leads out of the sandbox")
+            dest.parent.mkdir(parents=True, exist_ok=True)
             log.write(f"fetching {uri.value} into {name}")
             hit = False
             if uri.cache:
