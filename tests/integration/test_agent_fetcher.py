@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import io
 import os
+import pwd
 import tarfile
 import zipfile
 from collections.abc import AsyncIterator
@@ -334,5 +335,33 @@ def test_agent_stop_during_a_fetch_does_not_wait_for_it(tmp_path: Path) -> None:
                 began = loop.time()
             assert loop.time() - began < 5  # the agent stopped without the download
             assert not (_sandbox(c, "stuck") / "stuck.bin").exists()
+
+    asyncio.run(scenario())
+
+
+def test_a_task_of_another_user_owns_what_was_fetched_but_not_the_cache(tmp_path: Path) -> None:
+    assert os.geteuid() == 0, "this test needs root, as the agent's user switching does"
+    nobody = pwd.getpwnam("nobody")
+
+    async def scenario() -> None:
+        async with _setup(tmp_path) as (c, server):
+            archive = URI(value=server.put("/app.tgz", _tar_bytes({"app/data": b"v1\n"}, "w:gz")))
+            blob = URI(value=server.put("/blob.txt", b"shared\n"), cache=True)
+            script = (
+                'test "$(id -un)" = nobody && echo v2 >> app/data && cat blob.txt '
+                "&& ! (echo x >> blob.txt) 2>/dev/null"
+            )
+            info = _fetching("mine", script, archive, blob)
+            info.command.user = "nobody"
+            await c.run(info)
+            status = await c.terminal("mine")
+            sandbox = _sandbox(c, "mine")
+            assert status.state == common_pb2.TASK_FINISHED, (sandbox / "stderr").read_text()
+            assert (sandbox / "app" / "data").read_text() == "v1\nv2\n"
+            assert (sandbox / "app" / "data").stat().st_uid == nobody.pw_uid
+            assert (sandbox / "app").stat().st_uid == nobody.pw_uid
+            # The cached file is shared with other sandboxes: root's, read-only.
+            assert (sandbox / "blob.txt").stat().st_uid == 0
+            assert (sandbox / "blob.txt").read_text() == "shared\n"
 
     asyncio.run(scenario())
