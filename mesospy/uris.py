@@ -37,9 +37,26 @@ def uri_problem(uri: common_pb2.CommandInfo.URI) -> str | None:
         return "uri value must not be empty"
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         return f"uri {value[:80]!r} contains control characters"
-    if value.startswith("/"):
-        pass  # a path on the agent
-    else:
+    try:
+        problem = _value_problem(value)
+    except ValueError as exc:  # urlsplit's: "Invalid IPv6 URL", a bad port...
+        problem = f"uri {value[:200]!r} is not a valid URI: {exc}"
+    if problem:
+        return problem
+    if uri.checksum and not _SHA256.match(uri.checksum):
+        return (
+            f"uri {value[:200]!r} has checksum {uri.checksum[:80]!r}; expected "
+            "'sha256:' and 64 hex digits"
+        )
+    if uri.output_file and (p := output_file_problem(uri.output_file)):
+        return f"uri {value[:200]!r}: {p}"
+    if not uri.output_file and not default_name(value):
+        return f"uri {value[:200]!r} ends in no file name; give output_file"
+    return None
+
+
+def _value_problem(value: str) -> str | None:
+    if not value.startswith("/"):  # else a path on the agent
         parts = urlsplit(value)
         if parts.scheme.lower() not in SCHEMES:
             shown = parts.scheme or "none"
@@ -54,15 +71,8 @@ def uri_problem(uri: common_pb2.CommandInfo.URI) -> str | None:
                 return f"uri {value[:200]!r} needs an absolute path (file:///path)"
         elif not parts.hostname:
             return f"uri {value[:200]!r} names no host"
-    if uri.checksum and not _SHA256.match(uri.checksum):
-        return (
-            f"uri {value[:200]!r} has checksum {uri.checksum[:80]!r}; expected "
-            "'sha256:' and 64 hex digits"
-        )
-    if uri.output_file and (p := output_file_problem(uri.output_file)):
-        return f"uri {value[:200]!r}: {p}"
-    if not uri.output_file and not default_name(value):
-        return f"uri {value[:200]!r} ends in no file name; give output_file"
+        else:
+            _ = parts.port  # raises ValueError for a port that is not one
     return None
 
 

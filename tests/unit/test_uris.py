@@ -32,6 +32,8 @@ def test_bad_uris_name_the_problem() -> None:
         (uri("/x", output_file="/etc/passwd"), "relative to the sandbox"),
         (uri("/x", output_file="a/../../b"), "'..'"),
         (uri("http://h/"), "ends in no file name"),
+        (uri("http://[::1/x"), "not a valid URI"),
+        (uri("http://h:99999/x"), "not a valid URI"),
     ]
     for given, needle in cases:
         problem = uri_problem(given)
