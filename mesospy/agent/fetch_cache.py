@@ -107,6 +107,7 @@ class FetcherCache:
         self._downloads: dict[str, _Download] = {}
         self.downloads = 0  # downloads made for the cache (metrics)
         self.hits = 0  # entries put into a sandbox without a download
+        self.waiters = 0  # requests waiting now for another's download of their artifact
         directory.mkdir(parents=True, exist_ok=True)
         self._empty()
 
@@ -144,6 +145,8 @@ class FetcherCache:
                     waiting = self._downloads.get(key)
                     if waiting is None:
                         mine = self._downloads[key] = _Download()
+                    else:
+                        self.waiters += 1
             if entry is not None:
                 try:
                     place(entry.path, dest, link)
@@ -152,9 +155,13 @@ class FetcherCache:
                         entry.pins -= 1
                 return True
             if waiting is not None:
-                while not waiting.done.wait(WAIT_SLICE):
-                    if cancelled():
-                        raise FetchCancelled("killed while waiting for a download")
+                try:
+                    while not waiting.done.wait(WAIT_SLICE):
+                        if cancelled():
+                            raise FetchCancelled("killed while waiting for a download")
+                finally:
+                    with self._lock:
+                        self.waiters -= 1
                 if isinstance(waiting.error, FetchCancelled):
                     continue  # the task that downloaded it was killed: try again
                 if waiting.error is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_agent_harness import Cluster, cluster, task
+from test_agent_harness import Cluster, cluster, task, wait_for
 
 from mesospy.cluster import free_port
 from mesospy.security.certs import init_certificates
@@ -270,7 +270,8 @@ def test_concurrent_fetches_of_one_uri_download_once(tmp_path: Path) -> None:
             uri = URI(value=url, cache=True)
             await c.run(*(_fetching(i, "cmp -s shared.bin shared.bin", uri) for i in ids))
             await asyncio.to_thread(server.wait_for_request, "/shared.bin")
-            # One downloads (held half-way); the others wait for it, or find it cached.
+            # One downloads (held half-way); the other four wait for it.
+            await wait_for(lambda: c.agent.fetcher.cache.waiters == 4, what="4 waiting fetches")
             server.release()
             for task_id in ids:
                 status = await c.terminal(task_id)

@@ -4,6 +4,7 @@ for concurrent requests (real files, real threads)."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,10 @@ def test_concurrent_requests_make_one_download(tmp_path: Path) -> None:
     ]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + 30
+    while cache.waiters < 4:  # poll until the other four wait for the one download
+        assert time.monotonic() < deadline, f"{cache.waiters} waiting"
+        threading.Event().wait(0.01)
     release.set()
     for thread in threads:
         thread.join(30)
