@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import ipaddress
 import os
 import socket
 import ssl
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 from mesospy.agent import archives
 from mesospy.agent.fetch_cache import FetchCancelled, FetcherCache, cache_key
@@ -37,6 +39,7 @@ URI = common_pb2.CommandInfo.URI
 CHUNK = 1 << 20
 SOCKET_TIMEOUT = 60.0  # one connect or read that takes longer fails the fetch
 WORKERS = 8
+PROGRESS_EVERY = 64 << 20  # a progress line per this many bytes
 
 __all__ = ["Cancellation", "FetchCancelled", "FetchError", "Fetcher"]
 
@@ -130,7 +133,7 @@ class Fetcher:
                 hit = self.cache.fetch_into(
                     key,
                     dest,
-                    lambda path: self._download(uri, path, cancel),
+                    lambda path: self._download(uri, path, cancel, log),
                     cancel.is_set,
                     link=not uri.executable,
                 )
@@ -139,7 +142,7 @@ class Fetcher:
             else:
                 partial = dest.with_name(dest.name + ".fetching")
                 try:
-                    self._download(uri, partial, cancel)
+                    self._download(uri, partial, cancel, log)
                     os.replace(partial, dest)
                 finally:
                     partial.unlink(missing_ok=True)
@@ -182,15 +185,15 @@ class Fetcher:
 
     # ---------------------------------------------------------------- sources
 
-    def _download(self, uri: URI, path: Path, cancel: Cancellation) -> None:
+    def _download(self, uri: URI, path: Path, cancel: Cancellation, log: _Log) -> None:
         """Save the URI's bytes at ``path``, checking size and checksum as they come."""
         local = local_path(uri.value)
         try:
             with open(path, "wb") as out:
                 if local is not None:
-                    digest = self._copy_local(uri, local, out, cancel)
+                    digest = self._copy_local(uri, local, out, cancel, log)
                 else:
-                    digest = self._copy_http(uri, out, cancel)
+                    digest = self._copy_http(uri, out, cancel, log)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -202,7 +205,9 @@ class Fetcher:
                 f"got sha256:{digest}"
             )
 
-    def _copy_local(self, uri: URI, source: str, out: BinaryIO, cancel: Cancellation) -> str:
+    def _copy_local(
+        self, uri: URI, source: str, out: BinaryIO, cancel: Cancellation, log: _Log
+    ) -> str:
         try:
             src = open(source, "rb")  # noqa: SIM115 (closed below)
         except OSError as exc:
@@ -210,10 +215,17 @@ class Fetcher:
         with src:
             if not os.path.isfile(source):
                 raise FetchError(f"fetch of {uri.value} failed: {source!r} is not a file")
-            return self._stream(uri, src, out, cancel)
+            return self._stream(uri, src, out, cancel, log, os.fstat(src.fileno()).st_size)
 
-    def _copy_http(self, uri: URI, out: BinaryIO, cancel: Cancellation) -> str:
-        opener = urllib.request.build_opener(_HTTPHandler(cancel), _HTTPSHandler(cancel, self._ssl))
+    def _copy_http(self, uri: URI, out: BinaryIO, cancel: Cancellation, log: _Log) -> str:
+        handlers: list[urllib.request.BaseHandler] = [
+            _HTTPHandler(cancel),
+            _HTTPSHandler(cancel, self._ssl),
+        ]
+        if _loopback(uri.value):
+            # A proxy (from the environment) cannot reach this machine's loopback.
+            handlers.append(urllib.request.ProxyHandler({}))
+        opener = urllib.request.build_opener(*handlers)
         request = urllib.request.Request(uri.value, headers={"User-Agent": "mesospy-fetcher"})
         try:
             with opener.open(request, timeout=SOCKET_TIMEOUT) as response:
@@ -223,7 +235,8 @@ class Fetcher:
                         f"fetch of {uri.value} failed: {length} bytes is more than "
                         f"{self.max_size} (--fetcher-max-size)"
                     )
-                return self._stream(uri, response, out, cancel)
+                total = int(length) if length and length.isdigit() else None
+                return self._stream(uri, response, out, cancel, log, total)
         except urllib.error.HTTPError as exc:
             raise FetchError(f"fetch of {uri.value} failed: HTTP {exc.code} {exc.reason}") from exc
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
@@ -234,12 +247,23 @@ class Fetcher:
             cause = reason or type(exc).__name__
             raise FetchError(f"fetch of {uri.value} failed: {cause}") from exc
 
-    def _stream(self, uri: URI, src: Any, out: BinaryIO, cancel: Cancellation) -> str:
+    def _stream(
+        self,
+        uri: URI,
+        src: Any,
+        out: BinaryIO,
+        cancel: Cancellation,
+        log: _Log,
+        expected: int | None,
+    ) -> str:
         digest = hashlib.sha256()
         total = 0
+        of = f" of {expected >> 20} MB" if expected else ""
         while chunk := src.read(CHUNK):
             cancel.check()
-            total += len(chunk)
+            before, total = total, total + len(chunk)
+            if total // PROGRESS_EVERY > before // PROGRESS_EVERY:
+                log.write(f"{total >> 20} MB{of} of {uri.value}")
             if total > self.max_size:
                 raise FetchError(
                     f"fetch of {uri.value} failed: more than {self.max_size} bytes "
@@ -260,6 +284,16 @@ class _Log:
     def write(self, line: str) -> None:
         with contextlib.suppress(OSError):
             os.write(self._fd, f"mesospy-fetcher: {line}\n".encode(errors="replace"))
+
+
+def _loopback(value: str) -> bool:
+    host = urlsplit(value).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _within(sandbox: Path, path: Path) -> bool:

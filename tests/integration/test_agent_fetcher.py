@@ -366,3 +366,35 @@ def test_a_task_of_another_user_owns_what_was_fetched_but_not_the_cache(tmp_path
             assert (sandbox / "blob.txt").read_text() == "shared\n"
 
     asyncio.run(scenario())
+
+
+def test_loopback_is_fetched_without_the_environments_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy that is not there: a fetch that went through it would fail.
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("no_grpc_proxy", "127.0.0.1,localhost")  # gRPC reads http_proxy too
+
+    async def scenario() -> None:
+        async with _setup(tmp_path) as (c, server):
+            await c.run(_fetching("direct", "cat f.txt", URI(value=server.put("/f.txt", b"ok"))))
+            assert (await c.terminal("direct")).state == common_pb2.TASK_FINISHED
+
+    asyncio.run(scenario())
+
+
+def test_progress_of_a_large_artifact_goes_to_stderr(tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(130 * MB)  # sparse: read as zeros without being written first
+
+    async def scenario() -> None:
+        async with _setup(tmp_path, fetcher_max_size=256 * MB) as (c, _server):
+            await c.run(_fetching("big", "test -s big.bin", URI(value=str(big))))
+            assert (await c.terminal("big")).state == common_pb2.TASK_FINISHED
+            stderr = (_sandbox(c, "big") / "stderr").read_text()
+            assert f"64 MB of 130 MB of {big}" in stderr
+            assert f"128 MB of 130 MB of {big}" in stderr
+            (_sandbox(c, "big") / "big.bin").unlink()
+
+    asyncio.run(scenario())
