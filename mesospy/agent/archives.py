@@ -60,6 +60,13 @@ def link_problem(name: str, target: str) -> str | None:
     return None
 
 
+def _replace(path: Path) -> None:
+    """Unlink a file an entry is about to take the place of: writing into it instead would
+    write through a hard link (a file from the fetcher cache, shared by other sandboxes)."""
+    if os.path.lexists(path) and not (path.is_dir() and not path.is_symlink()):
+        path.unlink()
+
+
 def _inside(dest: Path, path: str) -> bool:
     root = os.path.realpath(dest)
     real = os.path.realpath(os.path.join(root, path))
@@ -109,6 +116,8 @@ def _extract_tar(archive: Path, dest: Path, max_size: int, cancelled: Callable[[
             # Owners are not restored (as an unprivileged tar does); files' modes are, minus
             # the set-id bits (the data filter drops them). Directories keep the default
             # mode: a read-only one would stop its own entries from being written.
+            if not member.isdir():
+                _replace(dest / member.name)
             tar.extract(member, dest, set_attrs=member.isfile(), filter="data")
             written += member.size
     return written
@@ -142,6 +151,7 @@ def _extract_zip(archive: Path, dest: Path, max_size: int, cancelled: Callable[[
                 target.mkdir(parents=True, exist_ok=True)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
+            _replace(target)
             if _zip_is_symlink(info):
                 link = zf.read(info).decode("utf-8", "surrogateescape")
                 if problem := link_problem(name, link):

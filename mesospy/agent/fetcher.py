@@ -106,7 +106,7 @@ class Fetcher:
         """Fetch every URI into ``sandbox``, in order; progress goes to ``log_fd``. Raises
         FetchError (or FetchCancelled)."""
         log = _Log(log_fd)
-        linked: set[Path] = set()
+        linked: set[tuple[int, int]] = set()  # (device, inode) of the cache's shared files
         for uri in uris:
             cancel.check()
             self._fetch_one(uri, sandbox, log, cancel, linked)
@@ -114,7 +114,12 @@ class Fetcher:
             _chown_tree(sandbox, owner, skip=linked)
 
     def _fetch_one(
-        self, uri: URI, sandbox: Path, log: _Log, cancel: Cancellation, linked: set[Path]
+        self,
+        uri: URI,
+        sandbox: Path,
+        log: _Log,
+        cancel: Cancellation,
+        linked: set[tuple[int, int]],
     ) -> None:
         started = time.monotonic()
         name = destination(uri)
@@ -138,7 +143,8 @@ class Fetcher:
                     link=not uri.executable,
                 )
                 if not uri.executable:
-                    linked.add(dest)
+                    st = dest.stat()
+                    linked.add((st.st_dev, st.st_ino))
             else:
                 partial = dest.with_name(dest.name + ".fetching")
                 try:
@@ -301,13 +307,14 @@ def _within(sandbox: Path, path: Path) -> bool:
     return os.path.commonpath([root, os.path.realpath(path)]) == root
 
 
-def _chown_tree(root: Path, owner: tuple[int, int], skip: set[Path]) -> None:
+def _chown_tree(root: Path, owner: tuple[int, int], skip: set[tuple[int, int]]) -> None:
     """Give the task's user what was fetched (not the cache's shared, read-only files)."""
     uid, gid = owner
     for directory, dirs, files in os.walk(root):
         for name in (*dirs, *files):
-            path = Path(directory, name)
-            if path not in skip:
+            path = os.path.join(directory, name)
+            st = os.lstat(path)
+            if (st.st_dev, st.st_ino) not in skip:
                 os.lchown(path, uid, gid)
 
 

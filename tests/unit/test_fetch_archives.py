@@ -176,3 +176,22 @@ def test_name_and_link_rules() -> None:
     assert link_problem("a/b", "../c") is None  # a/c: still inside
     assert link_problem("a/b", "../../c") is not None
     assert link_problem("a", "/abs") is not None
+
+
+def test_an_entry_over_an_existing_hard_link_replaces_it_not_writes_through(
+    tmp_path: Path,
+) -> None:
+    shared = tmp_path / "cached"  # a file of the fetcher cache, linked into the sandbox
+    shared.write_bytes(b"shared")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    os.link(shared, dest / "lib.so")
+    os.link(shared, dest / "other.so")
+    _tar(tmp_path / "a.tar", [("lib.so", b"mine")])
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as zf:
+        zf.writestr("other.so", b"mine too")
+    extract(tmp_path / "a.tar", "tar", dest, MB)
+    extract(tmp_path / "a.zip", "zip", dest, MB)
+    assert (dest / "lib.so").read_bytes() == b"mine"
+    assert (dest / "other.so").read_bytes() == b"mine too"
+    assert shared.read_bytes() == b"shared"
