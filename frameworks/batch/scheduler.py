@@ -580,7 +580,8 @@ class BatchScheduler(Scheduler):
         labels = {**spec.labels, "batch.job": run.job, "batch.run": run.id}
         command = spec.command if isinstance(spec.command, str) else list(spec.command)
         name = f"{run.job} {run.id} #{instance.index}"
-        return task(task_id, command, resources, name=name, env=env, labels=labels)
+        uris = [artifact.to_proto() for artifact in spec.fetch]
+        return task(task_id, command, resources, name=name, env=env, labels=labels, uris=uris)
 
 
 def _instance_outcome(run: Run, index: int) -> tuple[str, int]:

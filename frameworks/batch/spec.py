@@ -27,6 +27,10 @@ Pure: no I/O. Every problem is collected with the path of the field it is about
       catch_up: all                        # none | latest | all (missed while down)
       suspend: false
     parents: [extract, load]               # run after each successful run of both
+    fetch:                                 # artifacts put in the sandbox before it starts
+      - https://example.com/tools.tgz      # a URI (archives are unpacked), or:
+      - {uri: /opt/bin/tool, executable: true, extract: false, cache: true,
+         output_file: bin/tool, checksum: "sha256:<hex>"}
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from typing import Any
 
 import yaml
 from croniter import croniter
+
+from mesospy.scheduler import Artifact, parse_fetch
 
 __all__ = [
     "ACTIONS",
@@ -139,6 +145,7 @@ class JobSpec:
     labels: dict[str, str] = field(default_factory=dict)
     schedule: Schedule | None = None
     parents: tuple[str, ...] = ()
+    fetch: tuple[Artifact, ...] = ()
 
     def action_for(self, exit_code: int | None) -> str:
         """The failure policy's action for a task that failed with ``exit_code``."""
@@ -190,6 +197,8 @@ class JobSpec:
                 data["schedule"]["starting_deadline"] = s.starting_deadline
         if self.parents:
             data["parents"] = list(self.parents)
+        if self.fetch:
+            data["fetch"] = [artifact.to_dict() for artifact in self.fetch]
         return data
 
 
@@ -312,6 +321,7 @@ class _Parser:
         fields = (
             "name", "command", "env", "resources", "constraints", "instances", "parallelism",
             "retries", "failure_policy", "timeout", "labels", "schedule", "parents",
+            "fetch",
         )  # fmt: skip
         if data is None:
             raise SpecError([("", "the job file is empty")])
@@ -350,6 +360,7 @@ class _Parser:
             labels=self.string_map(top, "labels"),
             schedule=self.schedule(top.get("schedule")),
             parents=self.parents(top.get("parents"), name),
+            fetch=self.fetch(top.get("fetch")),
         )
         if spec.timeout == 0:
             self.bad("timeout", "must be more than 0 (leave it out for no timeout)")
@@ -467,6 +478,11 @@ class _Parser:
             catch_up=self.choice(data, "catch_up", "schedule", CATCH_UP, "all"),
             suspend=suspend,
         )
+
+    def fetch(self, value: object) -> tuple[Artifact, ...]:
+        artifacts, problems = parse_fetch(value)
+        self.problems.extend(problems)
+        return artifacts
 
     def parents(self, value: object, name: str) -> tuple[str, ...]:
         if value is None:

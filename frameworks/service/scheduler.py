@@ -512,6 +512,7 @@ class ServiceScheduler(Scheduler):
             labels=labels,
             health_check=_health_check(spec, i.ports),
             kill_grace_period=spec.kill_grace_period,
+            uris=[artifact.to_proto() for artifact in spec.fetch],
         )
 
     def status_update(self, driver: SchedulerDriver, status: pb.TaskStatus) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from mesospy.scheduler import Artifact, parse_fetch
+
 APP_ID = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(/[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 OPERATORS = ("UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER")
 BALANCE = ("round-robin", "least-connections")
@@ -120,6 +122,7 @@ class AppSpec:
     vip: VipSpec | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     restart_nonce: int = 0  # bumped by `app restart` so every instance is replaced
+    fetch: tuple[Artifact, ...] = ()  # artifacts fetched into each instance's sandbox
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form (what ``parse_spec`` reads back to an equal spec)."""
@@ -177,6 +180,8 @@ class AppSpec:
             out["vip"] = {"host": self.vip.host, "port": self.vip.port, "balance": self.vip.balance}
         if self.restart_nonce:
             out["restartNonce"] = self.restart_nonce
+        if self.fetch:  # only when set: existing apps keep their config_key
+            out["fetch"] = [artifact.to_dict() for artifact in self.fetch]
         return out
 
     def to_json(self) -> str:
@@ -274,6 +279,7 @@ def parse_spec(data: object) -> AppSpec:
         "vip",
         "labels",
         "restartNonce",
+        "fetch",
     }
     r.unknown(data, known, "")
     app_id = r.string(data, "id", required=True).strip("/")
@@ -304,6 +310,7 @@ def parse_spec(data: object) -> AppSpec:
         vip=_vip(r, data.get("vip")),
         labels=r.string_map(data, "labels"),
         restart_nonce=r.integer(data, "restartNonce", 0, minimum=0),
+        fetch=_fetch(r, data.get("fetch")),
     )
     check = spec.health_check
     if check and check.protocol != "COMMAND" and check.port_index >= len(spec.ports):
@@ -424,6 +431,14 @@ class _Reader:
             self.problem(path, "must be a mapping")
             return None
         return value
+
+
+def _fetch(r: _Reader, value: object) -> tuple[Artifact, ...]:
+    """``fetch: [URI, {uri, executable, extract, cache, output_file, checksum}]``."""
+    artifacts, problems = parse_fetch(value)
+    for path, message in problems:
+        r.problem(path, message)
+    return artifacts
 
 
 def _ports(r: _Reader, value: object) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ import grpc
 from mesospy import __version__ as _version
 from mesospy.agent.checkpoint import Checkpoint
 from mesospy.agent.config import AgentConfig
+from mesospy.agent.fetcher import Fetcher
 from mesospy.agent.gc import SandboxCollector
 from mesospy.agent.isolation import Isolator, choose_isolator, isolation_scope
 from mesospy.agent.launcher import TaskLauncher
@@ -102,6 +103,9 @@ class Agent:
         self.agent_id = state.agent_id or ""
         loop = asyncio.get_running_loop()
         self.launcher = TaskLauncher(loop)
+        self.fetcher = await asyncio.to_thread(
+            Fetcher, cfg.fetcher_cache_path, cfg.fetcher_cache_size, cfg.fetcher_max_size
+        )
         self.updates = StatusUpdateManager(
             UpdateStreams(cfg.status_update_retry_min, cfg.status_update_retry_max),
             on_finished=lambda key: self.tasks.forget(key),
@@ -122,6 +126,7 @@ class Agent:
             environment=base_environment(
                 os.environ, cfg.task_env_passthrough, cfg.executor_environment_variables
             ),
+            fetcher=self.fetcher,
         )
         self.tasks.recover(state)
         self.checkpoint.flush()
@@ -195,7 +200,9 @@ class Agent:
             self._metrics_server.shutdown()
             self._metrics_server.server_close()
             self._metrics_server = None
+        self.tasks.cancel_fetches()
         await self.tasks.wait_launched()
+        self.fetcher.close()
         if self.config.kill_tasks_on_exit:
             self.tasks.kill_all()
         self.tasks.detach()

@@ -13,6 +13,20 @@ from mesospy.security.tls import TLSConfig
 
 ISOLATION_MODES = ("auto", "cgroups", "posix")
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``"2GB"``, ``"512MB"``, ``"100KiB"`` or ``"1048576"`` (units of 1024, as
+    Mesos's Bytes)."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"bad size {text!r}: expected a number and a unit, e.g. '2GB' or '512MB'")
+    unit = (match.group(2) or "").upper().rstrip("B").rstrip("I")
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
 # Attribute names follow Mesos: letters, digits and "_-./"; values may not hold ";".
 _ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_./-]+$")
 
@@ -102,6 +116,12 @@ class AgentConfig:
     gc_delay: float = 7 * 24 * 3600.0
     gc_disk_headroom: float = 0.1
     disk_watch_interval: float = 60.0
+    # The fetcher (artifacts in CommandInfo.uris): its cache (default WORK_DIR/fetch-cache),
+    # the cache's size (Mesos's default, 2 GB), and the most one URI may bring, downloaded
+    # or unpacked.
+    fetcher_cache_dir: str | None = None
+    fetcher_cache_size: int = 2 << 30
+    fetcher_max_size: int = 4 << 30
 
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATION_MODES:
@@ -122,6 +142,8 @@ class AgentConfig:
             raise ValueError("kill_grace_period must be >= 0")
         if self.gc_delay < 0 or self.disk_watch_interval <= 0:
             raise ValueError("gc_delay must be >= 0 and disk_watch_interval > 0")
+        if self.fetcher_cache_size < 0 or self.fetcher_max_size <= 0:
+            raise ValueError("fetcher cache size must be >= 0 and fetcher max size > 0")
         if not 0 <= self.gc_disk_headroom <= 1:
             raise ValueError("gc_disk_headroom must be between 0 and 1")
 
@@ -142,3 +164,7 @@ class AgentConfig:
     @property
     def work_path(self) -> Path:
         return Path(self.work_dir)
+
+    @property
+    def fetcher_cache_path(self) -> Path:
+        return Path(self.fetcher_cache_dir or Path(self.work_dir) / "fetch-cache")

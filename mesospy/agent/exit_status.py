@@ -88,7 +88,10 @@ class ExitLog:
         if argv[:2] == ["/bin/sh", "-c"] and len(argv) == 3:
             trap = f"trap 'rc=$?; {_escape(write)}; exit \"$rc\"' EXIT\n"
             return ["/bin/sh", "-c", trap + argv[2]]
-        if shutil.which(argv[0], path=env.get("PATH", os.defpath)) is None:
+        program = argv[0]
+        if "/" in program and not os.path.isabs(program):
+            program = str(sandbox / program)  # "./tool/run": in the sandbox, where it runs
+        if shutil.which(program, path=env.get("PATH", os.defpath)) is None:
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
         record = f'rc=$?\n{write}\nexit "$rc"'
         return ["/bin/sh", "-c", f'{_GUARD}"$@"\n{record}', "mesospy-task", *argv]

@@ -114,3 +114,21 @@ class _AgentCollector(Collector):
                 "Status updates not yet acknowledged by the master.",
                 value=pending,
             )
+        fetcher = getattr(agent, "fetcher", None)
+        if fetcher is not None:
+            cache = fetcher.cache
+            yield GaugeMetricFamily(
+                "mesospy_agent_fetcher_cache_bytes",
+                "Bytes of artifacts in the fetcher cache (at most --fetcher-cache-size).",
+                value=cache.index.size,
+            )
+            yield CounterMetricFamily(
+                "mesospy_agent_fetcher_cache_hits",
+                "Cached artifacts put into a sandbox without a download.",
+                value=cache.hits,
+            )
+            yield CounterMetricFamily(
+                "mesospy_agent_fetcher_cache_downloads",
+                "Downloads made for the fetcher cache.",
+                value=cache.downloads,
+            )

@@ -11,17 +11,20 @@ import asyncio
 import contextlib
 import logging
 import os
+import pwd
 import shlex
 import signal
 import subprocess
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mesospy.agent.checkpoint import Checkpoint, RecoveredState
 from mesospy.agent.exit_status import ExitLog
+from mesospy.agent.fetcher import Cancellation, FetchCancelled, Fetcher, FetchError
 from mesospy.agent.health import HealthChecker, validate_health_check
 from mesospy.agent.isolation import Container, Isolator
 from mesospy.agent.launcher import STDOUT, LaunchSpec, TaskLauncher, describe_exit, kill_group
@@ -30,6 +33,7 @@ from mesospy.agent.status_updates import StatusUpdateManager, TaskKey
 from mesospy.agent.task_env import base_environment, user_environment
 from mesospy.security.task_user import delegate_cgroups, root_problem, switch_to, task_user
 from mesospy.task_states import is_terminal
+from mesospy.uris import uris_problem
 from mesospy.v1 import common_pb2
 from mesospy.wakeup import Revision
 
@@ -66,6 +70,8 @@ class Task:
     env: dict[str, str] = field(default_factory=dict)
     # Between RunTasks and the spawn's hand-back: a kill then cancels or ends it at once.
     launching: bool = False
+    # While its artifacts are fetched: a kill stops the fetch through this.
+    fetching: Cancellation | None = None
 
     @property
     def state(self) -> int:
@@ -124,6 +130,8 @@ def validate_task(info: common_pb2.TaskInfo) -> str | None:
         and info.kill_policy.grace_period_seconds < 0
     ):
         return f"task {info.task_id!r}: kill_policy.grace_period_seconds must not be negative"
+    if command.uris and (problem := uris_problem(list(command.uris))):
+        return f"task {info.task_id!r}: command.{problem}"
     return None
 
 
@@ -143,6 +151,7 @@ class TaskManager:
         kill_grace_period: float = 3.0,
         allow_root_tasks: bool = True,
         environment: Mapping[str, str] | None = None,
+        fetcher: Fetcher | None = None,
     ) -> None:
         self._work_dir = work_dir
         self._exits = ExitLog(work_dir)
@@ -154,6 +163,7 @@ class TaskManager:
         self._checkpoint = checkpoint
         self._agent_id = agent_id
         self._kill_grace = kill_grace_period
+        self._fetcher = fetcher
         self._loop = asyncio.get_running_loop()
         self.frameworks: dict[str, common_pb2.FrameworkInfo] = {}
         # An agent running as root runs tasks as root only with this (--allow-root-tasks).
@@ -231,9 +241,26 @@ class TaskManager:
             # an agent killed right after spawning must still know, when it restarts, the
             # tasks it started, or it re-registers without them and they run twice.
             self._checkpoint.flush()
-            job = asyncio.ensure_future(asyncio.to_thread(self._prepare_all, batch))
-            self._preparing.add(job)
-            job.add_done_callback(self._preparing.discard)
+            plain = [launch for launch in batch if launch.task.fetching is None]
+            if plain:
+                self._prepare_in(None, plain)
+            for launch in batch:
+                if launch.task.fetching is not None:
+                    # Each fetch on its own (a slow download must not hold others back),
+                    # in the fetcher's threads (a waiting fetch holds one).
+                    assert self._fetcher is not None
+                    self._prepare_in(self._fetcher.pool, [launch])
+
+    def _prepare_in(self, pool: Executor | None, batch: list[_Launch]) -> None:
+        job = self._loop.run_in_executor(pool, self._prepare_all, batch)
+        self._preparing.add(job)
+        job.add_done_callback(self._preparing.discard)
+
+    def cancel_fetches(self) -> None:
+        """Stop every fetch in progress (the agent is stopping): those tasks fail."""
+        for task in self.tasks.values():
+            if task.fetching is not None:
+                task.fetching.cancel()
 
     def drop(self, framework_id: str, infos: list[common_pb2.TaskInfo], why: str) -> None:
         """Report tasks this agent will not start as TASK_DROPPED (a Mesos agent's answer
@@ -280,6 +307,16 @@ class TaskManager:
             self._emit(task, common_pb2.TASK_ERROR, Reason.REASON_TASK_INVALID, problem)
             return None
         argv = ["/bin/sh", "-c", command.shell] if command.shell else list(command.argv)
+        if command.uris:
+            if self._fetcher is None:
+                self._emit(
+                    task,
+                    common_pb2.TASK_FAILED,
+                    Reason.REASON_CONTAINER_LAUNCH_FAILED,
+                    "this agent has no fetcher for the task's uris",
+                )
+                return None
+            task.fetching = Cancellation()
         return _Launch(task, LaunchSpec(argv, task.env, sandbox, switch_to(user)))
 
     def _user_of(self, task: Task) -> str | None:
@@ -300,6 +337,12 @@ class TaskManager:
                 self._isolator.prepare(task.container)
                 delegate_cgroups(task.container.paths, spec.user)
                 files = self._launcher.prepare(spec)
+                if task.fetching is not None and task.kill_reason is None:
+                    try:
+                        self._fetch(task, spec, files[1])
+                    except BaseException:
+                        self._launcher.discard(files)
+                        raise
                 if task.kill_reason is None:
                     own_user = self._launcher.user_of(spec) is None
                     recording = self._exits.recording(
@@ -309,7 +352,14 @@ class TaskManager:
                     launch.started = self._launcher.start(spec, files)
                 else:
                     self._launcher.discard(files)
-            except (OSError, KeyError, ValueError, subprocess.SubprocessError) as exc:
+            except (
+                OSError,
+                KeyError,
+                ValueError,
+                subprocess.SubprocessError,
+                FetchError,
+                FetchCancelled,
+            ) as exc:
                 launch.error = exc
             done.append(launch)
             now = time.monotonic()
@@ -319,6 +369,18 @@ class TaskManager:
                 done, flushed = [], now
         if done:
             self._hand_back(done)
+
+    def _fetch(self, task: Task, spec: LaunchSpec, stderr: int) -> None:
+        """Worker thread: the task's artifacts into its sandbox (before it starts)."""
+        assert self._fetcher is not None and task.fetching is not None
+        user = self._launcher.user_of(spec)
+        owner = None
+        if user is not None:
+            record = pwd.getpwnam(user)
+            owner = (record.pw_uid, record.pw_gid)
+        self._fetcher.fetch_all(
+            list(task.info.command.uris), task.sandbox, stderr, task.fetching, owner
+        )
 
     def _hand_back(self, done: list[_Launch]) -> bool:
         try:
@@ -340,6 +402,7 @@ class TaskManager:
     def _started(self, launch: _Launch) -> None:
         task, spec = launch.task, launch.spec
         task.launching = False
+        task.fetching = None
         pid = _pid_of(launch.started)
         if pid is None:
             self._isolator.cleanup(task.container)
@@ -377,6 +440,13 @@ class TaskManager:
         self._start_timers(task)
 
     def _launch_failed(self, task: Task, spec: LaunchSpec, exc: BaseException | None) -> None:
+        if isinstance(exc, FetchError | FetchCancelled):
+            # Cancelled without a kill: the agent is stopping.
+            message = (
+                str(exc) if isinstance(exc, FetchError) else "fetch stopped: the agent stopped"
+            )
+            self._emit(task, common_pb2.TASK_FAILED, Reason.REASON_CONTAINER_LAUNCH_FAILED, message)
+            return
         self._emit(
             task,
             common_pb2.TASK_FAILED,
@@ -550,6 +620,8 @@ class TaskManager:
     def _kill(self, task: Task, grace: float | None, reason: int) -> bool:
         if task.launching and task.kill_reason is None:
             task.kill_reason = reason
+            if task.fetching is not None:
+                task.fetching.cancel()
             return True
         if task.terminal or task.pid is None or task.stop_watch is None:
             return False

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from mesospy.agent import AgentConfig, parse_attributes, run_agent
+from mesospy.agent.config import parse_size
 from mesospy.agent.task_env import parse_environment_json
 from mesospy.cli.common import (
     fail,
@@ -335,6 +336,24 @@ def master(
     type=click.FloatRange(0, min_open=True),
     help="Seconds between checks of disk usage and sandboxes to remove.",
 )
+@click.option(
+    "--fetcher-cache-dir",
+    default=None,
+    help="Where the fetcher caches artifacts (URIs with cache set) "
+    "[default: WORK_DIR/fetch-cache]. Emptied when the agent starts.",
+)
+@click.option(
+    "--fetcher-cache-size",
+    default="2GB",
+    show_default=True,
+    help="The most the fetcher cache holds; least recently used artifacts are evicted.",
+)
+@click.option(
+    "--fetcher-max-size",
+    default="4GB",
+    show_default=True,
+    help="The most one URI may bring, downloaded or unpacked (stops archive bombs).",
+)
 @tls_options
 @click.option(
     "--principal",
@@ -368,6 +387,9 @@ def agent(
     gc_delay: float,
     gc_disk_headroom: float,
     disk_watch_interval: float,
+    fetcher_cache_dir: str | None,
+    fetcher_cache_size: str,
+    fetcher_max_size: str,
     tls_cert: str | None,
     tls_key: str | None,
     tls_ca: str | None,
@@ -402,6 +424,13 @@ def agent(
         fixed_env = parse_environment_json(executor_environment_variables or "{}")
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--executor-environment-variables") from exc
+    sizes = {}
+    for flag, text in (("--fetcher-cache-size", fetcher_cache_size),
+                       ("--fetcher-max-size", fetcher_max_size)):  # fmt: skip
+        try:
+            sizes[flag] = parse_size(text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=flag) from exc
     tls = tls_config(tls_cert, tls_key, tls_ca, tls_require_client_cert)
     setup_logging(log_level)
     config = AgentConfig(
@@ -425,6 +454,9 @@ def agent(
         gc_delay=gc_delay,
         gc_disk_headroom=gc_disk_headroom,
         disk_watch_interval=disk_watch_interval,
+        fetcher_cache_dir=fetcher_cache_dir,
+        fetcher_cache_size=sizes["--fetcher-cache-size"],
+        fetcher_max_size=sizes["--fetcher-max-size"],
     )
     try:
         run_until_signalled(run_agent(config))

@@ -27,7 +27,9 @@ from mesospy.scheduler import (
     offer_resources,
     state_name,
     task,
+    uri,
 )
+from mesospy.uris import uri_problem
 from mesospy.v1 import common_pb2 as pb
 
 POLL_SECONDS = 0.1
@@ -153,6 +155,24 @@ async def _run(master: str, info: pb.TaskInfo, needs: Resources) -> int:
 @click.option("--name", default="", help="Task name (default: the command).")
 @click.option("--env", "-e", multiple=True, metavar="KEY=VALUE", help="Environment variable.")
 @click.option("--shell", is_flag=True, help="Run the words as one /bin/sh -c command.")
+@click.option(
+    "--fetch",
+    multiple=True,
+    metavar="URI",
+    help="Fetch this artifact into the sandbox first (http://, https://, file:// or a path "
+    "on the agent); archives are unpacked. Repeatable. The --fetch-* flags apply to every "
+    "--fetch; for per-artifact checksums or names use a job spec or the SDK.",
+)
+@click.option(
+    "--fetch-extract/--no-fetch-extract",
+    default=True,
+    show_default=True,
+    help="Unpack fetched archives (.tar, .tar.gz/.tgz, .tar.bz2, .tar.xz, .zip).",
+)
+@click.option("--fetch-executable", is_flag=True, help="Make fetched files executable.")
+@click.option(
+    "--fetch-cache", is_flag=True, help="Keep fetched artifacts in the agent's fetcher cache."
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
     master: str,
@@ -161,11 +181,17 @@ def run(
     name: str,
     env: tuple[str, ...],
     shell: bool,
+    fetch: tuple[str, ...],
+    fetch_extract: bool,
+    fetch_executable: bool,
+    fetch_cache: bool,
     command: tuple[str, ...],
 ) -> None:
     """Run one command as a task and exit with its exit code.
 
     Example: mesospy run --cpus 0.5 --mem 64 -- sh -c 'echo hello; exit 3'
+
+    With an artifact: mesospy run --fetch https://example.com/tool.tgz -- ./tool/run
     """
     environment = {}
     for item in env:
@@ -177,9 +203,18 @@ def run(
         needs = Resources.parse(f"cpus:{cpus};mem:{mem}")
     except ResourceError as exc:
         raise click.BadParameter(str(exc)) from exc
+    uris = [
+        uri(value, executable=fetch_executable, extract=fetch_extract, cache=fetch_cache)
+        for value in fetch
+    ]
+    for artifact in uris:
+        if problem := uri_problem(artifact):
+            raise click.BadParameter(problem, param_hint="--fetch")
     task_id = f"run-{uuid.uuid4().hex[:12]}"
     cmd: str | list[str] = " ".join(command) if shell else list(command)
-    info = task(task_id, cmd, needs, name=name or " ".join(command)[:100], env=environment)
+    info = task(
+        task_id, cmd, needs, name=name or " ".join(command)[:100], env=environment, uris=uris
+    )
 
     async def main() -> int:
         loop = asyncio.get_running_loop()

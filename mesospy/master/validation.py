@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from mesospy.resources import ResourceError, Resources
+from mesospy.uris import uris_problem
 from mesospy.v1 import common_pb2 as pb
 
 MAX_ID_LENGTH = 255
@@ -92,6 +93,8 @@ def command_problem(command: pb.CommandInfo, where: str) -> str | None:
         return f"{where}.argv[0] must name the program to run"
     if any("\0" in s for s in (command.shell, *command.argv)):
         return f"{where} contains a NUL character"
+    if command.uris and (p := uris_problem(list(command.uris))):
+        return f"{where}.{p}"
     return None
 
 

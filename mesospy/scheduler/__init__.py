@@ -16,6 +16,7 @@ Keep state across restarts (framework id, jobs, tasks) with ``open_store(--state
 """
 
 from mesospy.scheduler import calls
+from mesospy.scheduler.artifacts import Artifact, parse_fetch, uri
 from mesospy.scheduler.backoff import Backoff
 from mesospy.scheduler.driver import SchedulerDriver
 from mesospy.scheduler.errors import (
@@ -41,6 +42,7 @@ from mesospy.scheduler.tasks import (
 
 __all__ = [
     "TERMINAL_STATES",
+    "Artifact",
     "Backoff",
     "CallRejected",
     "DocumentTooLarge",
@@ -60,6 +62,8 @@ __all__ = [
     "is_terminal",
     "offer_resources",
     "open_store",
+    "parse_fetch",
     "state_name",
     "task",
+    "uri",
 ]

@@ -38,13 +38,15 @@ def task(
     labels: Mapping[str, str] | None = None,
     kill_grace_period: float | None = None,
     max_completion_time: float | None = None,
+    uris: Iterable[str | common_pb2.CommandInfo.URI] = (),
 ) -> common_pb2.TaskInfo:
     """Build a ``TaskInfo``.
 
     ``command`` is a shell string (run with ``/bin/sh -c``) or an argv list (exec'd).
     ``resources`` is ``"cpus:0.1;mem:32"``, a ``Resources`` or a list of ``Resource``.
     ``agent_id`` may stay empty when the task is passed to ``driver.launch``, which fills
-    it in from the offer.
+    it in from the offer. ``uris`` are artifacts the agent fetches into the sandbox before
+    the task starts: URI strings, or ``uri(...)`` values for checksums, caching, etc.
     """
     info = common_pb2.TaskInfo(task_id=task_id, name=name or task_id, agent_id=agent_id)
     if isinstance(command, str):
@@ -52,6 +54,10 @@ def task(
     else:
         info.command.argv.extend(command)
     info.command.environment.update(env or {})
+    for item in uris:
+        info.command.uris.append(
+            common_pb2.CommandInfo.URI(value=item) if isinstance(item, str) else item
+        )
     info.resources.extend(_as_resources(resources).to_proto())
     if health_check is not None:
         info.health_check.CopyFrom(health_check)

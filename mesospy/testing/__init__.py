@@ -3,9 +3,18 @@
 ``LocalCluster`` starts a real master and agents on loopback; ``FrameworkHarness`` runs a
 ``TaskQueueScheduler`` (launches queued tasks on offers as they fit, records every event)
 in a background thread so a plain pytest test can submit tasks and wait for outcomes.
+``FileServer`` serves files over HTTP on loopback, counting requests (for fetch tests).
 """
 
 from mesospy.cluster import ClusterError, LocalCluster, free_port
+from mesospy.testing.file_server import FileServer
 from mesospy.testing.framework import FrameworkHarness, TaskQueueScheduler
 
-__all__ = ["ClusterError", "FrameworkHarness", "LocalCluster", "TaskQueueScheduler", "free_port"]
+__all__ = [
+    "ClusterError",
+    "FileServer",
+    "FrameworkHarness",
+    "LocalCluster",
+    "TaskQueueScheduler",
+    "free_port",
+]

@@ -4,6 +4,7 @@ import mesospy.scheduler as sdk
 
 PUBLIC = {
     "TERMINAL_STATES",
+    "Artifact",
     "Backoff",
     "CallRejected",
     "DocumentTooLarge",
@@ -23,8 +24,10 @@ PUBLIC = {
     "is_terminal",
     "offer_resources",
     "open_store",
+    "parse_fetch",
     "state_name",
     "task",
+    "uri",
 }
 
 
