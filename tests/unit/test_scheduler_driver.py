@@ -355,7 +355,7 @@ def test_a_resent_update_reaches_the_scheduler_once_and_is_acked_again() -> None
         running = asyncio.create_task(driver.run_async())
         stream = await master.streams.get()
         stream.put_nowait(Events(events=[update("t1", b"u1")]))
-        (status,) = await scheduler.next("status_update")
+        (_status,) = await scheduler.next("status_update")
         first = await master.next_call(Call.ACKNOWLEDGE)
         assert [(a.task_id, a.uuid) for a in first.acknowledges] == [("t1", b"u1")]
         # The same update again (an agent's or a new master's resend), then a new one.
