@@ -49,10 +49,14 @@ def _zone(schedule: Schedule) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(schedule.timezone)
 
 
+def _iterate(schedule: Schedule, start: dt.datetime) -> croniter:
+    return croniter(schedule.expression, start, second_at_beginning=schedule.seconds)
+
+
 def _repeated_wall_time(schedule: Schedule, tick: float) -> bool:
     """Whether ``tick`` is the second occurrence of a wall time the schedule names by hour."""
     local = dt.datetime.fromtimestamp(tick, _zone(schedule))
-    return local.fold == 1 and schedule.cron.split()[1] != "*"
+    return local.fold == 1 and schedule.hour_field != "*"
 
 
 def due_ticks(
@@ -61,7 +65,7 @@ def due_ticks(
     """Ticks in ``(last, now]``, oldest first; at most the ``limit`` most recent."""
     zone = _zone(schedule)
     # One second past now: croniter's get_prev is exclusive of its start.
-    it = croniter(schedule.cron, dt.datetime.fromtimestamp(now + 1, zone))
+    it = _iterate(schedule, dt.datetime.fromtimestamp(now + 1, zone))
     ticks: list[float] = []
     while len(ticks) < limit:
         tick = float(it.get_prev(dt.datetime).timestamp())
@@ -76,7 +80,7 @@ def due_ticks(
 
 def next_tick(schedule: Schedule, after: float) -> float:
     """The first tick strictly after ``after``."""
-    it = croniter(schedule.cron, dt.datetime.fromtimestamp(after, _zone(schedule)))
+    it = _iterate(schedule, dt.datetime.fromtimestamp(after, _zone(schedule)))
     while True:
         tick = float(it.get_next(dt.datetime).timestamp())
         if tick > after and not _repeated_wall_time(schedule, tick):

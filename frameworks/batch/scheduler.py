@@ -600,7 +600,8 @@ def _same_times(old: JobSpec, new: JobSpec) -> bool:
     """Whether both specs have a schedule firing at the same times."""
     if old.schedule is None or new.schedule is None:
         return False
-    return (old.schedule.cron, old.schedule.timezone) == (new.schedule.cron, new.schedule.timezone)
+    keys = ("cron", "seconds", "timezone")
+    return all(getattr(old.schedule, k) == getattr(new.schedule, k) for k in keys)
 
 
 def _iso(when: float) -> str:

@@ -20,7 +20,7 @@ Pure: no I/O. Every problem is collected with the path of the field it is about
     timeout: 10m                           # the whole run
     labels: {team: data}
     schedule:
-      cron: "30 2 * * *"                   # 5 fields (a 6th, seconds, is allowed)
+      cron: "30 2 * * *"                   # 5 fields, or @daily...; seconds: true for 6
       timezone: Europe/Berlin
       concurrency: Forbid                  # Allow | Forbid | Replace (scheduled runs)
       starting_deadline: 5m
@@ -123,6 +123,57 @@ class Schedule:
     starting_deadline: float | None = None
     catch_up: str = "all"
     suspend: bool = False
+    # The expression has 6 fields, the first of them seconds (Quartz's and Spring's order).
+    seconds: bool = False
+
+    @property
+    def expression(self) -> str:
+        """The cron expression with a macro (``@daily``...) spelled out as its fields."""
+        return CRON_MACROS.get(self.cron.strip().lower(), self.cron)
+
+    @property
+    def hour_field(self) -> str:
+        return self.expression.split()[2 if self.seconds else 1]
+
+
+# Cron's macros, as cronie and Kubernetes take them, and the 5 fields each stands for.
+CRON_MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+def cron_problem(cron: object, seconds: bool) -> str | None:
+    """Why ``cron`` is not a schedule this framework runs (None: it is one)."""
+    if not isinstance(cron, str) or not cron.strip():
+        return f"must be a cron expression of 5 fields (or a macro such as @daily), not {cron!r}"
+    text = cron.strip()
+    if text.startswith("@"):
+        if text.lower() in CRON_MACROS:
+            return None if not seconds else "a macro has no seconds field: drop seconds: true"
+        if text.lower().startswith("@every"):
+            return (
+                f"{text!r} is an interval, not a cron schedule: write it as cron "
+                "(e.g. '*/5 * * * *' for every 5 minutes)"
+            )
+        return f"{text!r} is not one of {', '.join(CRON_MACROS)}"
+    fields = len(text.split())
+    if fields == 6 and not seconds:
+        return (
+            f"{text!r} has 6 fields: cron has 5 (minute hour day month weekday); if the first "
+            "is seconds, add seconds: true to the schedule"
+        )
+    if fields != (6 if seconds else 5):
+        want = "6 fields (seconds first)" if seconds else "5 fields"
+        return f"must be a cron expression of {want}, not {text!r}"
+    if not croniter.is_valid(text, second_at_beginning=seconds):
+        return f"{text!r} is not a valid cron expression"
+    return None
 
 
 @dataclass(frozen=True)
@@ -195,6 +246,8 @@ class JobSpec:
             }
             if s.starting_deadline is not None:
                 data["schedule"]["starting_deadline"] = s.starting_deadline
+            if s.seconds:
+                data["schedule"]["seconds"] = True
         if self.parents:
             data["parents"] = list(self.parents)
         if self.fetch:
@@ -452,14 +505,19 @@ class _Parser:
             return None
         if isinstance(value, str):
             value = {"cron": value}
-        fields = ("cron", "timezone", "concurrency", "starting_deadline", "catch_up", "suspend")
+        fields = (
+            "cron", "timezone", "concurrency", "starting_deadline", "catch_up", "suspend",
+            "seconds",
+        )  # fmt: skip
         data = self.mapping(value, "schedule", fields)
         cron = data.get("cron")
-        if not isinstance(cron, str) or len(cron.split()) not in (5, 6):
-            self.bad("schedule.cron", f"must be a cron expression of 5 fields, not {cron!r}")
-            cron = ""
-        elif not croniter.is_valid(cron):
-            self.bad("schedule.cron", f"{cron!r} is not a valid cron expression")
+        seconds = data.get("seconds", False)
+        if not isinstance(seconds, bool):
+            self.bad("schedule.seconds", f"must be true or false, not {seconds!r}")
+            seconds = False
+        if problem := cron_problem(cron, seconds):
+            self.bad("schedule.cron", problem)
+        cron = cron.strip() if isinstance(cron, str) and not problem else ""
         tz = data.get("timezone", "UTC")
         try:
             zoneinfo.ZoneInfo(str(tz))
@@ -477,6 +535,7 @@ class _Parser:
             starting_deadline=deadline,
             catch_up=self.choice(data, "catch_up", "schedule", CATCH_UP, "all"),
             suspend=suspend,
+            seconds=seconds,
         )
 
     def fetch(self, value: object) -> tuple[Artifact, ...]:

@@ -23,7 +23,7 @@ from mesospy.testing.zookeeper import ZooKeeperSandbox, ZooKeeperServer
 
 from .support import AGENT_RESOURCES, BatchApi, eventually
 
-CRON = "* * * * * */2"
+CRON = "*/2 * * * * *"  # seconds first
 HA_MASTER = [
     "--allocation-interval",
     "0.2",
@@ -44,7 +44,7 @@ def submit_ticker(api: BatchApi, launches: Path) -> float:
     """An every-2-seconds job whose tasks log their task id; when it was created."""
     job = api.submit(
         f"name: ticker\ncommand: echo $MESOS_TASK_ID >> {launches}; sleep 0.5\n"
-        f"instances: 2\nschedule: {{cron: '{CRON}', catch_up: all}}\n"
+        f"instances: 2\nschedule: {{cron: '{CRON}', seconds: true, catch_up: all}}\n"
     )
     return job.created
 
@@ -68,7 +68,7 @@ def check_each_tick_ran_once(api: BatchApi, created: float, launches: Path) -> N
     end = time.time()
     expected = {
         f"s{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(t))}"
-        for t in due_ticks(Schedule(cron=CRON), created, end, limit=10_000)
+        for t in due_ticks(Schedule(cron=CRON, seconds=True), created, end, limit=10_000)
     }
 
     def all_done() -> list[str] | None:

@@ -138,7 +138,7 @@ def test_cycles_and_unknown_parents_are_refused(api: BatchApi) -> None:
 def test_forbid_skips_ticks_while_a_run_is_active(api: BatchApi) -> None:
     api.submit(
         "name: forbid\ncommand: sleep 3\n"
-        "schedule: {cron: '* * * * * */1', concurrency: Forbid, catch_up: all}\n"
+        "schedule: {cron: '*/1 * * * * *', seconds: true, concurrency: Forbid, catch_up: all}\n"
     )
     eventually(lambda: any(r.state == "SKIPPED" for r in api.runs("forbid")), 30, "a skip")
     eventually(lambda: sum(r.state == "SUCCEEDED" for r in api.runs("forbid")), 30, "a success")
@@ -155,7 +155,7 @@ def test_forbid_skips_ticks_while_a_run_is_active(api: BatchApi) -> None:
 def test_replace_cancels_the_active_run(api: BatchApi, cluster: LocalCluster) -> None:
     api.submit(
         "name: replace\ncommand: sleep 60\n"
-        "schedule: {cron: '* * * * * */2', concurrency: Replace, catch_up: all}\n"
+        "schedule: {cron: '*/2 * * * * *', seconds: true, concurrency: Replace, catch_up: all}\n"
     )
     eventually(
         lambda: any(r.state == "CANCELLED" for r in api.runs("replace")), 30, "a replaced run"
