@@ -42,6 +42,7 @@ from mesospy.cli.output import (
 )
 from mesospy.client import CHANNEL_OPTIONS, OperatorError
 from mesospy.metrics_http import MetricsPortError
+from mesospy.scheduler.state import StateLocationError
 from mesospy.security.channels import sync_channel
 from mesospy.security.serving import ApiSecurity, ApiSecurityError
 from mesospy.security.tls import TLSError, tls_failure_hint
@@ -243,7 +244,7 @@ def serve(
                 metrics_port=metrics_port,
             )
         )
-    except (OSError, ApiSecurityError, MetricsPortError) as exc:
+    except (OSError, ApiSecurityError, MetricsPortError, StateLocationError) as exc:
         fail(f"cannot start the batch framework: {exc}")
     sys.exit(code)
 

@@ -70,7 +70,7 @@ async def serve(
     ``MetricsPortError`` when it cannot be listened on."""
     security = security or ApiSecurity()
     server = api_server(security, "the batch framework's API", [("grpc.so_reuseport", 0)])
-    store = await asyncio.to_thread(open_store, state)
+    store = await asyncio.to_thread(open_store, state, master)
     scheduler = await asyncio.to_thread(
         partial(BatchScheduler, store, reconcile_interval=reconcile_seconds)
     )

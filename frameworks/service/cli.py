@@ -27,6 +27,7 @@ from mesospy.cli.output import json_option, master_option, print_fields, print_j
 from mesospy.cli.output import when as format_time
 from mesospy.client import OperatorClient, OperatorError
 from mesospy.metrics_http import MetricsPortError
+from mesospy.scheduler.state import StateLocationError
 from mesospy.security.serving import ApiSecurity, ApiSecurityError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -158,7 +159,7 @@ def serve(
         )
     except MesospyError as exc:
         fail(str(exc))
-    except (OSError, ApiSecurityError, MetricsPortError) as exc:
+    except (OSError, ApiSecurityError, MetricsPortError, StateLocationError) as exc:
         fail(f"cannot start the service framework: {exc}")
 
 

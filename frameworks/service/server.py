@@ -56,7 +56,7 @@ async def serve(
     # No SO_REUSEPORT (gRPC's default): a second server on a taken port must fail, not
     # silently take half of its connections.
     server = api_server(security, "the service framework's API", [("grpc.so_reuseport", 0)])
-    store = await asyncio.to_thread(Store.open, state)
+    store = await asyncio.to_thread(Store.open, state, master)
     scheduler = ServiceScheduler(store, master)
     vips = VipManager(
         lambda app_id: [(i.hostname, i.ports[0]) for i in scheduler.endpoints(app_id)]

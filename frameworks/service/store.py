@@ -25,9 +25,9 @@ class Store:
         self.state = state
 
     @classmethod
-    def open(cls, location: str) -> Store:
-        """``zk://hosts/path`` or a directory."""
-        return cls(open_store(location))
+    def open(cls, location: str, master: str | None = None) -> Store:
+        """``zk://hosts/path`` or a directory (never under ``master``'s election path)."""
+        return cls(open_store(location, master))
 
     def framework_id(self) -> str:
         return self.state.framework_id()

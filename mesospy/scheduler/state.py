@@ -40,7 +40,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mesospy.zk.url import SCHEME, parse_zk_url
+from mesospy.zk.master_info import ELECTION_PREFIX
+from mesospy.zk.url import SCHEME, ZooKeeperUrl, parse_zk_url
 
 if TYPE_CHECKING:
     from kazoo.client import KazooClient
@@ -50,6 +51,8 @@ __all__ = [
     "MAX_DOCUMENT_BYTES",
     "DirectoryStore",
     "DocumentTooLarge",
+    "ElectionPathConflict",
+    "StateLocationError",
     "StateStore",
     "ZooKeeperStore",
     "open_store",
@@ -58,6 +61,41 @@ __all__ = [
 FRAMEWORK_ID_KEY = "framework_id"
 # ZooKeeper refuses a packet over 1 MiB (jute.maxbuffer) including the request around it.
 MAX_DOCUMENT_BYTES = 1_000_000
+
+
+class StateLocationError(ValueError):
+    """A ``--state`` value that cannot be used (a malformed ``zk://`` URL, an empty path)."""
+
+
+class ElectionPathConflict(StateLocationError):
+    """A ``--state`` in ZooKeeper at or under the path where masters hold their election."""
+
+
+# Children of an election path that Mesos-format detectors read as masters: Mesos's
+# ``json.info_<seq>`` and the older ``info_<seq>``.
+_ELECTION_NODES = (ELECTION_PREFIX, "info_")
+
+
+def election_conflict(state: ZooKeeperUrl, election_path: str) -> str | None:
+    """Why keeping state at ``state`` would break detectors of masters electing under
+    ``election_path`` (None: it would not).
+
+    Any znode the store makes at or under the election path adds a child there beside the
+    masters' ``json.info_`` nodes, which Mesos-format detectors (pymesos's, Mesos's own)
+    take for a master's."""
+    election = election_path.rstrip("/")
+    path = state.path.rstrip("/")
+    if not election or (path != election and not path.startswith(election + "/")):
+        return None
+    leaf = path.rsplit("/", 1)[-1] if path != election else "state"
+    parent, _, name = election.rpartition("/")
+    sibling = ZooKeeperUrl(state.servers, f"{parent}/{name}-{leaf}")
+    return (
+        f"--state {state} is {'the' if path == election else 'under the'} path where masters "
+        f"hold their election ({election}, with its {ELECTION_PREFIX} znodes), and "
+        f"Mesos-format master detectors take what is stored there for masters: use a sibling "
+        f"path such as {sibling}"
+    )
 
 
 class DocumentTooLarge(ValueError):
@@ -218,10 +256,28 @@ class ZooKeeperStore(StateStore):
         self._retry = KazooRetry(max_tries=-1, delay=0.1, max_delay=1.0, deadline=timeout)
         self.client.start(timeout=timeout)
         try:
+            self._refuse_election_path(parsed)
             self._retry(self.client.ensure_path, self.path or "/")
         except BaseException:
             self.close()
             raise
+
+    def _refuse_election_path(self, parsed: ZooKeeperUrl) -> None:
+        """Raise ``ElectionPathConflict`` if the path or one of its ancestors is where masters
+        elect (holds ``json.info_``/``info_`` children), whatever the cluster's --master."""
+        from kazoo.exceptions import NoNodeError
+
+        segments = [s for s in self.path.split("/") if s]
+        for depth in range(1, len(segments) + 1):
+            ancestor = "/" + "/".join(segments[:depth])
+            try:
+                children = self._retry(self.client.get_children, ancestor)
+            except NoNodeError:
+                return  # nothing deeper exists either
+            if any(c.startswith(_ELECTION_NODES) for c in children):
+                problem = election_conflict(parsed, ancestor)
+                assert problem is not None
+                raise ElectionPathConflict(problem)
 
     def _node(self, key: str) -> str:
         check_key(key)
@@ -281,10 +337,23 @@ class ZooKeeperStore(StateStore):
         return f"ZooKeeperStore({self.url!r})"
 
 
-def open_store(location: str) -> StateStore:
-    """``zk://host:port,.../path`` (ZooKeeper) or a directory path."""
+def open_store(location: str, master: str | None = None) -> StateStore:
+    """``zk://host:port,.../path`` (ZooKeeper) or a directory path.
+
+    Raises ``StateLocationError`` for a location that cannot be used, among them
+    (``ElectionPathConflict``) a ZooKeeper location at or under the election path of
+    ``master`` (when that is a ``zk://`` URL) or of any masters found electing there."""
     if location.startswith(SCHEME):
+        try:
+            state = parse_zk_url(location)
+            election = parse_zk_url(master) if master and master.startswith(SCHEME) else None
+        except ValueError as exc:
+            raise StateLocationError(str(exc)) from exc
+        shared = election is not None and set(state.servers) & set(election.servers)
+        problem = election_conflict(state, election.path) if election and shared else None
+        if problem:
+            raise ElectionPathConflict(problem)
         return ZooKeeperStore(location)
     if not location:
-        raise ValueError("no state location: give a directory or zk://host:port/path")
+        raise StateLocationError("no state location: give a directory or zk://host:port/path")
     return DirectoryStore(Path(location))
