@@ -56,6 +56,7 @@ def run_message(run: Run, framework_id: str = "") -> bpb.Run:
             started=instance.started,
             finished=instance.finished,
             message=instance.message,
+            unplaced=instance.unplaced if instance.state == "WAITING" else "",
         )
         if instance.started:
             item.task_id = run.task_id(instance)

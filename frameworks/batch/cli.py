@@ -151,20 +151,53 @@ def _exit(run: bpb.Run) -> str:
     return str(run.exit_code) if run.HasField("exit_code") else "-"
 
 
+def _why(instance: bpb.Instance) -> str:
+    """What to say about an instance while waiting for its run (empty: nothing new)."""
+    if instance.state == "WAITING" and instance.unplaced:
+        return instance.unplaced
+    if instance.message and instance.state == "WAITING":
+        return f"retrying; the last attempt: {instance.message}"
+    if instance.message and instance.state in ("FAILED", "CANCELLED", "SUCCEEDED"):
+        return instance.message
+    return ""
+
+
+def _instance_lines(run: bpb.Run, seen: dict[int, str]) -> list[str]:
+    """A line per instance whose state or reason changed since ``seen`` (updated)."""
+    lines = []
+    for instance in run.instances:
+        why = _why(instance)
+        key = f"{instance.state} {instance.attempt} {why}"
+        if why and seen.get(instance.index) != key:
+            lines.append(
+                f"  instance {instance.index} (attempt {instance.attempt + 1}) "
+                f"{instance.state}: {why}"
+            )
+        seen[instance.index] = key
+    return lines
+
+
 def wait_for_run(conn: Connection, job: str, run_id: str, timeout: float) -> bpb.Run:
-    """Print progress until the run ends; the last answer."""
+    """Print progress until the run ends, with why instances wait or failed; the last
+    answer."""
     deadline = time.monotonic() + timeout if timeout else None
     last = ""
+    seen: dict[int, str] = {}
     while True:
         run: bpb.Run = conn.call("GetRun", bpb.GetRunRequest(name=job, run_id=run_id))
         line = f"{job} {run.id}: {run.state} ({_instances(run)})"
         if line != last:
             click.echo(line)
             last = line
+        for detail in _instance_lines(run, seen):
+            click.echo(detail)
         if run.state in FINAL:
             return run
         if deadline is not None and time.monotonic() > deadline:
-            fail(f"run {run.id} of {job} did not end within {timeout:g}s (it goes on)")
+            open_ = [i for i in run.instances if i.state != "SUCCEEDED"]
+            reasons = sorted({why for i in open_ if (why := _why(i))})
+            said = f": {'; '.join(reasons)}" if reasons else ""
+            fail(f"run {run.id} of {job} did not end within {timeout:g}s (it goes on){said}")
         time.sleep(0.5)
 
 

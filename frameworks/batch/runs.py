@@ -80,6 +80,7 @@ class Instance:
     started: float = 0.0
     finished: float = 0.0
     message: str = ""
+    unplaced: str = ""  # while WAITING: why the last offers could not take it
 
     @property
     def active(self) -> bool:
@@ -162,6 +163,7 @@ class Run:
         instance.finished = 0.0
         instance.exit_code = None
         instance.message = ""
+        instance.unplaced = ""
         if self.state == PENDING:
             self.state, self.started = RUNNING, now
         return self.task_id(instance)

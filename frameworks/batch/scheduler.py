@@ -445,6 +445,7 @@ class BatchScheduler(Scheduler):
     def _place(self, driver: SchedulerDriver, offers: list[common_pb2.Offer]) -> None:
         now = self.clock()
         waiting = list(self._launchable(now))
+        misses = placement.Misses()
         for offer in offers:
             agent = placement.agent_attributes(offer.agent_id, offer.hostname, offer.attributes)
             self.agents[offer.agent_id] = agent
@@ -456,15 +457,18 @@ class BatchScheduler(Scheduler):
                 spec = self.jobs[run.job].spec
                 taken = [self.agents.get(i.agent_id, {}) for i in run.active_instances()]
                 if not placement.satisfies(spec.constraints, agent, taken):
+                    misses.note(_key(item), "constraints")
                     continue
                 need = Resources({"cpus": spec.cpus, "mem": spec.mem, "disk": spec.disk})
                 if not available.contains(need):
+                    misses.note(_key(item), "resources", available)
                     continue
                 ports: list[int] = []
                 if spec.ports:
                     try:
                         ports, port_resources = (available - need).allocate_ports(spec.ports)
                     except ResourceError:
+                        misses.note(_key(item), "ports")
                         continue
                     need = need + port_resources
                 available = available - need
@@ -482,6 +486,11 @@ class BatchScheduler(Scheduler):
                 log.info("launching %d tasks on %s", len(tasks), offer.agent_id)
             else:
                 driver.decline(offer.id, refuse_seconds=refuse)
+        for run, instance in waiting:  # unplaced: say why, for `job ... --wait` and `show`
+            spec = self.jobs[run.job].spec
+            instance.unplaced = misses.reason(
+                _key((run, instance)), len(offers), spec.cpus, spec.mem, spec.disk, spec.ports
+            )
         self._want_offers()
 
     def status_update(self, driver: SchedulerDriver, status: common_pb2.TaskStatus) -> None:
@@ -594,6 +603,11 @@ def _instance_outcome(run: Run, index: int) -> tuple[str, int]:
 
 def _constant(value: Any) -> Callable[[], Any] | None:
     return None if value is None else (lambda: value)
+
+
+def _key(item: tuple[Run, Instance]) -> str:
+    run, instance = item
+    return f"{run.job}/{run.id}/{instance.index}"
 
 
 def _same_times(old: JobSpec, new: JobSpec) -> bool:

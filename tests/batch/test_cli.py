@@ -104,3 +104,30 @@ def test_without_a_batch_framework_the_cli_says_so(cluster: LocalCluster) -> Non
     result = mesospy(cluster, "job", "list", "--batch", "127.0.0.1:1")
     assert result.returncode == 1
     assert result.stderr.startswith("mesospy: error: cannot reach the batch framework")
+
+
+def test_wait_says_why_instances_wait_and_fail(cluster: LocalCluster, tmp_path: Path) -> None:
+    """`--wait` shows the reason an instance is unplaced and each failed attempt's message,
+    and its timeout names what is still in the way."""
+    big = tmp_path / "big.yaml"
+    big.write_text("name: cli-too-big\ncommand: 'true'\nresources: {cpus: 64, mem: 32}\n")
+    waited = mesospy(cluster, "job", "submit", str(big), "--wait", "--timeout", "10")
+    assert waited.returncode == 1
+    assert "instance 0 (attempt 1) WAITING: no offer fits" in waited.stdout, waited.stdout
+    assert "lacked cpus 64 (at most" in waited.stdout
+    last = waited.stderr.strip().splitlines()[-1]
+    assert "did not end within 10s (it goes on): no offer fits" in last, waited.stderr
+    assert mesospy(cluster, "job", "cancel", "cli-too-big").returncode == 0
+
+    flaky = tmp_path / "flaky.yaml"
+    flaky.write_text(
+        "name: cli-flaky\ncommand: 'echo broken >&2; exit 3'\nresources: {cpus: 0.1, mem: 32}\n"
+        "retries: {limit: 1, backoff: 3s}\n"  # a 3 s window, polled every 0.5 s
+    )
+    failed = mesospy(cluster, "job", "submit", str(flaky), "--wait")
+    assert failed.returncode == 1
+    # The first attempt's failure is shown while it waits for its retry, then the last.
+    retrying = "instance 0 (attempt 2) WAITING: retrying; the last attempt: exited with status 3"
+    assert retrying in failed.stdout, failed.stdout
+    assert "instance 0 (attempt 2) FAILED: exited with status 3" in failed.stdout
+    assert "(exit code 3: exited with status 3); no retries left" in failed.stderr
