@@ -210,9 +210,12 @@ def deploy(file: str, wait: bool, timeout: float, dry_run: bool, master: str, se
 def follow_deployment(
     client: ServiceClient, app_id: str, deployment_id: str, timeout: float
 ) -> int:
-    """Print progress until the deployment ends; 0 if it succeeded."""
+    """Print progress until the deployment ends, with why it is not done yet (unplaced
+    instances and the reason, failed tasks, failing health checks); 0 if it succeeded."""
     deadline = time.monotonic() + timeout
     last = ""
+    said: set[str] = set()
+    why: list[str] = []
     while time.monotonic() < deadline:
         a = client.app(app_id)
         if a.deployment.id == deployment_id:
@@ -223,6 +226,11 @@ def follow_deployment(
             if line != last:
                 click.echo(line)
                 last = line
+            why = _in_the_way(a)
+            for reason in why:
+                if reason not in said:
+                    click.echo(f"  {reason}")
+                    said.add(reason)
             time.sleep(0.5)
             continue
         done = [
@@ -238,8 +246,19 @@ def follow_deployment(
         d = done[-1]
         click.echo(f"deployment {d.id} {d.status}" + (f": {d.message}" if d.message else ""))
         return 0 if d.status == "SUCCEEDED" else 1
-    click.echo(f"still in progress after {timeout:g}s", err=True)
+    detail = f": {'; '.join(why)}" if why else ""
+    click.echo(f"still in progress after {timeout:g}s (it goes on){detail}", err=True)
     return 1
+
+
+def _in_the_way(a: spb.App) -> list[str]:
+    """What keeps an app's deployment from finishing: its notes (unplaced instances and
+    why, the last failure, an open circuit breaker) and instances failing health checks."""
+    reasons = list(a.notes)
+    for i in a.instance_list:
+        if i.health == "unhealthy" and not i.killing:
+            reasons.append(f"{i.task_id} on {i.hostname or i.agent_id}: health check failing")
+    return reasons
 
 
 # ---------------------------------------------------------------- read

@@ -101,6 +101,9 @@ class ServiceScheduler(Scheduler):
         self.instances: dict[str, Instance] = store.instances()
         self.pending: dict[str, int] = {}  # app id -> launches wanted now
         self.unplaced: dict[str, str] = {}  # app id -> why the last offer did not fit
+        # app id -> how its last instance failed (TASK_FAILED/ERROR... and the message),
+        # shown in the app's notes until a deployment of it succeeds.
+        self.last_failure: dict[str, str] = {}
         self.notes: dict[str, tuple[str, ...]] = {}
         self.stopping: dict[str, Stopping] = {}
         self.places: dict[str, Place] = {}  # agent id -> where it is
@@ -274,6 +277,7 @@ class ServiceScheduler(Scheduler):
             self._persist(self.store.delete_app, app.id)
             self.pending.pop(app.id, None)
             self.notes.pop(app.id, None)
+            self.last_failure.pop(app.id, None)
             log.info("app %s deleted", app.id)
             return
         if app != self.apps[app.id]:
@@ -281,10 +285,15 @@ class ServiceScheduler(Scheduler):
             self._save(app)
         if not p.launch:
             self.unplaced.pop(app.id, None)
+        if app.deployment is None:
+            self.last_failure.pop(app.id, None)  # nothing in progress to explain
+        notes = p.notes
         waiting = self.unplaced.get(app.id)
         if waiting is not None:
-            notes = (*p.notes, f"{p.launch} instance(s) waiting for an offer: {waiting}")
-        self.notes[app.id] = notes if waiting is not None else p.notes
+            notes = (*notes, f"{p.launch} instance(s) waiting for an offer: {waiting}")
+        if failed := self.last_failure.get(app.id):
+            notes = (*notes, f"last failure: {failed}")
+        self.notes[app.id] = notes
         for task_id in p.inactive:
             self._update(self.instances[task_id].with_(inactive=True))
             log.info("%s unreachable too long: replacing it", task_id)
@@ -584,6 +593,7 @@ class ServiceScheduler(Scheduler):
         detail = f": {status.message}" if status.message else ""
         log.info("%s %s%s", i.task_id, state_name(status.state), detail)
         if app is not None and not i.killing and status.state in APP_FAILURES:
+            self.last_failure[app.id] = f"{i.task_id} {state_name(status.state)}{detail}"
             self._save(deployment.instance_failed(app, i.version, now))
 
     def failure(

@@ -382,3 +382,27 @@ def test_constraints_hold_and_what_cannot_be_placed_is_reported(cluster: LocalCl
         assert len(client.app("uniq").instance_list) == 1
         client.call("Delete", spb.AppRequest(app_id="uniq"))
         wait_until("the app to be gone", lambda: "uniq" not in [a.id for a in client.apps()])
+
+
+def test_deploy_wait_says_what_is_in_the_way(cluster: LocalCluster, tmp_path: Path) -> None:
+    """`app deploy --wait` shows why instances are not up (unplaced and why, the last
+    failure) while it waits, and again when it gives up."""
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"id": "huge", "cmd": "exec sleep 600", "cpus": 64, "mem": 32}))
+    code, out = run_cli(cluster, "app", "deploy", str(big), "--wait", "--timeout", "5")
+    assert code == 1
+    assert "1 instance(s) waiting for an offer:" in out, out
+    assert "still in progress after 5s (it goes on): 1 instance(s) waiting" in out
+    mesospy(cluster, "app", "delete", "huge")
+
+    crash = tmp_path / "crash.json"
+    # Health-checked, so a deployment waits for a healthy instance; each dies within 1 s.
+    spec = app_spec(free_port(), id="crash", instances=1, cmd="sleep 1; exit 7")
+    del spec["vip"], spec["readinessCheck"]
+    crash.write_text(json.dumps(spec))
+    code, out = run_cli(cluster, "app", "deploy", str(crash), "--wait", "--timeout", "5")
+    assert code == 1, out
+    assert "last failure: crash." in out and "TASK_FAILED" in out, out
+    mesospy(cluster, "app", "delete", "crash")
+    with ServiceClient(find_service(cluster.master_address)) as client:
+        wait_until("the apps gone", lambda: not {"huge", "crash"} & {a.id for a in client.apps()})
