@@ -198,6 +198,12 @@ class LocalCluster:
         # Whoever answers on a master's port must be that master: another process may have
         # taken the port before it could bind it (and may even be another test's master).
         self.wait_for(lambda state: self._master_is_ours(), timeout, "a master to lead")
+        # Every contender is up, not only the leader: a test of standbys can reach them.
+        self.wait_for(
+            lambda state: all(d.listening() for d in self.master_daemons),
+            timeout,
+            "every master to listen",
+        )
         for _ in range(self.agents):
             self.add_agent(wait=False)
         self.wait_for(

@@ -52,7 +52,7 @@ AGENTS = [f"cpus:2;mem:2048;ports:[{p}-{p + 99}]" for p in (30100, 30200, 30300)
 def app_spec(vip_port: int, **changes: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "id": "web",
-        "cmd": "exec python3 -m http.server $PORT0 --bind 127.0.0.1",
+        "cmd": "exec python3 -u -m http.server $PORT0 --bind 127.0.0.1",
         "instances": 3,
         "cpus": 0.1,
         "mem": 64,
@@ -396,8 +396,10 @@ def test_deploy_wait_says_what_is_in_the_way(cluster: LocalCluster, tmp_path: Pa
     mesospy(cluster, "app", "delete", "huge")
 
     crash = tmp_path / "crash.json"
-    # Health-checked, so a deployment waits for a healthy instance; each dies within 1 s.
+    # Health-checked (by a command that always fails: no port another process could answer
+    # on), so the deployment waits for a healthy instance; each dies within 1 s.
     spec = app_spec(free_port(), id="crash", instances=1, cmd="sleep 1; exit 7")
+    spec["healthCheck"] = {"protocol": "COMMAND", "command": "false", "intervalSeconds": 0.5}
     del spec["vip"], spec["readinessCheck"]
     crash.write_text(json.dumps(spec))
     code, out = run_cli(cluster, "app", "deploy", str(crash), "--wait", "--timeout", "5")
