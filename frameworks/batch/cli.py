@@ -14,12 +14,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 import grpc
 import yaml
 
+from frameworks.batch.formats import Conversion, convert, load_job, read_document
+from frameworks.batch.spec import JobSpec, SpecError
 from frameworks.batch.v1 import batch_pb2 as bpb
 from frameworks.batch.v1 import batch_pb2_grpc
 from mesospy.cli.common import (
@@ -273,6 +275,38 @@ def _read_file(path: str) -> str:
         fail(f"cannot read {path}: {exc.strerror}")
 
 
+def _spec_failure(exc: SpecError) -> NoReturn:
+    """A refused spec: every problem on its own line, exit 1."""
+    click.echo(f"mesospy: error: {exc}", err=True)
+    sys.exit(1)
+
+
+def _converted(text: str) -> tuple[Conversion, JobSpec] | None:
+    """A foreign job file converted here (None: a native spec, left to the framework);
+    a refused one ends the command before anything is submitted."""
+    try:
+        conversion = convert(read_document(text))
+        if conversion is None:
+            return None
+        return conversion, load_job(text).spec
+    except SpecError as exc:
+        _spec_failure(exc)
+
+
+def _native_text(text: str) -> str:
+    """What to submit: a native spec as it is, a foreign one as its native spec (the
+    fields changed and those without effect reported on stderr)."""
+    converted = _converted(text)
+    if converted is None:
+        return text
+    conversion, spec = converted
+    for path, what in conversion.changed:
+        click.echo(f"mesospy: changed: {conversion.format} {path}: {what}", err=True)
+    if warning := conversion.warning():
+        click.echo(f"mesospy: warning: {conversion.format} {warning}", err=True)
+    return json.dumps(spec.to_dict(), sort_keys=True)
+
+
 @job.command()
 @click.argument("file")
 @click.option("--wait", is_flag=True, help="Wait for the run it starts, showing progress.")
@@ -293,12 +327,17 @@ def submit(
 ) -> None:
     """Create or update a job from a YAML or JSON file (- for stdin).
 
+    The file is a native job spec, a Kubernetes batch/v1 Job or CronJob, a Metronome
+    job or a Chronos job (told apart by their shape; `mesospy job convert FILE` shows
+    the native spec a foreign one becomes). A file with a field that cannot apply here
+    is refused, every such field named with the reason; nothing is submitted then.
+
     A job with neither schedule nor parents starts a run at once (unless --no-run);
     with --wait, the command follows that run and exits 0 only if it succeeds.
 
     Example: mesospy job submit report.yaml --wait
     """
-    text = _read_file(file)
+    text = _native_text(_read_file(file))
     conn = open_batch(master, batch)
     answer: bpb.Job = conn.call("SubmitJob", bpb.SubmitJobRequest(spec=text, no_run=no_run))
     if as_json:
