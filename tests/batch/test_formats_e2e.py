@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from frameworks.batch.v1 import batch_pb2 as bpb
 from mesospy.testing import LocalCluster
 
-from .support import BatchApi, mesospy
+from .support import BatchApi, eventually, mesospy
 
 INDEXED_JOB = """
 apiVersion: batch/v1
@@ -109,3 +110,75 @@ def test_the_api_takes_a_cronjob_manifest_as_it_is(api: BatchApi) -> None:
     assert "kubernetes: spec.jobTemplate.spec.template.spec.restartPolicy" in str(
         caught.value.details()
     )
+
+
+METRONOME_JOB = {
+    "id": "prod.metronome-hello",
+    "description": "says hello",
+    "labels": {"team": "ops"},
+    "run": {
+        "cmd": "echo hello from $MON",
+        "cpus": 0.1,
+        "mem": 32,
+        "disk": 0,
+        "env": {"MON": "metronome"},
+        "maxLaunchDelay": 3600,
+        "restart": {"policy": "NEVER"},
+    },
+}
+
+
+def test_a_metronome_job_runs_through_the_cli(cluster: LocalCluster, tmp_path: Path) -> None:
+    path = tmp_path / "metronome.json"
+    path.write_text(json.dumps(METRONOME_JOB))
+    submitted = mesospy(cluster, "job", "submit", str(path), "--wait")
+    assert submitted.returncode == 0, submitted.stderr
+    assert "job prod-metronome-hello submitted" in submitted.stdout
+    assert "SUCCEEDED (1/1 done)" in submitted.stdout
+    assert "changed: metronome id:" in submitted.stderr
+    logs = mesospy(cluster, "job", "logs", "prod-metronome-hello")
+    assert logs.stdout == "hello from metronome\n"
+
+
+def test_a_chronos_interval_job_runs_its_repetitions_and_then_its_child(
+    cluster: LocalCluster, api: BatchApi, tmp_path: Path
+) -> None:
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=2)
+    parent = {
+        "name": "chronos_tick",
+        "command": "echo tick $MESOSPY_SCHEDULED_TIME",
+        "schedule": f"R3/{start.isoformat().replace('+00:00', 'Z')}/PT2S",
+        "epsilon": "PT60S",
+        "owner": "ops@example.com",
+        "cpus": 0.1,
+        "mem": 32,
+        "disk": 0,
+    }
+    child = {
+        "name": "chronos_after",
+        "command": "echo after",
+        "parents": ["chronos_tick"],
+        "retries": 0,
+        "mem": 32,
+        "disk": 0,
+    }
+    for name, job in (("parent.json", parent), ("child.json", child)):
+        (tmp_path / name).write_text(json.dumps(job))
+        result = mesospy(cluster, "job", "submit", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+
+    def three_succeeded() -> list[bpb.Run] | None:
+        runs = [r for r in api.runs("chronos-tick") if r.state == "SUCCEEDED"]
+        return runs if len(runs) == 3 else None
+
+    runs = eventually(three_succeeded, 60, "three runs of chronos-tick")
+    ticks = [r.scheduled_time for r in runs]
+    first = start.timestamp()
+    assert ticks == [first, first + 2, first + 4]
+    assert api.job("chronos-tick").next_tick == 0  # R3: no further run
+    children = eventually(
+        lambda: [r for r in api.runs("chronos-after") if r.state == "SUCCEEDED"],
+        60,
+        "a run of chronos-after",
+    )
+    assert children[0].trigger == "parents"

@@ -20,8 +20,10 @@ from typing import Any
 
 import yaml
 
+from frameworks.batch.formats.chronos import convert_chronos, looks_like_chronos
 from frameworks.batch.formats.common import Conversion
 from frameworks.batch.formats.kubernetes import convert_kubernetes
+from frameworks.batch.formats.metronome import convert_metronome
 from frameworks.batch.spec import JobSpec, SpecError, parse_spec
 
 __all__ = ["Conversion", "Loaded", "convert", "detect", "load_job", "read_document"]
@@ -43,11 +45,17 @@ def detect(data: object) -> str:
         return NATIVE
     if "apiVersion" in data and "kind" in data:
         return "kubernetes"
+    if isinstance(data.get("run"), dict):
+        return "metronome"
+    if looks_like_chronos(data):
+        return "chronos"
     return NATIVE
 
 
 ADAPTERS: dict[str, Callable[[dict[str, Any]], Conversion]] = {
     "kubernetes": convert_kubernetes,
+    "metronome": convert_metronome,
+    "chronos": convert_chronos,
 }
 
 
