@@ -259,6 +259,7 @@ def job() -> None:
 
     \b
     mesospy job submit job.yaml --wait     define a job (and run it, if unscheduled)
+    mesospy job convert cronjob.yaml       a Kubernetes/Metronome/Chronos job, as native
     mesospy job list | show NAME | runs NAME
     mesospy job run NAME -p DAY=2026-03-01 | cancel NAME [RUN]
     mesospy job logs NAME [RUN] --follow
@@ -354,6 +355,50 @@ def submit(
             click.echo("nothing to wait for: the job runs on its schedule or after its parents")
             return
         _finish_wait(wait_for_run(conn, answer.name, answer.last_run.id, timeout))
+
+
+@job.command("convert")
+@click.argument("file")
+@json_option
+def convert_file(file: str, as_json: bool) -> None:
+    """Show the native job spec a job file becomes, and what changed on the way.
+
+    Takes what `mesospy job submit` takes (a native spec, a Kubernetes batch/v1 Job or
+    CronJob, a Metronome or a Chronos job); prints the native spec as YAML, with every
+    field that changed meaning and every field dropped (no effect here) as comments, so
+    the output can be kept and submitted as it is. A field that cannot apply here is
+    named with the reason, and the command exits 1. Nothing is submitted.
+
+    Example: mesospy job convert cronjob.yaml > job.yaml
+    """
+    text = _read_file(file)
+    converted = _converted(text)
+    if converted is None:
+        try:
+            spec = load_job(text).spec
+        except SpecError as exc:
+            _spec_failure(exc)
+        fmt, changed, ignored = "native", [], []
+    else:
+        conversion, spec = converted
+        fmt, changed, ignored = conversion.format, conversion.changed, conversion.ignored
+    if as_json:
+        print_json(
+            {
+                "format": fmt,
+                "spec": spec.to_dict(),
+                "changed": [{"field": p, "what": w} for p, w in changed],
+                "dropped": [{"field": p, "why": w} for p, w in ignored],
+            }
+        )
+        return
+    click.echo(f"# {file}: {fmt}" + (" (already a native job spec)" if fmt == "native" else ""))
+    for title, notes in (("changed", changed), ("dropped (no effect here)", ignored)):
+        if notes:
+            click.echo(f"# {title}:")
+            for path, what in notes:
+                click.echo(f"#   {path}: {what}")
+    click.echo(yaml.safe_dump(spec.to_dict(), sort_keys=False).rstrip())
 
 
 @job.command("list")
