@@ -84,3 +84,21 @@ def test_an_unreadable_file_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "cannot parse the job file at line" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+FORMAT_EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "jobs" / "formats"
+
+
+def test_the_format_examples_convert_without_refusals() -> None:
+    paths = sorted(FORMAT_EXAMPLES.iterdir())
+    formats = {}
+    for path in paths:
+        loaded = load_job(path.read_text())
+        assert loaded.conversion is not None, path
+        formats[path.name] = loaded.conversion.format
+    assert formats == {
+        "chronos-sync.json": "chronos",
+        "indexed-job.yaml": "kubernetes",
+        "metronome-backup.json": "metronome",
+        "report-cronjob.yaml": "kubernetes",
+    }
