@@ -148,3 +148,23 @@ def test_history_keeps_the_latest_successes_and_failures_and_forgets_after_ttl(
     clock.now = T0 + 13 + 3600
     scheduler.tick()
     assert scheduler.run_history("h") == []
+
+
+def test_interval_ticks_run_exactly_once_across_a_restart(tmp_path: Path) -> None:
+    clock = Clock(T0 - 30)
+    scheduler = BatchScheduler(DirectoryStore(tmp_path), clock)
+    scheduler.submit(
+        "name: every\ncommand: 'true'\n"
+        "schedule: {interval: R4/2027-01-15T08:00:00Z/PT1M, catch_up: all}\n"
+    )
+    clock.now = T0 + 150  # three ticks due: 08:00, 08:01, 08:02
+    scheduler.tick()
+    ids = [r.id for r in scheduler.run_history("every")]
+    assert ids == ["s20270115T080000Z", "s20270115T080100Z", "s20270115T080200Z"]
+    asyncio.run(scheduler.commit())
+    again = BatchScheduler(DirectoryStore(tmp_path), clock)
+    again.tick()
+    assert [r.id for r in again.run_history("every")] == ids
+    clock.now = T0 + 3600  # the fourth, then no more: R4
+    again.tick()
+    assert [r.id for r in again.run_history("every")][3:] == ["s20270115T080300Z"]
