@@ -247,3 +247,27 @@ def test_detection_by_shape() -> None:
     assert detect({"name": "x", "command": "true"}) == "native"
     assert convert({"name": "x", "command": "true"}) is None
     assert dict(refused("apiVersion: v1\nkind: Pod\n"))["kubernetes: kind"].startswith("'Pod'")
+
+
+def test_a_suspended_job_template_and_a_per_task_expansion_are_refused() -> None:
+    text = CRONJOB.replace(
+        "      backoffLimit: 2\n", "      backoffLimit: 2\n      suspend: true\n"
+    )
+    problems = dict(refused(text))
+    assert "suspend the CronJob" in problems["kubernetes: spec.jobTemplate.spec.suspend"]
+    text = INDEXED.replace("$JOB_COMPLETION_INDEX", "$(JOB_COMPLETION_INDEX)")
+    problems = dict(refused(text))
+    assert (
+        "read it through a shell"
+        in problems["kubernetes: spec.template.spec.containers[0].command"]
+    )
+
+
+def test_parallelism_above_completions_is_reported_as_changed() -> None:
+    loaded = load_job(INDEXED.replace("parallelism: 3", "parallelism: 8"))
+    assert loaded.spec.parallelism == 5
+    assert loaded.conversion is not None
+    assert (
+        dict(loaded.conversion.changed)["spec.parallelism"]
+        == "at most 5 (the completions) run at once"
+    )

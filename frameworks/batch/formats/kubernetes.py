@@ -274,11 +274,13 @@ def _job(c: Conversion, spec: dict[str, Any], path: str) -> dict[str, str]:
             f"{path}.ttlSecondsAfterFinished",
             "a finished run is forgotten after it; the job itself is kept",
         )
-    if c.flag(spec, "suspend", path) and "schedule" not in native:
+    if c.flag(spec, "suspend", path):
         c.refuse(
             f"{path}.suspend",
-            "a Job without a schedule cannot start suspended here: submit it with --no-run "
-            "and start it with `mesospy job run`",
+            "a Job cannot start suspended here: suspend the CronJob (spec.suspend) instead"
+            if "schedule" in native
+            else "a Job without a schedule cannot start suspended here: submit it with "
+            "--no-run and start it with `mesospy job run`",
         )
     rules = _failure_policy(
         c,
@@ -435,14 +437,18 @@ def _container(c: Conversion, container: dict[str, Any], path: str) -> None:
         )
     argv = [str(part) for part in [*command, *args]]
     expanded = [_expand(part, env, native.get("index_env", [])) for part in argv]
-    if any(e is None for e in expanded):
-        c.refuse(
-            f"{path}.args",
-            f"$({INDEX_VAR}) is set per task: read it through a shell instead, as in "
-            f'["sh", "-c", "echo ${INDEX_VAR}"]',
-        )
-    elif expanded != argv:
-        c.change(f"{path}.command", "$(VAR) references to env are replaced by their values")
+    for index, value in enumerate(expanded):
+        if value is None:
+            where = "command" if index < len(command) else "args"
+            c.refuse(
+                f"{path}.{where}",
+                f"$({INDEX_VAR}) is set per task: read it through a shell instead, as in "
+                f'["sh", "-c", "echo ${INDEX_VAR}"]',
+            )
+            break
+    else:
+        if expanded != argv:
+            c.change(f"{path}.command", "$(VAR) references to env are replaced by their values")
     if argv:
         native["command"] = [e if e is not None else "" for e in expanded]
     _resources(c, c.mapping(container.get("resources"), f"{path}.resources"), f"{path}.resources")
