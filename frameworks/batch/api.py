@@ -80,9 +80,11 @@ def job_message(scheduler: BatchScheduler, record: JobRecord) -> bpb.Job:
         framework_id=scheduler.framework_id,
     )
     if spec.schedule is not None:
-        message.schedule = f"{spec.schedule.cron} ({spec.schedule.timezone})"
+        message.schedule = f"{spec.schedule.text} ({spec.schedule.timezone})"
         if not record.suspended:
-            message.next_tick = next_tick(spec.schedule, max(record.last_tick, scheduler.clock()))
+            after = max(record.last_tick, scheduler.clock())
+            if (tick := next_tick(spec.schedule, after)) is not None:
+                message.next_tick = tick
     if history:
         message.last_run.CopyFrom(run_message(history[-1], scheduler.framework_id))
     return message

@@ -14,12 +14,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 import grpc
 import yaml
 
+from frameworks.batch.formats import Conversion, convert, load_job, read_document
+from frameworks.batch.spec import JobSpec, SpecError
 from frameworks.batch.v1 import batch_pb2 as bpb
 from frameworks.batch.v1 import batch_pb2_grpc
 from mesospy.cli.common import (
@@ -291,6 +293,7 @@ def job() -> None:
 
     \b
     mesospy job submit job.yaml --wait     define a job (and run it, if unscheduled)
+    mesospy job convert cronjob.yaml       a Kubernetes/Metronome/Chronos job, as native
     mesospy job list | show NAME | runs NAME
     mesospy job run NAME -p DAY=2026-03-01 | cancel NAME [RUN]
     mesospy job logs NAME [RUN] --follow
@@ -305,6 +308,38 @@ def _read_file(path: str) -> str:
         return Path(path).read_text()
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror}")
+
+
+def _spec_failure(exc: SpecError) -> NoReturn:
+    """A refused spec: every problem on its own line, exit 1."""
+    click.echo(f"mesospy: error: {exc}", err=True)
+    sys.exit(1)
+
+
+def _converted(text: str) -> tuple[Conversion, JobSpec] | None:
+    """A foreign job file converted here (None: a native spec, left to the framework);
+    a refused one ends the command before anything is submitted."""
+    try:
+        conversion = convert(read_document(text))
+        if conversion is None:
+            return None
+        return conversion, load_job(text).spec
+    except SpecError as exc:
+        _spec_failure(exc)
+
+
+def _native_text(text: str) -> str:
+    """What to submit: a native spec as it is, a foreign one as its native spec (the
+    fields changed and those without effect reported on stderr)."""
+    converted = _converted(text)
+    if converted is None:
+        return text
+    conversion, spec = converted
+    for path, what in conversion.changed:
+        click.echo(f"mesospy: changed: {conversion.format} {path}: {what}", err=True)
+    if warning := conversion.warning():
+        click.echo(f"mesospy: warning: {conversion.format} {warning}", err=True)
+    return json.dumps(spec.to_dict(), sort_keys=True)
 
 
 @job.command()
@@ -327,12 +362,17 @@ def submit(
 ) -> None:
     """Create or update a job from a YAML or JSON file (- for stdin).
 
+    The file is a native job spec, a Kubernetes batch/v1 Job or CronJob, a Metronome
+    job or a Chronos job (told apart by their shape; `mesospy job convert FILE` shows
+    the native spec a foreign one becomes). A file with a field that cannot apply here
+    is refused, every such field named with the reason; nothing is submitted then.
+
     A job with neither schedule nor parents starts a run at once (unless --no-run);
     with --wait, the command follows that run and exits 0 only if it succeeds.
 
     Example: mesospy job submit report.yaml --wait
     """
-    text = _read_file(file)
+    text = _native_text(_read_file(file))
     conn = open_batch(master, batch)
     answer: bpb.Job = conn.call("SubmitJob", bpb.SubmitJobRequest(spec=text, no_run=no_run))
     if as_json:
@@ -349,6 +389,50 @@ def submit(
             click.echo("nothing to wait for: the job runs on its schedule or after its parents")
             return
         _finish_wait(wait_for_run(conn, answer.name, answer.last_run.id, timeout))
+
+
+@job.command("convert")
+@click.argument("file")
+@json_option
+def convert_file(file: str, as_json: bool) -> None:
+    """Show the native job spec a job file becomes, and what changed on the way.
+
+    Takes what `mesospy job submit` takes (a native spec, a Kubernetes batch/v1 Job or
+    CronJob, a Metronome or a Chronos job); prints the native spec as YAML, with every
+    field that changed meaning and every field dropped (no effect here) as comments, so
+    the output can be kept and submitted as it is. A field that cannot apply here is
+    named with the reason, and the command exits 1. Nothing is submitted.
+
+    Example: mesospy job convert cronjob.yaml > job.yaml
+    """
+    text = _read_file(file)
+    converted = _converted(text)
+    if converted is None:
+        try:
+            spec = load_job(text).spec
+        except SpecError as exc:
+            _spec_failure(exc)
+        fmt, changed, ignored = "native", [], []
+    else:
+        conversion, spec = converted
+        fmt, changed, ignored = conversion.format, conversion.changed, conversion.ignored
+    if as_json:
+        print_json(
+            {
+                "format": fmt,
+                "spec": spec.to_dict(),
+                "changed": [{"field": p, "what": w} for p, w in changed],
+                "dropped": [{"field": p, "why": w} for p, w in ignored],
+            }
+        )
+        return
+    click.echo(f"# {file}: {fmt}" + (" (already a native job spec)" if fmt == "native" else ""))
+    for title, notes in (("changed", changed), ("dropped (no effect here)", ignored)):
+        if notes:
+            click.echo(f"# {title}:")
+            for path, what in notes:
+                click.echo(f"#   {path}: {what}")
+    click.echo(yaml.safe_dump(spec.to_dict(), sort_keys=False).rstrip())
 
 
 @job.command("list")

@@ -219,12 +219,21 @@ class Run:
             instance.state = SUCCEEDED
             instance.message = f"{what} ignored by the failure policy"
             return
+        if action == "restart":
+            # Again, not counted as a failure (Kubernetes' Ignore).
+            self._again(instance, spec.retries.delay(1), now)
+            return
         instance.failures += 1
-        if action == "retry" and instance.failures <= spec.retries.limit:
-            self._again(instance, spec.retries.delay(instance.failures), now)
+        failures = instance.failures
+        if spec.retries.per == "run":
+            failures = sum(i.failures for i in self.instances)
+        if action == "retry" and failures <= spec.retries.limit:
+            self._again(instance, spec.retries.delay(failures), now)
             return
         instance.state = FAILED
         reason = "the failure policy fails the run" if action == "fail" else "no retries left"
+        if action != "fail" and spec.retries.per == "run":
+            reason = f"{failures} failed attempts in the run, more than its limit of retries"
         detail = f": {instance.message}" if instance.message else ""
         self.exit_code = instance.exit_code
         self.message = f"instance {instance.index} failed ({what}{detail}); {reason}"

@@ -1,6 +1,10 @@
 """Cron ticks: which scheduled times are due, and which of them to run. Pure: the clock
 is passed in as ``now`` (seconds since the epoch), so tests can walk through time.
 
+An ISO 8601 interval schedule (``interval: R5/2026-03-08T20:00:00Z/PT2H``, see
+``frameworks.batch.interval``) gives its ticks the same way and follows the same
+catch-up, deadline and exactly-once rules.
+
 Times are evaluated in the schedule's time zone (``zoneinfo``), as cron does:
 
 - a time that does not exist (spring forward, 02:30 on the night clocks jump from 02:00
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 
 from croniter import croniter
 
+from frameworks.batch.interval import interval_due, interval_next
 from frameworks.batch.spec import Schedule
 
 __all__ = ["MAX_CATCH_UP", "ON_TIME_GRACE", "TickPlan", "due_ticks", "next_tick", "plan_ticks"]
@@ -63,6 +68,8 @@ def due_ticks(
     schedule: Schedule, last: float, now: float, limit: int = MAX_CATCH_UP + 1
 ) -> list[float]:
     """Ticks in ``(last, now]``, oldest first; at most the ``limit`` most recent."""
+    if schedule.interval is not None:
+        return interval_due(schedule.interval, schedule.timezone, last, now, limit)
     zone = _zone(schedule)
     # One second past now: croniter's get_prev is exclusive of its start.
     it = _iterate(schedule, dt.datetime.fromtimestamp(now + 1, zone))
@@ -78,8 +85,10 @@ def due_ticks(
     return sorted(ticks)
 
 
-def next_tick(schedule: Schedule, after: float) -> float:
-    """The first tick strictly after ``after``."""
+def next_tick(schedule: Schedule, after: float) -> float | None:
+    """The first tick strictly after ``after`` (None: an interval's repetitions are over)."""
+    if schedule.interval is not None:
+        return interval_next(schedule.interval, schedule.timezone, after)
     it = _iterate(schedule, dt.datetime.fromtimestamp(after, _zone(schedule)))
     while True:
         tick = float(it.get_next(dt.datetime).timestamp())

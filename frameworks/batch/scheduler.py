@@ -27,11 +27,12 @@ from functools import partial
 from typing import Any
 
 from frameworks.batch import dag, placement
+from frameworks.batch.formats import load_job
 from frameworks.batch.jobs import JobRecord, child_run_id, manual_run_id, scheduled_run_id
 from frameworks.batch.metrics import BatchCounts
 from frameworks.batch.runs import Instance, Kill, Run, parse_task_id
 from frameworks.batch.schedule import plan_ticks
-from frameworks.batch.spec import JobSpec, SpecError, load_spec
+from frameworks.batch.spec import JobSpec, SpecError
 from mesospy.resources import ResourceError, Resources
 from mesospy.scheduler import (
     Scheduler,
@@ -186,9 +187,21 @@ class BatchScheduler(Scheduler):
         self._prune(run.job)
         return run
 
-    def _prune(self, job: str) -> None:
+    def _prune(self, job: str, now: float | None = None) -> None:
+        """Forget the finished runs the job's history settings do not keep."""
+        history = self.jobs[job].spec.history
         finished = sorted((r for r in self.runs[job].values() if r.final), key=lambda r: r.created)
-        for run in finished[: max(0, len(finished) - MAX_HISTORY)]:
+        if history.succeeded is None and history.failed is None:
+            drop = finished[: max(0, len(finished) - MAX_HISTORY)]
+        else:
+            drop = []
+            for state_ok, keep in ((True, history.succeeded), (False, history.failed)):
+                runs = [r for r in finished if (r.state == "SUCCEEDED") == state_ok]
+                limit = MAX_HISTORY if keep is None else keep
+                drop += runs[: max(0, len(runs) - limit)]
+        if history.ttl is not None and now is not None:
+            drop += [r for r in finished if r not in drop and now - r.finished >= history.ttl]
+        for run in drop:
             self._delete(f"runs/{job}/{run.id}")
             del self.runs[job][run.id]
 
@@ -222,8 +235,9 @@ class BatchScheduler(Scheduler):
     # ------------------------------------------------------------------ API actions
 
     def submit(self, text: str) -> JobRecord:
-        """Create or replace a job from its spec; raises ``SpecError`` with every problem."""
-        spec = load_spec(text)
+        """Create or replace a job from its spec (native, or a format of
+        ``frameworks.batch.formats``); raises ``SpecError`` with every problem."""
+        spec = load_job(text).spec
         problems = [
             (f"parents[{i}]", f"no job named {parent!r} (submit it first)")
             for i, parent in enumerate(spec.parents)
@@ -304,11 +318,15 @@ class BatchScheduler(Scheduler):
         now = self.clock()
         for record in list(self.jobs.values()):
             self._schedule(record, now)
+            ended = False
             for run in self.active_runs(record.name):
                 kills = run.check_timeout(record.spec.timeout, now)
                 if kills or run.final:
                     self._save_run(run)
                     self._kill(kills)
+                    ended = True
+            if ended or record.spec.history.ttl is not None:
+                self._prune(record.name, now)
             for run in self.run_history(record.name):
                 if run.state == "SUCCEEDED" and not run.children_triggered:
                     self._trigger_children(run)
@@ -524,6 +542,7 @@ class BatchScheduler(Scheduler):
             log.info("job %s: run %s %s %s", run.job, run.id, run.state, run.message)
             if run.state == "SUCCEEDED":
                 self._trigger_children(run)
+            self._prune(run.job)
         self._want_offers()
 
     def _count(self, before: tuple[str, int], after: tuple[str, int]) -> None:
@@ -582,6 +601,8 @@ class BatchScheduler(Scheduler):
             "MESOSPY_INSTANCES": str(len(run.instances)),
             "MESOSPY_ATTEMPT": str(instance.attempt),
         }
+        for name in spec.index_env:
+            env[name] = str(instance.index)
         if run.scheduled_time:
             env["MESOSPY_SCHEDULED_TIME"] = _iso(run.scheduled_time)
         for n, port in enumerate(ports):
@@ -614,7 +635,7 @@ def _same_times(old: JobSpec, new: JobSpec) -> bool:
     """Whether both specs have a schedule firing at the same times."""
     if old.schedule is None or new.schedule is None:
         return False
-    keys = ("cron", "seconds", "timezone")
+    keys = ("cron", "seconds", "interval", "timezone")
     return all(getattr(old.schedule, k) == getattr(new.schedule, k) for k in keys)
 
 

@@ -13,11 +13,14 @@ Pure: no I/O. Every problem is collected with the path of the field it is about
       - {attribute: hostname, operator: UNIQUE}           # one instance of a run per host
     instances: 10                          # completions
     parallelism: 5
-    retries: {limit: 3, backoff: 2s, max_backoff: 1m}
+    retries: {limit: 3, backoff: 2s, max_backoff: 1m}   # per: instance (default) | run
     failure_policy:                        # first matching rule wins; default: retry
       - {exit_codes: [2], action: ignore}  # counts as success
       - {exit_codes: [42], action: fail}   # the run fails at once, no retry
+      - {exit_codes: [0, 1], operator: not_in, action: restart}  # again, not counted
     timeout: 10m                           # the whole run
+    index_env: [JOB_COMPLETION_INDEX]      # also give the instance's index in these variables
+    history: {succeeded: 3, failed: 1, ttl: 1h}   # finished runs kept (default: 100 in all)
     labels: {team: data}
     schedule:
       cron: "30 2 * * *"                   # 5 fields, or @daily...; seconds: true for 6
@@ -26,6 +29,8 @@ Pure: no I/O. Every problem is collected with the path of the field it is about
       starting_deadline: 5m
       catch_up: all                        # none | latest | all (missed while down)
       suspend: false
+      # or, instead of cron: interval: R10/2026-03-08T20:00:00Z/PT2H   (ISO 8601: runs
+      # in all (R: forever) / first run / period)
     parents: [extract, load]               # run after each successful run of both
     fetch:                                 # artifacts put in the sandbox before it starts
       - https://example.com/tools.tgz      # a URI (archives are unpacked), or:
@@ -44,6 +49,7 @@ from typing import Any
 import yaml
 from croniter import croniter
 
+from frameworks.batch.interval import Interval, parse_interval
 from mesospy.scheduler import Artifact, parse_fetch
 
 __all__ = [
@@ -53,6 +59,7 @@ __all__ = [
     "OPERATORS",
     "Constraint",
     "FailureRule",
+    "History",
     "JobSpec",
     "Retries",
     "Schedule",
@@ -65,7 +72,9 @@ __all__ = [
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 OPERATORS = ("EQUALS", "LIKE", "UNLIKE", "UNIQUE")
-ACTIONS = ("fail", "retry", "ignore")
+ACTIONS = ("fail", "retry", "ignore", "restart")
+RULE_OPERATORS = ("in", "not_in")
+RETRY_SCOPES = ("instance", "run")
 CONCURRENCY = ("Allow", "Forbid", "Replace")
 CATCH_UP = ("none", "latest", "all")
 # A run is one document in the store (ZooKeeper's limit is 1 MB): ~250 bytes an instance.
@@ -94,19 +103,29 @@ class Constraint:
 
 @dataclass(frozen=True)
 class FailureRule:
-    """What a non-zero exit with one of ``exit_codes`` means: fail, retry or ignore."""
+    """What a non-zero exit with one of ``exit_codes`` means: fail, retry, ignore (a
+    success) or restart (again, not counted as a failure). With ``operator`` ``not_in``
+    the rule matches the exit codes not listed."""
 
     exit_codes: tuple[int, ...]
     action: str
+    operator: str = "in"
+
+    def matches(self, exit_code: int) -> bool:
+        return (exit_code in self.exit_codes) == (self.operator == "in")
 
 
 @dataclass(frozen=True)
 class Retries:
-    """How often a failed instance is started again, waiting ``backoff * 2**n`` between."""
+    """How often a failed instance is started again, waiting ``backoff * 2**n`` between.
+
+    ``per`` ``instance``: each instance may fail ``limit`` times; ``run``: the failed
+    attempts of all the run's instances together (Kubernetes' ``backoffLimit``)."""
 
     limit: int = 0
     backoff: float = 1.0
     max_backoff: float = 300.0
+    per: str = "instance"
 
     def delay(self, failures: int) -> float:
         """Seconds to wait before the attempt that follows the ``failures``-th failure."""
@@ -114,8 +133,19 @@ class Retries:
 
 
 @dataclass(frozen=True)
+class History:
+    """Which finished runs are kept: the latest ``succeeded`` successes and ``failed``
+    others (None: ``MAX_HISTORY`` runs in all), none longer than ``ttl`` seconds."""
+
+    succeeded: int | None = None
+    failed: int | None = None
+    ttl: float | None = None
+
+
+@dataclass(frozen=True)
 class Schedule:
-    """A cron schedule and what to do with overlapping or missed runs."""
+    """A cron schedule (or an ISO 8601 interval) and what to do with overlapping or
+    missed runs."""
 
     cron: str
     timezone: str = "UTC"
@@ -125,6 +155,12 @@ class Schedule:
     suspend: bool = False
     # The expression has 6 fields, the first of them seconds (Quartz's and Spring's order).
     seconds: bool = False
+    interval: Interval | None = None  # instead of cron
+
+    @property
+    def text(self) -> str:
+        """The schedule as the user wrote it (the cron expression or the interval)."""
+        return self.interval.text if self.interval is not None else self.cron
 
     @property
     def expression(self) -> str:
@@ -193,6 +229,8 @@ class JobSpec:
     retries: Retries = Retries()
     failure_policy: tuple[FailureRule, ...] = ()
     timeout: float | None = None
+    index_env: tuple[str, ...] = ()
+    history: History = History()
     labels: dict[str, str] = field(default_factory=dict)
     schedule: Schedule | None = None
     parents: tuple[str, ...] = ()
@@ -202,7 +240,7 @@ class JobSpec:
         """The failure policy's action for a task that failed with ``exit_code``."""
         if exit_code is not None:
             for rule in self.failure_policy:
-                if exit_code in rule.exit_codes:
+                if rule.matches(exit_code):
                     return rule.action
         return "retry"
 
@@ -222,6 +260,8 @@ class JobSpec:
             },
             "labels": dict(self.labels),
         }
+        if self.retries.per != "instance":
+            data["retries"]["per"] = self.retries.per
         if self.ports:
             data["resources"]["ports"] = self.ports
         if self.constraints:
@@ -231,14 +271,22 @@ class JobSpec:
             ]
         if self.failure_policy:
             data["failure_policy"] = [
-                {"exit_codes": list(r.exit_codes), "action": r.action} for r in self.failure_policy
+                {"exit_codes": list(r.exit_codes), "action": r.action}
+                | ({"operator": r.operator} if r.operator != "in" else {})
+                for r in self.failure_policy
             ]
         if self.timeout is not None:
             data["timeout"] = self.timeout
+        if self.index_env:
+            data["index_env"] = list(self.index_env)
+        history = {k: v for k, v in vars(self.history).items() if v is not None}
+        if history:
+            data["history"] = history
         if self.schedule is not None:
             s = self.schedule
+            when = {"interval": s.interval.text} if s.interval else {"cron": s.cron}
             data["schedule"] = {
-                "cron": s.cron,
+                **when,
                 "timezone": s.timezone,
                 "concurrency": s.concurrency,
                 "catch_up": s.catch_up,
@@ -374,7 +422,7 @@ class _Parser:
         fields = (
             "name", "command", "env", "resources", "constraints", "instances", "parallelism",
             "retries", "failure_policy", "timeout", "labels", "schedule", "parents",
-            "fetch",
+            "fetch", "index_env", "history",
         )  # fmt: skip
         if data is None:
             raise SpecError([("", "the job file is empty")])
@@ -414,6 +462,8 @@ class _Parser:
             schedule=self.schedule(top.get("schedule")),
             parents=self.parents(top.get("parents"), name),
             fetch=self.fetch(top.get("fetch")),
+            index_env=self.index_env(top.get("index_env")),
+            history=self.history(top.get("history")),
         )
         if spec.timeout == 0:
             self.bad("timeout", "must be more than 0 (leave it out for no timeout)")
@@ -466,7 +516,7 @@ class _Parser:
             return Retries()
         if isinstance(value, int) and not isinstance(value, bool):
             value = {"limit": value}
-        data = self.mapping(value, "retries", ("limit", "backoff", "max_backoff"))
+        data = self.mapping(value, "retries", ("limit", "backoff", "max_backoff", "per"))
         limit = self.integer(data, "limit", "retries", 0, 0, 1000)
         backoff = self.duration(data, "backoff", "retries")
         max_backoff = self.duration(data, "max_backoff", "retries")
@@ -474,7 +524,29 @@ class _Parser:
             limit,
             1.0 if backoff is None else backoff,
             300.0 if max_backoff is None else max_backoff,
+            self.choice(data, "per", "retries", RETRY_SCOPES, "instance"),
         )
+
+    def index_env(self, value: object) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not all(
+            isinstance(n, str) and ENV_RE.match(n) for n in names
+        ):
+            self.bad("index_env", f"must be environment variable names, not {value!r}")
+            return ()
+        return tuple(names)
+
+    def history(self, value: object) -> History:
+        if value is None:
+            return History()
+        data = self.mapping(value, "history", ("succeeded", "failed", "ttl"))
+        counts = [
+            None if data.get(key) is None else self.integer(data, key, "history", 0, 0, 1000)
+            for key in ("succeeded", "failed")
+        ]
+        return History(counts[0], counts[1], self.duration(data, "ttl", "history"))
 
     def failure_policy(self, value: object) -> tuple[FailureRule, ...]:
         if value is None:
@@ -485,7 +557,8 @@ class _Parser:
         rules = []
         for index, item in enumerate(value):
             path = f"failure_policy[{index}]"
-            data = self.mapping(item, path, ("exit_codes", "action"))
+            data = self.mapping(item, path, ("exit_codes", "action", "operator"))
+            operator = self.choice(data, "operator", path, RULE_OPERATORS, "in")
             codes = data.get("exit_codes")
             if (
                 not isinstance(codes, list)
@@ -494,10 +567,10 @@ class _Parser:
             ):
                 self.bad(f"{path}.exit_codes", "must be a non-empty list of whole numbers")
                 codes = []
-            elif 0 in codes:
+            elif 0 in codes and operator == "in":
                 self.bad(f"{path}.exit_codes", "0 is success; it cannot be a failure")
             action = self.choice(data, "action", path, ACTIONS, "retry")
-            rules.append(FailureRule(tuple(codes), action))
+            rules.append(FailureRule(tuple(codes), action, operator))
         return tuple(rules)
 
     def schedule(self, value: object) -> Schedule | None:
@@ -507,7 +580,7 @@ class _Parser:
             value = {"cron": value}
         fields = (
             "cron", "timezone", "concurrency", "starting_deadline", "catch_up", "suspend",
-            "seconds",
+            "seconds", "interval",
         )  # fmt: skip
         data = self.mapping(value, "schedule", fields)
         cron = data.get("cron")
@@ -515,9 +588,19 @@ class _Parser:
         if not isinstance(seconds, bool):
             self.bad("schedule.seconds", f"must be true or false, not {seconds!r}")
             seconds = False
-        if problem := cron_problem(cron, seconds):
+        interval = None
+        if data.get("interval") is not None:
+            if cron is not None:
+                self.bad("schedule.interval", "a schedule has either cron or interval, not both")
+            try:
+                interval = parse_interval(data["interval"])
+            except ValueError as exc:
+                self.bad("schedule.interval", str(exc))
+            cron = ""
+        elif problem := cron_problem(cron, seconds):
             self.bad("schedule.cron", problem)
-        cron = cron.strip() if isinstance(cron, str) and not problem else ""
+            cron = ""
+        cron = cron.strip() if isinstance(cron, str) else ""
         tz = data.get("timezone", "UTC")
         try:
             zoneinfo.ZoneInfo(str(tz))
@@ -536,6 +619,7 @@ class _Parser:
             catch_up=self.choice(data, "catch_up", "schedule", CATCH_UP, "all"),
             suspend=suspend,
             seconds=seconds,
+            interval=interval,
         )
 
     def fetch(self, value: object) -> tuple[Artifact, ...]:

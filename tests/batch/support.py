@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -28,6 +31,20 @@ FAST_MASTER = [
     "2",
 ]
 AGENT_RESOURCES = "cpus:4;mem:2048;disk:4096;ports:[31000-31999]"
+
+
+def mesospy(
+    cluster: LocalCluster, *args: str, timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
+    """``mesospy ARGS`` as a user runs it, against ``cluster``'s master."""
+    return subprocess.run(
+        [sys.executable, "-m", "mesospy", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "MESOSPY_MASTER": cluster.master_address},
+    )
 
 
 def eventually(check: Callable[[], T | None], timeout: float = 60.0, what: str = "") -> T:

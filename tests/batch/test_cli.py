@@ -10,20 +10,7 @@ from pathlib import Path
 
 from mesospy.testing import LocalCluster
 
-from .support import BatchApi
-
-
-def mesospy(
-    cluster: LocalCluster, *args: str, timeout: float = 90
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mesospy", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "MESOSPY_MASTER": cluster.master_address},
-    )
+from .support import BatchApi, mesospy
 
 
 def test_submit_wait_runs_and_logs(cluster: LocalCluster, tmp_path: Path) -> None:
