@@ -1,0 +1,106 @@
+"""Placement on a real cluster of four agents on four hostnames (all loopback names) and
+four racks: co-location constraints place every instance on the agent they allow, and an
+app that cannot be placed is shown with the real reason."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from frameworks.service.client import ServiceClient, find_service
+from frameworks.service.v1 import service_pb2 as spb
+from mesospy.cli.main import cli
+from mesospy.cluster import LocalCluster
+from mesospy.testing.clusters import running_cluster
+
+from .support import wait_until
+
+# Names /etc/hosts maps to 127.0.0.1 (the agents listen there): four distinct hostnames.
+HOSTS = ["127.0.0.1", "localhost", "runsc", "vm"]
+
+
+def _agents(cluster: LocalCluster) -> None:
+    for index, host in enumerate(HOSTS):
+        zone = "zone-a" if index < 2 else "zone-b"
+        cluster.agent_flags = [
+            "--hostname",
+            host,
+            "--attributes",
+            f"rack_id:rack-{index + 1};zone:{zone}",
+        ]
+        cluster.add_agent(f"cpus:2;mem:1024;ports:[{30600 + 100 * index}-{30699 + 100 * index}]")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    with running_cluster(
+        lambda: tmp_path_factory.mktemp("placement"),
+        prepare=_agents,
+        agents=0,
+        master_flags=["--allocation-interval", "0.2"],
+        frameworks=["service"],
+    ) as c:
+        yield c
+
+
+def app(app_id: str, constraints: list[list[str]], **more: Any) -> str:
+    spec = {
+        "id": app_id,
+        "cmd": "exec sleep 600",
+        "instances": 3,
+        "cpus": 0.1,
+        "mem": 16,
+        "constraints": constraints,
+        **more,
+    }
+    return json.dumps(spec)
+
+
+def placed(client: ServiceClient, app_id: str) -> list[spb.Instance]:
+    return list(client.app(app_id).instance_list)
+
+
+CO_LOCATED = {
+    "on-rack-1": [["rack_id", "CLUSTER", "rack-1"]],
+    "one-rack": [["rack_id", "CLUSTER"]],
+    "one-host": [["hostname", "CLUSTER"]],
+    "like": [["rack_id", "LIKE", "rack-[12]"]],
+    "max-per-2": [["hostname", "MAX_PER", "2"]],
+}
+
+
+def test_co_location_places_every_instance(cluster: LocalCluster) -> None:
+    with ServiceClient(find_service(cluster.master_address)) as client:
+        for app_id, constraints in CO_LOCATED.items():
+            client.deploy(app(app_id, constraints))
+        for app_id in CO_LOCATED:
+            wait_until(f"3 instances of {app_id}", lambda a=app_id: len(placed(client, a)) == 3)
+        hosts = {a: [i.hostname for i in placed(client, a)] for a in CO_LOCATED}
+        assert hosts["on-rack-1"] == ["127.0.0.1"] * 3
+        assert len(set(hosts["one-rack"])) == 1 and len(set(hosts["one-host"])) == 1
+        assert set(hosts["like"]) <= {"127.0.0.1", "localhost"}
+        assert max(hosts["max-per-2"].count(h) for h in HOSTS) <= 2
+        for app_id in CO_LOCATED:
+            client.call("Delete", spb.AppRequest(app_id=app_id))
+
+
+def test_the_reason_shown_for_an_unplaced_instance_is_the_real_one(
+    cluster: LocalCluster,
+) -> None:
+    with ServiceClient(find_service(cluster.master_address)) as client:
+        client.deploy(app("too-big", [["rack_id", "CLUSTER", "rack-1"]], cpus=5, instances=1))
+        expected = (
+            "1 instance(s) waiting for an offer: no agent with rack_id=rack-1 has "
+            "cpus:5;mem:16 free (1 of 4 agents); "
+            "constraint [rack_id, CLUSTER, rack-1] unsatisfied on 3 of 4 agents"
+        )
+        wait_until("the reason", lambda: expected in client.app("too-big").notes)
+        result = CliRunner().invoke(
+            cli, ["app", "show", "too-big"], env={"MESOSPY_MASTER": cluster.master_address}
+        )
+        assert result.exit_code == 0 and expected in " ".join(result.output.split())
+        client.call("Delete", spb.AppRequest(app_id="too-big"))
