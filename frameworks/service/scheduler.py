@@ -26,7 +26,7 @@ from frameworks.service.metrics import ServiceCounts
 from frameworks.service.model import AppRecord, Instance, parse_task_id, task_id_for
 from frameworks.service.placement import Ask, Candidate
 from frameworks.service.readiness import http_ready
-from frameworks.service.spec import AppSpec, parse_spec
+from frameworks.service.spec import AppSpec, parse_spec, port_variable
 from frameworks.service.store import Store
 from mesospy.client import AsyncOperatorClient, OperatorError
 from mesospy.resources import Resources
@@ -496,7 +496,10 @@ class ServiceScheduler(Scheduler):
         return self.places.get(i.agent_id) or Place(i.hostname, i.attributes)
 
     def _task_info(self, spec: AppSpec, i: Instance, uses: Resources) -> pb.TaskInfo:
-        env = {**spec.env, "APP_ID": spec.id, "APP_VERSION": i.version}
+        named = {
+            port_variable(name): str(port) for name, port in zip(spec.ports, i.ports, strict=False)
+        }
+        env = {**named, **spec.env, "APP_ID": spec.id, "APP_VERSION": i.version}
         labels = {"app": spec.id, "version": i.version, **spec.labels}
         return task(
             i.task_id,

@@ -251,9 +251,10 @@ def load_spec_text(text: str, source: str = "spec") -> AppSpec:
     return parse_spec(data)
 
 
-def parse_spec(data: object) -> AppSpec:
+def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
     """Validate ``data`` (a mapping as read from YAML/JSON); raise SpecError listing all
-    problems, else return the spec."""
+    problems, else return the spec. ``stored``: read back from the store, where checks
+    added since it was written (port variables) are skipped, so an older app still loads."""
     r = _Reader()
     if not isinstance(data, Mapping):
         raise SpecError(["spec: must be a mapping with at least id and cmd"])
@@ -317,11 +318,49 @@ def parse_spec(data: object) -> AppSpec:
         r.problem("healthCheck.portIndex", f"there are only {len(spec.ports)} ports")
     if spec.readiness_check and spec.readiness_check.port_index >= len(spec.ports):
         r.problem("readinessCheck.portIndex", f"there are only {len(spec.ports)} ports")
+    for problem in [] if stored else port_references(spec.cmd, spec.ports, spec.env):
+        r.problem("cmd", problem)
     if spec.vip is not None and not spec.ports:
         r.problem("vip", "needs at least one port (the VIP forwards to PORT0)")
     if r.problems:
         raise SpecError(r.problems)
     return spec
+
+
+# $PORT0, ${PORT1}, $PORT, $PORTS, $PORT_HTTP: what the task environment says of ports.
+PORT_REFERENCE = re.compile(r"\$(?:\{(PORT[A-Za-z0-9_]*)\}|(PORT[A-Za-z0-9_]*))")
+
+
+def port_variable(name: str) -> str:
+    """The variable a named port's number is in: ``PORT_`` and the name in capitals."""
+    return "PORT_" + re.sub(r"[^A-Z0-9_]", "_", name.upper())
+
+
+def port_references(cmd: str, ports: tuple[str, ...], env: Mapping[str, str]) -> list[str]:
+    """Port variables ``cmd`` uses that the app will not have (a variable of its own env
+    is the user's): each would expand to nothing, and the command run without a port."""
+    named = {port_variable(p) for p in ports}
+    problems = []
+    for match in PORT_REFERENCE.finditer(cmd):
+        name = match.group(1) or match.group(2)
+        index = name[4:]
+        if name in env:
+            continue
+        if name in ("PORT", "PORTS") or index.isdigit():
+            wanted = int(index) + 1 if index.isdigit() else 1
+            if wanted > len(ports):
+                n = len(ports)
+                have = f"only {n} port(s), PORT0..PORT{n - 1}" if n else "no ports"
+                problems.append(
+                    f"refers to ${name} but the app has {have}: "
+                    "list the ports it needs, e.g. ports: [http]"
+                )
+        elif name.startswith("PORT_") and name not in named:
+            known = ", ".join(sorted(named)) or "none"
+            problems.append(
+                f"refers to ${name} but no port has that name (port variables: {known})"
+            )
+    return problems
 
 
 class _Reader:

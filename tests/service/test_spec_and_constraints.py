@@ -157,3 +157,39 @@ def test_group_by_spreads_evenly() -> None:
     assert violated(group_by, A2, [A1, B1], known) is None
     # With an expected number of groups, a third rack not yet seen is waited for.
     assert violated([Constraint("rack", "GROUP_BY", "3")], B1, [A1, B1], known) is not None
+
+
+@pytest.mark.parametrize(
+    ("cmd", "ports", "expected"),
+    [
+        ("python3 -m http.server $PORT0", [], "cmd: refers to $PORT0 but the app has no ports"),
+        ("serve --port ${PORT1}", ["http"], "cmd: refers to $PORT1 but the app has only 1"),
+        ("serve --port $PORT", [], "cmd: refers to $PORT but the app has no ports"),
+        ("serve --admin $PORT_ADMIN", ["http"], "cmd: refers to $PORT_ADMIN but no port has"),
+    ],
+)
+def test_a_port_variable_the_app_has_no_port_for_is_refused(
+    cmd: str, ports: list[str], expected: str
+) -> None:
+    # Before, $PORT0 expanded to nothing: http.server bound 8000 on every instance.
+    with pytest.raises(SpecError) as caught:
+        parse_spec({"id": "web", "cmd": cmd, "ports": ports})
+    assert any(p.startswith(expected) for p in caught.value.problems), caught.value.problems
+
+
+def test_port_variables_the_app_has_are_accepted() -> None:
+    spec = parse_spec(
+        {
+            "id": "web",
+            "cmd": "serve $PORT0 ${PORT1} $PORT $PORTS $PORT_HTTP $PORT_ADMIN_UI $PORTAL_X",
+            "ports": ["http", "admin-ui"],
+        }
+    )
+    assert spec.ports == ("http", "admin-ui")
+    # A variable of the app's own env is the user's business.
+    assert parse_spec({"id": "w", "cmd": "serve $PORT0", "env": {"PORT0": "8080"}}).env
+
+
+def test_a_stored_app_from_before_the_port_check_still_loads() -> None:
+    old = {"id": "web", "cmd": "python3 -m http.server $PORT0"}
+    assert parse_spec(old, stored=True).ports == ()
