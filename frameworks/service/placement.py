@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from frameworks.service.constraints import Place, violated
+from frameworks.service.constraints import FAULT_DOMAIN, Place, violated
 from frameworks.service.spec import Constraint
 from mesospy.resources import Resources
 
@@ -42,7 +42,8 @@ class Misfit:
     """Why an agent cannot take one more instance: a broken constraint, or no room."""
 
     constraint: Constraint | None = None
-    room: str = ""  # what is missing ("cpus:0.5;mem:32 free", "2 free ports")
+    room: str = ""  # what is missing ("cpus:0.5;mem:32 free", "2 ports free")
+    no_field: bool = False  # the constraint's field is not an attribute of the agent
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def _fit(
 ) -> tuple[Misfit | None, tuple[int, ...], Resources]:
     broken = violated(ask.constraints, c.place, placed, known)
     if broken is not None:
-        return Misfit(constraint=broken), (), Resources.EMPTY
+        no_field = c.place.value(broken.field) is None
+        return Misfit(constraint=broken, no_field=no_field), (), Resources.EMPTY
     if not c.available.contains(ask.needs):
         return Misfit(room=f"{ask.needs} free"), (), Resources.EMPTY
     picked = pick_ports(c.available, ask.ports)
@@ -161,12 +163,20 @@ def explain(misfits: Mapping[str, Misfit], constraints: Sequence[Constraint] = (
         parts.append(f"no agent {where}has {missing} ({_count(n, total)})")
     broken = Counter(m.constraint for m in misfits.values() if m.constraint is not None)
     for c, n in sorted(broken.items(), key=lambda item: -item[1]):
-        parts.append(f"constraint {constraint_text(c)} unsatisfied on {_count(n, total)}")
+        text = f"constraint {constraint_text(c)} unsatisfied on {_count(n, total)}"
+        bare = sum(1 for m in misfits.values() if m.constraint == c and m.no_field)
+        if bare:
+            name = FAULT_DOMAIN.get(c.field, c.field)
+            who = "no agent has" if bare == total else f"{bare} without"
+            text += f" ({who} a {name} attribute)"
+        parts.append(text)
     return "; ".join(parts)
 
 
 def _satisfying(constraints: Sequence[Constraint]) -> str:
-    exact = [f"{c.field}={c.value}" for c in constraints if c.operator == "CLUSTER" and c.value]
+    exact = [
+        f"{c.field}={c.value}" for c in constraints if c.operator in ("CLUSTER", "IS") and c.value
+    ]
     if exact:
         return f"with {' and '.join(exact)} "
     return "satisfying the constraints " if constraints else ""

@@ -19,7 +19,9 @@ import yaml
 from mesospy.scheduler import Artifact, parse_fetch
 
 APP_ID = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(/[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
-OPERATORS = ("UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER")
+OPERATORS = ("UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS")
+# Marathon's fields that are not attribute names (see constraints.Place.value).
+SPECIAL_FIELDS = ("@hostname", "@region", "@zone")
 BALANCE = ("round-robin", "least-connections")
 KILL_SELECTION = ("YOUNGEST_FIRST", "OLDEST_FIRST")
 PROTOCOLS = ("HTTP", "TCP", "COMMAND")
@@ -35,7 +37,9 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class Constraint:
-    """``[field, operator, value]``: field is ``hostname`` or an agent attribute."""
+    """``[field, operator, value]``: field is ``hostname``/``@hostname``, ``@region``,
+    ``@zone`` or an agent attribute; ``IS`` is Marathon's exact match (as CLUSTER with a
+    value)."""
 
     field: str
     operator: str
@@ -513,7 +517,13 @@ def _constraints(r: _Reader, value: object) -> tuple[Constraint, ...]:
         if op not in OPERATORS:
             r.problem(f"{path}[1]", f"must be one of {', '.join(OPERATORS)}, not {item[1]!r}")
             continue
-        if op in ("LIKE", "UNLIKE", "MAX_PER") and not val:
+        if fld.startswith("@") and fld not in SPECIAL_FIELDS:
+            r.problem(
+                f"{path}[0]",
+                f"{fld!r} is not a field: use {', '.join(SPECIAL_FIELDS)} or an agent attribute",
+            )
+            continue
+        if op in ("LIKE", "UNLIKE", "MAX_PER", "IS") and not val:
             r.problem(path, f"{op} needs a value")
             continue
         if op in ("LIKE", "UNLIKE"):

@@ -116,3 +116,16 @@ def test_ports_fixed_and_any() -> None:
     candidates = [Candidate("a", Place("h", {}), Resources({"cpus": 1.0, "mem": 64.0}))]
     result = place(Ask(SMALL, (0, 0)), 1, candidates, [])
     assert explain(result.misfits) == "no agent has 2 ports free (all 1 agent)"
+
+
+def test_a_field_no_agent_has_is_named_in_the_reason() -> None:
+    candidates = four_agents()
+    ask = Ask(SMALL, (), (Constraint("@region", "IS", "eu"),))
+    result = place(ask, 1, candidates, [])
+    assert result.launches == []
+    assert explain(result.misfits, ask.constraints) == (
+        "constraint [@region, IS, eu] unsatisfied on all 4 agents (no agent has a region attribute)"
+    )
+    on_rack_1 = (Constraint("rack_id", "IS", "rack-1"),)
+    result = place(Ask(SMALL, (), on_rack_1), 3, candidates, [])
+    assert agents_of([launch.index for launch in result.launches], candidates) == ["a"] * 3

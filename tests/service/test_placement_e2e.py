@@ -104,3 +104,22 @@ def test_the_reason_shown_for_an_unplaced_instance_is_the_real_one(
         )
         assert result.exit_code == 0 and expected in " ".join(result.output.split())
         client.call("Delete", spb.AppRequest(app_id="too-big"))
+
+
+def test_marathon_constraint_fields_place_instances(cluster: LocalCluster) -> None:
+    # Before, @hostname and @zone were read as attributes no agent had: nothing placed.
+    with ServiceClient(find_service(cluster.master_address)) as client:
+        client.deploy(app("per-host", [["@hostname", "UNIQUE"]]))
+        client.deploy(app("zone-b", [["@zone", "IS", "zone-b"]]))
+        for app_id in ("per-host", "zone-b"):
+            wait_until(f"3 instances of {app_id}", lambda a=app_id: len(placed(client, a)) == 3)
+        assert len({i.hostname for i in placed(client, "per-host")}) == 3
+        assert {i.hostname for i in placed(client, "zone-b")} <= {"runsc", "vm"}
+        client.deploy(app("no-region", [["@region", "IS", "eu"]], instances=1))
+        expected = (
+            "constraint [@region, IS, eu] unsatisfied on all 4 agents "
+            "(no agent has a region attribute)"
+        )
+        wait_until("the reason", lambda: any(expected in n for n in client.app("no-region").notes))
+        for app_id in ("per-host", "zone-b", "no-region"):
+            client.call("Delete", spb.AppRequest(app_id=app_id))

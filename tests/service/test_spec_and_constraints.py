@@ -193,3 +193,31 @@ def test_port_variables_the_app_has_are_accepted() -> None:
 def test_a_stored_app_from_before_the_port_check_still_loads() -> None:
     old = {"id": "web", "cmd": "python3 -m http.server $PORT0"}
     assert parse_spec(old, stored=True).ports == ()
+
+
+def test_marathon_fields_and_is() -> None:
+    # Before, @hostname/@zone were read as attribute names no agent has: never placed.
+    spec = parse_spec(
+        {
+            "id": "web",
+            "cmd": "serve",
+            "constraints": [
+                ["@hostname", "UNIQUE"],
+                ["@zone", "IS", "eu-1"],
+                ["@region", "LIKE", "eu"],
+            ],
+        }
+    )
+    unique, zone, region = spec.constraints
+    in_eu = Place("a1", {"zone": "eu-1", "region": "eu"})
+    assert violated(spec.constraints, in_eu, [A2]) is None
+    assert violated([unique], A1, [A1]) == unique
+    assert violated([zone], A2, []) == zone  # zone eu-2
+    assert violated([region], A1, []) == region  # A1 has no region attribute
+    with pytest.raises(SpecError) as caught:
+        parse_spec({"id": "w", "cmd": "c", "constraints": [["@rack", "UNIQUE"], ["zone", "IS"]]})
+    assert caught.value.problems == [
+        "constraints[0][0]: '@rack' is not a field: use @hostname, @region, @zone or an agent "
+        "attribute",
+        "constraints[1]: IS needs a value",
+    ]
