@@ -26,8 +26,9 @@ from frameworks.service.metrics import ServiceCounts
 from frameworks.service.model import AppRecord, Instance, parse_task_id, task_id_for
 from frameworks.service.placement import Ask, Candidate
 from frameworks.service.readiness import http_ready
-from frameworks.service.spec import AppSpec, parse_spec, port_variable
+from frameworks.service.spec import AppSpec, parse_spec
 from frameworks.service.store import Store
+from frameworks.service.task_env import task_env
 from mesospy.client import AsyncOperatorClient, OperatorError
 from mesospy.resources import Resources
 from mesospy.scheduler import (
@@ -496,14 +497,11 @@ class ServiceScheduler(Scheduler):
         return self.places.get(i.agent_id) or Place(i.hostname, i.attributes)
 
     def _task_info(self, spec: AppSpec, i: Instance, uses: Resources) -> pb.TaskInfo:
-        named = {
-            port_variable(name): str(port) for name, port in zip(spec.ports, i.ports, strict=False)
-        }
-        env = {**named, **spec.env, "APP_ID": spec.id, "APP_VERSION": i.version}
+        env = {**task_env(spec, i.version, i.ports), "APP_ID": spec.id, "APP_VERSION": i.version}
         labels = {"app": spec.id, "version": i.version, **spec.labels}
-        return task(
+        info = task(
             i.task_id,
-            spec.cmd,
+            list(spec.args) if spec.args else spec.cmd,
             uses,
             name=spec.id,
             env=env,
@@ -512,6 +510,9 @@ class ServiceScheduler(Scheduler):
             kill_grace_period=spec.kill_grace_period,
             uris=[artifact.to_proto() for artifact in spec.fetch],
         )
+        if spec.user:
+            info.command.user = spec.user
+        return info
 
     def status_update(self, driver: SchedulerDriver, status: pb.TaskStatus) -> None:
         now = self.clock()
@@ -627,7 +628,7 @@ def _ask(spec: AppSpec) -> Ask:
     needs = Resources(
         {"cpus": spec.cpus, "mem": spec.mem, **({"disk": spec.disk} if spec.disk else {})}
     )
-    return Ask(needs, tuple(0 for _ in spec.ports), spec.constraints)
+    return Ask(needs, spec.host_ports or tuple(0 for _ in spec.ports), spec.constraints)
 
 
 def _health_check(spec: AppSpec, ports: tuple[int, ...]) -> pb.HealthCheck | None:
@@ -651,4 +652,5 @@ def _health_check(spec: AppSpec, ports: tuple[int, ...]) -> pb.HealthCheck | Non
         check.type = pb.HealthCheck.HTTP
         check.http.port = ports[h.port_index]
         check.http.path = h.path
+        check.http.scheme = h.protocol.lower()
     return check

@@ -18,13 +18,16 @@ import yaml
 
 from mesospy.scheduler import Artifact, parse_fetch
 
-APP_ID = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(/[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+# '/'-separated parts of '.'-separated labels (Marathon's ids: "/prod/web.api").
+_LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+_PART = rf"{_LABEL}(\.{_LABEL})*"
+APP_ID = re.compile(rf"^{_PART}(/{_PART})*$")
 OPERATORS = ("UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS")
 # Marathon's fields that are not attribute names (see constraints.Place.value).
 SPECIAL_FIELDS = ("@hostname", "@region", "@zone")
 BALANCE = ("round-robin", "least-connections")
 KILL_SELECTION = ("YOUNGEST_FIRST", "OLDEST_FIRST")
-PROTOCOLS = ("HTTP", "TCP", "COMMAND")
+PROTOCOLS = ("HTTP", "HTTPS", "TCP", "COMMAND")
 
 
 class SpecError(ValueError):
@@ -55,7 +58,7 @@ class HealthCheckSpec:
     grace_period: float = 15.0
     interval: float = 10.0
     timeout: float = 5.0
-    max_failures: int = 3
+    max_failures: int = 3  # 0: never replaced for failing checks (Marathon's meaning)
     delay: float = 0.0
 
 
@@ -106,7 +109,7 @@ class AppSpec:
     """One version of an app, as the user wrote it (defaults filled in)."""
 
     id: str
-    cmd: str
+    cmd: str  # a shell command; empty when ``args`` is given
     instances: int = 1
     cpus: float = 0.1
     mem: float = 32.0
@@ -127,6 +130,10 @@ class AppSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     restart_nonce: int = 0  # bumped by `app restart` so every instance is replaced
     fetch: tuple[Artifact, ...] = ()  # artifacts fetched into each instance's sandbox
+    args: tuple[str, ...] = ()  # an argv exec'd without a shell, instead of cmd
+    user: str = ""  # run as this user (when the agent runs as root); "": the default
+    host_ports: tuple[int, ...] = ()  # by port: a fixed port, 0 any; () all any
+    marathon_env: bool = False  # tasks also get Marathon's MARATHON_APP_* variables
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form (what ``parse_spec`` reads back to an equal spec)."""
@@ -186,6 +193,18 @@ class AppSpec:
             out["restartNonce"] = self.restart_nonce
         if self.fetch:  # only when set: existing apps keep their config_key
             out["fetch"] = [artifact.to_dict() for artifact in self.fetch]
+        if self.args:
+            out["args"] = list(self.args)
+            if not self.cmd:
+                del out["cmd"]
+        if self.user:
+            out["user"] = self.user
+        if any(self.host_ports):
+            for entry, port in zip(out["ports"], self.host_ports, strict=True):
+                if port:
+                    entry["hostPort"] = port
+        if self.marathon_env:
+            out["marathonEnv"] = True
         return out
 
     def to_json(self) -> str:
@@ -244,15 +263,19 @@ def _count(value: str, n: int, rounding: Callable[[float], int]) -> int:
 # ---------------------------------------------------------------- parsing
 
 
-def load_spec_text(text: str, source: str = "spec") -> AppSpec:
-    """Parse YAML or JSON text (JSON is YAML) into a validated spec."""
+def load_data(text: str, source: str = "spec") -> object:
+    """YAML or JSON text (JSON is YAML) as plain data; SpecError if it is neither."""
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SpecError(
             [f"{source}: not valid YAML or JSON: {' '.join(str(exc).split())}"]
         ) from exc
-    return parse_spec(data)
+
+
+def load_spec_text(text: str, source: str = "spec") -> AppSpec:
+    """Parse YAML or JSON text in the native format into a validated spec."""
+    return parse_spec(load_data(text, source))
 
 
 def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
@@ -285,14 +308,21 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
         "labels",
         "restartNonce",
         "fetch",
+        "args",
+        "user",
+        "marathonEnv",
     }
     r.unknown(data, known, "")
     app_id = r.string(data, "id", required=True).strip("/")
     if app_id and not APP_ID.match(app_id):
-        r.problem("id", "must be lowercase letters, digits and '-', in '/'-separated parts")
-    cmd = r.string(data, "cmd", required=True)
+        r.problem("id", "must be lowercase letters, digits, '-' and '.', in '/'-separated parts")
+    args = _args(r, data.get("args"))
+    cmd = r.string(data, "cmd", required=not args)
     if "cmd" in data and not cmd.strip():
         r.problem("cmd", "must not be empty")
+    if cmd and args:
+        r.problem("args", "give cmd (run by a shell) or args (exec'd), not both")
+    ports, host_ports = _ports(r, data.get("ports", []))
     spec = AppSpec(
         id=app_id,
         cmd=cmd,
@@ -301,7 +331,7 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
         mem=r.number(data, "mem", 32.0, positive=True),
         disk=r.number(data, "disk", 0.0),
         env=r.string_map(data, "env"),
-        ports=_ports(r, data.get("ports", [])),
+        ports=ports,
         constraints=_constraints(r, data.get("constraints", [])),
         health_check=_health(r, data.get("healthCheck")),
         readiness_check=_readiness(r, data.get("readinessCheck")),
@@ -316,14 +346,19 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
         labels=r.string_map(data, "labels"),
         restart_nonce=r.integer(data, "restartNonce", 0, minimum=0),
         fetch=_fetch(r, data.get("fetch")),
+        args=args,
+        user=r.string(data, "user"),
+        host_ports=host_ports,
+        marathon_env=r.boolean(data, "marathonEnv", False, ""),
     )
     check = spec.health_check
     if check and check.protocol != "COMMAND" and check.port_index >= len(spec.ports):
         r.problem("healthCheck.portIndex", f"there are only {len(spec.ports)} ports")
     if spec.readiness_check and spec.readiness_check.port_index >= len(spec.ports):
         r.problem("readinessCheck.portIndex", f"there are only {len(spec.ports)} ports")
-    for problem in [] if stored else port_references(spec.cmd, spec.ports, spec.env):
-        r.problem("cmd", problem)
+    command = " ".join((spec.cmd, *spec.args))
+    for problem in [] if stored else port_references(command, spec.ports, spec.env):
+        r.problem("args" if spec.args else "cmd", problem)
     if spec.vip is not None and not spec.ports:
         r.problem("vip", "needs at least one port (the VIP forwards to PORT0)")
     if r.problems:
@@ -484,20 +519,41 @@ def _fetch(r: _Reader, value: object) -> tuple[Artifact, ...]:
     return artifacts
 
 
-def _ports(r: _Reader, value: object) -> tuple[str, ...]:
+def _args(r: _Reader, value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value or not all(isinstance(a, str) for a in value):
+        r.problem("args", "must be a non-empty list of strings (an argv)")
+        return ()
+    return tuple(value)
+
+
+def _ports(r: _Reader, value: object) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Port names and their fixed host ports (0: any; all any: ``()``)."""
     if not isinstance(value, list):
         r.problem("ports", "must be a list such as [{name: http}]")
-        return ()
-    names = []
+        return (), ()
+    names: list[str] = []
+    numbers: list[int] = []
     for i, item in enumerate(value):
         if isinstance(item, str):
             names.append(item)
+            numbers.append(0)
         elif isinstance(item, Mapping) and isinstance(item.get("name", ""), str):
-            r.unknown(item, {"name"}, f"ports[{i}].")
+            p = f"ports[{i}]."
+            r.unknown(item, {"name", "hostPort"}, p)
             names.append(str(item.get("name", "")) or f"port{i}")
+            number = r.integer(item, "hostPort", 0, prefix=p)
+            if number > 65535:
+                r.problem(p + "hostPort", f"must be 1-65535 (0: any), not {number}")
+            elif number and number in numbers:
+                r.problem(p + "hostPort", f"port {number} is given twice")
+            numbers.append(number)
         else:
-            r.problem(f"ports[{i}]", "must be a name or {name: NAME}")
-    return tuple(names)
+            r.problem(f"ports[{i}]", "must be a name or {name: NAME, hostPort: N}")
+    if len(set(names)) < len(names):
+        r.problem("ports", f"port names must differ: {', '.join(names)}")
+    return tuple(names), tuple(numbers) if any(numbers) else ()
 
 
 def _constraints(r: _Reader, value: object) -> tuple[Constraint, ...]:
@@ -567,7 +623,7 @@ def _health(r: _Reader, value: object) -> HealthCheckSpec | None:
         grace_period=r.number(data, "gracePeriodSeconds", d.grace_period, prefix=p),
         interval=r.number(data, "intervalSeconds", d.interval, positive=True, prefix=p),
         timeout=r.number(data, "timeoutSeconds", d.timeout, positive=True, prefix=p),
-        max_failures=r.integer(data, "maxConsecutiveFailures", d.max_failures, minimum=1, prefix=p),
+        max_failures=r.integer(data, "maxConsecutiveFailures", d.max_failures, minimum=0, prefix=p),
         delay=r.number(data, "delaySeconds", d.delay, prefix=p),
     )
     if check.protocol == "COMMAND" and not check.command.strip():

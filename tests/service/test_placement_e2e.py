@@ -5,46 +5,16 @@ app that cannot be placed is shown with the real reason."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from frameworks.service.client import ServiceClient, find_service
 from frameworks.service.v1 import service_pb2 as spb
 from mesospy.cli.main import cli
 from mesospy.cluster import LocalCluster
-from mesospy.testing.clusters import running_cluster
 
-from .support import wait_until
-
-# Names /etc/hosts maps to 127.0.0.1 (the agents listen there): four distinct hostnames.
-HOSTS = ["127.0.0.1", "localhost", "runsc", "vm"]
-
-
-def _agents(cluster: LocalCluster) -> None:
-    for index, host in enumerate(HOSTS):
-        zone = "zone-a" if index < 2 else "zone-b"
-        cluster.agent_flags = [
-            "--hostname",
-            host,
-            "--attributes",
-            f"rack_id:rack-{index + 1};zone:{zone}",
-        ]
-        cluster.add_agent(f"cpus:2;mem:1024;ports:[{30600 + 100 * index}-{30699 + 100 * index}]")
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    with running_cluster(
-        lambda: tmp_path_factory.mktemp("placement"),
-        prepare=_agents,
-        agents=0,
-        master_flags=["--allocation-interval", "0.2"],
-        frameworks=["service"],
-    ) as c:
-        yield c
+from .support import HOSTS, wait_until
 
 
 def app(app_id: str, constraints: list[list[str]], **more: Any) -> str:
@@ -73,8 +43,8 @@ CO_LOCATED = {
 }
 
 
-def test_co_location_places_every_instance(cluster: LocalCluster) -> None:
-    with ServiceClient(find_service(cluster.master_address)) as client:
+def test_co_location_places_every_instance(racked_cluster: LocalCluster) -> None:
+    with ServiceClient(find_service(racked_cluster.master_address)) as client:
         for app_id, constraints in CO_LOCATED.items():
             client.deploy(app(app_id, constraints))
         for app_id in CO_LOCATED:
@@ -89,9 +59,9 @@ def test_co_location_places_every_instance(cluster: LocalCluster) -> None:
 
 
 def test_the_reason_shown_for_an_unplaced_instance_is_the_real_one(
-    cluster: LocalCluster,
+    racked_cluster: LocalCluster,
 ) -> None:
-    with ServiceClient(find_service(cluster.master_address)) as client:
+    with ServiceClient(find_service(racked_cluster.master_address)) as client:
         client.deploy(app("too-big", [["rack_id", "CLUSTER", "rack-1"]], cpus=5, instances=1))
         expected = (
             "1 instance(s) waiting for an offer: no agent with rack_id=rack-1 has "
@@ -100,21 +70,21 @@ def test_the_reason_shown_for_an_unplaced_instance_is_the_real_one(
         )
         wait_until("the reason", lambda: expected in client.app("too-big").notes)
         result = CliRunner().invoke(
-            cli, ["app", "show", "too-big"], env={"MESOSPY_MASTER": cluster.master_address}
+            cli, ["app", "show", "too-big"], env={"MESOSPY_MASTER": racked_cluster.master_address}
         )
         assert result.exit_code == 0 and expected in " ".join(result.output.split())
         client.call("Delete", spb.AppRequest(app_id="too-big"))
 
 
-def test_marathon_constraint_fields_place_instances(cluster: LocalCluster) -> None:
+def test_marathon_constraint_fields_place_instances(racked_cluster: LocalCluster) -> None:
     # Before, @hostname and @zone were read as attributes no agent had: nothing placed.
-    with ServiceClient(find_service(cluster.master_address)) as client:
+    with ServiceClient(find_service(racked_cluster.master_address)) as client:
         client.deploy(app("per-host", [["@hostname", "UNIQUE"]]))
         client.deploy(app("zone-b", [["@zone", "IS", "zone-b"]]))
         for app_id in ("per-host", "zone-b"):
             wait_until(f"3 instances of {app_id}", lambda a=app_id: len(placed(client, a)) == 3)
         assert len({i.hostname for i in placed(client, "per-host")}) == 3
-        assert {i.hostname for i in placed(client, "zone-b")} <= {"runsc", "vm"}
+        assert {i.hostname for i in placed(client, "zone-b")} <= set(HOSTS[2:])
         client.deploy(app("no-region", [["@region", "IS", "eu"]], instances=1))
         expected = (
             "constraint [@region, IS, eu] unsatisfied on all 4 agents "

@@ -72,7 +72,7 @@ def test_every_problem_is_listed_by_field_path() -> None:
         "cpus: must be a number",
         "constraints[0][1]: must be one of UNIQUE",
         "constraints[1]: MAX_PER needs a value",
-        "healthCheck.protocol: must be one of HTTP, TCP, COMMAND",
+        "healthCheck.protocol: must be one of HTTP, HTTPS, TCP, COMMAND",
         "healthCheck.intervalSeconds: must be > 0",
         "healthCheck.portIndex: there are only 1 ports",
         "upgradeStrategy.minimumHealthCapacity: must be between 0 and 1",
