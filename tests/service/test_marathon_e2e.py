@@ -15,7 +15,7 @@ from frameworks.service.v1 import service_pb2 as spb
 from mesospy.cli.main import cli
 from mesospy.cluster import LocalCluster
 
-from .support import HOSTS
+from .support import HOSTS, wait_until
 
 FIXTURES = Path(__file__).parent / "marathon"
 
@@ -72,3 +72,32 @@ def test_a_refused_field_deploys_nothing(racked_cluster: LocalCluster, tmp_path:
     assert "residency: local persistent volumes are not supported" in out + err
     with ServiceClient(find_service(racked_cluster.master_address)) as client:
         assert "prod/other" not in [a.id for a in client.apps()]
+
+
+def test_required_ports_are_the_host_ports(racked_cluster: LocalCluster, tmp_path: Path) -> None:
+    # Port 30650 is only in the range of the first agent (30600-30699): one instance runs
+    # there, the other waits, and says why.
+    definition = {
+        "id": "/fixed",
+        "cmd": "exec sleep 600",
+        "cpus": 0.1,
+        "mem": 16,
+        "instances": 2,
+        "portDefinitions": [{"port": 30650, "name": "http"}],
+        "requirePorts": True,
+        "constraints": [["rack_id", "LIKE", "rack-[12]"]],
+    }
+    path = tmp_path / "fixed.json"
+    path.write_text(json.dumps(definition))
+    code, out, err = run(racked_cluster, "app", "deploy", str(path))
+    assert code == 0, (out, err)
+    expected = (
+        "1 instance(s) waiting for an offer: no agent satisfying the constraints has port "
+        "30650 free (2 of 4 agents); constraint [rack_id, LIKE, rack-[12]] unsatisfied on "
+        "2 of 4 agents"
+    )
+    with ServiceClient(find_service(racked_cluster.master_address)) as client:
+        wait_until("the reason", lambda: expected in client.app("fixed").notes)
+        instances = list(client.app("fixed").instance_list)
+        assert [(i.hostname, list(i.ports)) for i in instances] == [(HOSTS[0], [30650])]
+        client.call("Delete", spb.AppRequest(app_id="fixed"))
