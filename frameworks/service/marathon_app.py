@@ -30,7 +30,6 @@ MARATHON_ONLY = frozenset(
         "acceptedResourceRoles",
         "uris",
         "container",
-        "dependencies",
         "networks",
         "role",
         "executor",
@@ -104,6 +103,8 @@ class Conversion:
 
 def is_marathon(data: Mapping[str, Any]) -> bool:
     """Whether a definition is in Marathon's shape rather than the native one."""
+    if "marathonEnv" in data:
+        return False  # a native spec (one converted from Marathon's says so)
     if any(key in data for key in MARATHON_ONLY):
         return True
     if str(data.get("id", "")).startswith("/"):
@@ -447,11 +448,7 @@ class _Converter:
             else:
                 self.refuse("container", NO_IMAGES)
         if d.get("dependencies"):
-            self.refuse(
-                "dependencies",
-                "app dependencies (groups) are not supported yet: deploy each app with "
-                "`mesospy app deploy --wait` in order",
-            )
+            self.out["dependencies"] = d["dependencies"]  # resolved and checked natively
         elif "dependencies" in d:
             self.ignored.append("dependencies")
         if d.get("residency") is not None:
@@ -503,4 +500,4 @@ _PATHS = (
     ("readinessCheck.", "readinessChecks[0]."),
     ("ports[", "portDefinitions["),
 )
-_HANDLED = frozenset(MARATHON_ONLY | {"ports"})
+_HANDLED = frozenset(MARATHON_ONLY | {"ports", "dependencies"})

@@ -16,10 +16,10 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from frameworks.service import deployment, placement
+from frameworks.service import dependencies, deployment, placement
 from frameworks.service.constraints import Place
 from frameworks.service.controller import Plan, plan
 from frameworks.service.metrics import ServiceCounts
@@ -141,6 +141,9 @@ class ServiceScheduler(Scheduler):
         now = self.clock()
         app = self.apps.get(spec.id)
         self._check_vip(spec)
+        why = dependencies.problem(spec.id, spec.dependencies, self.apps)
+        if why is not None:
+            raise deployment.DeploymentError(why)
         if app is None:
             return self._save(deployment.new_app(spec, now))
         if app.spec.to_dict() == spec.to_dict() and not app.deleting:
@@ -246,6 +249,9 @@ class ServiceScheduler(Scheduler):
         self._keep_vip_proxies(now)
         for app_id in list(self.apps):
             p = plan(self.apps[app_id], self.instances.values(), now)
+            waiting = dependencies.waiting_for(p.app, self.apps, self.instances.values())
+            if waiting is not None:
+                p = replace(p, launch=0, notes=(*p.notes, waiting))
             self._apply(p, now)
         self._stop_drained(now)
         self._reconcile_stale(now)

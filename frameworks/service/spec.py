@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -134,6 +135,7 @@ class AppSpec:
     user: str = ""  # run as this user (when the agent runs as root); "": the default
     host_ports: tuple[int, ...] = ()  # by port: a fixed port, 0 any; () all any
     marathon_env: bool = False  # tasks also get Marathon's MARATHON_APP_* variables
+    dependencies: tuple[str, ...] = ()  # app ids deployed (and available) first
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form (what ``parse_spec`` reads back to an equal spec)."""
@@ -205,6 +207,8 @@ class AppSpec:
                     entry["hostPort"] = port
         if self.marathon_env:
             out["marathonEnv"] = True
+        if self.dependencies:
+            out["dependencies"] = ["/" + d for d in self.dependencies]  # absolute
         return out
 
     def to_json(self) -> str:
@@ -311,6 +315,7 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
         "args",
         "user",
         "marathonEnv",
+        "dependencies",
     }
     r.unknown(data, known, "")
     app_id = r.string(data, "id", required=True).strip("/")
@@ -350,6 +355,7 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
         user=r.string(data, "user"),
         host_ports=host_ports,
         marathon_env=r.boolean(data, "marathonEnv", False, ""),
+        dependencies=_dependencies(r, app_id, data.get("dependencies")),
     )
     check = spec.health_check
     if check and check.protocol != "COMMAND" and check.port_index >= len(spec.ports):
@@ -517,6 +523,30 @@ def _fetch(r: _Reader, value: object) -> tuple[Artifact, ...]:
     for path, message in problems:
         r.problem(path, message)
     return artifacts
+
+
+def resolve_app_id(app_id: str, ref: str) -> str:
+    """An app id named from ``app_id``'s: ``/prod/db`` as is, ``db`` or ``../db`` beside it."""
+    if ref.startswith("/"):
+        return posixpath.normpath(ref).strip("/")
+    group = posixpath.dirname("/" + app_id.strip("/"))
+    return posixpath.normpath(posixpath.join(group, ref)).strip("/")
+
+
+def _dependencies(r: _Reader, app_id: str, value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(d, str) and d for d in value):
+        r.problem("dependencies", "must be a list of app ids, such as ['/prod/db']")
+        return ()
+    out = []
+    for i, ref in enumerate(value):
+        dep = resolve_app_id(app_id, ref)
+        if not APP_ID.match(dep):
+            r.problem(f"dependencies[{i}]", f"{ref!r} is not an app id")
+        elif dep not in out:
+            out.append(dep)
+    return tuple(out)
 
 
 def _args(r: _Reader, value: object) -> tuple[str, ...]:

@@ -115,7 +115,6 @@ def test_refused_fields_each_say_why_and_what_to_use() -> None:
     problems = caught.value.problems
     for field, reason in [
         ("container", "container images are not supported"),
-        ("dependencies", "deploy each app with `mesospy app deploy --wait`"),
         ("residency", "local persistent volumes are not supported"),
         ("env.PASSWORD", "secrets are not supported yet"),
         ("secrets", "secrets are not supported yet"),
@@ -188,3 +187,17 @@ def test_convert_prints_the_native_spec_and_every_change(tmp_path: Path) -> None
     result = CliRunner().invoke(cli, ["app", "convert", str(FIXTURES / "refused.json"), "--json"])
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
     assert "container: container images are not supported" in result.output
+
+
+def test_dependencies_are_app_ids_resolved_from_the_app_s_group() -> None:
+    spec = convert(marathon(id="/prod/web", dependencies=["/prod/db", "cache", "../ops/log"])).spec
+    assert spec.dependencies == ("prod/db", "prod/cache", "ops/log")
+    assert parse_spec(spec.to_dict()) == spec
+    with pytest.raises(SpecError, match=r"dependencies\[0\]: 'Bad' is not an app id"):
+        convert(marathon(dependencies=["Bad"]))
+
+
+def test_a_converted_spec_reads_back_as_native() -> None:
+    spec = convert(marathon(dependencies=["/db"], args=None)).spec
+    again = load_app_text(spec.to_json())
+    assert not again.marathon and again.spec == spec

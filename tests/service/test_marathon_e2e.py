@@ -101,3 +101,48 @@ def test_required_ports_are_the_host_ports(racked_cluster: LocalCluster, tmp_pat
         instances = list(client.app("fixed").instance_list)
         assert [(i.hostname, list(i.ports)) for i in instances] == [(HOSTS[0], [30650])]
         client.call("Delete", spb.AppRequest(app_id="fixed"))
+
+
+def test_dependencies_deploy_in_order(racked_cluster: LocalCluster, tmp_path: Path) -> None:
+    db = {
+        "id": "/shop/db",
+        "cmd": "exec sleep 600",
+        "cpus": 0.1,
+        "mem": 16,
+        "portDefinitions": [],
+        # Healthy only after its first passing check, a second or so after it starts.
+        "healthChecks": [
+            {
+                "protocol": "COMMAND",
+                "command": {"value": "true"},
+                "intervalSeconds": 1,
+                "gracePeriodSeconds": 30,
+                "delaySeconds": 1,
+            }
+        ],
+    }
+    web = {**db, "id": "/shop/web", "dependencies": ["db"], "healthChecks": []}
+    (tmp_path / "db.json").write_text(json.dumps(db))
+    (tmp_path / "web.json").write_text(json.dumps(web))
+    code, out, err = run(racked_cluster, "app", "deploy", str(tmp_path / "web.json"))
+    assert code == 1 and "dependency 'shop/db' is not an app: deploy it first" in out + err
+    assert run(racked_cluster, "app", "deploy", str(tmp_path / "db.json"))[0] == 0
+    assert run(racked_cluster, "app", "deploy", str(tmp_path / "web.json"))[0] == 0
+    with ServiceClient(find_service(racked_cluster.master_address)) as client:
+        seen_waiting = False
+
+        def web_runs_only_after_db_is_healthy() -> bool:
+            nonlocal seen_waiting
+            web_app, db_app = client.app("shop/web"), client.app("shop/db")
+            if any("waiting for dependency 'shop/db'" in n for n in web_app.notes):
+                seen_waiting = True
+            if web_app.instance_list:  # (app.healthy counts instances with ports only)
+                assert [i.health for i in db_app.instance_list] == ["healthy"], db_app
+            return not web_app.deployment.id and [i.state for i in web_app.instance_list] == [
+                "running"
+            ]
+
+        wait_until("web after db", web_runs_only_after_db_is_healthy)
+        assert seen_waiting
+        for app_id in ("shop/web", "shop/db"):
+            client.call("Delete", spb.AppRequest(app_id=app_id))
