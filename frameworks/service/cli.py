@@ -177,7 +177,8 @@ def serve(
 @click.option("--dry-run", is_flag=True, help="Only validate the file.")
 @service_command
 def deploy(file: str, wait: bool, timeout: float, dry_run: bool, master: str, service: str) -> None:
-    """Create or update an app from a YAML or JSON file (a change rolls out).
+    """Create or update an app from a YAML or JSON file (a change rolls out): the native
+    format, or Marathon's app definition as it is (see `mesospy app convert`).
 
     \b
     Example: mesospy app deploy web.yaml --wait

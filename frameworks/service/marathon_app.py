@@ -329,7 +329,11 @@ class _Converter:
         if checks is None or checks == []:
             return
         if not isinstance(checks, list) or len(checks) > 1:
-            self.refuse("readinessChecks", "one readiness check per app here, in a list")
+            self.refuse(
+                "readinessChecks",
+                "a list of one check here (the framework probes one per instance): keep "
+                "the one that decides when an instance takes traffic",
+            )
             return
         check = checks[0]
         if not isinstance(check, Mapping):

@@ -201,3 +201,21 @@ def test_a_converted_spec_reads_back_as_native() -> None:
     spec = convert(marathon(dependencies=["/db"], args=None)).spec
     again = load_app_text(spec.to_json())
     assert not again.marathon and again.spec == spec
+
+
+def test_unreachable_strategy_disabled_and_a_fixed_health_check_port() -> None:
+    conversion = convert(
+        marathon(
+            unreachableStrategy="disabled",
+            portDefinitions=[{"port": 0}, {"port": 9090}],
+            requirePorts=True,
+            healthChecks=[{"protocol": "MESOS_TCP", "port": 9090}],
+        )
+    )
+    spec = conversion.spec
+    assert spec.unreachable.inactive_after >= 10 * 365 * 24 * 3600
+    assert "unreachableStrategy disabled: replaced after 10 years" in conversion.changed
+    assert spec.health_check is not None and spec.health_check.port_index == 1
+    assert spec.host_ports == (0, 9090)
+    with pytest.raises(SpecError, match=r"healthChecks\[0\]\.port: a check on a fixed port"):
+        convert(marathon(healthChecks=[{"protocol": "TCP", "port": 9090}]))
