@@ -321,6 +321,9 @@ def test_cli_refuses_bad_specs_and_steers_deployments(
 
     # v1 runs; v2 never gets healthy, so its deployment can be paused, resumed, cancelled.
     spec = app_spec(free_port(), id="demo", instances=1)
+    # Tasks get a defined environment, not the agent's: http.server's log line reaches
+    # stdout unbuffered only when the app asks for it.
+    spec["env"] = {"PYTHONUNBUFFERED": "1"}
     del spec["vip"]
     good = tmp_path / "demo.yaml"
     good.write_text(yaml.safe_dump(spec))
