@@ -13,9 +13,10 @@ from functools import partial
 import grpc
 
 from frameworks.service import deployment
+from frameworks.service.marathon_app import load_app_text
 from frameworks.service.model import AppRecord, Deployment, Instance
 from frameworks.service.scheduler import ServiceScheduler
-from frameworks.service.spec import SpecError, load_spec_text
+from frameworks.service.spec import SpecError
 from frameworks.service.v1 import service_pb2 as spb
 from frameworks.service.v1 import service_pb2_grpc
 
@@ -106,7 +107,7 @@ class AppService(service_pb2_grpc.AppServiceServicer):
 
     async def Deploy(self, request: spb.DeployRequest, context: Context) -> spb.DeployResponse:
         try:
-            spec = load_spec_text(request.spec_json)
+            spec = load_app_text(request.spec_json).spec  # native or Marathon's
         except SpecError as exc:
             problems = "; ".join(exc.problems)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid app spec: {problems}")

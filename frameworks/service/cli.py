@@ -6,13 +6,16 @@ import functools
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import yaml
 
 from frameworks.service.client import ServiceClient, ServiceError, find_service
+from frameworks.service.marathon_app import Conversion, convert, is_marathon, load_app_text
+from frameworks.service.spec import SpecError, load_data
 from frameworks.service.v1 import service_pb2 as spb
 from mesospy.cli.common import (
     api_security_options,
@@ -175,7 +178,8 @@ def serve(
 @click.option("--dry-run", is_flag=True, help="Only validate the file.")
 @service_command
 def deploy(file: str, wait: bool, timeout: float, dry_run: bool, master: str, service: str) -> None:
-    """Create or update an app from a YAML or JSON file (a change rolls out).
+    """Create or update an app from a YAML or JSON file (a change rolls out): the native
+    format, or Marathon's app definition as it is (see `mesospy app convert`).
 
     \b
     Example: mesospy app deploy web.yaml --wait
@@ -187,10 +191,12 @@ def deploy(file: str, wait: bool, timeout: float, dry_run: bool, master: str, se
       healthCheck: {protocol: HTTP, path: /, intervalSeconds: 2}
       vip: 127.0.0.1:10080
     """
-    try:
-        text = sys.stdin.read() if file == "-" else Path(file).read_text()
-    except OSError as exc:
-        fail(f"cannot read {file}: {exc.strerror or exc}")
+    text = _read(file)
+    conversion = _convert(text, file)
+    if conversion is not None:  # Marathon's format: sent as the native spec it became
+        if conversion.warning():
+            click.echo(conversion.warning(), err=True)
+        text = conversion.spec.to_json()
     with connect(master, service) as client:
         answer = client.deploy(text, dry_run)
         if dry_run:
@@ -205,6 +211,62 @@ def deploy(file: str, wait: bool, timeout: float, dry_run: bool, master: str, se
         )
         if wait:
             sys.exit(follow_deployment(client, answer.app.id, d.id, timeout))
+
+
+def _read(file: str) -> str:
+    try:
+        return sys.stdin.read() if file == "-" else Path(file).read_text()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+    raise AssertionError("unreachable")
+
+
+def _convert(text: str, file: str) -> Conversion | None:
+    """A Marathon app definition converted here (refused: one line, exit 1); None for a
+    native file, which the service framework validates."""
+    try:
+        data = load_data(text, file)
+        if not isinstance(data, Mapping) or not is_marathon(data):
+            return None
+        return convert(data)
+    except SpecError as exc:
+        fail(f"invalid app spec: {'; '.join(exc.problems)}")
+    raise AssertionError("unreachable")
+
+
+@app.command("convert")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@json_option
+def convert_command(file: str, as_json: bool) -> None:
+    """Print the native spec a Marathon app definition (JSON or YAML) becomes, and every
+    field it changed or ignored. Needs no cluster.
+
+    \b
+    Example: mesospy app convert marathon/web.json > web.yaml
+    """
+    text = _read(file)
+    try:
+        conversion = load_app_text(text, file)
+    except SpecError as exc:
+        fail(f"invalid app spec: {'; '.join(exc.problems)}")
+    native = conversion.spec.to_dict()
+    if as_json:
+        print_json(
+            {
+                "spec": native,
+                "marathon": conversion.marathon,
+                "changed": list(conversion.changed),
+                "ignored": list(conversion.ignored),
+            }
+        )
+        return
+    click.echo(yaml.safe_dump(native, sort_keys=False).rstrip())
+    if not conversion.marathon:
+        click.echo("# already in the native format: nothing converted")
+    for change in conversion.changed:
+        click.echo(f"# changed: {change}")
+    for field in conversion.ignored:
+        click.echo(f"# ignored (no effect here): {field}")
 
 
 def follow_deployment(

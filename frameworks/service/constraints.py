@@ -1,6 +1,7 @@
 """Placement constraints (Marathon's operators), as pure predicates over plain data.
 
-A constraint reads a field of an agent: ``hostname`` or one of its attributes. An offer
+A constraint reads a field of an agent: ``hostname`` (or ``@hostname``), ``@region`` and
+``@zone`` (its ``region``/``zone`` attributes), or one of its attributes. An offer
 is acceptable for a new instance when every constraint holds given where the app's other
 instances already run. A chain of small checks, one per operator.
 """
@@ -24,13 +25,24 @@ class Place:
     attributes: Mapping[str, str]
 
     def value(self, field: str) -> str | None:
-        if field == "hostname":
+        """``hostname``/``@hostname``: the agent's hostname; ``@region``/``@zone``: its
+        ``region``/``zone`` attribute (agents declare no other fault domain); else the
+        attribute of that name."""
+        if field in ("hostname", "@hostname"):
             return self.hostname
-        return self.attributes.get(field)
+        return self.attributes.get(FAULT_DOMAIN.get(field, field))
+
+
+# Marathon's fault-domain fields, read from the agent attributes of these names.
+FAULT_DOMAIN = {"@region": "region", "@zone": "zone"}
 
 
 def _unique(c: Constraint, value: str, counts: Counter[str], known: set[str]) -> bool:
     return counts[value] == 0
+
+
+def _is(c: Constraint, value: str, counts: Counter[str], known: set[str]) -> bool:
+    return value == c.value
 
 
 def _cluster(c: Constraint, value: str, counts: Counter[str], known: set[str]) -> bool:
@@ -63,6 +75,7 @@ def _max_per(c: Constraint, value: str, counts: Counter[str], known: set[str]) -
 CHECKS: dict[str, Callable[[Constraint, str, Counter[str], set[str]], bool]] = {
     "UNIQUE": _unique,
     "CLUSTER": _cluster,
+    "IS": _is,
     "GROUP_BY": _group_by,
     "LIKE": _like,
     "UNLIKE": _unlike,

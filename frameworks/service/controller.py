@@ -215,6 +215,8 @@ def _failed(app: AppRecord, i: Instance, now: float) -> bool:
     check = _spec_of(app, i).health_check
     if check is None or i.healthy is not False or i.unhealthy_since is None:
         return False
+    if check.max_failures == 0:
+        return False  # Marathon's 0: failing checks never get an instance replaced
     return now - i.unhealthy_since >= check.interval * (check.max_failures - 1)
 
 

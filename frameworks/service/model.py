@@ -115,7 +115,7 @@ class AppRecord:
         deployment = data.get("deployment")
         return cls(
             id=data["id"],
-            versions={v: parse_spec(s) for v, s in data["versions"].items()},
+            versions={v: parse_spec(s, stored=True) for v, s in data["versions"].items()},
             version_times={k: float(t) for k, t in data["version_times"].items()},
             current=data["current"],
             last_healthy=data.get("last_healthy", ""),

@@ -13,21 +13,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from frameworks.service import deployment
-from frameworks.service.constraints import Place, violated
+from frameworks.service import dependencies, deployment, placement
+from frameworks.service.constraints import Place
 from frameworks.service.controller import Plan, plan
 from frameworks.service.metrics import ServiceCounts
 from frameworks.service.model import AppRecord, Instance, parse_task_id, task_id_for
+from frameworks.service.placement import Ask, Candidate
 from frameworks.service.readiness import http_ready
 from frameworks.service.spec import AppSpec, parse_spec
 from frameworks.service.store import Store
+from frameworks.service.task_env import task_env
 from mesospy.client import AsyncOperatorClient, OperatorError
 from mesospy.resources import Resources
 from mesospy.scheduler import (
@@ -100,9 +101,10 @@ class ServiceScheduler(Scheduler):
         self.apps: dict[str, AppRecord] = store.apps()
         self.instances: dict[str, Instance] = store.instances()
         self.pending: dict[str, int] = {}  # app id -> launches wanted now
-        self.unplaced: dict[str, str] = {}  # app id -> why the last offer did not fit
+        # App id -> agent id -> why that agent's last offer could not take an instance.
+        self.misfits: dict[str, dict[str, placement.Misfit]] = {}
         # app id -> how its last instance failed (TASK_FAILED/ERROR... and the message),
-        # shown in the app's notes until a deployment of it succeeds.
+        # shown in the app's notes while a deployment of it is in progress.
         self.last_failure: dict[str, str] = {}
         self.notes: dict[str, tuple[str, ...]] = {}
         self.stopping: dict[str, Stopping] = {}
@@ -142,6 +144,9 @@ class ServiceScheduler(Scheduler):
         now = self.clock()
         app = self.apps.get(spec.id)
         self._check_vip(spec)
+        why = dependencies.problem(spec.id, spec.dependencies, self.apps)
+        if why is not None:
+            raise deployment.DeploymentError(why)
         if app is None:
             return self._save(deployment.new_app(spec, now))
         if app.spec.to_dict() == spec.to_dict() and not app.deleting:
@@ -247,6 +252,9 @@ class ServiceScheduler(Scheduler):
         self._keep_vip_proxies(now)
         for app_id in list(self.apps):
             p = plan(self.apps[app_id], self.instances.values(), now)
+            waiting = dependencies.waiting_for(p.app, self.apps, self.instances.values())
+            if waiting is not None:
+                p = replace(p, launch=0, notes=(*p.notes, waiting))
             self._apply(p, now)
         self._stop_drained(now)
         self._reconcile_stale(now)
@@ -276,6 +284,7 @@ class ServiceScheduler(Scheduler):
             del self.apps[app.id]
             self._persist(self.store.delete_app, app.id)
             self.pending.pop(app.id, None)
+            self.misfits.pop(app.id, None)
             self.notes.pop(app.id, None)
             self.last_failure.pop(app.id, None)
             log.info("app %s deleted", app.id)
@@ -284,11 +293,11 @@ class ServiceScheduler(Scheduler):
             self._log_deployment(self.apps[app.id], app)
             self._save(app)
         if not p.launch:
-            self.unplaced.pop(app.id, None)
+            self.misfits.pop(app.id, None)
         if app.deployment is None:
             self.last_failure.pop(app.id, None)  # nothing in progress to explain
         notes = p.notes
-        waiting = self.unplaced.get(app.id)
+        waiting = self.unplaced_reason(app.id) if p.launch else None
         if waiting is not None:
             notes = (*notes, f"{p.launch} instance(s) waiting for an offer: {waiting}")
         if failed := self.last_failure.get(app.id):
@@ -434,87 +443,80 @@ class ServiceScheduler(Scheduler):
     def offers(self, driver: SchedulerDriver, offers: list[pb.Offer]) -> None:
         for offer in offers:
             self.places[offer.agent_id] = Place(offer.hostname, dict(offer.attributes))
-        for offer in offers:
-            tasks = self._place(offer, self.places[offer.agent_id])
-            if tasks:
-                driver.launch(offer.id, tasks, calls.refuse(1.0))
+        candidates = [
+            Candidate(o.agent_id, self.places[o.agent_id], offer_resources(o)) for o in offers
+        ]
+        launches: dict[int, list[pb.TaskInfo]] = {}
+        for app_id in [a for a, wanted in self.pending.items() if wanted > 0]:
+            app = self.apps.get(app_id)
+            if app is not None:
+                candidates = self._place(app, offers, candidates, launches)
+        for index, offer in enumerate(offers):
+            if index in launches:
+                driver.launch(offer.id, launches[index], calls.refuse(1.0))
             else:
                 driver.decline(offer.id, refuse_seconds=1.0 if any(self.pending.values()) else 30)
 
-    def _place(self, offer: pb.Offer, place: Place) -> list[pb.TaskInfo]:
-        available = offer_resources(offer)
-        tasks: list[pb.TaskInfo] = []
-        now = self.clock()
-        for app_id, wanted in list(self.pending.items()):
-            app = self.apps.get(app_id)
-            if app is None:
-                continue
-            spec = app.spec
-            needs = Resources(
-                {"cpus": spec.cpus, "mem": spec.mem, **({"disk": spec.disk} if spec.disk else {})}
-            )
-            while wanted > 0:
-                misfit = self._misfit(app.id, spec, offer.agent_id, place, available, needs)
-                if misfit is not None:
-                    self.unplaced[app_id] = misfit
-                    break
-                ports, port_resources = available.allocate_ports(len(spec.ports))
-                uses = needs + port_resources
-                available = available - uses
-                instance = Instance(
-                    task_id=task_id_for(app.id, app.current),
-                    app_id=app.id,
-                    version=app.current,
-                    agent_id=offer.agent_id,
-                    hostname=offer.hostname,
-                    attributes=dict(offer.attributes),
-                    ports=tuple(ports),
-                    ready=spec.readiness_check is None,
-                    launched_at=now,
-                )
-                tasks.append(self._task_info(spec, instance, uses))
-                self._update(instance)
-                wanted -= 1
-                log.info("launching %s on %s", instance.task_id, offer.hostname)
-            self.pending[app_id] = wanted
-        return tasks
-
-    def _misfit(
+    def _place(
         self,
-        app_id: str,
-        spec: AppSpec,
-        agent_id: str,
-        place: Place,
-        available: Resources,
-        needs: Resources,
-    ) -> str | None:
-        """Why one more instance cannot go on this offer (None if it can)."""
-        if not available.contains(needs):
-            return f"no offer has {needs} free"
-        free_ports = sum(end - begin + 1 for begin, end in available.ranges("ports"))
-        if free_ports < len(spec.ports):
-            return f"no offer has {len(spec.ports)} free ports"
-        mine = [i for i in self.instances_of(app_id) if not i.killing and not i.inactive]
-        # Spread over the agents known: one agent's loss takes few instances with it.
-        per_agent = math.ceil((spec.instances + 1) / max(1, len(self.places)))
-        if sum(1 for i in mine if i.agent_id == agent_id) >= per_agent:
-            return f"at most {per_agent} instances per agent"
-        broken = violated(
-            spec.constraints, place, [self._place_of(i) for i in mine], self.places.values()
+        app: AppRecord,
+        offers: list[pb.Offer],
+        candidates: list[Candidate],
+        launches: dict[int, list[pb.TaskInfo]],
+    ) -> list[Candidate]:
+        """Place the app's pending instances on the offers; return what is left of them."""
+        spec = app.spec
+        mine = [i for i in self.instances_of(app.id) if not i.killing and not i.inactive]
+        result = placement.place(
+            _ask(spec),
+            self.pending.get(app.id, 0),
+            candidates,
+            [(i.agent_id, self._place_of(i)) for i in mine],
+            self.places.values(),
         )
-        if broken is not None:
-            return f"constraint {broken.field} {broken.operator} {broken.value}".rstrip()
-        return None
+        seen = self.misfits.setdefault(app.id, {})
+        seen.update(result.misfits)
+        now = self.clock()
+        for launch in result.launches:
+            offer = offers[launch.index]
+            seen.pop(offer.agent_id, None)
+            instance = Instance(
+                task_id=task_id_for(app.id, app.current),
+                app_id=app.id,
+                version=app.current,
+                agent_id=offer.agent_id,
+                hostname=offer.hostname,
+                attributes=dict(offer.attributes),
+                ports=launch.ports,
+                ready=spec.readiness_check is None,
+                launched_at=now,
+            )
+            launches.setdefault(launch.index, []).append(
+                self._task_info(spec, instance, launch.uses)
+            )
+            self._update(instance)
+            log.info("launching %s on %s", instance.task_id, offer.hostname)
+        self.pending[app.id] -= len(result.launches)
+        return result.candidates
+
+    def unplaced_reason(self, app_id: str) -> str | None:
+        """Why the app's pending instances found no place, over the agents seen (None:
+        nothing was refused)."""
+        seen = {a: m for a, m in self.misfits.get(app_id, {}).items() if a in self.places}
+        app = self.apps.get(app_id)
+        if not seen or app is None:
+            return None
+        return placement.explain(seen, app.spec.constraints)
 
     def _place_of(self, i: Instance) -> Place:
         return self.places.get(i.agent_id) or Place(i.hostname, i.attributes)
 
     def _task_info(self, spec: AppSpec, i: Instance, uses: Resources) -> pb.TaskInfo:
-        env = {**spec.env, "APP_ID": spec.id, "APP_VERSION": i.version}
+        env = {**task_env(spec, i.version, i.ports), "APP_ID": spec.id, "APP_VERSION": i.version}
         labels = {"app": spec.id, "version": i.version, **spec.labels}
-        return task(
+        info = task(
             i.task_id,
-            spec.cmd,
+            list(spec.args) if spec.args else spec.cmd,
             uses,
             name=spec.id,
             env=env,
@@ -523,6 +525,9 @@ class ServiceScheduler(Scheduler):
             kill_grace_period=spec.kill_grace_period,
             uris=[artifact.to_proto() for artifact in spec.fetch],
         )
+        if spec.user:
+            info.command.user = spec.user
+        return info
 
     def status_update(self, driver: SchedulerDriver, status: pb.TaskStatus) -> None:
         now = self.clock()
@@ -634,6 +639,14 @@ def _observe(i: Instance, status: pb.TaskStatus, now: float) -> Instance:
     return i
 
 
+def _ask(spec: AppSpec) -> Ask:
+    """What one instance of ``spec`` needs from an offer."""
+    needs = Resources(
+        {"cpus": spec.cpus, "mem": spec.mem, **({"disk": spec.disk} if spec.disk else {})}
+    )
+    return Ask(needs, spec.host_ports or tuple(0 for _ in spec.ports), spec.constraints)
+
+
 def _health_check(spec: AppSpec, ports: tuple[int, ...]) -> pb.HealthCheck | None:
     h = spec.health_check
     if h is None:
@@ -655,4 +668,5 @@ def _health_check(spec: AppSpec, ports: tuple[int, ...]) -> pb.HealthCheck | Non
         check.type = pb.HealthCheck.HTTP
         check.http.port = ports[h.port_index]
         check.http.path = h.path
+        check.http.scheme = h.protocol.lower()
     return check

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,11 +19,16 @@ import yaml
 
 from mesospy.scheduler import Artifact, parse_fetch
 
-APP_ID = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(/[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
-OPERATORS = ("UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER")
+# '/'-separated parts of '.'-separated labels (Marathon's ids: "/prod/web.api").
+_LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+_PART = rf"{_LABEL}(\.{_LABEL})*"
+APP_ID = re.compile(rf"^{_PART}(/{_PART})*$")
+OPERATORS = ("UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS")
+# Marathon's fields that are not attribute names (see constraints.Place.value).
+SPECIAL_FIELDS = ("@hostname", "@region", "@zone")
 BALANCE = ("round-robin", "least-connections")
 KILL_SELECTION = ("YOUNGEST_FIRST", "OLDEST_FIRST")
-PROTOCOLS = ("HTTP", "TCP", "COMMAND")
+PROTOCOLS = ("HTTP", "HTTPS", "TCP", "COMMAND")
 
 
 class SpecError(ValueError):
@@ -35,7 +41,9 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class Constraint:
-    """``[field, operator, value]``: field is ``hostname`` or an agent attribute."""
+    """``[field, operator, value]``: field is ``hostname``/``@hostname``, ``@region``,
+    ``@zone`` or an agent attribute; ``IS`` is Marathon's exact match (as CLUSTER with a
+    value)."""
 
     field: str
     operator: str
@@ -51,7 +59,7 @@ class HealthCheckSpec:
     grace_period: float = 15.0
     interval: float = 10.0
     timeout: float = 5.0
-    max_failures: int = 3
+    max_failures: int = 3  # 0: never replaced for failing checks (Marathon's meaning)
     delay: float = 0.0
 
 
@@ -102,7 +110,7 @@ class AppSpec:
     """One version of an app, as the user wrote it (defaults filled in)."""
 
     id: str
-    cmd: str
+    cmd: str  # a shell command; empty when ``args`` is given
     instances: int = 1
     cpus: float = 0.1
     mem: float = 32.0
@@ -123,6 +131,11 @@ class AppSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     restart_nonce: int = 0  # bumped by `app restart` so every instance is replaced
     fetch: tuple[Artifact, ...] = ()  # artifacts fetched into each instance's sandbox
+    args: tuple[str, ...] = ()  # an argv exec'd without a shell, instead of cmd
+    user: str = ""  # run as this user (when the agent runs as root); "": the default
+    host_ports: tuple[int, ...] = ()  # by port: a fixed port, 0 any; () all any
+    marathon_env: bool = False  # tasks also get Marathon's MARATHON_APP_* variables
+    dependencies: tuple[str, ...] = ()  # app ids deployed (and available) first
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form (what ``parse_spec`` reads back to an equal spec)."""
@@ -182,6 +195,20 @@ class AppSpec:
             out["restartNonce"] = self.restart_nonce
         if self.fetch:  # only when set: existing apps keep their config_key
             out["fetch"] = [artifact.to_dict() for artifact in self.fetch]
+        if self.args:
+            out["args"] = list(self.args)
+            if not self.cmd:
+                del out["cmd"]
+        if self.user:
+            out["user"] = self.user
+        if any(self.host_ports):
+            for entry, port in zip(out["ports"], self.host_ports, strict=True):
+                if port:
+                    entry["hostPort"] = port
+        if self.marathon_env:
+            out["marathonEnv"] = True
+        if self.dependencies:
+            out["dependencies"] = ["/" + d for d in self.dependencies]  # absolute
         return out
 
     def to_json(self) -> str:
@@ -240,20 +267,25 @@ def _count(value: str, n: int, rounding: Callable[[float], int]) -> int:
 # ---------------------------------------------------------------- parsing
 
 
-def load_spec_text(text: str, source: str = "spec") -> AppSpec:
-    """Parse YAML or JSON text (JSON is YAML) into a validated spec."""
+def load_data(text: str, source: str = "spec") -> object:
+    """YAML or JSON text (JSON is YAML) as plain data; SpecError if it is neither."""
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SpecError(
             [f"{source}: not valid YAML or JSON: {' '.join(str(exc).split())}"]
         ) from exc
-    return parse_spec(data)
 
 
-def parse_spec(data: object) -> AppSpec:
+def load_spec_text(text: str, source: str = "spec") -> AppSpec:
+    """Parse YAML or JSON text in the native format into a validated spec."""
+    return parse_spec(load_data(text, source))
+
+
+def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
     """Validate ``data`` (a mapping as read from YAML/JSON); raise SpecError listing all
-    problems, else return the spec."""
+    problems, else return the spec. ``stored``: read back from the store, where checks
+    added since it was written (port variables) are skipped, so an older app still loads."""
     r = _Reader()
     if not isinstance(data, Mapping):
         raise SpecError(["spec: must be a mapping with at least id and cmd"])
@@ -280,14 +312,22 @@ def parse_spec(data: object) -> AppSpec:
         "labels",
         "restartNonce",
         "fetch",
+        "args",
+        "user",
+        "marathonEnv",
+        "dependencies",
     }
     r.unknown(data, known, "")
     app_id = r.string(data, "id", required=True).strip("/")
     if app_id and not APP_ID.match(app_id):
-        r.problem("id", "must be lowercase letters, digits and '-', in '/'-separated parts")
-    cmd = r.string(data, "cmd", required=True)
+        r.problem("id", "must be lowercase letters, digits, '-' and '.', in '/'-separated parts")
+    args = _args(r, data.get("args"))
+    cmd = r.string(data, "cmd", required=not args)
     if "cmd" in data and not cmd.strip():
         r.problem("cmd", "must not be empty")
+    if cmd and args:
+        r.problem("args", "give cmd (run by a shell) or args (exec'd), not both")
+    ports, host_ports = _ports(r, data.get("ports", []))
     spec = AppSpec(
         id=app_id,
         cmd=cmd,
@@ -296,7 +336,7 @@ def parse_spec(data: object) -> AppSpec:
         mem=r.number(data, "mem", 32.0, positive=True),
         disk=r.number(data, "disk", 0.0),
         env=r.string_map(data, "env"),
-        ports=_ports(r, data.get("ports", [])),
+        ports=ports,
         constraints=_constraints(r, data.get("constraints", [])),
         health_check=_health(r, data.get("healthCheck")),
         readiness_check=_readiness(r, data.get("readinessCheck")),
@@ -311,17 +351,61 @@ def parse_spec(data: object) -> AppSpec:
         labels=r.string_map(data, "labels"),
         restart_nonce=r.integer(data, "restartNonce", 0, minimum=0),
         fetch=_fetch(r, data.get("fetch")),
+        args=args,
+        user=r.string(data, "user"),
+        host_ports=host_ports,
+        marathon_env=r.boolean(data, "marathonEnv", False, ""),
+        dependencies=_dependencies(r, app_id, data.get("dependencies")),
     )
     check = spec.health_check
     if check and check.protocol != "COMMAND" and check.port_index >= len(spec.ports):
         r.problem("healthCheck.portIndex", f"there are only {len(spec.ports)} ports")
     if spec.readiness_check and spec.readiness_check.port_index >= len(spec.ports):
         r.problem("readinessCheck.portIndex", f"there are only {len(spec.ports)} ports")
+    command = " ".join((spec.cmd, *spec.args))
+    for problem in [] if stored else port_references(command, spec.ports, spec.env):
+        r.problem("args" if spec.args else "cmd", problem)
     if spec.vip is not None and not spec.ports:
         r.problem("vip", "needs at least one port (the VIP forwards to PORT0)")
     if r.problems:
         raise SpecError(r.problems)
     return spec
+
+
+# $PORT0, ${PORT1}, $PORT, $PORTS, $PORT_HTTP: what the task environment says of ports.
+PORT_REFERENCE = re.compile(r"\$(?:\{(PORT[A-Za-z0-9_]*)\}|(PORT[A-Za-z0-9_]*))")
+
+
+def port_variable(name: str) -> str:
+    """The variable a named port's number is in: ``PORT_`` and the name in capitals."""
+    return "PORT_" + re.sub(r"[^A-Z0-9_]", "_", name.upper())
+
+
+def port_references(cmd: str, ports: tuple[str, ...], env: Mapping[str, str]) -> list[str]:
+    """Port variables ``cmd`` uses that the app will not have (a variable of its own env
+    is the user's): each would expand to nothing, and the command run without a port."""
+    named = {port_variable(p) for p in ports}
+    problems = []
+    for match in PORT_REFERENCE.finditer(cmd):
+        name = match.group(1) or match.group(2)
+        index = name[4:]
+        if name in env:
+            continue
+        if name in ("PORT", "PORTS") or index.isdigit():
+            wanted = int(index) + 1 if index.isdigit() else 1
+            if wanted > len(ports):
+                n = len(ports)
+                have = f"only {n} port(s), PORT0..PORT{n - 1}" if n else "no ports"
+                problems.append(
+                    f"refers to ${name} but the app has {have}: "
+                    "list the ports it needs, e.g. ports: [http]"
+                )
+        elif name.startswith("PORT_") and name not in named:
+            known = ", ".join(sorted(named)) or "none"
+            problems.append(
+                f"refers to ${name} but no port has that name (port variables: {known})"
+            )
+    return problems
 
 
 class _Reader:
@@ -441,20 +525,65 @@ def _fetch(r: _Reader, value: object) -> tuple[Artifact, ...]:
     return artifacts
 
 
-def _ports(r: _Reader, value: object) -> tuple[str, ...]:
+def resolve_app_id(app_id: str, ref: str) -> str:
+    """An app id named from ``app_id``'s: ``/prod/db`` as is, ``db`` or ``../db`` beside it."""
+    if ref.startswith("/"):
+        return posixpath.normpath(ref).strip("/")
+    group = posixpath.dirname("/" + app_id.strip("/"))
+    return posixpath.normpath(posixpath.join(group, ref)).strip("/")
+
+
+def _dependencies(r: _Reader, app_id: str, value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(d, str) and d for d in value):
+        r.problem("dependencies", "must be a list of app ids, such as ['/prod/db']")
+        return ()
+    out = []
+    for i, ref in enumerate(value):
+        dep = resolve_app_id(app_id, ref)
+        if not APP_ID.match(dep):
+            r.problem(f"dependencies[{i}]", f"{ref!r} is not an app id")
+        elif dep not in out:
+            out.append(dep)
+    return tuple(out)
+
+
+def _args(r: _Reader, value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value or not all(isinstance(a, str) for a in value):
+        r.problem("args", "must be a non-empty list of strings (an argv)")
+        return ()
+    return tuple(value)
+
+
+def _ports(r: _Reader, value: object) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Port names and their fixed host ports (0: any; all any: ``()``)."""
     if not isinstance(value, list):
         r.problem("ports", "must be a list such as [{name: http}]")
-        return ()
-    names = []
+        return (), ()
+    names: list[str] = []
+    numbers: list[int] = []
     for i, item in enumerate(value):
         if isinstance(item, str):
             names.append(item)
+            numbers.append(0)
         elif isinstance(item, Mapping) and isinstance(item.get("name", ""), str):
-            r.unknown(item, {"name"}, f"ports[{i}].")
+            p = f"ports[{i}]."
+            r.unknown(item, {"name", "hostPort"}, p)
             names.append(str(item.get("name", "")) or f"port{i}")
+            number = r.integer(item, "hostPort", 0, prefix=p)
+            if number > 65535:
+                r.problem(p + "hostPort", f"must be 1-65535 (0: any), not {number}")
+            elif number and number in numbers:
+                r.problem(p + "hostPort", f"port {number} is given twice")
+            numbers.append(number)
         else:
-            r.problem(f"ports[{i}]", "must be a name or {name: NAME}")
-    return tuple(names)
+            r.problem(f"ports[{i}]", "must be a name or {name: NAME, hostPort: N}")
+    if len(set(names)) < len(names):
+        r.problem("ports", f"port names must differ: {', '.join(names)}")
+    return tuple(names), tuple(numbers) if any(numbers) else ()
 
 
 def _constraints(r: _Reader, value: object) -> tuple[Constraint, ...]:
@@ -474,7 +603,13 @@ def _constraints(r: _Reader, value: object) -> tuple[Constraint, ...]:
         if op not in OPERATORS:
             r.problem(f"{path}[1]", f"must be one of {', '.join(OPERATORS)}, not {item[1]!r}")
             continue
-        if op in ("LIKE", "UNLIKE", "MAX_PER") and not val:
+        if fld.startswith("@") and fld not in SPECIAL_FIELDS:
+            r.problem(
+                f"{path}[0]",
+                f"{fld!r} is not a field: use {', '.join(SPECIAL_FIELDS)} or an agent attribute",
+            )
+            continue
+        if op in ("LIKE", "UNLIKE", "MAX_PER", "IS") and not val:
             r.problem(path, f"{op} needs a value")
             continue
         if op in ("LIKE", "UNLIKE"):
@@ -518,7 +653,7 @@ def _health(r: _Reader, value: object) -> HealthCheckSpec | None:
         grace_period=r.number(data, "gracePeriodSeconds", d.grace_period, prefix=p),
         interval=r.number(data, "intervalSeconds", d.interval, positive=True, prefix=p),
         timeout=r.number(data, "timeoutSeconds", d.timeout, positive=True, prefix=p),
-        max_failures=r.integer(data, "maxConsecutiveFailures", d.max_failures, minimum=1, prefix=p),
+        max_failures=r.integer(data, "maxConsecutiveFailures", d.max_failures, minimum=0, prefix=p),
         delay=r.number(data, "delaySeconds", d.delay, prefix=p),
     )
     if check.protocol == "COMMAND" and not check.command.strip():

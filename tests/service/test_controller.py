@@ -292,3 +292,11 @@ def test_health_checks_are_left_to_the_framework_to_act_on() -> None:
     assert (check.http.port, check.http.path) == (31000, "/ok")
     # The agent reports health; replacing and killing is the framework's call.
     assert check.consecutive_failures == AGENT_NEVER_KILLS
+
+
+def test_max_consecutive_failures_0_never_replaces_an_unhealthy_instance() -> None:
+    # Marathon's meaning of 0: failing checks are reported, never acted on.
+    app = settled(healthCheck={**HEALTH, "maxConsecutiveFailures": 0})
+    sick = replace(running(app, "v1", 1, start=7)[0], healthy=False, unhealthy_since=0.0)
+    p = plan(app, [*running(app, "v1", 2), sick], now=1000.0)
+    assert (p.launch, p.kills) == (0, ())

@@ -72,7 +72,7 @@ def test_every_problem_is_listed_by_field_path() -> None:
         "cpus: must be a number",
         "constraints[0][1]: must be one of UNIQUE",
         "constraints[1]: MAX_PER needs a value",
-        "healthCheck.protocol: must be one of HTTP, TCP, COMMAND",
+        "healthCheck.protocol: must be one of HTTP, HTTPS, TCP, COMMAND",
         "healthCheck.intervalSeconds: must be > 0",
         "healthCheck.portIndex: there are only 1 ports",
         "upgradeStrategy.minimumHealthCapacity: must be between 0 and 1",
@@ -157,3 +157,67 @@ def test_group_by_spreads_evenly() -> None:
     assert violated(group_by, A2, [A1, B1], known) is None
     # With an expected number of groups, a third rack not yet seen is waited for.
     assert violated([Constraint("rack", "GROUP_BY", "3")], B1, [A1, B1], known) is not None
+
+
+@pytest.mark.parametrize(
+    ("cmd", "ports", "expected"),
+    [
+        ("python3 -m http.server $PORT0", [], "cmd: refers to $PORT0 but the app has no ports"),
+        ("serve --port ${PORT1}", ["http"], "cmd: refers to $PORT1 but the app has only 1"),
+        ("serve --port $PORT", [], "cmd: refers to $PORT but the app has no ports"),
+        ("serve --admin $PORT_ADMIN", ["http"], "cmd: refers to $PORT_ADMIN but no port has"),
+    ],
+)
+def test_a_port_variable_the_app_has_no_port_for_is_refused(
+    cmd: str, ports: list[str], expected: str
+) -> None:
+    # Before, $PORT0 expanded to nothing: http.server bound 8000 on every instance.
+    with pytest.raises(SpecError) as caught:
+        parse_spec({"id": "web", "cmd": cmd, "ports": ports})
+    assert any(p.startswith(expected) for p in caught.value.problems), caught.value.problems
+
+
+def test_port_variables_the_app_has_are_accepted() -> None:
+    spec = parse_spec(
+        {
+            "id": "web",
+            "cmd": "serve $PORT0 ${PORT1} $PORT $PORTS $PORT_HTTP $PORT_ADMIN_UI $PORTAL_X",
+            "ports": ["http", "admin-ui"],
+        }
+    )
+    assert spec.ports == ("http", "admin-ui")
+    # A variable of the app's own env is the user's business.
+    assert parse_spec({"id": "w", "cmd": "serve $PORT0", "env": {"PORT0": "8080"}}).env
+
+
+def test_a_stored_app_from_before_the_port_check_still_loads() -> None:
+    old = {"id": "web", "cmd": "python3 -m http.server $PORT0"}
+    assert parse_spec(old, stored=True).ports == ()
+
+
+def test_marathon_fields_and_is() -> None:
+    # Before, @hostname/@zone were read as attribute names no agent has: never placed.
+    spec = parse_spec(
+        {
+            "id": "web",
+            "cmd": "serve",
+            "constraints": [
+                ["@hostname", "UNIQUE"],
+                ["@zone", "IS", "eu-1"],
+                ["@region", "LIKE", "eu"],
+            ],
+        }
+    )
+    unique, zone, region = spec.constraints
+    in_eu = Place("a1", {"zone": "eu-1", "region": "eu"})
+    assert violated(spec.constraints, in_eu, [A2]) is None
+    assert violated([unique], A1, [A1]) == unique
+    assert violated([zone], A2, []) == zone  # zone eu-2
+    assert violated([region], A1, []) == region  # A1 has no region attribute
+    with pytest.raises(SpecError) as caught:
+        parse_spec({"id": "w", "cmd": "c", "constraints": [["@rack", "UNIQUE"], ["zone", "IS"]]})
+    assert caught.value.problems == [
+        "constraints[0][0]: '@rack' is not a field: use @hostname, @region, @zone or an agent "
+        "attribute",
+        "constraints[1]: IS needs a value",
+    ]
