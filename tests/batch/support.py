@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -15,6 +13,7 @@ from frameworks.batch.cli import find_batch
 from frameworks.batch.v1 import batch_pb2 as bpb
 from frameworks.batch.v1 import batch_pb2_grpc
 from mesospy.testing import LocalCluster
+from mesospy.testing.cli import run_mesospy
 
 T = TypeVar("T")
 FINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED")
@@ -37,14 +36,7 @@ def mesospy(
     cluster: LocalCluster, *args: str, timeout: float = 90
 ) -> subprocess.CompletedProcess[str]:
     """``mesospy ARGS`` as a user runs it, against ``cluster``'s master."""
-    return subprocess.run(
-        [sys.executable, "-m", "mesospy", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "MESOSPY_MASTER": cluster.master_address},
-    )
+    return run_mesospy(*args, master=cluster.master_address, timeout=timeout)
 
 
 def eventually(check: Callable[[], T | None], timeout: float = 60.0, what: str = "") -> T:

@@ -4,29 +4,21 @@ them (no cluster: neither needs one to refuse or convert)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from frameworks.batch.formats import load_job
 from frameworks.batch.spec import parse_spec
+from mesospy.testing.cli import run_mesospy
 
 from .test_formats_kubernetes import CRONJOB
 from .test_formats_mesos import CHRONOS
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mesospy", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "MESOSPY_MASTER": "127.0.0.1:1"},
-    )
+    return run_mesospy(*args, master="127.0.0.1:1")
 
 
 def test_convert_prints_the_native_spec_with_what_changed_and_was_dropped(

@@ -12,18 +12,13 @@ from pathlib import Path
 import psutil
 
 from mesospy.testing import LocalCluster, free_port
+from mesospy.testing.cli import run_mesospy
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def mesospy(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mesospy", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_mesospy(*args, timeout=timeout)
 
 
 def test_run_streams_output_and_exits_zero(cluster: LocalCluster) -> None:

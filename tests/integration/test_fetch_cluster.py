@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import subprocess
-import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from mesospy.scheduler import is_terminal, task, uri
 from mesospy.testing import FileServer, FrameworkHarness, LocalCluster
+from mesospy.testing.cli import run_mesospy
 from mesospy.v1 import common_pb2 as pb
 
 R = pb.TaskStatus
@@ -48,13 +48,7 @@ def _tool_tgz() -> bytes:
 
 
 def _mesospy(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mesospy", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_mesospy(*args)
 
 
 def _final(fw: FrameworkHarness, task_id: str) -> pb.TaskStatus:

@@ -3,9 +3,7 @@ authentication: real master, agent, framework and CLI processes."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from mesospy.security.channels import ClientSecurity, sync_channel
 from mesospy.security.credentials import Credential
 from mesospy.security.tls import TLSConfig
 from mesospy.testing import LocalCluster
+from mesospy.testing.cli import run_mesospy
 
 from .conftest import FAST_MASTER, SECRETS, Certs, write_credentials
 
@@ -165,14 +164,7 @@ def test_mutual_tls_names_the_caller_by_its_certificate(secured: Secured, certs:
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MESOSPY_")}
-    return subprocess.run(
-        [sys.executable, "-m", "mesospy", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**base, **(env or {})},
-    )
+    return run_mesospy(*args, env=env or {})
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
