@@ -1,0 +1,121 @@
+"""A plain HTTP client of the master's Mesos v1 HTTP APIs (``http.client`` only: what any
+Mesos client speaks, no mesospy code on the wire but the RecordIO splitter)."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from mesospy.master.http_api.recordio import RecordReader
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+
+class EventStream:
+    """A RecordIO event stream read from an open HTTP response."""
+
+    def __init__(self, connection: http.client.HTTPConnection, sock: Any, response: Any) -> None:
+        self.connection = connection
+        self.sock = sock  # the response owns it once the server says Connection: close
+        self.response = response
+        self.headers = {k.lower(): v for k, v in response.getheaders()}
+        self.reader = RecordReader()
+        self.pending: list[bytes] = []
+
+    def next(self, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while not self.pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no event in time")
+            self.sock.settimeout(max(0.1, deadline - time.monotonic()))
+            data = self.response.read1(65536)
+            if not data:
+                raise EOFError("the event stream ended")
+            self.pending += self.reader.feed(data)
+        doc: dict[str, Any] = json.loads(self.pending.pop(0))
+        return doc
+
+    def until(self, kind: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The next event of type ``kind`` (others are skipped)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.next(max(0.1, deadline - time.monotonic()))
+            if event["type"] == kind:
+                return event
+
+    def close(self) -> None:
+        self.response.close()
+        self.connection.close()
+
+
+class MesosHttp:
+    """A client of one master's HTTP port."""
+
+    def __init__(self, port: int, auth: tuple[str, str] | None = None) -> None:
+        self.port = port
+        self.auth = auth
+
+    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.auth is not None:
+            token = base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        return {**headers, **(extra or {})}
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            data = json.dumps(body).encode() if isinstance(body, dict) else body
+            connection.request(method, path, body=data, headers=self._headers(headers))
+            response = connection.getresponse()
+            return Answer(
+                response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+            )
+        finally:
+            connection.close()
+
+    def post(self, path: str, body: bytes | dict[str, Any], **headers: str) -> Answer:
+        return self.request(
+            "POST", path, body, {k.replace("_", "-"): v for k, v in headers.items()}
+        )
+
+    def operator(self, call: dict[str, Any]) -> Answer:
+        return self.post("/api/v1", call)
+
+    def stream(self, path: str, call: dict[str, Any]) -> tuple[int, EventStream | Answer]:
+        """Open a streaming call: (status, the stream) or (status, the error answer)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        connection.request(
+            "POST", path, body=json.dumps(call).encode(), headers=self._headers(None)
+        )
+        sock = connection.sock
+        response = connection.getresponse()
+        if response.status != 200:
+            answer = Answer(
+                response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+            )
+            connection.close()
+            return response.status, answer
+        return 200, EventStream(connection, sock, response)
