@@ -6,25 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mesos_http_client import MesosHttp
+from mesos_http_client import MesosHttp, http_master_flags
 
 from mesospy.cluster import free_port
 from mesospy.testing import LocalCluster
-
-FAST_MASTER = [
-    "--allocation-interval",
-    "0.2",
-    "--agent-ping-timeout",
-    "0.5",
-    "--max-agent-ping-timeouts",
-    "3",
-    "--framework-heartbeat-interval",
-    "1",
-]
-
-
-def http_master_flags(port: int) -> list[str]:
-    return [*FAST_MASTER, "--http-port", str(port)]
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,21 @@ from typing import Any
 
 from mesospy.master.http_api.recordio import RecordReader
 
+FAST_MASTER = [
+    "--allocation-interval",
+    "0.2",
+    "--agent-ping-timeout",
+    "0.5",
+    "--max-agent-ping-timeouts",
+    "3",
+    "--framework-heartbeat-interval",
+    "1",
+]
+
+
+def http_master_flags(port: int) -> list[str]:
+    return [*FAST_MASTER, "--http-port", str(port)]
+
 
 @dataclass
 class Answer:

@@ -169,8 +169,13 @@ def test_decline_and_kill(api: MesosHttp) -> None:
         stream.close()
 
 
+def _framework_ids(api: MesosHttp) -> set[str]:
+    frameworks = api.operator({"type": "GET_FRAMEWORKS"}).json()["get_frameworks"]["frameworks"]
+    return {f["framework_info"]["id"]["value"] for f in frameworks}
+
+
 def test_bad_calls_are_400_and_change_nothing(api: MesosHttp) -> None:
-    before = api.operator({"type": "GET_FRAMEWORKS"}).json()
+    before = _framework_ids(api)
     unknown = api.post(SCHEDULER, {"type": "LAUNCH_EVERYTHING"})
     assert unknown.status == 400 and "unknown call type 'LAUNCH_EVERYTHING'" in unknown.text
     malformed = api.post(SCHEDULER, b'{"type": "SUBSCRIBE", ')
@@ -181,7 +186,7 @@ def test_bad_calls_are_400_and_change_nothing(api: MesosHttp) -> None:
     assert no_stream.status == 400 and "Mesos-Stream-Id" in no_stream.text
     unsupported = api.post(SCHEDULER, b"x", Content_Type="text/plain")
     assert unsupported.status == 400 and "Content-Type" in unsupported.text
-    assert api.operator({"type": "GET_FRAMEWORKS"}).json() == before
+    assert _framework_ids(api) <= before  # none registered (an earlier test's may go)
 
 
 def test_a_wrong_stream_id_is_refused(api: MesosHttp) -> None:
