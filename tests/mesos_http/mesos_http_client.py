@@ -54,6 +54,11 @@ class EventStream:
         self.pending: list[bytes] = []
 
     def next(self, timeout: float = 30.0) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads(self.next_record(timeout))
+        return doc
+
+    def next_record(self, timeout: float = 30.0) -> bytes:
+        """The next RecordIO record, as bytes."""
         deadline = time.monotonic() + timeout
         while not self.pending:
             if time.monotonic() > deadline:
@@ -63,8 +68,7 @@ class EventStream:
             if not data:
                 raise EOFError("the event stream ended")
             self.pending += self.reader.feed(data)
-        doc: dict[str, Any] = json.loads(self.pending.pop(0))
-        return doc
+        return self.pending.pop(0)
 
     def until(self, kind: str, timeout: float = 30.0) -> dict[str, Any]:
         """The next event of type ``kind`` (others are skipped)."""
@@ -119,12 +123,16 @@ class MesosHttp:
     def operator(self, call: dict[str, Any]) -> Answer:
         return self.post("/api/v1", call)
 
-    def stream(self, path: str, call: dict[str, Any]) -> tuple[int, EventStream | Answer]:
+    def stream(
+        self,
+        path: str,
+        call: dict[str, Any] | bytes,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, EventStream | Answer]:
         """Open a streaming call: (status, the stream) or (status, the error answer)."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        connection.request(
-            "POST", path, body=json.dumps(call).encode(), headers=self._headers(None)
-        )
+        body = call if isinstance(call, bytes) else json.dumps(call).encode()
+        connection.request("POST", path, body=body, headers=self._headers(headers))
         sock = connection.sock
         response = connection.getresponse()
         if response.status != 200:
@@ -134,3 +142,50 @@ class MesosHttp:
             connection.close()
             return response.status, answer
         return 200, EventStream(connection, sock, response)
+
+
+SCHEDULER = "/api/v1/scheduler"
+
+
+def subscribe(api: MesosHttp, name: str, **info: Any) -> EventStream:
+    status, stream = api.stream(
+        SCHEDULER,
+        {
+            "type": "SUBSCRIBE",
+            "subscribe": {
+                "framework_info": {"user": "", "name": name, "role": "*", **info},
+            },
+        },
+    )
+    assert status == 200 and isinstance(stream, EventStream), stream
+    return stream
+
+
+def call(api: MesosHttp, stream: EventStream, framework_id: str, body: dict[str, Any]) -> Any:
+    return api.post(
+        SCHEDULER,
+        {"framework_id": {"value": framework_id}, **body},
+        Mesos_Stream_Id=stream.headers["mesos-stream-id"],
+    )
+
+
+def acknowledged_update(api: MesosHttp, stream: EventStream, framework_id: str) -> Any:
+    """The next status update, acknowledged as Mesos's schedulers do (ACKNOWLEDGE with the
+    update's uuid): the agent sends a task's next update only after that."""
+    status = stream.until("UPDATE")["update"]["status"]
+    if "uuid" in status:
+        ack = call(
+            api,
+            stream,
+            framework_id,
+            {
+                "type": "ACKNOWLEDGE",
+                "acknowledge": {
+                    "agent_id": status["agent_id"],
+                    "task_id": status["task_id"],
+                    "uuid": status["uuid"],
+                },
+            },
+        )
+        assert ack.status == 202, ack.text
+    return status

@@ -3,55 +3,13 @@ takes an offer, launches a real task on a real agent and acknowledges its update
 
 from __future__ import annotations
 
-from typing import Any
-
-from mesos_http_client import EventStream, MesosHttp
-
-SCHEDULER = "/api/v1/scheduler"
-
-
-def subscribe(api: MesosHttp, name: str, **info: Any) -> EventStream:
-    status, stream = api.stream(
-        SCHEDULER,
-        {
-            "type": "SUBSCRIBE",
-            "subscribe": {
-                "framework_info": {"user": "", "name": name, "role": "*", **info},
-            },
-        },
-    )
-    assert status == 200 and isinstance(stream, EventStream), stream
-    return stream
-
-
-def call(api: MesosHttp, stream: EventStream, framework_id: str, body: dict[str, Any]) -> Any:
-    return api.post(
-        SCHEDULER,
-        {"framework_id": {"value": framework_id}, **body},
-        Mesos_Stream_Id=stream.headers["mesos-stream-id"],
-    )
-
-
-def acknowledged_update(api: MesosHttp, stream: EventStream, framework_id: str) -> Any:
-    """The next status update, acknowledged as Mesos's schedulers do (ACKNOWLEDGE with the
-    update's uuid): the agent sends a task's next update only after that."""
-    status = stream.until("UPDATE")["update"]["status"]
-    if "uuid" in status:
-        ack = call(
-            api,
-            stream,
-            framework_id,
-            {
-                "type": "ACKNOWLEDGE",
-                "acknowledge": {
-                    "agent_id": status["agent_id"],
-                    "task_id": status["task_id"],
-                    "uuid": status["uuid"],
-                },
-            },
-        )
-        assert ack.status == 202, ack.text
-    return status
+from mesos_http_client import (
+    SCHEDULER,
+    MesosHttp,
+    acknowledged_update,
+    call,
+    subscribe,
+)
 
 
 def test_subscribe_accept_launch_and_acknowledge(api: MesosHttp) -> None:
