@@ -271,7 +271,7 @@ def _resource_in(doc: Json, where: str) -> Json:
         doc["items"] = items.get("item", [])
     if "type" not in doc:
         doc["type"] = "RANGES" if "ranges" in doc else "SET" if "items" in doc else "SCALAR"
-    if not doc.get("role"):
+    if doc.get("role") in (None, "", "*"):  # unreserved: mesospy writes no role
         doc.pop("role", None)
     return doc
 

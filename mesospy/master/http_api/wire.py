@@ -230,6 +230,9 @@ async def _stream(
     pumping = asyncio.ensure_future(pump())
     try:
         await asyncio.wait({gone, pumping}, return_when=asyncio.FIRST_COMPLETED)
+        error = pumping.exception() if pumping.done() and not pumping.cancelled() else None
+        if error is not None and not isinstance(error, ConnectionError):
+            log.error("an HTTP event stream failed", exc_info=error)
     finally:
         for task in (gone, pumping):
             task.cancel()
