@@ -111,8 +111,14 @@ async def run_master(
     if config.http_port:  # Mesos's v1 HTTP APIs: the same servicers behind another door
         try:
             http_server = await serve_http(
-                master, guard, operator, scheduler, config.ip, config.http_port,
+                master,
+                guard,
+                operator,
+                scheduler,
+                config.ip,
+                config.http_port,
                 config.max_message_size,
+                config.tls,
             )
         except HttpPortError as exc:
             raise MasterStartError(str(exc)) from exc

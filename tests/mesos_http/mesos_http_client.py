@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -86,9 +87,17 @@ class EventStream:
 class MesosHttp:
     """A client of one master's HTTP port."""
 
-    def __init__(self, port: int, auth: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, port: int, auth: tuple[str, str] | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.port = port
         self.auth = auth
+        self.tls = tls
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self.tls is not None:
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=30, context=self.tls)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
 
     def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -104,7 +113,7 @@ class MesosHttp:
         body: bytes | dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Answer:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        connection = self._connect()
         try:
             data = json.dumps(body).encode() if isinstance(body, dict) else body
             connection.request(method, path, body=data, headers=self._headers(headers))
@@ -130,7 +139,7 @@ class MesosHttp:
         headers: dict[str, str] | None = None,
     ) -> tuple[int, EventStream | Answer]:
         """Open a streaming call: (status, the stream) or (status, the error answer)."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        connection = self._connect()
         body = call if isinstance(call, bytes) else json.dumps(call).encode()
         connection.request("POST", path, body=body, headers=self._headers(headers))
         sock = connection.sock

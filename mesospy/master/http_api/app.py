@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 
 from mesospy.master.http_api.calls import CallFailed, Gate
@@ -14,6 +15,7 @@ from mesospy.master.master import Master
 from mesospy.master.operator_api import OperatorService
 from mesospy.master.services import SchedulerService
 from mesospy.security.guard import Guard
+from mesospy.security.tls import TLSConfig
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +78,33 @@ async def serve_http(
     ip: str,
     port: int,
     max_body: int,
+    tls: TLSConfig | None = None,
 ) -> HttpServer:
-    """Start the HTTP API on ``ip:port`` (port 0: a free one; see ``master.info.http_port``)."""
+    """Start the HTTP API on ``ip:port`` (port 0: a free one; see ``master.info.http_port``),
+    with the master's TLS when it has one (then HTTPS, client certificates as on gRPC)."""
     app = MasterHttp(master, guard, operator, scheduler)
-    server = HttpServer(app.handle, max_body)
+    server = HttpServer(app.handle, max_body, _ssl_context(tls))
     try:
         bound = await server.start(ip, port)
     except OSError as exc:
         raise HttpPortError(f"cannot serve the HTTP API on {ip}:{port}: {exc.strerror}") from exc
     master.info.http_port = bound
-    log.info("Mesos v1 HTTP API at http://%s:%d/api/v1", ip, bound)
+    scheme = "http" if server.tls is None else "https"
+    log.info("Mesos v1 HTTP API at %s://%s:%d/api/v1", scheme, ip, bound)
     return server
+
+
+def _ssl_context(tls: TLSConfig | None) -> ssl.SSLContext | None:
+    if tls is None or tls.cert is None or tls.key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(tls.cert, tls.key)
+        if tls.ca is not None:
+            context.load_verify_locations(tls.ca)
+            context.verify_mode = (
+                ssl.CERT_REQUIRED if tls.require_client_cert else ssl.CERT_OPTIONAL
+            )
+    except (OSError, ssl.SSLError) as exc:
+        raise HttpPortError(f"cannot use the TLS files for the HTTP API: {exc}") from exc
+    return context

@@ -52,8 +52,9 @@ class CallFailed(Exception):
 class HttpContext:
     """What the gRPC servicers use of their context, for a call that came over HTTP."""
 
-    def __init__(self, metadata: Mapping[str, str]) -> None:
+    def __init__(self, metadata: Mapping[str, str], certificate_name: str | None = None) -> None:
         self._metadata = tuple(metadata.items())
+        self._certificate_name = certificate_name
 
     async def abort(self, code: grpc.StatusCode, details: str = "") -> NoReturn:
         raise CallFailed(code, details)
@@ -62,7 +63,9 @@ class HttpContext:
         return self._metadata
 
     def auth_context(self) -> dict[str, list[bytes]]:
-        return {}  # no client certificates over the HTTP API
+        """As gRPC's: the client certificate's common name, when TLS verified one."""
+        name = self._certificate_name
+        return {"x509_common_name": [name.encode()]} if name else {}
 
     def peer(self) -> str:
         return "http"
@@ -105,7 +108,7 @@ class Gate:
     def admit(self, request: Request, method: str, message: Any) -> Context:
         """Authenticate and check ``message`` as the gRPC ``method``; the context to call
         the servicer with (the caller is set for the handlers, as the interceptor does)."""
-        context = HttpContext(credentials(request))
+        context = HttpContext(credentials(request), request.certificate_name)
         admitted = self.guard.admit(method, message, context)  # type: ignore[arg-type]
         if isinstance(admitted, str):
             name, _, why = admitted.partition(":")
@@ -120,7 +123,13 @@ class Gate:
             return None
         host = info.address.ip or info.ip
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{info.http_port}{path}"
+        return f"{self.scheme}://{host}:{info.http_port}{path}"
+
+    @property
+    def scheme(self) -> str:
+        """Masters of a cluster share their TLS flags: HTTPS on all of them, or on none."""
+        tls = self.m.config.tls
+        return "https" if tls is not None and tls.cert is not None else "http"
 
     def failure(self, exc: CallFailed, request: Request) -> Response:
         """The HTTP answer to a failed call."""

@@ -181,7 +181,7 @@ class Endpoints:
         m = self.gate.m
         if m.leading:
             host = request.header("host") or f"{m.info.ip}:{m.info.http_port}"
-            location = f"http://{host}"
+            location = f"{self.gate.scheme}://{host}"
         else:
             leader = self.gate.leader_url("")
             if leader is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -38,6 +39,8 @@ class Request:
     target: str
     headers: dict[str, str]  # lower-case names
     body: bytes = b""
+    # The common name of the client's TLS certificate, when it presented a verified one.
+    certificate_name: str | None = None
 
     @property
     def path(self) -> str:
@@ -74,14 +77,22 @@ Handler = Callable[[Request], Awaitable[Response]]
 class HttpServer:
     """Serves ``handler`` on ``ip:port``; ``start`` answers the bound port."""
 
-    def __init__(self, handler: Handler, max_body: int = 64 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        max_body: int = 64 * 1024 * 1024,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.handler = handler
         self.max_body = max_body
+        self.tls = tls
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self, ip: str, port: int) -> int:
-        self._server = await asyncio.start_server(self._connection, ip, port, limit=MAX_HEAD)
+        self._server = await asyncio.start_server(
+            self._connection, ip, port, limit=MAX_HEAD, ssl=self.tls
+        )
         bound: int = self._server.sockets[0].getsockname()[1]
         return bound
 
@@ -101,8 +112,9 @@ class HttpServer:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
+        name = _common_name(writer.get_extra_info("peercert"))
         try:
-            while await self._exchange(reader, writer):
+            while await self._exchange(reader, writer, name):
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
@@ -112,7 +124,9 @@ class HttpServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str | None
+    ) -> bool:
         """One request and its answer; whether the connection goes on."""
         try:
             async with asyncio.timeout(IDLE_TIMEOUT):
@@ -126,6 +140,7 @@ class HttpServer:
             return False
         try:
             request, version = _parse_head(head)
+            request.certificate_name = name
             request.body = await self._body(reader, request)
         except BadRequest as exc:
             await _write(writer, text(exc.status, exc.message), False)
@@ -169,6 +184,17 @@ class HttpServer:
                 return bytes(body)
             body += await reader.readexactly(size)
             await reader.readexactly(2)
+
+
+def _common_name(peercert: object) -> str | None:
+    """The subject common name of a verified client certificate (``ssl``'s dict form)."""
+    if not isinstance(peercert, dict):
+        return None
+    for rdn in peercert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return None
 
 
 def _parse_head(head: bytes) -> tuple[Request, str]:
