@@ -1,9 +1,13 @@
-"""With the master's TLS flags the HTTP API is HTTPS, and a verified client certificate
-names the caller as it does over gRPC."""
+"""The HTTP port itself: with the master's TLS flags it is HTTPS, and a verified client certificate
+names the caller as it does over gRPC; a port that cannot be had fails the master in one line."""
 
 from __future__ import annotations
 
+import os
+import socket
 import ssl
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,3 +75,32 @@ def test_plain_http_is_not_served(tls_cluster: tuple[int, Issued]) -> None:
     port, _ = tls_cluster
     with pytest.raises((ConnectionError, OSError)):
         MesosHttp(port).operator({"type": "GET_HEALTH"})
+
+
+def test_a_taken_http_port_fails_the_master_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mesospy",
+                "master",
+                "--port",
+                str(free_port()),
+                "--work-dir",
+                str(tmp_path),
+                "--http-port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"cannot serve the HTTP API on 127.0.0.1:{port}" in lines[0]
