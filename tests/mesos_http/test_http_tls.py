@@ -1,5 +1,6 @@
-"""The HTTP port itself: with the master's TLS flags it is HTTPS, and a verified client certificate
-names the caller as it does over gRPC; a port that cannot be had fails the master in one line."""
+"""The HTTP port itself: with the master's TLS flags it is HTTPS, and a verified client
+certificate names the caller as over gRPC; a port it cannot have fails the master in one line.
+"""
 
 from __future__ import annotations
 
