@@ -117,9 +117,13 @@ def test_state_json_has_mesos_keys(api: MesosHttp) -> None:
 
 
 def test_metrics_snapshot_and_redirect(api: MesosHttp) -> None:
+    api.operator({"type": "GET_ROLES"})
     metrics = api.request("GET", "/metrics/snapshot").json()
     assert isinstance(metrics, dict) and metrics
     assert all(isinstance(v, int | float) for v in metrics.values())
+    # HTTP calls count as their gRPC twins do.
+    key = 'mesospy_master_calls_total{api="operator",result="OK",type="GetRoles"}'
+    assert metrics[key] >= 1
     redirect = api.request("GET", "/master/redirect")
     assert redirect.status == 307
     assert redirect.headers["location"] == f"http://127.0.0.1:{api.port}"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
-from typing import Any, NoReturn, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, NoReturn, TypeVar, cast
 
 import grpc
 
@@ -22,6 +22,7 @@ from mesospy.security.auth import Caller
 from mesospy.security.credentials import PRINCIPAL_KEY, SECRET_KEY
 from mesospy.security.guard import Guard, serve_as
 
+T = TypeVar("T")
 # The gRPC servicers' context type, which ``HttpContext`` stands in for.
 Context = grpc.aio.ServicerContext[Any, Any]
 STATUS = {
@@ -115,6 +116,39 @@ class Gate:
             raise CallFailed(grpc.StatusCode[name], why)
         serve_as(admitted if isinstance(admitted, Caller) else None)
         return cast(Context, context)  # what the servicers use of a gRPC context
+
+    async def call(
+        self,
+        request: Request,
+        method: str,
+        message: Any,
+        handler: Callable[[Any, Context], Awaitable[T]],
+    ) -> T:
+        """Admit ``message`` and run the servicer's ``handler`` on it, counted in the call
+        metrics as its gRPC twin is."""
+        try:
+            answer = await handler(message, self.admit(request, method, message))
+        except CallFailed as exc:
+            self.m.metrics.calls.count(method, message, exc.code.name)
+            raise
+        self.m.metrics.calls.count(method, message, "OK")
+        return answer
+
+    async def open_stream(
+        self,
+        request: Request,
+        method: str,
+        message: Any,
+        handler: Callable[[Any, Context], AsyncIterator[T]],
+    ) -> tuple[T, AsyncIterator[T]]:
+        """Admit a streaming call and take its first item (refusals come before it): the
+        item and the rest of the stream."""
+
+        async def first(message: Any, context: Context) -> tuple[T, AsyncIterator[T]]:
+            items = handler(message, context)
+            return await anext(items), items
+
+        return await self.call(request, method, message, first)
 
     def leader_url(self, path: str) -> str | None:
         """The leader's HTTP address for ``path`` (None: unknown, or no HTTP API there)."""

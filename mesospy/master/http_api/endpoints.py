@@ -12,7 +12,7 @@ from typing import Any
 
 import grpc
 
-from mesospy.master.http_api.calls import CallFailed, Gate
+from mesospy.master.http_api.calls import CallFailed, Context, Gate
 from mesospy.master.http_api.mesos_json import Json, to_json
 from mesospy.master.http_api.wire import Request, Response, text
 from mesospy.master.operator_api import OperatorService
@@ -162,9 +162,15 @@ class Endpoints:
         self.service = service
 
     async def state(self, request: Request) -> Response:
-        context = self.gate.admit(request, METHOD + "GetState", opb.GetStateRequest())
-        snapshot = await self.service.GetState(opb.GetStateRequest(), context)
-        flags = await self.service.GetFlags(opb.GetFlagsRequest(), context)
+        async def state_and_flags(
+            message: opb.GetStateRequest, context: Context
+        ) -> tuple[opb.GetStateResponse, opb.GetFlagsResponse]:
+            snapshot = await self.service.GetState(message, context)
+            return snapshot, await self.service.GetFlags(opb.GetFlagsRequest(), context)
+
+        snapshot, flags = await self.gate.call(
+            request, METHOD + "GetState", opb.GetStateRequest(), state_and_flags
+        )
         m = self.gate.m
         doc = state_document(
             m.id,
@@ -190,8 +196,9 @@ class Endpoints:
         return text(307, f"the leading master is at {location}", {"Location": location})
 
     async def metrics(self, request: Request) -> Response:
-        context = self.gate.admit(request, METHOD + "GetMetrics", opb.GetMetricsRequest())
-        answer = await self.service.GetMetrics(opb.GetMetricsRequest(), context)
+        answer = await self.gate.call(
+            request, METHOD + "GetMetrics", opb.GetMetricsRequest(), self.service.GetMetrics
+        )
         return Response(200, json.dumps(dict(sorted(answer.metrics.items()))).encode(), JSON)
 
     def _task_query(self, request: Request) -> tuple[str, str, str]:
@@ -218,8 +225,7 @@ class Endpoints:
         message = apb.ReadFileRequest(
             framework_id=framework_id, task_id=task_id, path=path, offset=offset, length=length
         )
-        context = self.gate.admit(request, METHOD + "ReadFile", message)
-        answer = await self.service.ReadFile(message, context)
+        answer = await self.gate.call(request, METHOD + "ReadFile", message, self.service.ReadFile)
         doc = {
             "data": answer.data.decode(errors="replace"),
             "offset": answer.offset,
@@ -230,8 +236,9 @@ class Endpoints:
     async def browse(self, request: Request) -> Response:
         framework_id, task_id, path = self._task_query(request)
         message = apb.ListFilesRequest(framework_id=framework_id, task_id=task_id, path=path)
-        context = self.gate.admit(request, METHOD + "ListFiles", message)
-        answer = await self.service.ListFiles(message, context)
+        files_answer = await self.gate.call(
+            request, METHOD + "ListFiles", message, self.service.ListFiles
+        )
         files = [
             {
                 "path": f.path,
@@ -242,7 +249,7 @@ class Endpoints:
                 "uid": "",
                 "gid": "",
             }
-            for f in answer.files
+            for f in files_answer.files
         ]
         return Response(200, json.dumps(files).encode(), JSON)
 

@@ -322,11 +322,10 @@ class OperatorHttp:
             if call is None:
                 raise bad(f"unknown call type {kind!r}; known: {', '.join(KNOWN)}")
             message = call.request(doc)
-            context = self.gate.admit(request, METHOD + call.method, message)
             handler: Callable[[Message, Context], Awaitable[Message]] = getattr(
                 self.service, call.method
             )
-            answer = await handler(message, context)
+            answer = await self.gate.call(request, METHOD + call.method, message, handler)
         except CallFailed as exc:
             return self.gate.failure(exc, request)
         if call.answer is None:
@@ -341,9 +340,9 @@ class OperatorHttp:
         if not isinstance(interval, int | float):
             raise bad("subscribe.heartbeat_interval_seconds must be a number")
         message = opb.SubscribeRequest(heartbeat_interval_seconds=float(interval))
-        context = self.gate.admit(request, METHOD + "Subscribe", message)
-        events = self.service.Subscribe(message, context)
-        first = await anext(events)  # refusals (not leading, bad interval) come before it
+        first, events = await self.gate.open_stream(
+            request, METHOD + "Subscribe", message, self.service.Subscribe
+        )
         heartbeat = message.heartbeat_interval_seconds or 15.0
 
         async def frames() -> AsyncIterator[bytes]:

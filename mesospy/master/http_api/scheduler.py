@@ -90,8 +90,7 @@ class SchedulerHttp:
                     "answered with"
                 )
             call.stream_id = stream_id
-            context = self.gate.admit(request, METHOD + "Send", call)
-            await self.service.Send(call, context)
+            await self.gate.call(request, METHOD + "Send", call, self.service.Send)
         except CallFailed as exc:
             if exc.code == grpc.StatusCode.FAILED_PRECONDITION:
                 # Mesos answers a call that cannot be made now (e.g. an old stream) 400.
@@ -102,9 +101,9 @@ class SchedulerHttp:
     async def _subscribe(self, request: Request, call: Call) -> Response:
         accept = request.header("accept", JSON).lower()
         binary = PROTOBUF in accept and JSON not in accept
-        context = self.gate.admit(request, METHOD + "Subscribe", call)
-        batches = self.service.Subscribe(call, context)
-        first = await anext(batches)  # refusals come before the first batch
+        first, batches = await self.gate.open_stream(
+            request, METHOD + "Subscribe", call, self.service.Subscribe
+        )
         subscribed = next((e for e in first.events if e.type == spb.Event.SUBSCRIBED), None)
         if subscribed is None:  # pragma: no cover - SUBSCRIBED is always queued first
             await batches.aclose()  # type: ignore[attr-defined]
