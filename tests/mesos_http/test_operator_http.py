@@ -84,6 +84,13 @@ def test_an_unknown_agent_is_404(api: MesosHttp) -> None:
     assert "nope" in answer.text
 
 
+def test_formats_other_than_json_are_415_and_406(api: MesosHttp) -> None:
+    protobuf = api.post("/api/v1", b"\x08\x01", Content_Type="application/x-protobuf")
+    assert protobuf.status == 415 and "application/json" in protobuf.text
+    accept = api.post("/api/v1", {"type": "GET_HEALTH"}, Accept="application/x-protobuf")
+    assert accept.status == 406 and "application/json" in accept.text
+
+
 def test_get_only_is_405_and_unknown_paths_404(api: MesosHttp) -> None:
     assert api.request("GET", "/api/v1").status == 405
     assert api.request("GET", "/no/such/thing").status == 404

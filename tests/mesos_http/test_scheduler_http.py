@@ -143,7 +143,7 @@ def test_bad_calls_are_400_and_change_nothing(api: MesosHttp) -> None:
     no_stream = api.post(SCHEDULER, {"type": "DECLINE", "framework_id": {"value": "f"}})
     assert no_stream.status == 400 and "Mesos-Stream-Id" in no_stream.text
     unsupported = api.post(SCHEDULER, b"x", Content_Type="text/plain")
-    assert unsupported.status == 400 and "Content-Type" in unsupported.text
+    assert unsupported.status == 415 and "Content-Type" in unsupported.text
     assert _framework_ids(api) <= before  # none registered (an earlier test's may go)
 
 

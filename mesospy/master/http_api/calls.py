@@ -44,10 +44,11 @@ STATUS = {
 class CallFailed(Exception):
     """A call answered with an error status (from a servicer's abort, or refused)."""
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+    def __init__(self, code: grpc.StatusCode, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status  # an HTTP status of its own (415, 406), else the code's
 
 
 class HttpContext:
@@ -70,6 +71,15 @@ class HttpContext:
 
     def peer(self) -> str:
         return "http"
+
+
+def unsupported(kind: str, supported: str) -> CallFailed:
+    """415: a body in a format this API does not read."""
+    return CallFailed(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"Content-Type {kind!r} is not supported here; send {supported}",
+        415,
+    )
 
 
 def credentials(request: Request) -> dict[str, str]:
@@ -173,6 +183,6 @@ class Gate:
                 return text(
                     307, f"this master is not the leader; try {location}", {"Location": location}
                 )
-        status = STATUS.get(exc.code, 500)
+        status = exc.status or STATUS.get(exc.code, 500)
         headers = {"WWW-Authenticate": 'Basic realm="mesospy"'} if status == 401 else {}
         return text(status, exc.message or exc.code.name, headers)

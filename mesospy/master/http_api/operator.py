@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
-from mesospy.master.http_api.calls import CallFailed, Context, Gate
+from mesospy.master.http_api.calls import CallFailed, Context, Gate, unsupported
 from mesospy.master.http_api.mesos_json import Json, nanoseconds, to_json
 from mesospy.master.http_api.recordio import record
 from mesospy.master.http_api.wire import Request, Response
@@ -36,9 +36,13 @@ def body_json(request: Request) -> Json:
     """The call's JSON object; 400 for anything else."""
     kind = request.header("content-type", JSON).split(";")[0].strip().lower()
     if kind not in (JSON, "", "*/*"):
+        raise unsupported(kind, JSON)
+    accept = request.header("accept", JSON).lower()
+    if JSON not in accept and "*/*" not in accept and "application/*" not in accept:
         raise CallFailed(
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"Content-Type {kind!r} is not supported here; send application/json",
+            f"Accept {accept!r}: the operator API answers only {JSON}",
+            406,
         )
     try:
         doc = json.loads(request.body or b"null")

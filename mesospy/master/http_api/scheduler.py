@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import grpc
 from google.protobuf.message import DecodeError
 
-from mesospy.master.http_api.calls import CallFailed, Gate
+from mesospy.master.http_api.calls import CallFailed, Gate, unsupported
 from mesospy.master.http_api.mesos_json import MappingError, from_json, to_json
 from mesospy.master.http_api.recordio import record
 from mesospy.master.http_api.wire import Request, Response, text
@@ -44,10 +44,7 @@ def parse_call(request: Request) -> Call:
             raise _bad(f"the body is not a mesospy.v1.Call: {exc}") from None
         return call
     if kind not in (JSON, ""):
-        raise CallFailed(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            f"Content-Type {kind!r} is not supported; send {JSON} or {PROTOBUF}",
-        )
+        raise unsupported(kind, f"{JSON} or {PROTOBUF}")
     try:
         doc = json.loads(request.body or b"null")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
