@@ -7,6 +7,7 @@ import base64
 import time
 import urllib.parse
 
+import pytest
 from mesos_http_client import (
     SCHEDULER,
     EventStream,
@@ -92,6 +93,10 @@ def test_operator_events_files_and_teardown(api: MesosHttp) -> None:
         assert torn.status == 200, torn.text
         removed = events.until("FRAMEWORK_REMOVED")["framework_removed"]
         assert removed["framework_info"]["id"] == {"value": framework_id}
+        error = stream.until("ERROR")["error"]
+        assert error["message"]
+        with pytest.raises(EOFError):
+            stream.next(timeout=10)  # the master ends the scheduler's stream
         again = api.operator({"type": "TEARDOWN", "teardown": {"framework_id": {"value": "no"}}})
         assert again.status == 404 and "no" in again.text
     finally:
@@ -154,6 +159,27 @@ def test_protobuf_content_type(api: MesosHttp) -> None:
         assert garbage.status == 400 and "mesospy.v1.Call" in garbage.text
     finally:
         stream.close()
+
+
+def test_a_framework_fails_over_to_a_new_subscription(api: MesosHttp) -> None:
+    first = subscribe(api, "http-failover", failover_timeout=600)
+    framework_id = first.next()["subscribed"]["framework_id"]["value"]
+    old_stream_id = first.headers["mesos-stream-id"]
+    second = subscribe(api, "http-failover", failover_timeout=600, id={"value": framework_id})
+    try:
+        subscribed = second.next()["subscribed"]
+        assert subscribed["framework_id"] == {"value": framework_id}
+        assert second.headers["mesos-stream-id"] != old_stream_id
+        stale = api.post(
+            SCHEDULER,
+            {"type": "REVIVE", "framework_id": {"value": framework_id}},
+            Mesos_Stream_Id=old_stream_id,
+        )
+        assert stale.status == 400 and "stream_id" in stale.text
+        assert call(api, second, framework_id, {"type": "TEARDOWN"}).status == 202
+    finally:
+        first.close()
+        second.close()
 
 
 def test_closing_the_stream_disconnects_the_framework(api: MesosHttp) -> None:
