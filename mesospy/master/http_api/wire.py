@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 log = logging.getLogger(__name__)
 
 MAX_HEAD = 64 * 1024
-# A connection that sends nothing for this long between requests is closed.
+# A connection that sends nothing for this long between requests (or stalls in one) is closed.
 IDLE_TIMEOUT = 120.0
 
 
@@ -141,7 +141,8 @@ class HttpServer:
         try:
             request, version = _parse_head(head)
             request.certificate_name = name
-            request.body = await self._body(reader, request)
+            async with asyncio.timeout(IDLE_TIMEOUT):  # a client that stalls mid-body
+                request.body = await self._body(reader, request)
         except BadRequest as exc:
             await _write(writer, text(exc.status, exc.message), False)
             return False
