@@ -162,6 +162,10 @@ def test_mesos_json_argv_commands_and_calls() -> None:
         {"name": "n", "role": "r", "capabilities": [{"type": "MULTI_ROLE"}]}, pb.FrameworkInfo()
     )
     assert list(info.roles) == ["r"] and list(info.capabilities) == [pb.FrameworkInfo.MULTI_ROLE]
+    info = from_json({"name": "n", "capabilities": [{"type": "REGION_AWARE"}]}, pb.FrameworkInfo())
+    assert not info.capabilities  # capabilities mesospy lacks are advisory: left out
+    with pytest.raises(MappingError, match=r"operations\[0\].type 'RESERVE' .* LAUNCH"):
+        from_json({"type": "ACCEPT", "accept": {"operations": [{"type": "RESERVE"}]}}, spb.Call())
     with pytest.raises(MappingError, match="task_id"):
         from_json({"task_id": {"nope": 1}}, pb.TaskInfo())
     with pytest.raises(MappingError):

@@ -235,6 +235,8 @@ def _in(desc: Descriptor, doc: Json, where: str) -> Json:
                 value = value.get("labels", [])
             if not isinstance(value, list):
                 raise MappingError(f"{path} must be a list")
+            if f.type == FieldDescriptor.TYPE_ENUM:  # e.g. capabilities: unknown ones are
+                value = [v for v in value if not _unknown_name(f, v)]  # advisory, dropped
             out[name] = [_value_in(desc, f, v, f"{path}[{i}]") for i, v in enumerate(value)]
         else:
             out[name] = _value_in(desc, f, value, path)
@@ -246,11 +248,21 @@ def _value_in(desc: Descriptor, f: Any, value: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise MappingError(f"{where} must be a JSON object")
         return _in(f.message_type, value, where)
+    if f.type == FieldDescriptor.TYPE_ENUM and _unknown_name(f, value):
+        known = ", ".join(
+            n for n in f.enum_type.values_by_name if f.enum_type.values_by_name[n].number
+        )
+        raise MappingError(f"{where} {value!r} is not supported here; one of: {known}")
     if _is_id(desc, f) and isinstance(value, dict):
         if not isinstance(value.get("value"), str):
             raise MappingError(f'{where} must be {{"value": "<id>"}}')
         return value["value"]
     return value
+
+
+def _unknown_name(f: Any, value: Any) -> bool:
+    """A string that names no value of the enum field ``f``."""
+    return isinstance(value, str) and value not in f.enum_type.values_by_name
 
 
 def _scalar_value(doc: Json, key: str, where: str) -> Any:
