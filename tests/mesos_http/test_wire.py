@@ -166,6 +166,9 @@ def test_mesos_json_argv_commands_and_calls() -> None:
     assert not info.capabilities  # capabilities mesospy lacks are advisory: left out
     with pytest.raises(MappingError, match=r"operations\[0\].type 'RESERVE' .* LAUNCH"):
         from_json({"type": "ACCEPT", "accept": {"operations": [{"type": "RESERVE"}]}}, spb.Call())
+    with pytest.raises(MappingError, match=r"\[0\]\.executor.*command"):
+        launch = {"type": "LAUNCH", "launch": {"task_infos": [{"executor": {}}]}}
+        from_json({"type": "ACCEPT", "accept": {"operations": [launch]}}, spb.Call())
     with pytest.raises(MappingError, match="task_id"):
         from_json({"task_id": {"nope": 1}}, pb.TaskInfo())
     with pytest.raises(MappingError):

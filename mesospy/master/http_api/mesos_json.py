@@ -338,6 +338,15 @@ def _attributes_in(doc: Json, where: str) -> Json:
     return doc
 
 
+def _task_info_in(doc: Json, where: str) -> Json:
+    if "executor" in doc:
+        raise MappingError(
+            f"{where}.executor: a task's own ExecutorInfo is not supported; give its "
+            '"command" (mesospy runs it under its command executor)'
+        )
+    return doc
+
+
 def _call_in(doc: Json, where: str) -> Json:
     ack = doc.pop("acknowledge", None)
     if ack is not None:
@@ -353,4 +362,5 @@ _IN: dict[str, Callable[[Json, str], Json]] = {
     "mesospy.v1.AgentInfo": _attributes_in,
     "mesospy.v1.Offer": _attributes_in,
     "mesospy.v1.Call": _call_in,
+    "mesospy.v1.TaskInfo": _task_info_in,
 }
