@@ -193,3 +193,32 @@ def test_mesos_json_events_use_mesos_names() -> None:
     out = to_json(offer)
     assert out["id"] == {"value": "o"} and out["allocation_info"] == {"role": "*"}
     assert out["attributes"] == [{"name": "rack", "type": "TEXT", "text": {"value": "r1"}}]
+
+
+def test_a_client_going_away_closes_its_stream() -> None:
+    async def main() -> None:
+        closed = asyncio.Event()
+
+        async def forever() -> AsyncIterator[bytes]:
+            yield record(b"{}")
+            await asyncio.Event().wait()  # never another piece
+            yield b""  # pragma: no cover
+
+        async def close() -> None:
+            closed.set()
+
+        async def handler(request: Request) -> Response:
+            return Response(200, stream=forever(), on_close=close)
+
+        server = HttpServer(handler)
+        port = await server.start("127.0.0.1", 0)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST /s HTTP/1.1\r\n\r\n")
+            await reader.readuntil(b"{}")
+            writer.close()
+            await asyncio.wait_for(closed.wait(), 5)
+        finally:
+            await server.stop()
+
+    asyncio.run(main())

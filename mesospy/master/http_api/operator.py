@@ -359,4 +359,9 @@ class OperatorHttp:
             finally:
                 await events.aclose()  # type: ignore[attr-defined]
 
-        return Response(200, content_type=JSON, stream=frames())
+        return Response(
+            200,
+            content_type=JSON,
+            stream=frames(),
+            on_close=events.aclose,  # type: ignore[attr-defined]
+        )

@@ -124,4 +124,5 @@ class SchedulerHttp:
             content_type=PROTOBUF if binary else JSON,
             headers={STREAM_ID: subscribed.subscribed.stream_id},
             stream=frames(),
+            on_close=batches.aclose,  # type: ignore[attr-defined]
         )

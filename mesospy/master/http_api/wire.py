@@ -63,6 +63,8 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     # A streamed body (chunked): the server writes each piece as it comes.
     stream: AsyncIterator[bytes] | None = None
+    # Run once a stream is over, however it ended (even before its first piece).
+    on_close: Callable[[], Awaitable[object]] | None = None
 
 
 def text(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -266,7 +268,7 @@ async def _stream(
         for task in (gone, pumping):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            with contextlib.suppress(Exception):
-                await aclose()
+        for close in (getattr(stream, "aclose", None), response.on_close):
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
