@@ -210,3 +210,23 @@ def test_closing_the_stream_disconnects_the_framework(api: MesosHttp) -> None:
         Mesos_Stream_Id="whatever",
     )
     assert answer.status == 400 and "disconnected" in answer.text
+
+
+def test_drain_then_reactivate_an_agent(api: MesosHttp) -> None:
+    """Last in this module: it takes the agent out of offers for a while."""
+    agent_id = api.operator({"type": "GET_AGENTS"}).json()["get_agents"]["agents"][0]["agent_info"][
+        "id"
+    ]
+    bad = api.operator(
+        {"type": "DRAIN_AGENT", "drain_agent": {"agent_id": agent_id, "max_grace_period": 5}}
+    )
+    assert bad.status == 400 and "nanoseconds" in bad.text
+    drain = {"agent_id": agent_id, "max_grace_period": {"nanoseconds": 1_000_000_000}}
+    answer = api.operator({"type": "DRAIN_AGENT", "drain_agent": drain})
+    assert answer.status == 200, answer.text
+    agent = api.operator({"type": "GET_AGENTS"}).json()["get_agents"]["agents"][0]
+    assert agent["drain_info"]["state"] in ("DRAINING", "DRAINED")
+    answer = api.operator({"type": "REACTIVATE_AGENT", "reactivate_agent": {"agent_id": agent_id}})
+    assert answer.status == 200, answer.text
+    agent = api.operator({"type": "GET_AGENTS"}).json()["get_agents"]["agents"][0]
+    assert agent["active"] is True and "drain_info" not in agent
