@@ -60,6 +60,12 @@ def test_unknown_call_type_is_400_with_the_known_ones(api: MesosHttp) -> None:
     assert "GET_STATE" in answer.text
 
 
+def test_mesos_calls_without_a_counterpart_are_501_and_say_what_to_use(api: MesosHttp) -> None:
+    answer = api.operator({"type": "START_MAINTENANCE", "start_maintenance": {"machines": []}})
+    assert answer.status == 501
+    assert "START_MAINTENANCE is not available" in answer.text and "DRAIN_AGENT" in answer.text
+
+
 def test_malformed_json_is_400(api: MesosHttp) -> None:
     answer = api.post("/api/v1", b'{"type": "GET_STATE"')
     assert answer.status == 400

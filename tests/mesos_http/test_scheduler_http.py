@@ -136,6 +136,8 @@ def test_bad_calls_are_400_and_change_nothing(api: MesosHttp) -> None:
     before = _framework_ids(api)
     unknown = api.post(SCHEDULER, {"type": "LAUNCH_EVERYTHING"})
     assert unknown.status == 400 and "unknown call type 'LAUNCH_EVERYTHING'" in unknown.text
+    message = api.post(SCHEDULER, {"type": "MESSAGE"})
+    assert message.status == 501 and "MESSAGE is not available" in message.text
     malformed = api.post(SCHEDULER, b'{"type": "SUBSCRIBE", ')
     assert malformed.status == 400 and "not JSON" in malformed.text
     nameless = api.post(SCHEDULER, {"type": "SUBSCRIBE", "subscribe": {"framework_info": {}}})

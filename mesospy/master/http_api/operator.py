@@ -270,6 +270,44 @@ CALLS: dict[str, OperatorCall] = {
     ),
 }
 KNOWN = sorted([*CALLS, "SUBSCRIBE"])
+# Mesos's call types that mesospy has no counterpart for, and what to use instead.
+UNSUPPORTED = {
+    **dict.fromkeys(
+        [
+            "GET_MAINTENANCE_STATUS",
+            "GET_MAINTENANCE_SCHEDULE",
+            "UPDATE_MAINTENANCE_SCHEDULE",
+            "START_MAINTENANCE",
+            "STOP_MAINTENANCE",
+        ],
+        "maintenance schedules are not kept here; drain, deactivate, reactivate or mark gone "
+        "agents (DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT, MARK_AGENT_GONE)",
+    ),
+    **dict.fromkeys(
+        [
+            "RESERVE_RESOURCES",
+            "UNRESERVE_RESOURCES",
+            "CREATE_VOLUMES",
+            "DESTROY_VOLUMES",
+            "GROW_VOLUME",
+            "SHRINK_VOLUME",
+        ],
+        "reservations and persistent volumes are not supported yet",
+    ),
+    **dict.fromkeys(
+        ["GET_QUOTA", "SET_QUOTA", "REMOVE_QUOTA", "UPDATE_QUOTA"],
+        "quota is not supported yet; weights are (GET_WEIGHTS, UPDATE_WEIGHTS)",
+    ),
+    **dict.fromkeys(
+        ["GET_EXECUTORS"], "tasks run under the agents' own command executor; see GET_TASKS"
+    ),
+    **dict.fromkeys(
+        ["GET_LOGGING_LEVEL", "SET_LOGGING_LEVEL"], "the log level is the master's --log-level flag"
+    ),
+    **dict.fromkeys(
+        ["LIST_FILES", "READ_FILE"], "read a task's sandbox with /files/browse and /files/read"
+    ),
+}
 
 
 # ------------------------------------------------------------------ events
@@ -323,6 +361,10 @@ class OperatorHttp:
             if kind == "SUBSCRIBE":
                 return await self._subscribe(request, doc)
             call = CALLS.get(kind) if isinstance(kind, str) else None
+            if isinstance(kind, str) and kind in UNSUPPORTED:
+                raise CallFailed(
+                    grpc.StatusCode.UNIMPLEMENTED, f"{kind} is not available: {UNSUPPORTED[kind]}"
+                )
             if call is None:
                 raise bad(f"unknown call type {kind!r}; known: {', '.join(KNOWN)}")
             message = call.request(doc)

@@ -33,6 +33,19 @@ def _bad(message: str) -> CallFailed:
     return CallFailed(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
+# Mesos's scheduler calls that mesospy has no counterpart for.
+UNSUPPORTED = {
+    "ACCEPT_INVERSE_OFFERS": "there are no inverse offers: maintenance drains agents instead",
+    "DECLINE_INVERSE_OFFERS": "there are no inverse offers: maintenance drains agents instead",
+    "MESSAGE": "there are no custom executors to send framework messages to",
+    "SHUTDOWN": "there are no custom executors to shut down; KILL the task",
+    "REQUEST": "resource requests are not taken; offers come by themselves (REVIVE)",
+    "ACKNOWLEDGE_OPERATION_STATUS": "offer operations other than LAUNCH are not supported",
+    "RECONCILE_OPERATIONS": "offer operations other than LAUNCH are not supported",
+    "UPDATE_FRAMEWORK": "SUBSCRIBE again with the framework's id and its new FrameworkInfo",
+}
+
+
 def parse_call(request: Request) -> Call:
     """The call in the request's body; ``CallFailed`` (400/415) when it is none."""
     kind = request.header("content-type", JSON).split(";")[0].strip().lower()
@@ -53,6 +66,11 @@ def parse_call(request: Request) -> Call:
         raise _bad('the body must be a JSON object such as {"type": "SUBSCRIBE", ...}')
     kind_name = doc.get("type")
     names = [n for n in Call.Type.keys() if n != "UNKNOWN"]  # noqa: SIM118 (an enum wrapper)
+    if isinstance(kind_name, str) and kind_name in UNSUPPORTED:
+        raise CallFailed(
+            grpc.StatusCode.UNIMPLEMENTED,
+            f"{kind_name} is not available: {UNSUPPORTED[kind_name]}",
+        )
     if kind_name not in names:
         known = ", ".join(names)
         raise _bad(f"unknown call type {kind_name!r}; known: {known}")
