@@ -128,6 +128,13 @@ from mesospy.zk.url import parse_zk_url
     type=click.IntRange(0, 65535),
     help="Serve Prometheus metrics at http://IP:PORT/metrics (0: off).",
 )
+@click.option(
+    "--http-port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Serve Mesos's v1 HTTP APIs at http://IP:PORT/api/v1 and /api/v1/scheduler (0: off).",
+)
 @tls_options
 @click.option(
     "--credentials",
@@ -178,6 +185,7 @@ def master(
     agent_removal_timeout: float,
     framework_heartbeat_interval: float,
     metrics_port: int,
+    http_port: int,
     tls_cert: str | None,
     tls_key: str | None,
     tls_ca: str | None,
@@ -238,6 +246,7 @@ def master(
         agent_reregister_timeout=agent_reregister_timeout,
         agent_removal_timeout=agent_removal_timeout,
         metrics_port=metrics_port,
+        http_port=http_port,
         tls=tls_config(tls_cert, tls_key, tls_ca, tls_require_client_cert),
         credentials=credentials,
         authenticate_frameworks=authenticate_frameworks,

@@ -66,6 +66,12 @@ class CallCounter(_ServerInterceptor, Collector):
         self.counts: Counter[tuple[str, str, str]] = Counter()
         self._wrapped: dict[str, Any] = {}
 
+    def count(self, method: str, request: Any, result: str) -> None:
+        """One call that came by another transport (the HTTP API), as its gRPC ``method``."""
+        api = _APIS.get(method.split("/")[1] if method.count("/") >= 2 else "")
+        if api is not None:
+            self.counts[api, _call_type(method, request), result] += 1
+
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(
             "mesospy_master_calls",

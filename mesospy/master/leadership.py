@@ -71,7 +71,7 @@ async def lead_when_elected(
     detector = ZooKeeperDetector(url, session_timeout=config.zk_session_timeout)
     leader: list[str | None] = [None]
     master.leader_address = lambda: leader[0]
-    follower = asyncio.get_running_loop().create_task(_follow(detector, leader))
+    follower = asyncio.get_running_loop().create_task(_follow(detector, leader, master))
     contender = MasterContender(client, url.path, master.info)
     unreachable = asyncio.get_running_loop().create_task(
         _exit_when_unreachable(client, url.hosts, config.zk_session_timeout)
@@ -169,10 +169,12 @@ async def _read_ahead(reader: ZooKeeperRegistry, ahead: list[RegistrySnapshot | 
             log.exception("could not read the registry ahead")
 
 
-async def _follow(detector: ZooKeeperDetector, leader: list[str | None]) -> None:
-    """Keep ``leader[0]`` at the leading master's address, for redirects."""
+async def _follow(detector: ZooKeeperDetector, leader: list[str | None], master: Master) -> None:
+    """Keep ``leader[0]`` at the leading master's address (and ``master.leader_info`` at its
+    MasterInfo), for redirects."""
     while True:
         leader[0] = await detector.wait_change(leader[0])
+        master.leader_info = await detector.leader_info()
 
 
 def _stop(client: KazooClient) -> None:

@@ -12,6 +12,7 @@ import grpc
 
 from mesospy.master.config import MasterConfig
 from mesospy.master.guard import GuardConfigError, build_guard
+from mesospy.master.http_api.app import HttpPortError, serve_http
 from mesospy.master.leadership import lead_when_elected
 from mesospy.master.master import Master
 from mesospy.master.metrics import MetricsPortError, serve_metrics
@@ -86,9 +87,10 @@ async def run_master(
         options=[*SERVER_OPTIONS, *size],
         interceptors=[master.metrics.calls, GuardInterceptor(guard)],
     )
-    spb_grpc.add_SchedulerServicer_to_server(SchedulerService(master), server)  # type: ignore[no-untyped-call]
+    scheduler, operator = SchedulerService(master), OperatorService(master)
+    spb_grpc.add_SchedulerServicer_to_server(scheduler, server)  # type: ignore[no-untyped-call]
     apb_grpc.add_AgentRegistryServicer_to_server(AgentRegistryService(master), server)  # type: ignore[no-untyped-call]
-    opb_grpc.add_OperatorServicer_to_server(OperatorService(master), server)  # type: ignore[no-untyped-call]
+    opb_grpc.add_OperatorServicer_to_server(operator, server)  # type: ignore[no-untyped-call]
     health = await add_standard_services(server, SERVICES, serving=False)
     address = f"{config.ip}:{config.port}"
     try:
@@ -105,6 +107,21 @@ async def run_master(
         metrics_server = serve_metrics(master, config.ip, config.metrics_port)
     except MetricsPortError as exc:
         raise MasterStartError(str(exc)) from exc
+    http_server = None
+    if config.http_port:  # Mesos's v1 HTTP APIs: the same servicers behind another door
+        try:
+            http_server = await serve_http(
+                master,
+                guard,
+                operator,
+                scheduler,
+                config.ip,
+                config.http_port,
+                config.max_message_size,
+                config.tls,
+            )
+        except HttpPortError as exc:
+            raise MasterStartError(str(exc)) from exc
     await server.start()
     log.info("master %s listening on %s:%d", master.id, config.ip, port)
     serving = asyncio.get_running_loop().create_task(_serve_while_leading(master, health))
@@ -121,6 +138,8 @@ async def run_master(
         with contextlib.suppress(asyncio.CancelledError):
             await serving
         await health.shutdown()
+        if http_server is not None:
+            await http_server.stop()
         await server.stop(grace=1.0)
         if metrics_server is not None:
             metrics_server.shutdown()

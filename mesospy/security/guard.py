@@ -67,6 +67,12 @@ def current_caller() -> Caller | None:
     return _CALLER.get()
 
 
+def serve_as(caller: Caller | None) -> None:
+    """Make ``caller`` the current call's caller: for another transport (the master's HTTP
+    API) admitting a call through the same ``Guard``, as the interceptor does for gRPC."""
+    _CALLER.set(caller)
+
+
 def caller_principal() -> str | None:
     caller = _CALLER.get()
     return caller.principal if caller is not None else None

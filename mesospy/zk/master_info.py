@@ -45,6 +45,8 @@ def master_info_to_json(info: pb.MasterInfo) -> bytes:
     }
     if (as_int := _ip_to_uint32(ip)) is not None:
         doc["ip"] = as_int
+    if info.http_port:  # not Mesos's (its port is HTTP): where mesospy's HTTP API is
+        doc["http_port"] = info.http_port
     return json.dumps(doc, sort_keys=True).encode()
 
 
@@ -72,6 +74,7 @@ def master_info_from_json(data: bytes) -> pb.MasterInfo:
         version=str(doc.get("version", "")),
         address=pb.Address(hostname=hostname, ip=ip, port=port),
         pid=str(doc.get("pid") or f"master@{ip}:{port}"),
+        http_port=http_port if isinstance(http_port := doc.get("http_port"), int) else 0,
     )
 
 

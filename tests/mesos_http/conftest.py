@@ -1,0 +1,50 @@
+"""A real cluster whose master serves Mesos's v1 HTTP APIs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mesos_http_client import MesosHttp, http_master_flags
+
+from mesospy.cluster import free_port
+from mesospy.testing import LocalCluster
+from mesospy.testing.zookeeper import ZooKeeperSandbox, ZooKeeperServer
+
+
+@pytest.fixture(scope="module")
+def http_cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[LocalCluster, MesosHttp]]:
+    """A master with its HTTP API on, and one agent."""
+    work_dir: Path = tmp_path_factory.mktemp("mesos-http")
+    port = free_port()
+    with LocalCluster(
+        agents=1,
+        work_dir=work_dir,
+        agent_resources="cpus:4;mem:2048;disk:4096;ports:[31000-31999]",
+        master_flags=http_master_flags(port),
+    ) as cluster:
+        yield cluster, MesosHttp(port)
+
+
+@pytest.fixture
+def api(http_cluster: tuple[LocalCluster, MesosHttp]) -> MesosHttp:
+    return http_cluster[1]
+
+
+@pytest.fixture(scope="module")
+def zookeeper_server() -> Iterator[ZooKeeperServer]:
+    """A real ZooKeeper for the standby-master tests."""
+    with ZooKeeperServer(tick_time_ms=500) as server:
+        yield server
+
+
+@pytest.fixture
+def zookeeper(zookeeper_server: ZooKeeperServer) -> Iterator[ZooKeeperSandbox]:
+    sandbox = ZooKeeperSandbox(zookeeper_server)
+    try:
+        yield sandbox
+    finally:
+        sandbox.close()
