@@ -128,6 +128,13 @@ from mesospy.zk.url import parse_zk_url
     type=click.IntRange(0, 65535),
     help="Serve Prometheus metrics at http://IP:PORT/metrics (0: off).",
 )
+@click.option(
+    "--webui-port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Serve the web dashboard at http://IP:PORT/ (https with --tls-cert; 0: off).",
+)
 @tls_options
 @click.option(
     "--credentials",
@@ -178,6 +185,7 @@ def master(
     agent_removal_timeout: float,
     framework_heartbeat_interval: float,
     metrics_port: int,
+    webui_port: int,
     tls_cert: str | None,
     tls_key: str | None,
     tls_ca: str | None,
@@ -238,6 +246,7 @@ def master(
         agent_reregister_timeout=agent_reregister_timeout,
         agent_removal_timeout=agent_removal_timeout,
         metrics_port=metrics_port,
+        webui_port=webui_port,
         tls=tls_config(tls_cert, tls_key, tls_ca, tls_require_client_cert),
         credentials=credentials,
         authenticate_frameworks=authenticate_frameworks,

@@ -33,6 +33,8 @@ class MasterConfig:
     default_refuse_seconds: float = 5.0
     # Serve Prometheus metrics over HTTP on this port (0: not at all).
     metrics_port: int = 0
+    # Serve the web dashboard over HTTP on this port (0: not at all).
+    webui_port: int = 0
     # After a master (re)starts, agents in the registry have this long to re-register
     # before they are marked unreachable (Mesos: agent_reregister_timeout).
     agent_reregister_timeout: float = 30.0

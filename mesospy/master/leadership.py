@@ -71,6 +71,7 @@ async def lead_when_elected(
     detector = ZooKeeperDetector(url, session_timeout=config.zk_session_timeout)
     leader: list[str | None] = [None]
     master.leader_address = lambda: leader[0]
+    master.leader_info = detector.leader_info
     follower = asyncio.get_running_loop().create_task(_follow(detector, leader))
     contender = MasterContender(client, url.path, master.info)
     unreachable = asyncio.get_running_loop().create_task(

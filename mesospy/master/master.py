@@ -11,7 +11,7 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from mesospy import __version__
@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 # After a change that frees resources, wait this long for more before allocating, so a
 # burst of finished tasks becomes one allocation cycle instead of hundreds.
 ALLOCATION_BATCH_DELAY = 0.005
+
+
+async def _no_leader_info() -> pb.MasterInfo | None:
+    return None
 
 
 class Master:
@@ -66,6 +70,8 @@ class Master:
         self.leading = False
         self.led = asyncio.Event()  # set with ``leading``
         self.leader_address: Callable[[], str | None] = lambda: None
+        # The leader's MasterInfo (with ZooKeeper), for the dashboard's redirects.
+        self.leader_info: Callable[[], Awaitable[pb.MasterInfo | None]] = _no_leader_info
         self._allocation_wanted = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
         self._spawned: set[asyncio.Task[None]] = set()

@@ -24,6 +24,7 @@ from mesospy.v1 import agent_pb2, operator_pb2, scheduler_pb2
 from mesospy.v1 import agent_pb2_grpc as apb_grpc
 from mesospy.v1 import operator_pb2_grpc as opb_grpc
 from mesospy.v1 import scheduler_pb2_grpc as spb_grpc
+from mesospy.webui import WebUIPortError, serve_webui
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,8 @@ async def run_master(
     )
     spb_grpc.add_SchedulerServicer_to_server(SchedulerService(master), server)  # type: ignore[no-untyped-call]
     apb_grpc.add_AgentRegistryServicer_to_server(AgentRegistryService(master), server)  # type: ignore[no-untyped-call]
-    opb_grpc.add_OperatorServicer_to_server(OperatorService(master), server)  # type: ignore[no-untyped-call]
+    operator = OperatorService(master)
+    opb_grpc.add_OperatorServicer_to_server(operator, server)  # type: ignore[no-untyped-call]
     health = await add_standard_services(server, SERVICES, serving=False)
     address = f"{config.ip}:{config.port}"
     try:
@@ -105,6 +107,15 @@ async def run_master(
         metrics_server = serve_metrics(master, config.ip, config.metrics_port)
     except MetricsPortError as exc:
         raise MasterStartError(str(exc)) from exc
+    webui = None
+    if config.webui_port:
+        try:
+            webui = await serve_webui(master, operator, guard, config.ip, config.webui_port)
+        except WebUIPortError as exc:
+            if metrics_server is not None:
+                metrics_server.shutdown()
+            raise MasterStartError(str(exc)) from exc
+        log.info("dashboard at %s", master.info.webui_url)
     await server.start()
     log.info("master %s listening on %s:%d", master.id, config.ip, port)
     serving = asyncio.get_running_loop().create_task(_serve_while_leading(master, health))
@@ -121,6 +132,8 @@ async def run_master(
         with contextlib.suppress(asyncio.CancelledError):
             await serving
         await health.shutdown()
+        if webui is not None:
+            await webui.stop()
         await server.stop(grace=1.0)
         if metrics_server is not None:
             metrics_server.shutdown()

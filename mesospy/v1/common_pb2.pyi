@@ -91,7 +91,7 @@ class Address(_message.Message):
     def __init__(self, hostname: _Optional[str] = ..., ip: _Optional[str] = ..., port: _Optional[int] = ...) -> None: ...
 
 class MasterInfo(_message.Message):
-    __slots__ = ("id", "ip", "port", "hostname", "version", "address", "pid")
+    __slots__ = ("id", "ip", "port", "hostname", "version", "address", "pid", "webui_url")
     ID_FIELD_NUMBER: _ClassVar[int]
     IP_FIELD_NUMBER: _ClassVar[int]
     PORT_FIELD_NUMBER: _ClassVar[int]
@@ -99,6 +99,7 @@ class MasterInfo(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
+    WEBUI_URL_FIELD_NUMBER: _ClassVar[int]
     id: str
     ip: str
     port: int
@@ -106,7 +107,8 @@ class MasterInfo(_message.Message):
     version: str
     address: Address
     pid: str
-    def __init__(self, id: _Optional[str] = ..., ip: _Optional[str] = ..., port: _Optional[int] = ..., hostname: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., pid: _Optional[str] = ...) -> None: ...
+    webui_url: str
+    def __init__(self, id: _Optional[str] = ..., ip: _Optional[str] = ..., port: _Optional[int] = ..., hostname: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., pid: _Optional[str] = ..., webui_url: _Optional[str] = ...) -> None: ...
 
 class AgentInfo(_message.Message):
     __slots__ = ("id", "hostname", "port", "resources", "attributes", "version")

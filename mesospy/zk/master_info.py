@@ -45,6 +45,8 @@ def master_info_to_json(info: pb.MasterInfo) -> bytes:
     }
     if (as_int := _ip_to_uint32(ip)) is not None:
         doc["ip"] = as_int
+    if info.webui_url:
+        doc["webui_url"] = info.webui_url
     return json.dumps(doc, sort_keys=True).encode()
 
 
@@ -72,6 +74,7 @@ def master_info_from_json(data: bytes) -> pb.MasterInfo:
         version=str(doc.get("version", "")),
         address=pb.Address(hostname=hostname, ip=ip, port=port),
         pid=str(doc.get("pid") or f"master@{ip}:{port}"),
+        webui_url=str(doc.get("webui_url") or ""),
     )
 
 
