@@ -95,12 +95,20 @@ async function api(path, options) {
   return body;
 }
 
-function post(path, body) {
-  return api(path, {
+async function post(path, body) {
+  const send = () => api(path, {
     method: "POST",
     headers: { "Content-Type": "application/json", "X-CSRF-Token": model.session.csrf_token },
     body: JSON.stringify(body),
   });
+  try {
+    return await send();
+  } catch (e) {
+    // The session ended (the master restarted, or it expired): take the new one, once.
+    if (e.status !== 403 || !/CSRF/.test(e.message)) throw e;
+    model.session = await api("/api/session");
+    return send();
+  }
 }
 
 async function act(path, body, what) {
