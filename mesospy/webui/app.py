@@ -40,6 +40,7 @@ CONTENT_TYPES = {
 PAGES = frozenset({"/", "/index.html"})
 EVENT_HEARTBEAT = 15.0
 MAX_READ = 1024 * 1024
+LEADER_WAIT = 2.0  # seconds a standby waits to learn the leader's dashboard
 
 Route = Callable[[Request, Session], Awaitable[Response | EventStream]]
 
@@ -145,7 +146,10 @@ class Dashboard:
         return Response(200, data, CONTENT_TYPES.get(suffix, "application/octet-stream"))
 
     async def _leader_url(self) -> str | None:
-        info = await self.m.leader_info()
+        try:  # a standby that cannot reach ZooKeeper answers without the leader
+            info = await asyncio.wait_for(self.m.leader_info(), LEADER_WAIT)
+        except TimeoutError:
+            return None
         if info is None or not info.webui_url or info.id == self.m.id:
             return None
         return info.webui_url.rstrip("/")

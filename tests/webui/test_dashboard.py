@@ -140,6 +140,25 @@ def test_sandbox_follows_a_log_while_the_task_prints(
     assert {"stdout", "stderr"} <= files
 
 
+def test_teardown_button_removes_the_framework(
+    browser: webdriver.Chrome, cluster: LocalCluster
+) -> None:
+    with FrameworkHarness(cluster.master_address, name="doomed") as doomed:
+        doomed.wait(lambda: bool(doomed.driver.framework_id), what="subscribed")
+        fid = doomed.driver.framework_id
+        _open(browser, cluster, "#/frameworks")
+        row = f"#frameworks tr[data-framework-id='{fid}']"
+        button = wait_until(
+            browser, lambda: browser.find_element(By.CSS_SELECTOR, f"{row} button.teardown"), "it"
+        )
+        button.click()
+        browser.switch_to.alert.accept()
+        wait_until(browser, lambda: not rows(browser, row), "the framework's row to go")
+        state = cluster.state()
+        assert fid not in {f.framework_info.id for f in state.frameworks}
+        assert rows(browser, "#frameworks tbody tr")  # the other framework stays
+
+
 def test_a_post_without_the_csrf_token_is_refused(cluster: LocalCluster) -> None:
     assert cluster.master is not None and cluster.master.webui_url
     url = cluster.master.webui_url
