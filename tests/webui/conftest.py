@@ -13,20 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-BROWSER_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1400,1000",
-]
+from mesospy.testing.browser import start_browser
 
 FAST_MASTER = [
     "--allocation-interval",
@@ -39,17 +26,6 @@ FAST_MASTER = [
     "2",
 ]
 AGENT_RESOURCES = "cpus:2;mem:1024;disk:1024;ports:[31000-31999]"
-
-
-def start_browser(user_data_dir: str) -> webdriver.Chrome:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in [*BROWSER_FLAGS, f"--user-data-dir={user_data_dir}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    driver.set_script_timeout(30)
-    return driver
 
 
 @pytest.fixture(scope="module")
