@@ -8,14 +8,12 @@ the handlers are the gRPC API's own); the answer is the call's protobuf answer a
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
-from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from mesospy.master.master import Master
@@ -23,7 +21,9 @@ from mesospy.security.acl import ACTIONS
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import operator_pb2 as opb
-from mesospy.webui.http import EventStream, Request, Response, sse
+from mesospy.webui.encode import to_json
+from mesospy.webui.feed import FULL_TASKS, KEEPALIVE, Feed
+from mesospy.webui.http import EventStream, Request, Response
 from mesospy.webui.operator import OperatorDoor, Refused
 from mesospy.webui.sessions import COOKIE, CSRF_HEADER, Session, Sessions
 
@@ -38,15 +38,10 @@ CONTENT_TYPES = {
     ".png": "image/png",
 }
 PAGES = frozenset({"/", "/index.html"})
-EVENT_HEARTBEAT = 15.0
 MAX_READ = 1024 * 1024
 LEADER_WAIT = 2.0  # seconds a standby waits to learn the leader's dashboard
 
 Route = Callable[[Request, Session], Awaitable[Response | EventStream]]
-
-
-def to_json(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
 
 
 def _read_static(name: str) -> bytes | None:
@@ -63,6 +58,7 @@ class Dashboard:
         self.m = master
         self.door = door
         self.sessions = sessions
+        self.feed = Feed(master)
         self._get: dict[str, Route] = {
             "/api/session": self._session,
             "/api/state": self._state,
@@ -293,10 +289,13 @@ class Dashboard:
     # ---------------------------------------------------------------- live events
 
     async def _events(self, request: Request, session: Session) -> EventStream:
-        # Admitted (or refused) before the stream starts, so a refusal is a plain answer.
-        stream = self.door.subscribe(session.principal, EVENT_HEARTBEAT)
-        first = await anext(stream)
-        return EventStream(_as_sse(first, stream))
+        # The browser's caller is checked as a Subscribe call would be; the events come
+        # from the feed all open dashboards share.
+        subscribe = opb.SubscribeRequest(heartbeat_interval_seconds=KEEPALIVE)
+        self.door.admit(session.principal, "Subscribe", subscribe)
+        full_tasks = _number(request.query, "full_tasks", FULL_TASKS, 0, FULL_TASKS)
+        listener = self.feed.join(full_tasks)
+        return EventStream(self.feed.stream(listener))
 
     # ---------------------------------------------------------------- actions
 
@@ -345,20 +344,3 @@ def _float(form: dict[str, str], name: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise BadInput(f"{name} must be a finite number >= 0, not {form[name]!r}")
     return value
-
-
-async def _as_sse(
-    first: opb.OperatorEvent, stream: AsyncIterator[opb.OperatorEvent]
-) -> AsyncIterator[str]:
-    """Operator events as server-sent events named by their type."""
-    try:
-        yield sse("SUBSCRIBED", json.dumps(to_json(first)))
-        async for event in stream:
-            name = opb.OperatorEvent.Type.Name(event.type)
-            yield sse(name, json.dumps(to_json(event)))
-    except Refused as exc:
-        yield sse("ERROR", json.dumps({"error": exc.message}))
-    finally:
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()

@@ -9,7 +9,6 @@ error comes back as a ``Refused`` with the gRPC code and the handler's message.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
 import grpc
@@ -113,12 +112,3 @@ class OperatorDoor:
         self.admit(principal, method, request)
         handler = getattr(self.service, method)
         return await handler(request, _Context())
-
-    async def subscribe(
-        self, principal: str | None, heartbeat: float
-    ) -> AsyncIterator[opb.OperatorEvent]:
-        """The operator event stream (first SUBSCRIBED with the state, then changes)."""
-        request = opb.SubscribeRequest(heartbeat_interval_seconds=heartbeat)
-        self.admit(principal, "Subscribe", request)
-        async for event in self.service.Subscribe(request, _Context()):  # type: ignore[arg-type]
-            yield event

@@ -159,6 +159,31 @@ def test_teardown_button_removes_the_framework(
         assert rows(browser, "#frameworks tbody tr")  # the other framework stays
 
 
+def test_lean_mode_counts_tasks_live_and_lists_them_on_demand(
+    browser: webdriver.Chrome, cluster: LocalCluster, framework: FrameworkHarness
+) -> None:
+    """As for a cluster with more than FULL_TASKS tasks: the page never holds every task."""
+    assert cluster.master is not None and cluster.master.webui_url
+    before = cluster.state()
+    active = len(before.tasks)
+    browser.get("about:blank")
+    browser.get(cluster.master.webui_url + "?lean#/")
+    wait_until(browser, lambda: browser.find_element(By.CSS_SELECTOR, "#live.on"), "live events")
+    wait_until(browser, lambda: text_of(browser, "#count-tasks .value") == str(active), "count")
+    assert browser.execute_script("return [model.full, model.tasks.size]") == [False, 0]
+    framework.submit([_task("lean-1", "sleep 300")])
+    _running(cluster, "lean-1")
+    wait_until(browser, lambda: text_of(browser, "#count-tasks .value") == str(active + 1), "+1")
+    finished = sum(t.state == pb.TASK_FINISHED for t in cluster.state().completed_tasks)
+    row = "#tasks-by-state tr[data-state='TASK_FINISHED'] td.num"
+    assert text_of(browser, row) == str(finished)
+    browser.find_element(By.CSS_SELECTOR, "#nav a[data-page='tasks']").click()
+    wait_until(browser, lambda: rows(browser, "#task-list tr[data-task-id='lean-1']"), "fetched")
+    state = cluster.state()
+    shown = {r.get_attribute("data-task-id") for r in rows(browser, "#task-list tbody tr")}
+    assert shown == {t.task_id for t in [*state.tasks, *state.completed_tasks]}
+
+
 def test_a_post_without_the_csrf_token_is_refused(cluster: LocalCluster) -> None:
     assert cluster.master is not None and cluster.master.webui_url
     url = cluster.master.webui_url
@@ -184,8 +209,8 @@ def test_drain_button_drains_the_agent_live(
     browser: webdriver.Chrome, cluster: LocalCluster
 ) -> None:
     state = cluster.state()
-    busy = {t.agent_id for t in state.tasks}
-    idle = next(a.agent_info.id for a in state.agents if a.agent_info.id not in busy)
+    # The agent with the fewest tasks (draining kills them; the test ends the module).
+    idle = min(state.agents, key=lambda a: a.active_tasks).agent_info.id
     _open(browser, cluster, "#/agents")
     row = f"#agents tr[data-agent-id='{idle}']"
     button = wait_until(
@@ -194,7 +219,7 @@ def test_drain_button_drains_the_agent_live(
     button.click()
     browser.switch_to.alert.accept()
     # No reload: the page hears of the change from the event stream.
-    wait_until(browser, lambda: text_of(browser, f"{row} .drain-state") == "DRAINED", "DRAINED")
+    wait_until(browser, lambda: text_of(browser, f"{row} .drain-state") == "DRAINED", "DRAINED", 40)
     drained = next(a for a in cluster.state().agents if a.agent_info.id == idle)
     assert drained.drain_state == opb.AgentState.DRAINED
     reactivate = browser.find_element(By.CSS_SELECTOR, f"{row} button.reactivate")

@@ -20,6 +20,9 @@ const model = {
   completed: new Map(),    // "framework/task" -> Task (terminal)
   history: new Map(),      // "framework/task" -> [TaskStatus], oldest first
   unreachable: [],
+  full: true,              // the model holds every task (else: counts, and lists on demand)
+  counts: {},              // task state -> tasks, live
+  remoteVersion: 0,        // bumped on task events when lists are fetched on demand
   permissions: { drain_agents: {}, teardown_frameworks: {} },
   samples: [],             // [{t, alloc, launched}] for the chart
   launched: 0,             // tasks added since the page opened
@@ -124,10 +127,20 @@ let events = null;
 
 function connect() {
   if (events) events.close();
-  events = new EventSource("/api/events");
-  events.addEventListener("SUBSCRIBED", (e) => { load(JSON.parse(e.data).subscribed || {}); setLive(true); });
+  // ?lean in the page's address: never load every task, only counts (lists on demand).
+  const lean = new URLSearchParams(window.location.search).has("lean");
+  events = new EventSource(lean ? "/api/events?full_tasks=0" : "/api/events");
+  events.addEventListener("SUBSCRIBED", (e) => { load(JSON.parse(e.data)); setLive(true); });
   for (const type of ["TASK_ADDED", "TASK_UPDATED"]) {
-    events.addEventListener(type, (e) => { const t = JSON.parse(e.data).task; if (type === "TASK_ADDED") model.launched++; putTask(t); changed(); });
+    events.addEventListener(type, (e) => {
+      const data = JSON.parse(e.data);
+      if (type === "TASK_ADDED") model.launched++;
+      if (data.previous_state) model.counts[data.previous_state] = (model.counts[data.previous_state] || 1) - 1;
+      model.counts[data.task.state] = (model.counts[data.task.state] || 0) + 1;
+      putTask(data.task);
+      model.remoteVersion++;
+      changed();
+    });
   }
   for (const type of ["AGENT_ADDED", "AGENT_UPDATED"]) {
     events.addEventListener(type, (e) => { const a = JSON.parse(e.data).agent; model.agents.set(a.agent_info.id, a); changed(true); });
@@ -157,12 +170,18 @@ function putTask(task) {
     while (list.length > HISTORY) list.shift();
     model.history.set(k, list);
   }
+  if (!model.full) {  // only the statuses of recent tasks are kept
+    while (model.history.size > 5000) model.history.delete(model.history.keys().next().value);
+    return;
+  }
   if (TERMINAL.has(task.state)) { model.tasks.delete(k); model.completed.set(k, task); }
   else model.tasks.set(k, task);
 }
 
 function load(state) {
   model.agents.clear(); model.frameworks.clear(); model.tasks.clear(); model.completed.clear();
+  model.full = state.tasks !== undefined;
+  model.counts = Object.assign({}, state.task_counts || {});
   for (const a of state.agents || []) model.agents.set(a.agent_info.id, a);
   for (const f of state.frameworks || []) model.frameworks.set(f.framework_info.id, f);
   for (const t of state.completed_tasks || []) putTask(t);
@@ -270,6 +289,42 @@ async function logout() {
   render();
 }
 
+// Tasks matching a filter ({state, framework_id, agent_id, task_id, active}): from the
+// model when it holds every task, else one page fetched with GetTasks (again at most every
+// REMOTE_SECONDS while tasks change). null while a fetch is on its way.
+const REMOTE_SECONDS = 2;
+const remote = { key: null, version: -1, at: 0, tasks: null, pending: false };
+
+function tasksFor(filter) {
+  if (model.full) {
+    const pool = filter.active ? [...model.tasks.values()] : [...model.tasks.values(), ...model.completed.values()];
+    return pool.filter((t) => (!filter.state || t.state === filter.state)
+      && (!filter.framework_id || t.framework_id === filter.framework_id)
+      && (!filter.agent_id || t.agent_id === filter.agent_id)
+      && (!filter.task_id || t.task_id === filter.task_id));
+  }
+  const k = JSON.stringify(filter);
+  const now = Date.now() / 1000;
+  if (remote.key !== k) { remote.key = k; remote.tasks = null; remote.version = -1; remote.at = 0; }
+  const stale = remote.version !== model.remoteVersion && now - remote.at >= REMOTE_SECONDS;
+  if (stale && !remote.pending) {
+    remote.pending = true;
+    const version = model.remoteVersion;
+    const states = filter.state ? [filter.state] : (filter.active ? STATES.filter((x) => !TERMINAL.has(x)) : []);
+    const query = new URLSearchParams({ include_completed: filter.active ? "0" : "1", limit: "1000" });
+    if (states.length) query.set("state", states.join(","));
+    for (const name of ["framework_id", "agent_id", "task_id"]) if (filter[name]) query.set(name, filter[name]);
+    api(`/api/tasks?${query}`).then((answer) => {
+      if (remote.key === k) { remote.tasks = answer.tasks || []; remote.total = answer.total || 0; remote.version = version; remote.at = Date.now() / 1000; }
+    }).catch((e) => notice(e.message)).finally(() => { remote.pending = false; changed(); });
+  } else if (remote.version !== model.remoteVersion && !remote.pending) {
+    setTimeout(changed, REMOTE_SECONDS * 1000);
+  }
+  return remote.tasks;
+}
+
+function loadingOr(tasks, view) { return tasks === null ? h("p", { class: "muted" }, "Loading tasks…") : view(tasks); }
+
 function table(columns, rows, attrs) {
   return h("table", attrs || {},
     h("thead", {}, h("tr", {}, columns.map((c) => h("th", { class: c.num ? "num" : "" }, c.title)))),
@@ -325,8 +380,8 @@ function chart() {
 
 pages.overview = function () {
   const { total, used } = totals();
-  const byState = {};
-  for (const t of [...model.tasks.values(), ...model.completed.values()]) byState[t.state] = (byState[t.state] || 0) + 1;
+  const byState = model.counts;
+  const active = Object.entries(byState).filter(([s]) => !TERMINAL.has(s)).reduce((n, [, c]) => n + c, 0);
   const draining = [...model.agents.values()].filter((a) => a.drain_state && a.drain_state !== "NOT_DRAINING").length;
   const resourceCards = ["cpus", "mem", "disk", "gpus"].filter((n) => total[n]).map((n) => {
     const share = total[n] ? Math.min(1, (used[n] || 0) / total[n]) : 0;
@@ -345,7 +400,7 @@ pages.overview = function () {
       card("count-unreachable", "unreachable agents", model.unreachable.length),
       card("count-draining", "draining or drained", draining),
       card("count-frameworks", "frameworks", model.frameworks.size),
-      card("count-tasks", "active tasks", model.tasks.size),
+      card("count-tasks", "active tasks", active),
       ...resourceCards),
     h("h2", {}, "Allocation and task rate"),
     chart(),
@@ -406,7 +461,7 @@ pages.agents = function (r) {
 function agentPage(id) {
   const a = model.agents.get(id);
   if (!a) return h("p", {}, `Agent ${id} is not connected to this master (or not yet loaded).`);
-  const tasks = [...model.tasks.values()].filter((t) => t.agent_id === id);
+  const tasks = tasksFor({ agent_id: id, active: true });
   return [
     h("h1", {}, `Agent ${a.agent_info.hostname}`),
     h("dl", { class: "props", id: "agent-props" },
@@ -422,8 +477,8 @@ function agentPage(id) {
       h("dt", {}, "offered"), h("dd", {}, resourceText(a.offered_resources)),
       h("dt", {}, "attributes"), h("dd", {}, Object.entries(a.agent_info.attributes || {}).map(([k, v]) => `${k}:${v}`).join(", ") || "—"),
       h("dt", {}, "actions"), h("dd", { "data-agent-id": id }, agentButtons(a))),
-    h("h2", {}, `Tasks (${tasks.length})`),
-    tasksTable(tasks),
+    h("h2", {}, `Tasks (${tasks === null ? "…" : tasks.length})`),
+    loadingOr(tasks, tasksTable),
   ];
 }
 
@@ -452,8 +507,9 @@ pages.frameworks = function (r) {
     const f = model.frameworks.get(r.parts[0]);
     if (!f) return h("p", {}, `Framework ${r.parts[0]} is not registered with this master.`);
     const info = f.framework_info;
-    const tasks = [...model.tasks.values()].filter((t) => t.framework_id === info.id);
-    const done = [...model.completed.values()].filter((t) => t.framework_id === info.id);
+    const all = tasksFor({ framework_id: info.id }) || [];
+    const tasks = all.filter((t) => !TERMINAL.has(t.state));
+    const done = all.filter((t) => TERMINAL.has(t.state));
     return [h("h1", {}, `Framework ${info.name}`),
       h("dl", { class: "props" },
         h("dt", {}, "id"), h("dd", {}, info.id), h("dt", {}, "user"), h("dd", {}, info.user || ""),
@@ -502,25 +558,26 @@ pages.tasks = function (r) {
   const search = h("input", { id: "filter-search", placeholder: "id, name or label", value: q.get("q") || "",
     onchange: (e) => setQuery("q", e.target.value) });
   const text = (q.get("q") || "").toLowerCase();
-  const all = [...model.tasks.values(), ...model.completed.values()];
-  const tasks = all.filter((t) => (!q.get("state") || t.state === q.get("state"))
-    && (!q.get("framework") || t.framework_id === q.get("framework"))
-    && (!q.get("agent") || t.agent_id === q.get("agent"))
-    && (!text || t.task_id.toLowerCase().includes(text) || (t.name || "").toLowerCase().includes(text) || labelText(t).toLowerCase().includes(text)));
-  return [h("h1", {}, `Tasks (${tasks.length} of ${all.length})`),
+  const all = Object.values(model.counts).reduce((n, c) => n + c, 0);
+  const matching = tasksFor({ state: q.get("state") || "", framework_id: q.get("framework") || "", agent_id: q.get("agent") || "" });
+  const tasks = matching === null ? null : matching.filter((t) => !text || t.task_id.toLowerCase().includes(text)
+    || (t.name || "").toLowerCase().includes(text) || labelText(t).toLowerCase().includes(text));
+  return [h("h1", {}, `Tasks (${tasks === null ? "…" : tasks.length} of ${all})`),
     h("div", { class: "filters" },
       select("state", STATES.map((s) => [s, short(s)])),
       select("framework", [...model.frameworks.values()].map((f) => [f.framework_info.id, f.framework_info.name])),
       select("agent", [...model.agents.values()].map((a) => [a.agent_info.id, `${a.agent_info.hostname}:${a.agent_info.port}`])),
       search),
-    h("div", { id: "task-list" }, tasksTable(tasks))];
+    h("div", { id: "task-list" }, loadingOr(tasks, tasksTable))];
 };
 
 function taskPage(frameworkId, taskId) {
   const k = key(frameworkId, taskId);
-  const t = model.tasks.get(k) || model.completed.get(k);
+  const found = tasksFor({ framework_id: frameworkId, task_id: taskId });
+  if (found === null) return h("p", { class: "muted" }, "Loading…");
+  const t = found[0];
   if (!t) return h("p", {}, `Task ${taskId} of framework ${frameworkId} is unknown to this master.`);
-  const history = model.history.get(k) || [];
+  const history = model.history.get(k) || (t.status ? [t.status] : []);
   const command = t.command ? (t.command.shell || (t.command.argv || []).join(" ")) : "";
   return [h("h1", {}, `Task ${taskId}`),
     h("dl", { class: "props", id: "task-props" },
