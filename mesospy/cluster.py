@@ -86,7 +86,8 @@ class Daemon:
     @property
     def webui_url(self) -> str | None:
         """Where its dashboard is served (a master with ``--webui-port``), if it is."""
-        return f"http://127.0.0.1:{self.webui_port}/" if self.webui_port else None
+        scheme = "https" if "--tls-cert" in self.args else "http"  # the master's own cert
+        return f"{scheme}://127.0.0.1:{self.webui_port}/" if self.webui_port else None
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -101,6 +101,12 @@ class Dashboard:
         fresh = session is None
         if session is None:
             session = self.sessions.new()
+        if (
+            session.principal is None
+            and request.certificate_name is not None
+            and self.door.trusts_certificates
+        ):
+            session.principal, session.via = request.certificate_name, "certificate"
         if request.method == "POST":
             problem = self._forged(request, session, fresh)
             if problem:
@@ -173,6 +179,7 @@ class Dashboard:
             "csrf_token": session.csrf,
             "login_required": self.door.login_required,
             "login_possible": self.door.login_possible,
+            "via": session.via,
             "may_view": views,
             "master": {"id": self.m.id, "address": f"{self.m.info.ip}:{self.m.info.port}"},
         }

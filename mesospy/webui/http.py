@@ -33,6 +33,9 @@ class Request:
     headers: dict[str, str]  # lower-case names
     body: bytes = b""
     client: str = ""
+    # The subject common name of the client's TLS certificate (verified: the server
+    # requires certificates), if it presented one.
+    certificate_name: str | None = None
 
     def cookies(self) -> dict[str, str]:
         jar: dict[str, str] = {}
@@ -136,6 +139,7 @@ class HTTPServer:
         self._connections.add(task)
         peer = writer.get_extra_info("peername")
         client = str(peer[0]) if peer else ""
+        certificate = _common_name(writer.get_extra_info("peercert"))
         try:
             while True:
                 try:
@@ -147,6 +151,7 @@ class HTTPServer:
                     return
                 if request is None:
                     return
+                request.certificate_name = certificate
                 try:
                     answer = await self.handler(request)
                 except Exception:
@@ -204,6 +209,17 @@ async def _read_request(reader: asyncio.StreamReader, client: str) -> Request | 
     url = urlsplit(target)
     query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
     return Request(method.upper(), unquote(url.path), query, headers, body, client)
+
+
+def _common_name(peercert: Any) -> str | None:
+    """The subject CN of a certificate as ``ssl`` reports it (None: no certificate)."""
+    if not peercert:
+        return None
+    for rdn in peercert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return None
 
 
 def _head(status: int, headers: list[tuple[str, str]]) -> bytes:

@@ -71,6 +71,11 @@ class OperatorDoor:
     def login_possible(self) -> bool:
         return self.guard.authenticator.store is not None
 
+    @property
+    def trusts_certificates(self) -> bool:
+        """Verified client certificates name their caller (--tls-require-client-cert)."""
+        return self.guard.authenticator.trust_certificates
+
     def verify(self, principal: str, secret: str) -> bool:
         store = self.guard.authenticator.store
         return store is not None and store.verify(principal, secret)

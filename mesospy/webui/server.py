@@ -24,6 +24,11 @@ def _ssl_context(tls: TLSConfig | None) -> ssl.SSLContext | None:
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(str(tls.cert), str(tls.key))
+    if tls.require_client_cert and tls.ca is not None:
+        # As on the gRPC port: only a certificate of the CA gets in, and it names the
+        # caller (so a browser with one needs no login).
+        context.load_verify_locations(str(tls.ca))
+        context.verify_mode = ssl.CERT_REQUIRED
     return context
 
 

@@ -250,8 +250,8 @@ function renderWho() {
   if (!s) return;
   const items = [];
   if (s.principal) {
-    items.push(h("span", { id: "principal" }, s.principal));
-    items.push(h("button", { id: "logout", onclick: logout }, "Log out"));
+    items.push(h("span", { id: "principal", title: s.via === "certificate" ? "by its client certificate" : "" }, s.principal));
+    if (s.via !== "certificate") items.push(h("button", { id: "logout", onclick: logout }, "Log out"));
   } else if (s.login_possible) {
     items.push(h("a", { href: "#/login", id: "login-link" }, "Log in"));
   }
