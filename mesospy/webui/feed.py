@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -37,17 +38,17 @@ Event = opb.OperatorEvent
 FULL_TASKS = 5_000  # up to this many tasks, a snapshot carries them all
 KEEPALIVE = 15.0  # seconds between comments on a quiet stream (proxies close idle ones)
 MAX_BEHIND = 10_000  # events a browser may lag before it is cut off (it reconnects)
-_END = ""
+_END = None  # ends a listener's stream
 
 
 class Listener:
     """One browser's stream: SSE text, ended by ``_END``."""
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.cut = False
 
-    def put(self, text: str) -> None:
+    def put(self, text: str | None) -> None:
         if self.cut:
             return
         if self.queue.qsize() >= MAX_BEHIND:
@@ -57,15 +58,24 @@ class Listener:
         self.queue.put_nowait(text)
 
     async def texts(self) -> AsyncIterator[str]:
+        """What is queued, in one piece per wake-up: under a stream of events a socket
+        write per event would cost more than the events."""
         while True:
             try:
                 text = await asyncio.wait_for(self.queue.get(), KEEPALIVE)
             except TimeoutError:
                 yield ": keepalive\n\n"
                 continue
+            batch: list[str] = []
+            while text is not _END:
+                batch.append(text)
+                if self.queue.empty():
+                    break
+                text = self.queue.get_nowait()
+            if batch:
+                yield "".join(batch)
             if text is _END:
                 return
-            yield text
 
 
 class Feed:
@@ -89,8 +99,10 @@ class Feed:
         if self._subscriber is None:
             self._start()
         self._catch_up()
+        started = time.monotonic()
         listener = Listener()
         listener.put(sse("SUBSCRIBED", json.dumps(self.snapshot(min(full_tasks, FULL_TASKS)))))
+        log.debug("a dashboard's snapshot took %.3f s", time.monotonic() - started)
         self.listeners.add(listener)
         return listener
 
@@ -128,15 +140,18 @@ class Feed:
     def _start(self) -> None:
         # Subscribing and reading the state happen without an await between them, as in
         # the operator API's Subscribe: no change falls between the two.
+        # The index is read from the master's records, not from a GetState answer: that
+        # would build a protobuf of each of 100,000 tasks for their states alone.
         self._subscriber = self.m.events.subscribe(KEEPALIVE)
-        state = snapshot.state_snapshot(self.m)
         self._active.clear()
         self._done.clear()
         self.counts.clear()
-        for task in state.completed_tasks:
-            self._count(task)
-        for task in state.tasks:
-            self._count(task)
+        for done in self.m.state.completed_tasks:
+            self._record((done.framework_id, done.task_id), done.state)
+        for framework in self.m.state.frameworks.values():
+            for tasks in (framework.tasks, framework.unreachable_tasks):
+                for task in tasks.values():
+                    self._record((task.framework_id, task.task_id), task.latest_state)
         self._pump = asyncio.get_running_loop().create_task(self._run(), name="webui-feed")
 
     def _stop(self) -> None:
@@ -190,20 +205,22 @@ class Feed:
 
     def _count(self, task: pb.Task) -> int | None:
         """Record the task's state; the state it had before (None: new to the feed)."""
-        key = (task.framework_id, task.task_id)
+        return self._record((task.framework_id, task.task_id), task.state)
+
+    def _record(self, key: tuple[str, str], state: int) -> int | None:
         before = self._active.pop(key, None)
         if before is None:
             before = self._done.pop(key, None)
         if before is not None:
             self.counts[before] -= 1
-        self.counts[task.state] += 1
-        if is_terminal(task.state):
-            self._done[key] = task.state
+        self.counts[state] += 1
+        if is_terminal(state):
+            self._done[key] = state
             while len(self._done) > self.m.config.max_completed_tasks:
                 _, dropped = self._done.popitem(last=False)
                 self.counts[dropped] -= 1
         else:
-            self._active[key] = task.state
+            self._active[key] = state
         return before
 
     def _encode(self, event: Event) -> str | None:

@@ -143,11 +143,12 @@ function connect() {
     });
   }
   for (const type of ["AGENT_ADDED", "AGENT_UPDATED"]) {
-    events.addEventListener(type, (e) => { const a = JSON.parse(e.data).agent; model.agents.set(a.agent_info.id, a); changed(true); });
+    // Permissions are per agent and framework: asked again only when one comes or goes.
+    events.addEventListener(type, (e) => { const a = JSON.parse(e.data).agent; const known = model.agents.has(a.agent_info.id); model.agents.set(a.agent_info.id, a); changed(!known); });
   }
   events.addEventListener("AGENT_REMOVED", (e) => { model.agents.delete(JSON.parse(e.data).agent_id); changed(true); });
   for (const type of ["FRAMEWORK_ADDED", "FRAMEWORK_UPDATED"]) {
-    events.addEventListener(type, (e) => { const f = JSON.parse(e.data).framework; model.frameworks.set(f.framework_info.id, f); changed(true); });
+    events.addEventListener(type, (e) => { const f = JSON.parse(e.data).framework; const known = model.frameworks.has(f.framework_info.id); model.frameworks.set(f.framework_info.id, f); changed(!known); });
   }
   events.addEventListener("FRAMEWORK_REMOVED", (e) => { model.frameworks.delete(JSON.parse(e.data).framework_id); changed(true); });
   events.addEventListener("ERROR", (e) => { notice(JSON.parse(e.data).error); });
