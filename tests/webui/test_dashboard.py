@@ -111,6 +111,12 @@ def test_tasks_filter_and_detail_with_status_history(
     assert not rows(browser, "#task-list tr[data-task-id='sleeper']")  # RUNNING: filtered out
     browser.get(cluster.master.webui_url + "#/tasks?q=suite%3Dwebui")  # type: ignore[union-attr]
     wait_until(browser, lambda: len(rows(browser, "#task-list tbody tr")) == 2, "label search")
+    search = browser.find_element(By.ID, "filter-search")
+    search.clear()
+    search.send_keys("qui")  # narrowed as it is typed, the box kept across live updates
+    wait_until(browser, lambda: len(rows(browser, "#task-list tbody tr")) == 1, "typed search")
+    assert browser.find_element(By.ID, "filter-search").get_attribute("value") == "qui"
+    assert rows(browser, "#task-list tr[data-task-id='quick']")
     fid = framework.driver.framework_id
     browser.get(f"{cluster.master.webui_url}#/tasks/{fid}/quick")  # type: ignore[union-attr]
     wait_until(browser, lambda: "FINISHED" in text_of(browser, "#task-props .task-state"), "detail")

@@ -545,6 +545,10 @@ function agentName(id) { const a = model.agents.get(id); return a ? a.agent_info
 
 function labelText(t) { return (t.labels || []).map((l) => `${l.key}=${l.value}`).join(" "); }
 
+// The list keeps its filter controls across live updates (only the results are redrawn),
+// so typing in the search box is never interrupted.
+const tasksView = { title: null, list: null, controls: {} };
+
 pages.tasks = function (r) {
   if (r.parts.length >= 2) return taskPage(r.parts[0], r.parts.slice(1).join("/"));
   const q = r.query;
@@ -556,21 +560,39 @@ pages.tasks = function (r) {
   const select = (name, options) => h("select", { id: `filter-${name}`, onchange: (e) => setQuery(name, e.target.value) },
     h("option", { value: "" }, `any ${name}`),
     options.map(([value, text]) => h("option", { value, selected: q.get(name) === value }, text)));
-  const search = h("input", { id: "filter-search", placeholder: "id, name or label", value: q.get("q") || "",
-    onchange: (e) => setQuery("q", e.target.value) });
+  tasksView.controls = {
+    state: select("state", STATES.map((x) => [x, short(x)])),
+    framework: select("framework", [...model.frameworks.values()].map((f) => [f.framework_info.id, f.framework_info.name])),
+    agent: select("agent", [...model.agents.values()].map((a) => [a.agent_info.id, `${a.agent_info.hostname}:${a.agent_info.port}`])),
+    q: h("input", { id: "filter-search", placeholder: "id, name or label", value: q.get("q") || "",
+      oninput: (e) => setQuery("q", e.target.value) }),
+  };
+  tasksView.title = h("h1", {});
+  tasksView.list = h("div", { id: "task-list" });
+  fillTasks(r);
+  const c = tasksView.controls;
+  return [tasksView.title, h("div", { class: "filters" }, c.state, c.framework, c.agent, c.q), tasksView.list];
+};
+pages.tasks.keep = true;
+pages.tasks.update = function (r) {
+  if (r.parts.length >= 2) { document.getElementById("main").replaceChildren(...[taskPage(r.parts[0], r.parts.slice(1).join("/"))].flat()); return; }
+  for (const [name, control] of Object.entries(tasksView.controls)) {
+    const want = r.query.get(name) || "";
+    if (control.value !== want && document.activeElement !== control) control.value = want;
+  }
+  fillTasks(r);
+};
+
+function fillTasks(r) {
+  const q = r.query;
   const text = (q.get("q") || "").toLowerCase();
   const all = Object.values(model.counts).reduce((n, c) => n + c, 0);
   const matching = tasksFor({ state: q.get("state") || "", framework_id: q.get("framework") || "", agent_id: q.get("agent") || "" });
   const tasks = matching === null ? null : matching.filter((t) => !text || t.task_id.toLowerCase().includes(text)
     || (t.name || "").toLowerCase().includes(text) || labelText(t).toLowerCase().includes(text));
-  return [h("h1", {}, `Tasks (${tasks === null ? "…" : tasks.length} of ${all})`),
-    h("div", { class: "filters" },
-      select("state", STATES.map((s) => [s, short(s)])),
-      select("framework", [...model.frameworks.values()].map((f) => [f.framework_info.id, f.framework_info.name])),
-      select("agent", [...model.agents.values()].map((a) => [a.agent_info.id, `${a.agent_info.hostname}:${a.agent_info.port}`])),
-      search),
-    h("div", { id: "task-list" }, loadingOr(tasks, tasksTable))];
-};
+  tasksView.title.textContent = `Tasks (${tasks === null ? "…" : tasks.length} of ${all})`;
+  tasksView.list.replaceChildren(...[loadingOr(tasks, tasksTable)].flat());
+}
 
 function taskPage(frameworkId, taskId) {
   const k = key(frameworkId, taskId);
