@@ -24,7 +24,7 @@ from mesospy.v1 import agent_pb2, operator_pb2, scheduler_pb2
 from mesospy.v1 import agent_pb2_grpc as apb_grpc
 from mesospy.v1 import operator_pb2_grpc as opb_grpc
 from mesospy.v1 import scheduler_pb2_grpc as spb_grpc
-from mesospy.webui import WebUIPortError, serve_webui
+from mesospy.webui.server import WebUIPortError, serve_webui
 
 log = logging.getLogger(__name__)
 

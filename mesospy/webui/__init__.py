@@ -1,5 +1,4 @@
-"""The master's web dashboard: pages over the operator API, live by server-sent events."""
+"""The master's web dashboard: pages over the operator API, live by server-sent events.
 
-from mesospy.webui.server import WebUIPortError, serve_webui
-
-__all__ = ["WebUIPortError", "serve_webui"]
+``mesospy.webui.server.serve_webui`` starts it (the master does, with ``--webui-port``).
+"""

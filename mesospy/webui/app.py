@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
@@ -25,7 +26,7 @@ from mesospy.webui.encode import to_json
 from mesospy.webui.feed import FULL_TASKS, KEEPALIVE, Feed
 from mesospy.webui.http import EventStream, Request, Response
 from mesospy.webui.operator import OperatorDoor, Refused
-from mesospy.webui.sessions import COOKIE, CSRF_HEADER, Session, Sessions
+from mesospy.webui.sessions import COOKIE, CSRF_HEADER, LoginThrottle, Session, Sessions
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Dashboard:
         self.door = door
         self.sessions = sessions
         self.feed = Feed(master)
+        self.logins = LoginThrottle()
         self._get: dict[str, Route] = {
             "/api/session": self._session,
             "/api/state": self._state,
@@ -196,9 +198,16 @@ class Dashboard:
             )
         if not principal:
             return Response.error(400, "give a principal and its secret")
+        wait = self.logins.blocked_for(principal, time.monotonic())
+        if wait > 0:
+            return Response.error(
+                429, f"too many failed logins for {principal!r}; try again in {wait:.0f} s"
+            )
         if not self.door.verify(principal, secret):
+            self.logins.failed(principal, time.monotonic())
             await asyncio.sleep(0.2)  # slows guessing a little
             return Response.error(401, "unknown principal or wrong secret")
+        self.logins.succeeded(principal)
         self.sessions.end(session)
         fresh = self.sessions.new(principal, "secret")
         answer = Response.json(self._session_json(fresh))

@@ -17,6 +17,10 @@ COOKIE = "mesospy_session"
 CSRF_HEADER = "x-csrf-token"
 SESSION_SECONDS = 12 * 3600.0
 MAX_SESSIONS = 10_000
+# Failed logins a principal may have in LOGIN_WINDOW seconds before logins are refused
+# for the rest of the window (guessing secrets through the dashboard stays slow).
+MAX_FAILED_LOGINS = 5
+LOGIN_WINDOW = 60.0
 
 
 @dataclass
@@ -68,3 +72,34 @@ class Sessions:
             f"{COOKIE}={session.token}; Path=/; HttpOnly; SameSite=Strict; "
             f"Max-Age={int(SESSION_SECONDS)}{secure}"
         )
+
+
+class LoginThrottle:
+    """Counts failed logins per principal; refuses more once ``MAX_FAILED_LOGINS`` failed
+    within ``LOGIN_WINDOW`` seconds. Pure: the caller passes the time."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, list[float]] = {}
+
+    def _recent(self, principal: str, now: float) -> list[float]:
+        recent = [t for t in self._failures.get(principal, ()) if now - t < LOGIN_WINDOW]
+        if recent:
+            self._failures[principal] = recent
+        else:
+            self._failures.pop(principal, None)
+        return recent
+
+    def blocked_for(self, principal: str, now: float) -> float:
+        """Seconds until ``principal`` may try again (0: now)."""
+        recent = self._recent(principal, now)
+        if len(recent) < MAX_FAILED_LOGINS:
+            return 0.0
+        return LOGIN_WINDOW - (now - recent[0])
+
+    def failed(self, principal: str, now: float) -> None:
+        if len(self._failures) >= MAX_SESSIONS and principal not in self._failures:
+            self._failures.clear()  # bounded: a flood of made-up names forgets them all
+        self._failures.setdefault(principal, []).append(now)
+
+    def succeeded(self, principal: str) -> None:
+        self._failures.pop(principal, None)

@@ -19,7 +19,7 @@ from mesospy.security.channels import ClientSecurity
 from mesospy.security.credentials import Credential
 from mesospy.testing.clusters import running_cluster
 
-SECRETS = {"operator": "op-secret-7f3a", "viewer": "view-secret-91c2"}
+SECRETS = {"operator": "op-secret-7f3a", "viewer": "view-secret-91c2", "guessed": "g-5d1e"}
 ACLS = {
     "register_agents": [{"principals": "ANY"}],
     "view_cluster": [{"principals": ["operator", "viewer"]}],
@@ -151,3 +151,25 @@ def test_no_secret_in_the_page_the_url_or_a_script_readable_cookie(
     assert browser.execute_script("return document.cookie") == ""  # HttpOnly
     cookie = browser.get_cookie("mesospy_session")
     assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+
+
+def test_logins_are_refused_after_five_failures(cluster: LocalCluster) -> None:
+    with urllib.request.urlopen(_url(cluster) + "api/session") as answer:
+        cookie = answer.headers["Set-Cookie"].split(";")[0]
+        token = json.loads(answer.read())["csrf_token"]
+
+    def login(secret: str) -> int:
+        request = urllib.request.Request(
+            _url(cluster) + "api/login",
+            data=json.dumps({"principal": "guessed", "secret": secret}).encode(),
+            headers={"Cookie": cookie, "X-CSRF-Token": token, "Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request) as answer:
+                return answer.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    assert [login(f"guess-{i}") for i in range(5)] == [401] * 5
+    assert login(SECRETS["guessed"]) == 429  # even the right secret, for a minute
