@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 
 from mesospy.master.master import Master
@@ -43,7 +44,8 @@ async def serve_webui(
     try:
         bound = await server.start(ip, port)
     except OSError as exc:
-        raise WebUIPortError(f"cannot serve the dashboard on {ip}:{port}: {exc.strerror}") from exc
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)  # "Address already in use"
+        raise WebUIPortError(f"cannot serve the dashboard on {ip}:{port}: {reason}") from exc
     host = master.info.hostname if ip in ("0.0.0.0", "::", "") else ip
     scheme = "https" if context is not None else "http"
     master.info.webui_url = f"{scheme}://{host}:{bound}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -37,3 +38,21 @@ def test_local_prints_the_dashboard_url_and_it_serves(tmp_path: Path) -> None:
     finally:
         local.send_signal(signal.SIGTERM)
         local.wait(timeout=30)
+
+
+def test_a_dashboard_port_that_is_taken_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        master = subprocess.run(
+            [sys.executable, "-m", "mesospy", "master", "--port", "0", "--webui-port",
+             str(port), "--work-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert master.returncode == 1
+    lines = master.stderr.strip().splitlines()
+    assert lines[-1] == (
+        f"mesospy: error: cannot serve the dashboard on 127.0.0.1:{port}: Address already in use"
+    )
+    assert "Traceback" not in master.stderr
