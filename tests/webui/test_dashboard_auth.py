@@ -122,6 +122,11 @@ def test_a_principal_without_drain_agents_sees_no_drain_button_and_gets_403(
     assert status == 403
     assert "'viewer' may not drain" in str(error)
     assert all(a.drain_state == 0 for a in cluster.state().agents)  # nothing changed
+    browser.get(_url(cluster) + "#/sandbox/some-framework/some-task")
+    refusal = wait_until(
+        browser, lambda: text_of(browser, "#sandbox-files .notice"), "the sandbox's refusal"
+    )
+    assert "'viewer' may not read the sandbox" in refusal
 
 
 def test_an_operator_with_drain_agents_sees_the_buttons(
