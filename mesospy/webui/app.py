@@ -102,7 +102,10 @@ class Dashboard:
         session = self.sessions.get(request.cookies().get(COOKIE))
         fresh = session is None
         if session is None:
-            session = self.sessions.new()
+            # Only the page's first call keeps a session: API calls without a cookie
+            # (scripts, curl) get a passing one, and cannot crowd out the browsers' ones.
+            keep = request.path == "/api/session"
+            session = self.sessions.new() if keep else self.sessions.passing()
         if (
             session.principal is None
             and request.certificate_name is not None
@@ -119,7 +122,7 @@ class Dashboard:
             answer = Response.error(exc.http_status, exc.message)
         except BadInput as exc:
             answer = Response.error(400, str(exc))
-        if fresh and isinstance(answer, Response):
+        if fresh and request.path == "/api/session" and isinstance(answer, Response):
             answer.headers.append(("Set-Cookie", self.sessions.cookie(session)))
         return answer
 

@@ -49,6 +49,11 @@ class Sessions:
             self._by_token.popitem(last=False)
         return session
 
+    def passing(self) -> Session:
+        """An anonymous session for one request, not kept (its CSRF token matches nothing
+        a browser was given)."""
+        return Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+
     def get(self, token: str | None) -> Session | None:
         if not token:
             return None
