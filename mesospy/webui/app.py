@@ -79,6 +79,7 @@ class Dashboard:
             "/api/agents/deactivate": self._deactivate,
             "/api/agents/reactivate": self._reactivate,
             "/api/frameworks/teardown": self._teardown,
+            "/api/weights": self._weights,
         }
 
     # ---------------------------------------------------------------- dispatch
@@ -272,8 +273,20 @@ class Dashboard:
             )
             for framework_id in self.m.state.frameworks
         }
+        roles = {*self.m.registry.weights()}
+        for framework in self.m.state.frameworks.values():
+            roles.update(framework.roles)
+        weights = {
+            role: self.door.may(who, "UpdateWeights", opb.UpdateWeightsRequest(weights={role: 1.0}))
+            for role in sorted(roles)
+        }
         return Response.json(
-            {"drain_agents": agents, "teardown_frameworks": frameworks, "actions": list(ACTIONS)}
+            {
+                "drain_agents": agents,
+                "teardown_frameworks": frameworks,
+                "update_weights": weights,
+                "actions": list(ACTIONS),
+            }
         )
 
     async def _files(self, request: Request, session: Session) -> Response:
@@ -332,6 +345,17 @@ class Dashboard:
     async def _reactivate(self, request: Request, session: Session) -> Response:
         call = opb.AgentRequest(agent_id=request.form().get("agent_id", ""))
         return await self._call(session, "ReactivateAgent", call)
+
+    async def _weights(self, request: Request, session: Session) -> Response:
+        form = request.form()
+        if "weight" not in form:
+            raise BadInput("give a role and its new weight, e.g. {role: 'prod', weight: 2}")
+        try:
+            weight = float(form["weight"])
+        except ValueError:
+            raise BadInput(f"weight must be a number, not {form['weight']!r}") from None
+        call = opb.UpdateWeightsRequest(weights={form.get("role", ""): weight})
+        return await self._call(session, "UpdateWeights", call)
 
     async def _teardown(self, request: Request, session: Session) -> Response:
         call = opb.TeardownFrameworkRequest(framework_id=request.form().get("framework_id", ""))

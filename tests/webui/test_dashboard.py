@@ -14,6 +14,7 @@ from conftest import AGENT_RESOURCES, FAST_MASTER, rows, text_of, wait_until
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
+from mesospy.client import OperatorClient
 from mesospy.cluster import LocalCluster
 from mesospy.resources import Resources
 from mesospy.testing import FrameworkHarness
@@ -188,6 +189,31 @@ def test_lean_mode_counts_tasks_live_and_lists_them_on_demand(
     state = cluster.state()
     shown = {r.get_attribute("data-task-id") for r in rows(browser, "#task-list tbody tr")}
     assert shown == {t.task_id for t in [*state.tasks, *state.completed_tasks]}
+
+
+def test_roles_page_shows_weights_and_sets_one(
+    browser: webdriver.Chrome, cluster: LocalCluster
+) -> None:
+    _open(browser, cluster, "#/roles")
+    row = "#roles tr[data-role='*']"
+    field = wait_until(
+        browser, lambda: browser.find_element(By.CSS_SELECTOR, f"{row} input.weight"), "input"
+    )
+    assert field.get_attribute("value") == "1"
+    field.clear()
+    field.send_keys("2.5")
+    browser.find_element(By.CSS_SELECTOR, f"{row} button.set-weight").click()
+    wait_until(
+        browser,
+        lambda: (
+            browser.find_element(By.CSS_SELECTOR, f"{row} input.weight").get_attribute("value")
+            == "2.5"
+        ),
+        "the new weight, read again",
+    )
+    with OperatorClient(cluster.master_address) as client:
+        assert client.get_weights() == {"*": 2.5}
+        client.update_weights({"*": 1.0})
 
 
 def test_a_post_without_the_csrf_token_is_refused(cluster: LocalCluster) -> None:

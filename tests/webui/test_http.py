@@ -78,6 +78,10 @@ def test_actions_on_unknown_objects_answer_the_handlers_message(cluster: LocalCl
         _post(cluster, "api/agents/drain", {"agent_id": "x", "max_grace_period_seconds": "-1"})
     )
     assert code == 400 and "max_grace_period_seconds" in message
+    code, message = _refusal(_post(cluster, "api/weights", {"role": "*", "weight": "heavy"}))
+    assert code == 400 and "weight must be a number" in message
+    code, message = _refusal(_post(cluster, "api/weights", {"role": "*", "weight": "-1"}))
+    assert code == 400 and "must be a finite number > 0" in message
 
 
 def test_a_cross_origin_post_is_refused(cluster: LocalCluster) -> None:

@@ -688,19 +688,42 @@ pages.sandbox.update = function () { /* the log follows on its own; the model do
 
 // ------------------------------------------------------------------ roles
 
+// Roles are read when the page opens (GetRoles); the table is drawn again when the
+// permissions (which weights may be set) arrive, without asking again.
+const rolesView = { holder: null, answer: null, permissions: null };
+
 pages.roles = function () {
-  const holder = h("div", { id: "roles" }, h("p", { class: "muted" }, "Loading…"));
-  api("/api/roles").then((answer) => {
-    holder.replaceChildren(table([{ title: "role" }, { title: "weight", num: true }, { title: "frameworks", num: true },
-      { title: "tasks", num: true }, { title: "allocated" }, { title: "offered" }],
-      (answer.roles || []).map((role) => h("tr", { "data-role": role.name }, cell(role.name), cell(role.weight, true),
-        cell((role.frameworks || []).length, true), cell(role.active_tasks || 0, true),
-        cell(resourceText(role.allocated)), cell(resourceText(role.offered))))));
-  }).catch((e) => holder.replaceChildren(h("p", { class: "notice" }, e.message)));
-  return [h("h1", {}, "Roles and weights"), holder];
+  rolesView.holder = h("div", { id: "roles" }, h("p", { class: "muted" }, "Loading…"));
+  rolesView.answer = null;
+  api("/api/roles").then((answer) => { rolesView.answer = answer; drawRoles(); })
+    .catch((e) => rolesView.holder.replaceChildren(h("p", { class: "notice" }, e.message)));
+  return [h("h1", {}, "Roles and weights"), rolesView.holder];
 };
+
+function drawRoles() {
+  const answer = rolesView.answer;
+  if (!answer) return;
+  rolesView.permissions = model.permissions;
+  rolesView.holder.replaceChildren(table([{ title: "role" }, { title: "weight", num: true }, { title: "frameworks", num: true },
+    { title: "tasks", num: true }, { title: "allocated" }, { title: "offered" }],
+    (answer.roles || []).map((role) => h("tr", { "data-role": role.name }, cell(role.name), h("td", { class: "num weight-cell" }, weightCell(role)),
+      cell((role.frameworks || []).length, true), cell(role.active_tasks || 0, true),
+      cell(resourceText(role.allocated)), cell(resourceText(role.offered))))));
+}
+
+function weightCell(role) {
+  const weight = role.weight === undefined ? 1 : role.weight;
+  if (!(model.permissions.update_weights || {})[role.name]) return String(weight);
+  const input = h("input", { class: "weight", type: "number", min: "0.001", step: "any", value: weight });
+  const set = h("button", { class: "set-weight", onclick: async () => {
+    await act("/api/weights", { role: role.name, weight: input.value }, `weight of ${role.name}`);
+    currentPage = null;  // read the roles again
+    render();
+  } }, "Set");
+  return h("span", { class: "actions" }, input, set);
+}
 pages.roles.keep = true;
-pages.roles.update = function () { /* fetched when opened */ };
+pages.roles.update = function () { if (rolesView.permissions !== model.permissions) drawRoles(); };
 
 // ------------------------------------------------------------------ start
 
