@@ -54,6 +54,7 @@ class Daemon:
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     metrics_port: int = 0  # 0: it serves no metrics
+    webui_port: int = 0  # 0: it serves no dashboard (masters only)
     killed: bool = False  # a test killed it on purpose
     # Its ports were picked free by LocalCluster for this start: another process may take
     # one before the daemon binds it (then it exits saying so and gets new ones).
@@ -81,6 +82,12 @@ class Daemon:
     def metrics_url(self) -> str | None:
         """Where its Prometheus metrics are served, if they are."""
         return f"http://127.0.0.1:{self.metrics_port}/metrics" if self.metrics_port else None
+
+    @property
+    def webui_url(self) -> str | None:
+        """Where its dashboard is served (a master with ``--webui-port``), if it is."""
+        scheme = "https" if "--tls-cert" in self.args else "http"  # the master's own cert
+        return f"{scheme}://127.0.0.1:{self.webui_port}/" if self.webui_port else None
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -135,11 +142,15 @@ class Daemon:
         new = {str(self.port): free_port()}
         if self.metrics_port:
             new[str(self.metrics_port)] = free_port()
+        if self.webui_port:
+            new[str(self.webui_port)] = free_port()
         for index, arg in enumerate(self.args[:-1]):
-            if arg in ("--port", "--metrics-port") and self.args[index + 1] in new:
+            flags = ("--port", "--metrics-port", "--webui-port")
+            if arg in flags and self.args[index + 1] in new:
                 self.args[index + 1] = str(new[self.args[index + 1]])
         self.port = new[str(self.port)]
         self.metrics_port = new.get(str(self.metrics_port), 0)
+        self.webui_port = new.get(str(self.webui_port), 0)
         self.port_changes += 1
         self.start(env)
         self.picked_ports = True
@@ -168,6 +179,8 @@ class LocalCluster:
     # Serve Prometheus metrics from every master, agent and bundled framework, each on a
     # free port (``Daemon.metrics_url``).
     metrics: bool = False
+    # Serve the dashboard from every master, each on a free port (``Daemon.webui_url``).
+    webui: bool = False
     # Bundled frameworks to run beside the cluster ("batch", "service"): each is started as
     # `mesospy NAME serve --master ... --state WORK_DIR/NAME --port FREE_PORT`.
     frameworks: list[str] = field(default_factory=list)
@@ -270,6 +283,8 @@ class LocalCluster:
         zk_flags = ["--zk", self.zk] if self.zk else []
         metrics_port = free_port() if self.metrics else 0
         metrics_flags = ["--metrics-port", str(metrics_port)] if metrics_port else []
+        webui_port = free_port() if self.webui else 0
+        webui_flags = ["--webui-port", str(webui_port)] if webui_port else []
         daemon = Daemon(
             name,
             [
@@ -280,11 +295,13 @@ class LocalCluster:
                 str(self.work_dir / name),
                 *zk_flags,
                 *metrics_flags,
+                *webui_flags,
                 *self.master_flags,
             ],
             self.work_dir / f"{name}.log",
             port,
             metrics_port=metrics_port,
+            webui_port=webui_port,
         )
         daemon.start()
         daemon.picked_ports = picked

@@ -135,6 +135,13 @@ from mesospy.zk.url import parse_zk_url
     type=click.IntRange(0, 65535),
     help="Serve Mesos's v1 HTTP APIs at http://IP:PORT/api/v1 and /api/v1/scheduler (0: off).",
 )
+@click.option(
+    "--webui-port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Serve the web dashboard at http://IP:PORT/ (https with --tls-cert; 0: off).",
+)
 @tls_options
 @click.option(
     "--credentials",
@@ -186,6 +193,7 @@ def master(
     framework_heartbeat_interval: float,
     metrics_port: int,
     http_port: int,
+    webui_port: int,
     tls_cert: str | None,
     tls_key: str | None,
     tls_ca: str | None,
@@ -247,6 +255,7 @@ def master(
         agent_removal_timeout=agent_removal_timeout,
         metrics_port=metrics_port,
         http_port=http_port,
+        webui_port=webui_port,
         tls=tls_config(tls_cert, tls_key, tls_ca, tls_require_client_cert),
         credentials=credentials,
         authenticate_frameworks=authenticate_frameworks,

@@ -153,6 +153,7 @@ def local(
         master_port=port,
         agent_resources=agent_resources or _share_of_machine(agents),
         metrics=True,
+        webui=True,
         # The bundled frameworks: `mesospy job ...` and `mesospy app ...` work at once.
         frameworks=["batch", "service"],
     )
@@ -168,6 +169,7 @@ def local(
         click.echo(f"mesospy local: master at {cluster.master_address}")
         assert cluster.master is not None
         click.echo(f"mesospy local: metrics at {cluster.master.metrics_url}")
+        click.echo(f"mesospy local: dashboard at {cluster.master.webui_url}")
         for daemon in cluster.agent_daemons:
             click.echo(
                 f"mesospy local: {daemon.name} (port {daemon.port}, "

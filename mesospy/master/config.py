@@ -35,6 +35,8 @@ class MasterConfig:
     metrics_port: int = 0
     # Serve Mesos's v1 HTTP APIs (/api/v1, /api/v1/scheduler...) on this port (0: off).
     http_port: int = 0
+    # Serve the web dashboard over HTTP on this port (0: not at all).
+    webui_port: int = 0
     # After a master (re)starts, agents in the registry have this long to re-register
     # before they are marked unreachable (Mesos: agent_reregister_timeout).
     agent_reregister_timeout: float = 30.0

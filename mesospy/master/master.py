@@ -66,7 +66,8 @@ class Master:
         self.leading = False
         self.led = asyncio.Event()  # set with ``leading``
         self.leader_address: Callable[[], str | None] = lambda: None
-        # The leading master's MasterInfo as it wrote it (with ZooKeeper; for redirects).
+        # The leading master's MasterInfo as it wrote it (with ZooKeeper), kept current by
+        # the leadership follower: for the HTTP API's and the dashboard's redirects.
         self.leader_info: pb.MasterInfo | None = None
         self._allocation_wanted = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []

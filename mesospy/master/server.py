@@ -25,6 +25,7 @@ from mesospy.v1 import agent_pb2, operator_pb2, scheduler_pb2
 from mesospy.v1 import agent_pb2_grpc as apb_grpc
 from mesospy.v1 import operator_pb2_grpc as opb_grpc
 from mesospy.v1 import scheduler_pb2_grpc as spb_grpc
+from mesospy.webui.server import WebUIPortError, serve_webui
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,20 @@ async def run_master(
                 config.tls,
             )
         except HttpPortError as exc:
+            if metrics_server is not None:
+                metrics_server.shutdown()
             raise MasterStartError(str(exc)) from exc
+    webui = None
+    if config.webui_port:
+        try:
+            webui = await serve_webui(master, operator, guard, config.ip, config.webui_port)
+        except WebUIPortError as exc:
+            if http_server is not None:
+                await http_server.stop()
+            if metrics_server is not None:
+                metrics_server.shutdown()
+            raise MasterStartError(str(exc)) from exc
+        log.info("dashboard at %s", master.info.webui_url)
     await server.start()
     log.info("master %s listening on %s:%d", master.id, config.ip, port)
     serving = asyncio.get_running_loop().create_task(_serve_while_leading(master, health))
@@ -140,6 +154,8 @@ async def run_master(
         await health.shutdown()
         if http_server is not None:
             await http_server.stop()
+        if webui is not None:
+            await webui.stop()
         await server.stop(grace=1.0)
         if metrics_server is not None:
             metrics_server.shutdown()

@@ -68,8 +68,9 @@ def current_caller() -> Caller | None:
 
 
 def serve_as(caller: Caller | None) -> None:
-    """Make ``caller`` the current call's caller: for another transport (the master's HTTP
-    API) admitting a call through the same ``Guard``, as the interceptor does for gRPC."""
+    """Make ``caller`` the caller of the work the current task does next: for a second
+    door to the same services (the master's Mesos HTTP API, its dashboard) admitting a call
+    through the same ``Guard``, as the interceptor does for gRPC."""
     _CALLER.set(caller)
 
 

@@ -91,7 +91,7 @@ class Address(_message.Message):
     def __init__(self, hostname: _Optional[str] = ..., ip: _Optional[str] = ..., port: _Optional[int] = ...) -> None: ...
 
 class MasterInfo(_message.Message):
-    __slots__ = ("id", "ip", "port", "hostname", "version", "address", "pid", "http_port")
+    __slots__ = ("id", "ip", "port", "hostname", "version", "address", "pid", "http_port", "webui_url")
     ID_FIELD_NUMBER: _ClassVar[int]
     IP_FIELD_NUMBER: _ClassVar[int]
     PORT_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +100,7 @@ class MasterInfo(_message.Message):
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     HTTP_PORT_FIELD_NUMBER: _ClassVar[int]
+    WEBUI_URL_FIELD_NUMBER: _ClassVar[int]
     id: str
     ip: str
     port: int
@@ -108,7 +109,8 @@ class MasterInfo(_message.Message):
     address: Address
     pid: str
     http_port: int
-    def __init__(self, id: _Optional[str] = ..., ip: _Optional[str] = ..., port: _Optional[int] = ..., hostname: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., pid: _Optional[str] = ..., http_port: _Optional[int] = ...) -> None: ...
+    webui_url: str
+    def __init__(self, id: _Optional[str] = ..., ip: _Optional[str] = ..., port: _Optional[int] = ..., hostname: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., pid: _Optional[str] = ..., http_port: _Optional[int] = ..., webui_url: _Optional[str] = ...) -> None: ...
 
 class AgentInfo(_message.Message):
     __slots__ = ("id", "hostname", "port", "resources", "attributes", "version")

@@ -47,6 +47,8 @@ def master_info_to_json(info: pb.MasterInfo) -> bytes:
         doc["ip"] = as_int
     if info.http_port:  # not Mesos's (its port is HTTP): where mesospy's HTTP API is
         doc["http_port"] = info.http_port
+    if info.webui_url:
+        doc["webui_url"] = info.webui_url
     return json.dumps(doc, sort_keys=True).encode()
 
 
@@ -75,6 +77,7 @@ def master_info_from_json(data: bytes) -> pb.MasterInfo:
         address=pb.Address(hostname=hostname, ip=ip, port=port),
         pid=str(doc.get("pid") or f"master@{ip}:{port}"),
         http_port=http_port if isinstance(http_port := doc.get("http_port"), int) else 0,
+        webui_url=str(doc.get("webui_url") or ""),
     )
 
 

@@ -1,0 +1,180 @@
+"""The dashboard of a master that requires operators to authenticate, with ACLs: login,
+what a principal sees follows the ACLs, and a forbidden action is refused (403)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import AGENT_RESOURCES, FAST_MASTER, rows, text_of, wait_until
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from mesospy.cluster import LocalCluster
+from mesospy.security.channels import ClientSecurity
+from mesospy.security.credentials import Credential
+from mesospy.testing.clusters import running_cluster
+
+SECRETS = {"operator": "op-secret-7f3a", "viewer": "view-secret-91c2", "guessed": "g-5d1e"}
+ACLS = {
+    "register_agents": [{"principals": "ANY"}],
+    "view_cluster": [{"principals": ["operator", "viewer"]}],
+    "drain_agents": [{"principals": ["operator"], "agents": "ANY"}],
+    "read_sandboxes": [{"principals": ["operator"], "users": "ANY"}],
+    "teardown_frameworks": [{"principals": ["operator"], "framework_principals": "ANY"}],
+}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    files: Path = tmp_path_factory.mktemp("security")
+    credentials = files / "credentials"
+    credentials.write_text("".join(f"{p} {s}\n" for p, s in SECRETS.items()))
+    acls = files / "acls.json"
+    acls.write_text(json.dumps(ACLS))
+    flags = [
+        *FAST_MASTER,
+        "--credentials",
+        str(credentials),
+        "--authenticate-operators",
+        "--acls",
+        str(acls),
+    ]
+    with running_cluster(
+        lambda: tmp_path_factory.mktemp("cluster"),
+        agents=2,
+        webui=True,
+        agent_resources=AGENT_RESOURCES,
+        master_flags=flags,
+        client_security=ClientSecurity(None, Credential("operator", SECRETS["operator"])),
+    ) as c:
+        yield c
+
+
+def _url(cluster: LocalCluster) -> str:
+    assert cluster.master is not None and cluster.master.webui_url
+    return cluster.master.webui_url
+
+
+def _login(browser: webdriver.Chrome, cluster: LocalCluster, principal: str, secret: str) -> None:
+    browser.get("about:blank")  # a page of its own, not a jump within the last one
+    browser.delete_all_cookies()
+    browser.get(_url(cluster) + "#/login")
+    field = wait_until(browser, lambda: browser.find_element(By.ID, "login-principal"), "login")
+    field.send_keys(principal)
+    browser.find_element(By.ID, "login-secret").send_keys(secret)
+    browser.find_element(By.ID, "login-submit").click()
+
+
+def _post_from_page(browser: webdriver.Chrome, path: str, body: dict[str, str]) -> list[object]:
+    """POST from the page as its own buttons do (with the session's CSRF token)."""
+    script = """
+        const [path, body, done] = arguments;
+        fetch('/api/session').then((r) => r.json()).then((s) => fetch(path, {
+            method: 'POST',
+            headers: {'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf_token},
+            body: JSON.stringify(body)}))
+        .then((r) => r.json().then((b) => done([r.status, b.error || ''])))
+        .catch((e) => done([0, String(e)]));
+    """
+    answer: list[object] = browser.execute_async_script(script, path, body)
+    return answer
+
+
+def test_nothing_is_shown_without_logging_in(
+    browser: webdriver.Chrome, cluster: LocalCluster
+) -> None:
+    browser.get(_url(cluster))
+    wait_until(browser, lambda: browser.find_element(By.ID, "login-form"), "the login form")
+    assert not rows(browser, "#agents, #count-agents")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(_url(cluster) + "api/state")
+    assert refused.value.code == 401
+    assert "log in" in json.loads(refused.value.read())["error"]
+
+
+def test_a_wrong_secret_is_refused(browser: webdriver.Chrome, cluster: LocalCluster) -> None:
+    _login(browser, cluster, "operator", "not-the-secret")
+    wait_until(
+        browser,
+        lambda: "wrong secret" in text_of(browser, "#login-error"),
+        "the refusal",
+    )
+    assert browser.find_element(By.ID, "login-secret").get_attribute("value") == ""
+
+
+def test_a_principal_without_drain_agents_sees_no_drain_button_and_gets_403(
+    browser: webdriver.Chrome, cluster: LocalCluster
+) -> None:
+    _login(browser, cluster, "viewer", SECRETS["viewer"])
+    wait_until(browser, lambda: text_of(browser, "#principal") == "viewer", "logged in")
+    browser.get(_url(cluster) + "#/agents")
+    state = cluster.state()
+    wait_until(browser, lambda: len(rows(browser, "#agents tbody tr")) == len(state.agents), "rows")
+    wait_until(browser, lambda: browser.find_element(By.CSS_SELECTOR, "#live.on"), "live")
+    assert not rows(browser, "#agents button.drain, #agents button.deactivate")
+    agent_id = state.agents[0].agent_info.id
+    status, error = _post_from_page(browser, "/api/agents/drain", {"agent_id": agent_id})
+    assert status == 403
+    assert "'viewer' may not drain" in str(error)
+    assert all(a.drain_state == 0 for a in cluster.state().agents)  # nothing changed
+    browser.get(_url(cluster) + "#/sandbox/some-framework/some-task")
+    refusal = wait_until(
+        browser, lambda: text_of(browser, "#sandbox-files .notice"), "the sandbox's refusal"
+    )
+    assert "'viewer' may not read the sandbox" in refusal
+
+
+def test_an_operator_with_drain_agents_sees_the_buttons(
+    browser: webdriver.Chrome, cluster: LocalCluster
+) -> None:
+    _login(browser, cluster, "operator", SECRETS["operator"])
+    wait_until(browser, lambda: text_of(browser, "#principal") == "operator", "logged in")
+    browser.get(_url(cluster) + "#/agents")
+    count = len(cluster.state().agents)
+    wait_until(browser, lambda: len(rows(browser, "#agents button.drain")) == count, "buttons")
+
+
+def test_no_secret_in_the_page_the_url_or_a_script_readable_cookie(
+    browser: webdriver.Chrome, cluster: LocalCluster
+) -> None:
+    _login(browser, cluster, "operator", SECRETS["operator"])
+    wait_until(browser, lambda: text_of(browser, "#principal") == "operator", "logged in")
+    for page in ("#/", "#/agents", "#/frameworks", "#/tasks", "#/roles"):
+        browser.get(_url(cluster) + page)
+        wait_until(browser, lambda: browser.find_element(By.CSS_SELECTOR, "#live.on"), "live")
+        assert SECRETS["operator"] not in browser.page_source
+        assert SECRETS["operator"] not in browser.current_url
+    session = browser.execute_async_script(
+        "const done = arguments[0];fetch('/api/session').then((r) => r.text()).then(done);"
+    )
+    assert SECRETS["operator"] not in session
+    assert browser.execute_script("return document.cookie") == ""  # HttpOnly
+    cookie = browser.get_cookie("mesospy_session")
+    assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+
+
+def test_logins_are_refused_after_five_failures(cluster: LocalCluster) -> None:
+    with urllib.request.urlopen(_url(cluster) + "api/session") as answer:
+        cookie = answer.headers["Set-Cookie"].split(";")[0]
+        token = json.loads(answer.read())["csrf_token"]
+
+    def login(secret: str) -> int:
+        request = urllib.request.Request(
+            _url(cluster) + "api/login",
+            data=json.dumps({"principal": "guessed", "secret": secret}).encode(),
+            headers={"Cookie": cookie, "X-CSRF-Token": token, "Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request) as answer:
+                return answer.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    assert [login(f"guess-{i}") for i in range(5)] == [401] * 5
+    assert login(SECRETS["guessed"]) == 429  # even the right secret, for a minute
