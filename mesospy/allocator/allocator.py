@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from itertools import chain, filterfalse
 
 from mesospy.allocator.filters import AgentFilters, Client, FilterSpec, FilterSpecs
+from mesospy.allocator.roles import RoleTree
 from mesospy.allocator.sorter import DRFSorter
 from mesospy.resources import Resources
 
@@ -128,7 +129,7 @@ class Allocator:
         self._rng = random.Random(seed)
         self._agents: dict[str, _Agent] = {}
         self._frameworks: dict[str, _Framework] = {}
-        self._roles: DRFSorter[str] = DRFSorter()
+        self._roles = RoleTree()  # hierarchical: eng, eng/dev, ...
         self._by_role: dict[str, DRFSorter[Client]] = {}  # role -> its (framework, role)s
         self._weights: dict[str, float] = {}
         self._total = Resources.EMPTY
@@ -211,14 +212,13 @@ class Allocator:
 
     def update_weights(self, weights: Mapping[str, float]) -> None:
         """Set role weights (a role's default is 1); a role of weight 2 deserves twice
-        the dominant share of a role of weight 1."""
+        the dominant share of a sibling of weight 1 (`eng/dev` against `eng/ops`)."""
         for role, weight in weights.items():
             if not (math.isfinite(weight) and weight > 0):
                 raise ValueError(f"weight of role {role!r} must be a finite number > 0")
         for role, weight in weights.items():
             self._weights[role] = weight
-            if role in self._roles:
-                self._roles.update_weight(role, weight)
+            self._roles.update_weight(role, weight)
 
     # ------------------------------------------------------------------ agents
 
@@ -427,8 +427,8 @@ class Allocator:
         return max(shares, default=0.0)
 
     def role_share(self, role: str) -> float:
-        """The role's dominant share (unweighted)."""
-        return self._roles.share(role) if role in self._roles else 0.0
+        """The dominant share (unweighted) of the role and every role below it."""
+        return self._roles.share(role)
 
     def has_work(self) -> bool:
         """Whether `allocate` could make an offer now (filters due to expire aside)."""
