@@ -24,11 +24,12 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, filterfalse
 
 from mesospy.allocator.filters import AgentFilters, Client, FilterSpec, FilterSpecs
+from mesospy.allocator.quota import Quota, QuotaCycle
 from mesospy.allocator.roles import RoleTree
 from mesospy.allocator.sorter import DRFSorter
 from mesospy.resources import Resources
@@ -83,6 +84,11 @@ class _Agent:
         self.reachable = True  # the master can talk to it
         self.filters = AgentFilters(wanting, specs)
         self.next_expiry = math.inf  # lower bound on its filters' deadlines
+
+
+# With quota an agent's free pool may be cut into parts for several roles: at most this
+# many fair-share parts per agent and cycle (the rest waits for the next cycle).
+_MAX_PARTS = 4
 
 
 # A framework lists the agents it put filters on while they are at most this many (or an
@@ -143,6 +149,15 @@ class Allocator:
         self._expiries: list[tuple[float, str]] = []  # (deadline, agent): lazy heap
         self._last_spec: FilterSpec | None = None
         self._specs = FilterSpecs()
+        # Quota by role: (guarantees, limits) in thousandths, and the Quota as given.
+        self._quotas: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
+        self._quota_given: dict[str, Quota] = {}
+        # Agents left with free resources that quota kept from everyone: looked at again
+        # once a role under quota gives something back (see _release).
+        self._starved: set[str] = set()
+        self._quota_relaxed = False
+        # (client, agent) of offers cut down by quota: declining one filters the agent.
+        self._capped: set[tuple[Client, str]] = set()
 
     # ------------------------------------------------------------------ frameworks
 
@@ -220,6 +235,29 @@ class Allocator:
             self._weights[role] = weight
             self._roles.update_weight(role, weight)
 
+    def update_quota(self, role: str, quota: Quota) -> None:
+        """Set the role's guarantees and limits (an empty quota removes it); checks of
+        the values (see `quota.quota_problems`) are the caller's."""
+        if quota.is_empty():
+            self._quotas.pop(role, None)
+            self._quota_given.pop(role, None)
+        else:
+            self._quota_given[role] = quota
+            self._quotas[role] = (
+                {n: round(v * 1000) for n, v in quota.guarantees.items() if v > 0},
+                {n: round(v * 1000) for n, v in quota.limits.items()},
+            )
+        self._starved.clear()
+        self._dirty |= self._offerable  # what may be offered to whom has changed
+
+    def quotas(self) -> dict[str, Quota]:
+        """The quota of every role that has one."""
+        return dict(self._quota_given)
+
+    def role_consumed(self, role: str) -> Resources:
+        """What counts towards the role's quota: offered to or used by it and its children."""
+        return self._roles.allocation(role)
+
     # ------------------------------------------------------------------ agents
 
     def add_agent(
@@ -236,6 +274,8 @@ class Allocator:
             total, self._wanting, self._specs, _SCAN_WILLING_MIN + spread
         )
         self._change_total(total, 1)
+        if self._quotas:
+            self._quota_relaxed = True  # a bigger cluster: more spare beyond the headroom
         for (framework_id, role), resources in (used or {}).items():
             self._count_used(agent, framework_id, role, resources)
         self._update_offerable(agent_id, agent)
@@ -316,6 +356,13 @@ class Allocator:
         if agent is None:
             return
         client = self._client(framework_id, role)
+        if self._capped and (client, agent_id) in self._capped:
+            # The offer was cut down by quota, and would be cut the same way again: a
+            # decline refuses the agent, not just the part offered.
+            self._capped.discard((client, agent_id))
+            refused = agent.total
+        else:
+            refused = resources
         held = agent.used.get(client)
         if held is not None:
             # Usually the whole offer comes back; only clamp to what is held otherwise.
@@ -326,7 +373,7 @@ class Allocator:
             return
         if not refuse_seconds > 0:  # also rejects NaN
             return
-        self._add_filter(agent_id, agent, fw, client, resources, now + refuse_seconds)
+        self._add_filter(agent_id, agent, fw, client, refused, now + refuse_seconds)
 
     # ------------------------------------------------------------------ the cycle
 
@@ -335,12 +382,18 @@ class Allocator:
         self._expire_filters(now)
         if not self._wanting or not self._dirty:
             return []
+        if self._quota_relaxed:
+            self._quota_relaxed = False
+            self._dirty |= self._starved & self._offerable
+            self._starved.clear()
         order = sorted(self._dirty)  # sorted first, so the seed alone decides the shuffle
         self._rng.shuffle(order)
         offers: list[Allocation] = []
         n_wanting = len(self._wanting)
         # Usually every client wants offers; then the scan need not ask.
         everyone_wants = n_wanting == sum(map(len, self._by_role.values()))
+        if self._quotas:
+            return self._allocate_with_quota(order, n_wanting, everyone_wants)
         for agent_id in order:
             agent = self._agents[agent_id]
             self._dirty.discard(agent_id)
@@ -359,12 +412,86 @@ class Allocator:
             and filters.n_willing(free, n_wanting) <= agent.scan_willing
         ):
             return self._pick_from(filters.willing(free, self._wanting_version))
+        return next(iter(self._candidates(agent, everyone_wants)), None)
+
+    def _candidates(self, agent: _Agent, everyone_wants: bool) -> Iterable[Client]:
+        """The clients that want offers and are not filtered here, in DRF order."""
+        filters = agent.filters
         candidates: Iterable[Client] = self._in_drf_order()
         if not everyone_wants:
             candidates = filter(self._wanting.__contains__, candidates)
         if len(filters):
-            candidates = filterfalse(filters.blocked(free).__contains__, candidates)
-        return next(iter(candidates), None)
+            candidates = filterfalse(filters.blocked(agent.free).__contains__, candidates)
+        return candidates
+
+    # ------------------------------------------------------------------ the cycle, quota
+
+    def _allocate_with_quota(
+        self, order: list[str], n_wanting: int, everyone_wants: bool
+    ) -> list[Allocation]:
+        """The cycle when some role has quota: per agent, first the roles below their
+        guarantees, then fair share, each offer cut to the limits and the headroom."""
+        cycle = QuotaCycle(self._quotas, self._roles, self._total, self._min_allocatable)
+        offers: list[Allocation] = []
+        for agent_id in order:
+            agent = self._agents[agent_id]
+            self._dirty.discard(agent_id)
+            if agent.filters.blocks_all(agent.free, n_wanting):
+                continue
+            # Stage 1 once, then fair share until the agent is used up: what one role's
+            # limit leaves over goes to the next role in the same cycle.
+            stages = [cycle.guarantee_offer] if cycle.needy else []
+            stages += [cycle.fair_offer] * _MAX_PARTS
+            for offer_for in stages:
+                picked = self._pick_within(agent, n_wanting, everyone_wants, offer_for)
+                if picked is None:
+                    if offer_for is cycle.fair_offer:
+                        break
+                    continue
+                client, resources = picked
+                offers.append(self._offer(agent_id, agent, client, resources))
+                cycle.taken(client[1], resources)
+                if agent_id not in self._offerable:
+                    break
+            else:
+                if agent_id in self._offerable:
+                    self._dirty.add(agent_id)  # parts left over: next cycle
+                continue
+            if agent_id in self._offerable:
+                self._starved.add(agent_id)  # quota kept some of it from everyone
+        return offers
+
+    def _pick_within(
+        self,
+        agent: _Agent,
+        n_wanting: int,
+        everyone_wants: bool,
+        offer_for: Callable[[str, Resources], Resources | None],
+    ) -> tuple[Client, Resources] | None:
+        """The first client in DRF order for whose role `offer_for` allows an offer."""
+        filters, free = agent.filters, agent.free
+        candidates: Iterable[Client]
+        if (
+            len(filters) >= agent.scan_willing
+            and filters.n_willing(free, n_wanting) <= agent.scan_willing
+        ):
+            candidates = self._sorted_drf(filters.willing(free, self._wanting_version))
+        else:
+            candidates = self._candidates(agent, everyone_wants)
+        seen: dict[str, Resources | None] = {}
+        for client in candidates:
+            role = client[1]
+            if role in seen:
+                resources = seen[role]
+            else:
+                resources = seen[role] = offer_for(role, free)
+            if resources is not None:
+                return client, resources
+        return None
+
+    def _sorted_drf(self, clients: set[Client]) -> list[Client]:
+        by_role, roles = self._by_role, self._roles
+        return sorted(clients, key=lambda c: (roles.key(c[1]), by_role[c[1]].key(c)))
 
     def _in_drf_order(self) -> Iterable[Client]:
         """Every client, roles by weighted dominant share, then frameworks within each."""
@@ -383,13 +510,22 @@ class Allocator:
         roles = self._roles
         return min(clients, key=lambda c: (roles.key(c[1]), by_role[c[1]].key(c)))
 
-    def _offer(self, agent_id: str, agent: _Agent, client: Client) -> Allocation:
+    def _offer(
+        self, agent_id: str, agent: _Agent, client: Client, part: Resources | None = None
+    ) -> Allocation:
+        """Offer the agent's free pool, or `part` of it (cut down by quota)."""
         framework_id, role = client = self._client(*client)
         resources = agent.free
-        agent.free = Resources.EMPTY
+        if part is None or part is resources:
+            agent.free = Resources.EMPTY
+            self._offerable.discard(agent_id)
+        else:
+            resources, agent.free = part, resources - part
+            self._capped.add((client, agent_id))
+            if not any(agent.free.contains(m) for m in self._min_allocatable):
+                self._offerable.discard(agent_id)
         held = agent.used.get(client)
         agent.used[client] = resources if held is None else held + resources
-        self._offerable.discard(agent_id)
         self._roles.allocated(role, resources)
         self._by_role[role].allocated(client, resources)
         return Allocation(framework_id, agent_id, role, resources)
@@ -516,10 +652,13 @@ class Allocator:
         else:
             del agent.used[client]
         agent.free = agent.free + freed
+        if self._quotas:
+            self._quota_relaxed = True  # room under a limit, or more spare than headroom
         self._roles.unallocated(role, freed)
         self._by_role[role].unallocated(client, freed)
         self._update_offerable(agent_id, agent)
         if not left:
+            self._capped.discard((client, agent_id))
             self._drop_client_if_idle(framework_id, role)
 
     def _update_offerable(self, agent_id: str, agent: _Agent) -> None:
