@@ -449,7 +449,19 @@ class Allocator:
                         break
                     continue
                 client, resources = picked
-                offers.append(self._offer(agent_id, agent, client, resources))
+                offer = self._offer(agent_id, agent, client, resources)
+                last = offers[-1] if offers else None
+                if last is not None and (last.framework_id, last.agent_id, last.role) == (
+                    client[0],
+                    agent_id,
+                    client[1],
+                ):
+                    # Two parts to one client (its guarantee, then fair share): one offer.
+                    offers[-1] = Allocation(
+                        client[0], agent_id, client[1], last.resources + resources
+                    )
+                else:
+                    offers.append(offer)
                 cycle.taken(client[1], resources)
                 if agent_id not in self._offerable:
                     break
