@@ -33,6 +33,7 @@ __all__ = [
 
 # Scalars a quota may always name; others only if some agent has them.
 QUOTA_RESOURCES = ("cpus", "mem", "disk", "gpus")
+MAX_AMOUNT = 1e12  # far beyond any cluster, and exact in thousandths
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,10 @@ def quota_problems(
                 )
             if not (math.isfinite(value) and value >= 0):
                 problems.append(f"{kind} {name}:{value} must be a finite number >= 0")
+            elif value > MAX_AMOUNT:
+                problems.append(
+                    f"{kind} {name}:{value:g} is above the largest amount {MAX_AMOUNT:g}"
+                )
     for name, value in sorted(quota.guarantees.items()):
         limit = quota.limits.get(name)
         if limit is not None and value > limit:
