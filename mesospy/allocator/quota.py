@@ -180,7 +180,8 @@ class QuotaCycle:
 
     `quotas` maps roles to (guarantees, limits) in thousandths; `consumption` answers what
     each role's subtree holds now (the allocator's role tree, kept current as offers are
-    made); call `taken` after each offer.
+    made); call `taken` after each offer. What a role may still get under its limits is
+    kept per role until an offer on its path changes it: most checks cost a dict lookup.
     """
 
     def __init__(
@@ -211,16 +212,31 @@ class QuotaCycle:
         for name, value in scalar_milli(consumption.allocated_total()).items():
             free[name] = free.get(name, 0) - value
         self._free = free
-        self._spare = {n: free.get(n, 0) - v for n, v in self._required.items() if v > 0}
+        self._spare: dict[str, int] = {}
+        self._refresh_spare()
         self._paths: dict[str, tuple[list[str], list[str]]] = {}
+        self._ancestors: dict[str, list[str]] = {}
+        self._rooms: dict[str, dict[str, int]] = {}  # role -> what its limits leave
+        self._by_node: dict[str, set[str]] = {}  # limited node -> roles cached under it
 
     @property
     def needy(self) -> bool:
         """Whether some guarantee is not met yet."""
-        return any(self._required.values())
+        return bool(self._spare)
+
+    def _refresh_spare(self) -> None:
+        # Spare = unallocated beyond the headroom; only while some guarantee lacks.
+        free, required = self._free, self._required
+        self._spare = {n: free.get(n, 0) - v for n, v in required.items() if v > 0}
 
     def _consumed(self, role: str) -> Mapping[str, int]:
         return scalar_milli(self._held.allocation(role))
+
+    def _up(self, role: str) -> list[str]:
+        up = self._ancestors.get(role)
+        if up is None:
+            up = self._ancestors[role] = ancestors(role)
+        return up
 
     def _node_need(self, node: str) -> dict[str, int]:
         held = self._consumed(node)
@@ -238,7 +254,7 @@ class QuotaCycle:
         """The roles on the way to `role` (itself included) with a guarantee, with a limit."""
         path = self._paths.get(role)
         if path is None:
-            nodes = ancestors(role)
+            nodes = self._up(role)
             quotas = self._quotas
             path = self._paths[role] = (
                 [n for n in nodes if n in quotas and quotas[n][0]],
@@ -246,14 +262,19 @@ class QuotaCycle:
             )
         return path
 
-    def _room(self, limited: list[str]) -> dict[str, int]:
-        room: dict[str, int] = {}
+    def _room(self, role: str, limited: list[str]) -> dict[str, int]:
+        room = self._rooms.get(role)
+        if room is not None:
+            return room
+        room = {}
         for node in limited:
             held = self._consumed(node)
             for name, limit in self._quotas[node][1].items():
                 left = max(0, limit - held.get(name, 0))
                 if left < room.get(name, left + 1):
                     room[name] = left
+            self._by_node.setdefault(node, set()).add(role)
+        self._rooms[role] = room
         return room
 
     def _entitled(self, guaranteed: list[str]) -> tuple[dict[str, int], set[str]]:
@@ -279,7 +300,7 @@ class QuotaCycle:
         if not guaranteed:
             return None
         entitled, names = self._entitled(guaranteed)
-        room = self._room(limited) if limited else {}
+        room = self._room(role, limited) if limited else {}
         scalars: dict[str, int] = {}
         useful = False
         for name, value in scalar_milli(free).items():
@@ -303,7 +324,14 @@ class QuotaCycle:
         spare = self._spare
         if not limited and not spare:
             return free
-        room = self._room(limited) if limited else {}
+        have = scalar_milli(free)
+        if spare and any(have.get(name, 0) > cap for name, cap in spare.items()):
+            pass  # the headroom binds: cut below
+        elif not limited:
+            return free
+        room = self._room(role, limited) if limited else {}
+        if not spare and all(have.get(name, 0) <= cap for name, cap in room.items()):
+            return free  # within every limit
         entitled = self._entitled(guaranteed)[0] if guaranteed and spare else {}
         scalars: dict[str, int] = {}
         changed = False
@@ -324,19 +352,22 @@ class QuotaCycle:
     def taken(self, role: str, resources: Resources) -> None:
         """`resources` were just offered to `role` (and are counted as its consumption)."""
         taken = scalar_milli(resources)
+        free = self._free
         for name, value in taken.items():
-            self._free[name] = self._free.get(name, 0) - value
-        top = ancestors(role)[0]
-        if top in self._nodes:
+            free[name] = free.get(name, 0) - value
+        up = self._up(role)
+        for node in up:  # rooms under these limits shrank
+            for cached in self._by_node.pop(node, ()):
+                self._rooms.pop(cached, None)
+        top = up[0]
+        if top in self._nodes and self._need[top]:  # (an offer never adds to a need)
             old_top = self._need[top]
-            for node in reversed(ancestors(role)):
+            for node in reversed(up):
                 if node in self._nodes:
                     self._need[node] = self._node_need(node)
-            for name in set(old_top) | set(self._need[top]):
-                delta = self._need[top].get(name, 0) - old_top.get(name, 0)
+            new_top = self._need[top]
+            for name in set(old_top) | set(new_top):
+                delta = new_top.get(name, 0) - old_top.get(name, 0)
                 self._required[name] = self._required.get(name, 0) + delta
-        for name in list(self._spare):
-            self._spare[name] = self._free.get(name, 0) - self._required.get(name, 0)
-        for name, value in self._required.items():
-            if value > 0 and name not in self._spare:
-                self._spare[name] = self._free.get(name, 0) - value
+        if self._spare:
+            self._refresh_spare()
