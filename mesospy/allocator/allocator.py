@@ -433,33 +433,35 @@ class Allocator:
         guarantees, then fair share, each offer cut to the limits and the headroom."""
         cycle = QuotaCycle(self._quotas, self._roles, self._total, self._min_allocatable)
         offers: list[Allocation] = []
+        # Stage 1 once, then fair share until the agent is used up: what one role's limit
+        # leaves over goes to the next role in the same cycle. (Bound methods made once:
+        # `is` below compares them, and a cycle allocates as little as it can.)
+        fair = cycle.fair_offer
+        fair_only = (fair,) * _MAX_PARTS
+        both = (cycle.guarantee_offer, *fair_only)
         for agent_id in order:
             agent = self._agents[agent_id]
             self._dirty.discard(agent_id)
             if agent.filters.blocks_all(agent.free, n_wanting):
                 continue
-            # Stage 1 once, then fair share until the agent is used up: what one role's
-            # limit leaves over goes to the next role in the same cycle.
-            stages = [cycle.guarantee_offer] if cycle.needy else []
-            stages += [cycle.fair_offer] * _MAX_PARTS
-            for offer_for in stages:
+            for offer_for in both if cycle.needy else fair_only:
                 picked = self._pick_within(agent, n_wanting, everyone_wants, offer_for)
                 if picked is None:
-                    if offer_for is cycle.fair_offer:
+                    if offer_for is fair:
                         break
                     continue
                 client, resources = picked
                 offer = self._offer(agent_id, agent, client, resources)
                 last = offers[-1] if offers else None
-                if last is not None and (last.framework_id, last.agent_id, last.role) == (
-                    client[0],
-                    agent_id,
-                    client[1],
+                if (
+                    last is not None
+                    and last.agent_id == agent_id
+                    and last.framework_id == client[0]
+                    and last.role == client[1]
                 ):
                     # Two parts to one client (its guarantee, then fair share): one offer.
-                    offers[-1] = Allocation(
-                        client[0], agent_id, client[1], last.resources + resources
-                    )
+                    offer = Allocation(client[0], agent_id, client[1], last.resources + resources)
+                    offers[-1] = offer
                 else:
                     offers.append(offer)
                 cycle.taken(client[1], resources)
@@ -490,13 +492,13 @@ class Allocator:
             candidates = self._sorted_drf(filters.willing(free, self._wanting_version))
         else:
             candidates = self._candidates(agent, everyone_wants)
-        seen: dict[str, Resources | None] = {}
+        # A role's clients come one after another in DRF order: ask once per role.
+        last_role: str | None = None
+        resources: Resources | None = None
         for client in candidates:
             role = client[1]
-            if role in seen:
-                resources = seen[role]
-            else:
-                resources = seen[role] = offer_for(role, free)
+            if role is not last_role and role != last_role:
+                last_role, resources = role, offer_for(role, free)
             if resources is not None:
                 return client, resources
         return None

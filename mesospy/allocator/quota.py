@@ -325,13 +325,21 @@ class QuotaCycle:
         if not limited and not spare:
             return free
         have = scalar_milli(free)
-        if spare and any(have.get(name, 0) > cap for name, cap in spare.items()):
-            pass  # the headroom binds: cut below
-        elif not limited:
-            return free
+        binds = False  # (loops, not any(): a cycle allocates as little as it can)
+        for name, cap in spare.items():
+            if have.get(name, 0) > cap:
+                binds = True  # the headroom binds: cut below
+                break
+        if not binds:
+            if not limited:
+                return free
+            room = self._room(role, limited)
+            for name, cap in room.items():
+                if have.get(name, 0) > cap:
+                    break
+            else:
+                return free  # within every limit
         room = self._room(role, limited) if limited else {}
-        if not spare and all(have.get(name, 0) <= cap for name, cap in room.items()):
-            return free  # within every limit
         entitled = self._entitled(guaranteed)[0] if guaranteed and spare else {}
         scalars: dict[str, int] = {}
         changed = False
