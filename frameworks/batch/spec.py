@@ -19,6 +19,7 @@ Pure: no I/O. Every problem is collected with the path of the field it is about
       - {exit_codes: [42], action: fail}   # the run fails at once, no retry
     timeout: 10m                           # the whole run
     labels: {team: data}
+    role: eng/dev                          # its tasks' role (batch serve --role); default *
     schedule:
       cron: "30 2 * * *"                   # 5 fields, or @daily...; seconds: true for 6
       timezone: Europe/Berlin
@@ -197,6 +198,7 @@ class JobSpec:
     schedule: Schedule | None = None
     parents: tuple[str, ...] = ()
     fetch: tuple[Artifact, ...] = ()
+    role: str = "*"  # the role its tasks run in: one the framework subscribed with
 
     def action_for(self, exit_code: int | None) -> str:
         """The failure policy's action for a task that failed with ``exit_code``."""
@@ -222,6 +224,8 @@ class JobSpec:
             },
             "labels": dict(self.labels),
         }
+        if self.role != "*":
+            data["role"] = self.role
         if self.ports:
             data["resources"]["ports"] = self.ports
         if self.constraints:
@@ -374,7 +378,7 @@ class _Parser:
         fields = (
             "name", "command", "env", "resources", "constraints", "instances", "parallelism",
             "retries", "failure_policy", "timeout", "labels", "schedule", "parents",
-            "fetch",
+            "fetch", "role",
         )  # fmt: skip
         if data is None:
             raise SpecError([("", "the job file is empty")])
@@ -414,12 +418,19 @@ class _Parser:
             schedule=self.schedule(top.get("schedule")),
             parents=self.parents(top.get("parents"), name),
             fetch=self.fetch(top.get("fetch")),
+            role=self.role(top.get("role", "*")),
         )
         if spec.timeout == 0:
             self.bad("timeout", "must be more than 0 (leave it out for no timeout)")
         if self.problems:
             raise SpecError(self.problems)
         return spec
+
+    def role(self, value: object) -> str:
+        if isinstance(value, str) and value and not any(c.isspace() for c in value):
+            return value
+        self.bad("role", f"must be a role name such as eng/dev, not {value!r}")
+        return "*"
 
     def command(self, value: object) -> str | tuple[str, ...]:
         if isinstance(value, str) and value.strip():
