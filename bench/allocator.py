@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -86,6 +87,7 @@ def run(
     steady = time.thread_time() - start
     return {
         "first": cycles[0],
+        "median": statistics.median(cycles),
         "slowest": max(cycles),
         "slowest_wall": max(walls),
         "rounds": len(cycles) - (0 if offers else 1),
@@ -146,7 +148,7 @@ def quota_main(points: list[tuple[int, int]], rounds: int) -> int:
     print(f"machine: {describe()}")
     print(
         f"{'agents':>7} {'fws':>5} {'roles':>5} {'quota':>6} {'rounds':>6} {'offers':>9} "
-        f"{'first':>8} {'worst':>8} {'(wall)':>8}  (cycle CPU times)"
+        f"{'first':>8} {'median':>8} {'worst':>8} {'(wall)':>8}  (cycle CPU times)"
     )
     results, missed = [], False
     for n, m in points:
@@ -160,8 +162,8 @@ def quota_main(points: list[tuple[int, int]], rounds: int) -> int:
                 verdict = f"target worst <= 0.5 s ({'ok' if ok else 'MISSED'})"
             print(
                 f"{n:>7} {m:>5} {100:>5} {'half' if quota else 'none':>6} {r['rounds']:>6.0f} "
-                f"{r['offers']:>9.0f} {r['first']:>7.3f}s {r['slowest']:>7.3f}s "
-                f"{r['slowest_wall']:>7.3f}s  {verdict}",
+                f"{r['offers']:>9.0f} {r['first']:>7.3f}s {r['median']:>7.3f}s "
+                f"{r['slowest']:>7.3f}s {r['slowest_wall']:>7.3f}s  {verdict}",
                 flush=True,
             )
             results.append({"agents": n, "frameworks": m, "roles": 100, "quota": quota, **r})
