@@ -536,7 +536,10 @@ class Allocator:
         else:
             resources, agent.free = part, resources - part
             self._capped.add((client, agent_id))
-            if not any(agent.free.contains(m) for m in self._min_allocatable):
+            for least in self._min_allocatable:
+                if agent.free.contains(least):
+                    break
+            else:
                 self._offerable.discard(agent_id)
         held = agent.used.get(client)
         agent.used[client] = resources if held is None else held + resources

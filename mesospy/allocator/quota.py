@@ -292,7 +292,7 @@ class QuotaCycle:
         return entitled, names
 
     def _allocatable(self, resources: Resources) -> bool:
-        return any(resources.contains(m) for m in self._min)
+        return any(resources.contains(least) for least in self._min)
 
     def guarantee_offer(self, role: str, free: Resources) -> Resources | None:
         """Stage 1: what of `free` the role gets towards its guarantees, or None."""
