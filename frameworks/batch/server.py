@@ -11,9 +11,10 @@ from functools import partial
 
 from frameworks.batch.api import BatchService
 from frameworks.batch.metrics import batch_registry
+from frameworks.batch.quota_waits import RoleQuota
 from frameworks.batch.scheduler import RECONCILE_SECONDS, BatchScheduler
 from frameworks.batch.v1 import batch_pb2, batch_pb2_grpc
-from mesospy.client import AsyncOperatorClient, OperatorError
+from mesospy.client import OperatorClient, OperatorError
 from mesospy.metrics_http import serve_registry
 from mesospy.resources import Resources
 from mesospy.scheduler import FrameworkRemoved, SchedulerDriver, open_store
@@ -59,29 +60,47 @@ async def _tick(scheduler: BatchScheduler) -> None:
         await asyncio.sleep(TICK_SECONDS)
 
 
+class _RoleReader:
+    """Reads the roles' quota through the operator API (blocking: run it in a thread).
+    The client is made again after a failed call, so a zk:// master is looked up again
+    once the leader changes."""
+
+    def __init__(self, master: str) -> None:
+        self.master = master
+        self.client: OperatorClient | None = None
+
+    def read(self) -> dict[str, RoleQuota] | None:
+        try:
+            if self.client is None:
+                self.client = OperatorClient(self.master, timeout=5.0)
+            roles = self.client.get_roles().roles
+        except OperatorError as exc:  # e.g. a failover under way: next time
+            log.debug("quota not read: %s", exc)
+            self.close()
+            return None
+        return {
+            r.name: (dict(r.quota.limits), dict(Resources.from_proto(r.consumed).scalar_items()))
+            for r in roles
+            if r.quota.limits
+        }
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+
 async def _watch_quota(master: str, scheduler: BatchScheduler) -> None:
     """Read the roles' quota limits now and then, for the reasons runs wait."""
-    client = AsyncOperatorClient(master, timeout=5.0)
+    reader = _RoleReader(master)
     try:
         while True:
-            try:
-                roles = (await client.get_roles()).roles
-            except OperatorError as exc:  # e.g. a failover under way: next time
-                log.debug("quota not read: %s", exc)
-            else:
-                scheduler.note_quota(
-                    {
-                        r.name: (
-                            dict(r.quota.limits),
-                            dict(Resources.from_proto(r.consumed).scalar_items()),
-                        )
-                        for r in roles
-                        if r.quota.limits
-                    }
-                )
+            quotas = await asyncio.to_thread(reader.read)
+            if quotas is not None:
+                scheduler.note_quota(quotas)
             await asyncio.sleep(QUOTA_POLL_SECONDS)
     finally:
-        await client.close()
+        await asyncio.to_thread(reader.close)
 
 
 async def serve(
