@@ -26,6 +26,7 @@ import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain, filterfalse
 
 from mesospy.allocator.filters import AgentFilters, Client, FilterSpec, FilterSpecs
@@ -414,14 +415,18 @@ class Allocator:
             return self._pick_from(filters.willing(free, self._wanting_version))
         return next(iter(self._candidates(agent, everyone_wants)), None)
 
-    def _candidates(self, agent: _Agent, everyone_wants: bool) -> Iterable[Client]:
-        """The clients that want offers and are not filtered here, in DRF order."""
+    def _candidates(
+        self, agent: _Agent, everyone_wants: bool, free: Resources | None = None
+    ) -> Iterable[Client]:
+        """The clients that want offers and are not filtered from `free` here (default:
+        the agent's free pool), in DRF order."""
         filters = agent.filters
         candidates: Iterable[Client] = self._in_drf_order()
         if not everyone_wants:
             candidates = filter(self._wanting.__contains__, candidates)
         if len(filters):
-            candidates = filterfalse(filters.blocked(agent.free).__contains__, candidates)
+            blocked = filters.blocked(agent.free if free is None else free)
+            candidates = filterfalse(blocked.__contains__, candidates)
         return candidates
 
     # ------------------------------------------------------------------ the cycle, quota
@@ -442,10 +447,11 @@ class Allocator:
         for agent_id in order:
             agent = self._agents[agent_id]
             self._dirty.discard(agent_id)
-            if agent.filters.blocks_all(agent.free, n_wanting):
+            whole = agent.free
+            if agent.filters.blocks_all(whole, n_wanting):
                 continue
             for offer_for in both if cycle.needy else fair_only:
-                picked = self._pick_within(agent, n_wanting, everyone_wants, offer_for)
+                picked = self._pick_within(agent, n_wanting, everyone_wants, offer_for, whole)
                 if picked is None:
                     if offer_for is fair:
                         break
@@ -481,17 +487,26 @@ class Allocator:
         n_wanting: int,
         everyone_wants: bool,
         offer_for: Callable[[str, Resources], Resources | None],
+        whole: Resources,
     ) -> tuple[Client, Resources] | None:
-        """The first client in DRF order for whose role `offer_for` allows an offer."""
+        """The first client in DRF order for whose role `offer_for` allows an offer.
+
+        `whole` is the agent's free pool when the cycle came to it: clients are first
+        sifted by their filters against it (cached per agent); for what is left of it
+        after a part was offered, a client's filter is then checked against the rest
+        alone (filters covering the whole pool cover any part of it).
+        """
         filters, free = agent.filters, agent.free
         candidates: Iterable[Client]
         if (
             len(filters) >= agent.scan_willing
-            and filters.n_willing(free, n_wanting) <= agent.scan_willing
+            and filters.n_willing(whole, n_wanting) <= agent.scan_willing
         ):
-            candidates = self._sorted_drf(filters.willing(free, self._wanting_version))
+            candidates = self._sorted_drf(filters.willing(whole, self._wanting_version))
         else:
-            candidates = self._candidates(agent, everyone_wants)
+            candidates = self._candidates(agent, everyone_wants, whole)
+        if free is not whole and len(filters):
+            candidates = filterfalse(partial(filters.covers, resources=free), candidates)
         # A role's clients come one after another in DRF order: ask once per role.
         last_role: str | None = None
         resources: Resources | None = None

@@ -228,3 +228,15 @@ def test_overcommit_says_by_how_much_per_resource() -> None:
     }
     assert guarantee_overcommit(quotas, R("cpus:20;mem:1000")) == {}
     assert guarantee_overcommit(quotas, R("cpus:12;mem:50")) == {"cpus": 6.0, "mem": 50.0}
+
+
+def test_what_a_cut_offer_leaves_skips_a_client_whose_filter_covers_the_rest() -> None:
+    alloc = cluster(1)  # cpus:4;mem:1024
+    alloc.update_quota("a", Quota(limits={"cpus": 1}))
+    for name in ("a", "b", "c"):  # equal shares: DRF order a, b, c
+        alloc.add_framework(f"f{name}", [name])
+    # fb declined cpus:3 here: its filter does not cover the whole pool, but the 3 cpus
+    # that the limit of a leaves over.
+    alloc.recover_resources("fb", "a0", "b", R("cpus:3"), refuse_seconds=100, now=0)
+    offers = {o.framework_id: o.resources for o in alloc.allocate(1)}
+    assert offers == {"fa": R("cpus:1;mem:1024"), "fc": R("cpus:3")}

@@ -1,4 +1,5 @@
-"""Property: whatever happens, no cycle offers a role subtree beyond its quota limit.
+"""Property: whatever happens, no cycle offers a role subtree beyond its quota limit, nor
+a client what its decline filter refuses.
 
 Random event sequences (agents joining and leaving, frameworks in a role tree subscribing,
 offers kept or declined, tasks ending, quota set, changed and removed, suppress/revive)
@@ -60,6 +61,8 @@ def check_limits(alloc: Allocator, before: dict[str, dict[str, float]], held: He
 def play(events: list[tuple]) -> tuple[int, Allocator]:  # type: ignore[type-arg]
     alloc = Allocator(seed=7)
     held: Held = {}
+    # The test's own record of decline filters: (framework, agent, role) -> (what, until).
+    filters: dict[tuple[str, str, str], tuple[Resources, float]] = {}
     agents: set[str] = set()
     frameworks: dict[str, str] = {}
     now, offers_made = 0.0, 0
@@ -71,6 +74,7 @@ def play(events: list[tuple]) -> tuple[int, Allocator]:  # type: ignore[type-arg
         elif kind == "remove_agent" and f"a{ev[1]}" in agents:
             alloc.remove_agent(f"a{ev[1]}")
             agents.discard(f"a{ev[1]}")
+            filters = {k: v for k, v in filters.items() if k[1] != f"a{ev[1]}"}
             held = {k: v for k, v in held.items() if k[1] != f"a{ev[1]}"}
         elif kind == "framework" and f"f{ev[1]}" not in frameworks:
             frameworks[f"f{ev[1]}"] = ev[2]
@@ -84,6 +88,8 @@ def play(events: list[tuple]) -> tuple[int, Allocator]:  # type: ignore[type-arg
             alloc.update_quota(role, Quota({k: v for k, v in guarantees.items() if v}, limits))
         elif kind in ("suppress", "revive") and f"f{ev[1]}" in frameworks:
             getattr(alloc, kind)(f"f{ev[1]}")
+            if kind == "revive":  # a revive clears the framework's filters
+                filters = {k: v for k, v in filters.items() if k[0] != f"f{ev[1]}"}
         elif kind == "finish" and held:
             key = sorted(held)[ev[1] % len(held)]
             alloc.recover_resources(*key, held.pop(key), refuse_seconds=None, now=now)
@@ -94,6 +100,9 @@ def play(events: list[tuple]) -> tuple[int, Allocator]:  # type: ignore[type-arg
             for o in offers:
                 key = (o.framework_id, o.agent_id, o.role)
                 held[key] = held.get(key, Resources()) + o.resources
+                refused = filters.get(key)
+                if refused is not None and now < refused[1]:  # a filter is respected
+                    assert not refused[0].contains(o.resources), (o, refused)
             check_limits(alloc, before, held)
             for role in ROLES:  # the allocator's account agrees with the test's
                 mine = {k: v for k, v in subtree(held, role).items() if v}
@@ -106,6 +115,8 @@ def play(events: list[tuple]) -> tuple[int, Allocator]:  # type: ignore[type-arg
                 back = held.pop(key)
                 refuse = 5.0 if mode == "filter" else None
                 alloc.recover_resources(*key, back, refuse_seconds=refuse, now=now)
+                if refuse is not None:
+                    filters[key] = (back, now + refuse)
             now += 1.0
     return offers_made, alloc
 
