@@ -65,6 +65,7 @@ class Allocation:
 class _Agent:
     __slots__ = (
         "active",
+        "capped",
         "filters",
         "free",
         "next_expiry",
@@ -85,6 +86,9 @@ class _Agent:
         self.reachable = True  # the master can talk to it
         self.filters = AgentFilters(wanting, specs)
         self.next_expiry = math.inf  # lower bound on its filters' deadlines
+        # Clients holding an offer of this agent cut down by quota: declining one
+        # filters the agent (see recover_resources).
+        self.capped: set[Client] | None = None
 
 
 # With quota an agent's free pool may be cut into parts for several roles: at most this
@@ -157,8 +161,6 @@ class Allocator:
         # once a role under quota gives something back (see _release).
         self._starved: set[str] = set()
         self._quota_relaxed = False
-        # (client, agent) of offers cut down by quota: declining one filters the agent.
-        self._capped: set[tuple[Client, str]] = set()
 
     # ------------------------------------------------------------------ frameworks
 
@@ -357,10 +359,10 @@ class Allocator:
         if agent is None:
             return
         client = self._client(framework_id, role)
-        if self._capped and (client, agent_id) in self._capped:
+        if agent.capped and client in agent.capped:
             # The offer was cut down by quota, and would be cut the same way again: a
             # decline refuses the agent, not just the part offered.
-            self._capped.discard((client, agent_id))
+            agent.capped.discard(client)
             refused = agent.total
         else:
             refused = resources
@@ -550,7 +552,9 @@ class Allocator:
             self._offerable.discard(agent_id)
         else:
             resources, agent.free = part, resources - part
-            self._capped.add((client, agent_id))
+            if agent.capped is None:
+                agent.capped = set()
+            agent.capped.add(client)  # the shared client tuple: nothing new to collect
             for least in self._min_allocatable:
                 if agent.free.contains(least):
                     break
@@ -690,7 +694,8 @@ class Allocator:
         self._by_role[role].unallocated(client, freed)
         self._update_offerable(agent_id, agent)
         if not left:
-            self._capped.discard((client, agent_id))
+            if agent.capped:
+                agent.capped.discard(client)
             self._drop_client_if_idle(framework_id, role)
 
     def _update_offerable(self, agent_id: str, agent: _Agent) -> None:
