@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -242,6 +242,19 @@ class OperatorClient:
         request = opb.UpdateWeightsRequest(weights=dict(weights))
         return dict(self._call("UpdateWeights", request, opb.UpdateWeightsResponse).weights)
 
+    def get_quota(self) -> list[opb.QuotaConfig]:
+        """Every role's quota (guarantees and limits)."""
+        return list(self._call("GetQuota", opb.GetQuotaRequest(), opb.GetQuotaResponse).configs)
+
+    def update_quota(
+        self, configs: Sequence[opb.QuotaConfig], force: bool = False
+    ) -> list[opb.QuotaConfig]:
+        """Set the quota of roles, all or none (a config with neither guarantees nor
+        limits removes the role's); `force` skips the cluster capacity check. Returns
+        every role's quota after the update."""
+        request = opb.UpdateQuotaRequest(configs=list(configs), force=force)
+        return list(self._call("UpdateQuota", request, opb.UpdateQuotaResponse).configs)
+
     # ---------------------------------------------------------------- files
 
     def read_file(
@@ -418,6 +431,17 @@ class AsyncOperatorClient:
         request = opb.UpdateWeightsRequest(weights=dict(weights))
         response = await self._call("UpdateWeights", request, opb.UpdateWeightsResponse)
         return dict(response.weights)
+
+    async def get_quota(self) -> list[opb.QuotaConfig]:
+        response = await self._call("GetQuota", opb.GetQuotaRequest(), opb.GetQuotaResponse)
+        return list(response.configs)
+
+    async def update_quota(
+        self, configs: Sequence[opb.QuotaConfig], force: bool = False
+    ) -> list[opb.QuotaConfig]:
+        request = opb.UpdateQuotaRequest(configs=list(configs), force=force)
+        response = await self._call("UpdateQuota", request, opb.UpdateQuotaResponse)
+        return list(response.configs)
 
     async def read_file(
         self, framework_id: str, task_id: str, path: str, offset: int = 0, length: int = 0

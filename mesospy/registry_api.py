@@ -14,6 +14,9 @@ from typing import Any, Protocol
 from mesospy.v1 import common_pb2 as pb
 
 AGENT_STATES = ("admitted", "unreachable", "gone")
+
+# A role's quota as stored: {"guarantees": {"cpus": 4.0}, "limits": {"cpus": 8.0, ...}}.
+QuotaDoc = dict[str, dict[str, float]]
 MAINTENANCE_STATES = ("deactivated", "draining", "drained")
 
 
@@ -38,7 +41,7 @@ class AgentMaintenance:
 
 
 class Registry(Protocol):
-    """What must outlive a master: admitted agents, frameworks, weights."""
+    """What must outlive a master: admitted agents, frameworks, weights, quota."""
 
     def load(self) -> None:
         """Read the registry left by an earlier master (blocking: run it in a thread)."""
@@ -53,6 +56,10 @@ class Registry(Protocol):
 
     def weights(self) -> dict[str, float]:
         """Role weights set by operators."""
+        ...
+
+    def quota(self) -> dict[str, QuotaDoc]:
+        """Role quota set by operators, by role."""
         ...
 
     def maintenance(self) -> dict[str, AgentMaintenance]:
@@ -79,3 +86,6 @@ class Registry(Protocol):
     async def remove_framework(self, framework_id: str) -> None: ...
 
     async def update_weights(self, weights: dict[str, float]) -> None: ...
+
+    async def update_quota(self, changes: dict[str, QuotaDoc | None]) -> None:
+        """Set the quota of roles (None removes a role's), in one write."""

@@ -18,7 +18,7 @@ from typing import ClassVar
 
 from mesospy.v1 import common_pb2 as pb
 
-__all__ = ["ResourceError", "Resources", "scalar_milli"]
+__all__ = ["ResourceError", "Resources", "scalar_milli", "with_scalars"]
 
 Range = tuple[int, int]
 Ranges = tuple[Range, ...]
@@ -131,6 +131,13 @@ def scalar_milli(resources: Resources) -> Mapping[str, int]:
     Read-only: the mapping is the value's own storage.
     """
     return resources._scalars
+
+
+def with_scalars(resources: Resources, scalars: Mapping[str, int]) -> Resources:
+    """`resources` with its scalars replaced by `scalars` (thousandths; zeros dropped);
+    ranges and sets kept. For cutting an offer down to a quota."""
+    kept = {name: value for name, value in scalars.items() if value > 0}
+    return Resources._make(kept, resources._ranges, resources._sets)
 
 
 def _format_milli(value: int) -> str:

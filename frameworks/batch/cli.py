@@ -188,6 +188,8 @@ def wait_for_run(conn: Connection, job: str, run_id: str, timeout: float) -> bpb
     while True:
         run: bpb.Run = conn.call("GetRun", bpb.GetRunRequest(name=job, run_id=run_id))
         line = f"{job} {run.id}: {run.state} ({_instances(run)})"
+        if run.message and run.state not in FINAL:
+            line += f"; {run.message}"  # e.g. why it waits (its role's quota)
         if line != last:
             click.echo(line)
             last = line
@@ -239,6 +241,14 @@ def batch() -> None:
     type=click.FloatRange(min=0),
     help="Reconcile the running tasks with the master this often (0: only on subscribing).",
 )
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    envvar="MESOSPY_BATCH_ROLES",
+    help="A role to subscribe with (repeat for several; default '*'); a job's `role` "
+    "must be one of them. Env: MESOSPY_BATCH_ROLES (space-separated).",
+)
 @metrics_port_option
 @api_security_options
 @log_level_option
@@ -248,6 +258,7 @@ def serve(
     host: str,
     port: int,
     reconcile_seconds: float,
+    roles: tuple[str, ...],
     metrics_port: int,
     security: ApiSecurity,
     log_level: str,
@@ -277,6 +288,7 @@ def serve(
                 security,
                 reconcile_seconds=reconcile_seconds,
                 metrics_port=metrics_port,
+                roles=roles or ("*",),
             )
         )
     except (OSError, ApiSecurityError, MetricsPortError, StateLocationError) as exc:

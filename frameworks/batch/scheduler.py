@@ -22,7 +22,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -30,6 +30,7 @@ from frameworks.batch import dag, placement
 from frameworks.batch.formats import load_job
 from frameworks.batch.jobs import JobRecord, child_run_id, manual_run_id, scheduled_run_id
 from frameworks.batch.metrics import BatchCounts
+from frameworks.batch.quota_waits import WAITING_PREFIX, RoleQuota, limit_reason
 from frameworks.batch.runs import Instance, Kill, Run, parse_task_id
 from frameworks.batch.schedule import plan_ticks
 from frameworks.batch.spec import JobSpec, SpecError
@@ -76,8 +77,10 @@ class BatchScheduler(Scheduler):
         store: StateStore,
         clock: Callable[[], float] = time.time,
         reconcile_interval: float = RECONCILE_SECONDS,
+        roles: Sequence[str] = ("*",),
     ) -> None:
         self.store = store
+        self.roles = tuple(roles) or ("*",)  # the framework's roles: a job names one
         self.clock = clock
         self.reconcile_interval = reconcile_interval  # 0: only after subscribing
         self._next_reconcile = 0.0
@@ -247,6 +250,14 @@ class BatchScheduler(Scheduler):
         graph[spec.name] = list(spec.parents)
         if not problems and (cycle := dag.find_cycle(graph)):
             problems.append(("parents", f"would make a cycle: {' -> '.join(cycle)}"))
+        if spec.role not in self.roles:
+            problems.append(
+                (
+                    "role",
+                    f"{spec.role!r} is not one of the framework's roles "
+                    f"({', '.join(self.roles)}); start it with --role {spec.role}",
+                )
+            )
         if problems:
             raise SpecError(problems)
         now = self.clock()
@@ -473,6 +484,8 @@ class BatchScheduler(Scheduler):
             for item in list(waiting):
                 run, instance = item
                 spec = self.jobs[run.job].spec
+                if spec.role != (offer.role or "*"):
+                    continue  # offered for another of the framework's roles
                 taken = [self.agents.get(i.agent_id, {}) for i in run.active_instances()]
                 if not placement.satisfies(spec.constraints, agent, taken):
                     misses.note(_key(item), "constraints")
@@ -561,6 +574,27 @@ class BatchScheduler(Scheduler):
         for run in sorted(runs, key=lambda r: (r.created, r.id)):
             for instance in run.launchable(now):
                 yield run, instance
+
+    def note_quota(self, quotas: Mapping[str, RoleQuota]) -> None:
+        """Show on each waiting instance (and its run) whether its role's quota limit
+        holds it back; the reason goes once it no longer does."""
+        held: dict[int, str] = {}
+        for run, instance in self._launchable(self.clock()):
+            spec = self.jobs[run.job].spec
+            need = {"cpus": spec.cpus, "mem": spec.mem, "disk": spec.disk}
+            reason = limit_reason(spec.role, need, quotas)
+            if reason:
+                instance.message = held[id(run)] = reason
+            elif instance.message.startswith(WAITING_PREFIX):
+                instance.message = ""
+        for runs in self.runs.values():
+            for run in runs.values():
+                if run.final:
+                    continue
+                if id(run) in held:
+                    run.message = held[id(run)]
+                elif run.message.startswith(WAITING_PREFIX):
+                    run.message = ""
 
     def _want_offers(self) -> None:
         """Revive when there is work to launch, suppress when there is none."""

@@ -6,13 +6,17 @@ import asyncio
 import getpass
 import logging
 import signal
+from collections.abc import Sequence
 from functools import partial
 
 from frameworks.batch.api import BatchService
 from frameworks.batch.metrics import batch_registry
+from frameworks.batch.quota_waits import RoleQuota
 from frameworks.batch.scheduler import RECONCILE_SECONDS, BatchScheduler
 from frameworks.batch.v1 import batch_pb2, batch_pb2_grpc
+from mesospy.client import OperatorClient, OperatorError
 from mesospy.metrics_http import serve_registry
+from mesospy.resources import Resources
 from mesospy.scheduler import FrameworkRemoved, SchedulerDriver, open_store
 from mesospy.security.serving import ApiSecurity, add_port, api_server
 from mesospy.standard_services import add_standard_services
@@ -26,14 +30,18 @@ log = logging.getLogger("mesospy.batch")
 FRAMEWORK_NAME = "mesospy-batch"
 FAILOVER_TIMEOUT = 7 * 24 * 3600.0  # a week: tasks outlive a framework that is down that long
 TICK_SECONDS = 0.25
+QUOTA_POLL_SECONDS = 2.0  # how often roles' quota is read, for the waiting reasons
 
 
-def framework_info(framework_id: str, endpoint: str) -> common_pb2.FrameworkInfo:
+def framework_info(
+    framework_id: str, endpoint: str, roles: Sequence[str] = ("*",)
+) -> common_pb2.FrameworkInfo:
     """What the batch framework subscribes with."""
     Capability = common_pb2.FrameworkInfo.Capability
     return common_pb2.FrameworkInfo(
         id=framework_id,
         name=FRAMEWORK_NAME,
+        roles=list(roles),
         user=getpass.getuser(),
         failover_timeout=FAILOVER_TIMEOUT,
         checkpoint=True,
@@ -52,6 +60,49 @@ async def _tick(scheduler: BatchScheduler) -> None:
         await asyncio.sleep(TICK_SECONDS)
 
 
+class _RoleReader:
+    """Reads the roles' quota through the operator API (blocking: run it in a thread).
+    The client is made again after a failed call, so a zk:// master is looked up again
+    once the leader changes."""
+
+    def __init__(self, master: str) -> None:
+        self.master = master
+        self.client: OperatorClient | None = None
+
+    def read(self) -> dict[str, RoleQuota] | None:
+        try:
+            if self.client is None:
+                self.client = OperatorClient(self.master, timeout=5.0)
+            roles = self.client.get_roles().roles
+        except OperatorError as exc:  # e.g. a failover under way: next time
+            log.debug("quota not read: %s", exc)
+            self.close()
+            return None
+        return {
+            r.name: (dict(r.quota.limits), dict(Resources.from_proto(r.consumed).scalar_items()))
+            for r in roles
+            if r.quota.limits
+        }
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+
+async def _watch_quota(master: str, scheduler: BatchScheduler) -> None:
+    """Read the roles' quota limits now and then, for the reasons runs wait."""
+    reader = _RoleReader(master)
+    try:
+        while True:
+            quotas = await asyncio.to_thread(reader.read)
+            if quotas is not None:
+                scheduler.note_quota(quotas)
+            await asyncio.sleep(QUOTA_POLL_SECONDS)
+    finally:
+        await asyncio.to_thread(reader.close)
+
+
 async def serve(
     master: str,
     state: str,
@@ -60,6 +111,7 @@ async def serve(
     security: ApiSecurity | None = None,
     reconcile_seconds: float = RECONCILE_SECONDS,
     metrics_port: int = 0,
+    roles: Sequence[str] = ("*",),
 ) -> int:
     """Run until SIGINT/SIGTERM (then disconnect, keeping tasks: failover).
 
@@ -67,12 +119,13 @@ async def serve(
     ``ApiSecurityError`` when its files cannot be used. ``reconcile_seconds``: how often
     the running tasks are reconciled with the master (0: only on subscribing).
     ``metrics_port``: serve Prometheus metrics on ``host`` there (0: not at all); raises
-    ``MetricsPortError`` when it cannot be listened on."""
+    ``MetricsPortError`` when it cannot be listened on. ``roles``: the roles it subscribes
+    with; each job runs in one of them (its ``role``, default ``*``)."""
     security = security or ApiSecurity()
     server = api_server(security, "the batch framework's API", [("grpc.so_reuseport", 0)])
     store = await asyncio.to_thread(open_store, state, master)
     scheduler = await asyncio.to_thread(
-        partial(BatchScheduler, store, reconcile_interval=reconcile_seconds)
+        partial(BatchScheduler, store, reconcile_interval=reconcile_seconds, roles=roles)
     )
     metrics = serve_registry(batch_registry(scheduler), host, metrics_port)
     # No SO_REUSEPORT (gRPC's default, see api_server above): a second server on a taken
@@ -86,7 +139,7 @@ async def serve(
     log.info("batch API at %s; state in %s", endpoint, state)
     driver = SchedulerDriver(
         scheduler,
-        framework_info(scheduler.framework_id, endpoint),
+        framework_info(scheduler.framework_id, endpoint, scheduler.roles),
         master,
         implicit_acknowledgements=False,  # acknowledged once stored (BatchScheduler.flush)
     )
@@ -102,6 +155,7 @@ async def serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop)
     ticker = asyncio.create_task(_tick(scheduler))
+    quota_watch = asyncio.create_task(_watch_quota(master, scheduler))
     try:
         return await driver.run_async()
     except FrameworkRemoved as exc:
@@ -112,6 +166,7 @@ async def serve(
         return 1
     finally:
         ticker.cancel()
+        quota_watch.cancel()
         await health.shutdown()
         await server.stop(1.0)
         if metrics is not None:

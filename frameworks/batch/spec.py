@@ -22,6 +22,7 @@ Pure: no I/O. Every problem is collected with the path of the field it is about
     index_env: [JOB_COMPLETION_INDEX]      # also give the instance's index in these variables
     history: {succeeded: 3, failed: 1, ttl: 1h}   # finished runs kept (default: 100 in all)
     labels: {team: data}
+    role: eng/dev                          # its tasks' role (batch serve --role); default *
     schedule:
       cron: "30 2 * * *"                   # 5 fields, or @daily...; seconds: true for 6
       timezone: Europe/Berlin
@@ -235,6 +236,7 @@ class JobSpec:
     schedule: Schedule | None = None
     parents: tuple[str, ...] = ()
     fetch: tuple[Artifact, ...] = ()
+    role: str = "*"  # the role its tasks run in: one the framework subscribed with
 
     def action_for(self, exit_code: int | None) -> str:
         """The failure policy's action for a task that failed with ``exit_code``."""
@@ -262,6 +264,8 @@ class JobSpec:
         }
         if self.retries.per != "instance":
             data["retries"]["per"] = self.retries.per
+        if self.role != "*":
+            data["role"] = self.role
         if self.ports:
             data["resources"]["ports"] = self.ports
         if self.constraints:
@@ -422,7 +426,7 @@ class _Parser:
         fields = (
             "name", "command", "env", "resources", "constraints", "instances", "parallelism",
             "retries", "failure_policy", "timeout", "labels", "schedule", "parents",
-            "fetch", "index_env", "history",
+            "fetch", "index_env", "history", "role",
         )  # fmt: skip
         if data is None:
             raise SpecError([("", "the job file is empty")])
@@ -464,12 +468,19 @@ class _Parser:
             fetch=self.fetch(top.get("fetch")),
             index_env=self.index_env(top.get("index_env")),
             history=self.history(top.get("history")),
+            role=self.role(top.get("role", "*")),
         )
         if spec.timeout == 0:
             self.bad("timeout", "must be more than 0 (leave it out for no timeout)")
         if self.problems:
             raise SpecError(self.problems)
         return spec
+
+    def role(self, value: object) -> str:
+        if isinstance(value, str) and value and not any(c.isspace() for c in value):
+            return value
+        self.bad("role", f"must be a role name such as eng/dev, not {value!r}")
+        return "*"
 
     def command(self, value: object) -> str | tuple[str, ...]:
         if isinstance(value, str) and value.strip():

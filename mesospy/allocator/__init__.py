@@ -1,6 +1,7 @@
 """The allocator: pure DRF resource allocation, events in, offers out (no I/O, no clock)."""
 
 from mesospy.allocator.allocator import DEFAULT_MIN_ALLOCATABLE, Allocation, Allocator
+from mesospy.allocator.quota import Quota
 from mesospy.allocator.sorter import DRFSorter, RandomSorter, Sorter
 
 __all__ = [
@@ -8,6 +9,7 @@ __all__ = [
     "Allocation",
     "Allocator",
     "DRFSorter",
+    "Quota",
     "RandomSorter",
     "Sorter",
 ]

@@ -24,11 +24,14 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain, filterfalse
 
 from mesospy.allocator.filters import AgentFilters, Client, FilterSpec, FilterSpecs
+from mesospy.allocator.quota import Quota, QuotaCycle
+from mesospy.allocator.roles import RoleTree
 from mesospy.allocator.sorter import DRFSorter
 from mesospy.resources import Resources
 
@@ -62,6 +65,7 @@ class Allocation:
 class _Agent:
     __slots__ = (
         "active",
+        "capped",
         "filters",
         "free",
         "next_expiry",
@@ -82,6 +86,14 @@ class _Agent:
         self.reachable = True  # the master can talk to it
         self.filters = AgentFilters(wanting, specs)
         self.next_expiry = math.inf  # lower bound on its filters' deadlines
+        # Clients holding an offer of this agent cut down by quota: declining one
+        # filters the agent (see recover_resources).
+        self.capped: set[Client] | None = None
+
+
+# With quota an agent's free pool may be cut into parts for several roles: at most this
+# many fair-share parts per agent and cycle (the rest waits for the next cycle).
+_MAX_PARTS = 4
 
 
 # A framework lists the agents it put filters on while they are at most this many (or an
@@ -128,7 +140,7 @@ class Allocator:
         self._rng = random.Random(seed)
         self._agents: dict[str, _Agent] = {}
         self._frameworks: dict[str, _Framework] = {}
-        self._roles: DRFSorter[str] = DRFSorter()
+        self._roles = RoleTree()  # hierarchical: eng, eng/dev, ...
         self._by_role: dict[str, DRFSorter[Client]] = {}  # role -> its (framework, role)s
         self._weights: dict[str, float] = {}
         self._total = Resources.EMPTY
@@ -142,6 +154,13 @@ class Allocator:
         self._expiries: list[tuple[float, str]] = []  # (deadline, agent): lazy heap
         self._last_spec: FilterSpec | None = None
         self._specs = FilterSpecs()
+        # Quota by role: (guarantees, limits) in thousandths, and the Quota as given.
+        self._quotas: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
+        self._quota_given: dict[str, Quota] = {}
+        # Agents left with free resources that quota kept from everyone: looked at again
+        # once a role under quota gives something back (see _release).
+        self._starved: set[str] = set()
+        self._quota_relaxed = False
 
     # ------------------------------------------------------------------ frameworks
 
@@ -211,14 +230,36 @@ class Allocator:
 
     def update_weights(self, weights: Mapping[str, float]) -> None:
         """Set role weights (a role's default is 1); a role of weight 2 deserves twice
-        the dominant share of a role of weight 1."""
+        the dominant share of a sibling of weight 1 (`eng/dev` against `eng/ops`)."""
         for role, weight in weights.items():
             if not (math.isfinite(weight) and weight > 0):
                 raise ValueError(f"weight of role {role!r} must be a finite number > 0")
         for role, weight in weights.items():
             self._weights[role] = weight
-            if role in self._roles:
-                self._roles.update_weight(role, weight)
+            self._roles.update_weight(role, weight)
+
+    def update_quota(self, role: str, quota: Quota) -> None:
+        """Set the role's guarantees and limits (an empty quota removes it); checks of
+        the values (see `quota.quota_problems`) are the caller's."""
+        if quota.is_empty():
+            self._quotas.pop(role, None)
+            self._quota_given.pop(role, None)
+        else:
+            self._quota_given[role] = quota
+            self._quotas[role] = (
+                {n: round(v * 1000) for n, v in quota.guarantees.items() if v > 0},
+                {n: round(v * 1000) for n, v in quota.limits.items()},
+            )
+        self._starved.clear()
+        self._dirty |= self._offerable  # what may be offered to whom has changed
+
+    def quotas(self) -> dict[str, Quota]:
+        """The quota of every role that has one."""
+        return dict(self._quota_given)
+
+    def role_consumed(self, role: str) -> Resources:
+        """What counts towards the role's quota: offered to or used by it and its children."""
+        return self._roles.allocation(role)
 
     # ------------------------------------------------------------------ agents
 
@@ -236,6 +277,8 @@ class Allocator:
             total, self._wanting, self._specs, _SCAN_WILLING_MIN + spread
         )
         self._change_total(total, 1)
+        if self._quotas:
+            self._quota_relaxed = True  # a bigger cluster: more spare beyond the headroom
         for (framework_id, role), resources in (used or {}).items():
             self._count_used(agent, framework_id, role, resources)
         self._update_offerable(agent_id, agent)
@@ -316,6 +359,13 @@ class Allocator:
         if agent is None:
             return
         client = self._client(framework_id, role)
+        if agent.capped and client in agent.capped:
+            # The offer was cut down by quota, and would be cut the same way again: a
+            # decline refuses the agent, not just the part offered.
+            agent.capped.discard(client)
+            refused = agent.total
+        else:
+            refused = resources
         held = agent.used.get(client)
         if held is not None:
             # Usually the whole offer comes back; only clamp to what is held otherwise.
@@ -326,7 +376,7 @@ class Allocator:
             return
         if not refuse_seconds > 0:  # also rejects NaN
             return
-        self._add_filter(agent_id, agent, fw, client, resources, now + refuse_seconds)
+        self._add_filter(agent_id, agent, fw, client, refused, now + refuse_seconds)
 
     # ------------------------------------------------------------------ the cycle
 
@@ -335,12 +385,18 @@ class Allocator:
         self._expire_filters(now)
         if not self._wanting or not self._dirty:
             return []
+        if self._quota_relaxed:
+            self._quota_relaxed = False
+            self._dirty |= self._starved & self._offerable
+            self._starved.clear()
         order = sorted(self._dirty)  # sorted first, so the seed alone decides the shuffle
         self._rng.shuffle(order)
         offers: list[Allocation] = []
         n_wanting = len(self._wanting)
         # Usually every client wants offers; then the scan need not ask.
         everyone_wants = n_wanting == sum(map(len, self._by_role.values()))
+        if self._quotas:
+            return self._allocate_with_quota(order, n_wanting, everyone_wants)
         for agent_id in order:
             agent = self._agents[agent_id]
             self._dirty.discard(agent_id)
@@ -359,12 +415,114 @@ class Allocator:
             and filters.n_willing(free, n_wanting) <= agent.scan_willing
         ):
             return self._pick_from(filters.willing(free, self._wanting_version))
+        return next(iter(self._candidates(agent, everyone_wants)), None)
+
+    def _candidates(
+        self, agent: _Agent, everyone_wants: bool, free: Resources | None = None
+    ) -> Iterable[Client]:
+        """The clients that want offers and are not filtered from `free` here (default:
+        the agent's free pool), in DRF order."""
+        filters = agent.filters
         candidates: Iterable[Client] = self._in_drf_order()
         if not everyone_wants:
             candidates = filter(self._wanting.__contains__, candidates)
         if len(filters):
-            candidates = filterfalse(filters.blocked(free).__contains__, candidates)
-        return next(iter(candidates), None)
+            blocked = filters.blocked(agent.free if free is None else free)
+            candidates = filterfalse(blocked.__contains__, candidates)
+        return candidates
+
+    # ------------------------------------------------------------------ the cycle, quota
+
+    def _allocate_with_quota(
+        self, order: list[str], n_wanting: int, everyone_wants: bool
+    ) -> list[Allocation]:
+        """The cycle when some role has quota: per agent, first the roles below their
+        guarantees, then fair share, each offer cut to the limits and the headroom."""
+        cycle = QuotaCycle(self._quotas, self._roles, self._total, self._min_allocatable)
+        offers: list[Allocation] = []
+        # Stage 1 once, then fair share until the agent is used up: what one role's limit
+        # leaves over goes to the next role in the same cycle. (Bound methods made once:
+        # `is` below compares them, and a cycle allocates as little as it can.)
+        fair = cycle.fair_offer
+        fair_only = (fair,) * _MAX_PARTS
+        both = (cycle.guarantee_offer, *fair_only)
+        for agent_id in order:
+            agent = self._agents[agent_id]
+            self._dirty.discard(agent_id)
+            whole = agent.free
+            if agent.filters.blocks_all(whole, n_wanting):
+                continue
+            for offer_for in both if cycle.needy else fair_only:
+                picked = self._pick_within(agent, n_wanting, everyone_wants, offer_for, whole)
+                if picked is None:
+                    if offer_for is fair:
+                        break
+                    continue
+                client, resources = picked
+                offer = self._offer(agent_id, agent, client, resources)
+                last = offers[-1] if offers else None
+                if (
+                    last is not None
+                    and last.agent_id == agent_id
+                    and last.framework_id == client[0]
+                    and last.role == client[1]
+                ):
+                    # Two parts to one client (its guarantee, then fair share): one offer.
+                    offer = Allocation(client[0], agent_id, client[1], last.resources + resources)
+                    offers[-1] = offer
+                else:
+                    offers.append(offer)
+                cycle.taken(client[1], resources)
+                if agent_id not in self._offerable:
+                    break
+            else:
+                if agent_id in self._offerable:
+                    self._dirty.add(agent_id)  # parts left over: next cycle
+                continue
+            if agent_id in self._offerable:
+                self._starved.add(agent_id)  # quota kept some of it from everyone
+        return offers
+
+    def _pick_within(
+        self,
+        agent: _Agent,
+        n_wanting: int,
+        everyone_wants: bool,
+        offer_for: Callable[[str, Resources], Resources | None],
+        whole: Resources,
+    ) -> tuple[Client, Resources] | None:
+        """The first client in DRF order for whose role `offer_for` allows an offer.
+
+        `whole` is the agent's free pool when the cycle came to it: clients are first
+        sifted by their filters against it (cached per agent); for what is left of it
+        after a part was offered, a client's filter is then checked against the rest
+        alone (filters covering the whole pool cover any part of it).
+        """
+        filters, free = agent.filters, agent.free
+        candidates: Iterable[Client]
+        if (
+            len(filters) >= agent.scan_willing
+            and filters.n_willing(whole, n_wanting) <= agent.scan_willing
+        ):
+            candidates = self._sorted_drf(filters.willing(whole, self._wanting_version))
+        else:
+            candidates = self._candidates(agent, everyone_wants, whole)
+        if free is not whole and len(filters):
+            candidates = filterfalse(partial(filters.covers, resources=free), candidates)
+        # A role's clients come one after another in DRF order: ask once per role.
+        last_role: str | None = None
+        resources: Resources | None = None
+        for client in candidates:
+            role = client[1]
+            if role is not last_role and role != last_role:
+                last_role, resources = role, offer_for(role, free)
+            if resources is not None:
+                return client, resources
+        return None
+
+    def _sorted_drf(self, clients: set[Client]) -> list[Client]:
+        by_role, roles = self._by_role, self._roles
+        return sorted(clients, key=lambda c: (roles.key(c[1]), by_role[c[1]].key(c)))
 
     def _in_drf_order(self) -> Iterable[Client]:
         """Every client, roles by weighted dominant share, then frameworks within each."""
@@ -383,13 +541,27 @@ class Allocator:
         roles = self._roles
         return min(clients, key=lambda c: (roles.key(c[1]), by_role[c[1]].key(c)))
 
-    def _offer(self, agent_id: str, agent: _Agent, client: Client) -> Allocation:
+    def _offer(
+        self, agent_id: str, agent: _Agent, client: Client, part: Resources | None = None
+    ) -> Allocation:
+        """Offer the agent's free pool, or `part` of it (cut down by quota)."""
         framework_id, role = client = self._client(*client)
         resources = agent.free
-        agent.free = Resources.EMPTY
+        if part is None or part is resources:
+            agent.free = Resources.EMPTY
+            self._offerable.discard(agent_id)
+        else:
+            resources, agent.free = part, resources - part
+            if agent.capped is None:
+                agent.capped = set()
+            agent.capped.add(client)  # the shared client tuple: nothing new to collect
+            for least in self._min_allocatable:
+                if agent.free.contains(least):
+                    break
+            else:
+                self._offerable.discard(agent_id)
         held = agent.used.get(client)
         agent.used[client] = resources if held is None else held + resources
-        self._offerable.discard(agent_id)
         self._roles.allocated(role, resources)
         self._by_role[role].allocated(client, resources)
         return Allocation(framework_id, agent_id, role, resources)
@@ -427,8 +599,8 @@ class Allocator:
         return max(shares, default=0.0)
 
     def role_share(self, role: str) -> float:
-        """The role's dominant share (unweighted)."""
-        return self._roles.share(role) if role in self._roles else 0.0
+        """The dominant share (unweighted) of the role and every role below it."""
+        return self._roles.share(role)
 
     def has_work(self) -> bool:
         """Whether `allocate` could make an offer now (filters due to expire aside)."""
@@ -516,10 +688,14 @@ class Allocator:
         else:
             del agent.used[client]
         agent.free = agent.free + freed
+        if self._quotas:
+            self._quota_relaxed = True  # room under a limit, or more spare than headroom
         self._roles.unallocated(role, freed)
         self._by_role[role].unallocated(client, freed)
         self._update_offerable(agent_id, agent)
         if not left:
+            if agent.capped:
+                agent.capped.discard(client)
             self._drop_client_if_idle(framework_id, role)
 
     def _update_offerable(self, agent_id: str, agent: _Agent) -> None:

@@ -222,6 +222,12 @@ class AgentFilters:
             self._blocked = self._by_client.keys() - self._uncovered
         return self._blocked
 
+    def covers(self, client: Client, resources: Resources) -> bool:
+        """Whether the filter of `client` covers `resources`, without touching the cache
+        kept for one free value (for a part of the free pool left over in a cycle)."""
+        number = self._by_client.get(client)
+        return number is not None and self._specs[number].resources.contains(resources)
+
     def blocks(self, client: Client, free: Resources) -> bool:
         """Whether `client` must not be offered `free` here."""
         if client not in self._by_client:

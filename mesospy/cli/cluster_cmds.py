@@ -14,6 +14,7 @@ import click
 
 from mesospy.cli.common import fail
 from mesospy.cli.output import (
+    amounts,
     connect,
     json_option,
     master_option,
@@ -460,5 +461,8 @@ def roles_show(role: str, master: str, as_json: bool) -> None:
             ("tasks", item.active_tasks),
             ("allocated", resources(item.allocated)),
             ("offered", resources(item.offered)),
+            ("quota guarantee", amounts(item.quota.guarantees)),
+            ("quota limit", amounts(item.quota.limits)),
+            ("consumed (with children)", resources(item.consumed)),
         ]
     )

@@ -12,6 +12,7 @@ from mesospy.cli.cluster_cmds import agents, frameworks, info, metrics, roles, s
 from mesospy.cli.daemons import agent, master
 from mesospy.cli.local import local
 from mesospy.cli.maintenance_cmds import weights
+from mesospy.cli.quota_cmds import quota
 from mesospy.cli.run import run
 from mesospy.cli.watch_cmds import completion, events, files, logs, top
 
@@ -24,10 +25,11 @@ def cli() -> None:
     \b
     Run daemons:  mesospy local | master | agent      (`agent` runs one; `agents` lists them)
     Run a task:   mesospy run -- CMD...
-    Look:         mesospy state | info | agents | frameworks | tasks | roles | weights
+    Look:         mesospy state | info | agents | frameworks | tasks | roles | weights | quota
                   mesospy logs TASK [--stderr] [--follow] | files TASK | events | top | metrics
     Steer:        mesospy agents drain|deactivate|reactivate|mark-gone AGENT_ID
                   mesospy frameworks teardown FRAMEWORK_ID | weights set ROLE=WEIGHT
+                  mesospy quota set ROLE --guarantee cpus:4 --limit cpus:8,mem:16384
     Find the master with --master host:port (or zk://...) or $MESOSPY_MASTER; add --json to
     read commands for scripts; `mesospy completion bash|zsh` for shell completion.
 
@@ -40,7 +42,20 @@ cli.add_command(agent)
 cli.add_command(local)
 cli.add_command(run)
 # Operator commands (plural nouns; `mesospy agent`/`master` above run the daemons).
-for command in (state, info, agents, frameworks, tasks, roles, weights, logs, files, events, top):
+for command in (
+    state,
+    info,
+    agents,
+    frameworks,
+    tasks,
+    roles,
+    weights,
+    quota,
+    logs,
+    files,
+    events,
+    top,
+):
     cli.add_command(command)
 cli.add_command(metrics)
 cli.add_command(completion)

@@ -12,7 +12,7 @@ import functools
 import json
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -107,6 +107,11 @@ def print_fields(fields: Iterable[tuple[str, object]]) -> None:
 
 
 # ---------------------------------------------------------------- formats
+
+
+def amounts(values: Mapping[str, float]) -> str:
+    """Named amounts as ``cpus:4,mem:16384`` (the syntax of ``quota set``), or "-"."""
+    return ",".join(f"{name}:{value:g}" for name, value in sorted(values.items())) or "-"
 
 
 def resources(items: Iterable[pb.Resource]) -> str:

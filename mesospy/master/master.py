@@ -24,6 +24,7 @@ from mesospy.master.frameworks import FrameworkHandler
 from mesospy.master.maintenance import MaintenanceHandler
 from mesospy.master.metrics import MasterMetrics
 from mesospy.master.offers import OfferBook, OfferRecord
+from mesospy.master.quota import QuotaHandler
 from mesospy.master.state import FrameworkRecord, MasterState
 from mesospy.master.tasks import TaskHandler
 from mesospy.registry_api import Registry
@@ -57,6 +58,7 @@ class Master:
         self.agents = AgentHandler(self)
         self.tasks = TaskHandler(self)
         self.maintenance = MaintenanceHandler(self)
+        self.quota = QuotaHandler(self)
         self.events = EventBus(self)  # operator event streams (Subscribe)
         self.metrics = MasterMetrics(self)
         self.metrics.instrument_registry(registry)
@@ -120,6 +122,7 @@ class Master:
         await asyncio.to_thread(self.registry.load)
         loaded = time.monotonic()
         self.allocator.update_weights(self.registry.weights())
+        self.quota.recover(self.registry.quota())
         self.frameworks.recover(self.registry.frameworks())
         self.agents.recover(
             self.registry.agents("admitted"),

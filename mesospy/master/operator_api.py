@@ -171,6 +171,23 @@ class OperatorService(opb_grpc.OperatorServicer):
 
         return await _answer(context, work())
 
+    async def GetQuota(
+        self, request: opb.GetQuotaRequest, context: Context
+    ) -> opb.GetQuotaResponse:
+        await self._lead(context)
+        return opb.GetQuotaResponse(configs=self.m.quota.configs())
+
+    async def UpdateQuota(
+        self, request: opb.UpdateQuotaRequest, context: Context
+    ) -> opb.UpdateQuotaResponse:
+        await self._lead(context)
+
+        async def work() -> opb.UpdateQuotaResponse:
+            await self.m.quota.update(list(request.configs), request.force)
+            return opb.UpdateQuotaResponse(configs=self.m.quota.configs())
+
+        return await _answer(context, work())
+
     async def GetMetrics(
         self, request: opb.GetMetricsRequest, context: Context
     ) -> opb.GetMetricsResponse:

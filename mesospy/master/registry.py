@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mesospy.registry_api import AgentMaintenance
+from mesospy.registry_api import AgentMaintenance, QuotaDoc
 from mesospy.v1 import common_pb2 as pb
 
 
@@ -72,6 +72,9 @@ class LocalRegistry:
 
     def weights(self) -> dict[str, float]:
         return dict(self._doc["weights"])
+
+    def quota(self) -> dict[str, QuotaDoc]:
+        return {role: dict(doc) for role, doc in self._doc.get("quota", {}).items()}
 
     def maintenance(self) -> dict[str, AgentMaintenance]:
         return {
@@ -134,6 +137,15 @@ class LocalRegistry:
 
     async def update_weights(self, weights: dict[str, float]) -> None:
         self._doc["weights"].update(weights)
+        await self._persist()
+
+    async def update_quota(self, changes: dict[str, QuotaDoc | None]) -> None:
+        quota = self._doc.setdefault("quota", {})  # absent from registries before quota
+        for role, doc in changes.items():
+            if doc is None:
+                quota.pop(role, None)
+            else:
+                quota[role] = doc
         await self._persist()
 
     # ---------------------------------------------------------------- storage

@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from mesospy.allocator.roles import ancestors
 from mesospy.master.errors import InvalidArgument
+from mesospy.master.quota import config_of
 from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord
 from mesospy.resources import Resources
 from mesospy.v1 import common_pb2 as pb
@@ -142,8 +144,10 @@ def tasks_view(master: Master, request: opb.GetTasksRequest) -> opb.GetTasksResp
 
 
 def roles_view(master: Master) -> opb.GetRolesResponse:
-    """Every role in use (by a framework or a weight), with its weight and allocation."""
+    """Every role in use (by a framework, a task, a weight or a quota) and the parents of
+    those, with its weight, allocation, quota and what counts towards the quota."""
     weights = master.registry.weights()
+    quotas = master.allocator.quotas()
     roles: dict[str, opb.Role] = {}
 
     def role(name: str) -> opb.Role:
@@ -163,10 +167,16 @@ def roles_view(master: Master) -> opb.GetRolesResponse:
     for offer in master.offers:
         role(offer.role)
         offered[offer.role] = offered.get(offer.role, Resources()) + offer.resources
-    for name in weights:
+    for name in [*weights, *quotas]:
         role(name)
+    for name in list(roles):
+        for parent in ancestors(name)[:-1]:
+            role(parent)
     for name, item in roles.items():
         used = allocated.get(name, Resources()) + offered.get(name, Resources())
         item.allocated.extend(used.to_proto())
         item.offered.extend(offered.get(name, Resources()).to_proto())
+        if name in quotas:
+            item.quota.CopyFrom(config_of(name, quotas[name]))
+        item.consumed.extend(master.allocator.role_consumed(name).to_proto())
     return opb.GetRolesResponse(roles=[roles[n] for n in sorted(roles)])

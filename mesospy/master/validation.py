@@ -35,13 +35,27 @@ def id_problem(kind: str, value: str) -> str | None:
 
 
 def role_problem(role: str) -> str | None:
-    """Why ``role`` is not a valid role name, or None."""
+    """Why ``role`` is not a valid role name, or None.
+
+    As in Mesos: ``*``, or a path of ``/``-separated segments (``eng/dev``); no leading or
+    trailing ``/``, no empty segment, no segment ``.``, ``..`` or ``*``, none starting with
+    ``-``, and no whitespace, backslash or control character anywhere.
+    """
     if role == "*":
         return None
-    if not role or role in (".", "..") or role.startswith("-"):
-        return f"role {role!r} is not valid"
-    if any(c.isspace() or c in "/\\" or not c.isprintable() for c in role):
-        return f"role {role!r} may not contain '/', '\\', spaces or control characters"
+    if not role:
+        return "role '' is not valid: give a name such as 'eng' or 'eng/dev'"
+    if any(c.isspace() or c == "\\" or not c.isprintable() for c in role):
+        return f"role {role!r} may not contain whitespace, '\\' or control characters"
+    if role.startswith("/") or role.endswith("/"):
+        return f"role {role!r} may not start or end with '/'"
+    for segment in role.split("/"):
+        if not segment:
+            return f"role {role!r} has an empty path segment ('//')"
+        if segment in (".", "..", "*"):
+            return f"role {role!r}: a path segment may not be {segment!r}"
+        if segment.startswith("-"):
+            return f"role {role!r}: a path segment may not start with '-'"
     return None
 
 

@@ -46,6 +46,7 @@ ACTIONS: dict[str, tuple[str | None, str]] = {
     "drain_agents": ("agents", "drain, deactivate or reactivate agent"),
     "mark_agents_gone": ("agents", "mark gone agent"),
     "update_weights": ("roles", "update the weight of role"),
+    "update_quota": ("roles", "update the quota of role"),
     "teardown_frameworks": ("framework_principals", "tear down a framework of principal"),
 }
 

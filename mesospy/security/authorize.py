@@ -29,6 +29,7 @@ _VIEWS = frozenset(
         "GetTasks",
         "GetRoles",
         "GetWeights",
+        "GetQuota",
         "GetMetrics",
         "Subscribe",
     }
@@ -74,6 +75,9 @@ class CallAuthorizer:
         elif isinstance(request, opb.UpdateWeightsRequest):
             for role in request.weights:
                 check("update_weights", who, role)
+        elif isinstance(request, opb.UpdateQuotaRequest):
+            for config in request.configs:
+                check("update_quota", who, config.role)
         elif isinstance(request, opb.TeardownFrameworkRequest):
             info = self.view.framework_info(request.framework_id)
             check("teardown_frameworks", who, info.principal if info is not None else None)

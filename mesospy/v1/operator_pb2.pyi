@@ -199,20 +199,24 @@ class GetTasksResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[_common_pb2.Task, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total: _Optional[int] = ...) -> None: ...
 
 class Role(_message.Message):
-    __slots__ = ("name", "weight", "frameworks", "allocated", "offered", "active_tasks")
+    __slots__ = ("name", "weight", "frameworks", "allocated", "offered", "active_tasks", "quota", "consumed")
     NAME_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_FIELD_NUMBER: _ClassVar[int]
     FRAMEWORKS_FIELD_NUMBER: _ClassVar[int]
     ALLOCATED_FIELD_NUMBER: _ClassVar[int]
     OFFERED_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_TASKS_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_FIELD_NUMBER: _ClassVar[int]
+    CONSUMED_FIELD_NUMBER: _ClassVar[int]
     name: str
     weight: float
     frameworks: _containers.RepeatedScalarFieldContainer[str]
     allocated: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
     offered: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
     active_tasks: int
-    def __init__(self, name: _Optional[str] = ..., weight: _Optional[float] = ..., frameworks: _Optional[_Iterable[str]] = ..., allocated: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ..., offered: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ..., active_tasks: _Optional[int] = ...) -> None: ...
+    quota: QuotaConfig
+    consumed: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+    def __init__(self, name: _Optional[str] = ..., weight: _Optional[float] = ..., frameworks: _Optional[_Iterable[str]] = ..., allocated: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ..., offered: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ..., active_tasks: _Optional[int] = ..., quota: _Optional[_Union[QuotaConfig, _Mapping]] = ..., consumed: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
 
 class GetRolesRequest(_message.Message):
     __slots__ = ()
@@ -266,6 +270,54 @@ class UpdateWeightsResponse(_message.Message):
     WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     weights: _containers.ScalarMap[str, float]
     def __init__(self, weights: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class QuotaConfig(_message.Message):
+    __slots__ = ("role", "guarantees", "limits")
+    class GuaranteesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    class LimitsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    GUARANTEES_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    role: str
+    guarantees: _containers.ScalarMap[str, float]
+    limits: _containers.ScalarMap[str, float]
+    def __init__(self, role: _Optional[str] = ..., guarantees: _Optional[_Mapping[str, float]] = ..., limits: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class GetQuotaRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetQuotaResponse(_message.Message):
+    __slots__ = ("configs",)
+    CONFIGS_FIELD_NUMBER: _ClassVar[int]
+    configs: _containers.RepeatedCompositeFieldContainer[QuotaConfig]
+    def __init__(self, configs: _Optional[_Iterable[_Union[QuotaConfig, _Mapping]]] = ...) -> None: ...
+
+class UpdateQuotaRequest(_message.Message):
+    __slots__ = ("configs", "force")
+    CONFIGS_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    configs: _containers.RepeatedCompositeFieldContainer[QuotaConfig]
+    force: bool
+    def __init__(self, configs: _Optional[_Iterable[_Union[QuotaConfig, _Mapping]]] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class UpdateQuotaResponse(_message.Message):
+    __slots__ = ("configs",)
+    CONFIGS_FIELD_NUMBER: _ClassVar[int]
+    configs: _containers.RepeatedCompositeFieldContainer[QuotaConfig]
+    def __init__(self, configs: _Optional[_Iterable[_Union[QuotaConfig, _Mapping]]] = ...) -> None: ...
 
 class GetMetricsRequest(_message.Message):
     __slots__ = ()

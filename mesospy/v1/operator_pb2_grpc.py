@@ -90,6 +90,16 @@ class OperatorStub:
                 request_serializer=mesospy_dot_v1_dot_operator__pb2.UpdateWeightsRequest.SerializeToString,
                 response_deserializer=mesospy_dot_v1_dot_operator__pb2.UpdateWeightsResponse.FromString,
                 _registered_method=True)
+        self.GetQuota = channel.unary_unary(
+                '/mesospy.v1.Operator/GetQuota',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.GetQuotaRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.GetQuotaResponse.FromString,
+                _registered_method=True)
+        self.UpdateQuota = channel.unary_unary(
+                '/mesospy.v1.Operator/UpdateQuota',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.UpdateQuotaRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.UpdateQuotaResponse.FromString,
+                _registered_method=True)
         self.GetMetrics = channel.unary_unary(
                 '/mesospy.v1.Operator/GetMetrics',
                 request_serializer=mesospy_dot_v1_dot_operator__pb2.GetMetricsRequest.SerializeToString,
@@ -204,6 +214,20 @@ class OperatorServicer:
 
     def UpdateWeights(self, request, context):
         """Set role weights; they are kept in the registry and outlive the master.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQuota(self, request, context):
+        """Role quota (Mesos 1.9+): guarantees and limits per role, kept in the registry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateQuota(self, request, context):
+        """Set (or, with neither guarantees nor limits, remove) the quota of roles; all or none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -328,6 +352,16 @@ def add_OperatorServicer_to_server(servicer, server):
                     servicer.UpdateWeights,
                     request_deserializer=mesospy_dot_v1_dot_operator__pb2.UpdateWeightsRequest.FromString,
                     response_serializer=mesospy_dot_v1_dot_operator__pb2.UpdateWeightsResponse.SerializeToString,
+            ),
+            'GetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQuota,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.GetQuotaRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.GetQuotaResponse.SerializeToString,
+            ),
+            'UpdateQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateQuota,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.UpdateQuotaRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.UpdateQuotaResponse.SerializeToString,
             ),
             'GetMetrics': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMetrics,
@@ -672,6 +706,60 @@ class Operator:
             '/mesospy.v1.Operator/UpdateWeights',
             mesospy_dot_v1_dot_operator__pb2.UpdateWeightsRequest.SerializeToString,
             mesospy_dot_v1_dot_operator__pb2.UpdateWeightsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/GetQuota',
+            mesospy_dot_v1_dot_operator__pb2.GetQuotaRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.GetQuotaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/UpdateQuota',
+            mesospy_dot_v1_dot_operator__pb2.UpdateQuotaRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.UpdateQuotaResponse.FromString,
             options,
             channel_credentials,
             insecure,

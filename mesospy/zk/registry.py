@@ -2,7 +2,7 @@
 
 Layout under ``<path>/registry/``: ``agents/<id>`` (with the agent's maintenance, if any) and
 ``frameworks/<id>`` (one small JSON znode each, so 10k agents never approach ZooKeeper's 1 MB
-node limit) and ``weights``.
+node limit), ``weights`` and ``quota`` (one JSON znode each, by role).
 
 Every transaction also sets ``epoch``, so the zxid of its last change (``mzxid``, unique
 in the ensemble's history, even if the node is deleted and made again) names the registry's
@@ -39,7 +39,7 @@ from urllib.parse import quote, unquote
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError, RolledBackError, SessionExpiredError
 
-from mesospy.registry_api import AgentMaintenance
+from mesospy.registry_api import AgentMaintenance, QuotaDoc
 from mesospy.v1 import common_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class RegistrySnapshot:
     frameworks: dict[str, dict[str, Any]]
     weights: dict[str, float]
     versions: dict[str, int | None]
+    quota: dict[str, QuotaDoc] = field(default_factory=dict)
 
 
 @dataclass
@@ -107,6 +108,7 @@ class ZooKeeperRegistry:
         self._agents: dict[str, dict[str, Any]] = {}
         self._frameworks: dict[str, dict[str, Any]] = {}
         self._weights: dict[str, float] = {}
+        self._quota: dict[str, QuotaDoc] = {}
         # Version of each node as last read or written; None: known absent. After load()
         # a node not listed is absent, unless a failed write left its state unsure.
         self._versions: dict[str, int | None] = {}
@@ -133,6 +135,7 @@ class ZooKeeperRegistry:
             log.info("registry unchanged since it was read ahead: not read again")
         self._agents, self._frameworks = dict(snapshot.agents), dict(snapshot.frameworks)
         self._weights = dict(snapshot.weights)
+        self._quota = dict(snapshot.quota)
         self._versions.clear()
         self._versions.update(snapshot.versions)
         self._unsure.clear()
@@ -154,15 +157,20 @@ class ZooKeeperRegistry:
         versions: dict[str, int | None] = {}
         agents = self._load_folder("agents", versions)
         frameworks = self._load_folder("frameworks", versions)
-        path = f"{self._root}/weights"
+        weights = self._load_node("weights", versions)
+        quota = self._load_node("quota", versions)
+        return RegistrySnapshot(epoch, agents, frameworks, weights, versions, quota)
+
+    def _load_node(self, name: str, versions: dict[str, int | None]) -> dict[str, Any]:
+        path = f"{self._root}/{name}"
         try:
             data, stat = self._client.get(path)
-            weights = json.loads(data)
-            versions[path] = stat.version
         except NoNodeError:
-            weights = {}
             versions[path] = None
-        return RegistrySnapshot(epoch, agents, frameworks, weights, versions)
+            return {}
+        versions[path] = stat.version
+        loaded: dict[str, Any] = json.loads(data)
+        return loaded
 
     @property
     def _epoch_path(self) -> str:
@@ -210,6 +218,10 @@ class ZooKeeperRegistry:
     def weights(self) -> dict[str, float]:
         """Role weights set by operators."""
         return dict(self._weights)
+
+    def quota(self) -> dict[str, QuotaDoc]:
+        """Role quota set by operators, by role."""
+        return dict(self._quota)
 
     def maintenance(self) -> dict[str, AgentMaintenance]:
         """Admitted and unreachable agents under maintenance, by agent id."""
@@ -274,6 +286,14 @@ class ZooKeeperRegistry:
     async def update_weights(self, weights: dict[str, float]) -> None:
         self._weights.update(weights)
         await self._write(f"{self._root}/weights", _dump(self._weights))
+
+    async def update_quota(self, changes: dict[str, QuotaDoc | None]) -> None:
+        for role, doc in changes.items():
+            if doc is None:
+                self._quota.pop(role, None)
+            else:
+                self._quota[role] = doc
+        await self._write(f"{self._root}/quota", _dump(self._quota))
 
     # ---------------------------------------------------------------- writing
 

@@ -110,7 +110,7 @@ def test_weights_are_validated_and_persisted(client: OperatorClient, cluster: Lo
     assert cluster.work_dir is not None
     registry = json.loads((cluster.work_dir / "master" / "registry.json").read_text())
     assert registry["weights"] == {"prod": 2.5}
-    for bad in ({"prod": 0.0}, {"prod": -1.0}, {"a/b": 1.0}, {}):
+    for bad in ({"prod": 0.0}, {"prod": -1.0}, {"a//b": 1.0}, {}):
         assert _code(lambda b=bad: client.update_weights(b)) == grpc.StatusCode.INVALID_ARGUMENT
     assert client.get_weights() == {"prod": 2.5}
 

@@ -18,6 +18,7 @@ from mesospy.testing import FrameworkHarness, LocalCluster
 from mesospy.testing.framework import TaskQueueScheduler
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import common_pb2 as pb
+from mesospy.v1 import operator_pb2 as opb
 from mesospy.v1 import scheduler_pb2 as spb
 
 from .conftest import FAST_MASTER, SECRETS, call_details, creds, write_credentials
@@ -47,6 +48,9 @@ mark_agents_gone:
 update_weights:
   - principals: [operator]
     roles: [batch]
+update_quota:
+  - principals: [operator]
+    roles: [batch, eng/dev]
 teardown_frameworks:
   - principals: [operator]
     framework_principals: [batch]
@@ -202,6 +206,20 @@ def test_update_weights_by_role(acl_cluster: LocalCluster) -> None:
         assert "prod" not in client.get_weights()
     with _client(acl_cluster, "batch") as client:
         _denied(lambda: client.update_weights({"batch": 5.0}))
+
+
+def test_update_quota_by_role_default_deny(acl_cluster: LocalCluster) -> None:
+    dev = opb.QuotaConfig(role="eng/dev", limits={"cpus": 1})
+    ops = opb.QuotaConfig(role="eng/ops", limits={"cpus": 1})
+    with _client(acl_cluster, "operator") as client:
+        assert [c.role for c in client.update_quota([dev])] == ["eng/dev"]
+        # One denied role refuses the whole request: nothing of it is set.
+        _denied(lambda: client.update_quota([dev, ops]), "update the quota of role 'eng/ops'")
+        assert [c.role for c in client.get_quota()] == ["eng/dev"]
+        client.update_quota([opb.QuotaConfig(role="eng/dev")])
+    with _client(acl_cluster, "batch") as client:  # no rule names it: default deny
+        _denied(lambda: client.update_quota([dev]), "no ACL rule of 'update_quota' allows it")
+        assert client.get_quota() == []  # view_cluster allows reading
 
 
 def test_register_agents(acl_cluster: LocalCluster) -> None:

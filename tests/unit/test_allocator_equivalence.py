@@ -30,16 +30,22 @@ class ObviousAllocator(Allocator):
         return None
 
 
-def _events(seed: int, n_frameworks: int, n_agents: int, cycles: int) -> list[list[Allocation]]:
+FLAT_ROLES = ["*", "analytics", "web"]
+# Siblings under two parents, a parent with frameworks of its own, and a deeper path.
+TREE_ROLES = ["analytics", "eng/dev", "eng", "eng/ops/db", "web/front", "web/back"]
+
+
+def _events(
+    seed: int, n_frameworks: int, n_agents: int, cycles: int, roles: list[str] = FLAT_ROLES
+) -> list[list[Allocation]]:
     rng = random.Random(seed)
     fast, slow = Allocator(seed=seed), ObviousAllocator(seed=seed)
-    roles = ["*", "analytics", "web"]
     frameworks = [f"fw-{i:03d}" for i in range(n_frameworks)]
     both = (fast, slow)
     for alloc in both:
-        alloc.update_weights({"analytics": 2.0})
+        alloc.update_weights({"analytics": 2.0, "eng/dev": 3.0})
         for i, fid in enumerate(frameworks):
-            alloc.add_framework(fid, [roles[i % 3]] if i % 7 else roles[:2])
+            alloc.add_framework(fid, [roles[i % len(roles)]] if i % 7 else roles[:2])
         for a in range(n_agents):
             alloc.add_agent(f"agent-{a:03d}", R("cpus:8;mem:2048"))
     held: list[Allocation] = []  # offers accepted as "tasks", to end later
@@ -104,3 +110,9 @@ def test_fast_taker_search_matches_the_obvious_walk(seed: int) -> None:
     # 150 frameworks, so agents pass from scanning to their cached willing sets.
     history = _events(seed, n_frameworks=150, n_agents=12, cycles=400)
     assert sum(map(len, history)) > 1000  # offers were made throughout
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_fast_taker_search_matches_the_obvious_walk_over_a_role_tree(seed: int) -> None:
+    history = _events(seed, n_frameworks=120, n_agents=12, cycles=300, roles=TREE_ROLES)
+    assert {o.role for cycle in history for o in cycle} == set(TREE_ROLES)
