@@ -518,6 +518,8 @@ class BatchScheduler(Scheduler):
             else:
                 driver.decline(offer.id, refuse_seconds=refuse)
         for run, instance in waiting:  # unplaced: say why, for `job ... --wait` and `show`
+            if instance.unplaced.startswith(WAITING_PREFIX):
+                continue  # held back by its role's quota (note_quota): the deeper reason
             spec = self.jobs[run.job].spec
             instance.unplaced = misses.reason(
                 _key((run, instance)), len(offers), spec.cpus, spec.mem, spec.disk, spec.ports
@@ -583,10 +585,10 @@ class BatchScheduler(Scheduler):
             spec = self.jobs[run.job].spec
             need = {"cpus": spec.cpus, "mem": spec.mem, "disk": spec.disk}
             reason = limit_reason(spec.role, need, quotas)
-            if reason:
-                instance.message = held[id(run)] = reason
-            elif instance.message.startswith(WAITING_PREFIX):
-                instance.message = ""
+            if reason:  # why it waits (``unplaced``): a failed attempt's message stays
+                instance.unplaced = held[id(run)] = reason
+            elif instance.unplaced.startswith(WAITING_PREFIX):
+                instance.unplaced = ""
         for runs in self.runs.values():
             for run in runs.values():
                 if run.final:

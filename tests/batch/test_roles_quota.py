@@ -57,10 +57,10 @@ def test_waiting_instances_show_the_reason_until_it_goes(tmp_path: Path) -> None
     scheduler.submit(JOB)
     run = scheduler.run_now("crunch")
     scheduler.note_quota({"eng/dev": ({"cpus": 1.0}, {"cpus": 1.0})})
-    assert run.instances[0].message.startswith("waiting: role 'eng/dev' is at its quota limit")
-    assert run.message == run.instances[0].message
+    assert run.instances[0].unplaced.startswith("waiting: role 'eng/dev' is at its quota limit")
+    assert run.message == run.instances[0].unplaced
     scheduler.note_quota({})
-    assert run.instances[0].message == "" and run.message == ""
+    assert run.instances[0].unplaced == "" and run.message == ""
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_runs_wait_with_the_reason_while_the_role_is_at_its_limit(
         run = eventually(waiting_run, what="the reason the third waits")
         assert "role 'eng' is at its quota limit cpus:1" in run.message
         waiting = [i for i in run.instances if i.state == "WAITING"]
-        assert len(waiting) == 1 and waiting[0].message == run.message
+        assert len(waiting) == 1 and waiting[0].unplaced == run.message
         roles = {r.name: r for r in client.get_roles().roles}
         assert any(x.name == "cpus" and x.scalar <= 1 for x in roles["eng"].consumed)
         client.update_quota([opb.QuotaConfig(role="eng", limits={"cpus": 2})])
