@@ -63,14 +63,17 @@ def _check_master(ctx: click.Context, param: click.Parameter, value: str) -> str
     return value
 
 
+def port_option(name: str, help: str | None = None, default: int = 0) -> Callable[[F], F]:
+    """A TCP port option (0..65535; for the servers beside the main one, 0 means off)."""
+    return click.option(
+        name, default=default, show_default=True, type=click.IntRange(0, 65535), help=help
+    )
+
+
 def metrics_port_option(func: F) -> F:
     """``--metrics-port``: Prometheus metrics over HTTP, as the master's and agents'."""
-    return click.option(
-        "--metrics-port",
-        default=0,
-        show_default=True,
-        type=click.IntRange(0, 65535),
-        help="Serve Prometheus metrics at http://HOST:PORT/metrics (0: off).",
+    return port_option(
+        "--metrics-port", "Serve Prometheus metrics at http://HOST:PORT/metrics (0: off)."
     )(func)
 
 

@@ -13,6 +13,7 @@ from mesospy.cli.common import (
     fail,
     log_level_option,
     master_option,
+    port_option,
     run_until_signalled,
     setup_logging,
     tls_config,
@@ -31,10 +32,14 @@ from mesospy.security.credentials import (
 from mesospy.security.zk_acl import ZooKeeperAuth, ZooKeeperAuthError
 from mesospy.zk.url import parse_zk_url
 
+METRICS_PORT = port_option(
+    "--metrics-port", "Serve Prometheus metrics at http://IP:PORT/metrics (0: off)."
+)
+
 
 @click.command()
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=5050, show_default=True, type=click.IntRange(0, 65535))
+@port_option("--port", default=5050)
 @click.option("--hostname", default="", help="Name advertised to agents and frameworks.")
 @click.option(
     "--work-dir",
@@ -121,26 +126,13 @@ from mesospy.zk.url import parse_zk_url
     type=click.FloatRange(0.01),
     help="Seconds between HEARTBEAT events.",
 )
-@click.option(
-    "--metrics-port",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Serve Prometheus metrics at http://IP:PORT/metrics (0: off).",
-)
-@click.option(
+@METRICS_PORT
+@port_option(
     "--http-port",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Serve Mesos's v1 HTTP APIs at http://IP:PORT/api/v1 and /api/v1/scheduler (0: off).",
+    "Serve Mesos's v1 HTTP APIs at http://IP:PORT/api/v1 and /api/v1/scheduler (0: off).",
 )
-@click.option(
-    "--webui-port",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Serve the web dashboard at http://IP:PORT/ (https with --tls-cert; 0: off).",
+@port_option(
+    "--webui-port", "Serve the web dashboard at http://IP:PORT/ (https with --tls-cert; 0: off)."
 )
 @tls_options
 @click.option(
@@ -279,7 +271,7 @@ def master(
 @master_option
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--hostname", default=None, help="Name the master uses to reach this agent.")
-@click.option("--port", default=5051, show_default=True, type=click.IntRange(0, 65535))
+@port_option("--port", default=5051)
 @click.option(
     "--work-dir",
     default="/tmp/mesospy/agent",
@@ -304,13 +296,7 @@ def master(
     is_flag=True,
     help="Kill running tasks when the agent stops (default: they keep running).",
 )
-@click.option(
-    "--metrics-port",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Serve Prometheus metrics at http://IP:PORT/metrics (0: off).",
-)
+@METRICS_PORT
 @click.option(
     "--allow-root-tasks",
     is_flag=True,

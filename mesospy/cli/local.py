@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import psutil
 
-from mesospy.cli.common import fail
+from mesospy.cli.common import fail, port_option
 from mesospy.cluster import ClusterError, LocalCluster, environment_with_master
 from mesospy.scheduler.backoff import Backoff
 
@@ -108,13 +108,7 @@ def _restart_dead_frameworks(cluster: LocalCluster, restarts: FrameworkRestarts)
     type=click.IntRange(1, 64),
     help="How many agents to start.",
 )
-@click.option(
-    "--port",
-    default=5050,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="The master's port (0: any free one).",
-)
+@port_option("--port", "The master's port (0: any free one).", default=5050)
 @click.option(
     "--work-dir",
     default=None,

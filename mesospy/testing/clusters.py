@@ -9,9 +9,26 @@ from typing import Any
 
 from mesospy.cluster import ClusterError, LocalCluster
 
-__all__ = ["running_cluster"]
+__all__ = ["fast_master_flags", "running_cluster"]
 
 ATTEMPTS = 3
+
+
+def fast_master_flags(
+    max_agent_ping_timeouts: int = 3, framework_heartbeat_interval: float = 2
+) -> list[str]:
+    """Master flags for tests: quick allocation and short heartbeats, so that a lost agent
+    or framework is noticed within a test's patience."""
+    return [
+        "--allocation-interval",
+        "0.2",
+        "--agent-ping-timeout",
+        "0.5",
+        "--max-agent-ping-timeouts",
+        str(max_agent_ping_timeouts),
+        "--framework-heartbeat-interval",
+        f"{framework_heartbeat_interval:g}",
+    ]
 
 
 @contextmanager

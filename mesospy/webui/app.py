@@ -17,6 +17,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from mesospy.http import Headers, Request, Response
 from mesospy.master.master import Master
 from mesospy.security.acl import ACTIONS
 from mesospy.v1 import agent_pb2 as apb
@@ -24,7 +25,6 @@ from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import operator_pb2 as opb
 from mesospy.webui.encode import to_json
 from mesospy.webui.feed import FULL_TASKS, KEEPALIVE, Feed
-from mesospy.webui.http import EventStream, Request, Response
 from mesospy.webui.operator import OperatorDoor, Refused
 from mesospy.webui.sessions import COOKIE, CSRF_HEADER, LoginThrottle, Session, Sessions
 
@@ -41,7 +41,25 @@ CONTENT_TYPES = {
 PAGES = frozenset({"/", "/index.html"})
 MAX_READ = 1024 * 1024
 
-Route = Callable[[Request, Session], Awaitable[Response | EventStream]]
+# On every answer of the dashboard (pages, API, events).
+HEADERS: Headers = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'",
+    ),
+    ("Cache-Control", "no-store"),
+]
+
+Route = Callable[[Request, Session], Awaitable[Response]]
+
+
+def json_error(status: int, message: str) -> Response:
+    """The dashboard's refusals: JSON naming the reason (the pages show it)."""
+    return Response.json({"error": message, "status": status}, status)
 
 
 def _read_static(name: str) -> bytes | None:
@@ -83,9 +101,9 @@ class Dashboard:
 
     # ---------------------------------------------------------------- dispatch
 
-    async def handle(self, request: Request) -> Response | EventStream:
+    async def handle(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD", "POST"):
-            return Response.error(405, f"method {request.method} is not allowed")
+            return json_error(405, f"method {request.method} is not allowed")
         if not request.path.startswith("/api/"):
             return await self._static(request)
         if not self.m.leading:
@@ -95,10 +113,10 @@ class Dashboard:
         if route is None:
             other = self._get if request.method == "POST" else self._post
             if request.path in other:
-                return Response.error(
+                return json_error(
                     405, f"{request.path} takes {'GET' if other is self._get else 'POST'}"
                 )
-            return Response.error(404, f"no such API path {request.path}")
+            return json_error(404, f"no such API path {request.path}")
         session = self.sessions.get(request.cookies().get(COOKIE))
         fresh = session is None
         if session is None:
@@ -115,14 +133,14 @@ class Dashboard:
         if request.method == "POST":
             problem = self._forged(request, session, fresh)
             if problem:
-                return Response.error(403, problem)
+                return json_error(403, problem)
         try:
             answer = await route(request, session)
         except Refused as exc:
-            answer = Response.error(exc.http_status, exc.message)
+            answer = json_error(exc.http_status, exc.message)
         except BadInput as exc:
-            answer = Response.error(400, str(exc))
-        if fresh and request.path == "/api/session" and isinstance(answer, Response):
+            answer = json_error(400, str(exc))
+        if fresh and request.path == "/api/session":
             answer.headers.append(("Set-Cookie", self.sessions.cookie(session)))
         return answer
 
@@ -138,17 +156,17 @@ class Dashboard:
 
     async def _static(self, request: Request) -> Response:
         if request.method == "POST":
-            return Response.error(405, "pages take GET")
+            return json_error(405, "pages take GET")
         if not self.m.leading:
             leader = await self._leader_url()
             if leader:
                 return Response.redirect(leader + request.path, 307)
         name = "index.html" if request.path in PAGES else request.path.removeprefix("/static/")
         if request.path not in PAGES and not request.path.startswith("/static/"):
-            return Response.error(404, f"no page {request.path}")
+            return json_error(404, f"no page {request.path}")
         data = _read_static(name)
         if data is None:
-            return Response.error(404, f"no page {request.path}")
+            return json_error(404, f"no page {request.path}")
         suffix = name[name.rfind(".") :]
         return Response(200, data, CONTENT_TYPES.get(suffix, "application/octet-stream"))
 
@@ -166,7 +184,7 @@ class Dashboard:
             else "this master is not the leader"
             + (f"; the leader's dashboard is {leader}" if leader else "; no leader is known yet")
         )
-        answer = Response.error(503, message)
+        answer = json_error(503, message)
         if leader:
             body = {"error": message, "status": 503, "leader": leader}
             answer = Response.json(body, 503)
@@ -193,20 +211,18 @@ class Dashboard:
         form = request.form()
         principal, secret = form.get("principal", ""), form.get("secret", "")
         if not self.door.login_possible:
-            return Response.error(
-                400, "this master has no credentials (--credentials): nobody logs in"
-            )
+            return json_error(400, "this master has no credentials (--credentials): nobody logs in")
         if not principal:
-            return Response.error(400, "give a principal and its secret")
+            return json_error(400, "give a principal and its secret")
         wait = self.logins.blocked_for(principal, time.monotonic())
         if wait > 0:
-            return Response.error(
+            return json_error(
                 429, f"too many failed logins for {principal!r}; try again in {wait:.0f} s"
             )
         if not self.door.verify(principal, secret):
             self.logins.failed(principal, time.monotonic())
             await asyncio.sleep(0.2)  # slows guessing a little
-            return Response.error(401, "unknown principal or wrong secret")
+            return json_error(401, "unknown principal or wrong secret")
         self.logins.succeeded(principal)
         self.sessions.end(session)
         fresh = self.sessions.new(principal, "secret")
@@ -316,14 +332,14 @@ class Dashboard:
 
     # ---------------------------------------------------------------- live events
 
-    async def _events(self, request: Request, session: Session) -> EventStream:
+    async def _events(self, request: Request, session: Session) -> Response:
         # The browser's caller is checked as a Subscribe call would be; the events come
         # from the feed all open dashboards share.
         subscribe = opb.SubscribeRequest(heartbeat_interval_seconds=KEEPALIVE)
         self.door.admit(session.principal, "Subscribe", subscribe)
         full_tasks = _number(request.query, "full_tasks", FULL_TASKS, 0, FULL_TASKS)
         listener = self.feed.join(full_tasks)
-        return EventStream(self.feed.stream(listener))
+        return Response.events(self.feed.stream(listener))
 
     # ---------------------------------------------------------------- actions
 

@@ -22,13 +22,13 @@ from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from mesospy.http import sse
 from mesospy.master import snapshot
 from mesospy.master.events import Subscriber
 from mesospy.task_states import is_terminal
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import operator_pb2 as opb
 from mesospy.webui.encode import STATE_NAMES, agent_json, task_json, to_json
-from mesospy.webui.http import sse
 
 if TYPE_CHECKING:
     from mesospy.master.master import Master

@@ -3,44 +3,38 @@
 from __future__ import annotations
 
 import os
-import ssl
 
+from mesospy.http import HttpServer, Limits, tls_context
 from mesospy.master.master import Master
 from mesospy.master.operator_api import OperatorService
 from mesospy.security.guard import Guard
-from mesospy.security.tls import TLSConfig
-from mesospy.webui.app import Dashboard
-from mesospy.webui.http import HTTPServer
+from mesospy.security.tls import TLSError
+from mesospy.webui.app import HEADERS, Dashboard, json_error
 from mesospy.webui.operator import OperatorDoor
 from mesospy.webui.sessions import Sessions
+
+# Browsers send small forms and JSON: the dashboard takes no more.
+LIMITS = Limits(max_head=16 * 1024, max_body=64 * 1024, idle_timeout=60.0)
 
 
 class WebUIPortError(RuntimeError):
     """The dashboard's port cannot be listened on."""
 
 
-def _ssl_context(tls: TLSConfig | None) -> ssl.SSLContext | None:
-    """HTTPS with the master's own certificate when it has one."""
-    if tls is None or tls.cert is None or tls.key is None:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(tls.cert), str(tls.key))
-    if tls.require_client_cert and tls.ca is not None:
-        # As on the gRPC port: only a certificate of the CA gets in, and it names the
-        # caller (so a browser with one needs no login).
-        context.load_verify_locations(str(tls.ca))
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
-
-
 async def serve_webui(
     master: Master, service: OperatorService, guard: Guard, ip: str, port: int
-) -> HTTPServer:
+) -> HttpServer:
     """Start the dashboard's HTTP server; its URL goes into the master's MasterInfo, so
     standby masters can send browsers to the leader's."""
-    context = _ssl_context(master.config.tls)
+    try:
+        # HTTPS with the master's own certificate when it has one. As on the gRPC port,
+        # only a required client certificate (of the CA) names the caller, so a browser
+        # with one needs no login.
+        context = tls_context(master.config.tls, verify_offered_certs=False)
+    except TLSError as exc:
+        raise WebUIPortError(f"cannot serve the dashboard: {exc}") from exc
     dashboard = Dashboard(master, OperatorDoor(service, guard), Sessions(context is not None))
-    server = HTTPServer(dashboard.handle, context)
+    server = HttpServer(dashboard.handle, LIMITS, context, headers=HEADERS, error=json_error)
     try:
         bound = await server.start(ip, port)
     except OSError as exc:

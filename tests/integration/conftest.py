@@ -8,18 +8,10 @@ from pathlib import Path
 import pytest
 
 from mesospy.testing import LocalCluster
+from mesospy.testing.clusters import fast_master_flags
 
 # Short heartbeats so that a lost agent is noticed within a test's patience.
-FAST_MASTER = [
-    "--allocation-interval",
-    "0.2",
-    "--agent-ping-timeout",
-    "0.5",
-    "--max-agent-ping-timeouts",
-    "3",
-    "--framework-heartbeat-interval",
-    "2",
-]
+FAST_MASTER = fast_master_flags()
 
 
 @pytest.fixture(scope="module")

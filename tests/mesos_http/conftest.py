@@ -10,7 +10,7 @@ from mesos_http_client import MesosHttp, http_master_flags
 
 from mesospy.cluster import free_port
 from mesospy.testing import LocalCluster
-from mesospy.testing.zookeeper import ZooKeeperSandbox, ZooKeeperServer
+from mesospy.testing.fixtures import zookeeper, zookeeper_server
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +34,4 @@ def api(http_cluster: tuple[LocalCluster, MesosHttp]) -> MesosHttp:
     return http_cluster[1]
 
 
-@pytest.fixture(scope="module")
-def zookeeper_server() -> Iterator[ZooKeeperServer]:
-    """A real ZooKeeper for the standby-master tests."""
-    with ZooKeeperServer(tick_time_ms=500) as server:
-        yield server
-
-
-@pytest.fixture
-def zookeeper(zookeeper_server: ZooKeeperServer) -> Iterator[ZooKeeperSandbox]:
-    sandbox = ZooKeeperSandbox(zookeeper_server)
-    try:
-        yield sandbox
-    finally:
-        sandbox.close()
+__all__ = ["api", "http_cluster", "zookeeper", "zookeeper_server"]

@@ -12,17 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mesospy.master.http_api.recordio import RecordReader
+from mesospy.testing.clusters import fast_master_flags
 
-FAST_MASTER = [
-    "--allocation-interval",
-    "0.2",
-    "--agent-ping-timeout",
-    "0.5",
-    "--max-agent-ping-timeouts",
-    "3",
-    "--framework-heartbeat-interval",
-    "1",
-]
+FAST_MASTER = fast_master_flags(framework_heartbeat_interval=1)
 
 
 def http_master_flags(port: int) -> list[str]:

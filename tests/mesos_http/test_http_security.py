@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from mesospy.cluster import free_port
 from mesospy.security.channels import ClientSecurity
 from mesospy.security.credentials import Credential
 from mesospy.testing import LocalCluster
+from mesospy.testing.security import ALL_CALLERS, authentication_flags, write_credentials
 
 SECRETS = {
     "operator": "op-secret",
@@ -38,9 +38,7 @@ drain_agents:
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     work: Path = tmp_path_factory.mktemp("http-secured")
-    credentials = work / "credentials.json"
-    entries = [{"principal": p, "secret": s} for p, s in SECRETS.items()]
-    credentials.write_text(json.dumps({"credentials": entries}))
+    credentials = write_credentials(work, SECRETS)
     (work / "acls.yaml").write_text(ACLS)
     port = free_port()
     with LocalCluster(
@@ -49,13 +47,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         agent_resources="cpus:2;mem:1024",
         master_flags=[
             *http_master_flags(port),
-            "--credentials",
-            str(credentials),
-            "--authenticate-frameworks",
-            "--authenticate-agents",
-            "--authenticate-operators",
-            "--acls",
-            str(work / "acls.yaml"),
+            *authentication_flags(credentials, ALL_CALLERS, work / "acls.yaml"),
         ],
         agent_flags=["--principal", "agent", "--secret", SECRETS["agent"]],
         client_security=ClientSecurity(None, Credential("operator", SECRETS["operator"])),

@@ -4,11 +4,8 @@ certificate names the caller as over gRPC; a port it cannot have fails the maste
 
 from __future__ import annotations
 
-import os
 import socket
 import ssl
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,24 +15,16 @@ from mesos_http_client import MesosHttp, http_master_flags
 from mesospy.cluster import free_port
 from mesospy.security.certs import Issued, init_certificates
 from mesospy.security.channels import ClientSecurity
-from mesospy.security.tls import TLSConfig
 from mesospy.testing import LocalCluster
+from mesospy.testing.cli import run_mesospy
+from mesospy.testing.security import client_tls, https_context, tls_flags
 
 
 @pytest.fixture(scope="module")
 def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Issued]]:
     base: Path = tmp_path_factory.mktemp("http-tls")
     issued = init_certificates(base / "certs", principals=("operator",))
-    flags = [
-        "--tls-cert",
-        str(issued.server_cert),
-        "--tls-key",
-        str(issued.server_key),
-        "--tls-ca",
-        str(issued.ca_cert),
-        "--tls-require-client-cert",
-    ]
-    cert, key = issued.clients["operator"]
+    flags = tls_flags(issued)
     port = free_port()
     with LocalCluster(
         agents=1,
@@ -43,22 +32,14 @@ def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int,
         agent_resources="cpus:1;mem:256",
         master_flags=[*http_master_flags(port), *flags, "--authenticate-operators"],
         agent_flags=flags,
-        client_security=ClientSecurity(TLSConfig(cert, key, issued.ca_cert)),
+        client_security=ClientSecurity(client_tls(issued, "operator")),
     ):
         yield port, issued
 
 
-def _context(issued: Issued, with_cert: bool) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(issued.ca_cert))
-    if with_cert:
-        cert, key = issued.clients["operator"]
-        context.load_cert_chain(cert, key)
-    return context
-
-
 def test_https_with_a_client_certificate(tls_cluster: tuple[int, Issued]) -> None:
     port, issued = tls_cluster
-    api = MesosHttp(port, tls=_context(issued, with_cert=True))
+    api = MesosHttp(port, tls=https_context(issued, "operator"))
     answer = api.operator({"type": "GET_STATE"})
     assert answer.status == 200, answer.text
     assert len(answer.json()["get_state"]["get_agents"]["agents"]) == 1
@@ -69,7 +50,7 @@ def test_https_with_a_client_certificate(tls_cluster: tuple[int, Issued]) -> Non
 def test_no_client_certificate_no_connection(tls_cluster: tuple[int, Issued]) -> None:
     port, issued = tls_cluster
     with pytest.raises((ssl.SSLError, ConnectionError)):
-        MesosHttp(port, tls=_context(issued, with_cert=False)).operator({"type": "GET_STATE"})
+        MesosHttp(port, tls=https_context(issued, None)).operator({"type": "GET_STATE"})
 
 
 def test_plain_http_is_not_served(tls_cluster: tuple[int, Issued]) -> None:
@@ -83,23 +64,14 @@ def test_a_taken_http_port_fails_the_master_in_one_line(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "mesospy",
-                "master",
-                "--port",
-                str(free_port()),
-                "--work-dir",
-                str(tmp_path),
-                "--http-port",
-                str(port),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        result = run_mesospy(
+            "master",
+            "--port",
+            str(free_port()),
+            "--work-dir",
+            str(tmp_path),
+            "--http-port",
+            str(port),
         )
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()

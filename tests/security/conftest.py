@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,20 +20,14 @@ from mesospy.security.certs import Issued, init_certificates
 from mesospy.security.channels import ClientSecurity
 from mesospy.security.credentials import Credential
 from mesospy.security.tls import TLSConfig
+from mesospy.testing.clusters import fast_master_flags
+from mesospy.testing.security import tls_flags
+from mesospy.testing.security import write_credentials as shared_write_credentials
 from mesospy.v1 import agent_pb2, operator_pb2, scheduler_pb2
 
 PRINCIPALS = ("operator", "batch", "other", "agent")
 
-FAST_MASTER = [
-    "--allocation-interval",
-    "0.2",
-    "--agent-ping-timeout",
-    "0.5",
-    "--max-agent-ping-timeouts",
-    "5",
-    "--framework-heartbeat-interval",
-    "2",
-]
+FAST_MASTER = fast_master_flags(max_agent_ping_timeouts=5)
 
 
 @dataclass(frozen=True)
@@ -46,15 +39,7 @@ class Certs:
     expired: tuple[Path, Path]  # a client certificate of the real CA, expired
 
     def server_flags(self, require_client_cert: bool = True) -> list[str]:
-        flags = [
-            "--tls-cert",
-            str(self.issued.server_cert),
-            "--tls-key",
-            str(self.issued.server_key),
-            "--tls-ca",
-            str(self.issued.ca_cert),
-        ]
-        return flags + (["--tls-require-client-cert"] if require_client_cert else [])
+        return tls_flags(self.issued, require_client_cert)
 
     def client(self, principal: str | None = "operator", ca: Path | None = None) -> TLSConfig:
         cert, key = self.issued.clients[principal] if principal else (None, None)
@@ -108,10 +93,7 @@ SECRETS = {name: f"{name}-secret-{index}" for index, name in enumerate(PRINCIPAL
 
 
 def write_credentials(directory: Path) -> Path:
-    path = directory / "credentials.json"
-    entries = [{"principal": p, "secret": s} for p, s in SECRETS.items()]
-    path.write_text(json.dumps({"credentials": entries}))
-    return path
+    return shared_write_credentials(directory, SECRETS)
 
 
 def creds(principal: str, secret: str | None = None) -> ClientSecurity:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -13,19 +14,33 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from mesospy.cluster import LocalCluster
 from mesospy.testing.browser import start_browser
+from mesospy.testing.clusters import fast_master_flags, running_cluster
 
-FAST_MASTER = [
-    "--allocation-interval",
-    "0.2",
-    "--agent-ping-timeout",
-    "0.5",
-    "--max-agent-ping-timeouts",
-    "5",
-    "--framework-heartbeat-interval",
-    "2",
-]
+FAST_MASTER = fast_master_flags(max_agent_ping_timeouts=5)
 AGENT_RESOURCES = "cpus:2;mem:1024;disk:1024;ports:[31000-31999]"
+
+
+def dashboard_cluster(
+    tmp_path_factory: pytest.TempPathFactory, agents: int = 1, **options: Any
+) -> AbstractContextManager[LocalCluster]:
+    """A started cluster whose master serves the dashboard (fast heartbeats unless
+    ``master_flags`` says otherwise), stopped after."""
+    options.setdefault("master_flags", FAST_MASTER)
+    return running_cluster(
+        lambda: tmp_path_factory.mktemp("cluster"),
+        agents=agents,
+        webui=True,
+        agent_resources=AGENT_RESOURCES,
+        **options,
+    )
+
+
+def dashboard_url(cluster: LocalCluster) -> str:
+    """The dashboard's URL (ends with ``/``)."""
+    assert cluster.master is not None and cluster.master.webui_url
+    return cluster.master.webui_url
 
 
 @pytest.fixture(scope="module")

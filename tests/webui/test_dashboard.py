@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from conftest import AGENT_RESOURCES, FAST_MASTER, rows, text_of, wait_until
+from conftest import dashboard_cluster, rows, text_of, wait_until
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
@@ -18,7 +18,6 @@ from mesospy.client import OperatorClient
 from mesospy.cluster import LocalCluster
 from mesospy.resources import Resources
 from mesospy.testing import FrameworkHarness
-from mesospy.testing.clusters import running_cluster
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import operator_pb2 as opb
 
@@ -27,13 +26,7 @@ LINES = 60  # the log task prints one line each 0.25 s
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    with running_cluster(
-        lambda: tmp_path_factory.mktemp("cluster"),
-        agents=2,
-        webui=True,
-        agent_resources=AGENT_RESOURCES,
-        master_flags=FAST_MASTER,
-    ) as c:
+    with dashboard_cluster(tmp_path_factory, agents=2) as c:
         yield c
 
 

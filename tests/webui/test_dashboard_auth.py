@@ -10,14 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_RESOURCES, FAST_MASTER, rows, text_of, wait_until
+from conftest import FAST_MASTER, dashboard_cluster, dashboard_url, rows, text_of, wait_until
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from mesospy.cluster import LocalCluster
 from mesospy.security.channels import ClientSecurity
 from mesospy.security.credentials import Credential
-from mesospy.testing.clusters import running_cluster
+from mesospy.testing.security import authentication_flags, write_credentials
 
 SECRETS = {"operator": "op-secret-7f3a", "viewer": "view-secret-91c2", "guessed": "g-5d1e"}
 ACLS = {
@@ -32,38 +32,22 @@ ACLS = {
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     files: Path = tmp_path_factory.mktemp("security")
-    credentials = files / "credentials"
-    credentials.write_text("".join(f"{p} {s}\n" for p, s in SECRETS.items()))
     acls = files / "acls.json"
     acls.write_text(json.dumps(ACLS))
-    flags = [
-        *FAST_MASTER,
-        "--credentials",
-        str(credentials),
-        "--authenticate-operators",
-        "--acls",
-        str(acls),
-    ]
-    with running_cluster(
-        lambda: tmp_path_factory.mktemp("cluster"),
+    credentials = write_credentials(files, SECRETS)
+    with dashboard_cluster(
+        tmp_path_factory,
         agents=2,
-        webui=True,
-        agent_resources=AGENT_RESOURCES,
-        master_flags=flags,
+        master_flags=[*FAST_MASTER, *authentication_flags(credentials, ("operators",), acls)],
         client_security=ClientSecurity(None, Credential("operator", SECRETS["operator"])),
     ) as c:
         yield c
 
 
-def _url(cluster: LocalCluster) -> str:
-    assert cluster.master is not None and cluster.master.webui_url
-    return cluster.master.webui_url
-
-
 def _login(browser: webdriver.Chrome, cluster: LocalCluster, principal: str, secret: str) -> None:
     browser.get("about:blank")  # a page of its own, not a jump within the last one
     browser.delete_all_cookies()
-    browser.get(_url(cluster) + "#/login")
+    browser.get(dashboard_url(cluster) + "#/login")
     field = wait_until(browser, lambda: browser.find_element(By.ID, "login-principal"), "login")
     field.send_keys(principal)
     browser.find_element(By.ID, "login-secret").send_keys(secret)
@@ -88,11 +72,11 @@ def _post_from_page(browser: webdriver.Chrome, path: str, body: dict[str, str]) 
 def test_nothing_is_shown_without_logging_in(
     browser: webdriver.Chrome, cluster: LocalCluster
 ) -> None:
-    browser.get(_url(cluster))
+    browser.get(dashboard_url(cluster))
     wait_until(browser, lambda: browser.find_element(By.ID, "login-form"), "the login form")
     assert not rows(browser, "#agents, #count-agents")
     with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(_url(cluster) + "api/state")
+        urllib.request.urlopen(dashboard_url(cluster) + "api/state")
     assert refused.value.code == 401
     assert "log in" in json.loads(refused.value.read())["error"]
 
@@ -112,7 +96,7 @@ def test_a_principal_without_drain_agents_sees_no_drain_button_and_gets_403(
 ) -> None:
     _login(browser, cluster, "viewer", SECRETS["viewer"])
     wait_until(browser, lambda: text_of(browser, "#principal") == "viewer", "logged in")
-    browser.get(_url(cluster) + "#/agents")
+    browser.get(dashboard_url(cluster) + "#/agents")
     state = cluster.state()
     wait_until(browser, lambda: len(rows(browser, "#agents tbody tr")) == len(state.agents), "rows")
     wait_until(browser, lambda: browser.find_element(By.CSS_SELECTOR, "#live.on"), "live")
@@ -122,7 +106,7 @@ def test_a_principal_without_drain_agents_sees_no_drain_button_and_gets_403(
     assert status == 403
     assert "'viewer' may not drain" in str(error)
     assert all(a.drain_state == 0 for a in cluster.state().agents)  # nothing changed
-    browser.get(_url(cluster) + "#/sandbox/some-framework/some-task")
+    browser.get(dashboard_url(cluster) + "#/sandbox/some-framework/some-task")
     refusal = wait_until(
         browser, lambda: text_of(browser, "#sandbox-files .notice"), "the sandbox's refusal"
     )
@@ -134,7 +118,7 @@ def test_an_operator_with_drain_agents_sees_the_buttons(
 ) -> None:
     _login(browser, cluster, "operator", SECRETS["operator"])
     wait_until(browser, lambda: text_of(browser, "#principal") == "operator", "logged in")
-    browser.get(_url(cluster) + "#/agents")
+    browser.get(dashboard_url(cluster) + "#/agents")
     count = len(cluster.state().agents)
     wait_until(browser, lambda: len(rows(browser, "#agents button.drain")) == count, "buttons")
 
@@ -145,7 +129,7 @@ def test_no_secret_in_the_page_the_url_or_a_script_readable_cookie(
     _login(browser, cluster, "operator", SECRETS["operator"])
     wait_until(browser, lambda: text_of(browser, "#principal") == "operator", "logged in")
     for page in ("#/", "#/agents", "#/frameworks", "#/tasks", "#/roles"):
-        browser.get(_url(cluster) + page)
+        browser.get(dashboard_url(cluster) + page)
         wait_until(browser, lambda: browser.find_element(By.CSS_SELECTOR, "#live.on"), "live")
         assert SECRETS["operator"] not in browser.page_source
         assert SECRETS["operator"] not in browser.current_url
@@ -159,13 +143,13 @@ def test_no_secret_in_the_page_the_url_or_a_script_readable_cookie(
 
 
 def test_logins_are_refused_after_five_failures(cluster: LocalCluster) -> None:
-    with urllib.request.urlopen(_url(cluster) + "api/session") as answer:
+    with urllib.request.urlopen(dashboard_url(cluster) + "api/session") as answer:
         cookie = answer.headers["Set-Cookie"].split(";")[0]
         token = json.loads(answer.read())["csrf_token"]
 
     def login(secret: str) -> int:
         request = urllib.request.Request(
-            _url(cluster) + "api/login",
+            dashboard_url(cluster) + "api/login",
             data=json.dumps({"principal": "guessed", "secret": secret}).encode(),
             headers={"Cookie": cookie, "X-CSRF-Token": token, "Content-Type": "application/json"},
             method="POST",

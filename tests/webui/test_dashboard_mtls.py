@@ -12,13 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_RESOURCES, FAST_MASTER
+from conftest import FAST_MASTER, dashboard_cluster
 
 from mesospy.cluster import LocalCluster
 from mesospy.security.certs import Issued, init_certificates
 from mesospy.security.channels import ClientSecurity
-from mesospy.security.tls import TLSConfig
-from mesospy.testing.clusters import running_cluster
+from mesospy.testing.security import client_tls, https_context, tls_flags
 
 ACLS = {
     "register_agents": [{"principals": "ANY"}],
@@ -36,35 +35,21 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> Issued:
 def cluster(issued: Issued, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     acls: Path = tmp_path_factory.mktemp("acls") / "acls.json"
     acls.write_text(json.dumps(ACLS))
-    tls = [
-        "--tls-cert",
-        str(issued.server_cert),
-        "--tls-key",
-        str(issued.server_key),
-        "--tls-ca",
-        str(issued.ca_cert),
-        "--tls-require-client-cert",
-    ]
-    cert, key = issued.clients["operator"]
-    with running_cluster(
-        lambda: tmp_path_factory.mktemp("cluster"),
+    tls = tls_flags(issued)
+    with dashboard_cluster(
+        tmp_path_factory,
         agents=1,
-        webui=True,
-        agent_resources=AGENT_RESOURCES,
         master_flags=[*FAST_MASTER, *tls, "--authenticate-operators", "--acls", str(acls)],
         agent_flags=tls,
-        client_security=ClientSecurity(TLSConfig(cert, key, issued.ca_cert)),
+        client_security=ClientSecurity(client_tls(issued, "operator")),
     ) as c:
         yield c
 
 
 def _opener(issued: Issued, principal: str | None) -> urllib.request.OpenerDirector:
-    context = ssl.create_default_context(cafile=str(issued.ca_cert))
-    if principal is not None:
-        cert, key = issued.clients[principal]
-        context.load_cert_chain(str(cert), str(key))
     return urllib.request.build_opener(
-        urllib.request.HTTPSHandler(context=context), urllib.request.ProxyHandler({})
+        urllib.request.HTTPSHandler(context=https_context(issued, principal)),
+        urllib.request.ProxyHandler({}),
     )
 
 

@@ -10,31 +10,19 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from conftest import AGENT_RESOURCES, FAST_MASTER
+from conftest import dashboard_cluster, dashboard_url
 
 from mesospy.cluster import LocalCluster
-from mesospy.testing.clusters import running_cluster
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    with running_cluster(
-        lambda: tmp_path_factory.mktemp("cluster"),
-        agents=1,
-        webui=True,
-        agent_resources=AGENT_RESOURCES,
-        master_flags=FAST_MASTER,
-    ) as c:
+    with dashboard_cluster(tmp_path_factory, agents=1) as c:
         yield c
 
 
-def _url(cluster: LocalCluster) -> str:
-    assert cluster.master is not None and cluster.master.webui_url
-    return cluster.master.webui_url
-
-
 def _session(cluster: LocalCluster) -> tuple[str, str]:
-    with urllib.request.urlopen(_url(cluster) + "api/session") as answer:
+    with urllib.request.urlopen(dashboard_url(cluster) + "api/session") as answer:
         cookie = answer.headers["Set-Cookie"].split(";")[0]
         return cookie, json.loads(answer.read())["csrf_token"]
 
@@ -48,7 +36,7 @@ def _refusal(request: urllib.request.Request | str) -> tuple[int, str]:
 def _post(cluster: LocalCluster, path: str, body: object) -> urllib.request.Request:
     cookie, token = _session(cluster)
     return urllib.request.Request(
-        _url(cluster) + path,
+        dashboard_url(cluster) + path,
         data=json.dumps(body).encode(),
         headers={"Cookie": cookie, "X-CSRF-Token": token, "Content-Type": "application/json"},
         method="POST",
@@ -56,16 +44,19 @@ def _post(cluster: LocalCluster, path: str, body: object) -> urllib.request.Requ
 
 
 def test_unknown_paths_and_methods(cluster: LocalCluster) -> None:
-    assert _refusal(_url(cluster) + "api/nothing") == (404, "no such API path /api/nothing")
-    assert _refusal(_url(cluster) + "api/agents/drain")[0] == 405
-    assert _refusal(_url(cluster) + "static/..%2F..%2Fapp.py")[0] == 404
-    assert _refusal(_url(cluster) + "etc/passwd")[0] == 404
+    assert _refusal(dashboard_url(cluster) + "api/nothing") == (
+        404,
+        "no such API path /api/nothing",
+    )
+    assert _refusal(dashboard_url(cluster) + "api/agents/drain")[0] == 405
+    assert _refusal(dashboard_url(cluster) + "static/..%2F..%2Fapp.py")[0] == 404
+    assert _refusal(dashboard_url(cluster) + "etc/passwd")[0] == 404
 
 
 def test_bad_filters_are_refused_with_the_reason(cluster: LocalCluster) -> None:
-    code, message = _refusal(_url(cluster) + "api/tasks?state=SLEEPING")
+    code, message = _refusal(dashboard_url(cluster) + "api/tasks?state=SLEEPING")
     assert code == 400 and "unknown task state 'SLEEPING'" in message
-    code, message = _refusal(_url(cluster) + "api/tasks?limit=many")
+    code, message = _refusal(dashboard_url(cluster) + "api/tasks?limit=many")
     assert code == 400 and "limit must be a whole number" in message
 
 
@@ -92,17 +83,21 @@ def test_a_cross_origin_post_is_refused(cluster: LocalCluster) -> None:
 
 
 def test_malformed_and_oversized_requests(cluster: LocalCluster) -> None:
-    port = int(_url(cluster).rstrip("/").rsplit(":", 1)[1])
+    port = int(dashboard_url(cluster).rstrip("/").rsplit(":", 1)[1])
 
     def raw(data: bytes) -> bytes:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(data)
             return sock.recv(4096)
 
-    assert raw(b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400")
+    def refusal(data: bytes) -> tuple[bytes, str]:
+        head, _, body = raw(data).partition(b"\r\n\r\n")
+        assert b"X-Frame-Options: DENY" in head  # the dashboard's headers, even on refusals
+        return head.split(b" ")[1], json.loads(body)["error"]
+
+    assert refusal(b"NONSENSE\r\n\r\n")[0] == b"400"
     big = b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n"
-    assert b"limited to" in raw(big)
-    assert raw(b"GET / HTTP/1.1\r\n" + b"X-Long: " + b"a" * 20_000 + b"\r\n\r\n").startswith(
-        b"HTTP/1.1 400"
-    )
+    assert refusal(big) == (b"413", "the body of 999999999 bytes is over 65536")
+    long_header = b"GET / HTTP/1.1\r\n" + b"X-Long: " + b"a" * 20_000 + b"\r\n\r\n"
+    assert refusal(long_header) == (b"431", "request headers are over 16384 bytes")
     assert all(a.active for a in cluster.state().agents)

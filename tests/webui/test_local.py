@@ -11,6 +11,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from mesospy.testing.cli import run_mesospy
+
 
 def test_local_prints_the_dashboard_url_and_it_serves(tmp_path: Path) -> None:
     local = subprocess.Popen(
@@ -45,11 +47,9 @@ def test_a_dashboard_port_that_is_taken_is_one_clear_line(tmp_path: Path) -> Non
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        master = subprocess.run(
-            [sys.executable, "-m", "mesospy", "master", "--port", "0", "--webui-port",
-             str(port), "--work-dir", str(tmp_path)],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        master = run_mesospy(
+            "master", "--port", "0", "--webui-port", str(port), "--work-dir", str(tmp_path)
+        )
     assert master.returncode == 1
     lines = master.stderr.strip().splitlines()
     assert lines[-1] == (

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import logging
-import ssl
 from collections.abc import Awaitable, Callable
 
+from mesospy.http import HttpServer, Limits, Request, Response, tls_context
 from mesospy.master.http_api.calls import CallFailed, Gate
 from mesospy.master.http_api.endpoints import Endpoints
 from mesospy.master.http_api.operator import OperatorHttp
 from mesospy.master.http_api.scheduler import SchedulerHttp
-from mesospy.master.http_api.wire import HttpServer, Request, Response, text
 from mesospy.master.master import Master
 from mesospy.master.operator_api import OperatorService
 from mesospy.master.services import SchedulerService
 from mesospy.security.guard import Guard
-from mesospy.security.tls import TLSConfig
+from mesospy.security.tls import TLSConfig, TLSError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ class MasterHttp:
     async def handle(self, request: Request) -> Response:
         route = self.routes.get(request.path)
         if route is None:
-            return text(
+            return Response.text(
                 404,
                 f"no such endpoint {request.path!r}; the APIs are /api/v1 and /api/v1/scheduler",
             )
@@ -83,7 +82,11 @@ async def serve_http(
     """Start the HTTP API on ``ip:port`` (port 0: a free one; see ``master.info.http_port``),
     with the master's TLS when it has one (then HTTPS, client certificates as on gRPC)."""
     app = MasterHttp(master, guard, operator, scheduler)
-    server = HttpServer(app.handle, max_body, _ssl_context(tls))
+    try:
+        context = tls_context(tls, verify_offered_certs=True)
+    except TLSError as exc:
+        raise HttpPortError(f"cannot serve the HTTP API: {exc}") from exc
+    server = HttpServer(app.handle, Limits(max_body=max_body), context)
     try:
         bound = await server.start(ip, port)
     except OSError as exc:
@@ -92,19 +95,3 @@ async def serve_http(
     scheme = "http" if server.tls is None else "https"
     log.info("Mesos v1 HTTP API at %s://%s:%d/api/v1", scheme, ip, bound)
     return server
-
-
-def _ssl_context(tls: TLSConfig | None) -> ssl.SSLContext | None:
-    if tls is None or tls.cert is None or tls.key is None:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    try:
-        context.load_cert_chain(tls.cert, tls.key)
-        if tls.ca is not None:
-            context.load_verify_locations(tls.ca)
-            context.verify_mode = (
-                ssl.CERT_REQUIRED if tls.require_client_cert else ssl.CERT_OPTIONAL
-            )
-    except (OSError, ssl.SSLError) as exc:
-        raise HttpPortError(f"cannot use the TLS files for the HTTP API: {exc}") from exc
-    return context

@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeVar, cast
 
 import grpc
 
-from mesospy.master.http_api.wire import Request, Response, text
+from mesospy.http import Request, Response
 from mesospy.master.master import Master
 from mesospy.security.auth import Caller
 from mesospy.security.credentials import PRINCIPAL_KEY, SECRET_KEY
@@ -180,9 +180,9 @@ class Gate:
         if exc.code == grpc.StatusCode.UNAVAILABLE and not self.m.leading:
             location = self.leader_url(request.target)
             if location is not None:
-                return text(
-                    307, f"this master is not the leader; try {location}", {"Location": location}
+                return Response.text(
+                    307, f"this master is not the leader; try {location}", [("Location", location)]
                 )
         status = exc.status or STATUS.get(exc.code, 500)
-        headers = {"WWW-Authenticate": 'Basic realm="mesospy"'} if status == 401 else {}
-        return text(status, exc.message or exc.code.name, headers)
+        headers = [("WWW-Authenticate", 'Basic realm="mesospy"')] if status == 401 else []
+        return Response.text(status, exc.message or exc.code.name, headers)

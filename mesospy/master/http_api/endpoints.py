@@ -12,9 +12,9 @@ from typing import Any
 
 import grpc
 
+from mesospy.http import Request, Response
 from mesospy.master.http_api.calls import CallFailed, Context, Gate
 from mesospy.master.http_api.mesos_json import Json, to_json
-from mesospy.master.http_api.wire import Request, Response, text
 from mesospy.master.operator_api import OperatorService
 from mesospy.v1 import agent_pb2 as apb
 from mesospy.v1 import common_pb2 as pb
@@ -191,9 +191,11 @@ class Endpoints:
         else:
             leader = self.gate.leader_url("")
             if leader is None:
-                return text(503, "no leading master with an HTTP API is known yet; retry shortly")
+                return Response.text(
+                    503, "no leading master with an HTTP API is known yet; retry shortly"
+                )
             location = leader
-        return text(307, f"the leading master is at {location}", {"Location": location})
+        return Response.text(307, f"the leading master is at {location}", [("Location", location)])
 
     async def metrics(self, request: Request) -> Response:
         answer = await self.gate.call(

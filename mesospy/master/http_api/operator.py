@@ -15,10 +15,10 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
+from mesospy.http import Request, Response
 from mesospy.master.http_api.calls import CallFailed, Context, Gate, unsupported
 from mesospy.master.http_api.mesos_json import Json, nanoseconds, to_json
 from mesospy.master.http_api.recordio import record
-from mesospy.master.http_api.wire import Request, Response
 from mesospy.master.operator_api import OperatorService
 from mesospy.task_states import is_terminal
 from mesospy.v1 import common_pb2 as pb
@@ -354,7 +354,7 @@ class OperatorHttp:
 
     async def handle(self, request: Request) -> Response:
         if request.method != "POST":
-            return Response(405, b"the operator API takes POST\n", headers={"Allow": "POST"})
+            return Response(405, b"the operator API takes POST\n", headers=[("Allow", "POST")])
         try:
             doc = body_json(request)
             kind = doc.get("type")

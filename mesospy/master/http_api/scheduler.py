@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator
 import grpc
 from google.protobuf.message import DecodeError
 
+from mesospy.http import Request, Response
 from mesospy.master.http_api.calls import CallFailed, Gate, unsupported
 from mesospy.master.http_api.mesos_json import MappingError, from_json, to_json
 from mesospy.master.http_api.recordio import record
-from mesospy.master.http_api.wire import Request, Response, text
 from mesospy.master.services import SchedulerService
 from mesospy.v1 import scheduler_pb2 as spb
 
@@ -93,7 +93,7 @@ class SchedulerHttp:
 
     async def handle(self, request: Request) -> Response:
         if request.method != "POST":
-            return Response(405, b"the scheduler API takes POST\n", headers={"Allow": "POST"})
+            return Response(405, b"the scheduler API takes POST\n", headers=[("Allow", "POST")])
         try:
             call = parse_call(request)
             if call.type == Call.SUBSCRIBE:
@@ -122,7 +122,7 @@ class SchedulerHttp:
         subscribed = next((e for e in first.events if e.type == spb.Event.SUBSCRIBED), None)
         if subscribed is None:  # pragma: no cover - SUBSCRIBED is always queued first
             await batches.aclose()  # type: ignore[attr-defined]
-            return text(500, "the subscription sent no SUBSCRIBED event")
+            return Response.text(500, "the subscription sent no SUBSCRIBED event")
 
         def encode(event: spb.Event) -> bytes:
             return record(event.SerializeToString() if binary else event_json(event))
@@ -140,7 +140,7 @@ class SchedulerHttp:
         return Response(
             200,
             content_type=PROTOBUF if binary else JSON,
-            headers={STREAM_ID: subscribed.subscribed.stream_id},
+            headers=[(STREAM_ID, subscribed.subscribed.stream_id)],
             stream=frames(),
             on_close=batches.aclose,  # type: ignore[attr-defined]
         )
