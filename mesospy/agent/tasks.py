@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from mesospy.agent.checkpoint import Checkpoint, RecoveredState
 from mesospy.agent.exit_status import ExitLog
@@ -111,9 +112,23 @@ def _ports(info: common_pb2.TaskInfo) -> list[int]:
     return ports[:MAX_PORT_VARS]
 
 
+class ExecutorRuntime(Protocol):
+    """Runs the tasks that name an executor (``mesospy.agent.executors``)."""
+
+    def launch(self, task: Task) -> None: ...
+
+    def kill(self, task: Task, grace: float | None) -> bool: ...
+
+    def shutdown_framework(self, framework_id: str) -> None: ...
+
+
 def validate_task(info: common_pb2.TaskInfo) -> str | None:
     """Why this task cannot be launched as described, or None."""
     command = info.command
+    if info.HasField("executor"):
+        if info.HasField("command"):
+            return f"task {info.task_id!r} gives both command and executor; give one"
+        command = info.executor.command
     if bool(command.shell) == bool(command.argv):
         return f"task {info.task_id!r} needs exactly one of command.shell and command.argv"
     for r in info.resources:
@@ -169,8 +184,10 @@ class TaskManager:
         # An agent running as root runs tasks as root only with this (--allow-root-tasks).
         self.allow_root_tasks = allow_root_tasks
         self.tasks: dict[TaskKey, Task] = {}
+        # Runs tasks that name an executor (set by the agent); without it they fail.
+        self.executors: ExecutorRuntime | None = None
         # What every task starts with (mesospy.agent.task_env): not the agent's environment.
-        self._base_env = dict(environment) if environment is not None else base_environment({})
+        self.base_env = dict(environment) if environment is not None else base_environment({})
         self._unstamped: list[Task] = []
         self._preparing: set[asyncio.Future[None]] = set()
         # Bumped whenever what ``task_protos`` and the frameworks report changes (a task
@@ -209,6 +226,16 @@ class TaskManager:
             status.healthy = healthy
         if exit_code is not None:
             status.exit_code = exit_code
+        task.latest = status
+        self.revision.bump()
+        self._updates.add((task.framework_id, task.info.task_id), status)
+
+    def end(self, task: Task, state: int, reason: int, message: str) -> None:
+        """Report a state of a task the agent decides itself (one of an executor's)."""
+        self._emit(task, state, reason, message)
+
+    def report(self, task: Task, status: common_pb2.TaskStatus) -> None:
+        """Queue an update an executor sent (complete and checked) for the scheduler."""
         task.latest = status
         self.revision.bump()
         self._updates.add((task.framework_id, task.info.task_id), status)
@@ -298,6 +325,17 @@ class TaskManager:
         problem = validate_task(info)
         if problem:
             self._emit(task, common_pb2.TASK_ERROR, Reason.REASON_TASK_INVALID, problem)
+            return None
+        if info.HasField("executor"):
+            if self.executors is None:
+                self._emit(
+                    task,
+                    common_pb2.TASK_FAILED,
+                    Reason.REASON_CONTAINER_LAUNCH_FAILED,
+                    "this agent runs no executors",
+                )
+            else:
+                self.executors.launch(task)
             return None
         task.env = self._task_env(task)
         task.launching = True
@@ -455,7 +493,7 @@ class TaskManager:
         )
 
     def _task_env(self, task: Task) -> dict[str, str]:
-        env = dict(self._base_env)
+        env = dict(self.base_env)
         env.update(user_environment(self._user_of(task)))
         env.update(task.info.command.environment)
         sandbox = str(task.sandbox)
@@ -615,6 +653,8 @@ class TaskManager:
         task = self.tasks.get((framework_id, task_id))
         if task is None:
             return False
+        if task.info.HasField("executor") and self.executors is not None:
+            return self.executors.kill(task, grace)
         return self._kill(task, grace, Reason.REASON_UNSPECIFIED)
 
     def _kill(self, task: Task, grace: float | None, reason: int) -> bool:
@@ -659,6 +699,8 @@ class TaskManager:
     def shutdown_framework(self, framework_id: str) -> int:
         """Kill every running task of a framework; how many were killed."""
         killed = 0
+        if self.executors is not None:
+            self.executors.shutdown_framework(framework_id)
         for (fid, _), task in list(self.tasks.items()):
             if fid == framework_id and self._kill(task, None, Reason.REASON_FRAMEWORK_REMOVED):
                 killed += 1
@@ -716,6 +758,15 @@ class TaskManager:
                 self._updates.streams.add(key, status)
             if task.terminal:
                 continue
+            if rec.info.HasField("executor"):
+                # Executors are not recovered yet: their tasks end with the old agent.
+                self._emit(
+                    task,
+                    common_pb2.TASK_FAILED,
+                    Reason.REASON_EXECUTOR_TERMINATED,
+                    "the agent restarted; executors are not recovered",
+                )
+                continue
             if rec.pid is not None and _same_process(rec.pid, rec.start_ticks):
                 task.env = self._task_env(task)
                 self._isolator.recover(container, rec.pid)
@@ -759,6 +810,8 @@ class TaskManager:
                 labels=info.labels,
                 command=info.command,
             )
+            if info.HasField("executor"):
+                proto.executor.CopyFrom(info.executor)
             if task.latest is not None:
                 proto.status.CopyFrom(task.latest)
             if info.HasField("health_check"):

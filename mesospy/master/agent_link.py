@@ -152,6 +152,27 @@ class AgentLink:
             "ShutdownFramework",
         )
 
+    async def framework_messages(self, messages: list[apb.ExecutorMessage]) -> None:
+        """Messages for executors on this agent: on its session only (best effort)."""
+        batch = apb.ExecutorMessages(messages=messages)
+        if self.session is None:
+            log.info(
+                "agent %s: %d framework message(s) dropped: no session",
+                self.agent_id,
+                len(messages),
+            )
+            return
+        await self._on_session(apb.MasterMessage(framework_messages=batch), "framework messages")
+
+    async def shutdown_executor(self, framework_id: str, executor_id: str) -> None:
+        request = apb.ShutdownExecutorRequest(framework_id=framework_id, executor_id=executor_id)
+        if self.session is None:
+            log.warning(
+                "agent %s: SHUTDOWN of executor %r not sent: no session", self.agent_id, executor_id
+            )
+            return
+        await self._on_session(apb.MasterMessage(shutdown_executor=request), "ShutdownExecutor")
+
     async def read_file(self, request: apb.ReadFileRequest) -> apb.ReadFileResponse:
         response: apb.ReadFileResponse = await self._stub.ReadFile(
             request, timeout=CALL_TIMEOUT, metadata=self._metadata

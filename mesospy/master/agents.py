@@ -264,6 +264,7 @@ class AgentHandler:
             self._follow_address(record, info)
             self.heard_from(record)
         record.link.use_token(request.call_token)
+        self.m.executors.reregistered(record, list(request.executors))
         reported = prepared.reported()
         for task_id, fresh in prepared.tasks:
             framework_info = frameworks.get(fresh.framework_id)

@@ -70,8 +70,16 @@ class TaskHandler:
         agent = self.m.state.agents.get(agent_id)
         launched: list[pb.TaskInfo] = []
         seen: set[str] = set()
+        new_executors: dict[str, pb.ExecutorInfo] = {}
         for task in tasks:
             problem, resources = task_problem(task, agent_id)
+            executor_resources = Resources()
+            if problem is None and agent is not None and task.HasField("executor"):
+                problem, executor_resources = self.m.executors.check_launch(
+                    framework, agent, task, new_executors
+                )
+                if problem is None and resources is not None:
+                    resources = resources + executor_resources
             if problem is None and (
                 task.task_id in seen
                 or task.task_id in framework.tasks
@@ -97,6 +105,11 @@ class TaskHandler:
                 continue
             remaining = remaining - resources
             seen.add(task.task_id)
+            if task.HasField("executor"):
+                # The executor's share is its own, given back when it exits.
+                new_executors[task.executor.executor_id] = task.executor
+                self.m.executors.launched(framework, agent, role, task.executor, executor_resources)
+                resources = resources - executor_resources
             launched.append(self._add_task(framework, agent, role, task, resources))
         self.m.recover(framework.id, agent_id, role, remaining, refuse)
         if launched and agent is not None:

@@ -133,7 +133,20 @@ def task_problem(task: pb.TaskInfo, agent_id: str) -> tuple[str | None, Resource
         return f"{label} has invalid resources: {exc}", None
     if resources.is_empty():
         return f"{label} asks for no resources; give at least cpus or mem", None
-    if p := command_problem(task.command, f"{label} command"):
+    if task.HasField("executor"):
+        if task.HasField("command"):
+            return (
+                f"{label} gives both command and executor; give command for a task the "
+                "agent runs, or executor for one its executor runs",
+                None,
+            )
+    elif not task.HasField("command"):
+        return (
+            f"{label} gives neither command nor executor: its command must have exactly one "
+            "of 'shell' and 'argv' (or give an executor to run it)",
+            None,
+        )
+    elif p := command_problem(task.command, f"{label} command"):
         return p, None
     if task.HasField("health_check") and (p := health_check_problem(task.health_check)):
         return f"{label}: {p}", None

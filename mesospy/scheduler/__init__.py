@@ -33,6 +33,8 @@ from mesospy.scheduler.scheduler import MaybeAwaitable, Scheduler
 from mesospy.scheduler.state import DocumentTooLarge, StateStore, open_store
 from mesospy.scheduler.tasks import (
     TERMINAL_STATES,
+    executor,
+    executor_task,
     how_many_fit,
     is_terminal,
     offer_resources,
@@ -58,6 +60,8 @@ __all__ = [
     "SchedulerDriver",
     "StateStore",
     "calls",
+    "executor",
+    "executor_task",
     "how_many_fit",
     "is_terminal",
     "offer_resources",

@@ -229,6 +229,45 @@ class SchedulerDriver:
         pairs = [t if isinstance(t, tuple) else (t.task_id, t.agent_id) for t in tasks]
         self._enqueue(calls.reconcile(pairs))
 
+    def send_framework_message(self, executor_id: str, agent_id: str, data: bytes) -> None:
+        """Send ``data`` (at most 4 MiB) to one of the framework's executors (best effort:
+        lost if the executor or its agent goes away meanwhile). Messages queued together
+        go in one call."""
+        if len(data) > calls.MAX_MESSAGE_BYTES:
+            raise ValueError(
+                f"a framework message of {len(data)} bytes is over the "
+                f"{calls.MAX_MESSAGE_BYTES} byte (4 MiB) limit"
+            )
+        self._enqueue(calls.message(executor_id, agent_id, data))
+
+    def shutdown_executor(self, executor_id: str, agent_id: str = "") -> None:
+        """Stop an executor; its unfinished tasks end with it."""
+        self._enqueue(calls.shutdown(executor_id, agent_id))
+
+    def update_framework(
+        self, framework_info: common_pb2.FrameworkInfo, suppressed_roles: Iterable[str] = ()
+    ) -> None:
+        """Change the framework's roles, capabilities, failover_timeout (and labels, web
+        UI url, hostname, endpoint) without subscribing again; later subscriptions (after
+        a reconnection) use the new FrameworkInfo. The id is filled in."""
+        info = common_pb2.FrameworkInfo()
+        info.CopyFrom(framework_info)
+        info.id = info.id or self._info.id
+        self._enqueue(calls.update_framework(info, suppressed_roles))
+
+        def adopt() -> None:
+            fid = self._info.id
+            self._info.CopyFrom(info)
+            self._info.id = self._info.id or fid
+
+        self._in_loop(adopt)
+
+    def request_resources(
+        self, requests: Iterable[tuple[str, Iterable[common_pb2.Resource]]] = ()
+    ) -> None:
+        """REQUEST resources: accepted and ignored by the master, as in Mesos."""
+        self._enqueue(calls.request(requests))
+
     def teardown(self) -> None:
         """Remove the framework and kill its tasks; the same as ``stop(failover=False)``."""
         self.stop(failover=False)
@@ -417,6 +456,11 @@ class SchedulerDriver:
             failure = event.failure
             status = failure.status if failure.HasField("status") else None
             await self._invoke("failure", failure.agent_id, failure.executor_id, status)
+        elif kind == Event.MESSAGE:
+            message = event.message
+            await self._invoke(
+                "framework_message", message.executor_id, message.agent_id, message.data
+            )
         elif kind == Event.HEARTBEAT:
             await self._invoke("heartbeat")
         elif kind == Event.ERROR:

@@ -20,6 +20,8 @@ PUBLIC = {
     "SchedulerDriver",
     "StateStore",
     "calls",
+    "executor",
+    "executor_task",
     "how_many_fit",
     "is_terminal",
     "offer_resources",
