@@ -43,7 +43,7 @@ def test_update_framework_changes_roles_and_timeout_without_resubscribing(
         renamed = pb.FrameworkInfo()
         renamed.CopyFrom(updated)
         renamed.name = "another-name"
-        with pytest.raises(InvalidCall, match="framework_info.name cannot change"):
+        with pytest.raises(InvalidCall, match=r"framework_info\.name cannot change"):
             fw.call(calls.update_framework(renamed))
         wrong_id = pb.FrameworkInfo()
         wrong_id.CopyFrom(updated)
