@@ -440,7 +440,6 @@ class Agent:
                 why = str(exc) if isinstance(exc, Refused) else f"the agent failed: {exc!r}"
                 self.tasks.drop(request.framework_info.id, list(request.tasks), why)
 
-
     def _acknowledged(self, key: tuple[str, str], uuid: bytes) -> None:
         self.checkpoint.add_ack(key, uuid)
         self.executors.acknowledged(key, uuid)

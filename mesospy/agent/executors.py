@@ -23,12 +23,14 @@ import secrets
 import shlex
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mesospy
 from mesospy.agent.isolation import Container, Isolator
 from mesospy.agent.launcher import LaunchSpec, TaskLauncher, describe_exit, kill_group
 from mesospy.agent.sandbox import escape_id
@@ -48,6 +50,8 @@ DEFAULT_SHUTDOWN_GRACE = 5.0
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 # Messages to the master go in batches of at most this many.
 MAX_MESSAGE_BATCH = 2000
+# The module the DEFAULT executor (task groups) runs as.
+DEFAULT_EXECUTOR = "mesospy.executor.default"
 MasterSend = Callable[[agent_pb2.AgentMessage], Awaitable[None]]
 
 
@@ -178,32 +182,55 @@ class ExecutorRegistry:
 
     def launch(self, task: Task) -> None:
         """Hand ``task`` to its executor, starting the executor if it is not running."""
-        info = task.info.executor
-        key = (task.framework_id, info.executor_id)
-        executor = self.executors.get(key)
+        executor = self._executor_for([task])
+        if executor is None:
+            return
+        task.sandbox = executor.sandbox
+        executor.tasks[task.info.task_id] = task
+        executor.push(epb.Event(type=epb.Event.LAUNCH, launch=epb.Event.Launch(task=task.info)))
+
+    def launch_group(self, tasks: list[Task]) -> None:
+        """Hand a task group to its executor in one LAUNCH_GROUP; each task's directory
+        is ``tasks/<task id>`` in the executor's sandbox."""
+        executor = self._executor_for(tasks)
+        if executor is None:
+            return
+        for task in tasks:
+            task.sandbox = executor.sandbox / "tasks" / escape_id(task.info.task_id)
+            executor.tasks[task.info.task_id] = task
+        group = epb.Event.LaunchGroup(tasks=[task.info for task in tasks])
+        executor.push(epb.Event(type=epb.Event.LAUNCH_GROUP, launch_group=group))
+
+    def _executor_for(self, tasks: list[Task]) -> RunningExecutor | None:
+        """The running executor of these tasks (all naming one), started if need be; None
+        (and the tasks ended) if there is none for them."""
+        first = tasks[0]
+        info = first.info.executor
+        executor = self.executors.get((first.framework_id, info.executor_id))
+        problem: tuple[int, int, str] | None = None
         if executor is not None and executor.shutting_down:
-            self._tasks.end(
-                task,
+            problem = (
                 common_pb2.TASK_FAILED,
                 Reason.REASON_EXECUTOR_TERMINATED,
                 f"executor {info.executor_id!r} is shutting down",
             )
-            return
-        if executor is not None and executor.info.command != info.command:
-            self._tasks.end(
-                task,
+        elif executor is not None and (
+            executor.info.command != info.command or executor.info.type != info.type
+        ):
+            problem = (
                 common_pb2.TASK_ERROR,
                 Reason.REASON_TASK_INVALID,
                 f"executor {info.executor_id!r} already runs here with another command",
             )
-            return
-        if executor is None:
-            executor = self._start(task)
+        elif executor is None:
+            executor = self._start(tasks)
             if executor is None:
-                return
-        task.sandbox = executor.sandbox
-        executor.tasks[task.info.task_id] = task
-        executor.push(epb.Event(type=epb.Event.LAUNCH, launch=epb.Event.Launch(task=task.info)))
+                return None
+        if problem is not None:
+            for task in tasks:
+                self._tasks.end(task, *problem)
+            return None
+        return executor
 
     def kill(self, task: Task, grace: float | None) -> bool:
         """Ask the task's executor to kill it (the executor reports TASK_KILLED)."""
@@ -295,24 +322,31 @@ class ExecutorRegistry:
 
     # ------------------------------------------------------------------ processes
 
-    def _start(self, task: Task) -> RunningExecutor | None:
+    def _start(self, tasks: list[Task]) -> RunningExecutor | None:
+        task = tasks[0]
         info = task.info.executor
         framework = self._tasks.frameworks.get(task.framework_id, common_pb2.FrameworkInfo())
         user = task_user(info.command.user, framework.user)
         if problem := root_problem(
             user, self._launcher.running_as_root, self._tasks.allow_root_tasks
         ):
-            self._tasks.end(task, common_pb2.TASK_ERROR, Reason.REASON_TASK_INVALID, problem)
+            for each in tasks:
+                self._tasks.end(each, common_pb2.TASK_ERROR, Reason.REASON_TASK_INVALID, problem)
             return None
-        resources = [*info.resources, *task.info.resources]
+        # The container's limits: the executor's own resources and its first tasks'.
+        resources = [*info.resources, *(r for t in tasks for r in t.info.resources)]
         container = Container(
             uuid.uuid4().hex, _scalar(resources, "mem"), _scalar(resources, "cpus")
         )
         sandbox = executor_sandbox(self._work_dir, task.framework_id, info.executor_id)
         executor = RunningExecutor(framework, info, sandbox, container, secrets.token_hex(16))
         command = info.command
-        script = command.shell or "exec " + shlex.join(command.argv)
         env = dict(self._base_env)
+        if info.type == common_pb2.ExecutorInfo.DEFAULT:
+            # mesospy's own, from the agent's installation (or checkout).
+            command = common_pb2.CommandInfo(argv=[sys.executable, "-m", DEFAULT_EXECUTOR])
+            env["PYTHONPATH"] = str(Path(mesospy.__file__).resolve().parents[1])
+        script = command.shell or "exec " + shlex.join(command.argv)
         env.update(user_environment(user))
         env.update(command.environment)
         env.update(
@@ -335,12 +369,13 @@ class ExecutorRegistry:
             started = self._launcher.start(spec, files)
         except (OSError, KeyError, ValueError, subprocess.SubprocessError) as exc:
             self._isolator.cleanup(container)
-            self._tasks.end(
-                task,
-                common_pb2.TASK_FAILED,
-                Reason.REASON_CONTAINER_LAUNCH_FAILED,
-                f"cannot start executor {info.executor_id!r}: {exc}",
-            )
+            for each in tasks:
+                self._tasks.end(
+                    each,
+                    common_pb2.TASK_FAILED,
+                    Reason.REASON_CONTAINER_LAUNCH_FAILED,
+                    f"cannot start executor {info.executor_id!r}: {exc}",
+                )
             return None
         if isinstance(started, int):
             executor.pid = started

@@ -117,6 +117,8 @@ class ExecutorRuntime(Protocol):
 
     def launch(self, task: Task) -> None: ...
 
+    def launch_group(self, tasks: list[Task]) -> None: ...
+
     def kill(self, task: Task, grace: float | None) -> bool: ...
 
     def shutdown_framework(self, framework_id: str) -> None: ...
@@ -125,15 +127,16 @@ class ExecutorRuntime(Protocol):
 def validate_task(info: common_pb2.TaskInfo) -> str | None:
     """Why this task cannot be launched as described, or None."""
     command = info.command
-    if info.HasField("executor"):
-        if info.HasField("command"):
-            return f"task {info.task_id!r} gives both command and executor; give one"
+    # A task of a group may have a command and an executor (the master sees to it that
+    # only those do); any other executor task runs the executor's command.
+    if info.HasField("executor") and not info.HasField("command"):
+        if info.executor.type == common_pb2.ExecutorInfo.DEFAULT:
+            return _numbers_problem(info)
         command = info.executor.command
     if bool(command.shell) == bool(command.argv):
         return f"task {info.task_id!r} needs exactly one of command.shell and command.argv"
-    for r in info.resources:
-        if r.type == common_pb2.Resource.SCALAR and r.scalar < 0:
-            return f"task {info.task_id!r} asks for {r.name}={r.scalar:g}, which is negative"
+    if problem := _numbers_problem(info):
+        return problem
     if info.HasField("health_check"):
         problem = validate_health_check(info.health_check)
         if problem:
@@ -147,6 +150,13 @@ def validate_task(info: common_pb2.TaskInfo) -> str | None:
         return f"task {info.task_id!r}: kill_policy.grace_period_seconds must not be negative"
     if command.uris and (problem := uris_problem(list(command.uris))):
         return f"task {info.task_id!r}: command.{problem}"
+    return None
+
+
+def _numbers_problem(info: common_pb2.TaskInfo) -> str | None:
+    for r in info.resources:
+        if r.type == common_pb2.Resource.SCALAR and r.scalar < 0:
+            return f"task {info.task_id!r} asks for {r.name}={r.scalar:g}, which is negative"
     return None
 
 
@@ -186,6 +196,7 @@ class TaskManager:
         self.tasks: dict[TaskKey, Task] = {}
         # Runs tasks that name an executor (set by the agent); without it they fail.
         self.executors: ExecutorRuntime | None = None
+        self._for_executors: list[Task] = []  # admitted by the launch under way
         # What every task starts with (mesospy.agent.task_env): not the agent's environment.
         self.base_env = dict(environment) if environment is not None else base_environment({})
         self._unstamped: list[Task] = []
@@ -242,8 +253,14 @@ class TaskManager:
 
     # ------------------------------------------------------------------ launch
 
-    def launch(self, framework: common_pb2.FrameworkInfo, infos: list[common_pb2.TaskInfo]) -> None:
-        """Start each task; every outcome is reported as a status update.
+    def launch(
+        self,
+        framework: common_pb2.FrameworkInfo,
+        infos: list[common_pb2.TaskInfo],
+        group: bool = False,
+    ) -> None:
+        """Start each task; every outcome is reported as a status update. ``group``: the
+        tasks are one task group, handed to their executor together.
 
         Tasks are admitted at once (so a kill or a duplicate finds them); the file-system
         work (sandboxes, log files, cgroups) and the spawns then run in a worker thread,
@@ -252,6 +269,7 @@ class TaskManager:
         self._checkpoint.add_framework(framework)
         self.revision.bump()  # the framework, and the tasks admitted below
         batch: list[_Launch] = []
+        self._for_executors = []
         for info in infos:
             key = (framework.id, info.task_id)
             if key in self.tasks:
@@ -263,6 +281,13 @@ class TaskManager:
             launch = self._admit(framework.id, info)
             if launch is not None:
                 batch.append(launch)
+        for_executors, self._for_executors = self._for_executors, []
+        if for_executors and self.executors is not None:
+            if group:
+                self.executors.launch_group(for_executors)
+            else:
+                for task in for_executors:
+                    self.executors.launch(task)
         if batch:
             # The tasks reach the log before any of them starts (one write for the batch):
             # an agent killed right after spawning must still know, when it restarts, the
@@ -335,7 +360,7 @@ class TaskManager:
                     "this agent runs no executors",
                 )
             else:
-                self.executors.launch(task)
+                self._for_executors.append(task)
             return None
         task.env = self._task_env(task)
         task.launching = True

@@ -118,10 +118,13 @@ class AgentLink:
         """Present the agent's call token (from its registration) on every call."""
         self._metadata = ((AGENT_TOKEN_KEY, token),) if token else ()
 
-    async def run_tasks(self, framework_info: pb.FrameworkInfo, tasks: list[pb.TaskInfo]) -> None:
+    async def run_tasks(
+        self, framework_info: pb.FrameworkInfo, tasks: list[pb.TaskInfo], group: bool = False
+    ) -> None:
         """On the agent's session if it has one (``SessionLost`` if that ended), else by a
-        call (``grpc.aio.AioRpcError`` if it failed)."""
-        request = apb.RunTasksRequest(framework_info=framework_info, tasks=tasks)
+        call (``grpc.aio.AioRpcError`` if it failed). ``group``: the tasks are one task
+        group."""
+        request = apb.RunTasksRequest(framework_info=framework_info, tasks=tasks, group=group)
         if self.session is not None:
             await self.session.send(apb.MasterMessage(run_tasks=request))
             return

@@ -45,7 +45,10 @@ def executor_problem(info: pb.ExecutorInfo, label: str) -> str | None:
     """What is wrong with a task's ExecutorInfo on its own."""
     if p := id_problem(f"{label} executor.executor_id", info.executor_id):
         return p
-    if p := command_problem(info.command, f"{label} executor.command"):
+    if info.type == pb.ExecutorInfo.DEFAULT:
+        if info.HasField("command"):
+            return f"{label}: the DEFAULT executor takes no command (mesospy runs its own)"
+    elif p := command_problem(info.command, f"{label} executor.command"):
         return p
     try:
         Resources.from_proto(info.resources)
@@ -55,7 +58,7 @@ def executor_problem(info: pb.ExecutorInfo, label: str) -> str | None:
 
 
 def same_executor(a: pb.ExecutorInfo, b: pb.ExecutorInfo) -> bool:
-    return a.command == b.command and list(a.resources) == list(b.resources)
+    return a.type == b.type and a.command == b.command and list(a.resources) == list(b.resources)
 
 
 class ExecutorHandler:

@@ -33,6 +33,7 @@ from mesospy.scheduler.scheduler import MaybeAwaitable, Scheduler
 from mesospy.scheduler.state import DocumentTooLarge, StateStore, open_store
 from mesospy.scheduler.tasks import (
     TERMINAL_STATES,
+    default_executor,
     executor,
     executor_task,
     how_many_fit,
@@ -60,6 +61,7 @@ __all__ = [
     "SchedulerDriver",
     "StateStore",
     "calls",
+    "default_executor",
     "executor",
     "executor_task",
     "how_many_fit",

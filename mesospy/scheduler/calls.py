@@ -21,6 +21,7 @@ __all__ = [
     "decline",
     "kill",
     "launch",
+    "launch_group",
     "message",
     "plan_flush",
     "reconcile",
@@ -74,6 +75,21 @@ def launch(
     """ACCEPT offers with one LAUNCH operation running ``tasks``."""
     operation = Call.Operation(type=Call.Operation.LAUNCH)
     operation.launch.task_infos.extend(tasks)
+    return accept(offer_ids, [operation], filters)
+
+
+def launch_group(
+    offer_ids: Iterable[str],
+    executor: common_pb2.ExecutorInfo,
+    tasks: Iterable[common_pb2.TaskInfo],
+    filters: common_pb2.Filters | None = None,
+) -> Call:
+    """ACCEPT offers with one LAUNCH_GROUP: ``tasks`` start together in ``executor`` (all
+    or none); with ``executor.type`` DEFAULT each task's command runs, and one failing
+    kills the others."""
+    operation = Call.Operation(type=Call.Operation.LAUNCH_GROUP)
+    operation.launch_group.executor.CopyFrom(executor)
+    operation.launch_group.task_group.tasks.extend(tasks)
     return accept(offer_ids, [operation], filters)
 
 

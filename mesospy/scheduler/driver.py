@@ -186,6 +186,26 @@ class SchedulerDriver:
         self._forget_offers(offer_ids)
         self._enqueue(calls.launch(offer_ids, infos, filters))
 
+    def launch_group(
+        self,
+        offer_ids: str | Iterable[str],
+        executor: common_pb2.ExecutorInfo,
+        tasks: Iterable[common_pb2.TaskInfo],
+        filters: common_pb2.Filters | None = None,
+    ) -> None:
+        """Launch a task group (a pod) on offers of one agent: all its tasks or none;
+        fills in tasks' empty ``agent_id``. See ``calls.launch_group``."""
+        offer_ids = _ids(offer_ids)
+        agent_id = next((self._offer_agents[o] for o in offer_ids if o in self._offer_agents), "")
+        infos = []
+        for task in tasks:
+            info = common_pb2.TaskInfo()
+            info.CopyFrom(task)
+            info.agent_id = info.agent_id or agent_id
+            infos.append(info)
+        self._forget_offers(offer_ids)
+        self._enqueue(calls.launch_group(offer_ids, executor, infos, filters))
+
     def accept(
         self,
         offer_ids: str | Iterable[str],

@@ -10,6 +10,7 @@ from mesospy.v1 import common_pb2
 
 __all__ = [
     "TERMINAL_STATES",
+    "default_executor",
     "executor",
     "executor_task",
     "how_many_fit",
@@ -95,6 +96,19 @@ def executor(
         info.command.uris.append(
             common_pb2.CommandInfo.URI(value=item) if isinstance(item, str) else item
         )
+    if resources:
+        info.resources.extend(_as_resources(resources).to_proto())
+    return info
+
+
+def default_executor(
+    executor_id: str, resources: str | Resources | Iterable[common_pb2.Resource] = ""
+) -> common_pb2.ExecutorInfo:
+    """mesospy's DEFAULT executor for ``driver.launch_group``: it runs each task's own
+    command, and kills the group's other tasks when one fails or is killed."""
+    info = common_pb2.ExecutorInfo(
+        executor_id=executor_id, name=executor_id, type=common_pb2.ExecutorInfo.DEFAULT
+    )
     if resources:
         info.resources.extend(_as_resources(resources).to_proto())
     return info

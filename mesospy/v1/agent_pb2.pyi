@@ -164,12 +164,14 @@ class ShutdownExecutorRequest(_message.Message):
     def __init__(self, framework_id: _Optional[str] = ..., executor_id: _Optional[str] = ...) -> None: ...
 
 class RunTasksRequest(_message.Message):
-    __slots__ = ("framework_info", "tasks")
+    __slots__ = ("framework_info", "tasks", "group")
     FRAMEWORK_INFO_FIELD_NUMBER: _ClassVar[int]
     TASKS_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
     framework_info: _common_pb2.FrameworkInfo
     tasks: _containers.RepeatedCompositeFieldContainer[_common_pb2.TaskInfo]
-    def __init__(self, framework_info: _Optional[_Union[_common_pb2.FrameworkInfo, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskInfo, _Mapping]]] = ...) -> None: ...
+    group: bool
+    def __init__(self, framework_info: _Optional[_Union[_common_pb2.FrameworkInfo, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskInfo, _Mapping]]] = ..., group: _Optional[bool] = ...) -> None: ...
 
 class KillTaskRequest(_message.Message):
     __slots__ = ("framework_id", "task_id", "kill_policy")

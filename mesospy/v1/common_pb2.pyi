@@ -361,18 +361,32 @@ class KillPolicy(_message.Message):
     def __init__(self, grace_period_seconds: _Optional[float] = ...) -> None: ...
 
 class ExecutorInfo(_message.Message):
-    __slots__ = ("executor_id", "name", "command", "resources", "framework_id")
+    __slots__ = ("executor_id", "name", "command", "resources", "framework_id", "type")
+    class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        CUSTOM: _ClassVar[ExecutorInfo.Type]
+        DEFAULT: _ClassVar[ExecutorInfo.Type]
+    CUSTOM: ExecutorInfo.Type
+    DEFAULT: ExecutorInfo.Type
     EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     RESOURCES_FIELD_NUMBER: _ClassVar[int]
     FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
     executor_id: str
     name: str
     command: CommandInfo
     resources: _containers.RepeatedCompositeFieldContainer[Resource]
     framework_id: str
-    def __init__(self, executor_id: _Optional[str] = ..., name: _Optional[str] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., framework_id: _Optional[str] = ...) -> None: ...
+    type: ExecutorInfo.Type
+    def __init__(self, executor_id: _Optional[str] = ..., name: _Optional[str] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., framework_id: _Optional[str] = ..., type: _Optional[_Union[ExecutorInfo.Type, str]] = ...) -> None: ...
+
+class TaskGroupInfo(_message.Message):
+    __slots__ = ("tasks",)
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[TaskInfo]
+    def __init__(self, tasks: _Optional[_Iterable[_Union[TaskInfo, _Mapping]]] = ...) -> None: ...
 
 class TaskInfo(_message.Message):
     __slots__ = ("name", "task_id", "agent_id", "resources", "command", "health_check", "kill_policy", "labels", "max_completion_time_seconds", "container", "executor")

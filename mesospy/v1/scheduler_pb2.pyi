@@ -48,23 +48,34 @@ class Call(_message.Message):
         suppressed_roles: _containers.RepeatedScalarFieldContainer[str]
         def __init__(self, framework_info: _Optional[_Union[_common_pb2.FrameworkInfo, _Mapping]] = ..., suppressed_roles: _Optional[_Iterable[str]] = ...) -> None: ...
     class Operation(_message.Message):
-        __slots__ = ("type", "launch")
+        __slots__ = ("type", "launch", "launch_group")
         class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
             __slots__ = ()
             UNKNOWN: _ClassVar[Call.Operation.Type]
             LAUNCH: _ClassVar[Call.Operation.Type]
+            LAUNCH_GROUP: _ClassVar[Call.Operation.Type]
         UNKNOWN: Call.Operation.Type
         LAUNCH: Call.Operation.Type
+        LAUNCH_GROUP: Call.Operation.Type
         class Launch(_message.Message):
             __slots__ = ("task_infos",)
             TASK_INFOS_FIELD_NUMBER: _ClassVar[int]
             task_infos: _containers.RepeatedCompositeFieldContainer[_common_pb2.TaskInfo]
             def __init__(self, task_infos: _Optional[_Iterable[_Union[_common_pb2.TaskInfo, _Mapping]]] = ...) -> None: ...
+        class LaunchGroup(_message.Message):
+            __slots__ = ("executor", "task_group")
+            EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+            TASK_GROUP_FIELD_NUMBER: _ClassVar[int]
+            executor: _common_pb2.ExecutorInfo
+            task_group: _common_pb2.TaskGroupInfo
+            def __init__(self, executor: _Optional[_Union[_common_pb2.ExecutorInfo, _Mapping]] = ..., task_group: _Optional[_Union[_common_pb2.TaskGroupInfo, _Mapping]] = ...) -> None: ...
         TYPE_FIELD_NUMBER: _ClassVar[int]
         LAUNCH_FIELD_NUMBER: _ClassVar[int]
+        LAUNCH_GROUP_FIELD_NUMBER: _ClassVar[int]
         type: Call.Operation.Type
         launch: Call.Operation.Launch
-        def __init__(self, type: _Optional[_Union[Call.Operation.Type, str]] = ..., launch: _Optional[_Union[Call.Operation.Launch, _Mapping]] = ...) -> None: ...
+        launch_group: Call.Operation.LaunchGroup
+        def __init__(self, type: _Optional[_Union[Call.Operation.Type, str]] = ..., launch: _Optional[_Union[Call.Operation.Launch, _Mapping]] = ..., launch_group: _Optional[_Union[Call.Operation.LaunchGroup, _Mapping]] = ...) -> None: ...
     class Accept(_message.Message):
         __slots__ = ("offer_ids", "operations", "filters")
         OFFER_IDS_FIELD_NUMBER: _ClassVar[int]

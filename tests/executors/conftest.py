@@ -1,19 +1,12 @@
-"""A real cluster for the executor tests, and the test executor's ExecutorInfo."""
+"""A real cluster for the executor tests."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from mesospy.scheduler import executor
 from mesospy.testing import LocalCluster
-from mesospy.v1 import common_pb2 as pb
-
-ROOT = Path(__file__).resolve().parents[2]
-ECHO = Path(__file__).resolve().parent / "echo_executor.py"
 
 FAST_MASTER = [
     "--allocation-interval",
@@ -25,16 +18,6 @@ FAST_MASTER = [
     "--framework-heartbeat-interval",
     "2",
 ]
-
-
-def echo_executor(executor_id: str = "echo", resources: str = "cpus:0.1;mem:64") -> pb.ExecutorInfo:
-    """The test executor (tests/executors/echo_executor.py) as an ExecutorInfo."""
-    return executor(
-        executor_id,
-        [sys.executable, str(ECHO)],
-        resources,
-        env={"PYTHONPATH": str(ROOT)},
-    )
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import echo_executor
+from executors_support import echo_executor
 
 from mesospy.scheduler import InvalidCall, NotFound, calls, executor_task, task
 from mesospy.testing import FrameworkHarness, LocalCluster

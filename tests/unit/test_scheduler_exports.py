@@ -20,6 +20,7 @@ PUBLIC = {
     "SchedulerDriver",
     "StateStore",
     "calls",
+    "default_executor",
     "executor",
     "executor_task",
     "how_many_fit",
