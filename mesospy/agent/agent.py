@@ -135,12 +135,17 @@ class Agent:
             launcher=self.launcher,
             isolator=self.isolator,
             tasks=self.tasks,
+            updates=self.updates,
             agent_id=lambda: self.agent_id,
             host=cfg.advertised_host,
             environment=self.tasks.base_env,
             kill_grace_period=cfg.kill_grace_period,
+            reregistration_timeout=cfg.executor_reregistration_timeout,
         )
-        self._executor_server = await serve_executor_api(self.executors)
+        self._executor_server = await serve_executor_api(
+            self.executors, port=self.executors.saved_port()
+        )
+        self.executors.recover()
         self.tasks.recover(state)
         self.checkpoint.flush()
         self.standby = StandbySessions(

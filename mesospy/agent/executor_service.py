@@ -62,6 +62,8 @@ class ExecutorService(epb_grpc.ExecutorServicer):
         executor.stream += 1
         mine = executor.stream
         executor.subscribed = True
+        if executor.recovered:
+            self._registry.resubscribed(executor, request.subscribe)
         subscribed = Event(type=Event.SUBSCRIBED)
         subscribed.subscribed.executor_info.CopyFrom(executor.info)
         subscribed.subscribed.framework_info.CopyFrom(executor.framework)
@@ -106,8 +108,12 @@ class ExecutorService(epb_grpc.ExecutorServicer):
         return epb.Response()
 
 
-async def serve_executor_api(registry: ExecutorRegistry, ip: str = "127.0.0.1") -> grpc.aio.Server:
-    """Serve the executor API on ``ip`` (a free port); sets ``registry.endpoint``."""
+async def serve_executor_api(
+    registry: ExecutorRegistry, ip: str = "127.0.0.1", port: int = 0
+) -> grpc.aio.Server:
+    """Serve the executor API on ``ip``: on ``port`` (where executors from before a
+    restart reconnect) when it is free, else on any free port; sets
+    ``registry.endpoint``."""
     limit = MAX_MESSAGE_BYTES + (1 << 20)
     server = grpc.aio.server(
         options=[
@@ -117,7 +123,15 @@ async def serve_executor_api(registry: ExecutorRegistry, ip: str = "127.0.0.1") 
         ]
     )
     epb_grpc.add_ExecutorServicer_to_server(ExecutorService(registry), server)  # type: ignore[no-untyped-call]
-    port = server.add_insecure_port(f"{ip}:0")
+    bound = 0
+    if port:
+        try:
+            bound = server.add_insecure_port(f"{ip}:{port}")
+        except RuntimeError:
+            bound = 0
+        if not bound:
+            log.warning("executor API port %d is taken: running executors cannot return", port)
+    port = bound or server.add_insecure_port(f"{ip}:0")
     await server.start()
     registry.endpoint = f"{ip}:{port}"
     return server

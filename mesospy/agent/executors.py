@@ -31,11 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mesospy
+from mesospy.agent import executor_checkpoint
+from mesospy.agent.executor_checkpoint import SavedExecutor
 from mesospy.agent.isolation import Container, Isolator
 from mesospy.agent.launcher import LaunchSpec, TaskLauncher, describe_exit, kill_group
 from mesospy.agent.sandbox import escape_id
+from mesospy.agent.status_updates import StatusUpdateManager
 from mesospy.agent.task_env import user_environment
-from mesospy.agent.tasks import Task, TaskManager
+from mesospy.agent.tasks import Task, TaskManager, process_start_ticks
 from mesospy.security.task_user import delegate_cgroups, root_problem, switch_to, task_user
 from mesospy.v1 import agent_pb2, common_pb2
 from mesospy.v1 import executor_pb2 as epb
@@ -76,6 +79,9 @@ class RunningExecutor:
     shutting_down: bool = False
     exited: bool = False
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    # Taken back after an agent restart: not our child; must subscribe again in time.
+    recovered: bool = False
+    start_ticks: int | None = None
 
     @property
     def key(self) -> ExecutorKey:
@@ -106,16 +112,19 @@ class ExecutorRegistry:
         launcher: TaskLauncher,
         isolator: Isolator,
         tasks: TaskManager,
+        updates: StatusUpdateManager,
         agent_id: Callable[[], str],
         host: str,
         environment: Mapping[str, str],
         kill_grace_period: float = 3.0,
         shutdown_grace_period: float = DEFAULT_SHUTDOWN_GRACE,
+        reregistration_timeout: float = 10.0,
     ) -> None:
         self._work_dir = work_dir
         self._launcher = launcher
         self._isolator = isolator
         self._tasks = tasks
+        self._updates = updates
         self.agent_id = agent_id
         self.host = host
         self._base_env = dict(environment)
@@ -128,7 +137,119 @@ class ExecutorRegistry:
         self._outbox: list[agent_pb2.ExecutorMessage] = []
         self._flushing: asyncio.Task[None] | None = None
         self._exits: list[agent_pb2.ExecutorExited] = []  # not yet told to a master
+        self._meta = work_dir / "meta"
+        self._reregistration_timeout = reregistration_timeout
         tasks.executors = self
+
+    # ------------------------------------------------------------------ recovery
+
+    def saved_port(self) -> int:
+        """The executor API's port before a restart (0: none): running executors
+        reconnect to it."""
+        return executor_checkpoint.load(self._meta).port
+
+    def recover(self) -> None:
+        """Take back the executors still running from before a restart (each must
+        subscribe again within the re-registration timeout); report the others' exits."""
+        saved = executor_checkpoint.load(self._meta).executors or []
+        for record in saved:
+            key = (record.framework.id, record.info.executor_id)
+            actual = process_start_ticks(record.pid)
+            if actual is None or (record.start_ticks is not None and actual != record.start_ticks):
+                log.info("executor %r ended while the agent was down", key[1])
+                self._exits.append(
+                    agent_pb2.ExecutorExited(framework_id=key[0], executor_id=key[1])
+                )
+                continue
+            resources = list(record.info.resources)
+            container = Container(
+                record.container_id, _scalar(resources, "mem"), _scalar(resources, "cpus")
+            )
+            executor = RunningExecutor(
+                record.framework,
+                record.info,
+                executor_sandbox(self._work_dir, *key),
+                container,
+                record.token,
+                pid=record.pid,
+                recovered=True,
+                start_ticks=actual,
+            )
+            self._isolator.recover(container, record.pid)
+            executor.stop_watch = self._launcher.watch(
+                record.pid,
+                lambda e=executor: self._on_exit(e),  # type: ignore[misc]
+            )
+            executor.timers.append(
+                self._loop.call_later(
+                    self._reregistration_timeout, self._reregistration_timed_out, executor
+                )
+            )
+            self.executors[key] = executor
+            log.info("re-adopted executor %r (pid %d)", key[1], record.pid)
+        self._persist()
+
+    def adopt(self, task: Task) -> bool:
+        """A recovered task of a recovered executor: it stays the executor's."""
+        executor = self.executors.get((task.framework_id, task.info.executor.executor_id))
+        if executor is None or executor.exited:
+            return False
+        grouped = task.info.HasField("command")  # (only a group's tasks have both)
+        task.sandbox = (
+            executor.sandbox / "tasks" / escape_id(task.info.task_id)
+            if grouped
+            else executor.sandbox
+        )
+        executor.tasks[task.info.task_id] = task
+        return True
+
+    def _reregistration_timed_out(self, executor: RunningExecutor) -> None:
+        if executor.subscribed or executor.exited or executor.pid is None:
+            return
+        log.warning(
+            "executor %r did not subscribe within %g s of the agent's restart; killing it",
+            executor.info.executor_id,
+            self._reregistration_timeout,
+        )
+        kill_group(executor.pid, signal.SIGKILL)
+
+    def resubscribed(self, executor: RunningExecutor, subscribe: epb.Call.Subscribe) -> None:
+        """A recovered executor is back: what it does not know of goes to it again (a
+        launch lost with the old agent), and updates the agent lost are taken again."""
+        known = {t.task_id for t in subscribe.unacknowledged_tasks}
+        for task in executor.tasks.values():
+            if task.terminal or task.info.task_id in known or task.state != common_pb2.TASK_STAGING:
+                continue
+            executor.push(epb.Event(type=epb.Event.LAUNCH, launch=epb.Event.Launch(task=task.info)))
+        for update in subscribe.unacknowledged_updates:
+            status = update.status
+            owner = executor.tasks.get(status.task_id)
+            if owner is None or owner.terminal:
+                continue
+            key = (owner.framework_id, status.task_id)
+            pending = {s.uuid for s in self._updates.streams.pending(key)}
+            latest = owner.latest.uuid if owner.latest is not None else b""
+            if status.uuid not in pending and status.uuid != latest:
+                self.report(executor, status)
+
+    def _persist(self) -> None:
+        port = int(self.endpoint.rsplit(":", 1)[1]) if self.endpoint else 0
+        records = [
+            SavedExecutor(
+                e.framework,
+                e.info,
+                e.pid,
+                e.start_ticks,
+                e.token,
+                e.container.id,
+            )
+            for e in self.executors.values()
+            if e.pid is not None and not e.exited
+        ]
+        try:
+            executor_checkpoint.save(self._meta, port, records)
+        except OSError as exc:
+            log.warning("cannot save the executors' checkpoint: %s", exc)
 
     # ------------------------------------------------------------------ the master
 
@@ -386,7 +507,9 @@ class ExecutorRegistry:
         except OSError as exc:
             log.warning("executor %r runs without isolation: %s", info.executor_id, exc)
         executor.stop_watch = self._launcher.watch(executor.pid, lambda: self._on_exit(executor))
+        executor.start_ticks = process_start_ticks(executor.pid)
         self.executors[executor.key] = executor
+        self._persist()
         log.info(
             "started executor %r of framework %r (pid %d)",
             info.executor_id,
@@ -439,7 +562,9 @@ class ExecutorRegistry:
         self._exits.append(exited)
         if self._master is not None:
             self._schedule_flush()
-        self.executors.pop(executor.key, None)
+        if self.executors.get(executor.key) is executor:
+            del self.executors[executor.key]
+        self._persist()
         executor.wake.set()  # its stream, if open, ends
 
     def report(self, executor: RunningExecutor, status: common_pb2.TaskStatus) -> str | None:

@@ -119,6 +119,8 @@ class ExecutorRuntime(Protocol):
 
     def launch_group(self, tasks: list[Task]) -> None: ...
 
+    def adopt(self, task: Task) -> bool: ...
+
     def kill(self, task: Task, grace: float | None) -> bool: ...
 
     def shutdown_framework(self, framework_id: str) -> None: ...
@@ -784,13 +786,14 @@ class TaskManager:
             if task.terminal:
                 continue
             if rec.info.HasField("executor"):
-                # Executors are not recovered yet: their tasks end with the old agent.
-                self._emit(
-                    task,
-                    common_pb2.TASK_FAILED,
-                    Reason.REASON_EXECUTOR_TERMINATED,
-                    "the agent restarted; executors are not recovered",
-                )
+                # Its executor, if it still runs, takes it back (and must subscribe again).
+                if self.executors is None or not self.executors.adopt(task):
+                    self._emit(
+                        task,
+                        common_pb2.TASK_FAILED,
+                        Reason.REASON_EXECUTOR_TERMINATED,
+                        "its executor ended while the agent was down",
+                    )
                 continue
             if rec.pid is not None and _same_process(rec.pid, rec.start_ticks):
                 task.env = self._task_env(task)

@@ -354,6 +354,14 @@ def master(
     show_default=True,
     help="The most one URI may bring, downloaded or unpacked (stops archive bombs).",
 )
+@click.option(
+    "--executor-reregistration-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds executors still running after an agent restart have to subscribe again "
+    "before they are killed and their tasks failed.",
+)
 @tls_options
 @click.option(
     "--principal",
@@ -390,6 +398,7 @@ def agent(
     fetcher_cache_dir: str | None,
     fetcher_cache_size: str,
     fetcher_max_size: str,
+    executor_reregistration_timeout: float,
     tls_cert: str | None,
     tls_key: str | None,
     tls_ca: str | None,
@@ -457,6 +466,7 @@ def agent(
         fetcher_cache_dir=fetcher_cache_dir,
         fetcher_cache_size=sizes["--fetcher-cache-size"],
         fetcher_max_size=sizes["--fetcher-max-size"],
+        executor_reregistration_timeout=executor_reregistration_timeout,
     )
     try:
         run_until_signalled(run_agent(config))

@@ -24,7 +24,7 @@ class Echo(Executor):
             f.write(line + "\n")
 
     def registered(self, driver, executor_info, framework_info, agent_id):  # type: ignore[no-untyped-def]
-        self._log(f"registered {executor_info.executor_id} {agent_id}")
+        self._log(f"registered {executor_info.executor_id} {agent_id} {os.getpid()}")
 
     def launch_task(self, driver: ExecutorDriver, task: pb.TaskInfo) -> None:
         self._log(f"launch {task.task_id}")
@@ -59,4 +59,4 @@ class Echo(Executor):
 
 
 if __name__ == "__main__":
-    sys.exit(ExecutorDriver(Echo(), recovery_timeout=5).run())
+    sys.exit(ExecutorDriver(Echo(), recovery_timeout=60).run())
