@@ -162,8 +162,9 @@ class ExecutorDriver:
             try:
                 await self._subscribe_until_stopped(stub)
                 # What is queued (the last updates, typically) goes out before the end.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.flush(), self._call_timeout)
+                if self._subscribed.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.flush(), self._call_timeout)
             finally:
                 sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -252,13 +253,10 @@ class ExecutorDriver:
             self._subscribed.clear()
             now = time.monotonic()
             lost_since = lost_since if lost_since is not None else now
-            if self._subscribed_once and now - lost_since > self._recovery_timeout:
+            if now - lost_since > self._recovery_timeout:
                 await self._invoke(
-                    "error", f"the agent was away over {self._recovery_timeout:g} s: {why}"
+                    "error", f"no agent for over {self._recovery_timeout:g} s: {why}"
                 )
-                self._result = 1
-                return
-            if not self._subscribed_once and now - lost_since > self._recovery_timeout:
                 self._result = 1
                 return
             log.info("connection to the agent lost (%s); subscribing again", why)
