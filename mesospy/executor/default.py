@@ -5,8 +5,11 @@ executor is of type DEFAULT (Mesos's default executor). Each task's command runs
 process group of its own, in ``tasks/<task id>`` under the executor's sandbox (stdout and
 stderr there). A task that exits 0 is FINISHED; one that fails (or is killed on request)
 ends its group: the group's other tasks are killed (SIGTERM, then SIGKILL after their
-kill grace period) and reported TASK_KILLED naming the task that brought them down. Once
-none of its tasks is running, the executor exits.
+kill grace period) and reported TASK_KILLED naming the task that brought them down. A
+task's health check (COMMAND, HTTP or TCP, as the agent runs them) reports its health in
+TASK_RUNNING updates, and a task that fails it too often is killed (TASK_KILLED,
+REASON_TASK_UNHEALTHY), and its group with it. Once none of its tasks is running, the
+executor exits.
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from mesospy.executor.driver import ExecutorDriver
+# The agent's own health checker and launcher: this executor is part of mesospy, run by
+# the agent, and checks tasks exactly as the agent checks its own.
+from mesospy.agent.health import HealthChecker
+from mesospy.agent.launcher import TaskLauncher
+from mesospy.executor.driver import ExecutorDriver, new_status
 from mesospy.executor.executor import Executor
 from mesospy.v1 import common_pb2 as pb
 
@@ -34,6 +41,10 @@ class _Running:
     process: asyncio.subprocess.Process | None = None
     # Why it is being killed (a message for its TASK_KILLED), or None.
     killed: str | None = None
+    unhealthy: bool = False
+    health: asyncio.Task[None] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    directory: Path = Path(".")
 
 
 @dataclass(eq=False)
@@ -49,6 +60,7 @@ class DefaultExecutor(Executor):
         self.running: dict[str, _Running] = {}
         self.sandbox = Path(os.environ.get("MESOS_SANDBOX", "."))
         self._watchers: set[asyncio.Task[None]] = set()
+        self._launcher: TaskLauncher | None = None
 
     async def launch_group(self, driver: ExecutorDriver, tasks: list[pb.TaskInfo]) -> None:
         """Start every task of the group; if one cannot start, none runs."""
@@ -58,7 +70,7 @@ class DefaultExecutor(Executor):
             for task in tasks:
                 entry = _Running(task, group)
                 group.tasks.append(entry)
-                entry.process = await self._spawn(task)
+                entry.process = await self._spawn(entry)
                 started.append(entry)
         except OSError as exc:
             for entry in started:
@@ -79,6 +91,8 @@ class DefaultExecutor(Executor):
             watcher = asyncio.create_task(self._watch(driver, entry))
             self._watchers.add(watcher)
             watcher.add_done_callback(self._watchers.discard)
+            if entry.task.HasField("health_check"):
+                self._check_health(driver, entry)
 
     def launch_task(self, driver: ExecutorDriver, task: pb.TaskInfo) -> None:
         """A lone task runs as a group of one."""
@@ -96,7 +110,37 @@ class DefaultExecutor(Executor):
         for entry in list(self.running.values()):
             self._end_group(entry.group, None, "executor shut down")
 
-    async def _spawn(self, task: pb.TaskInfo) -> asyncio.subprocess.Process:
+    def _check_health(self, driver: ExecutorDriver, entry: _Running) -> None:
+        if self._launcher is None:
+            self._launcher = TaskLauncher(asyncio.get_running_loop())
+        task_id = entry.task.task_id
+
+        def changed(ok: bool) -> None:
+            if entry.killed is None and task_id in self.running:
+                driver.send_status_update(
+                    new_status(
+                        task_id,
+                        pb.TASK_RUNNING,
+                        "health check passed" if ok else "health check failed",
+                        reason=pb.TaskStatus.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED,
+                        healthy=ok,
+                    )
+                )
+
+        def kill() -> None:
+            entry.unhealthy = True
+            self._end_group(
+                entry.group, None, f"killed with its group (task {task_id!r} unhealthy)"
+            )
+            entry.killed = "killed after failing health checks"
+
+        checker = HealthChecker(
+            entry.task.health_check, self._launcher, entry.env, entry.directory, changed, kill
+        )
+        entry.health = asyncio.create_task(checker.run())
+
+    async def _spawn(self, entry: _Running) -> asyncio.subprocess.Process:
+        task = entry.task
         directory = self.sandbox / "tasks" / quote(task.task_id, safe="-_.:@+=,")
         directory.mkdir(parents=True, exist_ok=True)
         command = task.command
@@ -104,6 +148,7 @@ class DefaultExecutor(Executor):
         env = {**os.environ, **command.environment}
         env.pop("MESOSPY_EXECUTOR_TOKEN", None)  # a task must not speak for the executor
         env.update(MESOS_TASK_ID=task.task_id, MESOS_SANDBOX=str(directory))
+        entry.env, entry.directory = env, directory
         with open(directory / "stdout", "wb") as out, open(directory / "stderr", "wb") as err:
             return await asyncio.create_subprocess_exec(
                 *argv,
@@ -119,10 +164,22 @@ class DefaultExecutor(Executor):
         assert entry.process is not None
         code = await entry.process.wait()
         _signal(entry, signal.SIGKILL)  # what it left behind in its process group
+        if entry.health is not None:
+            entry.health.cancel()
         task_id = entry.task.task_id
         self.running.pop(task_id, None)
         how = f"exited with status {code}" if code >= 0 else f"killed by signal {-code}"
-        if entry.killed is not None:
+        if entry.unhealthy:
+            driver.send_status_update(
+                new_status(
+                    task_id,
+                    pb.TASK_KILLED,
+                    f"{entry.killed}; {how}",
+                    reason=pb.TaskStatus.REASON_TASK_UNHEALTHY,
+                    healthy=False,
+                )
+            )
+        elif entry.killed is not None:
             driver.send_status_update(task_id, pb.TASK_KILLED, f"{entry.killed}; {how}")
         elif code == 0:
             driver.send_status_update(task_id, pb.TASK_FINISHED, how)

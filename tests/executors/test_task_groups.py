@@ -139,3 +139,39 @@ def test_bad_groups_launch_nothing(framework: FrameworkHarness) -> None:
             if s.task_id in {"here", "fine", "small"} and s.state != pb.TASK_ERROR
         ]
     assert others == []
+
+
+def test_a_task_failing_its_health_check_is_killed_with_its_group(
+    framework: FrameworkHarness,
+) -> None:
+    def check(shell: str) -> pb.HealthCheck:
+        return pb.HealthCheck(
+            type=pb.HealthCheck.COMMAND,
+            command=pb.CommandInfo(shell=shell),
+            delay_seconds=0,
+            interval_seconds=0.2,
+            grace_period_seconds=0,
+            consecutive_failures=2,
+            timeout_seconds=5,
+        )
+
+    launch_group(
+        framework,
+        "pod-7",
+        [
+            task("healthy", "sleep 60", "cpus:0.1;mem:16", health_check=check("true")),
+            task("sick", "sleep 60", "cpus:0.1;mem:16", health_check=check("false")),
+        ],
+    )
+    final = wait_states(framework, {"healthy": pb.TASK_KILLED, "sick": pb.TASK_KILLED})
+    assert final["sick"].reason == pb.TaskStatus.REASON_TASK_UNHEALTHY
+    assert final["sick"].healthy is False
+    assert "task 'sick' unhealthy" in final["healthy"].message
+    with framework.tasks.changed:
+        health = [
+            s.healthy
+            for s in framework.tasks.statuses
+            if s.task_id == "healthy"
+            and s.reason == pb.TaskStatus.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED
+        ]
+    assert health[:1] == [True]
