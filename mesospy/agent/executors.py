@@ -370,15 +370,16 @@ class ExecutorRegistry:
         if task is None or not task.info.HasField("executor"):
             return
         executor = self.executors.get((key[0], task.info.executor.executor_id))
-        if executor is None or task.latest is None:
+        if executor is None:
             return
-        if task.latest.source == common_pb2.TaskStatus.SOURCE_EXECUTOR:
-            executor.push(
-                epb.Event(
-                    type=epb.Event.ACKNOWLEDGED,
-                    acknowledged=epb.Event.Acknowledged(task_id=key[1], uuid=status_uuid),
-                )
+        executor.push(
+            epb.Event(
+                type=epb.Event.ACKNOWLEDGED,
+                acknowledged=epb.Event.Acknowledged(task_id=key[1], uuid=status_uuid),
             )
+        )
+        if task.terminal and task.latest is not None and task.latest.uuid == status_uuid:
+            executor.tasks.pop(key[1], None)  # its last update: the executor is done with it
 
     # ------------------------------------------------------------------ from the master
 
