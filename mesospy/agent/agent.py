@@ -158,7 +158,7 @@ class Agent:
         )
         self.sandbox_gc = SandboxCollector(
             work,
-            self.tasks.sandboxes,
+            lambda: self.tasks.sandboxes() | self.executors.sandboxes(),
             gc_delay=cfg.gc_delay,
             headroom=cfg.gc_disk_headroom,
             interval=cfg.disk_watch_interval,

@@ -432,6 +432,10 @@ class ExecutorRegistry:
             self._loop.call_later(self._kill_grace, kill_group, executor.pid, signal.SIGKILL)
         )
 
+    def sandboxes(self) -> set[str]:
+        """The sandbox of every executor still running (not to be collected)."""
+        return {str(e.sandbox) for e in self.executors.values() if not e.exited}
+
     def infos(self) -> list[common_pb2.ExecutorInfo]:
         """Every running executor's ExecutorInfo (framework_id set), for re-registration."""
         out = []
