@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -207,10 +208,37 @@ class ExecutorHandler:
                 event.failure.status = exited.status
             framework.stream.send(event)
 
-    def reregistered(self, agent: AgentRecord, executors: list[pb.ExecutorInfo]) -> None:
-        """The executors a re-registering agent runs, as it reports them."""
-        kept = {key: record for key, record in agent.executors.items()}
+    def reregistered(
+        self, agent: AgentRecord, reported: Sequence[ExecutorRecord], charged: bool
+    ) -> None:
+        """The executors a re-registering agent runs, as it reports them. ``charged``: the
+        agent is new to this master, and their resources were counted in use with it."""
+        kept = dict(agent.executors)
         agent.executors.clear()
-        for info in executors:
-            key = (info.framework_id, info.executor_id)
-            agent.executors[key] = kept.get(key) or ExecutorRecord(info)
+        for record in reported:
+            key = (record.info.framework_id, record.info.executor_id)
+            known = kept.get(key)
+            if charged or known is None:
+                # (Not charged: an executor this master did not know of on a known agent
+                # is tracked, but its share is not counted; it cannot be given back.)
+                known = record if charged else ExecutorRecord(record.info, record.role)
+            agent.executors[key] = known
+
+
+def reported_executors(request: apb.ReregisterAgentRequest) -> list[ExecutorRecord]:
+    """The executors of a re-registration, each with its resources and the role of its
+    tasks (pure; an executor with unreadable resources counts none)."""
+    roles = {
+        (t.framework_id, t.executor.executor_id): t.role or "*"
+        for t in request.tasks
+        if t.HasField("executor")
+    }
+    out = []
+    for info in request.executors:
+        try:
+            resources = Resources.from_proto(info.resources)
+        except ValueError:
+            resources = Resources()
+        role = roles.get((info.framework_id, info.executor_id), "*")
+        out.append(ExecutorRecord(info, role, resources))
+    return out

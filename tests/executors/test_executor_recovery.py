@@ -140,3 +140,32 @@ def _alive(pid: int) -> bool:
             return f.read().split(") ")[-1][0] != "Z"
     except OSError:
         return False
+
+
+def test_a_new_master_counts_an_executor_s_own_resources(tmp_path: Path) -> None:
+    with (
+        LocalCluster(
+            agents=1,
+            work_dir=tmp_path,
+            agent_resources="cpus:1;mem:1024",
+            master_flags=FAST_MASTER,
+        ) as cluster,
+        FrameworkHarness(cluster.master_address, name="counted", failover_timeout=60) as fw,
+    ):
+        fw.wait(lambda: bool(fw.tasks.framework_id), what="subscription")
+        info = echo_executor("counted", resources="cpus:0.5;mem:64")
+        fw.submit([executor_task("c1", info, "cpus:0.1;mem:16")])
+        wait_state(fw, "c1", pb.TASK_RUNNING)
+
+        def offered_cpus_after(count: int) -> float:
+            fw.wait(lambda: len(fw.tasks.offers_seen) > count, what="an offer")
+            offer = fw.tasks.offers_seen[-1]
+            return sum(r.scalar for r in offer.resources if r.name == "cpus")
+
+        assert offered_cpus_after(len(fw.tasks.offers_seen)) == pytest.approx(0.4)
+        assert cluster.master is not None
+        cluster.master.stop()
+        cluster.master.start()
+        fw.wait(lambda: fw.tasks.subscriptions >= 2, what="re-subscription")
+        # The new master learns the executor from the agent, its share included.
+        assert offered_cpus_after(len(fw.tasks.offers_seen)) == pytest.approx(0.4)
