@@ -60,6 +60,7 @@ class ExecutorService(epb_grpc.ExecutorServicer):
             )
         executor = await self._executor(request, context)
         executor.stream += 1
+        executor.wake.set()  # an older stream of it ends
         mine = executor.stream
         executor.subscribed = True
         if executor.recovered:

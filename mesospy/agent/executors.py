@@ -82,6 +82,8 @@ class RunningExecutor:
     # Taken back after an agent restart: not our child; must subscribe again in time.
     recovered: bool = False
     start_ticks: int | None = None
+    # Why it was killed for not subscribing in time, or "".
+    never_subscribed: str = ""
 
     @property
     def key(self) -> ExecutorKey:
@@ -119,6 +121,7 @@ class ExecutorRegistry:
         kill_grace_period: float = 3.0,
         shutdown_grace_period: float = DEFAULT_SHUTDOWN_GRACE,
         reregistration_timeout: float = 10.0,
+        registration_timeout: float = 60.0,
     ) -> None:
         self._work_dir = work_dir
         self._launcher = launcher
@@ -139,6 +142,7 @@ class ExecutorRegistry:
         self._exits: list[agent_pb2.ExecutorExited] = []  # not yet told to a master
         self._meta = work_dir / "meta"
         self._reregistration_timeout = reregistration_timeout
+        self._registration_timeout = registration_timeout
         tasks.executors = self
 
     # ------------------------------------------------------------------ recovery
@@ -210,6 +214,21 @@ class ExecutorRegistry:
             "executor %r did not subscribe within %g s of the agent's restart; killing it",
             executor.info.executor_id,
             self._reregistration_timeout,
+        )
+        executor.never_subscribed = "did not subscribe again after the agent restarted"
+        kill_group(executor.pid, signal.SIGKILL)
+
+    def _registration_timed_out(self, executor: RunningExecutor) -> None:
+        if executor.subscribed or executor.exited or executor.pid is None:
+            return
+        log.warning(
+            "executor %r did not subscribe within %g s of its start; killing it",
+            executor.info.executor_id,
+            self._registration_timeout,
+        )
+        executor.never_subscribed = (
+            f"did not subscribe within {self._registration_timeout:g} s of its start "
+            "(is it an executor? it must speak the executor API)"
         )
         kill_group(executor.pid, signal.SIGKILL)
 
@@ -513,6 +532,11 @@ class ExecutorRegistry:
             log.warning("executor %r runs without isolation: %s", info.executor_id, exc)
         executor.stop_watch = self._launcher.watch(executor.pid, lambda: self._on_exit(executor))
         executor.start_ticks = process_start_ticks(executor.pid)
+        executor.timers.append(
+            self._loop.call_later(
+                self._registration_timeout, self._registration_timed_out, executor
+            )
+        )
         self.executors[executor.key] = executor
         self._persist()
         log.info(
@@ -554,6 +578,9 @@ class ExecutorRegistry:
             if limitation:
                 reason, state = Reason.REASON_CONTAINER_LIMITATION_MEMORY, common_pb2.TASK_FAILED
                 message = f"executor {eid!r}: {limitation}"
+            elif executor.never_subscribed:
+                reason, state = Reason.REASON_EXECUTOR_TERMINATED, common_pb2.TASK_FAILED
+                message = f"executor {eid!r} {executor.never_subscribed}"
             elif executor.shutting_down:
                 reason, state = Reason.REASON_EXECUTOR_TERMINATED, common_pb2.TASK_KILLED
                 message = f"executor {eid!r} was shut down and {how}"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from executors_support import echo_executor
 
-from mesospy.scheduler import executor_task
+from mesospy.scheduler import executor, executor_task
 from mesospy.testing import FrameworkHarness, LocalCluster
 from mesospy.v1 import common_pb2 as pb
 
@@ -28,7 +28,12 @@ def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
         work_dir=tmp_path,
         agent_resources="cpus:4;mem:2048;disk:1024",
         master_flags=FAST_MASTER,
-        agent_flags=["--executor-reregistration-timeout", "4"],
+        agent_flags=[
+            "--executor-reregistration-timeout",
+            "4",
+            "--executor-registration-timeout",
+            "3",
+        ],
         kill_tasks_on_exit=False,
     ) as c:
         yield c
@@ -132,6 +137,20 @@ def test_an_executor_that_does_not_come_back_is_killed_and_its_tasks_fail(
         assert status.reason == Reason.REASON_EXECUTOR_TERMINATED
         fw.wait(lambda: (agent_id, "stuck", None) in fw.tasks.failures, what="FAILURE")
         assert not _alive(pid)
+
+
+def test_an_executor_that_never_subscribes_is_killed_and_its_task_fails(
+    cluster: LocalCluster,
+) -> None:
+    with FrameworkHarness(cluster.master_address, name="silent") as fw:
+        fw.wait(lambda: bool(fw.tasks.framework_id), what="subscription")
+        silent = executor("silent", "exec sleep 600", "cpus:0.1;mem:32")
+        fw.submit([executor_task("q1", silent, "cpus:0.1;mem:16")])
+        status = wait_state(fw, "q1", pb.TASK_FAILED)
+        assert status.reason == Reason.REASON_EXECUTOR_TERMINATED
+        assert "did not subscribe within 3 s of its start" in status.message
+        fw.wait(lambda: any(f[1] == "silent" for f in fw.tasks.failures), what="FAILURE")
+        assert [f[2] for f in fw.tasks.failures if f[1] == "silent"] == [128 + signal.SIGKILL]
 
 
 def _alive(pid: int) -> bool:
