@@ -27,6 +27,8 @@ import grpc
 from mesospy import __version__ as _version
 from mesospy.agent.checkpoint import Checkpoint
 from mesospy.agent.config import AgentConfig
+from mesospy.agent.executor_service import serve_executor_api
+from mesospy.agent.executors import ExecutorRegistry
 from mesospy.agent.fetcher import Fetcher
 from mesospy.agent.gc import SandboxCollector
 from mesospy.agent.isolation import Isolator, choose_isolator, isolation_scope
@@ -110,7 +112,7 @@ class Agent:
             UpdateStreams(cfg.status_update_retry_min, cfg.status_update_retry_max),
             on_finished=lambda key: self.tasks.forget(key),
             on_update=self.checkpoint.add_update,
-            on_ack=self.checkpoint.add_ack,
+            on_ack=self._acknowledged,
             before_send=self.checkpoint.flush,
         )
         self.tasks = TaskManager(
@@ -128,6 +130,23 @@ class Agent:
             ),
             fetcher=self.fetcher,
         )
+        self.executors = ExecutorRegistry(
+            work_dir=work,
+            launcher=self.launcher,
+            isolator=self.isolator,
+            tasks=self.tasks,
+            updates=self.updates,
+            agent_id=lambda: self.agent_id,
+            host=cfg.advertised_host,
+            environment=self.tasks.base_env,
+            kill_grace_period=cfg.kill_grace_period,
+            reregistration_timeout=cfg.executor_reregistration_timeout,
+            registration_timeout=cfg.executor_registration_timeout,
+        )
+        self._executor_server = await serve_executor_api(
+            self.executors, port=self.executors.saved_port()
+        )
+        self.executors.recover()
         self.tasks.recover(state)
         self.checkpoint.flush()
         self.standby = StandbySessions(
@@ -140,7 +159,7 @@ class Agent:
         )
         self.sandbox_gc = SandboxCollector(
             work,
-            self.tasks.sandboxes,
+            lambda: self.tasks.sandboxes() | self.executors.sandboxes(),
             gc_delay=cfg.gc_delay,
             headroom=cfg.gc_disk_headroom,
             interval=cfg.disk_watch_interval,
@@ -200,6 +219,8 @@ class Agent:
             self._metrics_server.shutdown()
             self._metrics_server.server_close()
             self._metrics_server = None
+        self.executors.close(kill=self.config.kill_tasks_on_exit)
+        await self._executor_server.stop(grace=0.5)
         self.tasks.cancel_fetches()
         await self.tasks.wait_launched()
         self.fetcher.close()
@@ -252,6 +273,7 @@ class Agent:
                     tasks=tasks,
                     frameworks=frameworks,
                     call_token=self.call_token,
+                    executors=self.executors.infos(),
                 )
             )
         return agent_pb2.AgentMessage(
@@ -308,6 +330,7 @@ class Agent:
                 self.registered.clear()
                 await self.health.set_serving(False)
                 self.updates.set_sender(None)
+                self.executors.set_master(None)
                 session.close()
             attempt = 1
 
@@ -333,6 +356,7 @@ class Agent:
             )
 
         self.updates.set_sender(send_updates)
+        self.executors.set_master(session.send)
         self.registered.set()
         await self.health.set_serving(True)
 
@@ -407,6 +431,11 @@ class Agent:
                 self.service.kill_task(message.kill_task)
             elif body == "shutdown_framework":
                 self.service.shutdown_framework(message.shutdown_framework)
+            elif body == "framework_messages":
+                self.executors.framework_messages(message.framework_messages)
+            elif body == "shutdown_executor":
+                shutdown = message.shutdown_executor
+                self.executors.shutdown_executor(shutdown.framework_id, shutdown.executor_id)
         except Exception as exc:
             if isinstance(exc, Refused):
                 log.warning("the master's %s was refused: %s", body, exc)
@@ -416,6 +445,10 @@ class Agent:
                 request = message.run_tasks
                 why = str(exc) if isinstance(exc, Refused) else f"the agent failed: {exc!r}"
                 self.tasks.drop(request.framework_info.id, list(request.tasks), why)
+
+    def _acknowledged(self, key: tuple[str, str], uuid: bytes) -> None:
+        self.checkpoint.add_ack(key, uuid)
+        self.executors.acknowledged(key, uuid)
 
 
 async def run_agent(config: AgentConfig) -> None:

@@ -122,6 +122,13 @@ class AgentConfig:
     fetcher_cache_dir: str | None = None
     fetcher_cache_size: int = 2 << 30
     fetcher_max_size: int = 4 << 30
+    # After a restart, executors still running have this long to subscribe again (their
+    # SDK retries every few seconds at most); those that do not are killed and their
+    # tasks failed (Mesos's --executor_reregistration_timeout).
+    executor_reregistration_timeout: float = 10.0
+    # A new executor that has not subscribed this long after its start is killed and its
+    # tasks failed (Mesos's --executor_registration_timeout).
+    executor_registration_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATION_MODES:
@@ -144,6 +151,8 @@ class AgentConfig:
             raise ValueError("gc_delay must be >= 0 and disk_watch_interval > 0")
         if self.fetcher_cache_size < 0 or self.fetcher_max_size <= 0:
             raise ValueError("fetcher cache size must be >= 0 and fetcher max size > 0")
+        if self.executor_reregistration_timeout <= 0 or self.executor_registration_timeout <= 0:
+            raise ValueError("executor (re)registration timeouts must be > 0")
         if not 0 <= self.gc_disk_headroom <= 1:
             raise ValueError("gc_disk_headroom must be between 0 and 1")
 

@@ -66,8 +66,10 @@ def _in_frameworks(work_dir: Path, name: str) -> list[Path]:
 
 
 def aged_sandboxes(work_dir: Path, delay: float, now: float) -> list[Path]:
-    """Every task sandbox under ``work_dir/frameworks`` not written for ``delay`` s."""
-    return [s for s in _in_frameworks(work_dir, "tasks") if now - last_written(s) >= delay]
+    """Every task (and executor) sandbox under ``work_dir/frameworks`` not written for
+    ``delay`` s."""
+    sandboxes = [*_in_frameworks(work_dir, "tasks"), *_in_frameworks(work_dir, "executors")]
+    return [s for s in sandboxes if now - last_written(s) >= delay]
 
 
 def disk_usage(path: Path) -> float:

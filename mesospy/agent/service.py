@@ -86,7 +86,7 @@ class AgentService(agent_pb2_grpc.AgentServicer):
                 f"agent {self.agent_id} is re-registering with the master; "
                 f"{len(request.tasks)} task(s) not started",
             )
-        self._tasks.launch(framework, list(request.tasks))
+        self._tasks.launch(framework, list(request.tasks), request.group)
         if self._on_launch is not None:
             self._on_launch(len(request.tasks))
 

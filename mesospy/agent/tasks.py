@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from mesospy.agent.checkpoint import Checkpoint, RecoveredState
 from mesospy.agent.exit_status import ExitLog
@@ -111,14 +112,33 @@ def _ports(info: common_pb2.TaskInfo) -> list[int]:
     return ports[:MAX_PORT_VARS]
 
 
+class ExecutorRuntime(Protocol):
+    """Runs the tasks that name an executor (``mesospy.agent.executors``)."""
+
+    def launch(self, task: Task) -> None: ...
+
+    def launch_group(self, tasks: list[Task]) -> None: ...
+
+    def adopt(self, task: Task) -> bool: ...
+
+    def kill(self, task: Task, grace: float | None) -> bool: ...
+
+    def shutdown_framework(self, framework_id: str) -> None: ...
+
+
 def validate_task(info: common_pb2.TaskInfo) -> str | None:
     """Why this task cannot be launched as described, or None."""
     command = info.command
+    # A task of a group may have a command and an executor (the master sees to it that
+    # only those do); any other executor task runs the executor's command.
+    if info.HasField("executor") and not info.HasField("command"):
+        if info.executor.type == common_pb2.ExecutorInfo.DEFAULT:
+            return _numbers_problem(info)
+        command = info.executor.command
     if bool(command.shell) == bool(command.argv):
         return f"task {info.task_id!r} needs exactly one of command.shell and command.argv"
-    for r in info.resources:
-        if r.type == common_pb2.Resource.SCALAR and r.scalar < 0:
-            return f"task {info.task_id!r} asks for {r.name}={r.scalar:g}, which is negative"
+    if problem := _numbers_problem(info):
+        return problem
     if info.HasField("health_check"):
         problem = validate_health_check(info.health_check)
         if problem:
@@ -132,6 +152,13 @@ def validate_task(info: common_pb2.TaskInfo) -> str | None:
         return f"task {info.task_id!r}: kill_policy.grace_period_seconds must not be negative"
     if command.uris and (problem := uris_problem(list(command.uris))):
         return f"task {info.task_id!r}: command.{problem}"
+    return None
+
+
+def _numbers_problem(info: common_pb2.TaskInfo) -> str | None:
+    for r in info.resources:
+        if r.type == common_pb2.Resource.SCALAR and r.scalar < 0:
+            return f"task {info.task_id!r} asks for {r.name}={r.scalar:g}, which is negative"
     return None
 
 
@@ -169,8 +196,11 @@ class TaskManager:
         # An agent running as root runs tasks as root only with this (--allow-root-tasks).
         self.allow_root_tasks = allow_root_tasks
         self.tasks: dict[TaskKey, Task] = {}
+        # Runs tasks that name an executor (set by the agent); without it they fail.
+        self.executors: ExecutorRuntime | None = None
+        self._for_executors: list[Task] = []  # admitted by the launch under way
         # What every task starts with (mesospy.agent.task_env): not the agent's environment.
-        self._base_env = dict(environment) if environment is not None else base_environment({})
+        self.base_env = dict(environment) if environment is not None else base_environment({})
         self._unstamped: list[Task] = []
         self._preparing: set[asyncio.Future[None]] = set()
         # Bumped whenever what ``task_protos`` and the frameworks report changes (a task
@@ -213,10 +243,26 @@ class TaskManager:
         self.revision.bump()
         self._updates.add((task.framework_id, task.info.task_id), status)
 
+    def end(self, task: Task, state: int, reason: int, message: str) -> None:
+        """Report a state of a task the agent decides itself (one of an executor's)."""
+        self._emit(task, state, reason, message)
+
+    def report(self, task: Task, status: common_pb2.TaskStatus) -> None:
+        """Queue an update an executor sent (complete and checked) for the scheduler."""
+        task.latest = status
+        self.revision.bump()
+        self._updates.add((task.framework_id, task.info.task_id), status)
+
     # ------------------------------------------------------------------ launch
 
-    def launch(self, framework: common_pb2.FrameworkInfo, infos: list[common_pb2.TaskInfo]) -> None:
-        """Start each task; every outcome is reported as a status update.
+    def launch(
+        self,
+        framework: common_pb2.FrameworkInfo,
+        infos: list[common_pb2.TaskInfo],
+        group: bool = False,
+    ) -> None:
+        """Start each task; every outcome is reported as a status update. ``group``: the
+        tasks are one task group, handed to their executor together.
 
         Tasks are admitted at once (so a kill or a duplicate finds them); the file-system
         work (sandboxes, log files, cgroups) and the spawns then run in a worker thread,
@@ -225,6 +271,7 @@ class TaskManager:
         self._checkpoint.add_framework(framework)
         self.revision.bump()  # the framework, and the tasks admitted below
         batch: list[_Launch] = []
+        self._for_executors = []
         for info in infos:
             key = (framework.id, info.task_id)
             if key in self.tasks:
@@ -236,6 +283,13 @@ class TaskManager:
             launch = self._admit(framework.id, info)
             if launch is not None:
                 batch.append(launch)
+        for_executors, self._for_executors = self._for_executors, []
+        if for_executors and self.executors is not None:
+            if group:
+                self.executors.launch_group(for_executors)
+            else:
+                for task in for_executors:
+                    self.executors.launch(task)
         if batch:
             # The tasks reach the log before any of them starts (one write for the batch):
             # an agent killed right after spawning must still know, when it restarts, the
@@ -298,6 +352,17 @@ class TaskManager:
         problem = validate_task(info)
         if problem:
             self._emit(task, common_pb2.TASK_ERROR, Reason.REASON_TASK_INVALID, problem)
+            return None
+        if info.HasField("executor"):
+            if self.executors is None:
+                self._emit(
+                    task,
+                    common_pb2.TASK_FAILED,
+                    Reason.REASON_CONTAINER_LAUNCH_FAILED,
+                    "this agent runs no executors",
+                )
+            else:
+                self._for_executors.append(task)
             return None
         task.env = self._task_env(task)
         task.launching = True
@@ -455,7 +520,7 @@ class TaskManager:
         )
 
     def _task_env(self, task: Task) -> dict[str, str]:
-        env = dict(self._base_env)
+        env = dict(self.base_env)
         env.update(user_environment(self._user_of(task)))
         env.update(task.info.command.environment)
         sandbox = str(task.sandbox)
@@ -615,6 +680,8 @@ class TaskManager:
         task = self.tasks.get((framework_id, task_id))
         if task is None:
             return False
+        if task.info.HasField("executor") and self.executors is not None:
+            return self.executors.kill(task, grace)
         return self._kill(task, grace, Reason.REASON_UNSPECIFIED)
 
     def _kill(self, task: Task, grace: float | None, reason: int) -> bool:
@@ -659,6 +726,8 @@ class TaskManager:
     def shutdown_framework(self, framework_id: str) -> int:
         """Kill every running task of a framework; how many were killed."""
         killed = 0
+        if self.executors is not None:
+            self.executors.shutdown_framework(framework_id)
         for (fid, _), task in list(self.tasks.items()):
             if fid == framework_id and self._kill(task, None, Reason.REASON_FRAMEWORK_REMOVED):
                 killed += 1
@@ -716,6 +785,16 @@ class TaskManager:
                 self._updates.streams.add(key, status)
             if task.terminal:
                 continue
+            if rec.info.HasField("executor"):
+                # Its executor, if it still runs, takes it back (and must subscribe again).
+                if self.executors is None or not self.executors.adopt(task):
+                    self._emit(
+                        task,
+                        common_pb2.TASK_FAILED,
+                        Reason.REASON_EXECUTOR_TERMINATED,
+                        "its executor ended while the agent was down",
+                    )
+                continue
             if rec.pid is not None and _same_process(rec.pid, rec.start_ticks):
                 task.env = self._task_env(task)
                 self._isolator.recover(container, rec.pid)
@@ -759,6 +838,8 @@ class TaskManager:
                 labels=info.labels,
                 command=info.command,
             )
+            if info.HasField("executor"):
+                proto.executor.CopyFrom(info.executor)
             if task.latest is not None:
                 proto.status.CopyFrom(task.latest)
             if info.HasField("health_check"):

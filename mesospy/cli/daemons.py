@@ -358,6 +358,21 @@ def master(
     show_default=True,
     help="The most one URI may bring, downloaded or unpacked (stops archive bombs).",
 )
+@click.option(
+    "--executor-registration-timeout",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds a new executor has to subscribe before it is killed and its tasks failed.",
+)
+@click.option(
+    "--executor-reregistration-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds executors still running after an agent restart have to subscribe again "
+    "before they are killed and their tasks failed.",
+)
 @tls_options
 @click.option(
     "--principal",
@@ -394,6 +409,8 @@ def agent(
     fetcher_cache_dir: str | None,
     fetcher_cache_size: str,
     fetcher_max_size: str,
+    executor_registration_timeout: float,
+    executor_reregistration_timeout: float,
     tls_cert: str | None,
     tls_key: str | None,
     tls_ca: str | None,
@@ -461,6 +478,8 @@ def agent(
         fetcher_cache_dir=fetcher_cache_dir,
         fetcher_cache_size=sizes["--fetcher-cache-size"],
         fetcher_max_size=sizes["--fetcher-max-size"],
+        executor_reregistration_timeout=executor_reregistration_timeout,
+        executor_registration_timeout=executor_registration_timeout,
     )
     try:
         run_until_signalled(run_agent(config))

@@ -118,10 +118,13 @@ class AgentLink:
         """Present the agent's call token (from its registration) on every call."""
         self._metadata = ((AGENT_TOKEN_KEY, token),) if token else ()
 
-    async def run_tasks(self, framework_info: pb.FrameworkInfo, tasks: list[pb.TaskInfo]) -> None:
+    async def run_tasks(
+        self, framework_info: pb.FrameworkInfo, tasks: list[pb.TaskInfo], group: bool = False
+    ) -> None:
         """On the agent's session if it has one (``SessionLost`` if that ended), else by a
-        call (``grpc.aio.AioRpcError`` if it failed)."""
-        request = apb.RunTasksRequest(framework_info=framework_info, tasks=tasks)
+        call (``grpc.aio.AioRpcError`` if it failed). ``group``: the tasks are one task
+        group."""
+        request = apb.RunTasksRequest(framework_info=framework_info, tasks=tasks, group=group)
         if self.session is not None:
             await self.session.send(apb.MasterMessage(run_tasks=request))
             return
@@ -151,6 +154,27 @@ class AgentLink:
             self._stub.ShutdownFramework(request, timeout=CALL_TIMEOUT, metadata=self._metadata),
             "ShutdownFramework",
         )
+
+    async def framework_messages(self, messages: list[apb.ExecutorMessage]) -> None:
+        """Messages for executors on this agent: on its session only (best effort)."""
+        batch = apb.ExecutorMessages(messages=messages)
+        if self.session is None:
+            log.info(
+                "agent %s: %d framework message(s) dropped: no session",
+                self.agent_id,
+                len(messages),
+            )
+            return
+        await self._on_session(apb.MasterMessage(framework_messages=batch), "framework messages")
+
+    async def shutdown_executor(self, framework_id: str, executor_id: str) -> None:
+        request = apb.ShutdownExecutorRequest(framework_id=framework_id, executor_id=executor_id)
+        if self.session is None:
+            log.warning(
+                "agent %s: SHUTDOWN of executor %r not sent: no session", self.agent_id, executor_id
+            )
+            return
+        await self._on_session(apb.MasterMessage(shutdown_executor=request), "ShutdownExecutor")
 
     async def read_file(self, request: apb.ReadFileRequest) -> apb.ReadFileResponse:
         response: apb.ReadFileResponse = await self._stub.ReadFile(

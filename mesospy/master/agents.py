@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from mesospy.master.agent_link import AgentLink, AgentSession
 from mesospy.master.burst_log import BurstLog
 from mesospy.master.errors import FailedPrecondition, InvalidArgument
+from mesospy.master.executors import ExecutorRecord, reported_executors
 from mesospy.master.ownership import caller_principal, check_owner
 from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord
 from mesospy.master.validation import agent_info_problems, id_problem
@@ -40,6 +41,7 @@ class Reregistration:
     total: Resources
     tasks: Sequence[tuple[str, TaskRecord]]
     used: dict[tuple[str, str], Resources]
+    executors: Sequence[ExecutorRecord] = ()
 
     def reported(self) -> set[tuple[str, str]]:
         return {(record.framework_id, task_id) for task_id, record in self.tasks}
@@ -233,7 +235,11 @@ class AgentHandler:
             tasks.append((task_id, record))
             if not ended:
                 used[framework_id, role] = used.get((framework_id, role), Resources()) + share
-        return Reregistration(request, info, total, tasks, used)
+        executors = reported_executors(request)
+        for executor in executors:  # their own share is in use too
+            key = (executor.info.framework_id, executor.role)
+            used[key] = used.get(key, Resources()) + executor.resources
+        return Reregistration(request, info, total, tasks, used, executors)
 
     async def readmit(self, prepared: Reregistration) -> apb.RegisterAgentResponse:
         """Take the agent of a prepared re-registration (back) in, with its tasks."""
@@ -264,6 +270,7 @@ class AgentHandler:
             self._follow_address(record, info)
             self.heard_from(record)
         record.link.use_token(request.call_token)
+        self.m.executors.reregistered(record, prepared.executors, charged=readmitted)
         reported = prepared.reported()
         for task_id, fresh in prepared.tasks:
             framework_info = frameworks.get(fresh.framework_id)

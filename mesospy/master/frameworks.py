@@ -116,6 +116,45 @@ class FrameworkHandler:
             self.m.allocator.update_framework_roles(info.id, list(info.roles) or ["*"])
         record.info = info
 
+    async def update(self, record: FrameworkRecord, call: spb.Call) -> None:
+        """UPDATE_FRAMEWORK: new roles, capabilities, failover_timeout (and labels, web UI,
+        hostname, endpoint) without subscribing again; name, user, principal and
+        checkpoint stay. A bad update changes nothing."""
+        info = pb.FrameworkInfo()
+        info.CopyFrom(call.update_framework.framework_info)
+        if problems := framework_info_problems(info):
+            raise InvalidArgument("; ".join(problems))
+        if info.id != record.id:
+            raise InvalidArgument(
+                f"update_framework.framework_info.id {info.id!r} is not the calling "
+                f"framework's id {record.id!r}"
+            )
+        for name in ("name", "user", "principal", "checkpoint"):
+            if getattr(info, name) != getattr(record.info, name):
+                raise InvalidArgument(
+                    f"framework_info.{name} cannot change with UPDATE_FRAMEWORK "
+                    f"({getattr(record.info, name)!r} -> {getattr(info, name)!r})"
+                )
+        roles = list(info.roles) or ["*"]
+        suppressed = list(call.update_framework.suppressed_roles)
+        if unknown := sorted(set(suppressed) - set(roles)):
+            raise InvalidArgument(f"suppressed_roles {unknown} are not among the roles {roles}")
+        await self.m.registry.add_framework(info)
+        old_roles = record.roles
+        record.info = info
+        if roles != old_roles:
+            for offer in self.m.offers.of_framework(record.id):
+                self.m.rescind(offer)
+            self.m.allocator.update_framework_roles(info.id, roles)
+        if suppressed:
+            self.m.allocator.suppress(info.id, suppressed)
+        if record.failover_timer is not None:  # (not while connected; kept for symmetry)
+            record.failover_timer.cancel()
+            self._start_failover_timer(record)
+        self.m.events.framework_updated(record)
+        self.m.request_allocation()
+        log.info("framework %s updated (roles %s)", info.id, roles)
+
     def require_connected(self, call: spb.Call) -> FrameworkRecord:
         """The framework a call comes from, if it is subscribed on this stream."""
         if not call.framework_id:

@@ -20,6 +20,7 @@ from mesospy.master.agents import AgentHandler
 from mesospy.master.config import MasterConfig
 from mesospy.master.errors import NotLeader
 from mesospy.master.events import EventBus
+from mesospy.master.executors import ExecutorHandler
 from mesospy.master.frameworks import FrameworkHandler
 from mesospy.master.maintenance import MaintenanceHandler
 from mesospy.master.metrics import MasterMetrics
@@ -57,6 +58,7 @@ class Master:
         self.frameworks = FrameworkHandler(self)
         self.agents = AgentHandler(self)
         self.tasks = TaskHandler(self)
+        self.executors = ExecutorHandler(self)
         self.maintenance = MaintenanceHandler(self)
         self.quota = QuotaHandler(self)
         self.events = EventBus(self)  # operator event streams (Subscribe)

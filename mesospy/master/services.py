@@ -80,6 +80,10 @@ class SchedulerService(spb_grpc.SchedulerServicer):
             Call.KILL: self._kill,
             Call.ACKNOWLEDGE: self._acknowledge,
             Call.RECONCILE: self._reconcile,
+            Call.MESSAGE: self._message,
+            Call.SHUTDOWN: self._shutdown,
+            Call.UPDATE_FRAMEWORK: self._update_framework,
+            Call.REQUEST: self._request,
         }
 
     async def Subscribe(self, request: Call, context: Context) -> AsyncIterator[spb.Events]:
@@ -150,6 +154,18 @@ class SchedulerService(spb_grpc.SchedulerServicer):
 
     async def _reconcile(self, call: Call) -> None:
         self.m.tasks.reconcile(self.m.frameworks.require_connected(call), call.reconcile)
+
+    async def _message(self, call: Call) -> None:
+        self.m.executors.message(self.m.frameworks.require_connected(call), call)
+
+    async def _shutdown(self, call: Call) -> None:
+        self.m.executors.shutdown(self.m.frameworks.require_connected(call), call)
+
+    async def _update_framework(self, call: Call) -> None:
+        await self.m.frameworks.update(self.m.frameworks.require_connected(call), call)
+
+    async def _request(self, call: Call) -> None:
+        self.m.frameworks.require_connected(call)  # accepted and ignored, as in Mesos
 
 
 class AgentRegistryService(apb_grpc.AgentRegistryServicer):
@@ -241,6 +257,12 @@ class AgentRegistryService(apb_grpc.AgentRegistryServicer):
                     elif body == "updates":
                         self._same_agent(agent_id, message.updates.agent_id)
                         self._take_session_updates(message.updates)
+                    elif body == "executor_messages":
+                        agent = self.m.agents.require_registered(agent_id)
+                        self.m.executors.from_executors(agent, message.executor_messages)
+                    elif body == "executor_exited":
+                        agent = self.m.agents.require_registered(agent_id)
+                        self.m.executors.exited(agent, message.executor_exited)
                     else:
                         raise InvalidArgument(
                             f"an agent's session takes heartbeat or updates after registering, "

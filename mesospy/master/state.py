@@ -12,6 +12,7 @@ from mesospy.v1 import common_pb2 as pb
 
 if TYPE_CHECKING:
     from mesospy.master.agent_link import AgentLink
+    from mesospy.master.executors import ExecutorRecord
     from mesospy.master.streams import FrameworkStream
 
 
@@ -62,6 +63,9 @@ class TaskRecord:
                 health_check=task.health_check,
                 kill_policy=task.kill_policy,
             )
+            if task.HasField("executor"):
+                self._info.executor.CopyFrom(task.executor)
+                self._info.ClearField("command")
             if task.HasField("max_completion_time_seconds"):
                 self._info.max_completion_time_seconds = task.max_completion_time_seconds
         return self._info
@@ -82,6 +86,8 @@ class TaskRecord:
         )
         if self.status is not None:
             task.status.CopyFrom(self.status)
+        if self.info.HasField("executor"):
+            task.executor.CopyFrom(self.info.executor)
         if self.info.HasField("max_completion_time_seconds"):
             task.max_completion_time_seconds = self.info.max_completion_time_seconds
         return task
@@ -137,6 +143,8 @@ class AgentRecord:
     # False after a launch could not connect to it: no offers until it is heard from.
     connected: bool = True
     tasks: dict[tuple[str, str], TaskRecord] = field(default_factory=dict)
+    # The frameworks' executors running there, by (framework id, executor id).
+    executors: dict[tuple[str, str], ExecutorRecord] = field(default_factory=dict)
     # The authenticated principal that registered it: only it may speak for the agent.
     owner: str | None = None
 

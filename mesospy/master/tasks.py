@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import grpc
@@ -31,6 +32,47 @@ log = logging.getLogger(__name__)
 Reason = pb.TaskStatus
 
 
+_OPERATIONS = (spb.Call.Operation.LAUNCH, spb.Call.Operation.LAUNCH_GROUP)
+
+
+@dataclass
+class _LaunchUnit:
+    """Tasks that launch together or not at all: one LAUNCH task, or a task group (its
+    tasks then carry the group's executor)."""
+
+    tasks: list[pb.TaskInfo]
+    group: bool = False
+    problem: str | None = None  # found in the call's shape
+
+    @property
+    def executor(self) -> pb.ExecutorInfo | None:
+        first = self.tasks[0] if self.tasks else None
+        return first.executor if first is not None and first.HasField("executor") else None
+
+
+def _launch_units(accept: spb.Call.Accept) -> list[_LaunchUnit]:
+    units: list[_LaunchUnit] = []
+    for op in accept.operations:
+        if op.type == spb.Call.Operation.LAUNCH_GROUP:
+            group = op.launch_group
+            tasks = []
+            problem = None
+            for given in group.task_group.tasks:
+                if given.HasField("executor"):
+                    problem = (
+                        f"task {given.task_id!r} names an executor of its own; the group's "
+                        "executor (launch_group.executor) runs every task of a group"
+                    )
+                task = pb.TaskInfo()
+                task.CopyFrom(given)
+                task.executor.CopyFrom(group.executor)
+                tasks.append(task)
+            units.append(_LaunchUnit(tasks, group=True, problem=problem))
+        else:
+            units.extend(_LaunchUnit([t]) for t in op.launch.task_infos)
+    return units
+
+
 class TaskHandler:
     """Carries out the task-related calls of frameworks and updates from agents."""
 
@@ -43,7 +85,8 @@ class TaskHandler:
 
     def accept(self, framework: FrameworkRecord, accept: spb.Call.Accept) -> None:
         offers = self._accepted_offers(framework, accept)
-        tasks = [t for op in accept.operations for t in op.launch.task_infos]
+        units = _launch_units(accept)
+        tasks = [t for unit in units for t in unit.tasks]
         refuse = self._refuse_seconds(accept.filters)
         stale = [oid for oid, record in offers.items() if record is None]
         if stale:
@@ -68,39 +111,86 @@ class TaskHandler:
             self.m.offers.remove(record.id)
             remaining = remaining + record.resources
         agent = self.m.state.agents.get(agent_id)
-        launched: list[pb.TaskInfo] = []
         seen: set[str] = set()
-        for task in tasks:
-            problem, resources = task_problem(task, agent_id)
+        new_executors: dict[str, pb.ExecutorInfo] = {}
+        single: list[pb.TaskInfo] = []  # the LAUNCH tasks, sent together
+        for unit in units:
+            # A unit (one LAUNCH task, or one LAUNCH_GROUP's tasks) launches whole or not
+            # at all; a problem with any of its tasks refuses each of them.
+            problem, needs, executor_resources = self._unit_problem(
+                framework, agent, agent_id, unit, seen, new_executors
+            )
+            if problem is None and not remaining.contains(needs):
+                what = f"task {unit.tasks[0].task_id!r}" if not unit.group else "the task group"
+                problem = f"{what} asks for {needs} but only {remaining} is left of the offers"
+            if problem is not None or agent is None:
+                prefix = "task group: " if unit.group else ""
+                for task in unit.tasks:
+                    self._refuse_task(
+                        framework,
+                        task,
+                        pb.TASK_ERROR,
+                        Reason.REASON_TASK_INVALID,
+                        prefix + (problem or f"agent {agent_id!r} is gone"),
+                    )
+                continue
+            remaining = remaining - needs
+            executor = unit.executor
+            if executor is not None:
+                # The executor's share is its own, given back when it exits.
+                new_executors[executor.executor_id] = executor
+                self.m.executors.launched(framework, agent, role, executor, executor_resources)
+            launched = []
+            for task in unit.tasks:
+                seen.add(task.task_id)
+                resources = Resources.from_proto(task.resources)
+                launched.append(self._add_task(framework, agent, role, task, resources))
+            if unit.group:
+                self.m.spawn(self._launch(framework, agent, launched, group=True))
+            else:
+                single.extend(launched)
+        self.m.recover(framework.id, agent_id, role, remaining, refuse)
+        if single and agent is not None:
+            self.m.spawn(self._launch(framework, agent, single))
+
+    def _unit_problem(
+        self,
+        framework: FrameworkRecord,
+        agent: AgentRecord | None,
+        agent_id: str,
+        unit: _LaunchUnit,
+        seen: set[str],
+        new_executors: dict[str, pb.ExecutorInfo],
+    ) -> tuple[str | None, Resources, Resources]:
+        """What is wrong with a unit, what it needs of the offers, and of that, the share
+        of an executor it starts."""
+        needs = Resources()
+        ids: set[str] = set()
+        if unit.group and not unit.tasks:
+            return "LAUNCH_GROUP has no tasks", needs, needs
+        if unit.problem is not None:
+            return unit.problem, needs, needs
+        for task in unit.tasks:
+            problem, resources = task_problem(task, agent_id, in_group=unit.group)
             if problem is None and (
                 task.task_id in seen
+                or task.task_id in ids
                 or task.task_id in framework.tasks
                 or task.task_id in framework.unreachable_tasks
             ):
                 problem = f"task id {task.task_id!r} is already in use by this framework"
-            if problem is None and agent is None:
-                problem = f"agent {agent_id!r} is gone"
-            assert resources is not None or problem is not None
-            if problem is None and resources is not None and not remaining.contains(resources):
-                problem = (
-                    f"task {task.task_id!r} asks for {resources} but only {remaining} "
-                    "is left of the offers"
-                )
-            if problem is not None or resources is None or agent is None:
-                self._refuse_task(
-                    framework,
-                    task,
-                    pb.TASK_ERROR,
-                    Reason.REASON_TASK_INVALID,
-                    problem or "invalid task",
-                )
-                continue
-            remaining = remaining - resources
-            seen.add(task.task_id)
-            launched.append(self._add_task(framework, agent, role, task, resources))
-        self.m.recover(framework.id, agent_id, role, remaining, refuse)
-        if launched and agent is not None:
-            self.m.spawn(self._launch(framework, agent, launched))
+            if problem is not None or resources is None:
+                return problem or "invalid task", needs, needs
+            ids.add(task.task_id)
+            needs = needs + resources
+        executor_resources = Resources()
+        if unit.executor is not None and agent is not None:
+            problem, executor_resources = self.m.executors.check_launch(
+                framework, agent, unit.tasks[0], new_executors
+            )
+            if problem is not None:
+                return problem, needs, executor_resources
+        return None, needs + executor_resources, executor_resources
 
     # ---------------------------------------------------------------- DECLINE
 
@@ -128,11 +218,17 @@ class TaskHandler:
         if p := refuse_seconds_problem(accept.filters):
             raise InvalidArgument(p)
         for op in accept.operations:
-            if op.type != spb.Call.Operation.LAUNCH:
-                raise InvalidArgument(
-                    f"operation type {spb.Call.Operation.Type.Name(op.type)} is not supported; "
-                    "use LAUNCH"
+            if op.type not in _OPERATIONS:
+                name = (
+                    spb.Call.Operation.Type.Name(op.type)
+                    if op.type in spb.Call.Operation.Type.values()
+                    else str(op.type)
                 )
+                raise InvalidArgument(
+                    f"operation type {name} is not supported; use LAUNCH or LAUNCH_GROUP"
+                )
+            if op.type == spb.Call.Operation.LAUNCH_GROUP and not op.launch_group.task_group.tasks:
+                raise InvalidArgument("LAUNCH_GROUP needs at least one task in task_group.tasks")
         offers = {oid: self.m.offers.get(oid) for oid in accept.offer_ids}
         agents = {r.agent_id for r in offers.values() if r is not None}
         for oid, record in offers.items():
@@ -180,7 +276,11 @@ class TaskHandler:
         return key in self._launching
 
     async def _launch(
-        self, framework: FrameworkRecord, agent: AgentRecord, tasks: list[pb.TaskInfo]
+        self,
+        framework: FrameworkRecord,
+        agent: AgentRecord,
+        tasks: list[pb.TaskInfo],
+        group: bool = False,
     ) -> None:
         keys = [(framework.id, t.task_id) for t in tasks]
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -188,7 +288,7 @@ class TaskHandler:
             self._launching[key] = done
         generation = agent.link.generation
         try:
-            await agent.link.run_tasks(framework.info, tasks)
+            await agent.link.run_tasks(framework.info, tasks, group)
         except (grpc.aio.AioRpcError, SessionLost) as exc:
             if isinstance(exc, SessionLost):  # never written: the agent did not get them
                 state, why = pb.TASK_DROPPED, str(exc)

@@ -132,8 +132,12 @@ def health_check_problem(check: pb.HealthCheck) -> str | None:
     return f"{where}.type must be COMMAND, HTTP or TCP"
 
 
-def task_problem(task: pb.TaskInfo, agent_id: str) -> tuple[str | None, Resources | None]:
-    """Why a task cannot be launched on ``agent_id`` (and its resources if it can)."""
+def task_problem(
+    task: pb.TaskInfo, agent_id: str, in_group: bool = False
+) -> tuple[str | None, Resources | None]:
+    """Why a task cannot be launched on ``agent_id`` (and its resources if it can).
+    A task of a group carries the group's executor, and may have a command (which the
+    DEFAULT executor needs)."""
     label = f"task {task.task_id!r}"
     if p := id_problem("task_id", task.task_id):
         return p, None
@@ -147,7 +151,31 @@ def task_problem(task: pb.TaskInfo, agent_id: str) -> tuple[str | None, Resource
         return f"{label} has invalid resources: {exc}", None
     if resources.is_empty():
         return f"{label} asks for no resources; give at least cpus or mem", None
-    if p := command_problem(task.command, f"{label} command"):
+    default = task.executor.type == pb.ExecutorInfo.DEFAULT
+    if in_group:
+        if default and not task.HasField("command"):
+            return f"{label} of a group run by the DEFAULT executor needs a command", None
+        if task.HasField("command") and (p := command_problem(task.command, f"{label} command")):
+            return p, None
+    elif task.HasField("executor"):
+        if default:
+            return (
+                f"{label}: the DEFAULT executor runs task groups only; use LAUNCH_GROUP",
+                None,
+            )
+        if task.HasField("command"):
+            return (
+                f"{label} gives both command and executor; give command for a task the "
+                "agent runs, or executor for one its executor runs",
+                None,
+            )
+    elif not task.HasField("command"):
+        return (
+            f"{label} gives neither command nor executor: its command must have exactly one "
+            "of 'shell' and 'argv' (or give an executor to run it)",
+            None,
+        )
+    elif p := command_problem(task.command, f"{label} command"):
         return p, None
     if task.HasField("health_check") and (p := health_check_problem(task.health_check)):
         return f"{label}: {p}", None

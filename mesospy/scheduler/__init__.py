@@ -33,6 +33,9 @@ from mesospy.scheduler.scheduler import MaybeAwaitable, Scheduler
 from mesospy.scheduler.state import DocumentTooLarge, StateStore, open_store
 from mesospy.scheduler.tasks import (
     TERMINAL_STATES,
+    default_executor,
+    executor,
+    executor_task,
     how_many_fit,
     is_terminal,
     offer_resources,
@@ -58,6 +61,9 @@ __all__ = [
     "SchedulerDriver",
     "StateStore",
     "calls",
+    "default_executor",
+    "executor",
+    "executor_task",
     "how_many_fit",
     "is_terminal",
     "offer_resources",

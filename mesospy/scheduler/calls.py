@@ -21,18 +21,28 @@ __all__ = [
     "decline",
     "kill",
     "launch",
+    "launch_group",
+    "message",
     "plan_flush",
     "reconcile",
     "refuse",
+    "request",
     "revive",
+    "shutdown",
     "suppress",
     "teardown",
+    "update_framework",
 ]
 
 Call = scheduler_pb2.Call
 # One ACKNOWLEDGE carries at most this many acks, so a flood of updates is not one
 # multi-megabyte message the master must swallow at once.
 MAX_ACKS_PER_CALL = 2000
+# Queued messages go in one MESSAGE call up to these limits (the master takes at most
+# 4 MiB per message and 16 MiB per call).
+MAX_MESSAGES_PER_CALL = 2000
+MAX_MESSAGE_BYTES_PER_CALL = 8 * 1024 * 1024
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
 def refuse(refuse_seconds: float | None) -> common_pb2.Filters:
@@ -65,6 +75,21 @@ def launch(
     """ACCEPT offers with one LAUNCH operation running ``tasks``."""
     operation = Call.Operation(type=Call.Operation.LAUNCH)
     operation.launch.task_infos.extend(tasks)
+    return accept(offer_ids, [operation], filters)
+
+
+def launch_group(
+    offer_ids: Iterable[str],
+    executor: common_pb2.ExecutorInfo,
+    tasks: Iterable[common_pb2.TaskInfo],
+    filters: common_pb2.Filters | None = None,
+) -> Call:
+    """ACCEPT offers with one LAUNCH_GROUP: ``tasks`` start together in ``executor`` (all
+    or none); with ``executor.type`` DEFAULT each task's command runs, and one failing
+    kills the others."""
+    operation = Call.Operation(type=Call.Operation.LAUNCH_GROUP)
+    operation.launch_group.executor.CopyFrom(executor)
+    operation.launch_group.task_group.tasks.extend(tasks)
     return accept(offer_ids, [operation], filters)
 
 
@@ -119,6 +144,41 @@ def reconcile(tasks: Iterable[tuple[str, str]] = ()) -> Call:
     return call
 
 
+def message(executor_id: str, agent_id: str, data: bytes) -> Call:
+    """MESSAGE: ``data`` (at most 4 MiB) to an executor of the framework on an agent."""
+    call = Call(type=Call.MESSAGE)
+    call.messages.add(executor_id=executor_id, agent_id=agent_id, data=data)
+    return call
+
+
+def shutdown(executor_id: str, agent_id: str = "") -> Call:
+    """SHUTDOWN an executor: its agent asks it to stop, then kills it."""
+    call = Call(type=Call.SHUTDOWN)
+    call.shutdown.executor_id = executor_id
+    call.shutdown.agent_id = agent_id
+    return call
+
+
+def update_framework(
+    framework_info: common_pb2.FrameworkInfo, suppressed_roles: Iterable[str] = ()
+) -> Call:
+    """UPDATE_FRAMEWORK: new roles, capabilities, failover_timeout... without a new
+    subscription (the id, name, user, principal and checkpoint must stay)."""
+    call = Call(type=Call.UPDATE_FRAMEWORK)
+    call.update_framework.framework_info.CopyFrom(framework_info)
+    call.update_framework.suppressed_roles.extend(suppressed_roles)
+    return call
+
+
+def request(requests: Iterable[tuple[str, Iterable[common_pb2.Resource]]] = ()) -> Call:
+    """REQUEST resources (``(agent_id, resources)`` pairs); the master accepts and
+    ignores it, as Mesos does."""
+    call = Call(type=Call.REQUEST)
+    for agent_id, resources in requests:
+        call.request.requests.add(agent_id=agent_id, resources=resources)
+    return call
+
+
 def teardown() -> Call:
     """TEARDOWN the framework: the master kills its tasks and forgets it."""
     return Call(type=Call.TEARDOWN)
@@ -132,14 +192,45 @@ class Outgoing:
     waiter: asyncio.Future[None] | None = field(default=None, compare=False)
 
 
+def _merge_messages(queue: Sequence[Outgoing]) -> Sequence[Outgoing]:
+    if sum(1 for item in queue if item.call.type == Call.MESSAGE) < 2:
+        return queue
+    out: list[Outgoing] = []
+    size = 0
+    for item in queue:
+        call = item.call
+        if call.type == Call.MESSAGE and item.waiter is None:
+            more = sum(len(m.data) for m in call.messages)
+            last = out[-1] if out else None
+            if (
+                last is not None
+                and last.waiter is None
+                and last.call.type == Call.MESSAGE
+                and len(last.call.messages) + len(call.messages) <= MAX_MESSAGES_PER_CALL
+                and size + more <= MAX_MESSAGE_BYTES_PER_CALL
+            ):
+                last.call.messages.extend(call.messages)
+                size += more
+                continue
+            merged = Call(type=Call.MESSAGE)
+            merged.messages.extend(call.messages)
+            out.append(Outgoing(merged))
+            size = more
+            continue
+        out.append(item)
+    return out
+
+
 def plan_flush(queue: Sequence[Outgoing], max_acks: int = MAX_ACKS_PER_CALL) -> list[Outgoing]:
     """The calls to send for a flush of ``queue``, in order, with acknowledgements coalesced.
 
     Fire-and-forget ACKNOWLEDGE calls are merged (duplicates dropped) into as few calls as
     ``max_acks`` allows, placed where the first of them was: acks commute with every other
     call, and one RPC per ack would cap throughput at the RPC rate. Awaited calls keep their
-    own RPC so each waiter learns its own outcome.
+    own RPC so each waiter learns its own outcome. Consecutive fire-and-forget MESSAGE
+    calls go as one (their order kept), within the per-call limits.
     """
+    queue = _merge_messages(queue)
     planned: list[Outgoing] = []
     acks: dict[tuple[str, bytes], Call.Acknowledge] = {}
     ack_slot: int | None = None

@@ -186,6 +186,26 @@ class SchedulerDriver:
         self._forget_offers(offer_ids)
         self._enqueue(calls.launch(offer_ids, infos, filters))
 
+    def launch_group(
+        self,
+        offer_ids: str | Iterable[str],
+        executor: common_pb2.ExecutorInfo,
+        tasks: Iterable[common_pb2.TaskInfo],
+        filters: common_pb2.Filters | None = None,
+    ) -> None:
+        """Launch a task group (a pod) on offers of one agent: all its tasks or none;
+        fills in tasks' empty ``agent_id``. See ``calls.launch_group``."""
+        offer_ids = _ids(offer_ids)
+        agent_id = next((self._offer_agents[o] for o in offer_ids if o in self._offer_agents), "")
+        infos = []
+        for task in tasks:
+            info = common_pb2.TaskInfo()
+            info.CopyFrom(task)
+            info.agent_id = info.agent_id or agent_id
+            infos.append(info)
+        self._forget_offers(offer_ids)
+        self._enqueue(calls.launch_group(offer_ids, executor, infos, filters))
+
     def accept(
         self,
         offer_ids: str | Iterable[str],
@@ -228,6 +248,45 @@ class SchedulerDriver:
         """
         pairs = [t if isinstance(t, tuple) else (t.task_id, t.agent_id) for t in tasks]
         self._enqueue(calls.reconcile(pairs))
+
+    def send_framework_message(self, executor_id: str, agent_id: str, data: bytes) -> None:
+        """Send ``data`` (at most 4 MiB) to one of the framework's executors (best effort:
+        lost if the executor or its agent goes away meanwhile). Messages queued together
+        go in one call."""
+        if len(data) > calls.MAX_MESSAGE_BYTES:
+            raise ValueError(
+                f"a framework message of {len(data)} bytes is over the "
+                f"{calls.MAX_MESSAGE_BYTES} byte (4 MiB) limit"
+            )
+        self._enqueue(calls.message(executor_id, agent_id, data))
+
+    def shutdown_executor(self, executor_id: str, agent_id: str = "") -> None:
+        """Stop an executor; its unfinished tasks end with it."""
+        self._enqueue(calls.shutdown(executor_id, agent_id))
+
+    def update_framework(
+        self, framework_info: common_pb2.FrameworkInfo, suppressed_roles: Iterable[str] = ()
+    ) -> None:
+        """Change the framework's roles, capabilities, failover_timeout (and labels, web
+        UI url, hostname, endpoint) without subscribing again; later subscriptions (after
+        a reconnection) use the new FrameworkInfo. The id is filled in."""
+        info = common_pb2.FrameworkInfo()
+        info.CopyFrom(framework_info)
+        info.id = info.id or self._info.id
+        self._enqueue(calls.update_framework(info, suppressed_roles))
+
+        def adopt() -> None:
+            fid = self._info.id
+            self._info.CopyFrom(info)
+            self._info.id = self._info.id or fid
+
+        self._in_loop(adopt)
+
+    def request_resources(
+        self, requests: Iterable[tuple[str, Iterable[common_pb2.Resource]]] = ()
+    ) -> None:
+        """REQUEST resources: accepted and ignored by the master, as in Mesos."""
+        self._enqueue(calls.request(requests))
 
     def teardown(self) -> None:
         """Remove the framework and kill its tasks; the same as ``stop(failover=False)``."""
@@ -417,6 +476,11 @@ class SchedulerDriver:
             failure = event.failure
             status = failure.status if failure.HasField("status") else None
             await self._invoke("failure", failure.agent_id, failure.executor_id, status)
+        elif kind == Event.MESSAGE:
+            message = event.message
+            await self._invoke(
+                "framework_message", message.executor_id, message.agent_id, message.data
+            )
         elif kind == Event.HEARTBEAT:
             await self._invoke("heartbeat")
         elif kind == Event.ERROR:

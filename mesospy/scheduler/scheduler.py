@@ -49,6 +49,11 @@ class Scheduler:
     ) -> MaybeAwaitable:
         """An agent was removed (``executor_id`` empty) or an executor exited."""
 
+    def framework_message(
+        self, driver: SchedulerDriver, executor_id: str, agent_id: str, data: bytes
+    ) -> MaybeAwaitable:
+        """Data one of the framework's executors sent (best effort, not acknowledged)."""
+
     def error(self, driver: SchedulerDriver, message: str) -> MaybeAwaitable:
         """The master rejected a call, or removed the framework (the driver then stops)."""
 

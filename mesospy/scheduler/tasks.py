@@ -10,6 +10,9 @@ from mesospy.v1 import common_pb2
 
 __all__ = [
     "TERMINAL_STATES",
+    "default_executor",
+    "executor",
+    "executor_task",
     "how_many_fit",
     "is_terminal",
     "offer_resources",
@@ -67,6 +70,65 @@ def task(
         info.kill_policy.grace_period_seconds = kill_grace_period
     if max_completion_time is not None:
         info.max_completion_time_seconds = max_completion_time
+    return info
+
+
+def executor(
+    executor_id: str,
+    command: str | Sequence[str],
+    resources: str | Resources | Iterable[common_pb2.Resource] = "",
+    *,
+    name: str = "",
+    env: Mapping[str, str] | None = None,
+    uris: Iterable[str | common_pb2.CommandInfo.URI] = (),
+) -> common_pb2.ExecutorInfo:
+    """Build an ``ExecutorInfo``: the framework's own executor, started by the agent
+    with the first task naming it (``executor_task``) and given every later one. Its
+    ``resources`` are its own, beside its tasks'. Every task naming ``executor_id`` on
+    one agent must give the same ExecutorInfo."""
+    info = common_pb2.ExecutorInfo(executor_id=executor_id, name=name or executor_id)
+    if isinstance(command, str):
+        info.command.shell = command
+    else:
+        info.command.argv.extend(command)
+    info.command.environment.update(env or {})
+    for item in uris:
+        info.command.uris.append(
+            common_pb2.CommandInfo.URI(value=item) if isinstance(item, str) else item
+        )
+    if resources:
+        info.resources.extend(_as_resources(resources).to_proto())
+    return info
+
+
+def default_executor(
+    executor_id: str, resources: str | Resources | Iterable[common_pb2.Resource] = ""
+) -> common_pb2.ExecutorInfo:
+    """mesospy's DEFAULT executor for ``driver.launch_group``: it runs each task's own
+    command, and kills the group's other tasks when one fails or is killed."""
+    info = common_pb2.ExecutorInfo(
+        executor_id=executor_id, name=executor_id, type=common_pb2.ExecutorInfo.DEFAULT
+    )
+    if resources:
+        info.resources.extend(_as_resources(resources).to_proto())
+    return info
+
+
+def executor_task(
+    task_id: str,
+    executor_info: common_pb2.ExecutorInfo,
+    resources: str | Resources | Iterable[common_pb2.Resource],
+    *,
+    agent_id: str = "",
+    name: str = "",
+    labels: Mapping[str, str] | None = None,
+) -> common_pb2.TaskInfo:
+    """Build a ``TaskInfo`` run by ``executor_info`` (no command of its own)."""
+    info = common_pb2.TaskInfo(task_id=task_id, name=name or task_id, agent_id=agent_id)
+    info.executor.CopyFrom(executor_info)
+    info.resources.extend(_as_resources(resources).to_proto())
+    for key, value in (labels or {}).items():
+        info.labels.add(key=key, value=value)
     return info
 
 

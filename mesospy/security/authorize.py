@@ -44,8 +44,13 @@ class StateView(Protocol):
 
 
 def task_user(task: pb.TaskInfo, framework: pb.FrameworkInfo | None) -> str:
-    """The user a task runs as: its command's, else its framework's ("" = the agent's)."""
-    return task.command.user or (framework.user if framework is not None else "")
+    """The user a task runs as: its command's, else its executor's (a task run by an
+    executor), else its framework's ("" = the agent's)."""
+    return (
+        task.command.user
+        or task.executor.command.user
+        or (framework.user if framework is not None else "")
+    )
 
 
 class CallAuthorizer:
@@ -86,8 +91,23 @@ class CallAuthorizer:
         if call.type == spb.Call.SUBSCRIBE:
             for role in call.subscribe.framework_info.roles or ["*"]:
                 self.acl.check("register_frameworks", caller.principal, role)
+        elif call.type == spb.Call.UPDATE_FRAMEWORK:
+            # New roles need the same right as subscribing with them.
+            for role in call.update_framework.framework_info.roles or ["*"]:
+                self.acl.check("register_frameworks", caller.principal, role)
         elif call.type == spb.Call.ACCEPT:
             framework = self.view.framework_info(call.framework_id)
             for operation in call.accept.operations:
+                group = operation.launch_group
                 for task in operation.launch.task_infos:
                     self.acl.check("run_tasks", caller.principal, task_user(task, framework))
+                for task in group.task_group.tasks:
+                    # A group's task runs as its own user, else the group executor's.
+                    grouped = pb.TaskInfo()
+                    grouped.CopyFrom(task)
+                    grouped.executor.CopyFrom(group.executor)
+                    user = task_user(grouped, framework)
+                    self.acl.check("run_tasks", caller.principal, user)
+                if group.executor.command.user or group.task_group.tasks:
+                    user = group.executor.command.user or (framework.user if framework else "")
+                    self.acl.check("run_tasks", caller.principal, user)

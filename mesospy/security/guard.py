@@ -153,7 +153,10 @@ class Guard:
                 self.limits.check(request)
                 if isinstance(request, spb.Call) and request.type == spb.Call.ACCEPT:
                     self.limits.check_accept(
-                        [list(op.launch.task_infos) for op in request.accept.operations]
+                        [
+                            [*op.launch.task_infos, *op.launch_group.task_group.tasks]
+                            for op in request.accept.operations
+                        ]
                     )
             except LimitExceeded as exc:
                 return _refusal(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

@@ -21,6 +21,9 @@ from google.protobuf.message import Message
 # Fields that hold free text (commands, environment values, messages, label values) may
 # be longer than names and ids.
 TEXT_FIELDS = frozenset({"shell", "argv", "environment", "value", "message", "data", "path"})
+# Opaque payloads bounded by their own handlers (framework messages: 4 MiB each, checked
+# where the message is taken), not by the text limit.
+PAYLOAD_FIELDS = frozenset({"mesospy.v1.Call.Message.data"})
 _FLOATS = (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT)
 _STRINGS = (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES)
 
@@ -142,6 +145,8 @@ class MessageLimits:
         self, field: FieldDescriptor, value: object, where: str | None, short: bool
     ) -> None:
         if isinstance(value, str | bytes):
+            if field.full_name in PAYLOAD_FIELDS:
+                return
             text = not short and field.name in TEXT_FIELDS
             limit = self.max_text if text else self.max_string
             if len(value) > limit:
@@ -190,6 +195,8 @@ def _plan(field: FieldDescriptor) -> _Plan:
     enums: frozenset[int] = frozenset()
     if _is_map(field):
         kind = _MAP
+    elif field.full_name in PAYLOAD_FIELDS:
+        kind = _SKIP
     elif field.type == FieldDescriptor.TYPE_MESSAGE:
         kind = _MESSAGE
     elif field.type in _STRINGS:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from mesospy.resources import Resources
 from mesospy.scheduler import Scheduler, SchedulerDriver, is_terminal, offer_resources
 from mesospy.v1 import common_pb2 as pb
+from mesospy.v1 import scheduler_pb2 as spb
 
 
 class TaskQueueScheduler(Scheduler):
@@ -35,6 +36,10 @@ class TaskQueueScheduler(Scheduler):
         self.errors: list[str] = []
         self.rescinds: list[str] = []
         self.subscriptions = 0
+        # Framework messages (executor id, agent id, data) and FAILURE events (agent id,
+        # executor id, exit status) in the order they came.
+        self.messages: list[tuple[str, str, bytes]] = []
+        self.failures: list[tuple[str, str, int | None]] = []
         self.relaunched: list[str] = []
         # Launch again tasks the master reports as never started (lost with a failover).
         self.relaunch_lost = relaunch_lost
@@ -112,6 +117,16 @@ class TaskQueueScheduler(Scheduler):
                     driver.revive()
             self.changed.notify_all()
 
+    def framework_message(
+        self, driver: SchedulerDriver, executor_id: str, agent_id: str, data: bytes
+    ) -> None:
+        self._record(lambda: self.messages.append((executor_id, agent_id, data)))
+
+    def failure(
+        self, driver: SchedulerDriver, agent_id: str, executor_id: str, status: int | None
+    ) -> None:
+        self._record(lambda: self.failures.append((agent_id, executor_id, status)))
+
     def rescinded(self, driver: SchedulerDriver, offer_id: str) -> None:
         self._record(lambda: self.rescinds.append(offer_id))
 
@@ -149,13 +164,26 @@ class FrameworkHarness:
             **driver_options,  # type: ignore[arg-type]
         )
         self.result: int | BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._main, name=f"framework-{name}", daemon=True)
 
     def _main(self) -> None:
+        async def run() -> int:
+            self._loop = asyncio.get_running_loop()
+            return await self.driver.run_async()
+
         try:
-            self.result = asyncio.run(self.driver.run_async())
+            self.result = asyncio.run(run())
         except BaseException as exc:  # reported to the test through `result`
             self.result = exc
+
+    def call(self, call: spb.Call, timeout: float = 15.0) -> None:
+        """Send ``call`` through the driver and wait for the master's answer; raises the
+        SDK's error (``InvalidCall``, ``NotFound``...) when it refuses it."""
+        self.wait(lambda: self._loop is not None, timeout, "the driver to start")
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(self.driver.call(call), self._loop)
+        future.result(timeout)
 
     def start(self) -> FrameworkHarness:
         self._thread.start()

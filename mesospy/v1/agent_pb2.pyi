@@ -26,16 +26,18 @@ class RegisterAgentResponse(_message.Message):
     def __init__(self, agent_id: _Optional[str] = ..., master_info: _Optional[_Union[_common_pb2.MasterInfo, _Mapping]] = ..., heartbeat_interval_seconds: _Optional[float] = ...) -> None: ...
 
 class ReregisterAgentRequest(_message.Message):
-    __slots__ = ("agent_info", "tasks", "frameworks", "call_token")
+    __slots__ = ("agent_info", "tasks", "frameworks", "call_token", "executors")
     AGENT_INFO_FIELD_NUMBER: _ClassVar[int]
     TASKS_FIELD_NUMBER: _ClassVar[int]
     FRAMEWORKS_FIELD_NUMBER: _ClassVar[int]
     CALL_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXECUTORS_FIELD_NUMBER: _ClassVar[int]
     agent_info: _common_pb2.AgentInfo
     tasks: _containers.RepeatedCompositeFieldContainer[_common_pb2.Task]
     frameworks: _containers.RepeatedCompositeFieldContainer[_common_pb2.FrameworkInfo]
     call_token: str
-    def __init__(self, agent_info: _Optional[_Union[_common_pb2.AgentInfo, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.Task, _Mapping]]] = ..., frameworks: _Optional[_Iterable[_Union[_common_pb2.FrameworkInfo, _Mapping]]] = ..., call_token: _Optional[str] = ...) -> None: ...
+    executors: _containers.RepeatedCompositeFieldContainer[_common_pb2.ExecutorInfo]
+    def __init__(self, agent_info: _Optional[_Union[_common_pb2.AgentInfo, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.Task, _Mapping]]] = ..., frameworks: _Optional[_Iterable[_Union[_common_pb2.FrameworkInfo, _Mapping]]] = ..., call_token: _Optional[str] = ..., executors: _Optional[_Iterable[_Union[_common_pb2.ExecutorInfo, _Mapping]]] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("agent_id",)
@@ -72,20 +74,24 @@ class UpdateStatusResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("register", "reregister", "heartbeat", "updates", "resume", "standby")
+    __slots__ = ("register", "reregister", "heartbeat", "updates", "resume", "executor_messages", "executor_exited", "standby")
     REGISTER_FIELD_NUMBER: _ClassVar[int]
     REREGISTER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     UPDATES_FIELD_NUMBER: _ClassVar[int]
     RESUME_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_EXITED_FIELD_NUMBER: _ClassVar[int]
     STANDBY_FIELD_NUMBER: _ClassVar[int]
     register: RegisterAgentRequest
     reregister: ReregisterAgentRequest
     heartbeat: HeartbeatRequest
     updates: StatusUpdates
     resume: ResumeSession
+    executor_messages: ExecutorMessages
+    executor_exited: ExecutorExited
     standby: bool
-    def __init__(self, register: _Optional[_Union[RegisterAgentRequest, _Mapping]] = ..., reregister: _Optional[_Union[ReregisterAgentRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatRequest, _Mapping]] = ..., updates: _Optional[_Union[StatusUpdates, _Mapping]] = ..., resume: _Optional[_Union[ResumeSession, _Mapping]] = ..., standby: _Optional[bool] = ...) -> None: ...
+    def __init__(self, register: _Optional[_Union[RegisterAgentRequest, _Mapping]] = ..., reregister: _Optional[_Union[ReregisterAgentRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatRequest, _Mapping]] = ..., updates: _Optional[_Union[StatusUpdates, _Mapping]] = ..., resume: _Optional[_Union[ResumeSession, _Mapping]] = ..., executor_messages: _Optional[_Union[ExecutorMessages, _Mapping]] = ..., executor_exited: _Optional[_Union[ExecutorExited, _Mapping]] = ..., standby: _Optional[bool] = ...) -> None: ...
 
 class ResumeSession(_message.Message):
     __slots__ = ("agent_id",)
@@ -102,7 +108,7 @@ class StandingBy(_message.Message):
     def __init__(self, master_info: _Optional[_Union[_common_pb2.MasterInfo, _Mapping]] = ..., heartbeat_interval_seconds: _Optional[float] = ...) -> None: ...
 
 class MasterMessage(_message.Message):
-    __slots__ = ("registered", "heartbeat", "acknowledgements", "run_tasks", "kill_task", "shutdown_framework", "standing_by")
+    __slots__ = ("registered", "heartbeat", "acknowledgements", "run_tasks", "kill_task", "shutdown_framework", "standing_by", "framework_messages", "shutdown_executor")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     ACKNOWLEDGEMENTS_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +116,8 @@ class MasterMessage(_message.Message):
     KILL_TASK_FIELD_NUMBER: _ClassVar[int]
     SHUTDOWN_FRAMEWORK_FIELD_NUMBER: _ClassVar[int]
     STANDING_BY_FIELD_NUMBER: _ClassVar[int]
+    FRAMEWORK_MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    SHUTDOWN_EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     registered: RegisterAgentResponse
     heartbeat: HeartbeatResponse
     acknowledgements: AcknowledgeUpdatesRequest
@@ -117,15 +125,53 @@ class MasterMessage(_message.Message):
     kill_task: KillTaskRequest
     shutdown_framework: ShutdownFrameworkRequest
     standing_by: StandingBy
-    def __init__(self, registered: _Optional[_Union[RegisterAgentResponse, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatResponse, _Mapping]] = ..., acknowledgements: _Optional[_Union[AcknowledgeUpdatesRequest, _Mapping]] = ..., run_tasks: _Optional[_Union[RunTasksRequest, _Mapping]] = ..., kill_task: _Optional[_Union[KillTaskRequest, _Mapping]] = ..., shutdown_framework: _Optional[_Union[ShutdownFrameworkRequest, _Mapping]] = ..., standing_by: _Optional[_Union[StandingBy, _Mapping]] = ...) -> None: ...
+    framework_messages: ExecutorMessages
+    shutdown_executor: ShutdownExecutorRequest
+    def __init__(self, registered: _Optional[_Union[RegisterAgentResponse, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatResponse, _Mapping]] = ..., acknowledgements: _Optional[_Union[AcknowledgeUpdatesRequest, _Mapping]] = ..., run_tasks: _Optional[_Union[RunTasksRequest, _Mapping]] = ..., kill_task: _Optional[_Union[KillTaskRequest, _Mapping]] = ..., shutdown_framework: _Optional[_Union[ShutdownFrameworkRequest, _Mapping]] = ..., standing_by: _Optional[_Union[StandingBy, _Mapping]] = ..., framework_messages: _Optional[_Union[ExecutorMessages, _Mapping]] = ..., shutdown_executor: _Optional[_Union[ShutdownExecutorRequest, _Mapping]] = ...) -> None: ...
+
+class ExecutorMessage(_message.Message):
+    __slots__ = ("framework_id", "executor_id", "data")
+    FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    framework_id: str
+    executor_id: str
+    data: bytes
+    def __init__(self, framework_id: _Optional[str] = ..., executor_id: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class ExecutorMessages(_message.Message):
+    __slots__ = ("messages",)
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[ExecutorMessage]
+    def __init__(self, messages: _Optional[_Iterable[_Union[ExecutorMessage, _Mapping]]] = ...) -> None: ...
+
+class ExecutorExited(_message.Message):
+    __slots__ = ("framework_id", "executor_id", "status")
+    FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    framework_id: str
+    executor_id: str
+    status: int
+    def __init__(self, framework_id: _Optional[str] = ..., executor_id: _Optional[str] = ..., status: _Optional[int] = ...) -> None: ...
+
+class ShutdownExecutorRequest(_message.Message):
+    __slots__ = ("framework_id", "executor_id")
+    FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    framework_id: str
+    executor_id: str
+    def __init__(self, framework_id: _Optional[str] = ..., executor_id: _Optional[str] = ...) -> None: ...
 
 class RunTasksRequest(_message.Message):
-    __slots__ = ("framework_info", "tasks")
+    __slots__ = ("framework_info", "tasks", "group")
     FRAMEWORK_INFO_FIELD_NUMBER: _ClassVar[int]
     TASKS_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
     framework_info: _common_pb2.FrameworkInfo
     tasks: _containers.RepeatedCompositeFieldContainer[_common_pb2.TaskInfo]
-    def __init__(self, framework_info: _Optional[_Union[_common_pb2.FrameworkInfo, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskInfo, _Mapping]]] = ...) -> None: ...
+    group: bool
+    def __init__(self, framework_info: _Optional[_Union[_common_pb2.FrameworkInfo, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.TaskInfo, _Mapping]]] = ..., group: _Optional[bool] = ...) -> None: ...
 
 class KillTaskRequest(_message.Message):
     __slots__ = ("framework_id", "task_id", "kill_policy")

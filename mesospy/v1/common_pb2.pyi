@@ -364,8 +364,36 @@ class KillPolicy(_message.Message):
     grace_period_seconds: float
     def __init__(self, grace_period_seconds: _Optional[float] = ...) -> None: ...
 
+class ExecutorInfo(_message.Message):
+    __slots__ = ("executor_id", "name", "command", "resources", "framework_id", "type")
+    class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        CUSTOM: _ClassVar[ExecutorInfo.Type]
+        DEFAULT: _ClassVar[ExecutorInfo.Type]
+    CUSTOM: ExecutorInfo.Type
+    DEFAULT: ExecutorInfo.Type
+    EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    executor_id: str
+    name: str
+    command: CommandInfo
+    resources: _containers.RepeatedCompositeFieldContainer[Resource]
+    framework_id: str
+    type: ExecutorInfo.Type
+    def __init__(self, executor_id: _Optional[str] = ..., name: _Optional[str] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., framework_id: _Optional[str] = ..., type: _Optional[_Union[ExecutorInfo.Type, str]] = ...) -> None: ...
+
+class TaskGroupInfo(_message.Message):
+    __slots__ = ("tasks",)
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[TaskInfo]
+    def __init__(self, tasks: _Optional[_Iterable[_Union[TaskInfo, _Mapping]]] = ...) -> None: ...
+
 class TaskInfo(_message.Message):
-    __slots__ = ("name", "task_id", "agent_id", "resources", "command", "health_check", "kill_policy", "labels", "max_completion_time_seconds", "container")
+    __slots__ = ("name", "task_id", "agent_id", "resources", "command", "health_check", "kill_policy", "labels", "max_completion_time_seconds", "container", "executor")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -376,6 +404,7 @@ class TaskInfo(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     MAX_COMPLETION_TIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     name: str
     task_id: str
     agent_id: str
@@ -386,7 +415,8 @@ class TaskInfo(_message.Message):
     labels: _containers.RepeatedCompositeFieldContainer[Label]
     max_completion_time_seconds: float
     container: ContainerInfo
-    def __init__(self, name: _Optional[str] = ..., task_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., kill_policy: _Optional[_Union[KillPolicy, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., max_completion_time_seconds: _Optional[float] = ..., container: _Optional[_Union[ContainerInfo, _Mapping]] = ...) -> None: ...
+    executor: ExecutorInfo
+    def __init__(self, name: _Optional[str] = ..., task_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., kill_policy: _Optional[_Union[KillPolicy, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., max_completion_time_seconds: _Optional[float] = ..., container: _Optional[_Union[ContainerInfo, _Mapping]] = ..., executor: _Optional[_Union[ExecutorInfo, _Mapping]] = ...) -> None: ...
 
 class TaskStatus(_message.Message):
     __slots__ = ("task_id", "state", "reason", "message", "source", "agent_id", "framework_id", "timestamp", "uuid", "healthy", "exit_code", "labels")
@@ -473,7 +503,7 @@ class TaskStatus(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., state: _Optional[_Union[TaskState, str]] = ..., reason: _Optional[_Union[TaskStatus.Reason, str]] = ..., message: _Optional[str] = ..., source: _Optional[_Union[TaskStatus.Source, str]] = ..., agent_id: _Optional[str] = ..., framework_id: _Optional[str] = ..., timestamp: _Optional[float] = ..., uuid: _Optional[bytes] = ..., healthy: _Optional[bool] = ..., exit_code: _Optional[int] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("name", "task_id", "framework_id", "agent_id", "state", "resources", "status", "labels", "role", "command", "health_check", "kill_policy", "max_completion_time_seconds", "container")
+    __slots__ = ("name", "task_id", "framework_id", "agent_id", "state", "resources", "status", "labels", "role", "command", "health_check", "kill_policy", "max_completion_time_seconds", "container", "executor")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -488,6 +518,7 @@ class Task(_message.Message):
     KILL_POLICY_FIELD_NUMBER: _ClassVar[int]
     MAX_COMPLETION_TIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_FIELD_NUMBER: _ClassVar[int]
     name: str
     task_id: str
     framework_id: str
@@ -502,4 +533,5 @@ class Task(_message.Message):
     kill_policy: KillPolicy
     max_completion_time_seconds: float
     container: ContainerInfo
-    def __init__(self, name: _Optional[str] = ..., task_id: _Optional[str] = ..., framework_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., state: _Optional[_Union[TaskState, str]] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., role: _Optional[str] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., kill_policy: _Optional[_Union[KillPolicy, _Mapping]] = ..., max_completion_time_seconds: _Optional[float] = ..., container: _Optional[_Union[ContainerInfo, _Mapping]] = ...) -> None: ...
+    executor: ExecutorInfo
+    def __init__(self, name: _Optional[str] = ..., task_id: _Optional[str] = ..., framework_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., state: _Optional[_Union[TaskState, str]] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., role: _Optional[str] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., kill_policy: _Optional[_Union[KillPolicy, _Mapping]] = ..., max_completion_time_seconds: _Optional[float] = ..., container: _Optional[_Union[ContainerInfo, _Mapping]] = ..., executor: _Optional[_Union[ExecutorInfo, _Mapping]] = ...) -> None: ...

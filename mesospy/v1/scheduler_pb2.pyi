@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Call(_message.Message):
-    __slots__ = ("framework_id", "stream_id", "type", "subscribe", "accept", "decline", "revive", "suppress", "kill", "acknowledges", "reconcile")
+    __slots__ = ("framework_id", "stream_id", "type", "subscribe", "accept", "decline", "revive", "suppress", "kill", "acknowledges", "reconcile", "messages", "shutdown", "update_framework", "request")
     class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         UNKNOWN: _ClassVar[Call.Type]
@@ -22,6 +22,10 @@ class Call(_message.Message):
         KILL: _ClassVar[Call.Type]
         ACKNOWLEDGE: _ClassVar[Call.Type]
         RECONCILE: _ClassVar[Call.Type]
+        MESSAGE: _ClassVar[Call.Type]
+        SHUTDOWN: _ClassVar[Call.Type]
+        UPDATE_FRAMEWORK: _ClassVar[Call.Type]
+        REQUEST: _ClassVar[Call.Type]
     UNKNOWN: Call.Type
     SUBSCRIBE: Call.Type
     TEARDOWN: Call.Type
@@ -32,6 +36,10 @@ class Call(_message.Message):
     KILL: Call.Type
     ACKNOWLEDGE: Call.Type
     RECONCILE: Call.Type
+    MESSAGE: Call.Type
+    SHUTDOWN: Call.Type
+    UPDATE_FRAMEWORK: Call.Type
+    REQUEST: Call.Type
     class Subscribe(_message.Message):
         __slots__ = ("framework_info", "suppressed_roles")
         FRAMEWORK_INFO_FIELD_NUMBER: _ClassVar[int]
@@ -40,23 +48,34 @@ class Call(_message.Message):
         suppressed_roles: _containers.RepeatedScalarFieldContainer[str]
         def __init__(self, framework_info: _Optional[_Union[_common_pb2.FrameworkInfo, _Mapping]] = ..., suppressed_roles: _Optional[_Iterable[str]] = ...) -> None: ...
     class Operation(_message.Message):
-        __slots__ = ("type", "launch")
+        __slots__ = ("type", "launch", "launch_group")
         class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
             __slots__ = ()
             UNKNOWN: _ClassVar[Call.Operation.Type]
             LAUNCH: _ClassVar[Call.Operation.Type]
+            LAUNCH_GROUP: _ClassVar[Call.Operation.Type]
         UNKNOWN: Call.Operation.Type
         LAUNCH: Call.Operation.Type
+        LAUNCH_GROUP: Call.Operation.Type
         class Launch(_message.Message):
             __slots__ = ("task_infos",)
             TASK_INFOS_FIELD_NUMBER: _ClassVar[int]
             task_infos: _containers.RepeatedCompositeFieldContainer[_common_pb2.TaskInfo]
             def __init__(self, task_infos: _Optional[_Iterable[_Union[_common_pb2.TaskInfo, _Mapping]]] = ...) -> None: ...
+        class LaunchGroup(_message.Message):
+            __slots__ = ("executor", "task_group")
+            EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+            TASK_GROUP_FIELD_NUMBER: _ClassVar[int]
+            executor: _common_pb2.ExecutorInfo
+            task_group: _common_pb2.TaskGroupInfo
+            def __init__(self, executor: _Optional[_Union[_common_pb2.ExecutorInfo, _Mapping]] = ..., task_group: _Optional[_Union[_common_pb2.TaskGroupInfo, _Mapping]] = ...) -> None: ...
         TYPE_FIELD_NUMBER: _ClassVar[int]
         LAUNCH_FIELD_NUMBER: _ClassVar[int]
+        LAUNCH_GROUP_FIELD_NUMBER: _ClassVar[int]
         type: Call.Operation.Type
         launch: Call.Operation.Launch
-        def __init__(self, type: _Optional[_Union[Call.Operation.Type, str]] = ..., launch: _Optional[_Union[Call.Operation.Launch, _Mapping]] = ...) -> None: ...
+        launch_group: Call.Operation.LaunchGroup
+        def __init__(self, type: _Optional[_Union[Call.Operation.Type, str]] = ..., launch: _Optional[_Union[Call.Operation.Launch, _Mapping]] = ..., launch_group: _Optional[_Union[Call.Operation.LaunchGroup, _Mapping]] = ...) -> None: ...
     class Accept(_message.Message):
         __slots__ = ("offer_ids", "operations", "filters")
         OFFER_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +132,41 @@ class Call(_message.Message):
         TASKS_FIELD_NUMBER: _ClassVar[int]
         tasks: _containers.RepeatedCompositeFieldContainer[Call.Reconcile.Task]
         def __init__(self, tasks: _Optional[_Iterable[_Union[Call.Reconcile.Task, _Mapping]]] = ...) -> None: ...
+    class Message(_message.Message):
+        __slots__ = ("agent_id", "executor_id", "data")
+        AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+        EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
+        DATA_FIELD_NUMBER: _ClassVar[int]
+        agent_id: str
+        executor_id: str
+        data: bytes
+        def __init__(self, agent_id: _Optional[str] = ..., executor_id: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+    class Shutdown(_message.Message):
+        __slots__ = ("executor_id", "agent_id")
+        EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
+        AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+        executor_id: str
+        agent_id: str
+        def __init__(self, executor_id: _Optional[str] = ..., agent_id: _Optional[str] = ...) -> None: ...
+    class UpdateFramework(_message.Message):
+        __slots__ = ("framework_info", "suppressed_roles")
+        FRAMEWORK_INFO_FIELD_NUMBER: _ClassVar[int]
+        SUPPRESSED_ROLES_FIELD_NUMBER: _ClassVar[int]
+        framework_info: _common_pb2.FrameworkInfo
+        suppressed_roles: _containers.RepeatedScalarFieldContainer[str]
+        def __init__(self, framework_info: _Optional[_Union[_common_pb2.FrameworkInfo, _Mapping]] = ..., suppressed_roles: _Optional[_Iterable[str]] = ...) -> None: ...
+    class Request(_message.Message):
+        __slots__ = ("requests",)
+        class Item(_message.Message):
+            __slots__ = ("agent_id", "resources")
+            AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+            RESOURCES_FIELD_NUMBER: _ClassVar[int]
+            agent_id: str
+            resources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+            def __init__(self, agent_id: _Optional[str] = ..., resources: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
+        REQUESTS_FIELD_NUMBER: _ClassVar[int]
+        requests: _containers.RepeatedCompositeFieldContainer[Call.Request.Item]
+        def __init__(self, requests: _Optional[_Iterable[_Union[Call.Request.Item, _Mapping]]] = ...) -> None: ...
     FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
     STREAM_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +178,10 @@ class Call(_message.Message):
     KILL_FIELD_NUMBER: _ClassVar[int]
     ACKNOWLEDGES_FIELD_NUMBER: _ClassVar[int]
     RECONCILE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    SHUTDOWN_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_FRAMEWORK_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
     framework_id: str
     stream_id: str
     type: Call.Type
@@ -135,14 +193,18 @@ class Call(_message.Message):
     kill: Call.Kill
     acknowledges: _containers.RepeatedCompositeFieldContainer[Call.Acknowledge]
     reconcile: Call.Reconcile
-    def __init__(self, framework_id: _Optional[str] = ..., stream_id: _Optional[str] = ..., type: _Optional[_Union[Call.Type, str]] = ..., subscribe: _Optional[_Union[Call.Subscribe, _Mapping]] = ..., accept: _Optional[_Union[Call.Accept, _Mapping]] = ..., decline: _Optional[_Union[Call.Decline, _Mapping]] = ..., revive: _Optional[_Union[Call.Revive, _Mapping]] = ..., suppress: _Optional[_Union[Call.Suppress, _Mapping]] = ..., kill: _Optional[_Union[Call.Kill, _Mapping]] = ..., acknowledges: _Optional[_Iterable[_Union[Call.Acknowledge, _Mapping]]] = ..., reconcile: _Optional[_Union[Call.Reconcile, _Mapping]] = ...) -> None: ...
+    messages: _containers.RepeatedCompositeFieldContainer[Call.Message]
+    shutdown: Call.Shutdown
+    update_framework: Call.UpdateFramework
+    request: Call.Request
+    def __init__(self, framework_id: _Optional[str] = ..., stream_id: _Optional[str] = ..., type: _Optional[_Union[Call.Type, str]] = ..., subscribe: _Optional[_Union[Call.Subscribe, _Mapping]] = ..., accept: _Optional[_Union[Call.Accept, _Mapping]] = ..., decline: _Optional[_Union[Call.Decline, _Mapping]] = ..., revive: _Optional[_Union[Call.Revive, _Mapping]] = ..., suppress: _Optional[_Union[Call.Suppress, _Mapping]] = ..., kill: _Optional[_Union[Call.Kill, _Mapping]] = ..., acknowledges: _Optional[_Iterable[_Union[Call.Acknowledge, _Mapping]]] = ..., reconcile: _Optional[_Union[Call.Reconcile, _Mapping]] = ..., messages: _Optional[_Iterable[_Union[Call.Message, _Mapping]]] = ..., shutdown: _Optional[_Union[Call.Shutdown, _Mapping]] = ..., update_framework: _Optional[_Union[Call.UpdateFramework, _Mapping]] = ..., request: _Optional[_Union[Call.Request, _Mapping]] = ...) -> None: ...
 
 class Response(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("type", "subscribed", "offers", "rescind", "update", "failure", "error")
+    __slots__ = ("type", "subscribed", "offers", "rescind", "update", "failure", "error", "message")
     class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         UNKNOWN: _ClassVar[Event.Type]
@@ -153,6 +215,7 @@ class Event(_message.Message):
         FAILURE: _ClassVar[Event.Type]
         ERROR: _ClassVar[Event.Type]
         HEARTBEAT: _ClassVar[Event.Type]
+        MESSAGE: _ClassVar[Event.Type]
     UNKNOWN: Event.Type
     SUBSCRIBED: Event.Type
     OFFERS: Event.Type
@@ -161,6 +224,7 @@ class Event(_message.Message):
     FAILURE: Event.Type
     ERROR: Event.Type
     HEARTBEAT: Event.Type
+    MESSAGE: Event.Type
     class Subscribed(_message.Message):
         __slots__ = ("framework_id", "heartbeat_interval_seconds", "master_info", "stream_id")
         FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -201,6 +265,15 @@ class Event(_message.Message):
         MESSAGE_FIELD_NUMBER: _ClassVar[int]
         message: str
         def __init__(self, message: _Optional[str] = ...) -> None: ...
+    class Message(_message.Message):
+        __slots__ = ("agent_id", "executor_id", "data")
+        AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+        EXECUTOR_ID_FIELD_NUMBER: _ClassVar[int]
+        DATA_FIELD_NUMBER: _ClassVar[int]
+        agent_id: str
+        executor_id: str
+        data: bytes
+        def __init__(self, agent_id: _Optional[str] = ..., executor_id: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
     TYPE_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIBED_FIELD_NUMBER: _ClassVar[int]
     OFFERS_FIELD_NUMBER: _ClassVar[int]
@@ -208,6 +281,7 @@ class Event(_message.Message):
     UPDATE_FIELD_NUMBER: _ClassVar[int]
     FAILURE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
     type: Event.Type
     subscribed: Event.Subscribed
     offers: Event.Offers
@@ -215,7 +289,8 @@ class Event(_message.Message):
     update: Event.Update
     failure: Event.Failure
     error: Event.Error
-    def __init__(self, type: _Optional[_Union[Event.Type, str]] = ..., subscribed: _Optional[_Union[Event.Subscribed, _Mapping]] = ..., offers: _Optional[_Union[Event.Offers, _Mapping]] = ..., rescind: _Optional[_Union[Event.Rescind, _Mapping]] = ..., update: _Optional[_Union[Event.Update, _Mapping]] = ..., failure: _Optional[_Union[Event.Failure, _Mapping]] = ..., error: _Optional[_Union[Event.Error, _Mapping]] = ...) -> None: ...
+    message: Event.Message
+    def __init__(self, type: _Optional[_Union[Event.Type, str]] = ..., subscribed: _Optional[_Union[Event.Subscribed, _Mapping]] = ..., offers: _Optional[_Union[Event.Offers, _Mapping]] = ..., rescind: _Optional[_Union[Event.Rescind, _Mapping]] = ..., update: _Optional[_Union[Event.Update, _Mapping]] = ..., failure: _Optional[_Union[Event.Failure, _Mapping]] = ..., error: _Optional[_Union[Event.Error, _Mapping]] = ..., message: _Optional[_Union[Event.Message, _Mapping]] = ...) -> None: ...
 
 class Events(_message.Message):
     __slots__ = ("events",)
