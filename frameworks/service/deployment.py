@@ -177,6 +177,13 @@ def cancel(app: AppRecord, now: float) -> AppRecord:
     return rollback(app, d.from_version, now, f"cancelled; back to {d.from_version}")
 
 
+def abandon(app: AppRecord, now: float) -> AppRecord:
+    """Stop the running deployment where it is: no rollback; the app keeps its version
+    (Marathon's forced deployment delete)."""
+    _active(app)
+    return _finish(app, CANCELLED, now, "stopped by a user")
+
+
 def _active(app: AppRecord) -> Deployment:
     if app.deployment is None or not app.deployment.active:
         raise DeploymentError(f"app {app.id!r} has no deployment in progress")
