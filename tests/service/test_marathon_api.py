@@ -1,0 +1,241 @@
+"""The Marathon API's status codes and error bodies, spoken with a plain HTTP client to a
+real cluster: 404 for an unknown app, 422 with the invalid fields' paths, 409 for an app
+locked by a deployment (and ``?force=true``), 401 without credentials where they are
+required. A refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from frameworks.service.marathon_app import convert
+from frameworks.service.marathon_json import definition
+from frameworks.service.spec import parse_spec
+from mesospy.cluster import free_port
+from mesospy.testing import LocalCluster
+
+from .support import wait_until
+
+
+def call(
+    url: str, method: str, path: str, body: Any = None, auth: tuple[str, str] | None = None
+) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            raw = answer.read()
+            status = answer.status
+    except urllib.error.HTTPError as exc:
+        raw, status = exc.read(), exc.code
+    text = raw.decode()
+    try:
+        return status, json.loads(text) if text else None
+    except ValueError:
+        return status, text
+
+
+@pytest.fixture(scope="module")
+def url(marathon_cluster: LocalCluster) -> str:
+    return str(marathon_cluster.marathon_url)  # type: ignore[attr-defined]
+
+
+SLEEPER = {"id": "/sleeper", "cmd": "exec sleep 600", "cpus": 0.1, "mem": 16, "instances": 1}
+
+
+def test_ping_info_and_leader(url: str) -> None:
+    assert call(url, "GET", "/ping") == (200, "pong")
+    status, info = call(url, "GET", "/v2/info")
+    assert status == 200 and info["name"] == "mesospy-service" and info["elected"] is True
+    assert call(url, "GET", "/v2/leader") == (200, {"leader": url.removeprefix("http://")})
+
+
+def test_unknown_app_is_404_with_marathons_message(url: str) -> None:
+    for method, path in [
+        ("GET", "/v2/apps/nope"),
+        ("DELETE", "/v2/apps/nope"),
+        ("POST", "/v2/apps/nope/restart"),
+        ("GET", "/v2/apps/nope/tasks"),
+        ("GET", "/v2/apps/nope/versions"),
+    ]:
+        assert call(url, method, path) == (404, {"message": "App '/nope' does not exist"}), path
+    status, body = call(url, "DELETE", "/v2/deployments/0123abcd")
+    assert status == 404 and "0123abcd" in body["message"]
+
+
+def test_an_invalid_app_is_422_with_paths_and_nothing_is_deployed(url: str) -> None:
+    bad = {**SLEEPER, "id": "/bad", "cpus": -1, "mem": "lots", "residency": {}}
+    status, body = call(url, "POST", "/v2/apps", bad)
+    assert status == 422 and body["message"] == "Object is not valid"
+    paths = {d["path"]: d["errors"] for d in body["details"]}
+    assert "/cpus" in paths and "/mem" in paths and "/residency" in paths
+    assert all(errors and all(isinstance(e, str) for e in errors) for errors in paths.values())
+    assert call(url, "GET", "/v2/apps/bad")[0] == 404
+    status, body = call(url, "POST", "/v2/apps", ["not", "an", "app"])
+    assert status == 422
+    request = urllib.request.Request(url + "/v2/apps", data=b"{not json", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 400
+    assert "message" in json.loads(refused.value.read())
+    assert call(url, "GET", "/v2/apps")[1] == {"apps": []}
+
+
+def test_create_conflict_lock_force_and_deployment_rollback(url: str) -> None:
+    status, app = call(url, "POST", "/v2/apps", SLEEPER)
+    assert status == 201 and app["id"] == "/sleeper" and len(app["deployments"]) == 1
+    status, body = call(url, "POST", "/v2/apps", SLEEPER)
+    assert status == 409 and body["message"] == "An app with id [/sleeper] already exists."
+
+    wait_until("the deployment to end", lambda: call(url, "GET", "/v2/deployments")[1] == [])
+
+    checked = {
+        "cmd": "exec sleep 600",
+        "healthChecks": [
+            {
+                "protocol": "COMMAND",
+                "command": {"value": "false"},
+                "intervalSeconds": 1,
+                "gracePeriodSeconds": 600,
+            }
+        ],
+    }
+    status, body = call(url, "PUT", "/v2/apps/sleeper", checked)
+    assert status == 200 and body["deploymentId"]
+    update = body["deploymentId"]
+    status, deployments = call(url, "GET", "/v2/deployments")
+    assert [d["id"] for d in deployments] == [update]
+    assert deployments[0]["affectedApps"] == ["/sleeper"]
+
+    status, body = call(url, "PUT", "/v2/apps/sleeper", {"instances": 3})
+    assert status == 409 and body["deployments"] == [{"id": update}]
+    assert call(url, "GET", "/v2/apps/sleeper")[1]["app"]["instances"] == 1
+
+    status, body = call(url, "DELETE", f"/v2/deployments/{update}")
+    assert status == 200 and body["deploymentId"] and body["deploymentId"] != update
+    status, got = call(url, "GET", "/v2/apps/sleeper")
+    assert got["app"]["healthChecks"] == [], "the rollback is back to the version without it"
+
+    status, body = call(url, "PUT", "/v2/apps/sleeper?force=true", {"instances": 2})
+    assert status == 200
+    assert call(url, "GET", "/v2/apps/sleeper")[1]["app"]["instances"] == 2
+    status, body = call(url, "DELETE", f"/v2/deployments/{body['deploymentId']}?force=true")
+    assert status == 202
+    assert call(url, "GET", "/v2/deployments")[1] == []
+
+    status, body = call(url, "PATCH", "/v2/apps/sleeper", {"cpus": -1, "labels": {"a": "b"}})
+    assert status == 422 and [d["path"] for d in body["details"]] == ["/cpus"]
+    before = call(url, "GET", "/v2/apps/sleeper")[1]["app"]
+    assert before["cpus"] == 0.1 and before["labels"] == {}
+    status, body = call(url, "PATCH", "/v2/apps/sleeper", {"labels": {"a": "b"}})
+    assert status == 200 and body["deploymentId"]
+    after = call(url, "GET", "/v2/apps/sleeper")[1]["app"]
+    assert (
+        after["labels"] == {"a": "b"} and after["instances"] == 2 and after["cmd"] == SLEEPER["cmd"]
+    )
+    versions = call(url, "GET", "/v2/apps/sleeper/versions")[1]["versions"]
+    assert versions[0] == after["version"] and len(versions) >= 4
+    status, old = call(url, "GET", f"/v2/apps/sleeper/versions/{versions[-1]}")
+    assert status == 200 and old["instances"] == 1 and old["labels"] == {}
+
+    status, body = call(url, "POST", "/v2/tasks/delete", {"ids": ["no-such-task"]})
+    assert status == 404
+    assert call(url, "POST", "/v2/tasks/delete", {"ids": "x"})[0] == 422
+    status, body = call(url, "DELETE", "/v2/apps/sleeper?force=true")
+    assert status == 200 and body["deploymentId"]
+    wait_until("the app to go", lambda: call(url, "GET", "/v2/apps/sleeper")[0] == 404)
+
+
+def test_groups_list_the_apps_by_folder(url: str) -> None:
+    group = {
+        "id": "/shop",
+        "apps": [
+            {**SLEEPER, "id": "db"},
+            {**SLEEPER, "id": "web", "dependencies": ["/shop/db"]},
+        ],
+    }
+    status, body = call(url, "POST", "/v2/groups", group)
+    assert status == 201 and body["deploymentId"]
+    status, root = call(url, "GET", "/v2/groups")
+    assert status == 200 and root["id"] == "/"
+    [shop] = root["groups"]
+    assert shop["id"] == "/shop" and {a["id"] for a in shop["apps"]} == {"/shop/db", "/shop/web"}
+    assert call(url, "GET", "/v2/groups/shop")[1]["id"] == "/shop"
+    assert call(url, "GET", "/v2/groups/nope")[0] == 404
+    bad = {"id": "/broken", "apps": [{**SLEEPER, "id": "a"}, {**SLEEPER, "id": "b", "cpus": -2}]}
+    status, body = call(url, "POST", "/v2/groups", bad)
+    assert status == 422 and body["details"][0]["path"].startswith("/apps(1)")
+    assert call(url, "GET", "/v2/apps/broken/a")[0] == 404, "nothing of a refused group"
+    for app_id in ("shop/web", "shop/db"):
+        assert call(url, "DELETE", f"/v2/apps/{app_id}?force=true")[0] == 200
+
+
+def test_credentials_are_required_when_the_framework_requires_them(
+    marathon_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.write_text("ops s3cret\n")
+    port = free_port()
+    first = marathon_cluster.framework_daemons["service"]
+    daemon = marathon_cluster.add_framework(
+        "service",
+        wait=False,
+        state=str(tmp_path / "state"),
+        extra_args=[
+            "--marathon-api-port",
+            str(port),
+            "--credentials",
+            str(credentials),
+            "--authenticate",
+        ],
+    )
+    secured = f"http://127.0.0.1:{port}"
+    try:
+        wait_until("the secured API", lambda: _answers(secured))
+        assert call(secured, "GET", "/ping") == (200, "pong"), "health stays open"
+        status, body = call(secured, "GET", "/v2/apps")
+        assert status == 401 and "authenticate" in body["message"]
+        assert call(secured, "GET", "/v2/apps", auth=("ops", "wrong"))[0] == 401
+        assert call(secured, "POST", "/v2/apps", SLEEPER, auth=("ops", "wrong"))[0] == 401
+        assert call(secured, "GET", "/v2/apps", auth=("ops", "s3cret")) == (200, {"apps": []})
+    finally:
+        daemon.stop()
+        marathon_cluster.framework_daemons["service"] = first
+
+
+def _answers(url: str) -> bool:
+    try:
+        return call(url, "GET", "/ping")[0] == 200
+    except OSError:
+        return False
+
+
+def test_a_definition_reads_back_to_the_same_spec() -> None:
+    spec = convert(
+        {
+            "id": "/prod/web",
+            "cmd": "exec serve $PORT0",
+            "instances": 3,
+            "portDefinitions": [{"port": 0, "name": "http"}],
+            "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/health", "portIndex": 0}],
+            "constraints": [["@hostname", "UNIQUE"]],
+            "env": {"A": "1"},
+            "labels": {"team": "x"},
+            "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.2},
+        }
+    ).spec
+    assert convert(definition(spec)).spec == spec
+    native = parse_spec({"id": "api", "cmd": "run", "ports": ["http"]})
+    again = convert(definition(native)).spec
+    assert (again.cmd, again.ports, again.instances) == (native.cmd, native.ports, 1)
