@@ -7,6 +7,7 @@ required. A refused request changes nothing.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -239,3 +240,55 @@ def test_a_definition_reads_back_to_the_same_spec() -> None:
     native = parse_spec({"id": "api", "cmd": "run", "ports": ["http"]})
     again = convert(definition(native)).spec
     assert (again.cmd, again.ports, again.instances) == (native.cmd, native.ports, 1)
+
+
+def test_the_event_stream_is_server_sent_events(url: str) -> None:
+    host, port = url.removeprefix("http://").split(":")
+    stream = http.client.HTTPConnection(host, int(port), timeout=30)
+    stream.request("GET", "/v2/events", headers={"Accept": "text/event-stream"})
+    answer = stream.getresponse()
+    assert answer.status == 200
+    assert answer.getheader("Content-Type", "").startswith("text/event-stream")
+    try:
+        assert _next_event(answer)[0] == "event_stream_attached"
+        app = {**SLEEPER, "id": "/evented"}
+        assert call(url, "POST", "/v2/apps", app)[0] == 201
+        seen: dict[str, dict[str, Any]] = {}
+        while not {"api_post_event", "deployment_info", "deployment_success"} <= set(seen):
+            kind, data = _next_event(answer)
+            assert data["eventType"] == kind and data["timestamp"].endswith("Z")
+            seen.setdefault(kind, data)
+        assert seen["api_post_event"]["appDefinition"]["id"] == "/evented"
+        assert seen["deployment_info"]["plan"]["steps"][0]["actions"][0]["app"] == "/evented"
+        never_healthy = {
+            "healthChecks": [
+                {"protocol": "COMMAND", "command": {"value": "false"}, "gracePeriodSeconds": 600}
+            ]
+        }
+        status, body = call(url, "PUT", "/v2/apps/evented", never_healthy)
+        assert status == 200
+        assert call(url, "DELETE", f"/v2/deployments/{body['deploymentId']}")[0] == 200
+        while "deployment_failed" not in seen:
+            kind, data = _next_event(answer)
+            seen.setdefault(kind, data)
+        assert seen["deployment_failed"]["id"] == body["deploymentId"]
+        assert call(url, "DELETE", "/v2/apps/evented?force=true")[0] == 200
+        while "app_terminated_event" not in seen:
+            kind, data = _next_event(answer)
+            seen.setdefault(kind, data)
+        assert seen["app_terminated_event"]["appId"] == "/evented"
+        assert seen["status_update_event"]["appId"] == "/evented"
+    finally:
+        stream.close()
+
+
+def _next_event(answer: http.client.HTTPResponse) -> tuple[str, dict[str, Any]]:
+    """The next ``event:``/``data:`` pair of the stream (keep-alive blank lines skipped)."""
+    kind = ""
+    while True:
+        line = answer.readline().decode()
+        assert line, "the stream ended"
+        if line.startswith("event: "):
+            kind = line.removeprefix("event: ").strip()
+        elif line.startswith("data: "):
+            return kind, json.loads(line.removeprefix("data: "))
