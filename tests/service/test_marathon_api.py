@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import ssl
 import urllib.error
 import urllib.request
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,23 @@ from frameworks.service.marathon_app import convert
 from frameworks.service.marathon_json import definition
 from frameworks.service.spec import parse_spec
 from mesospy.cluster import free_port
+from mesospy.security.certs import init_certificates
 from mesospy.testing import LocalCluster
 
 from .support import wait_until
 
 
-def call(
-    url: str, method: str, path: str, body: Any = None, auth: tuple[str, str] | None = None
+def call(*args: Any, **kwargs: Any) -> tuple[int, Any]:
+    return _call(*args, **kwargs)
+
+
+def _call(
+    url: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    auth: tuple[str, str] | None = None,
+    context: ssl.SSLContext | None = None,
 ) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url + path, data=data, method=method)
@@ -35,7 +47,7 @@ def call(
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        with urllib.request.urlopen(request, timeout=10, context=context) as answer:
             raw = answer.read()
             status = answer.status
     except urllib.error.HTTPError as exc:
@@ -185,8 +197,10 @@ def test_groups_list_the_apps_by_folder(url: str) -> None:
 def test_credentials_are_required_when_the_framework_requires_them(
     marathon_cluster: LocalCluster, tmp_path: Path
 ) -> None:
+    """And with the gRPC API's certificate, the Marathon API is HTTPS."""
     credentials = tmp_path / "credentials"
     credentials.write_text("ops s3cret\n")
+    issued = init_certificates(tmp_path / "tls")
     port = free_port()
     first = marathon_cluster.framework_daemons["service"]
     daemon = marathon_cluster.add_framework(
@@ -199,11 +213,19 @@ def test_credentials_are_required_when_the_framework_requires_them(
             "--credentials",
             str(credentials),
             "--authenticate",
+            "--tls-cert",
+            str(issued.server_cert),
+            "--tls-key",
+            str(issued.server_key),
         ],
     )
-    secured = f"http://127.0.0.1:{port}"
+    secured = f"https://127.0.0.1:{port}"
+    context = ssl.create_default_context(cafile=str(issued.ca_cert))
+    call = partial(_call, context=context)
     try:
-        wait_until("the secured API", lambda: _answers(secured))
+        wait_until("the secured API", lambda: _answers(secured, context))
+        with pytest.raises((OSError, http.client.HTTPException)):  # plain HTTP: refused
+            _call(secured.replace("https", "http"), "GET", "/ping")
         assert call(secured, "GET", "/ping") == (200, "pong"), "health stays open"
         status, body = call(secured, "GET", "/v2/apps")
         assert status == 401 and "authenticate" in body["message"]
@@ -215,9 +237,9 @@ def test_credentials_are_required_when_the_framework_requires_them(
         marathon_cluster.framework_daemons["service"] = first
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, context: ssl.SSLContext) -> bool:
     try:
-        return call(url, "GET", "/ping")[0] == 200
+        return call(url, "GET", "/ping", context=context)[0] == 200
     except OSError:
         return False
 
