@@ -7,6 +7,7 @@ stores the result. Nothing here does I/O or reads a clock.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 
 from frameworks.service.model import (
@@ -109,6 +110,16 @@ def scale(app: AppRecord, instances: int, now: float) -> AppRecord:
     if instances == app.spec.instances:
         raise DeploymentError(f"app {app.id!r} already has {instances} instances")
     return update(app, replace(app.spec, instances=instances), now, "scale")
+
+
+def scaling(instances: int) -> Callable[[AppRecord, float], AppRecord]:
+    """A user's scale to ``instances``, as a transition of (app, now)."""
+    return lambda app, now: scale(app, instances, now)
+
+
+def rolling_back(version: str) -> Callable[[AppRecord, float], AppRecord]:
+    """A user's rollback to ``version``, as a transition of (app, now)."""
+    return lambda app, now: rollback(app, version, now, f"rolled back to {version} by a user")
 
 
 def restart(app: AppRecord, now: float) -> AppRecord:

@@ -17,13 +17,11 @@ import binascii
 import json
 import posixpath
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Set
 from dataclasses import replace
-from functools import partial
 from typing import Any
 
 from frameworks.service import FRAMEWORK_NAME, deployment
-from frameworks.service.api import _rollback, _scale
 from frameworks.service.events import API_REQUEST, Event
 from frameworks.service.marathon_app import convert
 from frameworks.service.marathon_http import HttpError, Request, Response, Stream
@@ -149,7 +147,7 @@ class MarathonApi:
         except KeyError:
             raise not_found(app_id) from None
 
-    def _json(self, app: AppRecord, embed: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
+    def _json(self, app: AppRecord, embed: Set[str] = frozenset()) -> dict[str, Any]:
         out = app_json(
             app,
             self.s.instances_of(app.id),
@@ -214,7 +212,9 @@ class MarathonApi:
         rest = rest.strip("/")
         if "/tasks/" in rest:
             app_id, _, task_id = rest.partition("/tasks/")
-            return self._only(r, "DELETE", lambda: self._kill_one(r, app_id, task_id))  # type: ignore[return-value]
+            if r.method != "DELETE":
+                raise HttpError(405, "kill a task with DELETE")
+            return self._kill_one(r, app_id, task_id)
         for suffix, route in (
             ("/tasks", self._app_tasks),
             ("/restart", self._restart),
@@ -285,7 +285,7 @@ class MarathonApi:
             return Response(200, _change_body(app, changed=False))
         self._locked(r, app)
         if replace(spec, instances=app.spec.instances).to_dict() == app.spec.to_dict():
-            changed = self._change(app.id, partial(_scale, spec.instances))
+            changed = self._change(app.id, deployment.scaling(spec.instances))
         else:
             changed = self._deploy(r, spec)
         return Response(200, _change_body(changed), headers=_deployment_header(changed))
@@ -297,7 +297,7 @@ class MarathonApi:
         if native == app.current:
             return Response(200, _change_body(app, changed=False))
         self._locked(r, app)
-        changed = self._change(app.id, partial(_rollback, native))
+        changed = self._change(app.id, deployment.rolling_back(native))
         return Response(200, _change_body(changed), headers=_deployment_header(changed))
 
     def _change(self, app_id: str, action: Callable[[AppRecord, float], AppRecord]) -> AppRecord:

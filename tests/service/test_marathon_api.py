@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import ssl
 import urllib.error
 import urllib.request
@@ -314,3 +315,20 @@ def _next_event(answer: http.client.HTTPResponse) -> tuple[str, dict[str, Any]]:
             kind = line.removeprefix("event: ").strip()
         elif line.startswith("data: "):
             return kind, json.loads(line.removeprefix("data: "))
+
+
+def test_malformed_http_is_refused_and_the_server_keeps_serving(url: str) -> None:
+    host, port = url.removeprefix("http://").split(":")
+    for raw, status in [
+        (b"NONSENSE\r\n\r\n", b" 400 "),
+        (b"POST /v2/apps HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n", b" 413 "),
+        (b"POST /v2/apps HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", b" 411 "),
+        (b"GET /v2/nothing HTTP/1.1\r\n\r\n", b" 404 "),
+        (b"DELETE /v2/info HTTP/1.1\r\n\r\n", b" 405 "),
+    ]:
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(raw)
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1") and status in answer.split(b"\r\n")[0], raw
+        assert b'"message"' in answer
+    assert call(url, "GET", "/v2/apps")[0] == 200
