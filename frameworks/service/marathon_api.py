@@ -203,10 +203,13 @@ class MarathonApi:
             app = self.s.deploy(spec)
         except deployment.DeploymentError as exc:
             raise HttpError(409, str(exc)) from exc
-        self.s.events.publish(
-            Event(API_REQUEST, app.id, self.s.clock(), app, client=r.client, uri=r.path)
-        )
+        self._posted(r, app)
         return app
+
+    def _posted(self, r: Request, app: AppRecord) -> None:
+        """Marathon's api_post_event: an app changed through this API."""
+        event = Event(API_REQUEST, app.id, self.s.clock(), app, client=r.client, uri=r.path)
+        self.s.events.publish(event)
 
     def _app_route(self, r: Request, rest: str) -> Response:
         rest = rest.strip("/")
@@ -286,6 +289,7 @@ class MarathonApi:
         self._locked(r, app)
         if replace(spec, instances=app.spec.instances).to_dict() == app.spec.to_dict():
             changed = self._change(app.id, deployment.scaling(spec.instances))
+            self._posted(r, changed)
         else:
             changed = self._deploy(r, spec)
         return Response(200, _change_body(changed), headers=_deployment_header(changed))
@@ -520,7 +524,23 @@ class MarathonApi:
             return Response(200, group)
         if r.method in ("POST", "PUT"):
             return self._deploy_group(r, group_id)
-        raise HttpError(405, f"{r.method} is not allowed on groups (GET, POST, PUT)")
+        if r.method == "DELETE":
+            return self._delete_group(r, group_id)
+        raise HttpError(405, f"{r.method} is not allowed on groups (GET, POST, PUT, DELETE)")
+
+    def _delete_group(self, r: Request, group_id: str) -> Response:
+        """Delete every app under the group (all checked first: a locked one stops all)."""
+        prefix = group_id.strip("/") + "/" if group_id.strip("/") else ""
+        apps = [a for a in self.s.apps.values() if a.id.startswith(prefix) and not a.deleting]
+        if not apps:
+            raise HttpError(404, f"Group '/{group_id.strip('/')}' does not exist")
+        for app in apps:
+            self._locked(r, app)
+        for app in apps:
+            self._change(app.id, deployment.delete)
+        return Response(
+            200, {"version": iso_time(self.s.clock()), "deploymentId": _delete_id(apps[0])}
+        )
 
     def _deploy_group(self, r: Request, group_id: str) -> Response:
         data = r.json()

@@ -191,8 +191,50 @@ def test_groups_list_the_apps_by_folder(url: str) -> None:
     status, body = call(url, "POST", "/v2/groups", bad)
     assert status == 422 and body["details"][0]["path"].startswith("/apps(1)")
     assert call(url, "GET", "/v2/apps/broken/a")[0] == 404, "nothing of a refused group"
-    for app_id in ("shop/web", "shop/db"):
+    status, body = call(url, "DELETE", "/v2/groups/shop?force=true")
+    assert status == 200 and body["deploymentId"]
+    wait_until("the group's apps to go", lambda: call(url, "GET", "/v2/groups/shop")[0] == 404)
+    assert call(url, "DELETE", "/v2/groups/shop")[0] == 404
+
+
+def test_queue_embed_and_task_filters(url: str) -> None:
+    huge = {**SLEEPER, "id": "/huge", "cpus": 64}
+    assert call(url, "POST", "/v2/apps", huge)[0] == 201
+    assert call(url, "POST", "/v2/apps", {**SLEEPER, "id": "/small"})[0] == 201
+
+    def queued() -> list[dict[str, Any]]:
+        return list(call(url, "GET", "/v2/queue")[1]["queue"])
+
+    wait_until(
+        "the huge app to wait for an offer",
+        lambda: (
+            bool(queued()) and all(q["processedOffersSummary"]["unplacedReason"] for q in queued())
+        ),
+    )
+    [waiting] = queued()
+    assert waiting["app"]["id"] == "/huge" and waiting["count"] == 1
+    assert "cpus" in waiting["processedOffersSummary"]["unplacedReason"]
+    assert call(url, "DELETE", "/v2/queue/huge/delay")[0] == 204
+    assert call(url, "DELETE", "/v2/queue/nope/delay")[0] == 404
+
+    wait_until(
+        "the small app's task to run",
+        lambda: (
+            [t["appId"] for t in call(url, "GET", "/v2/tasks?status=running")[1]["tasks"]]
+            == ["/small"]
+        ),
+    )
+    assert call(url, "GET", "/v2/tasks?status=staging")[1] == {"tasks": []}
+    status, listed = call(url, "GET", "/v2/apps?embed=apps.tasks&embed=apps.deployments")
+    assert status == 200
+    by_id = {a["id"]: a for a in listed["apps"]}
+    assert [t["state"] for t in by_id["/small"]["tasks"]] == ["TASK_RUNNING"]
+    assert by_id["/huge"]["tasks"] == [] and len(by_id["/huge"]["deployments"]) == 1
+    assert "tasks" not in call(url, "GET", "/v2/apps")[1]["apps"][0]
+    assert [a["id"] for a in call(url, "GET", "/v2/apps?id=/sma")[1]["apps"]] == ["/small"]
+    for app_id in ("huge", "small"):
         assert call(url, "DELETE", f"/v2/apps/{app_id}?force=true")[0] == 200
+    wait_until("the apps to go", lambda: call(url, "GET", "/v2/apps")[1] == {"apps": []})
 
 
 def test_credentials_are_required_when_the_framework_requires_them(
