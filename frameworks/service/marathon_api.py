@@ -137,6 +137,11 @@ class MarathonApi:
         try:
             self.authenticator.authenticate(f"/marathon{r.path}", metadata, None)
         except AuthenticationFailed as exc:
+            if not metadata:
+                raise _unauthorized(
+                    "this API requires callers to authenticate: send HTTP Basic credentials "
+                    "principal:secret (from the framework's --credentials file)"
+                ) from exc
             raise _unauthorized(str(exc)) from exc
 
     # ------------------------------------------------------------------ apps
