@@ -63,6 +63,11 @@ def spec_errors(exc: SpecError) -> HttpError:
     )
 
 
+def invalid(path: str, message: str) -> HttpError:
+    """Marathon's 422 for one invalid field."""
+    return HttpError(422, "Object is not valid", details=[{"path": path, "errors": [message]}])
+
+
 def not_found(app_id: str) -> HttpError:
     return HttpError(404, f"App '/{app_id.strip('/')}' does not exist")
 
@@ -181,11 +186,7 @@ class MarathonApi:
         if r.method == "POST":
             data = r.json()
             if not isinstance(data, dict):
-                raise HttpError(
-                    422,
-                    "Object is not valid",
-                    details=[{"path": "/", "errors": ["an app definition must be a JSON object"]}],
-                )
+                raise invalid("/", "an app definition must be a JSON object")
             spec = self._convert(data)
             if spec.id in self.s.apps and not self.s.apps[spec.id].deleting:
                 raise HttpError(409, f"An app with id [/{spec.id}] already exists.")
@@ -195,7 +196,9 @@ class MarathonApi:
                 self._json(app, {"apps.deployments"}),
                 headers={"Location": f"/v2/apps/{app.id}", **_deployment_header(app)},
             )
-        raise HttpError(405, f"{r.method} is not allowed on /v2/apps (use GET or POST)")
+        if r.method == "PUT":
+            return self._update_many(r)
+        raise HttpError(405, f"{r.method} is not allowed on /v2/apps (use GET, POST or PUT)")
 
     def _convert(self, data: dict[str, Any]) -> AppSpec:
         try:
@@ -255,31 +258,38 @@ class MarathonApi:
     def _update(self, r: Request, app_id: str) -> Response:
         data = r.json()
         if not isinstance(data, dict):
-            raise HttpError(
-                422,
-                "Object is not valid",
-                details=[{"path": "/", "errors": ["an app update must be a JSON object"]}],
-            )
-        app_id = app_id.strip("/")
+            raise invalid("/", "an app update must be a JSON object")
+        status, apply = self._plan_update(r, app_id.strip("/"), data)
+        if apply is None:
+            return Response(200, _change_body(self._app(app_id), changed=False))
+        changed = apply()
+        return Response(status, _change_body(changed), headers=_deployment_header(changed))
+
+    def _update_many(self, r: Request) -> Response:
+        """``PUT /v2/apps``: several updates, all checked before any is made."""
+        data = r.json()
+        if not isinstance(data, list) or not all(isinstance(d, dict) and "id" in d for d in data):
+            raise invalid("/", "a list of app updates, each with its id")
+        plans = [self._plan_update(r, str(d["id"]).strip("/"), d) for d in data]
+        changed = [apply() for _, apply in plans if apply is not None]
+        first = next((a.deployment for a in changed if a.deployment is not None), None)
+        body = {"version": iso_time(self.s.clock()), "deploymentId": first.id if first else None}
+        return Response(200, body)
+
+    def _plan_update(
+        self, r: Request, app_id: str, data: dict[str, Any]
+    ) -> tuple[int, Callable[[], AppRecord] | None]:
+        """Check an update (PUT/PATCH): its status and what makes it (None: no change).
+        Raises the answer when it is refused."""
         given = str(data.get("id", "/" + app_id)).strip("/")
         if given != app_id:
-            raise HttpError(
-                422,
-                "Object is not valid",
-                details=[
-                    {
-                        "path": "/id",
-                        "errors": [f"the id in the body ({given!r}) is not the app's ({app_id!r})"],
-                    }
-                ],
-            )
+            raise invalid("/id", f"the id in the body ({given!r}) is not the app's ({app_id!r})")
         app = self.s.apps.get(app_id)
         if app is None or app.deleting:
-            spec = self._convert({**data, "id": "/" + app_id})
-            created = self._deploy(r, spec)
-            return Response(201, _change_body(created), headers=_deployment_header(created))
+            created = self._convert({**data, "id": "/" + app_id})
+            return 201, lambda: self._deploy(r, created)
         if set(data) - {"id"} == {"version"}:
-            return self._rollback_to(r, app, str(data["version"]))
+            return 200, self._plan_rollback(r, app, str(data["version"]))
         partial_update = (
             r.method == "PATCH" or r.query.get("partialUpdate", ["true"])[-1] != "false"
         )
@@ -287,27 +297,30 @@ class MarathonApi:
         for key, other in REPLACES.items():
             if key in data:
                 base.pop(other, None)
-        spec = self._convert({**base, **data, "id": "/" + app_id})
-        spec = _keep_native(app.spec, spec, data)
+        spec = _keep_native(app.spec, self._convert({**base, **data, "id": "/" + app_id}), data)
         if spec.to_dict() == app.spec.to_dict():
-            return Response(200, _change_body(app, changed=False))
+            return 200, None
         self._locked(r, app)
-        if replace(spec, instances=app.spec.instances).to_dict() == app.spec.to_dict():
+        if replace(spec, instances=app.spec.instances).to_dict() != app.spec.to_dict():
+            return 200, lambda: self._deploy(r, spec)
+
+        def scale() -> AppRecord:
             changed = self._change(app.id, deployment.scaling(spec.instances))
             self._posted(r, changed)
-        else:
-            changed = self._deploy(r, spec)
-        return Response(200, _change_body(changed), headers=_deployment_header(changed))
+            return changed
 
-    def _rollback_to(self, r: Request, app: AppRecord, version: str) -> Response:
+        return 200, scale
+
+    def _plan_rollback(
+        self, r: Request, app: AppRecord, version: str
+    ) -> Callable[[], AppRecord] | None:
         native = native_version(app, version)
         if native is None:
             raise HttpError(404, f"Version '{version}' of app '/{app.id}' does not exist")
         if native == app.current:
-            return Response(200, _change_body(app, changed=False))
+            return None
         self._locked(r, app)
-        changed = self._change(app.id, deployment.rolling_back(native))
-        return Response(200, _change_body(changed), headers=_deployment_header(changed))
+        return lambda: self._change(app.id, deployment.rolling_back(native))
 
     def _change(self, app_id: str, action: Callable[[AppRecord, float], AppRecord]) -> AppRecord:
         try:
@@ -393,11 +406,7 @@ class MarathonApi:
         data = r.json()
         ids = data.get("ids") if isinstance(data, dict) else None
         if not isinstance(ids, list) or not all(isinstance(t, str) for t in ids):
-            raise HttpError(
-                422,
-                "Object is not valid",
-                details=[{"path": "/ids", "errors": ["must be a list of task ids"]}],
-            )
+            raise invalid("/ids", "must be a list of task ids")
         unknown = [t for t in ids if t not in self.s.instances]
         if unknown:
             raise HttpError(404, f"Task '{unknown[0]}' does not exist (nothing was killed)")
@@ -550,11 +559,7 @@ class MarathonApi:
     def _deploy_group(self, r: Request, group_id: str) -> Response:
         data = r.json()
         if not isinstance(data, dict):
-            raise HttpError(
-                422,
-                "Object is not valid",
-                details=[{"path": "/", "errors": ["a group must be a JSON object"]}],
-            )
+            raise invalid("/", "a group must be a JSON object")
         root = str(data.get("id", "/" + group_id)).strip("/") or group_id
         definitions = list(_group_apps(root, data))
         specs: list[AppSpec] = []

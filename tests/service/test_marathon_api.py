@@ -232,6 +232,15 @@ def test_queue_embed_and_task_filters(url: str) -> None:
     assert by_id["/huge"]["tasks"] == [] and len(by_id["/huge"]["deployments"]) == 1
     assert "tasks" not in call(url, "GET", "/v2/apps")[1]["apps"][0]
     assert [a["id"] for a in call(url, "GET", "/v2/apps?id=/sma")[1]["apps"]] == ["/small"]
+    # PUT /v2/apps: several updates, all checked first (one refused: none made).
+    refused = [{"id": "/small", "labels": {"x": "y"}}, {"id": "/huge", "mem": -1}]
+    assert call(url, "PUT", "/v2/apps?force=true", refused)[0] == 422
+    assert call(url, "GET", "/v2/apps/small")[1]["app"]["labels"] == {}
+    both = [{"id": "/small", "labels": {"x": "y"}}, {"id": "/huge", "instances": 0}]
+    status, body = call(url, "PUT", "/v2/apps?force=true", both)
+    assert status == 200 and body["deploymentId"]
+    assert call(url, "GET", "/v2/apps/small")[1]["app"]["labels"] == {"x": "y"}
+    assert call(url, "GET", "/v2/apps/huge")[1]["app"]["instances"] == 0
     for app_id in ("huge", "small"):
         assert call(url, "DELETE", f"/v2/apps/{app_id}?force=true")[0] == 200
     wait_until("the apps to go", lambda: call(url, "GET", "/v2/apps")[1] == {"apps": []})
