@@ -422,7 +422,12 @@ class MarathonApi:
             for app_id in {i.app_id for i in targets}:
                 self._locked(r, self._app(app_id))
         for i in targets:
-            self.s.kill_instance(i.task_id, scale=scale)
+            try:
+                self.s.kill_instance(i.task_id, scale=scale)
+            except KeyError:
+                raise HttpError(404, f"Task '{i.task_id}' does not exist") from None
+            except deployment.DeploymentError as exc:
+                raise HttpError(409, str(exc)) from exc
         if scale:
             apps = [self.s.apps[a] for a in {i.app_id for i in targets} if a in self.s.apps]
             d = next((a.deployment for a in apps if a.deployment is not None), None)
