@@ -184,6 +184,8 @@ class LocalCluster:
     # Bundled frameworks to run beside the cluster ("batch", "service"): each is started as
     # `mesospy NAME serve --master ... --state WORK_DIR/NAME --port FREE_PORT`.
     frameworks: list[str] = field(default_factory=list)
+    # More flags of each bundled framework's `serve`, by name (kept across restarts).
+    framework_args: dict[str, list[str]] = field(default_factory=dict)
     # A cluster on one machine runs tasks as its user, even root (agents' --allow-root-tasks).
     allow_root_tasks: bool = True
     # How the cluster's own polling reaches a secured master (default: the environment).
@@ -254,6 +256,7 @@ class LocalCluster:
                 "--port",
                 str(port),
                 *metrics_flags,
+                *self.framework_args.get(name, []),
                 *(extra_args or []),
             ],
             self.work_dir / f"{name}.log",

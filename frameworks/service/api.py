@@ -8,7 +8,6 @@ state (nothing to roll back to, already paused, ...) FAILED_PRECONDITION.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 
 import grpc
 
@@ -138,7 +137,7 @@ class AppService(service_pb2_grpc.AppServiceServicer):
         raise AssertionError("unreachable")
 
     async def Scale(self, request: spb.ScaleRequest, context: Context) -> spb.DeployResponse:
-        action = partial(_scale, request.instances)
+        action = deployment.scaling(request.instances)
         return self._deployed(await self._change(context, request.app_id, action))
 
     async def Restart(self, request: spb.AppRequest, context: Context) -> spb.DeployResponse:
@@ -152,7 +151,7 @@ class AppService(service_pb2_grpc.AppServiceServicer):
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"app {app.id!r} has no earlier version to roll back to",
             )
-        action = partial(_rollback, version)
+        action = deployment.rolling_back(version)
         return self._deployed(await self._change(context, request.app_id, action))
 
     async def ListVersions(
@@ -225,14 +224,6 @@ class AppService(service_pb2_grpc.AppServiceServicer):
         return spb.DeleteResponse(
             app=self.app_pb(await self._change(context, request.app_id, deployment.delete))
         )
-
-
-def _scale(instances: int, app: AppRecord, now: float) -> AppRecord:
-    return deployment.scale(app, instances, now)
-
-
-def _rollback(version: str, app: AppRecord, now: float) -> AppRecord:
-    return deployment.rollback(app, version, now, f"rolled back to {version} by a user")
 
 
 def _previous(app: AppRecord) -> str:

@@ -115,6 +115,14 @@ def service() -> None:
     help="Keep a stopping instance out of rotation this long before killing it "
     "[default: 0 with --vips, 2 with --no-vips].",
 )
+@click.option(
+    "--marathon-api-port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="Also serve Marathon's v2 REST API (apps, deployments, tasks, groups, events) "
+    "on this port of --host (0: any free port), behind the same authentication "
+    "(HTTP Basic principal:secret) [default: not served].",
+)
 @metrics_port_option
 @api_security_options
 @log_level_option
@@ -126,6 +134,7 @@ def serve(
     vips: bool,
     vip_tasks: bool,
     drain_seconds: float | None,
+    marathon_api_port: int | None,
     metrics_port: int,
     security: ApiSecurity,
     log_level: str,
@@ -158,6 +167,7 @@ def serve(
                 security=security,
                 vip_tasks=vip_tasks,
                 metrics_port=metrics_port,
+                marathon_api_port=marathon_api_port,
             )
         )
     except MesospyError as exc:

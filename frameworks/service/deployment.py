@@ -7,6 +7,7 @@ stores the result. Nothing here does I/O or reads a clock.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 
 from frameworks.service.model import (
@@ -111,6 +112,16 @@ def scale(app: AppRecord, instances: int, now: float) -> AppRecord:
     return update(app, replace(app.spec, instances=instances), now, "scale")
 
 
+def scaling(instances: int) -> Callable[[AppRecord, float], AppRecord]:
+    """A user's scale to ``instances``, as a transition of (app, now)."""
+    return lambda app, now: scale(app, instances, now)
+
+
+def rolling_back(version: str) -> Callable[[AppRecord, float], AppRecord]:
+    """A user's rollback to ``version``, as a transition of (app, now)."""
+    return lambda app, now: rollback(app, version, now, f"rolled back to {version} by a user")
+
+
 def restart(app: AppRecord, now: float) -> AppRecord:
     """A rolling restart: same spec, new nonce, so every instance is replaced."""
     if app.deleting:
@@ -175,6 +186,13 @@ def cancel(app: AppRecord, now: float) -> AppRecord:
         raise DeploymentError(f"the deployment of {app.id!r} has no earlier version to go back to")
     app = app.with_(deployment=replace(d, status=CANCELLED))
     return rollback(app, d.from_version, now, f"cancelled; back to {d.from_version}")
+
+
+def abandon(app: AppRecord, now: float) -> AppRecord:
+    """Stop the running deployment where it is: no rollback; the app keeps its version
+    (Marathon's forced deployment delete)."""
+    _active(app)
+    return _finish(app, CANCELLED, now, "stopped by a user")
 
 
 def _active(app: AppRecord) -> Deployment:

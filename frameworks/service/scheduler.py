@@ -22,6 +22,15 @@ from typing import Any
 from frameworks.service import dependencies, deployment, placement
 from frameworks.service.constraints import Place
 from frameworks.service.controller import Plan, plan
+from frameworks.service.events import (
+    APP_REMOVED,
+    DEPLOYMENT_ENDED,
+    DEPLOYMENT_STARTED,
+    HEALTH_CHANGED,
+    STATUS_UPDATE,
+    Event,
+    EventHub,
+)
 from frameworks.service.metrics import ServiceCounts
 from frameworks.service.model import AppRecord, Instance, parse_task_id, task_id_for
 from frameworks.service.placement import Ask, Candidate
@@ -126,6 +135,7 @@ class ServiceScheduler(Scheduler):
         self._lookups: dict[str, asyncio.Future[None]] = {}
         self._wake = asyncio.Event()
         self.counts = ServiceCounts()  # for the metrics
+        self.events = EventHub()  # what changed, for the Marathon API's event stream
         # Writes go to the store in order on a thread of their own: ZooKeeper round trips
         # and fsyncs stay off the event loop.
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="service-store")
@@ -156,6 +166,25 @@ class ServiceScheduler(Scheduler):
     def change(self, app_id: str, action: Callable[[AppRecord, float], AppRecord]) -> AppRecord:
         """Apply a pure transition (scale, restart, rollback, pause, ...) and store it."""
         return self._save(action(self.app(app_id), self.clock()))
+
+    def kill_instance(self, task_id: str, scale: bool = False) -> Instance:
+        """Stop one instance (drained, then killed); without ``scale`` the app gets a new
+        one, with it the app's instance count goes down by one (a scale deployment)."""
+        i = self.instances.get(task_id)
+        if i is None or i.killing:
+            raise KeyError(f"no running instance {task_id!r}")
+        app = self.app(i.app_id)
+        now = self.clock()
+        if scale:
+            self._save(deployment.scale(app, max(0, app.spec.instances - 1), now))
+        self._update(i.with_(killing=True, kill_reason="killed by a user"))
+        self._stop(i, app.spec, now)
+        self._wake.set()
+        return i
+
+    def _stop(self, i: Instance, spec: AppSpec, now: float) -> None:
+        drain = max(self.min_drain, min(MAX_DRAIN_SECONDS, spec.kill_grace_period + 5))
+        self.stopping[i.task_id] = Stopping(i.task_id, now + drain, now + self.min_drain)
 
     def app(self, app_id: str) -> AppRecord:
         app = self.apps.get(app_id.strip("/"))
@@ -202,11 +231,23 @@ class ServiceScheduler(Scheduler):
                 )
 
     def _save(self, app: AppRecord) -> AppRecord:
+        self._publish_deployments(self.apps.get(app.id), app)
         self.counts.saved(self.apps.get(app.id), app)
         self.apps[app.id] = app
         self._persist(self.store.save_app, app)
         self._wake.set()
         return app
+
+    def _publish_deployments(self, before: AppRecord | None, after: AppRecord) -> None:
+        now = self.clock()
+        earlier = before.history if before is not None else ()
+        for d in after.history:
+            if d not in earlier:
+                self.events.publish(Event(DEPLOYMENT_ENDED, after.id, now, after, d))
+        new = after.deployment
+        was = before.deployment if before is not None else None
+        if new is not None and (was is None or was.id != new.id):
+            self.events.publish(Event(DEPLOYMENT_STARTED, after.id, now, after, new))
 
     # ------------------------------------------------------------------ the loop
 
@@ -288,6 +329,7 @@ class ServiceScheduler(Scheduler):
             self.notes.pop(app.id, None)
             self.last_failure.pop(app.id, None)
             log.info("app %s deleted", app.id)
+            self.events.publish(Event(APP_REMOVED, app.id, now, app))
             return
         if app != self.apps[app.id]:
             self._log_deployment(self.apps[app.id], app)
@@ -316,8 +358,7 @@ class ServiceScheduler(Scheduler):
             self._update(i.with_(killing=True, kill_reason=kill.reason))
             if kill.failure:
                 self._save(deployment.instance_failed(self.apps[app.id], i.version, now))
-            drain = max(self.min_drain, min(MAX_DRAIN_SECONDS, app.spec.kill_grace_period + 5))
-            self.stopping[i.task_id] = Stopping(i.task_id, now + drain, now + self.min_drain)
+            self._stop(i, app.spec, now)
         self.pending[app.id] = p.launch
 
     def _log_deployment(self, before: AppRecord, after: AppRecord) -> None:
@@ -534,10 +575,24 @@ class ServiceScheduler(Scheduler):
         i = self.instances.get(status.task_id) or self._adopt(driver, status, now)
         if i is None:
             return
+        self.events.publish(
+            Event(
+                STATUS_UPDATE,
+                i.app_id,
+                now,
+                instance=i,
+                state=state_name(status.state),
+                message=status.message,
+            )
+        )
         if is_terminal(status.state) or status.state == pb.TASK_UNKNOWN:
             self._ended(i, status, now)
         else:
             self._update(_observe(i, status, now))
+            if status.HasField("healthy") and status.healthy != i.healthy:
+                self.events.publish(
+                    Event(HEALTH_CHANGED, i.app_id, now, instance=i, healthy=status.healthy)
+                )
             if status.HasField("healthy") and status.healthy and i.app_id in self.apps:
                 self._save(deployment.instance_healthy(self.apps[i.app_id]))
         self._wake.set()

@@ -13,10 +13,13 @@ import contextlib
 import getpass
 import logging
 import shlex
+import ssl
 import sys
 
 from frameworks.service import FRAMEWORK_NAME
 from frameworks.service.api import AppService
+from frameworks.service.marathon_api import MarathonApi
+from frameworks.service.marathon_http import HttpServer, start_http_server
 from frameworks.service.metrics import service_registry
 from frameworks.service.scheduler import ServiceScheduler
 from frameworks.service.store import Store
@@ -24,7 +27,8 @@ from frameworks.service.v1 import service_pb2, service_pb2_grpc
 from frameworks.service.vip import VipManager
 from mesospy.metrics_http import serve_registry
 from mesospy.scheduler import SchedulerDriver
-from mesospy.security.serving import ApiSecurity, add_port, api_server
+from mesospy.security.serving import ApiSecurity, ApiSecurityError, add_port, api_server
+from mesospy.security.tls import TLSConfig
 from mesospy.standard_services import add_standard_services
 from mesospy.v1 import common_pb2 as pb
 
@@ -46,12 +50,15 @@ async def serve(
     security: ApiSecurity | None = None,
     vip_tasks: bool = False,
     metrics_port: int = 0,
+    marathon_api_port: int | None = None,
 ) -> None:
     """Run until cancelled (VIP proxies in this process unless ``vips_here`` is False;
     with ``vip_tasks``, as a task on every agent host instead: see ``vip_proxy_command``).
 
     ``security``: TLS and authentication of the API (default: plain and open).
-    ``metrics_port``: serve Prometheus metrics on ``host`` there (0: not at all)."""
+    ``metrics_port``: serve Prometheus metrics on ``host`` there (0: not at all).
+    ``marathon_api_port``: serve Marathon's v2 REST API on ``host`` there (0: a free port;
+    None: not at all), behind the same authentication as the gRPC API."""
     security = security or ApiSecurity()
     # No SO_REUSEPORT (gRPC's default): a second server on a taken port must fail, not
     # silently take half of its connections.
@@ -84,6 +91,7 @@ async def serve(
         endpoint=f"{host}:{bound}",
     )
     log.info("service framework API on %s:%d (state in %s)", host, bound, state)
+    marathon = await _marathon_api(scheduler, security, host, marathon_api_port)
     driver = SchedulerDriver(scheduler, info, master)
     scheduler.driver = driver
     background = [
@@ -101,6 +109,8 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await job
         await vips.close()
+        if marathon is not None:
+            await marathon.close()
         await health.shutdown()
         await server.stop(1.0)
         if metrics is not None:
@@ -108,6 +118,37 @@ async def serve(
             metrics.server_close()
         await asyncio.to_thread(scheduler.close)
         await asyncio.to_thread(store.close)
+
+
+async def _marathon_api(
+    scheduler: ServiceScheduler, security: ApiSecurity, host: str, port: int | None
+) -> HttpServer | None:
+    if port is None:
+        return None
+    authenticator = security.authenticator("the service framework's Marathon API")
+    tls = _ssl_context(security.tls) if security.tls is not None else None
+    address: list[str] = []
+    api = MarathonApi(scheduler, authenticator, lambda: address[0])
+    server = await start_http_server(api.handle, host, port, tls)
+    address.append(f"{host}:{server.port}")
+    scheme = "https" if tls is not None else "http"
+    log.info("Marathon API on %s://%s:%d", scheme, host, server.port)
+    return server
+
+
+def _ssl_context(config: TLSConfig) -> ssl.SSLContext | None:
+    """The Marathon API's TLS from the gRPC API's certificate (None: no certificate)."""
+    if config.cert is None or config.key is None:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(config.cert, config.key)
+        if config.require_client_cert and config.ca is not None:
+            context.load_verify_locations(config.ca)
+            context.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as exc:
+        raise ApiSecurityError(f"cannot serve the Marathon API with TLS: {exc}") from exc
+    return context
 
 
 def vip_proxy_command(master: str) -> str:

@@ -17,7 +17,7 @@ import click
 import psutil
 
 from mesospy.cli.common import fail, port_option
-from mesospy.cluster import ClusterError, LocalCluster, environment_with_master
+from mesospy.cluster import ClusterError, LocalCluster, environment_with_master, free_port
 from mesospy.scheduler.backoff import Backoff
 
 
@@ -123,6 +123,13 @@ def _restart_dead_frameworks(cluster: LocalCluster, restarts: FrameworkRestarts)
 @click.option(
     "--once", is_flag=True, help="Stop the cluster when COMMAND ends, and exit with its exit code."
 )
+@click.option(
+    "--marathon-api-port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port of the service framework's Marathon v2 REST API (0: any free one).",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def local(
     agents: int,
@@ -130,6 +137,7 @@ def local(
     work_dir: Path | None,
     agent_resources: str | None,
     once: bool,
+    marathon_api_port: int,
     command: tuple[str, ...],
 ) -> None:
     """Run a master and agents on this machine (no ZooKeeper needed).
@@ -141,6 +149,12 @@ def local(
     """
     if not _port_free(port):
         fail(f"port {port} is in use on 127.0.0.1; choose another with --port")
+    if marathon_api_port and not _port_free(marathon_api_port):
+        fail(
+            f"port {marathon_api_port} is in use on 127.0.0.1; choose another with "
+            "--marathon-api-port"
+        )
+    marathon_port = marathon_api_port or free_port()
     cluster = LocalCluster(
         agents=agents,
         work_dir=work_dir,
@@ -150,6 +164,8 @@ def local(
         webui=True,
         # The bundled frameworks: `mesospy job ...` and `mesospy app ...` work at once.
         frameworks=["batch", "service"],
+        # Marathon's REST API on the service framework, for Marathon's clients and tools.
+        framework_args={"service": ["--marathon-api-port", str(marathon_port)]},
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -174,6 +190,7 @@ def local(
                 f"mesospy local: {name} framework (API on port {daemon.port}, "
                 f"metrics at {daemon.metrics_url})"
             )
+        click.echo(f"mesospy local: Marathon API at http://127.0.0.1:{marathon_port}")
         click.echo(f"mesospy local: logs and state in {cluster.work_dir}")
         if command:
             env = environment_with_master(cluster.master_address)

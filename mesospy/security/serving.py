@@ -34,17 +34,24 @@ class ApiSecurity:
     credentials: Path | None = None
     authenticate: bool = False
 
-    def interceptors(self, server_name: str) -> list[Any]:
-        """The guard in front of the API (none when nobody can carry an identity)."""
+    def authenticator(self, server_name: str) -> Authenticator | None:
+        """Who may call the API (None when nobody can carry an identity): the same for
+        every transport the framework serves it on."""
         if not (self.credentials or self.authenticate):
-            return []
+            return None
         try:
             store = load_credentials(self.credentials) if self.credentials else None
             trust = self.tls is not None and self.tls.require_client_cert
             required = [OPERATORS] if self.authenticate else []
-            authenticator = Authenticator.create(store, required, trust, server_name)
+            return Authenticator.create(store, required, trust, server_name)
         except (CredentialsError, ValueError) as exc:
             raise ApiSecurityError(str(exc)) from exc
+
+    def interceptors(self, server_name: str) -> list[Any]:
+        """The guard in front of the API (none when nobody can carry an identity)."""
+        authenticator = self.authenticator(server_name)
+        if authenticator is None:
+            return []
         # The services bound their own requests (spec sizes...), so no message limits.
         return [GuardInterceptor(Guard(authenticator, limits=None))]
 

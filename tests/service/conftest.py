@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mesospy.cluster import LocalCluster
+from mesospy.cluster import LocalCluster, free_port
 from mesospy.testing.clusters import running_cluster
 
 from .support import HOSTS
@@ -34,5 +34,26 @@ def racked_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCl
         agents=0,
         master_flags=["--allocation-interval", "0.2"],
         frameworks=["service"],
+    ) as c:
+        yield c
+
+
+def _with_marathon_api(cluster: LocalCluster) -> None:
+    for index in range(2):
+        first = 32500 + 100 * index
+        cluster.add_agent(f"cpus:2;mem:1024;ports:[{first}-{first + 99}]")
+    port = free_port()
+    cluster.add_framework("service", extra_args=["--marathon-api-port", str(port)])
+    cluster.marathon_url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def marathon_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """Two agents and the service framework with its Marathon API (``marathon_url``)."""
+    with running_cluster(
+        lambda: tmp_path_factory.mktemp("marathon-api"),
+        prepare=_with_marathon_api,
+        agents=0,
+        master_flags=["--allocation-interval", "0.2"],
     ) as c:
         yield c
