@@ -102,6 +102,11 @@ class TestImage:
             self.manifest = _manifest(self.config, self.layers, self.media_type)
 
     @property
+    def config_digest(self) -> str:
+        """The config's digest: the image's identity on the agent."""
+        return digest_of(self.config)
+
+    @property
     def digest(self) -> str:
         """The manifest's digest (what ``name@sha256:...`` refers to)."""
         return digest_of(self.manifest)
