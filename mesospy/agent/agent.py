@@ -27,6 +27,7 @@ import grpc
 from mesospy import __version__ as _version
 from mesospy.agent.checkpoint import Checkpoint
 from mesospy.agent.config import AgentConfig
+from mesospy.agent.containers.containerizer import ATTRIBUTE, Containerizer
 from mesospy.agent.fetcher import Fetcher
 from mesospy.agent.gc import SandboxCollector
 from mesospy.agent.isolation import Isolator, choose_isolator, isolation_scope
@@ -106,6 +107,13 @@ class Agent:
         self.fetcher = await asyncio.to_thread(
             Fetcher, cfg.fetcher_cache_path, cfg.fetcher_cache_size, cfg.fetcher_max_size
         )
+        self.containerizer = await asyncio.to_thread(
+            Containerizer,
+            work,
+            enabled=cfg.container_images,
+            mirror=cfg.image_registry_mirror,
+            max_size=cfg.fetcher_max_size,
+        )
         self.updates = StatusUpdateManager(
             UpdateStreams(cfg.status_update_retry_min, cfg.status_update_retry_max),
             on_finished=lambda key: self.tasks.forget(key),
@@ -127,6 +135,7 @@ class Agent:
                 os.environ, cfg.task_env_passthrough, cfg.executor_environment_variables
             ),
             fetcher=self.fetcher,
+            containerizer=self.containerizer,
         )
         self.tasks.recover(state)
         self.checkpoint.flush()
@@ -228,7 +237,10 @@ class Agent:
             hostname=self.config.advertised_host,
             port=self.port,
             resources=self._resources,
-            attributes=self.config.attributes,
+            attributes={
+                ATTRIBUTE: "true" if self.containerizer.supported else "false",
+                **self.config.attributes,
+            },
             version=_version,
         )
 

@@ -122,6 +122,10 @@ class AgentConfig:
     fetcher_cache_dir: str | None = None
     fetcher_cache_size: int = 2 << 30
     fetcher_max_size: int = 4 << 30
+    # Container images (mesospy.agent.containers): off only when asked; the registry that
+    # stands for the default one (Docker Hub) for names that name no registry.
+    container_images: bool = True
+    image_registry_mirror: str | None = None
 
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATION_MODES:
@@ -144,6 +148,13 @@ class AgentConfig:
             raise ValueError("gc_delay must be >= 0 and disk_watch_interval > 0")
         if self.fetcher_cache_size < 0 or self.fetcher_max_size <= 0:
             raise ValueError("fetcher cache size must be >= 0 and fetcher max size > 0")
+        if self.image_registry_mirror and not self.image_registry_mirror.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError(
+                f"image registry mirror {self.image_registry_mirror!r} must be an http:// or "
+                "https:// URL, e.g. http://registry.local:5000"
+            )
         if not 0 <= self.gc_disk_headroom <= 1:
             raise ValueError("gc_disk_headroom must be between 0 and 1")
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mesospy.agent.checkpoint import Checkpoint, RecoveredState
+from mesospy.agent.containers import containerizer as images
+from mesospy.agent.containers.launch import validate_container
 from mesospy.agent.exit_status import ExitLog
 from mesospy.agent.fetcher import Cancellation, FetchCancelled, Fetcher, FetchError
 from mesospy.agent.health import HealthChecker, validate_health_check
@@ -31,6 +33,7 @@ from mesospy.agent.launcher import STDOUT, LaunchSpec, TaskLauncher, describe_ex
 from mesospy.agent.sandbox import SandboxPathError, check_id, sandbox_dir
 from mesospy.agent.status_updates import StatusUpdateManager, TaskKey
 from mesospy.agent.task_env import base_environment, user_environment
+from mesospy.container_info import image_name
 from mesospy.security.task_user import delegate_cgroups, root_problem, switch_to, task_user
 from mesospy.task_states import is_terminal
 from mesospy.uris import uris_problem
@@ -70,8 +73,10 @@ class Task:
     env: dict[str, str] = field(default_factory=dict)
     # Between RunTasks and the spawn's hand-back: a kill then cancels or ends it at once.
     launching: bool = False
-    # While its artifacts are fetched: a kill stops the fetch through this.
+    # While its artifacts are fetched (or its image pulled): a kill stops that through this.
     fetching: Cancellation | None = None
+    # The container image it runs in, or None for a task on the host.
+    image: str | None = None
 
     @property
     def state(self) -> int:
@@ -114,7 +119,11 @@ def _ports(info: common_pb2.TaskInfo) -> list[int]:
 def validate_task(info: common_pb2.TaskInfo) -> str | None:
     """Why this task cannot be launched as described, or None."""
     command = info.command
-    if bool(command.shell) == bool(command.argv):
+    if info.HasField("container") and (problem := validate_container(info)):
+        return problem
+    # In an image, the image's Entrypoint/Cmd may stand for the command.
+    neither = not command.shell and not command.argv
+    if (command.shell and command.argv) or (neither and image_name(info) is None):
         return f"task {info.task_id!r} needs exactly one of command.shell and command.argv"
     for r in info.resources:
         if r.type == common_pb2.Resource.SCALAR and r.scalar < 0:
@@ -152,6 +161,7 @@ class TaskManager:
         allow_root_tasks: bool = True,
         environment: Mapping[str, str] | None = None,
         fetcher: Fetcher | None = None,
+        containerizer: images.Containerizer | None = None,
     ) -> None:
         self._work_dir = work_dir
         self._exits = ExitLog(work_dir)
@@ -164,6 +174,7 @@ class TaskManager:
         self._agent_id = agent_id
         self._kill_grace = kill_grace_period
         self._fetcher = fetcher
+        self._containerizer = containerizer
         self._loop = asyncio.get_running_loop()
         self.frameworks: dict[str, common_pb2.FrameworkInfo] = {}
         # An agent running as root runs tasks as root only with this (--allow-root-tasks).
@@ -302,6 +313,9 @@ class TaskManager:
         task.env = self._task_env(task)
         task.launching = True
         command = info.command
+        task.image = image_name(info)
+        if task.image is not None:
+            return self._admit_image(task)
         user = self._user_of(task)
         if problem := root_problem(user, self._launcher.running_as_root, self.allow_root_tasks):
             self._emit(task, common_pb2.TASK_ERROR, Reason.REASON_TASK_INVALID, problem)
@@ -318,6 +332,22 @@ class TaskManager:
                 return None
             task.fetching = Cancellation()
         return _Launch(task, LaunchSpec(argv, task.env, sandbox, switch_to(user)))
+
+    def _admit_image(self, task: Task) -> _Launch | None:
+        """An image task: pulled and started in the fetcher's threads (a pull may be slow)."""
+        containerizer = self._containerizer
+        problem = "no containerizer" if containerizer is None else containerizer.problem
+        if problem is not None or self._fetcher is None:
+            self._emit(
+                task,
+                common_pb2.TASK_FAILED,
+                Reason.REASON_CONTAINER_LAUNCH_FAILED,
+                f"cannot run task {task.info.task_id!r} in image {task.image!r}: "
+                f"{problem or 'this agent has no fetcher'}",
+            )
+            return None
+        task.fetching = Cancellation()
+        return _Launch(task, LaunchSpec([], task.env, task.sandbox, None))
 
     def _user_of(self, task: Task) -> str | None:
         framework = self.frameworks.get(task.framework_id)
@@ -339,7 +369,10 @@ class TaskManager:
                 files = self._launcher.prepare(spec)
                 if task.fetching is not None and task.kill_reason is None:
                     try:
-                        self._fetch(task, spec, files[1])
+                        if task.info.command.uris:
+                            self._fetch(task, spec, files[1])
+                        if task.image is not None:
+                            self._prepare_image(task, spec)
                     except BaseException:
                         self._launcher.discard(files)
                         raise
@@ -359,6 +392,7 @@ class TaskManager:
                 subprocess.SubprocessError,
                 FetchError,
                 FetchCancelled,
+                *images.ERRORS,
             ) as exc:
                 launch.error = exc
             done.append(launch)
@@ -381,6 +415,20 @@ class TaskManager:
         self._fetcher.fetch_all(
             list(task.info.command.uris), task.sandbox, stderr, task.fetching, owner
         )
+
+    def _prepare_image(self, task: Task, spec: LaunchSpec) -> None:
+        """Worker thread: the task's image pulled and its root made; its command line."""
+        assert self._containerizer is not None and task.fetching is not None
+        prepared = self._containerizer.prepare(
+            task.info,
+            task.container.id,
+            task.sandbox,
+            {k: v for k, v in task.env.items() if k.startswith(("MESOS_", "PORT")) or k == "HOST"},
+            task.fetching,
+            allow_root=self.allow_root_tasks or not self._launcher.running_as_root,
+        )
+        os.chown(task.sandbox, prepared.uid, -1)
+        spec.argv, spec.env = prepared.argv, prepared.env
 
     def _hand_back(self, done: list[_Launch]) -> bool:
         try:
@@ -406,6 +454,7 @@ class TaskManager:
         pid = _pid_of(launch.started)
         if pid is None:
             self._isolator.cleanup(task.container)
+            self._cleanup_root(task)
             if task.kill_reason is not None:
                 self._emit(
                     task,
@@ -440,6 +489,10 @@ class TaskManager:
         self._start_timers(task)
 
     def _launch_failed(self, task: Task, spec: LaunchSpec, exc: BaseException | None) -> None:
+        if isinstance(exc, images.ERRORS):
+            reason = Reason.REASON_CONTAINER_LAUNCH_FAILED
+            self._emit(task, common_pb2.TASK_FAILED, reason, str(exc))
+            return
         if isinstance(exc, FetchError | FetchCancelled):
             # Cancelled without a kill: the agent is stopping.
             message = (
@@ -539,7 +592,15 @@ class TaskManager:
         self._exits.rotate_if_large()
         limitation = self._isolator.limitation(task.container) if returncode != 0 else None
         self._isolator.cleanup(task.container)
+        self._cleanup_root(task)
         self._report_end(task, returncode, limitation)
+
+    def _cleanup_root(self, task: Task) -> None:
+        """An image task's root unmounted and removed (in a worker thread)."""
+        if task.image is not None and self._containerizer is not None:
+            job = self._loop.run_in_executor(None, self._containerizer.cleanup, task.container.id)
+            self._preparing.add(job)
+            job.add_done_callback(self._preparing.discard)
 
     def _report_end(self, task: Task, returncode: int | None, limitation: str | None) -> None:
         """The terminal update of a task that ended, by why it ended."""
@@ -710,6 +771,7 @@ class TaskManager:
                 pid=rec.pid,
                 adopted=True,
                 kill_reason=rec.kill_reason,
+                image=image_name(rec.info),
             )
             self.tasks[key] = task
             for status in rec.unacked:
@@ -740,6 +802,7 @@ class TaskManager:
     def _report_recorded_exit(self, task: Task) -> None:
         """A task that ended while the agent was down: report what its shell recorded
         (and a kill the agent had begun as a kill)."""
+        self._cleanup_root(task)
         self._report_end(task, self._exits.exit_code(task.sandbox, task.pid), None)
 
     # ------------------------------------------------------------------ reporting
@@ -767,6 +830,8 @@ class TaskManager:
                 proto.kill_policy.CopyFrom(info.kill_policy)
             if info.HasField("max_completion_time_seconds"):
                 proto.max_completion_time_seconds = info.max_completion_time_seconds
+            if info.HasField("container"):
+                proto.container.CopyFrom(info.container)
             out.append(proto)
         return out
 

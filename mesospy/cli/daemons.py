@@ -354,6 +354,18 @@ def master(
     show_default=True,
     help="The most one URI may bring, downloaded or unpacked (stops archive bombs).",
 )
+@click.option(
+    "--container-images/--no-container-images",
+    default=True,
+    show_default=True,
+    help="Run tasks that name a container image (needs root: mount and PID namespaces).",
+)
+@click.option(
+    "--image-registry-mirror",
+    default=None,
+    help="Registry URL used for image names that name no registry (instead of Docker "
+    "Hub), e.g. http://registry.local:5000.",
+)
 @tls_options
 @click.option(
     "--principal",
@@ -390,6 +402,8 @@ def agent(
     fetcher_cache_dir: str | None,
     fetcher_cache_size: str,
     fetcher_max_size: str,
+    container_images: bool,
+    image_registry_mirror: str | None,
     tls_cert: str | None,
     tls_key: str | None,
     tls_ca: str | None,
@@ -433,31 +447,36 @@ def agent(
             raise click.BadParameter(str(exc), param_hint=flag) from exc
     tls = tls_config(tls_cert, tls_key, tls_ca, tls_require_client_cert)
     setup_logging(log_level)
-    config = AgentConfig(
-        master=master,
-        ip=ip,
-        hostname=hostname,
-        port=port,
-        work_dir=work_dir,
-        resources=resources,
-        attributes=attrs,
-        isolation=isolation,
-        kill_tasks_on_exit=kill_tasks_on_exit,
-        metrics_port=metrics_port,
-        tls=tls,
-        credential=credential,
-        allow_root_tasks=allow_root_tasks,
-        task_env_passthrough=tuple(
-            name for names in task_env_passthrough for name in names.split(",") if name.strip()
-        ),
-        executor_environment_variables=fixed_env,
-        gc_delay=gc_delay,
-        gc_disk_headroom=gc_disk_headroom,
-        disk_watch_interval=disk_watch_interval,
-        fetcher_cache_dir=fetcher_cache_dir,
-        fetcher_cache_size=sizes["--fetcher-cache-size"],
-        fetcher_max_size=sizes["--fetcher-max-size"],
-    )
+    try:
+        config = AgentConfig(
+            master=master,
+            ip=ip,
+            hostname=hostname,
+            port=port,
+            work_dir=work_dir,
+            resources=resources,
+            attributes=attrs,
+            isolation=isolation,
+            kill_tasks_on_exit=kill_tasks_on_exit,
+            metrics_port=metrics_port,
+            tls=tls,
+            credential=credential,
+            allow_root_tasks=allow_root_tasks,
+            task_env_passthrough=tuple(
+                name for names in task_env_passthrough for name in names.split(",") if name.strip()
+            ),
+            executor_environment_variables=fixed_env,
+            gc_delay=gc_delay,
+            gc_disk_headroom=gc_disk_headroom,
+            disk_watch_interval=disk_watch_interval,
+            fetcher_cache_dir=fetcher_cache_dir,
+            fetcher_cache_size=sizes["--fetcher-cache-size"],
+            fetcher_max_size=sizes["--fetcher-max-size"],
+            container_images=container_images,
+            image_registry_mirror=image_registry_mirror,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
     try:
         run_until_signalled(run_agent(config))
     except (OSError, RuntimeError, ValueError) as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from mesospy.container_info import container_problem
 from mesospy.resources import ResourceError, Resources
 from mesospy.uris import uris_problem
 from mesospy.v1 import common_pb2 as pb
@@ -86,8 +87,12 @@ def kill_policy_problem(policy: pb.KillPolicy) -> str | None:
     return None
 
 
-def command_problem(command: pb.CommandInfo, where: str) -> str | None:
-    if bool(command.shell) == bool(command.argv):
+def command_problem(command: pb.CommandInfo, where: str, image: bool = False) -> str | None:
+    """``image``: the task runs in a container image, whose Entrypoint/Cmd may stand for
+    the command (then neither 'shell' nor 'argv' is needed)."""
+    if command.shell and command.argv:
+        return f"{where} must have exactly one of 'shell' and 'argv'"
+    if not command.shell and not command.argv and not image:
         return f"{where} must have exactly one of 'shell' and 'argv'"
     if command.argv and not command.argv[0]:
         return f"{where}.argv[0] must name the program to run"
@@ -133,8 +138,11 @@ def task_problem(task: pb.TaskInfo, agent_id: str) -> tuple[str | None, Resource
         return f"{label} has invalid resources: {exc}", None
     if resources.is_empty():
         return f"{label} asks for no resources; give at least cpus or mem", None
-    if p := command_problem(task.command, f"{label} command"):
+    image = task.container.mesos.HasField("image")
+    if p := command_problem(task.command, f"{label} command", image):
         return p, None
+    if task.HasField("container") and (p := container_problem(task.container)):
+        return f"{label}: {p}", None
     if task.HasField("health_check") and (p := health_check_problem(task.health_check)):
         return f"{label}: {p}", None
     if p := kill_policy_problem(task.kill_policy):

@@ -1,0 +1,137 @@
+"""The agent's side of image tasks: can this agent run them, and getting one ready.
+
+``Containerizer.problem`` says why this agent cannot run image tasks (not root, no
+``unshare``, namespaces refused, or turned off with ``--no-container-images``); such tasks
+then fail at launch with that reason. ``prepare`` (a worker thread) pulls the image, makes
+the task's root and returns the command line and environment that start it;
+``cleanup`` undoes the root when the task has ended.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mesospy.agent.containers.launch import (
+    LaunchError,
+    command_of,
+    environment_of,
+    namespaced,
+    user_of,
+    working_dir,
+)
+from mesospy.agent.containers.rootfs import RootfsError, RootfsProvisioner, _real_dir
+from mesospy.agent.containers.store import ImageError, ImageStore
+from mesospy.agent.fetcher import Cancellation
+from mesospy.v1 import common_pb2
+
+log = logging.getLogger(__name__)
+
+UNSHARE = shutil.which("unshare", path="/usr/bin:/bin:/usr/sbin:/sbin")
+ATTRIBUTE = "mesospy.images"
+# What a failed image launch raises (the task fails with the error's text).
+ERRORS = (ImageError, RootfsError, LaunchError)
+
+
+@dataclass
+class Prepared:
+    argv: list[str]
+    env: dict[str, str]
+    uid: int
+
+
+def support_problem(enabled: bool) -> str | None:
+    """Why image tasks cannot run on this agent, or None when they can."""
+    if not enabled:
+        return "this agent runs no image tasks (started with --no-container-images)"
+    if os.geteuid() != 0:
+        return "the agent does not run as root, so it cannot create mount and PID namespaces"
+    if UNSHARE is None:
+        return "util-linux unshare is not installed on the agent"
+    try:
+        probe = subprocess.run(
+            [UNSHARE, "--mount", "--pid", "--fork", "--", "/bin/true"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"cannot create namespaces: {exc}"
+    if probe.returncode != 0:
+        return f"cannot create namespaces: {probe.stderr.decode(errors='replace').strip()[:200]}"
+    return None
+
+
+class Containerizer:
+    def __init__(
+        self,
+        work_dir: Path,
+        *,
+        enabled: bool = True,
+        mirror: str | None = None,
+        max_size: int = 8 << 30,
+    ) -> None:
+        self.problem = support_problem(enabled)
+        self.store: ImageStore | None = None
+        self.rootfs: RootfsProvisioner | None = None
+        if self.problem is None:
+            try:
+                self.store = ImageStore(work_dir / "images", mirror=mirror, max_size=max_size)
+                self.rootfs = RootfsProvisioner(work_dir / "containers")
+            except OSError as exc:
+                self.problem = f"cannot set up the image store: {exc}"
+        if self.problem is not None:
+            log.info("image tasks are not supported here: %s", self.problem)
+        else:
+            assert self.rootfs is not None
+            backend = "overlayfs" if self.rootfs.overlay else "copies"
+            log.info("image tasks supported (task roots as %s)", backend)
+
+    @property
+    def supported(self) -> bool:
+        return self.problem is None
+
+    def prepare(
+        self,
+        info: common_pb2.TaskInfo,
+        container_id: str,
+        sandbox: Path,
+        agent_vars: Mapping[str, str],
+        cancel: Cancellation,
+        *,
+        allow_root: bool,
+    ) -> Prepared:
+        """Pull, make the root, and say how to start the task. Raises one of ERRORS, or
+        FetchCancelled when the task is killed meanwhile."""
+        assert self.store is not None and self.rootfs is not None and UNSHARE is not None
+        spec = info.container.mesos.image
+        name = spec.docker.name.strip()
+        cached = spec.cached if spec.HasField("cached") else True
+        image = self.store.get(name, cancel, cached=cached)
+        program = command_of(image.config, info.command, name)
+        user = user_of(image.rootfs, info.command.user or str(image.config.get("User") or ""), name)
+        if user.uid == 0 and not allow_root:
+            raise LaunchError(
+                f"the task would run as root in image {name!r}; this agent runs tasks as root "
+                "only when started with --allow-root-tasks (give command.user, or an image "
+                "with a User)"
+            )
+        task_vars = dict(info.command.environment)
+        env = environment_of(image.config, task_vars, agent_vars, user)
+        root = self.rootfs.prepare(container_id, image.rootfs, sandbox)
+        workdir = working_dir(image.config)
+        try:
+            _real_dir(root, workdir) if workdir != "/" else None
+        except (RootfsError, OSError) as exc:
+            self.rootfs.cleanup(container_id)
+            raise RootfsError(f"the image's WorkingDir {workdir!r}: {exc}") from exc
+        return Prepared(namespaced(UNSHARE, root, workdir, user, program), env, user.uid)
+
+    def cleanup(self, container_id: str) -> None:
+        if self.rootfs is not None:
+            self.rootfs.cleanup(container_id)

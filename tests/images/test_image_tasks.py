@@ -1,0 +1,193 @@
+"""Tasks from container images end to end: a real master and agent, a real registry, and
+the task in its own mount and PID namespaces with the image as its root."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Images
+
+from mesospy.cluster import free_port
+from mesospy.scheduler import is_terminal, task
+from mesospy.testing import FrameworkHarness, LocalCluster
+from mesospy.testing.registry import RegistryProxy, busybox_image
+from mesospy.v1 import common_pb2 as pb
+
+R = pb.TaskStatus
+FAST = ["--allocation-interval", "0.2"]
+
+
+@pytest.fixture(scope="module")
+def image_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    with LocalCluster(
+        agents=1,
+        work_dir=tmp_path_factory.mktemp("images"),
+        agent_resources="cpus:8;mem:4096;disk:4096",
+        master_flags=FAST,
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+def fw(image_cluster: LocalCluster) -> Iterator[FrameworkHarness]:
+    with FrameworkHarness(image_cluster.master_address, name="images") as harness:
+        yield harness
+
+
+def _final(fw: FrameworkHarness, task_id: str, timeout: float = 60.0) -> pb.TaskStatus:
+    fw.wait(lambda: is_terminal(fw.latest_states().get(task_id, 0)), timeout, f"{task_id} to end")
+    return [s for s in fw.tasks.statuses if s.task_id == task_id][-1]
+
+
+def _output(cluster: LocalCluster, task_id: str, name: str = "stdout") -> str:
+    assert cluster.work_dir is not None
+    (path,) = cluster.work_dir.glob(f"agent-*/frameworks/*/tasks/{task_id}/{name}")
+    return path.read_text()
+
+
+def _finished(cluster: LocalCluster, fw: FrameworkHarness, task_id: str) -> str:
+    status = _final(fw, task_id)
+    stderr = _output(cluster, task_id, "stderr")
+    assert status.state == pb.TASK_FINISHED, (status.message, stderr)
+    return _output(cluster, task_id)
+
+
+def test_a_task_sees_its_image_as_root_and_only_its_own_processes(
+    images: Images, image_cluster: LocalCluster, fw: FrameworkHarness
+) -> None:
+    script = (
+        "cat /etc/os-release; echo pid=$$; ps -o pid,comm > /tmp/ps; cat /tmp/ps; "
+        "echo sandbox=$MESOS_SANDBOX; echo var=$IMAGE_VAR; echo > $MESOS_SANDBOX/written; "
+        "test -e /usr/bin/python3 && echo HOST-FILES-VISIBLE; pwd; id -u; cat hello.txt"
+    )
+    fw.submit([task("look", script, "cpus:0.1;mem:32", image=images.name())])
+    out = _finished(image_cluster, fw, "look")
+    assert "ID=mesospy-test" in out and "Debian" not in out
+    assert "pid=1\n" in out
+    # ps sees two processes: the task's shell (pid 1) and ps itself.
+    listed = out.split("PID", 1)[1].split("sandbox=")[0].split("\n")[1:-1]
+    assert [line.split()[1] for line in listed] == ["sh", "ps"], listed
+    assert listed[0].split()[0] == "1"
+    assert "sandbox=/mnt/mesos/sandbox" in out and "var=from-image" in out
+    assert "HOST-FILES-VISIBLE" not in out
+    assert "/srv/app\n0\nhello from the image\n" in out  # WorkingDir; root by default
+    assert image_cluster.work_dir is not None
+    assert list(image_cluster.work_dir.glob("agent-*/frameworks/*/tasks/look/written"))
+    # Ended: its root is unmounted and gone.
+    fw.wait(
+        lambda: not any(image_cluster.work_dir.glob("agent-0/containers/[0-9a-f]*/root")),  # type: ignore[union-attr]
+        10,
+        "the task's root to be removed",
+    )
+
+
+def test_the_images_entrypoint_cmd_workdir_env_and_user_are_honoured(
+    images: Images, image_cluster: LocalCluster, fw: FrameworkHarness
+) -> None:
+    image = busybox_image(
+        os_id="entrypoint",
+        env=["PATH=/bin", "GREETING=hello", "WHO=image"],
+        entrypoint=["/bin/sh", "-c", 'echo "entry $0 $1"; pwd; id -un; echo "$GREETING $WHO"'],
+        cmd=["cmd-arg", "more"],
+        working_dir="/home/app",
+        user="app",
+    )
+    images.registry.push("test/entry", "1", image)
+    name = images.name("test/entry")
+    fw.submit(
+        [
+            task("image-cmd", [], "cpus:0.1;mem:32", image=name),
+            task("argv", ["given", "args"], "cpus:0.1;mem:32", image=name, env={"WHO": "task"}),
+            task("shell", "echo shell $(id -u) $PWD", "cpus:0.1;mem:32", image=name),
+        ]
+    )
+    assert (
+        _finished(image_cluster, fw, "image-cmd")
+        == "entry cmd-arg more\n/home/app\napp\nhello image\n"
+    )  # noqa: E501
+    assert _finished(image_cluster, fw, "argv") == "entry given args\n/home/app\napp\nhello task\n"
+    # A shell command runs instead of the Entrypoint and Cmd, as the image's user.
+    assert _finished(image_cluster, fw, "shell") == "shell 1000 /home/app\n"
+
+
+def test_an_unknown_image_or_a_registry_that_is_down_fails_the_task(
+    images: Images, fw: FrameworkHarness
+) -> None:
+    unknown = images.name("test/nothing-here")
+    down = f"127.0.0.1:{free_port()}/test/busybox:1"
+    fw.submit(
+        [
+            task("unknown", "true", "cpus:0.1;mem:32", image=unknown),
+            task("down", "true", "cpus:0.1;mem:32", image=down),
+        ]
+    )
+    for task_id, name, cause in (("unknown", unknown, "not found"), ("down", down, "refused")):
+        status = _final(fw, task_id)
+        assert status.state == pb.TASK_FAILED
+        assert status.reason == R.REASON_CONTAINER_LAUNCH_FAILED
+        assert name in status.message and cause in status.message, status.message
+
+
+def test_two_tasks_of_one_image_at_once_download_it_once(
+    images: Images, proxy: RegistryProxy, fw: FrameworkHarness, image_cluster: LocalCluster
+) -> None:
+    images.registry.push("test/shared", "1", busybox_image(os_id="shared"))
+    name = f"{proxy.host}/test/shared:1"
+    proxy.hold_blobs()
+    fw.submit(
+        [task(f"pair-{i}", "cat /etc/os-release", "cpus:0.1;mem:32", image=name) for i in range(2)]
+    )  # noqa: E501
+    proxy.wait_for(lambda p: p.blob_requests() >= 1)
+    proxy.release()
+    for i in range(2):
+        assert "ID=shared" in _finished(image_cluster, fw, f"pair-{i}")
+    assert proxy.blob_requests() == 2  # one layer and one config, for both tasks
+    assert proxy.requests["GET /v2/test/shared/manifests/1"] == 1
+
+
+def test_a_task_killed_while_its_image_is_pulled_is_killed(
+    images: Images, proxy: RegistryProxy, fw: FrameworkHarness
+) -> None:
+    images.registry.push("test/slow", "1", busybox_image(os_id="slow"))
+    proxy.hold_blobs()
+    fw.submit([task("slow", "true", "cpus:0.1;mem:32", image=f"{proxy.host}/test/slow:1")])
+    proxy.wait_for(lambda p: p.blob_requests() >= 1)
+    fw.driver.kill("slow")
+    status = _final(fw, "slow")
+    proxy.release()
+    assert status.state == pb.TASK_KILLED, status.message
+    assert status.reason == R.REASON_TASK_KILLED_DURING_LAUNCH
+
+
+def test_agents_say_whether_they_run_images(image_cluster: LocalCluster) -> None:
+    (agent,) = image_cluster.state().agents
+    assert agent.agent_info.attributes["mesospy.images"] == "true"
+
+
+def test_an_agent_that_cannot_run_images_fails_their_tasks_at_launch(
+    images: Images, tmp_path: Path
+) -> None:
+    with LocalCluster(
+        agents=1,
+        work_dir=tmp_path,
+        agent_resources="cpus:2;mem:512;disk:512",
+        master_flags=FAST,
+        agent_flags=["--no-container-images"],
+    ) as cluster:
+        (agent,) = cluster.state().agents
+        assert agent.agent_info.attributes["mesospy.images"] == "false"
+        with FrameworkHarness(cluster.master_address, name="no-images") as harness:
+            harness.submit(
+                [
+                    task("refused", "true", "cpus:0.1;mem:32", image=images.name()),
+                    task("plain", "true", "cpus:0.1;mem:32"),
+                ]
+            )
+            status = _final(harness, "refused")
+            assert status.state == pb.TASK_FAILED
+            assert status.reason == R.REASON_CONTAINER_LAUNCH_FAILED
+            assert images.name() in status.message
+            assert "--no-container-images" in status.message
+            assert _final(harness, "plain").state == pb.TASK_FINISHED
