@@ -106,7 +106,7 @@ def test_the_images_entrypoint_cmd_workdir_env_and_user_are_honoured(
     assert (
         _finished(image_cluster, fw, "image-cmd")
         == "entry cmd-arg more\n/home/app\napp\nhello image\n"
-    )  # noqa: E501
+    )
     assert _finished(image_cluster, fw, "argv") == "entry given args\n/home/app\napp\nhello task\n"
     # A shell command runs instead of the Entrypoint and Cmd, as the image's user.
     assert _finished(image_cluster, fw, "shell") == "shell 1000 /home/app\n"
@@ -138,7 +138,7 @@ def test_two_tasks_of_one_image_at_once_download_it_once(
     proxy.hold_blobs()
     fw.submit(
         [task(f"pair-{i}", "cat /etc/os-release", "cpus:0.1;mem:32", image=name) for i in range(2)]
-    )  # noqa: E501
+    )
     proxy.wait_for(lambda p: p.blob_requests() >= 1)
     proxy.release()
     for i in range(2):
