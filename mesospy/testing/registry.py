@@ -16,8 +16,10 @@ then PUT; manifest PUT)::
 
 from __future__ import annotations
 
+import base64
 import collections
 import contextlib
+import datetime
 import gzip
 import hashlib
 import http.client
@@ -28,7 +30,9 @@ import tarfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -44,6 +48,7 @@ __all__ = [
     "Registry",
     "RegistryProxy",
     "TestImage",
+    "TokenServer",
     "busybox_image",
     "index_for",
 ]
@@ -245,8 +250,12 @@ def busybox_image(
 class Registry:
     """``docker-registry serve`` on a free loopback port, storage in ``work_dir``."""
 
-    def __init__(self, work_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, work_dir: Path, port: int | None = None, tokens: TokenServer | None = None
+    ) -> None:
+        """``tokens``: require bearer tokens from this token server (token auth)."""
         self.work_dir = work_dir
+        self.tokens = tokens
         self.port = port or free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.host}"
@@ -263,6 +272,17 @@ class Registry:
             "  delete:\n    enabled: true\n"
             f"http:\n  addr: {self.host}\n  secret: mesospy-tests\n"
         )
+        if self.tokens is not None:
+            bundle = self.work_dir / "token-ca.pem"
+            bundle.write_bytes(self.tokens.certificate_pem)
+            with config.open("a") as f:
+                f.write(
+                    "auth:\n  token:\n"
+                    f"    realm: {self.tokens.url}\n"
+                    f"    service: {TokenServer.SERVICE}\n"
+                    f"    issuer: {TokenServer.ISSUER}\n"
+                    f"    rootcertbundle: {bundle}\n"
+                )
         log = open(self.work_dir / "registry.log", "ab")  # noqa: SIM115 (the child keeps it)
         with log:
             self._proc = subprocess.Popen(
@@ -278,6 +298,9 @@ class Registry:
                 with self._opener.open(self.url + "/v2/", timeout=2) as answer:
                     if answer.status == 200:
                         return self
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401 and self.tokens is not None:
+                    return self  # up, and asking for a token
             except (urllib.error.URLError, OSError):
                 pass
             if self._proc.poll() is not None or time.monotonic() > deadline:
@@ -307,7 +330,12 @@ class Registry:
     def _call(
         self, method: str, url: str, data: bytes = b"", headers: dict[str, str] | None = None
     ) -> Any:
-        request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+        headers = dict(headers or {})
+        if self.tokens is not None:
+            path = urllib.parse.urlsplit(url).path
+            repository = path.removeprefix("/v2/").split("/blobs/")[0].split("/manifests/")[0]
+            headers["Authorization"] = "Bearer " + self.tokens.issue(repository, ["pull", "push"])
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
         return self._opener.open(request, timeout=30)
 
     def push_blob(self, repository: str, data: bytes) -> str:
@@ -438,3 +466,110 @@ def _proxy_handler(proxy: RegistryProxy) -> type[BaseHTTPRequestHandler]:
 
     return Handler
 
+
+class TokenServer:
+    """A token service for a registry's token auth: hands out signed JWTs (ES256, the
+    signing certificate in the ``x5c`` header) to anyone, for the scope asked, and counts
+    them (``issued``)."""
+
+    SERVICE = "mesospy-test-registry"
+    ISSUER = "mesospy-test-issuer"
+
+    def __init__(self) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mesospy test tokens")])
+        now = datetime.datetime.now(datetime.UTC)
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self._key, hashes.SHA256())
+        )
+        self.certificate_pem = certificate.public_bytes(serialization.Encoding.PEM)
+        self._x5c = base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
+        self.issued = 0
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _token_handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/token"
+
+    def issue(self, repository: str, actions: list[str]) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        with self._lock:
+            self.issued += 1
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "ES256", "x5c": [self._x5c]}
+        claims = {
+            "iss": self.ISSUER,
+            "sub": "anonymous",
+            "aud": self.SERVICE,
+            "exp": now + 600,
+            "nbf": now - 60,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+            "access": [{"type": "repository", "name": repository, "actions": actions}],
+        }
+        signing_input = f"{_b64url(json.dumps(header))}.{_b64url(json.dumps(claims))}"
+        der = self._key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return f"{signing_input}.{_b64url(signature)}"
+
+    def start(self) -> TokenServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)
+
+    def __enter__(self) -> TokenServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _b64url(data: str | bytes) -> str:
+    raw = data.encode() if isinstance(data, str) else data
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _token_handler(tokens: TokenServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            scope = (query.get("scope") or ["repository::pull"])[0]
+            _, repository, actions = [*scope.split(":"), "", ""][:3]
+            token = tokens.issue(repository, [a for a in actions.split(",") if a == "pull"])
+            body = json.dumps({"token": token, "expires_in": 600}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler

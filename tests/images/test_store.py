@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import tarfile
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,9 @@ from mesospy.agent.fetcher import Cancellation
 from mesospy.cluster import free_port
 from mesospy.testing.registry import (
     OCI_MANIFEST,
+    Registry,
     RegistryProxy,
+    TokenServer,
     busybox_image,
     layer,
 )
@@ -191,3 +195,19 @@ def test_whiteouts_remove_files_and_empty_directories(images: Images, tmp_path: 
     assert sorted(p.name for p in (root / "opt/keep").iterdir()) == ["new.txt"]
     assert not list(root.rglob(".wh.*"))
     assert (root / "srv/app").is_dir()
+
+
+def test_a_registry_with_token_auth_is_pulled_from_with_a_bearer_token(
+    tmp_path: Path,
+) -> None:
+    with TokenServer() as tokens, Registry(tmp_path / "registry", tokens=tokens) as registry:
+        registry.push("private/busybox", "1", busybox_image(os_id="behind-tokens"))
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with pytest.raises(urllib.error.HTTPError) as anonymous:
+            opener.open(f"{registry.url}/v2/private/busybox/manifests/1", timeout=10)
+        assert anonymous.value.code == 401
+        assert "Bearer realm=" in anonymous.value.headers["WWW-Authenticate"]
+        issued = tokens.issued
+        image = _store(tmp_path).get(f"{registry.host}/private/busybox:1", Cancellation())
+        assert "ID=behind-tokens" in (image.rootfs / "etc/os-release").read_text()
+        assert tokens.issued == issued + 1  # one token, used for the manifest and blobs
