@@ -113,6 +113,7 @@ class Agent:
             enabled=cfg.container_images,
             mirror=cfg.image_registry_mirror,
             max_size=cfg.fetcher_max_size,
+            backend=cfg.image_rootfs_backend,
         )
         self.updates = StatusUpdateManager(
             UpdateStreams(cfg.status_update_retry_min, cfg.status_update_retry_max),

@@ -126,6 +126,8 @@ class AgentConfig:
     # stands for the default one (Docker Hub) for names that name no registry.
     container_images: bool = True
     image_registry_mirror: str | None = None
+    # How each image task gets its root: "overlay", "copy", or "auto" (overlay if it can).
+    image_rootfs_backend: str = "auto"
 
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATION_MODES:
@@ -154,6 +156,11 @@ class AgentConfig:
             raise ValueError(
                 f"image registry mirror {self.image_registry_mirror!r} must be an http:// or "
                 "https:// URL, e.g. http://registry.local:5000"
+            )
+        if self.image_rootfs_backend not in ("auto", "overlay", "copy"):
+            raise ValueError(
+                f"image rootfs backend {self.image_rootfs_backend!r} is not one of "
+                "auto, overlay, copy"
             )
         if not 0 <= self.gc_disk_headroom <= 1:
             raise ValueError("gc_disk_headroom must be between 0 and 1")

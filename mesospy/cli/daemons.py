@@ -366,6 +366,14 @@ def master(
     help="Registry URL used for image names that name no registry (instead of Docker "
     "Hub), e.g. http://registry.local:5000.",
 )
+@click.option(
+    "--image-rootfs-backend",
+    type=click.Choice(["auto", "overlay", "copy"]),
+    default="auto",
+    show_default=True,
+    help="How image tasks get their root: overlayfs over the cached image, or a copy "
+    "(auto: overlayfs where the kernel allows it).",
+)
 @tls_options
 @click.option(
     "--principal",
@@ -404,6 +412,7 @@ def agent(
     fetcher_max_size: str,
     container_images: bool,
     image_registry_mirror: str | None,
+    image_rootfs_backend: str,
     tls_cert: str | None,
     tls_key: str | None,
     tls_ca: str | None,
@@ -474,6 +483,7 @@ def agent(
             fetcher_max_size=sizes["--fetcher-max-size"],
             container_images=container_images,
             image_registry_mirror=image_registry_mirror,
+            image_rootfs_backend=image_rootfs_backend,
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc

@@ -75,6 +75,7 @@ class Containerizer:
         enabled: bool = True,
         mirror: str | None = None,
         max_size: int = 8 << 30,
+        backend: str = "auto",
     ) -> None:
         self.problem = support_problem(enabled)
         self.store: ImageStore | None = None
@@ -82,7 +83,7 @@ class Containerizer:
         if self.problem is None:
             try:
                 self.store = ImageStore(work_dir / "images", mirror=mirror, max_size=max_size)
-                self.rootfs = RootfsProvisioner(work_dir / "containers")
+                self.rootfs = RootfsProvisioner(work_dir / "containers", backend)
             except OSError as exc:
                 self.problem = f"cannot set up the image store: {exc}"
         if self.problem is not None:

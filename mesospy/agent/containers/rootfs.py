@@ -23,6 +23,7 @@ import subprocess
 from pathlib import Path
 
 SANDBOX_PATH = "/mnt/mesos/sandbox"
+BACKENDS = ("auto", "overlay", "copy")
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_BIND = 4096
@@ -77,6 +78,19 @@ def unmount(target: Path) -> bool:
     return True
 
 
+def mounted_under(path: Path) -> list[str]:
+    """The mount points at or below ``path`` (from /proc/self/mountinfo: a bind mount of a
+    directory on the same file system has the same device as its parent)."""
+    prefix = os.path.realpath(path)
+    points = []
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f:
+            point = line.split(b" ")[4].decode("unicode_escape")
+            if point == prefix or point.startswith(prefix + "/"):
+                points.append(point)
+    return points
+
+
 def _real_dir(root: Path, inner: str) -> Path:
     """``root``/``inner``, its missing directories made, refusing any that is a link."""
     path = root
@@ -97,12 +111,19 @@ def _real_dir(root: Path, inner: str) -> Path:
 class RootfsProvisioner:
     """Makes and removes the per-task roots under ``containers``."""
 
-    def __init__(self, containers: Path) -> None:
+    def __init__(self, containers: Path, backend: str = "auto") -> None:
+        """``backend``: "overlay", "copy", or "auto" (overlay where it can be mounted)."""
+        if backend not in BACKENDS:
+            raise ValueError(
+                f"image rootfs backend {backend!r} is not one of {', '.join(BACKENDS)}"
+            )
         self.containers = containers
         containers.mkdir(parents=True, exist_ok=True)
         self.dev = containers / ".dev"
         self._make_dev()
-        self.overlay = self._overlay_works()
+        self.overlay = backend != "copy" and self._overlay_works()
+        if backend == "overlay" and not self.overlay:
+            raise OSError("overlayfs cannot be mounted here (--image-rootfs-backend overlay)")
 
     def _make_dev(self) -> None:
         self.dev.mkdir(exist_ok=True)
@@ -187,12 +208,11 @@ class RootfsProvisioner:
         container = self.path(container_id)
         if not container.exists():
             return
-        root = container / "root"
-        for inner in ("dev", SANDBOX_PATH.strip("/"), ""):
-            target = root / inner if inner else root
+        for point in sorted(mounted_under(container), key=len, reverse=True):
             with contextlib.suppress(OSError):
-                while unmount(target):
+                while unmount(Path(point)):
                     pass
-        # Only once nothing is mounted there any more: never remove through a mount.
-        if not os.path.ismount(root) and not os.path.ismount(root / SANDBOX_PATH.strip("/")):
+        # Only once nothing is mounted there any more: never remove through a mount (the
+        # sandbox is bind-mounted in).
+        if not mounted_under(container):
             shutil.rmtree(container, ignore_errors=True)
