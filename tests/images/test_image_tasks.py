@@ -3,6 +3,8 @@ the task in its own mount and PID namespaces with the image as its root."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -191,3 +193,37 @@ def test_an_agent_that_cannot_run_images_fails_their_tasks_at_launch(
             assert images.name() in status.message
             assert "--no-container-images" in status.message
             assert _final(harness, "plain").state == pb.TASK_FINISHED
+
+
+def _mesospy(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mesospy", *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_mesospy_run_image_streams_the_output_and_exit_code(
+    images: Images, image_cluster: LocalCluster
+) -> None:
+    master = image_cluster.master_address
+    ran = _mesospy(
+        "run", "--master", master, "--image", images.name(), "--", "cat", "/etc/os-release"
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("ID=mesospy-test\n")
+    image = busybox_image(os_id="cli", entrypoint=["/bin/echo", "entry"], cmd=["from-cmd"])
+    images.registry.push("test/cli", "1", image)
+    own = _mesospy("run", "--master", master, "--image", images.name("test/cli"))
+    assert (own.returncode, own.stdout) == (0, "entry from-cmd\n"), own.stderr
+    failing = _mesospy(
+        "run", "--master", master, "--image", images.name(), "--shell", "--", "exit 3"
+    )
+    assert failing.returncode == 3, failing.stderr
+    bad = _mesospy("run", "--master", master, "--image", "Bad Name", "--", "true")
+    assert bad.returncode == 2 and "bad repository component" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    missing = _mesospy("run", "--master", master)
+    assert missing.returncode == 2 and "--image" in missing.stderr

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from mesospy.agent.containers.layers import LayerError, apply_layer
-from mesospy.agent.containers.reference import DEFAULT_REGISTRY, ImageReference, parse_reference
 from mesospy.agent.containers.registry import RegistryClient, RegistryError, check_digest
 from mesospy.agent.fetcher import Cancellation, FetchCancelled
+from mesospy.image_reference import DEFAULT_REGISTRY, ImageReference, parse_reference
 
 log = logging.getLogger(__name__)
 
