@@ -46,6 +46,7 @@ __all__ = [
     "OCI_INDEX",
     "OCI_MANIFEST",
     "Registry",
+    "RegistryImages",
     "RegistryProxy",
     "TestImage",
     "TokenServer",
@@ -245,6 +246,17 @@ def busybox_image(
         digest_of(gzip.decompress(blob)) for blob in layers
     ]
     return TestImage(layers, json.dumps(config).encode(), media_type=media_type)
+
+
+@dataclass
+class RegistryImages:
+    """A registry and the image pushed to it as ``test/busybox:1`` (and ``:latest``)."""
+
+    registry: Registry
+    image: TestImage
+
+    def name(self, repository: str = "test/busybox", tag: str = "1") -> str:
+        return f"{self.registry.host}/{repository}:{tag}"
 
 
 class Registry:

@@ -9,12 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Images
 
 from mesospy.cluster import free_port
 from mesospy.scheduler import is_terminal, task
 from mesospy.testing import FrameworkHarness, LocalCluster
-from mesospy.testing.registry import RegistryProxy, busybox_image
+from mesospy.testing.registry import RegistryImages, RegistryProxy, busybox_image
 from mesospy.v1 import common_pb2 as pb
 
 R = pb.TaskStatus
@@ -57,7 +56,7 @@ def _finished(cluster: LocalCluster, fw: FrameworkHarness, task_id: str) -> str:
 
 
 def test_a_task_sees_its_image_as_root_and_only_its_own_processes(
-    images: Images, image_cluster: LocalCluster, fw: FrameworkHarness
+    images: RegistryImages, image_cluster: LocalCluster, fw: FrameworkHarness
 ) -> None:
     script = (
         "cat /etc/os-release; echo pid=$$; ps -o pid,comm > /tmp/ps; cat /tmp/ps; "
@@ -86,7 +85,7 @@ def test_a_task_sees_its_image_as_root_and_only_its_own_processes(
 
 
 def test_the_images_entrypoint_cmd_workdir_env_and_user_are_honoured(
-    images: Images, image_cluster: LocalCluster, fw: FrameworkHarness
+    images: RegistryImages, image_cluster: LocalCluster, fw: FrameworkHarness
 ) -> None:
     image = busybox_image(
         os_id="entrypoint",
@@ -115,7 +114,7 @@ def test_the_images_entrypoint_cmd_workdir_env_and_user_are_honoured(
 
 
 def test_an_unknown_image_or_a_registry_that_is_down_fails_the_task(
-    images: Images, fw: FrameworkHarness
+    images: RegistryImages, fw: FrameworkHarness
 ) -> None:
     unknown = images.name("test/nothing-here")
     down = f"127.0.0.1:{free_port()}/test/busybox:1"
@@ -133,7 +132,7 @@ def test_an_unknown_image_or_a_registry_that_is_down_fails_the_task(
 
 
 def test_two_tasks_of_one_image_at_once_download_it_once(
-    images: Images, proxy: RegistryProxy, fw: FrameworkHarness, image_cluster: LocalCluster
+    images: RegistryImages, proxy: RegistryProxy, fw: FrameworkHarness, image_cluster: LocalCluster
 ) -> None:
     images.registry.push("test/shared", "1", busybox_image(os_id="shared"))
     name = f"{proxy.host}/test/shared:1"
@@ -150,7 +149,7 @@ def test_two_tasks_of_one_image_at_once_download_it_once(
 
 
 def test_a_task_killed_while_its_image_is_pulled_is_killed(
-    images: Images, proxy: RegistryProxy, fw: FrameworkHarness
+    images: RegistryImages, proxy: RegistryProxy, fw: FrameworkHarness
 ) -> None:
     images.registry.push("test/slow", "1", busybox_image(os_id="slow"))
     proxy.hold_blobs()
@@ -169,7 +168,7 @@ def test_agents_say_whether_they_run_images(image_cluster: LocalCluster) -> None
 
 
 def test_an_agent_that_cannot_run_images_fails_their_tasks_at_launch(
-    images: Images, tmp_path: Path
+    images: RegistryImages, tmp_path: Path
 ) -> None:
     with LocalCluster(
         agents=1,
@@ -206,7 +205,7 @@ def _mesospy(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_mesospy_run_image_streams_the_output_and_exit_code(
-    images: Images, image_cluster: LocalCluster
+    images: RegistryImages, image_cluster: LocalCluster
 ) -> None:
     master = image_cluster.master_address
     ran = _mesospy(

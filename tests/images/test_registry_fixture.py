@@ -8,9 +8,7 @@ import json
 import tarfile
 import urllib.request
 
-from conftest import Images
-
-from mesospy.testing.registry import MANIFEST, OCI_INDEX, busybox_image, digest_of
+from mesospy.testing.registry import MANIFEST, OCI_INDEX, RegistryImages, busybox_image, digest_of
 
 
 def _get(url: str, accept: str = "") -> tuple[bytes, dict[str, str]]:
@@ -20,7 +18,7 @@ def _get(url: str, accept: str = "") -> tuple[bytes, dict[str, str]]:
         return answer.read(), dict(answer.headers)
 
 
-def test_pushed_manifest_and_blobs_are_served(images: Images) -> None:
+def test_pushed_manifest_and_blobs_are_served(images: RegistryImages) -> None:
     body, headers = _get(f"{images.registry.url}/v2/test/busybox/manifests/1", MANIFEST)
     assert body == images.image.manifest
     assert headers["Docker-Content-Digest"] == images.image.digest
@@ -38,7 +36,7 @@ def test_pushed_manifest_and_blobs_are_served(images: Images) -> None:
     assert config["config"]["WorkingDir"] == "/srv/app"
 
 
-def test_an_index_lists_each_platform(images: Images) -> None:
+def test_an_index_lists_each_platform(images: RegistryImages) -> None:
     arm = busybox_image(os_id="arm-image", architecture="arm64")
     digest = images.registry.push_index(
         "test/multi", "fixture", {"linux/amd64": images.image, "linux/arm64": arm}

@@ -7,16 +7,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Images
 
 from mesospy.agent.containers.rootfs import RootfsError, RootfsProvisioner, mounted_under
 from mesospy.agent.containers.store import ImageStore
 from mesospy.agent.fetcher import Cancellation
-from mesospy.testing.registry import busybox_image, layer
+from mesospy.testing.registry import RegistryImages, busybox_image, layer
 
 
 @pytest.fixture
-def image_root(images: Images, tmp_path: Path) -> Path:
+def image_root(images: RegistryImages, tmp_path: Path) -> Path:
     store = ImageStore(tmp_path / "images")
     return store.get(images.name(), Cancellation()).rootfs
 
@@ -51,7 +50,9 @@ def test_a_task_root_has_the_image_the_sandbox_and_dev_and_goes_away(
     assert (sandbox / "input").exists()
 
 
-def test_an_image_whose_mount_point_is_a_link_is_refused(images: Images, tmp_path: Path) -> None:
+def test_an_image_whose_mount_point_is_a_link_is_refused(
+    images: RegistryImages, tmp_path: Path
+) -> None:
     image = busybox_image(os_id="mnt-link", extra_layers=[layer({}, symlinks={"mnt": "/etc"})])
     images.registry.push("test/mnt-link", "1", image)
     root = ImageStore(tmp_path / "images").get(images.name("test/mnt-link"), Cancellation()).rootfs

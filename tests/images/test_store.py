@@ -11,7 +11,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import Images
 
 from mesospy.agent.containers.store import ImageError, ImageStore
 from mesospy.agent.fetcher import Cancellation
@@ -19,6 +18,7 @@ from mesospy.cluster import free_port
 from mesospy.testing.registry import (
     OCI_MANIFEST,
     Registry,
+    RegistryImages,
     RegistryProxy,
     TokenServer,
     busybox_image,
@@ -30,7 +30,9 @@ def _store(tmp_path: Path, **kwargs: object) -> ImageStore:
     return ImageStore(tmp_path / "images", **kwargs)  # type: ignore[arg-type]
 
 
-def test_an_image_is_pulled_unpacked_and_its_config_read(images: Images, tmp_path: Path) -> None:
+def test_an_image_is_pulled_unpacked_and_its_config_read(
+    images: RegistryImages, tmp_path: Path
+) -> None:
     store = _store(tmp_path)
     image = store.get(images.name(), Cancellation())
     assert (image.rootfs / "etc/os-release").read_text().startswith("ID=mesospy-test")
@@ -47,7 +49,7 @@ def test_an_image_is_pulled_unpacked_and_its_config_read(images: Images, tmp_pat
 
 
 def test_the_hosts_platform_is_picked_from_an_index_or_a_manifest_list(
-    images: Images, tmp_path: Path
+    images: RegistryImages, tmp_path: Path
 ) -> None:
     arm = busybox_image(os_id="arm-image", architecture="arm64")
     amd = busybox_image(os_id="amd-image", media_type=OCI_MANIFEST)
@@ -66,7 +68,7 @@ def test_the_hosts_platform_is_picked_from_an_index_or_a_manifest_list(
 
 
 def test_layers_are_shared_and_two_pulls_at_once_download_once(
-    images: Images, proxy: RegistryProxy, tmp_path: Path
+    images: RegistryImages, proxy: RegistryProxy, tmp_path: Path
 ) -> None:
     store = _store(tmp_path)
     proxy.hold_blobs()
@@ -104,7 +106,7 @@ def test_layers_are_shared_and_two_pulls_at_once_download_once(
     assert proxy.blob_requests() == 4
 
 
-def test_a_mirror_stands_for_the_default_registry(images: Images, tmp_path: Path) -> None:
+def test_a_mirror_stands_for_the_default_registry(images: RegistryImages, tmp_path: Path) -> None:
     store = _store(tmp_path, mirror=images.registry.url)
     image = store.get("test/busybox:1", Cancellation())
     assert (image.rootfs / "srv/app/hello.txt").exists()
@@ -113,7 +115,7 @@ def test_a_mirror_stands_for_the_default_registry(images: Images, tmp_path: Path
 
 
 def test_unknown_images_and_a_registry_that_is_down_fail_with_the_cause(
-    images: Images, tmp_path: Path
+    images: RegistryImages, tmp_path: Path
 ) -> None:
     store = _store(tmp_path)
     with pytest.raises(ImageError) as unknown:
@@ -128,7 +130,9 @@ def test_unknown_images_and_a_registry_that_is_down_fail_with_the_cause(
         store.get("test/busybox:bad tag", Cancellation())
 
 
-def test_a_blob_that_does_not_match_its_digest_is_refused(images: Images, tmp_path: Path) -> None:
+def test_a_blob_that_does_not_match_its_digest_is_refused(
+    images: RegistryImages, tmp_path: Path
+) -> None:
     image = busybox_image(os_id="to-corrupt")
     images.registry.push("test/corrupt", "1", image)
     layer_digest = json.loads(image.manifest)["layers"][0]["digest"]
@@ -165,7 +169,7 @@ def _evil(kind: str) -> bytes:
 
 @pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink", "through-link"])
 def test_a_layer_that_would_escape_its_root_is_refused(
-    images: Images, tmp_path: Path, kind: str
+    images: RegistryImages, tmp_path: Path, kind: str
 ) -> None:
     image = busybox_image(os_id=f"evil-{kind}", extra_layers=[_evil(kind)])
     images.registry.push("test/evil", kind, image)
@@ -177,7 +181,9 @@ def test_a_layer_that_would_escape_its_root_is_refused(
     assert "entry" in str(refused.value) or "symlink" in str(refused.value)
 
 
-def test_whiteouts_remove_files_and_empty_directories(images: Images, tmp_path: Path) -> None:
+def test_whiteouts_remove_files_and_empty_directories(
+    images: RegistryImages, tmp_path: Path
+) -> None:
     lower = layer({"opt": None, "opt/keep": None, "opt/keep/old.txt": "old", "opt/drop.txt": "x"})
     upper = layer(
         {
