@@ -31,6 +31,7 @@ Pure: no I/O. Every problem is collected with the path of the field it is about
       - https://example.com/tools.tgz      # a URI (archives are unpacked), or:
       - {uri: /opt/bin/tool, executable: true, extract: false, cache: true,
          output_file: bin/tool, checksum: "sha256:<hex>"}
+    container: {image: "registry:5000/tools:1", force_pull: false}   # run in an image
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from typing import Any
 import yaml
 from croniter import croniter
 
-from mesospy.scheduler import Artifact, parse_fetch
+from mesospy.scheduler import Artifact, ContainerSpec, parse_container, parse_fetch
 
 __all__ = [
     "ACTIONS",
@@ -197,6 +198,7 @@ class JobSpec:
     schedule: Schedule | None = None
     parents: tuple[str, ...] = ()
     fetch: tuple[Artifact, ...] = ()
+    container: ContainerSpec | None = None
 
     def action_for(self, exit_code: int | None) -> str:
         """The failure policy's action for a task that failed with ``exit_code``."""
@@ -252,6 +254,8 @@ class JobSpec:
             data["parents"] = list(self.parents)
         if self.fetch:
             data["fetch"] = [artifact.to_dict() for artifact in self.fetch]
+        if self.container is not None:
+            data["container"] = self.container.to_dict()
         return data
 
 
@@ -374,7 +378,7 @@ class _Parser:
         fields = (
             "name", "command", "env", "resources", "constraints", "instances", "parallelism",
             "retries", "failure_policy", "timeout", "labels", "schedule", "parents",
-            "fetch",
+            "fetch", "container",
         )  # fmt: skip
         if data is None:
             raise SpecError([("", "the job file is empty")])
@@ -414,6 +418,7 @@ class _Parser:
             schedule=self.schedule(top.get("schedule")),
             parents=self.parents(top.get("parents"), name),
             fetch=self.fetch(top.get("fetch")),
+            container=self.container(top.get("container")),
         )
         if spec.timeout == 0:
             self.bad("timeout", "must be more than 0 (leave it out for no timeout)")
@@ -542,6 +547,11 @@ class _Parser:
         artifacts, problems = parse_fetch(value)
         self.problems.extend(problems)
         return artifacts
+
+    def container(self, value: object) -> ContainerSpec | None:
+        container, problems = parse_container(value)
+        self.problems.extend(problems)
+        return container
 
     def parents(self, value: object, name: str) -> tuple[str, ...]:
         if value is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from mesospy.scheduler import Artifact, parse_fetch
+from mesospy.scheduler import Artifact, ContainerSpec, parse_container, parse_fetch
 
 APP_ID = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(/[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 OPERATORS = ("UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER")
@@ -123,6 +123,7 @@ class AppSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     restart_nonce: int = 0  # bumped by `app restart` so every instance is replaced
     fetch: tuple[Artifact, ...] = ()  # artifacts fetched into each instance's sandbox
+    container: ContainerSpec | None = None  # {image, forcePullImage}: run in an image
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form (what ``parse_spec`` reads back to an equal spec)."""
@@ -182,6 +183,8 @@ class AppSpec:
             out["restartNonce"] = self.restart_nonce
         if self.fetch:  # only when set: existing apps keep their config_key
             out["fetch"] = [artifact.to_dict() for artifact in self.fetch]
+        if self.container is not None:  # likewise
+            out["container"] = self.container.to_dict("forcePullImage")
         return out
 
     def to_json(self) -> str:
@@ -280,6 +283,7 @@ def parse_spec(data: object) -> AppSpec:
         "labels",
         "restartNonce",
         "fetch",
+        "container",
     }
     r.unknown(data, known, "")
     app_id = r.string(data, "id", required=True).strip("/")
@@ -311,6 +315,7 @@ def parse_spec(data: object) -> AppSpec:
         labels=r.string_map(data, "labels"),
         restart_nonce=r.integer(data, "restartNonce", 0, minimum=0),
         fetch=_fetch(r, data.get("fetch")),
+        container=_container(r, data.get("container")),
     )
     check = spec.health_check
     if check and check.protocol != "COMMAND" and check.port_index >= len(spec.ports):
@@ -439,6 +444,14 @@ def _fetch(r: _Reader, value: object) -> tuple[Artifact, ...]:
     for path, message in problems:
         r.problem(path, message)
     return artifacts
+
+
+def _container(r: _Reader, value: object) -> ContainerSpec | None:
+    """``container: {image: NAME, forcePullImage: false}``."""
+    container, problems = parse_container(value, force_key="forcePullImage")
+    for path, message in problems:
+        r.problem(path, message)
+    return container
 
 
 def _ports(r: _Reader, value: object) -> tuple[str, ...]:

@@ -6,7 +6,8 @@ of it, counting requests by path and able to hold blob downloads (for "one downl
 "killed while pulling" tests). ``busybox_image`` builds an image from the host's
 ``/bin/busybox`` (a layer tarball, an image config, a manifest v2 schema 2), which
 ``Registry.push`` uploads with the registry's HTTP API v2 (monolithic blob upload: POST
-then PUT; manifest PUT)::
+then PUT; manifest PUT). ``python -m mesospy.testing.registry HOST:PORT NAME:TAG`` pushes
+one to a running registry (for the examples)::
 
     with Registry(tmp_path) as registry:
         image = busybox_image(os_id="mesospy-test")
@@ -63,29 +64,37 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 CONFIG = "application/vnd.docker.container.image.v1+json"
 LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 # The applets the test image links to busybox.
-APPLETS = (
-    "sh",
-    "ps",
-    "cat",
-    "id",
-    "ls",
-    "sleep",
-    "echo",
-    "env",
-    "pwd",
-    "true",
-    "false",
-    "test",
-    "printenv",
-    "wc",
-    "grep",
-    "whoami",
-    "kill",
-    "stat",
-    "touch",
-    "mkdir",
-    "readlink",
-    "head",
+APPLETS = tuple(
+    [
+        "sh",
+        "ps",
+        "cat",
+        "id",
+        "ls",
+        "sleep",
+        "echo",
+        "env",
+        "pwd",
+        "true",
+        "false",
+        "test",
+        "printenv",
+        "wc",
+        "grep",
+        "whoami",
+        "kill",
+        "stat",
+        "touch",
+        "mkdir",
+        "readlink",
+        "head",
+        "tail",
+        "httpd",
+        "wget",
+        "date",
+        "uname",
+        "hostname",
+    ]
 )
 
 
@@ -585,3 +594,19 @@ def _token_handler(tokens: TokenServer) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def push_busybox(host: str, name: str) -> str:
+    """Push the busybox test image to the registry at ``host`` as ``name`` ("repo:tag")."""
+    registry = Registry(Path("."))
+    registry.host, registry.url = host, f"http://{host}"
+    repository, _, tag = name.partition(":")
+    return registry.push(repository, tag or "latest", busybox_image())
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 3:
+        sys.exit("usage: python -m mesospy.testing.registry HOST:PORT REPOSITORY:TAG")
+    print(push_busybox(sys.argv[1], sys.argv[2]))
