@@ -730,6 +730,10 @@ class TaskManager:
         for task in self.tasks.values():
             if task.pid is not None and task.stop_watch is not None and not task.terminal:
                 kill_group(task.pid, signal.SIGKILL)
+                if task.image is not None and self._containerizer is not None:
+                    # The agent goes now: its mounts must not outlive it (they are detached
+                    # lazily, so a task still dying does not hold them up).
+                    self._containerizer.cleanup(task.container.id)
 
     def detach(self) -> None:
         """Stop watching processes (agent shutdown); they keep running."""
@@ -798,6 +802,18 @@ class TaskManager:
                 )
             else:
                 self._report_recorded_exit(task)
+        self._forget_orphan_roots()
+
+    def _forget_orphan_roots(self) -> None:
+        """Unmount and remove the roots of image tasks the agent no longer tracks (they
+        ended, or were forgotten, while it was down)."""
+        if self._containerizer is not None:
+            keep = {
+                task.container.id
+                for task in self.tasks.values()
+                if task.image is not None and not task.terminal
+            }
+            self._containerizer.forget_others(keep)
 
     def _report_recorded_exit(self, task: Task) -> None:
         """A task that ended while the agent was down: report what its shell recorded

@@ -3,6 +3,7 @@ the task in its own mount and PID namespaces with the image as its root."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from mesospy.agent.containers.rootfs import mounted_under
 from mesospy.cluster import free_port
 from mesospy.scheduler import is_terminal, task
 from mesospy.testing import FrameworkHarness, LocalCluster
@@ -226,3 +228,47 @@ def test_mesospy_run_image_streams_the_output_and_exit_code(
     assert "Traceback" not in bad.stderr
     missing = _mesospy("run", "--master", master)
     assert missing.returncode == 2 and "--image" in missing.stderr
+
+
+def test_an_agent_restart_during_a_pull_fails_the_task_and_leaves_nothing_mounted(
+    images: RegistryImages, proxy: RegistryProxy, tmp_path: Path
+) -> None:
+    images.registry.push("test/restart", "1", busybox_image(os_id="restart"))
+    name = f"{proxy.host}/test/restart:1"
+    with (
+        LocalCluster(
+            agents=1,
+            work_dir=tmp_path / "cluster",
+            agent_resources="cpus:2;mem:512;disk:512",
+            master_flags=FAST,
+        ) as cluster,
+        FrameworkHarness(cluster.master_address, name="restart") as harness,
+    ):
+        proxy.hold_blobs()
+        harness.submit([task("pulling", "true", "cpus:0.1;mem:32", image=name)])
+        proxy.wait_for(lambda p: p.blob_requests() >= 1)
+        agent = cluster.agent_daemons[0]
+        agent.signal(signal.SIGKILL)
+        assert agent.process is not None
+        agent.process.wait(10)
+        proxy.release()
+        agent.start()
+        status = _final(harness, "pulling")
+        assert status.state == pb.TASK_FAILED
+        assert status.reason == R.REASON_AGENT_RESTARTED, status.message
+        # The image is had afterwards as if nothing happened; a long task is left running.
+        harness.submit(
+            [
+                task("after", "cat /etc/os-release", "cpus:0.1;mem:32", image=name),
+                task("long", "sleep 600", "cpus:0.1;mem:32", image=name),
+            ]
+        )
+        assert "ID=restart" in _finished(cluster, harness, "after")
+        harness.wait(
+            lambda: harness.latest_states().get("long") == pb.TASK_RUNNING,
+            30,
+            "the long task to run",
+        )
+        assert mounted_under(tmp_path / "cluster")  # its root, sandbox and /dev
+    # The agent stopped with --kill-tasks-on-exit: its tasks' mounts went with it.
+    assert mounted_under(tmp_path / "cluster") == []

@@ -136,3 +136,11 @@ class Containerizer:
     def cleanup(self, container_id: str) -> None:
         if self.rootfs is not None:
             self.rootfs.cleanup(container_id)
+
+    def forget_others(self, keep: set[str]) -> None:
+        """Unmount and remove every task root but those of ``keep`` (container ids)."""
+        if self.rootfs is not None:
+            for entry in self.rootfs.containers.iterdir():
+                if not entry.name.startswith(".") and entry.name not in keep:
+                    log.info("removing the root of ended container %s", entry.name)
+                    self.rootfs.cleanup(entry.name)
