@@ -230,7 +230,7 @@ def test_mesospy_run_image_streams_the_output_and_exit_code(
     assert missing.returncode == 2 and "--image" in missing.stderr
 
 
-def test_an_agent_restart_during_a_pull_fails_the_task_and_leaves_nothing_mounted(
+def test_an_agent_restart_during_a_pull_fails_the_task_and_leaves_nothing_behind(
     images: RegistryImages, proxy: RegistryProxy, tmp_path: Path
 ) -> None:
     images.registry.push("test/restart", "1", busybox_image(os_id="restart"))
@@ -269,6 +269,8 @@ def test_an_agent_restart_during_a_pull_fails_the_task_and_leaves_nothing_mounte
             30,
             "the long task to run",
         )
-        assert mounted_under(tmp_path / "cluster")  # its root, sandbox and /dev
-    # The agent stopped with --kill-tasks-on-exit: its tasks' mounts went with it.
-    assert mounted_under(tmp_path / "cluster") == []
+        # Its root's mounts are in its own namespace only, none in the agent's.
+        assert mounted_under(tmp_path / "cluster") == []
+        assert len(list((tmp_path / "cluster/agent-0/containers").glob("[0-9a-f]*"))) == 1
+    # The agent stopped with --kill-tasks-on-exit: its tasks' roots went with it.
+    assert list((tmp_path / "cluster/agent-0/containers").glob("[0-9a-f]*")) == []

@@ -1,5 +1,6 @@
-"""Each task's root: overlayfs or a copy of the cached image root, the sandbox and /dev
-mounted in, writes kept from the cache, everything unmounted and removed at the end."""
+"""Each task's root: overlayfs or a copy of the cached image root, with the sandbox and
+/dev mounted in by the task's own namespace; writes kept from the cache; nothing mounted in
+the agent's namespace; everything removed at the end."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mesospy.agent.containers.rootfs import RootfsError, RootfsProvisioner, mounted_under
-from mesospy.agent.containers.store import ImageStore
+from mesospy.agent.containers.launch import ImageUser, namespaced
+from mesospy.agent.containers.rootfs import RootfsProvisioner, mounted_under
+from mesospy.agent.containers.store import ImageError, ImageStore
 from mesospy.agent.fetcher import Cancellation
 from mesospy.testing.registry import RegistryImages, busybox_image, layer
 
@@ -30,24 +32,21 @@ def test_a_task_root_has_the_image_the_sandbox_and_dev_and_goes_away(
     sandbox.mkdir()
     (sandbox / "input").write_text("from the sandbox")
     root = provisioner.prepare("c1", image_root, sandbox)
-    assert (root / "etc/os-release").read_text().startswith("ID=mesospy-test")
-    assert (root / "mnt/mesos/sandbox/input").read_text() == "from the sandbox"
-    assert str(root / "dev") in mounted_under(root) and (root / "dev/null").is_char_device()
-    # What the task writes stays in its own root, not in the cached image.
-    (root / "srv/app/hello.txt").write_text("changed by the task")
-    (root / "mnt/mesos/sandbox/output").write_text("kept")
+    script = (
+        "cat /mnt/mesos/sandbox/input; echo; head -1 /etc/os-release; echo $$; "
+        "echo changed > /srv/app/hello.txt; echo kept > /mnt/mesos/sandbox/output; "
+        "test -c /dev/null && echo devices"
+    )
+    argv = namespaced("unshare", root, "/srv/app", ImageUser(0, 0, "/"), ["/bin/sh", "-c", script])
+    run = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
+    assert run.stdout == "from the sandbox\nID=mesospy-test\n1\ndevices\n", run.stderr
+    # Nothing of it is mounted in the agent's namespace; the task's writes stay its own.
+    assert mounted_under(tmp_path) == []
     assert (image_root / "srv/app/hello.txt").read_text() == "hello from the image\n"
-    # A command in it (as the launch runs it) sees the sandbox and /dev/null.
-    run = subprocess.run(
-        ["unshare", "--mount", "--pid", "--fork", f"--root={root}", "--mount-proc", "--",
-         "/bin/sh", "-c", "cat /mnt/mesos/sandbox/input > /dev/null && echo $$"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert run.stdout == "1\n", run.stderr
+    assert (sandbox / "output").read_text() == "kept\n"
     provisioner.cleanup("c1")
     assert not provisioner.path("c1").exists()
-    assert (sandbox / "output").read_text() == "kept"  # the sandbox itself is untouched
-    assert (sandbox / "input").exists()
+    assert (sandbox / "input").exists()  # the sandbox itself is untouched
 
 
 def test_an_image_whose_mount_point_is_a_link_is_refused(
@@ -55,14 +54,11 @@ def test_an_image_whose_mount_point_is_a_link_is_refused(
 ) -> None:
     image = busybox_image(os_id="mnt-link", extra_layers=[layer({}, symlinks={"mnt": "/etc"})])
     images.registry.push("test/mnt-link", "1", image)
-    root = ImageStore(tmp_path / "images").get(images.name("test/mnt-link"), Cancellation()).rootfs
-    provisioner = RootfsProvisioner(tmp_path / "containers", "copy")
-    sandbox = tmp_path / "sandbox"
-    sandbox.mkdir()
-    with pytest.raises(RootfsError, match="/mnt/mesos/sandbox is not a directory"):
-        provisioner.prepare("c2", root, sandbox)
+    store = ImageStore(tmp_path / "images")
+    with pytest.raises(ImageError, match="/mnt/mesos/sandbox is not a directory"):
+        store.get(images.name("test/mnt-link"), Cancellation())
     assert not Path("/etc/mesos").exists()
-    assert not provisioner.path("c2").exists()
+    assert list(store.images.iterdir()) == []
 
 
 def test_an_unknown_backend_is_refused(tmp_path: Path) -> None:

@@ -71,5 +71,7 @@ def test_the_image_site_example_serves_from_its_image(
 
         wait_until("the site through the VIP", answers)
         assert cluster.work_dir is not None
-        root = next(cluster.work_dir.glob("agent-*/containers/[0-9a-f]*/root"))
-        assert "ID=site-image" in (root / "etc/os-release").read_text()
+        # The agent pulled the image, and the instance runs in a root of its own.
+        releases = cluster.work_dir.glob("agent-*/images/images/*/rootfs/etc/os-release")
+        assert any("ID=site-image" in path.read_text() for path in releases)
+        assert list(cluster.work_dir.glob("agent-*/containers/[0-9a-f]*/upper"))

@@ -25,7 +25,7 @@ from mesospy.agent.containers.launch import (
     user_of,
     working_dir,
 )
-from mesospy.agent.containers.rootfs import RootfsError, RootfsProvisioner, _real_dir
+from mesospy.agent.containers.rootfs import RootfsError, RootfsProvisioner
 from mesospy.agent.containers.store import ImageError, ImageStore
 from mesospy.agent.fetcher import Cancellation
 from mesospy.v1 import common_pb2
@@ -126,11 +126,6 @@ class Containerizer:
         env = environment_of(image.config, task_vars, agent_vars, user)
         root = self.rootfs.prepare(container_id, image.rootfs, sandbox)
         workdir = working_dir(image.config)
-        try:
-            _real_dir(root, workdir) if workdir != "/" else None
-        except (RootfsError, OSError) as exc:
-            self.rootfs.cleanup(container_id)
-            raise RootfsError(f"the image's WorkingDir {workdir!r}: {exc}") from exc
         return Prepared(namespaced(UNSHARE, root, workdir, user, program), env, user.uid)
 
     def cleanup(self, container_id: str) -> None:

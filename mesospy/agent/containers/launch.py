@@ -15,21 +15,23 @@ directory is the image's ``WorkingDir`` (made if missing), else ``/``. The envir
 the image's ``Env``, then the task's variables, then the agent's (``MESOS_*``, ``HOST``,
 ``PORT*``), with ``MESOS_SANDBOX`` the sandbox's path inside the container.
 
-The task starts through util-linux ``unshare``: new mount and PID namespaces, a fresh
-/proc, the image as its root and the program as pid 1 of its namespace. Pure but for
-reading the image's user database.
+The task starts through util-linux ``unshare``: new mount and PID namespaces, its root's
+mounts made there, a fresh /proc, the image as its root and the program as pid 1 of its
+namespace. Pure but for reading the image's user database.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
+import shlex
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mesospy.agent.containers.rootfs import SANDBOX_PATH
+from mesospy.agent.containers.rootfs import SANDBOX_PATH, Root
 from mesospy.agent.task_env import DEFAULT_PATH
 from mesospy.container_info import container_problem
 from mesospy.v1 import common_pb2
@@ -130,26 +132,46 @@ def environment_of(
 
 
 def working_dir(config: Mapping[str, Any]) -> str:
+    """The image's WorkingDir, normalised inside its root ("/../x" is "/x"), else "/"."""
     value = config.get("WorkingDir")
-    return value if isinstance(value, str) and value.startswith("/") else "/"
+    if not isinstance(value, str) or not value.startswith("/"):
+        return "/"
+    return posixpath.normpath(value).replace("//", "/")
 
 
 def namespaced(
-    unshare: str, root: Path, workdir: str, user: ImageUser, program: list[str]
+    unshare: str, root: Root, workdir: str, user: ImageUser, program: list[str]
 ) -> list[str]:
-    """The command line that runs ``program`` as pid 1 of new mount and PID namespaces
-    with ``root`` as its root."""
+    """The command line that runs ``program`` as pid 1 of new mount and PID namespaces,
+    with ``root`` (its mounts made in that namespace first) as its root and a fresh /proc.
+
+    The host's /bin/sh, as pid 1 of the new namespaces, makes the mounts, then becomes
+    (exec) an ``unshare`` that enters the root, mounts /proc and switches user, and that
+    becomes the program: the program is pid 1."""
+    steps = [shlex.join(argv) for argv in root.mounts]
+    enter = shlex.join(
+        [
+            unshare,
+            "--mount",
+            f"--root={root.path}",
+            f"--wd={workdir}",
+            "--mount-proc",
+            f"--setgid={user.gid}",
+            f"--setuid={user.uid}",
+            "--",
+        ]
+    )
+    script = " && ".join([*steps, f'exec {enter} "$@"'])
     return [
         unshare,
         "--mount",
         "--pid",
         "--fork",
         "--kill-child",
-        f"--root={root}",
-        f"--wd={workdir}",
-        "--mount-proc",
-        f"--setgid={user.gid}",
-        f"--setuid={user.uid}",
         "--",
+        "/bin/sh",
+        "-c",
+        script,
+        "mesospy-container",
         *program,
     ]

@@ -4,11 +4,14 @@ The task's root is ``WORK_DIR/containers/<container id>/root``: an overlayfs who
 layer is the image's cached root file system and whose upper layer (what the task writes)
 is the container's own, or, where overlayfs cannot be mounted, a copy of the image's root.
 Into it go the sandbox (bind-mounted at ``/mnt/mesos/sandbox``) and a small ``/dev`` (null,
-zero, full, random, urandom, tty: bind-mounted from one the agent makes once). These mounts
-live in the agent's mount namespace, under its work dir; the task's own namespace (made when
-it starts) copies them, and the agent unmounts them when the task ends. The agent never
-follows a link inside an image: a mount point that is not a real directory fails the launch.
-Blocking: worker threads.
+zero, full, random, urandom, tty: bind-mounted from one the agent makes once).
+
+All of these mounts are made inside the task's own mount namespace, by the first commands
+it runs there (``Root.mounts``): the agent's namespace never holds them, so they go when
+the task's last process does (an agent that dies leaks none), and a new task's namespace
+does not copy every other task's mounts (which made each start slower than the last).
+Mount points are made real directories when an image is unpacked (``make_mount_points``);
+the agent never follows a link inside an image. Blocking: worker threads.
 """
 
 from __future__ import annotations
@@ -20,15 +23,13 @@ import os
 import shutil
 import stat
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 SANDBOX_PATH = "/mnt/mesos/sandbox"
+MOUNT_POINTS = (SANDBOX_PATH, "/dev", "/proc", "/tmp")
 BACKENDS = ("auto", "overlay", "copy")
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
+MOUNT = shutil.which("mount", path="/usr/bin:/bin:/usr/sbin:/sbin") or "/bin/mount"
 MNT_DETACH = 2
 _DEVICES = {
     "null": (1, 3),
@@ -40,13 +41,6 @@ _DEVICES = {
 }
 
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
-_libc.mount.argtypes = [
-    ctypes.c_char_p,
-    ctypes.c_char_p,
-    ctypes.c_char_p,
-    ctypes.c_ulong,
-    ctypes.c_char_p,
-]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 
 
@@ -54,18 +48,13 @@ class RootfsError(Exception):
     """The task's root cannot be made."""
 
 
-def mount(
-    source: str, target: Path, fstype: str | None, flags: int = 0, data: str | None = None
-) -> None:
-    if _libc.mount(
-        source.encode(),
-        os.fsencode(target),
-        fstype.encode() if fstype else None,
-        flags,
-        data.encode() if data else None,
-    ):
-        err = ctypes.get_errno()
-        raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
+@dataclass
+class Root:
+    """A task's root directory and the mounts (argv lists) that complete it, to be run in
+    the task's own mount namespace before it enters the root."""
+
+    path: Path
+    mounts: list[list[str]]
 
 
 def unmount(target: Path) -> bool:
@@ -79,8 +68,9 @@ def unmount(target: Path) -> bool:
 
 
 def mounted_under(path: Path) -> list[str]:
-    """The mount points at or below ``path`` (from /proc/self/mountinfo: a bind mount of a
-    directory on the same file system has the same device as its parent)."""
+    """The mount points at or below ``path`` in the agent's namespace (from
+    /proc/self/mountinfo: a bind mount of a directory on the same file system has the same
+    device as its parent)."""
     prefix = os.path.realpath(path)
     points = []
     with open("/proc/self/mountinfo", "rb") as f:
@@ -91,10 +81,14 @@ def mounted_under(path: Path) -> list[str]:
     return points
 
 
-def _real_dir(root: Path, inner: str) -> Path:
+def real_dir(root: Path, inner: str) -> Path:
     """``root``/``inner``, its missing directories made, refusing any that is a link."""
     path = root
     for part in inner.strip("/").split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            raise RootfsError(f"{inner!r} leads out of the image's root")
         path = path / part
         try:
             st = os.lstat(path)
@@ -102,10 +96,16 @@ def _real_dir(root: Path, inner: str) -> Path:
             os.mkdir(path, 0o755)
             continue
         if not stat.S_ISDIR(st.st_mode):
-            raise RootfsError(
-                f"the image's {inner} is not a directory (a link?): cannot mount there"
-            )
+            raise RootfsError(f"the image's {inner} is not a directory (a link?)")
     return path
+
+
+def make_mount_points(root: Path, working_dir: str) -> None:
+    """Make the directories a task's mounts (and its WorkingDir) go on, in an image's
+    root as it is unpacked. Raises RootfsError when the image has a link there."""
+    for inner in (*MOUNT_POINTS, working_dir):
+        real_dir(root, inner)
+    os.chmod(root / "tmp", 0o1777)
 
 
 class RootfsProvisioner:
@@ -136,75 +136,75 @@ class RootfsProvisioner:
         for name in ("shm", "pts"):
             (self.dev / name).mkdir(exist_ok=True)
         os.chmod(self.dev / "shm", 0o1777)
-        for name, target in (
-            ("fd", "/proc/self/fd"),
-            ("stdin", "/proc/self/fd/0"),
-            ("stdout", "/proc/self/fd/1"),
-            ("stderr", "/proc/self/fd/2"),
-        ):
+        links = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0"}
+        links |= {"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"}
+        for name, target in links.items():
             if not os.path.lexists(self.dev / name):
                 os.symlink(target, self.dev / name)
 
     def _overlay_works(self) -> bool:
+        """Whether overlayfs mounts here: tried once, in a namespace of its own."""
         probe = self.containers / ".overlay-probe"
         shutil.rmtree(probe, ignore_errors=True)
         try:
             for part in ("lower", "upper", "work", "root"):
                 (probe / part).mkdir(parents=True)
-            self._mount_overlay(probe / "lower", probe)
-            unmount(probe / "root")
-            return True
-        except OSError:
+            data = f"lowerdir={probe / 'lower'},upperdir={probe / 'upper'},workdir={probe / 'work'}"
+            tried = subprocess.run(
+                ["unshare", "--mount", "--", MOUNT, "-t", "overlay", "overlay", "-o", data,
+                 str(probe / "root")],
+                capture_output=True, timeout=30, check=False,
+            )  # fmt: skip
+            return tried.returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
             return False
         finally:
             shutil.rmtree(probe, ignore_errors=True)
 
-    def _mount_overlay(self, lower: Path, container: Path) -> None:
-        data = f"lowerdir={lower},upperdir={container / 'upper'},workdir={container / 'work'}"
-        mount("overlay", container / "root", "overlay", 0, data)
-
     def path(self, container_id: str) -> Path:
         return self.containers / container_id
 
-    def prepare(self, container_id: str, image_rootfs: Path, sandbox: Path) -> Path:
-        """The task's root, with its sandbox and /dev mounted in. Raises RootfsError."""
+    def prepare(self, container_id: str, image_rootfs: Path, sandbox: Path) -> Root:
+        """The task's root and the mounts that complete it. Raises RootfsError."""
         container = self.path(container_id)
         root = container / "root"
         try:
             if self.overlay:
                 for part in ("upper", "work", "root"):
                     (container / part).mkdir(parents=True, exist_ok=True)
-                self._mount_overlay(image_rootfs, container)
+                layers = (
+                    f"lowerdir={image_rootfs},upperdir={container / 'upper'},"
+                    f"workdir={container / 'work'}"
+                )
+                mounts = [[MOUNT, "-t", "overlay", "overlay", "-o", layers, str(root)]]
             else:
                 container.mkdir(parents=True, exist_ok=True)
-                copy = (
-                    subprocess.run(
+                if not root.exists():
+                    copy = subprocess.run(
                         ["cp", "-a", "--reflink=auto", f"{image_rootfs}/.", str(root)],
                         capture_output=True,
                         check=False,
                     )
-                    if not root.exists() or not any(root.iterdir())
-                    else None
-                )
-                if copy is not None and copy.returncode != 0:
-                    raise RootfsError(
-                        f"cannot copy the image's root: {copy.stderr.decode()[-300:]}"
-                    )
-            os.chmod(root, 0o755)
-            mount(str(sandbox), _real_dir(root, SANDBOX_PATH), None, MS_BIND)
-            mount(str(self.dev), _real_dir(root, "/dev"), None, MS_BIND | MS_NOSUID)
-            _real_dir(root, "/proc")
-            _real_dir(root, "/tmp")
+                    if copy.returncode != 0:
+                        error = copy.stderr.decode(errors="replace")[-300:]
+                        raise RootfsError(f"cannot copy the image's root: {error}")
+                    os.chmod(root, 0o755)
+                mounts = []
         except OSError as exc:
             self.cleanup(container_id)
             raise RootfsError(f"cannot make the task's root file system: {exc}") from exc
         except RootfsError:
             self.cleanup(container_id)
             raise
-        return root
+        target = f"{root}{SANDBOX_PATH}"
+        mounts.append([MOUNT, "--bind", str(sandbox), target])
+        mounts.append([MOUNT, "--bind", "-o", "nosuid", str(self.dev), f"{root}/dev"])
+        return Root(root, mounts)
 
     def cleanup(self, container_id: str) -> None:
-        """Unmount and remove a task's root (nothing happens for a task without one)."""
+        """Remove a task's root (nothing happens for a task without one). Anything still
+        mounted under it in the agent's namespace is unmounted first, and nothing is
+        removed while a mount remains: the sandbox may be bind-mounted in."""
         container = self.path(container_id)
         if not container.exists():
             return
@@ -212,7 +212,5 @@ class RootfsProvisioner:
             with contextlib.suppress(OSError):
                 while unmount(Path(point)):
                     pass
-        # Only once nothing is mounted there any more: never remove through a mount (the
-        # sandbox is bind-mounted in).
         if not mounted_under(container):
             shutil.rmtree(container, ignore_errors=True)

@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mesospy.agent.containers.launch import working_dir
 from mesospy.agent.containers.layers import LayerError, apply_layer
 from mesospy.agent.containers.registry import RegistryClient, RegistryError, check_digest
+from mesospy.agent.containers.rootfs import RootfsError, make_mount_points
 from mesospy.agent.fetcher import Cancellation, FetchCancelled
 from mesospy.image_reference import DEFAULT_REGISTRY, ImageReference, parse_reference
 
@@ -152,7 +154,7 @@ class ImageStore:
             except RegistryError as exc:
                 cancel.check()
                 raise ImageError(f"cannot pull image {name!r} from {url}: {exc}") from exc
-            except LayerError as exc:
+            except (LayerError, RootfsError) as exc:
                 cancel.check()
                 raise ImageError(f"cannot unpack image {name!r}: {exc}") from exc
             self._write(self._ref_file(key), image.digest.encode())
@@ -239,6 +241,8 @@ class ImageStore:
                 budget = self.max_size
                 for layer in layers:
                     budget -= apply_layer(layer, rootfs, budget, cancel.is_set)
+                section = config.get("config")
+                make_mount_points(rootfs, working_dir(section if isinstance(section, dict) else {}))
                 cancel.check()
                 (tmp / "config.json").write_text(json.dumps(config))
                 os.replace(tmp, final)
