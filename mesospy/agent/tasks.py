@@ -252,15 +252,29 @@ class TaskManager:
             # an agent killed right after spawning must still know, when it restarts, the
             # tasks it started, or it re-registers without them and they run twice.
             self._checkpoint.flush()
-            plain = [launch for launch in batch if launch.task.fetching is None]
+            # Image tasks whose image is at hand start with the plain ones: no pull waits.
+            plain: list[_Launch] = []
+            waiting: list[_Launch] = []
+            for launch in batch:
+                (plain if self._quick(launch.task) else waiting).append(launch)
             if plain:
                 self._prepare_in(None, plain)
-            for launch in batch:
-                if launch.task.fetching is not None:
-                    # Each fetch on its own (a slow download must not hold others back),
-                    # in the fetcher's threads (a waiting fetch holds one).
-                    assert self._fetcher is not None
-                    self._prepare_in(self._fetcher.pool, [launch])
+            for launch in waiting:
+                # Each fetch or pull on its own (a slow download must not hold others
+                # back), in the fetcher's threads (a waiting fetch holds one).
+                assert self._fetcher is not None
+                self._prepare_in(self._fetcher.pool, [launch])
+
+    def _quick(self, task: Task) -> bool:
+        """No fetch or pull to wait for (the image, if any, is at hand)."""
+        if task.fetching is None:
+            return True
+        return (
+            not task.info.command.uris
+            and task.image is not None
+            and self._containerizer is not None
+            and self._containerizer.ready(task.info)
+        )
 
     def _prepare_in(self, pool: Executor | None, batch: list[_Launch]) -> None:
         job = self._loop.run_in_executor(pool, self._prepare_all, batch)

@@ -128,6 +128,12 @@ class Containerizer:
         workdir = working_dir(image.config)
         return Prepared(namespaced(UNSHARE, root, workdir, user, program), env, user.uid)
 
+    def ready(self, info: common_pb2.TaskInfo) -> bool:
+        """Whether the task's image is at hand: its launch then needs no pull."""
+        image = info.container.mesos.image
+        cached = image.cached if image.HasField("cached") else True
+        return cached and self.store is not None and self.store.known(image.docker.name.strip())
+
     def cleanup(self, container_id: str) -> None:
         if self.rootfs is not None:
             self.rootfs.cleanup(container_id)

@@ -3,8 +3,8 @@
 The task's root is ``WORK_DIR/containers/<container id>/root``: an overlayfs whose lower
 layer is the image's cached root file system and whose upper layer (what the task writes)
 is the container's own, or, where overlayfs cannot be mounted, a copy of the image's root.
-Into it go the sandbox (bind-mounted at ``/mnt/mesos/sandbox``) and a small ``/dev`` (null,
-zero, full, random, urandom, tty: bind-mounted from one the agent makes once).
+Into it goes the sandbox (bind-mounted at ``/mnt/mesos/sandbox``); its ``/dev`` is a small
+one (null, zero, full, random, urandom, tty) made in the image's root as it is unpacked.
 
 All of these mounts are made inside the task's own mount namespace, by the first commands
 it runs there (``Root.mounts``): the agent's namespace never holds them, so they go when
@@ -101,11 +101,33 @@ def real_dir(root: Path, inner: str) -> Path:
 
 
 def make_mount_points(root: Path, working_dir: str) -> None:
-    """Make the directories a task's mounts (and its WorkingDir) go on, in an image's
-    root as it is unpacked. Raises RootfsError when the image has a link there."""
+    """Make the directories a task's mounts (and its WorkingDir) go on, and its /dev, in an
+    image's root as it is unpacked. Raises RootfsError when the image has a link there."""
     for inner in (*MOUNT_POINTS, working_dir):
         real_dir(root, inner)
     os.chmod(root / "tmp", 0o1777)
+    make_dev(root / "dev")
+
+
+def make_dev(dev: Path) -> None:
+    """A small /dev (what the image had there is replaced): null, zero, full, random,
+    urandom, tty, shm/, pts/ and the fd links. Needs root (mknod)."""
+    for entry in dev.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    os.chmod(dev, 0o755)
+    for name, (major, minor) in _DEVICES.items():
+        os.mknod(dev / name, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+        os.chmod(dev / name, 0o666)
+    for name in ("shm", "pts"):
+        (dev / name).mkdir()
+    os.chmod(dev / "shm", 0o1777)
+    links = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0"}
+    links |= {"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"}
+    for name, target in links.items():
+        os.symlink(target, dev / name)
 
 
 class RootfsProvisioner:
@@ -119,28 +141,9 @@ class RootfsProvisioner:
             )
         self.containers = containers
         containers.mkdir(parents=True, exist_ok=True)
-        self.dev = containers / ".dev"
-        self._make_dev()
         self.overlay = backend != "copy" and self._overlay_works()
         if backend == "overlay" and not self.overlay:
             raise OSError("overlayfs cannot be mounted here (--image-rootfs-backend overlay)")
-
-    def _make_dev(self) -> None:
-        self.dev.mkdir(exist_ok=True)
-        os.chmod(self.dev, 0o755)
-        for name, (major, minor) in _DEVICES.items():
-            path = self.dev / name
-            if not path.exists():
-                os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
-                os.chmod(path, 0o666)
-        for name in ("shm", "pts"):
-            (self.dev / name).mkdir(exist_ok=True)
-        os.chmod(self.dev / "shm", 0o1777)
-        links = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0"}
-        links |= {"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"}
-        for name, target in links.items():
-            if not os.path.lexists(self.dev / name):
-                os.symlink(target, self.dev / name)
 
     def _overlay_works(self) -> bool:
         """Whether overlayfs mounts here: tried once, in a namespace of its own."""
@@ -196,9 +199,7 @@ class RootfsProvisioner:
         except RootfsError:
             self.cleanup(container_id)
             raise
-        target = f"{root}{SANDBOX_PATH}"
-        mounts.append([MOUNT, "--bind", str(sandbox), target])
-        mounts.append([MOUNT, "--bind", "-o", "nosuid", str(self.dev), f"{root}/dev"])
+        mounts.append([MOUNT, "--bind", str(sandbox), f"{root}{SANDBOX_PATH}"])
         return Root(root, mounts)
 
     def cleanup(self, container_id: str) -> None:

@@ -87,6 +87,8 @@ class ImageStore:
             path.mkdir(parents=True, exist_ok=True)
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
+        # Images found or pulled since the agent started, by registry URL and name.
+        self._known: dict[str, Image] = {}
         self.downloads = 0  # blobs downloaded (a metric, and for tests)
         self.pulls = 0  # manifests asked for
         self._clean_partial()
@@ -141,6 +143,8 @@ class ImageStore:
             raise ImageError(str(exc)) from exc
         url = self.registry_url(ref)
         key = f"{url}/{ref}"
+        if cached and (known := self._known.get(key)) is not None:
+            return known
         with self._single(key):
             cancel.check()
             if cached:
@@ -148,6 +152,7 @@ class ImageStore:
                     digest = self._ref_file(key).read_text().strip()
                     image = self._load(digest)
                     if image is not None:
+                        self._known[key] = image
                         return image
             try:
                 image = self._pull(ref, url, cancel)
@@ -158,7 +163,16 @@ class ImageStore:
                 cancel.check()
                 raise ImageError(f"cannot unpack image {name!r}: {exc}") from exc
             self._write(self._ref_file(key), image.digest.encode())
+            self._known[key] = image
             return image
+
+    def known(self, name: str) -> bool:
+        """Whether ``name`` is an image this store has at hand (no pull needed)."""
+        try:
+            ref = parse_reference(name)
+        except ValueError:
+            return False
+        return f"{self.registry_url(ref)}/{ref}" in self._known
 
     def _pull(self, ref: ImageReference, url: str, cancel: Cancellation) -> Image:
         client = RegistryClient(url, cancel)
