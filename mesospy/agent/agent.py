@@ -114,6 +114,7 @@ class Agent:
             mirror=cfg.image_registry_mirror,
             max_size=cfg.fetcher_max_size,
             backend=cfg.image_rootfs_backend,
+            allowed_host_paths=cfg.allowed_host_paths,
         )
         self.updates = StatusUpdateManager(
             UpdateStreams(cfg.status_update_retry_min, cfg.status_update_retry_max),

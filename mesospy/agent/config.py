@@ -128,6 +128,8 @@ class AgentConfig:
     image_registry_mirror: str | None = None
     # How each image task gets its root: "overlay", "copy", or "auto" (overlay if it can).
     image_rootfs_backend: str = "auto"
+    # Paths outside their sandboxes that image tasks may mount as volumes (and below).
+    allowed_host_paths: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATION_MODES:
@@ -162,6 +164,9 @@ class AgentConfig:
                 f"image rootfs backend {self.image_rootfs_backend!r} is not one of "
                 "auto, overlay, copy"
             )
+        for path in self.allowed_host_paths:
+            if not path.startswith("/"):
+                raise ValueError(f"allowed host path {path!r} must be an absolute path")
         if not 0 <= self.gc_disk_headroom <= 1:
             raise ValueError("gc_disk_headroom must be between 0 and 1")
 

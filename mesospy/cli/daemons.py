@@ -32,6 +32,20 @@ from mesospy.security.zk_acl import ZooKeeperAuth, ZooKeeperAuthError
 from mesospy.zk.url import parse_zk_url
 
 
+def _registry_url(value: str | None) -> str | None:
+    if value and not value.startswith(("http://", "https://")):
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+def _host_paths(value: str) -> tuple[str, ...]:
+    paths = tuple(path.strip() for path in value.split(",") if path.strip())
+    for path in paths:
+        if not path.startswith("/"):
+            raise click.BadParameter(f"{path!r} is not an absolute path")
+    return paths
+
+
 @click.command()
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5050, show_default=True, type=click.IntRange(0, 65535))
@@ -363,6 +377,7 @@ def master(
 @click.option(
     "--image-registry-mirror",
     default=None,
+    callback=lambda ctx, param, value: _registry_url(value),
     help="Registry URL used for image names that name no registry (instead of Docker "
     "Hub), e.g. http://registry.local:5000.",
 )
@@ -373,6 +388,14 @@ def master(
     show_default=True,
     help="How image tasks get their root: overlayfs over the cached image, or a copy "
     "(auto: overlayfs where the kernel allows it).",
+)
+@click.option(
+    "--allowed-host-paths",
+    default="",
+    metavar="PATHS",
+    callback=lambda ctx, param, value: _host_paths(value),
+    help="Comma-separated agent paths (and what is below them) image tasks may mount as "
+    "volumes; paths in a task's own sandbox need none.",
 )
 @tls_options
 @click.option(
@@ -413,6 +436,7 @@ def agent(
     container_images: bool,
     image_registry_mirror: str | None,
     image_rootfs_backend: str,
+    allowed_host_paths: tuple[str, ...],
     tls_cert: str | None,
     tls_key: str | None,
     tls_ca: str | None,
@@ -456,37 +480,35 @@ def agent(
             raise click.BadParameter(str(exc), param_hint=flag) from exc
     tls = tls_config(tls_cert, tls_key, tls_ca, tls_require_client_cert)
     setup_logging(log_level)
-    try:
-        config = AgentConfig(
-            master=master,
-            ip=ip,
-            hostname=hostname,
-            port=port,
-            work_dir=work_dir,
-            resources=resources,
-            attributes=attrs,
-            isolation=isolation,
-            kill_tasks_on_exit=kill_tasks_on_exit,
-            metrics_port=metrics_port,
-            tls=tls,
-            credential=credential,
-            allow_root_tasks=allow_root_tasks,
-            task_env_passthrough=tuple(
-                name for names in task_env_passthrough for name in names.split(",") if name.strip()
-            ),
-            executor_environment_variables=fixed_env,
-            gc_delay=gc_delay,
-            gc_disk_headroom=gc_disk_headroom,
-            disk_watch_interval=disk_watch_interval,
-            fetcher_cache_dir=fetcher_cache_dir,
-            fetcher_cache_size=sizes["--fetcher-cache-size"],
-            fetcher_max_size=sizes["--fetcher-max-size"],
-            container_images=container_images,
-            image_registry_mirror=image_registry_mirror,
-            image_rootfs_backend=image_rootfs_backend,
-        )
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    config = AgentConfig(
+        master=master,
+        ip=ip,
+        hostname=hostname,
+        port=port,
+        work_dir=work_dir,
+        resources=resources,
+        attributes=attrs,
+        isolation=isolation,
+        kill_tasks_on_exit=kill_tasks_on_exit,
+        metrics_port=metrics_port,
+        tls=tls,
+        credential=credential,
+        allow_root_tasks=allow_root_tasks,
+        task_env_passthrough=tuple(
+            name for names in task_env_passthrough for name in names.split(",") if name.strip()
+        ),
+        executor_environment_variables=fixed_env,
+        gc_delay=gc_delay,
+        gc_disk_headroom=gc_disk_headroom,
+        disk_watch_interval=disk_watch_interval,
+        fetcher_cache_dir=fetcher_cache_dir,
+        fetcher_cache_size=sizes["--fetcher-cache-size"],
+        fetcher_max_size=sizes["--fetcher-max-size"],
+        container_images=container_images,
+        image_registry_mirror=image_registry_mirror,
+        image_rootfs_backend=image_rootfs_backend,
+        allowed_host_paths=allowed_host_paths,
+    )
     try:
         run_until_signalled(run_agent(config))
     except (OSError, RuntimeError, ValueError) as exc:

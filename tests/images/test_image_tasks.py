@@ -23,12 +23,23 @@ FAST = ["--allocation-interval", "0.2"]
 
 
 @pytest.fixture(scope="module")
-def image_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A host directory the agent lets image tasks mount (--allowed-host-paths)."""
+    path = tmp_path_factory.mktemp("shared")
+    (path / "in.txt").write_text("from the host\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def image_cluster(
+    tmp_path_factory: pytest.TempPathFactory, shared_dir: Path
+) -> Iterator[LocalCluster]:
     with LocalCluster(
         agents=1,
         work_dir=tmp_path_factory.mktemp("images"),
         agent_resources="cpus:8;mem:4096;disk:4096",
         master_flags=FAST,
+        agent_flags=["--allowed-host-paths", str(shared_dir)],
     ) as c:
         yield c
 
@@ -274,3 +285,46 @@ def test_an_agent_restart_during_a_pull_fails_the_task_and_leaves_nothing_behind
         assert len(list((tmp_path / "cluster/agent-0/containers").glob("[0-9a-f]*"))) == 1
     # The agent stopped with --kill-tasks-on-exit: its tasks' roots went with it.
     assert list((tmp_path / "cluster/agent-0/containers").glob("[0-9a-f]*")) == []
+
+
+def test_host_and_sandbox_volumes_are_mounted_as_asked(
+    images: RegistryImages, image_cluster: LocalCluster, fw: FrameworkHarness, shared_dir: Path
+) -> None:
+    script = (
+        "cat /data/in.txt; touch /data/new 2>/dev/null || echo read-only; "
+        "echo scratch > /var/scratch/out; echo rw > $MESOS_SANDBOX/shared/written; ls /data"
+    )
+    volumes = task("volumes", script, "cpus:0.1;mem:32", image=images.name())
+    volumes.container.volumes.add(
+        host_path=str(shared_dir), container_path="/data", mode=pb.Volume.RO
+    )
+    volumes.container.volumes.add(host_path="scratch", container_path="/var/scratch")
+    # A relative container_path is in the sandbox (as the task sees it); read-write.
+    volumes.container.volumes.add(host_path=str(shared_dir), container_path="shared")
+    outside = task("outside", "true", "cpus:0.1;mem:32", image=images.name())
+    outside.container.volumes.add(host_path="/etc", container_path="/hostetc")
+    fw.submit([volumes, outside])
+    out = _finished(image_cluster, fw, "volumes")
+    # The same host directory, written through the read-write mount, seen through both.
+    assert out == "from the host\nread-only\nin.txt\nwritten\n"
+    assert not (shared_dir / "new").exists()
+    assert image_cluster.work_dir is not None
+    (sandbox,) = image_cluster.work_dir.glob("agent-*/frameworks/*/tasks/volumes")
+    assert (sandbox / "scratch/out").read_text() == "scratch\n"
+    assert (shared_dir / "written").read_text() == "rw\n"
+    refused = _final(fw, "outside")
+    assert refused.state == pb.TASK_FAILED
+    assert refused.reason == R.REASON_CONTAINER_LAUNCH_FAILED
+    assert "'/etc'" in refused.message and "--allowed-host-paths" in refused.message
+
+
+def test_the_agent_refuses_bad_image_flags(tmp_path: Path) -> None:
+    for flag, value, words in (
+        ("--allowed-host-paths", "/srv,relative", "'relative' is not an absolute path"),
+        ("--image-registry-mirror", "registry:5000", "not an http:// or https:// URL"),
+        ("--image-rootfs-backend", "zfs", "'zfs' is not one of"),
+    ):
+        result = _mesospy("agent", "--work-dir", str(tmp_path), flag, value)
+        assert result.returncode == 2, result.stderr
+        assert flag in result.stderr and words in result.stderr
+        assert "Traceback" not in result.stderr

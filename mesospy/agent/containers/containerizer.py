@@ -27,6 +27,7 @@ from mesospy.agent.containers.launch import (
 )
 from mesospy.agent.containers.rootfs import RootfsError, RootfsProvisioner
 from mesospy.agent.containers.store import ImageError, ImageStore
+from mesospy.agent.containers.volumes import VolumeError, volume_mounts
 from mesospy.agent.fetcher import Cancellation
 from mesospy.v1 import common_pb2
 
@@ -76,7 +77,9 @@ class Containerizer:
         mirror: str | None = None,
         max_size: int = 8 << 30,
         backend: str = "auto",
+        allowed_host_paths: tuple[str, ...] = (),
     ) -> None:
+        self.allowed_host_paths = allowed_host_paths
         self.problem = support_problem(enabled)
         self.store: ImageStore | None = None
         self.rootfs: RootfsProvisioner | None = None
@@ -125,6 +128,18 @@ class Containerizer:
         task_vars = dict(info.command.environment)
         env = environment_of(image.config, task_vars, agent_vars, user)
         root = self.rootfs.prepare(container_id, image.rootfs, sandbox)
+        try:
+            root.mounts += volume_mounts(
+                info.container.volumes,
+                sandbox,
+                image.rootfs,
+                root.writable,
+                root.path,
+                self.allowed_host_paths,
+            )
+        except (RootfsError, OSError) as exc:
+            self.rootfs.cleanup(container_id)
+            raise VolumeError(f"cannot mount the volumes of image {name!r}: {exc}") from exc
         workdir = working_dir(image.config)
         return Prepared(namespaced(UNSHARE, root, workdir, user, program), env, user.uid)
 

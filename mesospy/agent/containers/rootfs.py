@@ -51,10 +51,12 @@ class RootfsError(Exception):
 @dataclass
 class Root:
     """A task's root directory and the mounts (argv lists) that complete it, to be run in
-    the task's own mount namespace before it enters the root."""
+    the task's own mount namespace before it enters the root; ``writable`` is where its
+    own files go (the overlay's upper layer, or the copy itself)."""
 
     path: Path
     mounts: list[list[str]]
+    writable: Path
 
 
 def unmount(target: Path) -> bool:
@@ -200,7 +202,7 @@ class RootfsProvisioner:
             self.cleanup(container_id)
             raise
         mounts.append([MOUNT, "--bind", str(sandbox), f"{root}{SANDBOX_PATH}"])
-        return Root(root, mounts)
+        return Root(root, mounts, container / "upper" if self.overlay else root)
 
     def cleanup(self, container_id: str) -> None:
         """Remove a task's root (nothing happens for a task without one). Anything still
