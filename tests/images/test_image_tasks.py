@@ -328,3 +328,15 @@ def test_the_agent_refuses_bad_image_flags(tmp_path: Path) -> None:
         assert result.returncode == 2, result.stderr
         assert flag in result.stderr and words in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_an_image_task_is_held_to_its_memory_limit(
+    images: RegistryImages, fw: FrameworkHarness
+) -> None:
+    # busybox tail keeps the whole last "line" of /dev/zero: it grows until stopped.
+    hog = task("hog", "head -c 200000000 /dev/zero | tail -n 1 > /dev/null", "cpus:0.1;mem:32",
+               image=images.name())  # fmt: skip
+    fw.submit([hog])
+    status = _final(fw, "hog")
+    assert status.state == pb.TASK_FAILED
+    assert status.reason == R.REASON_CONTAINER_LIMITATION_MEMORY, status.message
