@@ -6,7 +6,7 @@ DOCKER-type images; a task without an image runs on the host as any task does.
 
 from __future__ import annotations
 
-from mesospy.image_reference import parse_reference
+from mesospy.image_reference import image_name_problem
 from mesospy.v1 import common_pb2 as pb
 
 
@@ -24,12 +24,8 @@ def container_problem(container: pb.ContainerInfo) -> str | None:
         return f"only DOCKER images are supported, not {pb.Image.Type.Name(image.type)}"
     if not image.docker.name.strip():
         return "container.mesos.image.docker.name is empty"
-    if image.docker.name.startswith("file://"):
-        return None
-    try:
-        parse_reference(image.docker.name)
-    except ValueError as exc:
-        return f"container.mesos.image.docker.name: {exc}"
+    if problem := image_name_problem(image.docker.name.strip()):
+        return f"container.mesos.image.docker.name: {problem}"
     return None
 
 

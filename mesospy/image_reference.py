@@ -65,3 +65,17 @@ def parse_reference(name: str) -> ImageReference:
     if not registry and len(components) == 1:
         text = f"library/{text}"
     return ImageReference(registry, text, tag, digest)
+
+
+def image_name_problem(name: str) -> str | None:
+    """Why ``name`` names no image (a reference, or ``file:///absolute/path`` to an OCI
+    layout or a docker save archive on the agent), or None."""
+    if name.startswith("file://"):
+        if not name[len("file://") :].startswith("/"):
+            return f"image {name!r}: a file image needs an absolute path (file:///...)"
+        return None
+    try:
+        parse_reference(name)
+    except ValueError as exc:
+        return str(exc)
+    return None

@@ -18,7 +18,7 @@ import click
 
 from mesospy.cli.common import client_security_options, fail, master_option
 from mesospy.client import AsyncOperatorClient, OperatorError
-from mesospy.image_reference import parse_reference
+from mesospy.image_reference import image_name_problem
 from mesospy.resources import ResourceError, Resources
 from mesospy.scheduler import (
     MesospyError,
@@ -148,15 +148,6 @@ async def _run(master: str, info: pb.TaskInfo, needs: Resources) -> int:
     return _exit_code(status)
 
 
-def _image_problem(name: str) -> str | None:
-    """Why ``name`` is no image reference, or None (the agent checks it again)."""
-    try:
-        parse_reference(name)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
 @click.command(context_settings={"ignore_unknown_options": True})
 @master_option
 @client_security_options
@@ -222,7 +213,7 @@ def run(
         raise click.UsageError("give a COMMAND to run (or --image to run an image's own)")
     if force_pull and image is None:
         raise click.BadParameter("--force-pull needs --image", param_hint="--force-pull")
-    if image is not None and (problem := _image_problem(image)):
+    if image is not None and (problem := image_name_problem(image)):
         raise click.BadParameter(problem, param_hint="--image")
     environment = {}
     for item in env:

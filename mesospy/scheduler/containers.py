@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mesospy.image_reference import parse_reference
+from mesospy.image_reference import image_name_problem
 
 __all__ = ["ContainerSpec", "parse_container"]
 
@@ -48,10 +48,8 @@ def parse_container(
     image = value.get("image")
     if not isinstance(image, str) or not image.strip():
         return None, [(f"{path}.image", "is required: an image name, e.g. registry:5000/app:1")]
-    try:
-        parse_reference(image)
-    except ValueError as exc:
-        return None, [(f"{path}.image", str(exc))]
+    if problem := image_name_problem(image.strip()):
+        return None, [(f"{path}.image", problem)]
     force = value.get(force_key, False)
     if not isinstance(force, bool):
         return None, [(f"{path}.{force_key}", "must be true or false")]

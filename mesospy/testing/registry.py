@@ -53,6 +53,8 @@ __all__ = [
     "TokenServer",
     "busybox_image",
     "index_for",
+    "write_docker_archive",
+    "write_oci_layout",
 ]
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
@@ -610,3 +612,51 @@ if __name__ == "__main__":
     if len(sys.argv) != 3:
         sys.exit("usage: python -m mesospy.testing.registry HOST:PORT REPOSITORY:TAG")
     print(push_busybox(sys.argv[1], sys.argv[2]))
+
+
+def write_oci_layout(images: dict[str, TestImage], directory: Path) -> Path:
+    """An OCI image layout of ``images`` (by "os/arch"; one entry is listed directly, more
+    through a nested index), as ``skopeo copy ... oci:DIR`` would write it."""
+    blobs = directory / "blobs" / "sha256"
+    blobs.mkdir(parents=True, exist_ok=True)
+    (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+
+    def put(data: bytes) -> str:
+        digest = digest_of(data)
+        (blobs / digest.removeprefix("sha256:")).write_bytes(data)
+        return digest
+
+    for image in images.values():
+        for blob in (*image.layers, image.config, image.manifest):
+            put(blob)
+    if len(images) == 1:
+        (image,) = images.values()
+        entry = {"mediaType": image.media_type, "digest": image.digest, "size": len(image.manifest)}
+        index = {"schemaVersion": 2, "manifests": [entry]}
+    else:
+        nested = index_for(images)
+        entry = {"mediaType": OCI_INDEX, "digest": put(nested), "size": len(nested)}
+        index = {"schemaVersion": 2, "manifests": [entry]}
+    (directory / "index.json").write_text(json.dumps(index))
+    return directory
+
+
+def write_docker_archive(image: TestImage, path: Path, tag: str = "test/image:1") -> Path:
+    """A ``docker save`` archive of ``image`` (uncompressed layers under <id>/layer.tar)."""
+    with tarfile.open(path, "w") as tar:
+
+        def add(name: str, data: bytes) -> None:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+        config_name = digest_of(image.config).removeprefix("sha256:") + ".json"
+        add(config_name, image.config)
+        layers = []
+        for number, blob in enumerate(image.layers):
+            name = f"layer{number}/layer.tar"
+            add(name, gzip.decompress(blob))
+            layers.append(name)
+        manifest = [{"Config": config_name, "RepoTags": [tag], "Layers": layers}]
+        add("manifest.json", json.dumps(manifest).encode())
+    return path

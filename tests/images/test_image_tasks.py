@@ -15,7 +15,12 @@ from mesospy.agent.containers.rootfs import mounted_under
 from mesospy.cluster import free_port
 from mesospy.scheduler import is_terminal, task
 from mesospy.testing import FrameworkHarness, LocalCluster
-from mesospy.testing.registry import RegistryImages, RegistryProxy, busybox_image
+from mesospy.testing.registry import (
+    RegistryImages,
+    RegistryProxy,
+    busybox_image,
+    write_docker_archive,
+)
 from mesospy.v1 import common_pb2 as pb
 
 R = pb.TaskStatus
@@ -340,3 +345,15 @@ def test_an_image_task_is_held_to_its_memory_limit(
     status = _final(fw, "hog")
     assert status.state == pb.TASK_FAILED
     assert status.reason == R.REASON_CONTAINER_LIMITATION_MEMORY, status.message
+
+
+def test_a_task_runs_from_a_docker_save_archive_on_the_agent(
+    image_cluster: LocalCluster, fw: FrameworkHarness, tmp_path: Path
+) -> None:
+    archive = write_docker_archive(busybox_image(os_id="air-gapped"), tmp_path / "image.tar")
+    name = f"file://{archive}"
+    fw.submit([task("saved", "head -1 /etc/os-release", "cpus:0.1;mem:32", image=name)])
+    assert _finished(image_cluster, fw, "saved") == "ID=air-gapped\n"
+    fw.submit([task("no-file", "true", "cpus:0.1;mem:32", image=f"file://{tmp_path}/none.tar")])
+    status = _final(fw, "no-file")
+    assert status.state == pb.TASK_FAILED and "none.tar" in status.message, status.message

@@ -23,6 +23,8 @@ from mesospy.testing.registry import (
     TokenServer,
     busybox_image,
     layer,
+    write_docker_archive,
+    write_oci_layout,
 )
 
 
@@ -217,3 +219,27 @@ def test_a_registry_with_token_auth_is_pulled_from_with_a_bearer_token(
         image = _store(tmp_path).get(f"{registry.host}/private/busybox:1", Cancellation())
         assert "ID=behind-tokens" in (image.rootfs / "etc/os-release").read_text()
         assert tokens.issued == issued + 1  # one token, used for the manifest and blobs
+
+
+def test_file_images_from_an_oci_layout_or_a_docker_save_archive(tmp_path: Path) -> None:
+    amd = busybox_image(os_id="oci-amd64", media_type=OCI_MANIFEST)
+    arm = busybox_image(os_id="oci-arm64", architecture="arm64", media_type=OCI_MANIFEST)
+    layout = write_oci_layout({"linux/arm64": arm, "linux/amd64": amd}, tmp_path / "layout")
+    archive = write_docker_archive(busybox_image(os_id="saved"), tmp_path / "saved.tar")
+    store = _store(tmp_path)
+    from_layout = store.get(f"file://{layout}", Cancellation())
+    assert "ID=oci-amd64" in (from_layout.rootfs / "etc/os-release").read_text()
+    from_archive = store.get(f"file://{archive}", Cancellation())
+    assert "ID=saved" in (from_archive.rootfs / "etc/os-release").read_text()
+    assert from_archive.config["WorkingDir"] == "/srv/app"
+    assert store.known(f"file://{archive}") and store.downloads == 0
+    # A tampered blob in a layout is refused, as from a registry.
+    (layer_digest,) = [d["digest"] for d in json.loads(amd.manifest)["layers"]]
+    blob = layout / "blobs/sha256" / layer_digest.removeprefix("sha256:")
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match="does not match its digest"):
+        _store(tmp_path / "other").get(f"file://{layout}", Cancellation())
+    with pytest.raises(ImageError, match="neither a directory nor a readable tar"):
+        store.get(f"file://{tmp_path / 'missing.tar'}", Cancellation())

@@ -25,13 +25,14 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mesospy.agent.containers.launch import working_dir
 from mesospy.agent.containers.layers import LayerError, apply_layer
+from mesospy.agent.containers.local_images import read_image
 from mesospy.agent.containers.registry import RegistryClient, RegistryError, check_digest
 from mesospy.agent.containers.rootfs import RootfsError, make_mount_points
 from mesospy.agent.fetcher import Cancellation, FetchCancelled
@@ -137,6 +138,8 @@ class ImageStore:
 
     def get(self, name: str, cancel: Cancellation, *, cached: bool = True) -> Image:
         """The image ``name``, pulled if need be. Raises ImageError, or FetchCancelled."""
+        if name.startswith("file://"):
+            return self._get_file(name, cancel, cached)
         try:
             ref = parse_reference(name)
         except ValueError as exc:
@@ -166,8 +169,62 @@ class ImageStore:
             self._known[key] = image
             return image
 
+    def _file_key(self, name: str) -> str:
+        """A file image's key: its path and the file's identity (a new file, a new key)."""
+        try:
+            st = os.stat(name[len("file://") :])
+        except OSError:
+            return name
+        return f"{name}@{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+
+    def _get_file(self, name: str, cancel: Cancellation, cached: bool) -> Image:
+        key = self._file_key(name)
+        if cached and (known := self._known.get(key)) is not None:
+            return known
+        with self._single(key):
+            cancel.check()
+            try:
+                config_digest, config, layers = read_image(
+                    Path(name[len("file://") :]),
+                    lambda write, digest: self._keep_blob(write, digest),
+                    self._pick_platform,
+                    self.max_size,
+                    cancel.is_set,
+                )
+                image = self._load(config_digest) or self._assemble(
+                    config_digest, config, layers, cancel
+                )
+            except (RegistryError, LayerError, RootfsError) as exc:
+                cancel.check()
+                raise ImageError(f"cannot load image {name!r}: {exc}") from exc
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise ImageError(f"cannot load image {name!r}: malformed ({exc!r})") from exc
+            self._known[key] = image
+            return image
+
+    def _keep_blob(self, write: Callable[[Path], str], digest: str | None) -> Path:
+        """A blob copied in by ``write`` (which returns its digest), kept by digest."""
+        if digest is not None:
+            if not _DIGEST.match(digest):
+                raise RegistryError(f"digest {digest!r} is not sha256:<64 hex digits>")
+            known = self.blobs / digest.removeprefix("sha256:")
+            if known.exists():
+                return known
+        tmp = self.blobs / f".tmp-{uuid.uuid4().hex}"
+        try:
+            actual = write(tmp)
+            if digest is not None and actual != digest:
+                raise RegistryError(f"blob {digest} does not match its digest (got {actual})")
+            final = self.blobs / actual.removeprefix("sha256:")
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return final
+
     def known(self, name: str) -> bool:
         """Whether ``name`` is an image this store has at hand (no pull needed)."""
+        if name.startswith("file://"):
+            return self._file_key(name) in self._known
         try:
             ref = parse_reference(name)
         except ValueError:
