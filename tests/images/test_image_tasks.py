@@ -15,6 +15,7 @@ from mesospy.agent.containers.rootfs import mounted_under
 from mesospy.cluster import free_port
 from mesospy.scheduler import is_terminal, task
 from mesospy.testing import FrameworkHarness, LocalCluster
+from mesospy.testing.prometheus import scrape
 from mesospy.testing.registry import (
     RegistryImages,
     RegistryProxy,
@@ -45,6 +46,7 @@ def image_cluster(
         agent_resources="cpus:8;mem:4096;disk:4096",
         master_flags=FAST,
         agent_flags=["--allowed-host-paths", str(shared_dir)],
+        metrics=True,
     ) as c:
         yield c
 
@@ -154,6 +156,9 @@ def test_two_tasks_of_one_image_at_once_download_it_once(
 ) -> None:
     images.registry.push("test/shared", "1", busybox_image(os_id="shared"))
     name = f"{proxy.host}/test/shared:1"
+    metrics_url = image_cluster.agent_daemons[0].metrics_url
+    assert metrics_url is not None
+    before = scrape(metrics_url).get("mesospy_agent_image_blob_downloads_total")
     proxy.hold_blobs()
     fw.submit(
         [task(f"pair-{i}", "cat /etc/os-release", "cpus:0.1;mem:32", image=name) for i in range(2)]
@@ -163,6 +168,8 @@ def test_two_tasks_of_one_image_at_once_download_it_once(
     for i in range(2):
         assert "ID=shared" in _finished(image_cluster, fw, f"pair-{i}")
     assert proxy.blob_requests() == 2  # one layer and one config, for both tasks
+    after = scrape(metrics_url).get("mesospy_agent_image_blob_downloads_total")
+    assert after - before == 2
     assert proxy.requests["GET /v2/test/shared/manifests/1"] == 1
 
 
