@@ -64,6 +64,8 @@ class TaskRecord:
             )
             if task.HasField("max_completion_time_seconds"):
                 self._info.max_completion_time_seconds = task.max_completion_time_seconds
+            if task.HasField("container"):
+                self._info.container.CopyFrom(task.container)
         return self._info
 
     def to_proto(self) -> pb.Task:
@@ -84,6 +86,8 @@ class TaskRecord:
             task.status.CopyFrom(self.status)
         if self.info.HasField("max_completion_time_seconds"):
             task.max_completion_time_seconds = self.info.max_completion_time_seconds
+        if self.info.HasField("container"):
+            task.container.CopyFrom(self.info.container)
         return task
 
 

@@ -187,9 +187,17 @@ def test_a_task_killed_while_its_image_is_pulled_is_killed(
     assert status.reason == R.REASON_TASK_KILLED_DURING_LAUNCH
 
 
-def test_agents_say_whether_they_run_images(image_cluster: LocalCluster) -> None:
+def test_agents_say_whether_they_run_images_and_the_master_shows_tasks_images(
+    images: RegistryImages, image_cluster: LocalCluster, fw: FrameworkHarness
+) -> None:
     (agent,) = image_cluster.state().agents
     assert agent.agent_info.attributes["mesospy.images"] == "true"
+    fw.submit([task("shown", "sleep 60", "cpus:0.1;mem:32", image=images.name())])
+    fw.wait(lambda: fw.latest_states().get("shown") == pb.TASK_RUNNING, 30, "shown to run")
+    (shown,) = [t for t in image_cluster.state().tasks if t.task_id == "shown"]
+    assert shown.container.mesos.image.docker.name == images.name()
+    fw.driver.kill("shown")
+    assert _final(fw, "shown").state == pb.TASK_KILLED
 
 
 def test_an_agent_that_cannot_run_images_fails_their_tasks_at_launch(
