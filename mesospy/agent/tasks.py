@@ -75,8 +75,9 @@ class Task:
     launching: bool = False
     # While its artifacts are fetched (or its image pulled): a kill stops that through this.
     fetching: Cancellation | None = None
-    # The container image it runs in, or None for a task on the host.
+    # The container image it runs in, or None for a task on the host; its (uid, gid) there.
     image: str | None = None
+    image_user: tuple[int, int] = (0, 0)
 
     @property
     def state(self) -> int:
@@ -443,6 +444,8 @@ class TaskManager:
         )
         os.chown(task.sandbox, prepared.uid, -1)
         spec.argv, spec.env = prepared.argv, prepared.env
+        task.env = prepared.env  # what its COMMAND health checks get too
+        task.image_user = (prepared.uid, prepared.gid)
 
     def _hand_back(self, done: list[_Launch]) -> bool:
         try:
@@ -559,8 +562,21 @@ class TaskManager:
                 task.sandbox,
                 on_change=lambda ok: self._on_health(task, ok),
                 on_kill=lambda: self._kill_unhealthy(task),
+                enter=self._enter_of(task),
             )
             task.health = asyncio.ensure_future(checker.run())
+
+    def _enter_of(self, task: Task) -> Callable[[list[str]], list[str]] | None:
+        """For an image task: what runs a command inside its container."""
+        if task.image is None:
+            return None
+        uid, gid = task.image_user
+
+        def enter(argv: list[str]) -> list[str]:
+            assert task.pid is not None
+            return images.enter_command(task.pid, uid, gid, argv)
+
+        return enter
 
     def _kill_unhealthy(self, task: Task) -> None:
         self._kill(task, None, Reason.REASON_TASK_UNHEALTHY)

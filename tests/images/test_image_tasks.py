@@ -372,3 +372,40 @@ def test_a_task_runs_from_a_docker_save_archive_on_the_agent(
     fw.submit([task("no-file", "true", "cpus:0.1;mem:32", image=f"file://{tmp_path}/none.tar")])
     status = _final(fw, "no-file")
     assert status.state == pb.TASK_FAILED and "none.tar" in status.message, status.message
+
+
+def test_a_command_health_check_runs_inside_the_tasks_image(
+    images: RegistryImages, fw: FrameworkHarness
+) -> None:
+    def check(shell: str) -> pb.HealthCheck:
+        return pb.HealthCheck(
+            type=pb.HealthCheck.COMMAND,
+            command=pb.CommandInfo(shell=shell),
+            delay_seconds=0,
+            interval_seconds=0.3,
+            grace_period_seconds=0,
+        )
+
+    inside = 'test -f /srv/app/hello.txt && test "$IMAGE_VAR" = from-image && test $$ != 1'
+    fw.submit(
+        [
+            task("checked", "sleep 60", "cpus:0.1;mem:32", image=images.name(),
+                 health_check=check(inside), kill_grace_period=0),
+            task("host-check", "sleep 60", "cpus:0.1;mem:32", image=images.name(),
+                 health_check=check("test -e /usr/bin/python3"), kill_grace_period=0),
+        ]
+    )  # fmt: skip
+
+    def healthy(task_id: str) -> bool | None:
+        for status in reversed(fw.tasks.statuses):
+            if status.task_id == task_id and status.HasField("healthy"):
+                return status.healthy
+        return None
+
+    # (A check made before the task's namespaces exist fails; the next ones pass.)
+    fw.wait(lambda: healthy("checked") is True, 30, "the check to pass")
+    fw.wait(lambda: healthy("host-check") is not None, 30, "a health verdict")
+    assert healthy("host-check") is False  # not the host's files
+    for task_id in ("checked", "host-check"):
+        fw.driver.kill(task_id)
+        assert _final(fw, task_id).state == pb.TASK_KILLED

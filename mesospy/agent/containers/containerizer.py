@@ -44,6 +44,34 @@ class Prepared:
     argv: list[str]
     env: dict[str, str]
     uid: int
+    gid: int = 0
+
+
+NSENTER = shutil.which("nsenter", path="/usr/bin:/bin:/usr/sbin:/sbin")
+
+
+def container_init(pid: int) -> int:
+    """The host pid of the first process under ``pid`` in another PID namespace (an
+    image task's pid 1). Raises OSError when there is none (yet)."""
+    own = os.readlink("/proc/self/ns/pid")
+    queue = [pid]
+    while queue:
+        current = queue.pop(0)
+        if os.readlink(f"/proc/{current}/ns/pid") != own:
+            return current
+        with open(f"/proc/{current}/task/{current}/children") as f:
+            queue.extend(int(child) for child in f.read().split())
+    raise OSError(f"process {pid} has no process in a namespace of its own")
+
+
+def enter_command(pid: int, uid: int, gid: int, argv: list[str]) -> list[str]:
+    """``argv`` run inside the container whose processes descend from ``pid``: its mount
+    and PID namespaces, root and working directory, as its user."""
+    if NSENTER is None:
+        raise OSError("util-linux nsenter is not installed on the agent")
+    target = container_init(pid)
+    return [NSENTER, f"--target={target}", "--mount", "--pid", "--root", "--wd",
+            f"--setgid={gid}", f"--setuid={uid}", "--", *argv]  # fmt: skip
 
 
 def support_problem(enabled: bool) -> str | None:
@@ -141,7 +169,8 @@ class Containerizer:
             self.rootfs.cleanup(container_id)
             raise VolumeError(f"cannot mount the volumes of image {name!r}: {exc}") from exc
         workdir = working_dir(image.config)
-        return Prepared(namespaced(UNSHARE, root, workdir, user, program), env, user.uid)
+        argv = namespaced(UNSHARE, root, workdir, user, program)
+        return Prepared(argv, env, user.uid, user.gid)
 
     def ready(self, info: common_pb2.TaskInfo) -> bool:
         """Whether the task's image is at hand: its launch then needs no pull."""
