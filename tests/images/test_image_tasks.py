@@ -3,6 +3,7 @@ the task in its own mount and PID namespaces with the image as its root."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
@@ -302,8 +303,20 @@ def test_an_agent_restart_during_a_pull_fails_the_task_and_leaves_nothing_behind
         )
         # Its root's mounts are in its own namespace only, none in the agent's.
         assert mounted_under(tmp_path / "cluster") == []
-        assert len(list((tmp_path / "cluster/agent-0/containers").glob("[0-9a-f]*"))) == 1
-    # The agent stopped with --kill-tasks-on-exit: its tasks' roots went with it.
+        containers = tmp_path / "cluster/agent-0/containers"
+        assert len(list(containers.glob("[0-9a-f]*"))) == 1
+        # An agent restarted under a running image task takes it back; a kill then ends it
+        # and its root goes.
+        agent.signal(signal.SIGKILL)
+        agent.process.wait(10)
+        agent.start()
+        for _ in range(10):  # a kill sent before the agent is back may not reach it
+            harness.driver.kill("long")
+            with contextlib.suppress(TimeoutError):
+                final = _final(harness, "long", timeout=5)
+                break
+        assert final.state == pb.TASK_KILLED, final.message
+        harness.wait(lambda: not list(containers.glob("[0-9a-f]*")), 15, "the root removed")
     assert list((tmp_path / "cluster/agent-0/containers").glob("[0-9a-f]*")) == []
 
 
