@@ -1,7 +1,7 @@
 """Reading a Prometheus endpoint in a test: ``scrape(url)`` and samples by name and labels.
 
-samples = scrape(daemon.metrics_url)
-samples.get("mesospy_batch_instances_finished_total", result="succeeded")
+    samples = scrape(daemon.metrics_url)
+    samples.get("mesospy_batch_instances_finished_total", result="succeeded")
 """
 
 from __future__ import annotations
