@@ -438,7 +438,7 @@ class TaskManager:
             task.info,
             task.container.id,
             task.sandbox,
-            {k: v for k, v in task.env.items() if k.startswith(("MESOS_", "PORT")) or k == "HOST"},
+            _agent_vars(task.env),
             task.fetching,
             allow_root=self.allow_root_tasks or not self._launcher.running_as_root,
         )
@@ -814,6 +814,7 @@ class TaskManager:
                 continue
             if rec.pid is not None and _same_process(rec.pid, rec.start_ticks):
                 task.env = self._task_env(task)
+                self._recover_image_identity(task)
                 self._isolator.recover(container, rec.pid)
                 task.stop_watch = self._launcher.watch(rec.pid, lambda t=task: self._on_exit(t))  # type: ignore[misc]
                 self._start_timers(task)
@@ -833,6 +834,15 @@ class TaskManager:
             else:
                 self._report_recorded_exit(task)
         self._forget_orphan_roots()
+
+    def _recover_image_identity(self, task: Task) -> None:
+        """A re-adopted image task's environment and user in its image (for its checks)."""
+        if task.image is None or self._containerizer is None:
+            return
+        found = self._containerizer.recovered(task.info, _agent_vars(task.env))
+        if found is not None:
+            task.env, uid, gid = found
+            task.image_user = (uid, gid)
 
     def _forget_orphan_roots(self) -> None:
         """Unmount and remove the roots of image tasks the agent no longer tracks (they
@@ -880,6 +890,11 @@ class TaskManager:
                 proto.container.CopyFrom(info.container)
             out.append(proto)
         return out
+
+
+def _agent_vars(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables the agent sets for a task (they win over an image's)."""
+    return {k: v for k, v in env.items() if k.startswith(("MESOS_", "PORT")) or k == "HOST"}
 
 
 def _describe_error(exc: BaseException | None, user: str | None) -> str:

@@ -292,9 +292,16 @@ def test_an_agent_restart_during_a_pull_fails_the_task_and_leaves_nothing_behind
         harness.submit(
             [
                 task("after", "cat /etc/os-release", "cpus:0.1;mem:32", image=name),
-                task("long", "sleep 600", "cpus:0.1;mem:32", image=name),
+                task("long", "sleep 600", "cpus:0.1;mem:32", image=name,
+                     health_check=pb.HealthCheck(
+                         type=pb.HealthCheck.COMMAND,
+                         # The image's Env, seen by the check (not the agent's).
+                         command=pb.CommandInfo(shell='test "$IMAGE_VAR" = from-image'),
+                         delay_seconds=0, interval_seconds=0.3, grace_period_seconds=1,
+                         consecutive_failures=1000,
+                     )),
             ]
-        )
+        )  # fmt: skip
         assert "ID=restart" in _finished(cluster, harness, "after")
         harness.wait(
             lambda: harness.latest_states().get("long") == pb.TASK_RUNNING,
@@ -307,9 +314,21 @@ def test_an_agent_restart_during_a_pull_fails_the_task_and_leaves_nothing_behind
         assert len(list(containers.glob("[0-9a-f]*"))) == 1
         # An agent restarted under a running image task takes it back; a kill then ends it
         # and its root goes.
+        def verdicts() -> list[bool]:
+            with harness.tasks.changed:
+                return [
+                    st.healthy
+                    for st in harness.tasks.statuses
+                    if st.task_id == "long" and st.HasField("healthy")
+                ]
+
+        harness.wait(lambda: verdicts() == [True], 30, "the long task's check to pass")
         agent.signal(signal.SIGKILL)
         agent.process.wait(10)
         agent.start()
+        # Taken back, its check runs again in its image, with the image's Env.
+        harness.wait(lambda: len(verdicts()) > 1, 30, "a check verdict after the restart")
+        assert verdicts()[1] is True, verdicts()
         for _ in range(10):  # a kill sent before the agent is back may not reach it
             harness.driver.kill("long")
             with contextlib.suppress(TimeoutError):

@@ -172,6 +172,25 @@ class Containerizer:
         argv = namespaced(UNSHARE, root, workdir, user, program)
         return Prepared(argv, env, user.uid, user.gid)
 
+    def recovered(
+        self, info: common_pb2.TaskInfo, agent_vars: Mapping[str, str]
+    ) -> tuple[dict[str, str], int, int] | None:
+        """A re-adopted image task's environment and (uid, gid), from the image the agent
+        has (no pull); None when it no longer has it."""
+        if self.store is None:
+            return None
+        spec = info.container.mesos.image
+        name = spec.docker.name.strip()
+        try:
+            image = self.store.get(name, Cancellation(), cached=True, offline=True)
+            user = user_of(
+                image.rootfs, info.command.user or str(image.config.get("User") or ""), name
+            )
+        except ERRORS:
+            return None
+        env = environment_of(image.config, dict(info.command.environment), agent_vars, user)
+        return env, user.uid, user.gid
+
     def ready(self, info: common_pb2.TaskInfo) -> bool:
         """Whether the task's image is at hand: its launch then needs no pull."""
         image = info.container.mesos.image

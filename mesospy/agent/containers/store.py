@@ -136,10 +136,13 @@ class ImageStore:
 
     # ------------------------------------------------------------------ pulling
 
-    def get(self, name: str, cancel: Cancellation, *, cached: bool = True) -> Image:
-        """The image ``name``, pulled if need be. Raises ImageError, or FetchCancelled."""
+    def get(
+        self, name: str, cancel: Cancellation, *, cached: bool = True, offline: bool = False
+    ) -> Image:
+        """The image ``name``, pulled if need be (never with ``offline``). Raises
+        ImageError, or FetchCancelled."""
         if name.startswith("file://"):
-            return self._get_file(name, cancel, cached)
+            return self._get_file(name, cancel, cached)  # a local file: offline anyway
         try:
             ref = parse_reference(name)
         except ValueError as exc:
@@ -157,6 +160,8 @@ class ImageStore:
                     if image is not None:
                         self._known[key] = image
                         return image
+            if offline:
+                raise ImageError(f"image {name!r} is not on this agent")
             try:
                 image = self._pull(ref, url, cancel)
             except RegistryError as exc:
