@@ -441,3 +441,12 @@ def test_a_command_health_check_runs_inside_the_tasks_image(
     for task_id in ("checked", "host-check"):
         fw.driver.kill(task_id)
         assert _final(fw, task_id).state == pb.TASK_KILLED
+
+
+def test_without_a_workingdir_an_image_task_starts_in_its_sandbox(
+    images: RegistryImages, image_cluster: LocalCluster
+) -> None:
+    images.registry.push("test/nowd", "1", busybox_image(os_id="nowd", working_dir=""))
+    master = image_cluster.master_address
+    ran = _mesospy("run", "--master", master, "--image", images.name("test/nowd"), "--", "pwd")
+    assert (ran.returncode, ran.stdout) == (0, "/mnt/mesos/sandbox\n"), ran.stderr

@@ -11,7 +11,7 @@ The command, from the task's CommandInfo and the image config:
 
 The user is ``command.user`` when the task names one, else the image's ``User``, else
 root; names are looked up in the image's own /etc/passwd and /etc/group. The working
-directory is the image's ``WorkingDir`` (made if missing), else ``/``. The environment is
+directory is the image's ``WorkingDir`` (made if missing), else the sandbox. The environment is
 the image's ``Env``, then the task's variables, then the agent's (``MESOS_*``, ``HOST``,
 ``PORT*``), with ``MESOS_SANDBOX`` the sandbox's path inside the container.
 
@@ -132,10 +132,11 @@ def environment_of(
 
 
 def working_dir(config: Mapping[str, Any]) -> str:
-    """The image's WorkingDir, normalised inside its root ("/../x" is "/x"), else "/"."""
+    """The image's WorkingDir, normalised inside its root ("/../x" is "/x"), else the
+    sandbox (as Mesos runs a task)."""
     value = config.get("WorkingDir")
     if not isinstance(value, str) or not value.startswith("/"):
-        return "/"
+        return SANDBOX_PATH
     return posixpath.normpath(value).replace("//", "/")
 
 
