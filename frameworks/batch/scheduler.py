@@ -647,7 +647,18 @@ class BatchScheduler(Scheduler):
         command = spec.command if isinstance(spec.command, str) else list(spec.command)
         name = f"{run.job} {run.id} #{instance.index}"
         uris = [artifact.to_proto() for artifact in spec.fetch]
-        return task(task_id, command, resources, name=name, env=env, labels=labels, uris=uris)
+        image = spec.container
+        return task(
+            task_id,
+            command,
+            resources,
+            name=name,
+            env=env,
+            labels=labels,
+            uris=uris,
+            image=image.image if image else None,
+            force_pull=bool(image and image.force_pull),
+        )
 
 
 def _instance_outcome(run: Run, index: int) -> tuple[str, int]:

@@ -37,6 +37,7 @@ Pure: no I/O. Every problem is collected with the path of the field it is about
       - https://example.com/tools.tgz      # a URI (archives are unpacked), or:
       - {uri: /opt/bin/tool, executable: true, extract: false, cache: true,
          output_file: bin/tool, checksum: "sha256:<hex>"}
+    container: {image: "registry:5000/tools:1", force_pull: false}   # run in an image
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ import yaml
 from croniter import croniter
 
 from frameworks.batch.interval import Interval, parse_interval
-from mesospy.scheduler import Artifact, parse_fetch
+from mesospy.scheduler import Artifact, ContainerSpec, parse_container, parse_fetch
 
 __all__ = [
     "ACTIONS",
@@ -237,6 +238,7 @@ class JobSpec:
     parents: tuple[str, ...] = ()
     fetch: tuple[Artifact, ...] = ()
     role: str = "*"  # the role its tasks run in: one the framework subscribed with
+    container: ContainerSpec | None = None
 
     def action_for(self, exit_code: int | None) -> str:
         """The failure policy's action for a task that failed with ``exit_code``."""
@@ -304,6 +306,8 @@ class JobSpec:
             data["parents"] = list(self.parents)
         if self.fetch:
             data["fetch"] = [artifact.to_dict() for artifact in self.fetch]
+        if self.container is not None:
+            data["container"] = self.container.to_dict()
         return data
 
 
@@ -426,7 +430,7 @@ class _Parser:
         fields = (
             "name", "command", "env", "resources", "constraints", "instances", "parallelism",
             "retries", "failure_policy", "timeout", "labels", "schedule", "parents",
-            "fetch", "index_env", "history", "role",
+            "fetch", "index_env", "history", "role", "container",
         )  # fmt: skip
         if data is None:
             raise SpecError([("", "the job file is empty")])
@@ -469,6 +473,7 @@ class _Parser:
             index_env=self.index_env(top.get("index_env")),
             history=self.history(top.get("history")),
             role=self.role(top.get("role", "*")),
+            container=self.container(top.get("container")),
         )
         if spec.timeout == 0:
             self.bad("timeout", "must be more than 0 (leave it out for no timeout)")
@@ -637,6 +642,11 @@ class _Parser:
         artifacts, problems = parse_fetch(value)
         self.problems.extend(problems)
         return artifacts
+
+    def container(self, value: object) -> ContainerSpec | None:
+        container, problems = parse_container(value)
+        self.problems.extend(problems)
+        return container
 
     def parents(self, value: object, name: str) -> tuple[str, ...]:
         if value is None:

@@ -565,6 +565,8 @@ class ServiceScheduler(Scheduler):
             health_check=_health_check(spec, i.ports),
             kill_grace_period=spec.kill_grace_period,
             uris=[artifact.to_proto() for artifact in spec.fetch],
+            image=spec.container.image if spec.container else None,
+            force_pull=bool(spec.container and spec.container.force_pull),
         )
         if spec.user:
             info.command.user = spec.user

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from mesospy.scheduler import Artifact, parse_fetch
+from mesospy.scheduler import Artifact, ContainerSpec, parse_container, parse_fetch
 
 # '/'-separated parts of '.'-separated labels (Marathon's ids: "/prod/web.api").
 _LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
@@ -136,6 +136,7 @@ class AppSpec:
     host_ports: tuple[int, ...] = ()  # by port: a fixed port, 0 any; () all any
     marathon_env: bool = False  # tasks also get Marathon's MARATHON_APP_* variables
     dependencies: tuple[str, ...] = ()  # app ids deployed (and available) first
+    container: ContainerSpec | None = None  # {image, forcePullImage}: run in an image
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form (what ``parse_spec`` reads back to an equal spec)."""
@@ -209,6 +210,8 @@ class AppSpec:
             out["marathonEnv"] = True
         if self.dependencies:
             out["dependencies"] = ["/" + d for d in self.dependencies]  # absolute
+        if self.container is not None:  # likewise
+            out["container"] = self.container.to_dict("forcePullImage")
         return out
 
     def to_json(self) -> str:
@@ -316,6 +319,7 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
         "user",
         "marathonEnv",
         "dependencies",
+        "container",
     }
     r.unknown(data, known, "")
     app_id = r.string(data, "id", required=True).strip("/")
@@ -356,6 +360,7 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
         host_ports=host_ports,
         marathon_env=r.boolean(data, "marathonEnv", False, ""),
         dependencies=_dependencies(r, app_id, data.get("dependencies")),
+        container=_container(r, data.get("container")),
     )
     check = spec.health_check
     if check and check.protocol != "COMMAND" and check.port_index >= len(spec.ports):
@@ -523,6 +528,14 @@ def _fetch(r: _Reader, value: object) -> tuple[Artifact, ...]:
     for path, message in problems:
         r.problem(path, message)
     return artifacts
+
+
+def _container(r: _Reader, value: object) -> ContainerSpec | None:
+    """``container: {image: NAME, forcePullImage: false}``."""
+    container, problems = parse_container(value, force_key="forcePullImage")
+    for path, message in problems:
+        r.problem(path, message)
+    return container
 
 
 def resolve_app_id(app_id: str, ref: str) -> str:

@@ -27,6 +27,7 @@ import grpc
 from mesospy import __version__ as _version
 from mesospy.agent.checkpoint import Checkpoint
 from mesospy.agent.config import AgentConfig
+from mesospy.agent.containers.containerizer import ATTRIBUTE, Containerizer
 from mesospy.agent.executor_service import serve_executor_api
 from mesospy.agent.executors import ExecutorRegistry
 from mesospy.agent.fetcher import Fetcher
@@ -108,6 +109,15 @@ class Agent:
         self.fetcher = await asyncio.to_thread(
             Fetcher, cfg.fetcher_cache_path, cfg.fetcher_cache_size, cfg.fetcher_max_size
         )
+        self.containerizer = await asyncio.to_thread(
+            Containerizer,
+            work,
+            enabled=cfg.container_images,
+            mirror=cfg.image_registry_mirror,
+            max_size=cfg.fetcher_max_size,
+            backend=cfg.image_rootfs_backend,
+            allowed_host_paths=cfg.allowed_host_paths,
+        )
         self.updates = StatusUpdateManager(
             UpdateStreams(cfg.status_update_retry_min, cfg.status_update_retry_max),
             on_finished=lambda key: self.tasks.forget(key),
@@ -129,6 +139,7 @@ class Agent:
                 os.environ, cfg.task_env_passthrough, cfg.executor_environment_variables
             ),
             fetcher=self.fetcher,
+            containerizer=self.containerizer,
         )
         self.executors = ExecutorRegistry(
             work_dir=work,
@@ -249,7 +260,10 @@ class Agent:
             hostname=self.config.advertised_host,
             port=self.port,
             resources=self._resources,
-            attributes=self.config.attributes,
+            attributes={
+                ATTRIBUTE: "true" if self.containerizer.supported else "false",
+                **self.config.attributes,
+            },
             version=_version,
         )
 

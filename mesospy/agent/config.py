@@ -129,6 +129,14 @@ class AgentConfig:
     # A new executor that has not subscribed this long after its start is killed and its
     # tasks failed (Mesos's --executor_registration_timeout).
     executor_registration_timeout: float = 60.0
+    # Container images (mesospy.agent.containers): off only when asked; the registry that
+    # stands for the default one (Docker Hub) for names that name no registry.
+    container_images: bool = True
+    image_registry_mirror: str | None = None
+    # How each image task gets its root: "overlay", "copy", or "auto" (overlay if it can).
+    image_rootfs_backend: str = "auto"
+    # Paths outside their sandboxes that image tasks may mount as volumes (and below).
+    allowed_host_paths: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATION_MODES:
@@ -153,6 +161,21 @@ class AgentConfig:
             raise ValueError("fetcher cache size must be >= 0 and fetcher max size > 0")
         if self.executor_reregistration_timeout <= 0 or self.executor_registration_timeout <= 0:
             raise ValueError("executor (re)registration timeouts must be > 0")
+        if self.image_registry_mirror and not self.image_registry_mirror.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError(
+                f"image registry mirror {self.image_registry_mirror!r} must be an http:// or "
+                "https:// URL, e.g. http://registry.local:5000"
+            )
+        if self.image_rootfs_backend not in ("auto", "overlay", "copy"):
+            raise ValueError(
+                f"image rootfs backend {self.image_rootfs_backend!r} is not one of "
+                "auto, overlay, copy"
+            )
+        for path in self.allowed_host_paths:
+            if not path.startswith("/"):
+                raise ValueError(f"allowed host path {path!r} must be an absolute path")
         if not 0 <= self.gc_disk_headroom <= 1:
             raise ValueError("gc_disk_headroom must be between 0 and 1")
 

@@ -113,7 +113,11 @@ class HealthChecker:
         sandbox: Path,
         on_change: Callable[[bool], None],
         on_kill: Callable[[], None],
+        enter: Callable[[list[str]], list[str]] | None = None,
     ) -> None:
+        """``enter`` turns a COMMAND check's argv into one that runs inside the task's
+        container (an image task's check runs in its image, as Mesos runs it)."""
+        self._enter = enter
         self._check = check
         self._launcher = launcher
         self._env = env
@@ -154,6 +158,12 @@ class HealthChecker:
         command = self._check.command
         argv = ["/bin/sh", "-c", command.shell] if command.shell else list(command.argv)
         env = {**self._env, **command.environment}
+        if self._enter is not None:
+            try:
+                argv = self._enter(argv)
+            except OSError as exc:
+                log.debug("health check cannot enter the container: %s", exc)
+                return False
         return await self._launcher.run_command(argv, env, self._sandbox, timeout) == 0
 
 

@@ -132,3 +132,16 @@ class _AgentCollector(Collector):
                 "Downloads made for the fetcher cache.",
                 value=cache.downloads,
             )
+        containerizer = getattr(agent, "containerizer", None)
+        store = getattr(containerizer, "store", None)
+        if store is not None:
+            yield CounterMetricFamily(
+                "mesospy_agent_image_pulls",
+                "Image manifests asked of a registry (pulls; cached images need none).",
+                value=store.pulls,
+            )
+            yield CounterMetricFamily(
+                "mesospy_agent_image_blob_downloads",
+                "Image layers and configs downloaded (each blob once per agent).",
+                value=store.downloads,
+            )

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Protocol
 
 from mesospy.agent.checkpoint import Checkpoint, RecoveredState
+from mesospy.agent.containers import containerizer as images
+from mesospy.agent.containers.launch import validate_container
 from mesospy.agent.exit_status import ExitLog
 from mesospy.agent.fetcher import Cancellation, FetchCancelled, Fetcher, FetchError
 from mesospy.agent.health import HealthChecker, validate_health_check
@@ -32,6 +34,7 @@ from mesospy.agent.launcher import STDOUT, LaunchSpec, TaskLauncher, describe_ex
 from mesospy.agent.sandbox import SandboxPathError, check_id, sandbox_dir
 from mesospy.agent.status_updates import StatusUpdateManager, TaskKey
 from mesospy.agent.task_env import base_environment, user_environment
+from mesospy.container_info import image_name
 from mesospy.security.task_user import delegate_cgroups, root_problem, switch_to, task_user
 from mesospy.task_states import is_terminal
 from mesospy.uris import uris_problem
@@ -71,8 +74,11 @@ class Task:
     env: dict[str, str] = field(default_factory=dict)
     # Between RunTasks and the spawn's hand-back: a kill then cancels or ends it at once.
     launching: bool = False
-    # While its artifacts are fetched: a kill stops the fetch through this.
+    # While its artifacts are fetched (or its image pulled): a kill stops that through this.
     fetching: Cancellation | None = None
+    # The container image it runs in, or None for a task on the host; its (uid, gid) there.
+    image: str | None = None
+    image_user: tuple[int, int] = (0, 0)
 
     @property
     def state(self) -> int:
@@ -135,7 +141,11 @@ def validate_task(info: common_pb2.TaskInfo) -> str | None:
         if info.executor.type == common_pb2.ExecutorInfo.DEFAULT:
             return _numbers_problem(info)
         command = info.executor.command
-    if bool(command.shell) == bool(command.argv):
+    if info.HasField("container") and (problem := validate_container(info)):
+        return problem
+    # In an image, the image's Entrypoint/Cmd may stand for the command.
+    neither = not command.shell and not command.argv
+    if (command.shell and command.argv) or (neither and image_name(info) is None):
         return f"task {info.task_id!r} needs exactly one of command.shell and command.argv"
     if problem := _numbers_problem(info):
         return problem
@@ -179,6 +189,7 @@ class TaskManager:
         allow_root_tasks: bool = True,
         environment: Mapping[str, str] | None = None,
         fetcher: Fetcher | None = None,
+        containerizer: images.Containerizer | None = None,
     ) -> None:
         self._work_dir = work_dir
         self._exits = ExitLog(work_dir)
@@ -191,6 +202,7 @@ class TaskManager:
         self._agent_id = agent_id
         self._kill_grace = kill_grace_period
         self._fetcher = fetcher
+        self._containerizer = containerizer
         self._loop = asyncio.get_running_loop()
         self.frameworks: dict[str, common_pb2.FrameworkInfo] = {}
         # An agent running as root runs tasks as root only with this (--allow-root-tasks).
@@ -295,15 +307,29 @@ class TaskManager:
             # an agent killed right after spawning must still know, when it restarts, the
             # tasks it started, or it re-registers without them and they run twice.
             self._checkpoint.flush()
-            plain = [launch for launch in batch if launch.task.fetching is None]
+            # Image tasks whose image is at hand start with the plain ones: no pull waits.
+            plain: list[_Launch] = []
+            waiting: list[_Launch] = []
+            for launch in batch:
+                (plain if self._quick(launch.task) else waiting).append(launch)
             if plain:
                 self._prepare_in(None, plain)
-            for launch in batch:
-                if launch.task.fetching is not None:
-                    # Each fetch on its own (a slow download must not hold others back),
-                    # in the fetcher's threads (a waiting fetch holds one).
-                    assert self._fetcher is not None
-                    self._prepare_in(self._fetcher.pool, [launch])
+            for launch in waiting:
+                # Each fetch or pull on its own (a slow download must not hold others
+                # back), in the fetcher's threads (a waiting fetch holds one).
+                assert self._fetcher is not None
+                self._prepare_in(self._fetcher.pool, [launch])
+
+    def _quick(self, task: Task) -> bool:
+        """No fetch or pull to wait for (the image, if any, is at hand)."""
+        if task.fetching is None:
+            return True
+        return (
+            not task.info.command.uris
+            and task.image is not None
+            and self._containerizer is not None
+            and self._containerizer.ready(task.info)
+        )
 
     def _prepare_in(self, pool: Executor | None, batch: list[_Launch]) -> None:
         job = self._loop.run_in_executor(pool, self._prepare_all, batch)
@@ -367,6 +393,9 @@ class TaskManager:
         task.env = self._task_env(task)
         task.launching = True
         command = info.command
+        task.image = image_name(info)
+        if task.image is not None:
+            return self._admit_image(task)
         user = self._user_of(task)
         if problem := root_problem(user, self._launcher.running_as_root, self.allow_root_tasks):
             self._emit(task, common_pb2.TASK_ERROR, Reason.REASON_TASK_INVALID, problem)
@@ -383,6 +412,22 @@ class TaskManager:
                 return None
             task.fetching = Cancellation()
         return _Launch(task, LaunchSpec(argv, task.env, sandbox, switch_to(user)))
+
+    def _admit_image(self, task: Task) -> _Launch | None:
+        """An image task: pulled and started in the fetcher's threads (a pull may be slow)."""
+        containerizer = self._containerizer
+        problem = "no containerizer" if containerizer is None else containerizer.problem
+        if problem is not None or self._fetcher is None:
+            self._emit(
+                task,
+                common_pb2.TASK_FAILED,
+                Reason.REASON_CONTAINER_LAUNCH_FAILED,
+                f"cannot run task {task.info.task_id!r} in image {task.image!r}: "
+                f"{problem or 'this agent has no fetcher'}",
+            )
+            return None
+        task.fetching = Cancellation()
+        return _Launch(task, LaunchSpec([], task.env, task.sandbox, None))
 
     def _user_of(self, task: Task) -> str | None:
         framework = self.frameworks.get(task.framework_id)
@@ -404,7 +449,10 @@ class TaskManager:
                 files = self._launcher.prepare(spec)
                 if task.fetching is not None and task.kill_reason is None:
                     try:
-                        self._fetch(task, spec, files[1])
+                        if task.info.command.uris:
+                            self._fetch(task, spec, files[1])
+                        if task.image is not None:
+                            self._prepare_image(task, spec)
                     except BaseException:
                         self._launcher.discard(files)
                         raise
@@ -424,6 +472,7 @@ class TaskManager:
                 subprocess.SubprocessError,
                 FetchError,
                 FetchCancelled,
+                *images.ERRORS,
             ) as exc:
                 launch.error = exc
             done.append(launch)
@@ -446,6 +495,22 @@ class TaskManager:
         self._fetcher.fetch_all(
             list(task.info.command.uris), task.sandbox, stderr, task.fetching, owner
         )
+
+    def _prepare_image(self, task: Task, spec: LaunchSpec) -> None:
+        """Worker thread: the task's image pulled and its root made; its command line."""
+        assert self._containerizer is not None and task.fetching is not None
+        prepared = self._containerizer.prepare(
+            task.info,
+            task.container.id,
+            task.sandbox,
+            _agent_vars(task.env),
+            task.fetching,
+            allow_root=self.allow_root_tasks or not self._launcher.running_as_root,
+        )
+        os.chown(task.sandbox, prepared.uid, -1)
+        spec.argv, spec.env = prepared.argv, prepared.env
+        task.env = prepared.env  # what its COMMAND health checks get too
+        task.image_user = (prepared.uid, prepared.gid)
 
     def _hand_back(self, done: list[_Launch]) -> bool:
         try:
@@ -471,6 +536,7 @@ class TaskManager:
         pid = _pid_of(launch.started)
         if pid is None:
             self._isolator.cleanup(task.container)
+            self._cleanup_root(task)
             if task.kill_reason is not None:
                 self._emit(
                     task,
@@ -505,6 +571,10 @@ class TaskManager:
         self._start_timers(task)
 
     def _launch_failed(self, task: Task, spec: LaunchSpec, exc: BaseException | None) -> None:
+        if isinstance(exc, images.ERRORS):
+            reason = Reason.REASON_CONTAINER_LAUNCH_FAILED
+            self._emit(task, common_pb2.TASK_FAILED, reason, str(exc))
+            return
         if isinstance(exc, FetchError | FetchCancelled):
             # Cancelled without a kill: the agent is stopping.
             message = (
@@ -557,8 +627,21 @@ class TaskManager:
                 task.sandbox,
                 on_change=lambda ok: self._on_health(task, ok),
                 on_kill=lambda: self._kill_unhealthy(task),
+                enter=self._enter_of(task),
             )
             task.health = asyncio.ensure_future(checker.run())
+
+    def _enter_of(self, task: Task) -> Callable[[list[str]], list[str]] | None:
+        """For an image task: what runs a command inside its container."""
+        if task.image is None:
+            return None
+        uid, gid = task.image_user
+
+        def enter(argv: list[str]) -> list[str]:
+            assert task.pid is not None
+            return images.enter_command(task.pid, uid, gid, argv)
+
+        return enter
 
     def _kill_unhealthy(self, task: Task) -> None:
         self._kill(task, None, Reason.REASON_TASK_UNHEALTHY)
@@ -604,7 +687,15 @@ class TaskManager:
         self._exits.rotate_if_large()
         limitation = self._isolator.limitation(task.container) if returncode != 0 else None
         self._isolator.cleanup(task.container)
+        self._cleanup_root(task)
         self._report_end(task, returncode, limitation)
+
+    def _cleanup_root(self, task: Task) -> None:
+        """An image task's root unmounted and removed (in a worker thread)."""
+        if task.image is not None and self._containerizer is not None:
+            job = self._loop.run_in_executor(None, self._containerizer.cleanup, task.container.id)
+            self._preparing.add(job)
+            job.add_done_callback(self._preparing.discard)
 
     def _report_end(self, task: Task, returncode: int | None, limitation: str | None) -> None:
         """The terminal update of a task that ended, by why it ended."""
@@ -738,6 +829,10 @@ class TaskManager:
         for task in self.tasks.values():
             if task.pid is not None and task.stop_watch is not None and not task.terminal:
                 kill_group(task.pid, signal.SIGKILL)
+                if task.image is not None and self._containerizer is not None:
+                    # The agent goes now: its mounts must not outlive it (they are detached
+                    # lazily, so a task still dying does not hold them up).
+                    self._containerizer.cleanup(task.container.id)
 
     def detach(self) -> None:
         """Stop watching processes (agent shutdown); they keep running."""
@@ -779,6 +874,7 @@ class TaskManager:
                 pid=rec.pid,
                 adopted=True,
                 kill_reason=rec.kill_reason,
+                image=image_name(rec.info),
             )
             self.tasks[key] = task
             for status in rec.unacked:
@@ -797,6 +893,7 @@ class TaskManager:
                 continue
             if rec.pid is not None and _same_process(rec.pid, rec.start_ticks):
                 task.env = self._task_env(task)
+                self._recover_image_identity(task)
                 self._isolator.recover(container, rec.pid)
                 task.stop_watch = self._launcher.watch(rec.pid, lambda t=task: self._on_exit(t))  # type: ignore[misc]
                 self._start_timers(task)
@@ -815,10 +912,32 @@ class TaskManager:
                 )
             else:
                 self._report_recorded_exit(task)
+        self._forget_orphan_roots()
+
+    def _recover_image_identity(self, task: Task) -> None:
+        """A re-adopted image task's environment and user in its image (for its checks)."""
+        if task.image is None or self._containerizer is None:
+            return
+        found = self._containerizer.recovered(task.info, _agent_vars(task.env))
+        if found is not None:
+            task.env, uid, gid = found
+            task.image_user = (uid, gid)
+
+    def _forget_orphan_roots(self) -> None:
+        """Unmount and remove the roots of image tasks the agent no longer tracks (they
+        ended, or were forgotten, while it was down)."""
+        if self._containerizer is not None:
+            keep = {
+                task.container.id
+                for task in self.tasks.values()
+                if task.image is not None and not task.terminal
+            }
+            self._containerizer.forget_others(keep)
 
     def _report_recorded_exit(self, task: Task) -> None:
         """A task that ended while the agent was down: report what its shell recorded
         (and a kill the agent had begun as a kill)."""
+        self._cleanup_root(task)
         self._report_end(task, self._exits.exit_code(task.sandbox, task.pid), None)
 
     # ------------------------------------------------------------------ reporting
@@ -848,8 +967,15 @@ class TaskManager:
                 proto.kill_policy.CopyFrom(info.kill_policy)
             if info.HasField("max_completion_time_seconds"):
                 proto.max_completion_time_seconds = info.max_completion_time_seconds
+            if info.HasField("container"):
+                proto.container.CopyFrom(info.container)
             out.append(proto)
         return out
+
+
+def _agent_vars(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables the agent sets for a task (they win over an image's)."""
+    return {k: v for k, v in env.items() if k.startswith(("MESOS_", "PORT")) or k == "HOST"}
 
 
 def _describe_error(exc: BaseException | None, user: str | None) -> str:

@@ -37,6 +37,20 @@ METRICS_PORT = port_option(
 )
 
 
+def _registry_url(value: str | None) -> str | None:
+    if value and not value.startswith(("http://", "https://")):
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+def _host_paths(value: str) -> tuple[str, ...]:
+    paths = tuple(path.strip() for path in value.split(",") if path.strip())
+    for path in paths:
+        if not path.startswith("/"):
+            raise click.BadParameter(f"{path!r} is not an absolute path")
+    return paths
+
+
 @click.command()
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @port_option("--port", default=5050)
@@ -373,6 +387,35 @@ def master(
     help="Seconds executors still running after an agent restart have to subscribe again "
     "before they are killed and their tasks failed.",
 )
+@click.option(
+    "--container-images/--no-container-images",
+    default=True,
+    show_default=True,
+    help="Run tasks that name a container image (needs root: mount and PID namespaces).",
+)
+@click.option(
+    "--image-registry-mirror",
+    default=None,
+    callback=lambda ctx, param, value: _registry_url(value),
+    help="Registry URL used for image names that name no registry (instead of Docker "
+    "Hub), e.g. http://registry.local:5000.",
+)
+@click.option(
+    "--image-rootfs-backend",
+    type=click.Choice(["auto", "overlay", "copy"]),
+    default="auto",
+    show_default=True,
+    help="How image tasks get their root: overlayfs over the cached image, or a copy "
+    "(auto: overlayfs where the kernel allows it).",
+)
+@click.option(
+    "--allowed-host-paths",
+    default="",
+    metavar="PATHS",
+    callback=lambda ctx, param, value: _host_paths(value),
+    help="Comma-separated agent paths (and what is below them) image tasks may mount as "
+    "volumes; paths in a task's own sandbox need none.",
+)
 @tls_options
 @click.option(
     "--principal",
@@ -411,6 +454,10 @@ def agent(
     fetcher_max_size: str,
     executor_registration_timeout: float,
     executor_reregistration_timeout: float,
+    container_images: bool,
+    image_registry_mirror: str | None,
+    image_rootfs_backend: str,
+    allowed_host_paths: tuple[str, ...],
     tls_cert: str | None,
     tls_key: str | None,
     tls_ca: str | None,
@@ -480,6 +527,10 @@ def agent(
         fetcher_max_size=sizes["--fetcher-max-size"],
         executor_reregistration_timeout=executor_reregistration_timeout,
         executor_registration_timeout=executor_registration_timeout,
+        container_images=container_images,
+        image_registry_mirror=image_registry_mirror,
+        image_rootfs_backend=image_rootfs_backend,
+        allowed_host_paths=allowed_host_paths,
     )
     try:
         run_until_signalled(run_agent(config))

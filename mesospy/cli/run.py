@@ -18,6 +18,7 @@ import click
 
 from mesospy.cli.common import client_security_options, fail, master_option
 from mesospy.client import AsyncOperatorClient, OperatorError
+from mesospy.image_reference import image_name_problem
 from mesospy.resources import ResourceError, Resources
 from mesospy.scheduler import (
     MesospyError,
@@ -173,7 +174,18 @@ async def _run(master: str, info: pb.TaskInfo, needs: Resources) -> int:
 @click.option(
     "--fetch-cache", is_flag=True, help="Keep fetched artifacts in the agent's fetcher cache."
 )
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option(
+    "--image",
+    default=None,
+    metavar="NAME",
+    help="Run the task in this container image (e.g. registry.local:5000/team/app:1.2): its "
+    "root is the image's, in its own mount and PID namespaces. Without a COMMAND the image's "
+    "Entrypoint and Cmd run; a COMMAND replaces the Cmd (with --shell: runs in /bin/sh -c).",
+)
+@click.option(
+    "--force-pull", is_flag=True, help="Ask the registry for the image again even if cached."
+)
+@click.argument("command", nargs=-1, required=False, type=click.UNPROCESSED)
 def run(
     master: str,
     cpus: float,
@@ -185,6 +197,8 @@ def run(
     fetch_extract: bool,
     fetch_executable: bool,
     fetch_cache: bool,
+    image: str | None,
+    force_pull: bool,
     command: tuple[str, ...],
 ) -> None:
     """Run one command as a task and exit with its exit code.
@@ -192,7 +206,15 @@ def run(
     Example: mesospy run --cpus 0.5 --mem 64 -- sh -c 'echo hello; exit 3'
 
     With an artifact: mesospy run --fetch https://example.com/tool.tgz -- ./tool/run
+
+    In an image: mesospy run --image registry.local:5000/tools:1 -- cat /etc/os-release
     """
+    if not command and image is None:
+        raise click.UsageError("give a COMMAND to run (or --image to run an image's own)")
+    if force_pull and image is None:
+        raise click.BadParameter("--force-pull needs --image", param_hint="--force-pull")
+    if image is not None and (problem := image_name_problem(image)):
+        raise click.BadParameter(problem, param_hint="--image")
     environment = {}
     for item in env:
         key, sep, value = item.partition("=")
@@ -213,7 +235,14 @@ def run(
     task_id = f"run-{uuid.uuid4().hex[:12]}"
     cmd: str | list[str] = " ".join(command) if shell else list(command)
     info = task(
-        task_id, cmd, needs, name=name or " ".join(command)[:100], env=environment, uris=uris
+        task_id,
+        cmd,
+        needs,
+        name=name or " ".join(command)[:100] or str(image),
+        env=environment,
+        uris=uris,
+        image=image,
+        force_pull=force_pull,
     )
 
     async def main() -> int:

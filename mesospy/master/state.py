@@ -68,6 +68,8 @@ class TaskRecord:
                 self._info.ClearField("command")
             if task.HasField("max_completion_time_seconds"):
                 self._info.max_completion_time_seconds = task.max_completion_time_seconds
+            if task.HasField("container"):
+                self._info.container.CopyFrom(task.container)
         return self._info
 
     def to_proto(self) -> pb.Task:
@@ -90,6 +92,8 @@ class TaskRecord:
             task.executor.CopyFrom(self.info.executor)
         if self.info.HasField("max_completion_time_seconds"):
             task.max_completion_time_seconds = self.info.max_completion_time_seconds
+        if self.info.HasField("container"):
+            task.container.CopyFrom(self.info.container)
         return task
 
 

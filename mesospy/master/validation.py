@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from mesospy.container_info import container_problem
 from mesospy.resources import ResourceError, Resources
 from mesospy.uris import uris_problem
 from mesospy.v1 import common_pb2 as pb
@@ -100,8 +101,12 @@ def kill_policy_problem(policy: pb.KillPolicy) -> str | None:
     return None
 
 
-def command_problem(command: pb.CommandInfo, where: str) -> str | None:
-    if bool(command.shell) == bool(command.argv):
+def command_problem(command: pb.CommandInfo, where: str, image: bool = False) -> str | None:
+    """``image``: the task runs in a container image, whose Entrypoint/Cmd may stand for
+    the command (then neither 'shell' nor 'argv' is needed)."""
+    if command.shell and command.argv:
+        return f"{where} must have exactly one of 'shell' and 'argv'"
+    if not command.shell and not command.argv and not image:
         return f"{where} must have exactly one of 'shell' and 'argv'"
     if command.argv and not command.argv[0]:
         return f"{where}.argv[0] must name the program to run"
@@ -152,10 +157,13 @@ def task_problem(
     if resources.is_empty():
         return f"{label} asks for no resources; give at least cpus or mem", None
     default = task.executor.type == pb.ExecutorInfo.DEFAULT
+    image = task.container.mesos.HasField("image")
     if in_group:
         if default and not task.HasField("command"):
             return f"{label} of a group run by the DEFAULT executor needs a command", None
-        if task.HasField("command") and (p := command_problem(task.command, f"{label} command")):
+        if task.HasField("command") and (
+            p := command_problem(task.command, f"{label} command", image)
+        ):
             return p, None
     elif task.HasField("executor"):
         if default:
@@ -169,14 +177,16 @@ def task_problem(
                 "agent runs, or executor for one its executor runs",
                 None,
             )
-    elif not task.HasField("command"):
+    elif not task.HasField("command") and not image:
         return (
             f"{label} gives neither command nor executor: its command must have exactly one "
             "of 'shell' and 'argv' (or give an executor to run it)",
             None,
         )
-    elif p := command_problem(task.command, f"{label} command"):
+    elif p := command_problem(task.command, f"{label} command", image):
         return p, None
+    if task.HasField("container") and (p := container_problem(task.container)):
+        return f"{label}: {p}", None
     if task.HasField("health_check") and (p := health_check_problem(task.health_check)):
         return f"{label}: {p}", None
     if p := kill_policy_problem(task.kill_policy):

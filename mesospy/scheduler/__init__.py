@@ -18,6 +18,7 @@ Keep state across restarts (framework id, jobs, tasks) with ``open_store(--state
 from mesospy.scheduler import calls
 from mesospy.scheduler.artifacts import Artifact, parse_fetch, uri
 from mesospy.scheduler.backoff import Backoff
+from mesospy.scheduler.containers import ContainerSpec, parse_container
 from mesospy.scheduler.driver import SchedulerDriver
 from mesospy.scheduler.errors import (
     CallRejected,
@@ -48,6 +49,7 @@ __all__ = [
     "Artifact",
     "Backoff",
     "CallRejected",
+    "ContainerSpec",
     "DocumentTooLarge",
     "DriverStopped",
     "FrameworkRemoved",
@@ -68,6 +70,7 @@ __all__ = [
     "is_terminal",
     "offer_resources",
     "open_store",
+    "parse_container",
     "parse_fetch",
     "state_name",
     "task",

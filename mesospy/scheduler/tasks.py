@@ -42,6 +42,8 @@ def task(
     kill_grace_period: float | None = None,
     max_completion_time: float | None = None,
     uris: Iterable[str | common_pb2.CommandInfo.URI] = (),
+    image: str | None = None,
+    force_pull: bool = False,
 ) -> common_pb2.TaskInfo:
     """Build a ``TaskInfo``.
 
@@ -50,6 +52,9 @@ def task(
     ``agent_id`` may stay empty when the task is passed to ``driver.launch``, which fills
     it in from the offer. ``uris`` are artifacts the agent fetches into the sandbox before
     the task starts: URI strings, or ``uri(...)`` values for checksums, caching, etc.
+    ``image`` runs the task in a container image ("registry:5000/team/app:1.2"); an empty
+    ``command`` ("" or []) then runs the image's Entrypoint/Cmd, an argv list replaces its
+    Cmd. ``force_pull`` asks the agent for the image's manifest again even if it has it.
     """
     info = common_pb2.TaskInfo(task_id=task_id, name=name or task_id, agent_id=agent_id)
     if isinstance(command, str):
@@ -62,6 +67,12 @@ def task(
             common_pb2.CommandInfo.URI(value=item) if isinstance(item, str) else item
         )
     info.resources.extend(_as_resources(resources).to_proto())
+    if image is not None:
+        info.container.type = common_pb2.ContainerInfo.MESOS
+        info.container.mesos.image.type = common_pb2.Image.DOCKER
+        info.container.mesos.image.docker.name = image
+        if force_pull:
+            info.container.mesos.image.cached = False
     if health_check is not None:
         info.health_check.CopyFrom(health_check)
     for key, value in (labels or {}).items():
