@@ -105,8 +105,12 @@ def is_marathon(data: Mapping[str, Any]) -> bool:
     """Whether a definition is in Marathon's shape rather than the native one."""
     if "marathonEnv" in data:
         return False  # a native spec (one converted from Marathon's says so)
-    if any(key in data for key in MARATHON_ONLY):
-        return True
+    own = {key for key in MARATHON_ONLY if key in data}
+    native_container = isinstance(data.get("container"), Mapping) and set(
+        data["container"]
+    ) <= {"image", "forcePullImage"}
+    if own - ({"container"} if native_container else set()):
+        return True  # (the native `container: {image, forcePullImage}` is not Marathon's)
     if str(data.get("id", "")).startswith("/"):
         return True
     ports = data.get("ports")

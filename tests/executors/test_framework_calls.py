@@ -52,8 +52,8 @@ def test_update_framework_changes_roles_and_timeout_without_resubscribing(
             fw.call(calls.update_framework(wrong_id))
         bad_role = pb.FrameworkInfo()
         bad_role.CopyFrom(updated)
-        bad_role.roles[:] = ["a/b"]
-        with pytest.raises(InvalidCall, match="role 'a/b'"):
+        bad_role.roles[:] = ["a//b"]
+        with pytest.raises(InvalidCall, match="role 'a//b'"):
             fw.call(calls.update_framework(bad_role))
         # Nothing of the refused updates was kept.
         assert framework_info(cluster, fid) == updated

@@ -128,7 +128,7 @@ def test_registration_carries_resources_and_attributes(tmp_path: Path) -> None:
             assert info.id == ""
             assert info.hostname == "127.0.0.1"
             assert info.port == c.agent.port
-            assert dict(info.attributes) == {"rack": "r1"}
+            assert dict(info.attributes) == {"rack": "r1", "mesospy.images": "true"}
             assert {r.name for r in info.resources} == {"cpus", "mem", "disk", "ports"}
 
     asyncio.run(scenario())

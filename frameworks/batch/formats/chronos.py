@@ -91,7 +91,14 @@ def looks_like_chronos(data: dict[str, Any]) -> bool:
     schedule = data.get("schedule")
     if isinstance(schedule, str) and schedule.startswith("R") and "/" in schedule:
         return True
-    return bool(_OWN_FIELDS & set(data))
+    own = _OWN_FIELDS & set(data)
+    if own == {"container"} and _native_container(data["container"]):
+        return False  # the native `container: {image, force_pull}`
+    return bool(own)
+
+
+def _native_container(value: object) -> bool:
+    return isinstance(value, dict) and set(value) <= {"image", "force_pull"}
 
 
 def convert_chronos(data: dict[str, Any]) -> Conversion:
