@@ -61,3 +61,8 @@ class EventHub:
 
     def forget(self, queue: asyncio.Queue[Event]) -> None:
         self._listeners.discard(queue)
+
+    @property
+    def listening(self) -> int:
+        """How many listeners there are."""
+        return len(self._listeners)

@@ -7,6 +7,8 @@ Marathon's status codes and error bodies: 404 ``App '/x' does not exist``, 409 w
 is locked by a deployment (unless ``?force=true``), 422 ``Object is not valid`` with the
 invalid fields' paths. With authentication on, calls need HTTP Basic ``principal:secret``
 from the credentials file (401 otherwise); ``/ping`` stays open, as health checks are.
+Served by ``mesospy.http`` with ``LIMITS`` (8 MiB bodies, 64 KiB heads) and
+``error=marathon_error``, so the server's own refusals are Marathon's JSON errors too.
 """
 
 from __future__ import annotations
@@ -15,16 +17,17 @@ import asyncio
 import base64
 import binascii
 import json
+import logging
 import posixpath
 import re
 from collections.abc import AsyncIterator, Callable, Set
 from dataclasses import replace
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from frameworks.service import FRAMEWORK_NAME, deployment
 from frameworks.service.events import API_REQUEST, Event
 from frameworks.service.marathon_app import convert
-from frameworks.service.marathon_http import HttpError, Request, Response, Stream
 from frameworks.service.marathon_json import (
     app_json,
     definition,
@@ -39,13 +42,59 @@ from frameworks.service.model import AppRecord, Deployment
 from frameworks.service.scheduler import ServiceScheduler
 from frameworks.service.spec import AppSpec, SpecError
 from mesospy import __version__
+from mesospy.http import Limits, Request, Response, sse
 from mesospy.security.auth import AuthenticationFailed, Authenticator
 from mesospy.security.credentials import PRINCIPAL_KEY, SECRET_KEY
+
+log = logging.getLogger("frameworks.service.marathon")
 
 KEEPALIVE_SECONDS = 15.0  # an empty line on a quiet event stream finds closed clients
 # Fields whose presence in an update replaces these others of the current definition.
 REPLACES = {"ports": "portDefinitions", "uris": "fetch", "cmd": "args", "args": "cmd"}
 _PROBLEM = re.compile(r"^([A-Za-z0-9_.\[\]@-]+): (.*)$")
+# What a caller may send (served by ``mesospy.http``): Marathon's own caps.
+LIMITS = Limits(max_head=64 * 1024, max_body=8 * 1024 * 1024)
+
+
+class HttpError(Exception):
+    """An answer other than success: its status and Marathon's error body."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"message": message, **extra}
+        self.headers: dict[str, str] = {}
+
+
+def marathon_error(status: int, message: str) -> Response:
+    """Marathon's error body, for what the HTTP server refuses itself (``error=``)."""
+    return Response.json({"message": message}, status)
+
+
+def _answer(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer."""
+    return Response.json(body, status, list((headers or {}).items()))
+
+
+def _flag(r: Request, name: str) -> bool:
+    """A boolean query parameter (``?force=true``)."""
+    return name in r.query and r.query[name].lower() in ("true", "1", "")
+
+
+def _values(r: Request, name: str) -> list[str]:
+    """A query parameter's values, comma-separated ones split (``?embed=a,b&embed=c``)."""
+    given = parse_qs(urlsplit(r.target).query, keep_blank_values=True).get(name, [])
+    return [v for item in given for v in item.split(",") if v]
+
+
+def _body(r: Request) -> Any:
+    """The request's JSON body (400 when there is none or it is not JSON)."""
+    if not r.body.strip():
+        raise HttpError(400, "a JSON body is required")
+    try:
+        return json.loads(r.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HttpError(400, f"Invalid JSON: {exc}") from exc
 
 
 def spec_errors(exc: SpecError) -> HttpError:
@@ -85,10 +134,24 @@ class MarathonApi:
         self.authenticator = authenticator
         self.leader = leader  # this API's host:port, for /v2/info and /v2/leader
 
-    async def handle(self, r: Request) -> Response | Stream:
+    async def handle(self, r: Request) -> Response:
+        """The ``mesospy.http`` handler: a refusal answers Marathon's JSON error; a HEAD
+        the GET's status and headers, with no body."""
+        try:
+            answer = self._route(r)
+        except HttpError as exc:
+            answer = _answer(exc.status, exc.body, exc.headers)
+        except Exception:
+            log.exception("%s %s failed", r.method, r.path)
+            answer = marathon_error(500, "internal error (see the framework's log)")
+        if r.method == "HEAD" and answer.stream is None:
+            answer = replace(answer, body=b"")
+        return answer
+
+    def _route(self, r: Request) -> Response:
         path = r.path.rstrip("/") or "/"
         if path == "/ping":
-            return Response(200, "pong", content_type="text/plain")
+            return Response(200, b"pong", "text/plain; charset=utf-8")
         self._authenticate(r)
         if path == "/v2/apps":
             return self._apps(r)
@@ -97,7 +160,7 @@ class MarathonApi:
         if path == "/v2/deployments" or path.startswith("/v2/deployments/"):
             return self._deployments(r, path[len("/v2/deployments/") :].strip("/"))
         if path == "/v2/tasks":
-            return self._only(r, "GET", lambda: Response(200, {"tasks": self._tasks(r)}))
+            return self._only(r, "GET", lambda: _answer(200, {"tasks": self._tasks(r)}))
         if path == "/v2/tasks/delete":
             return self._only(r, "POST", lambda: self._delete_tasks(r))
         if path == "/v2/queue":
@@ -108,7 +171,7 @@ class MarathonApi:
         if path == "/v2/info":
             return self._only(r, "GET", self._info)
         if path == "/v2/leader":
-            return self._only(r, "GET", lambda: Response(200, {"leader": self.leader()}))
+            return self._only(r, "GET", lambda: _answer(200, {"leader": self.leader()}))
         if path == "/v2/groups" or path.startswith("/v2/groups/"):
             return self._groups(r, path[len("/v2/groups") :].strip("/"))
         if path == "/v2/events":
@@ -116,9 +179,7 @@ class MarathonApi:
         raise HttpError(404, f"no such resource: {r.path} (this is Marathon's v2 API)")
 
     @staticmethod
-    def _only(
-        r: Request, method: str, answer: Callable[[], Response | Stream]
-    ) -> Response | Stream:
+    def _only(r: Request, method: str, answer: Callable[[], Response]) -> Response:
         if r.method != method and not (method == "GET" and r.method == "HEAD"):
             raise HttpError(405, f"{r.method} is not allowed on {r.path} (use {method})")
         return answer()
@@ -127,7 +188,7 @@ class MarathonApi:
         if self.authenticator is None:
             return
         metadata: dict[str, str] = {}
-        header = r.headers.get("authorization", "")
+        header = r.header("authorization")
         if header:
             scheme, _, token = header.partition(" ")
             try:
@@ -174,27 +235,27 @@ class MarathonApi:
 
     def _apps(self, r: Request) -> Response:
         if r.method in ("GET", "HEAD"):
-            embed = set(r.values("embed"))
-            wanted = r.query.get("id", [""])[-1].strip("/")
-            cmd = r.query.get("cmd", [""])[-1]
+            embed = set(_values(r, "embed"))
+            wanted = r.query.get("id", "").strip("/")
+            cmd = r.query.get("cmd", "")
             apps = [
                 a
                 for _, a in sorted(self.s.apps.items())
                 if a.id.startswith(wanted) and cmd in a.spec.cmd
             ]
-            return Response(200, {"apps": [self._json(a, embed) for a in apps]})
+            return _answer(200, {"apps": [self._json(a, embed) for a in apps]})
         if r.method == "POST":
-            data = r.json()
+            data = _body(r)
             if not isinstance(data, dict):
                 raise invalid("/", "an app definition must be a JSON object")
             spec = self._convert(data)
             if spec.id in self.s.apps and not self.s.apps[spec.id].deleting:
                 raise HttpError(409, f"An app with id [/{spec.id}] already exists.")
             app = self._deploy(r, spec)
-            return Response(
+            return _answer(
                 201,
                 self._json(app, {"apps.deployments"}),
-                headers={"Location": f"/v2/apps/{app.id}", **_deployment_header(app)},
+                {"Location": f"/v2/apps/{app.id}", **_deployment_header(app)},
             )
         if r.method == "PUT":
             return self._update_many(r)
@@ -237,8 +298,8 @@ class MarathonApi:
             app_id, _, version = rest.partition("/versions/")
             return self._version(r, app_id, version)
         if r.method in ("GET", "HEAD"):
-            embed = {e.replace("app.", "apps.") for e in r.values("embed")}
-            return Response(200, {"app": self._json(self._app(rest), embed)})
+            embed = {e.replace("app.", "apps.") for e in _values(r, "embed")}
+            return _answer(200, {"app": self._json(self._app(rest), embed)})
         if r.method in ("PUT", "PATCH"):
             return self._update(r, rest)
         if r.method == "DELETE":
@@ -247,7 +308,7 @@ class MarathonApi:
 
     def _locked(self, r: Request, app: AppRecord) -> None:
         d = app.deployment
-        if d is not None and d.active and not r.flag("force"):
+        if d is not None and d.active and not _flag(r, "force"):
             raise HttpError(
                 409,
                 "App is locked by one or more deployments. Override with the option "
@@ -256,25 +317,25 @@ class MarathonApi:
             )
 
     def _update(self, r: Request, app_id: str) -> Response:
-        data = r.json()
+        data = _body(r)
         if not isinstance(data, dict):
             raise invalid("/", "an app update must be a JSON object")
         status, apply = self._plan_update(r, app_id.strip("/"), data)
         if apply is None:
-            return Response(200, _change_body(self._app(app_id), changed=False))
+            return _answer(200, _change_body(self._app(app_id), changed=False))
         changed = apply()
-        return Response(status, _change_body(changed), headers=_deployment_header(changed))
+        return _answer(status, _change_body(changed), _deployment_header(changed))
 
     def _update_many(self, r: Request) -> Response:
         """``PUT /v2/apps``: several updates, all checked before any is made."""
-        data = r.json()
+        data = _body(r)
         if not isinstance(data, list) or not all(isinstance(d, dict) and "id" in d for d in data):
             raise invalid("/", "a list of app updates, each with its id")
         plans = [self._plan_update(r, str(d["id"]).strip("/"), d) for d in data]
         changed = [apply() for _, apply in plans if apply is not None]
         first = next((a.deployment for a in changed if a.deployment is not None), None)
         body = {"version": iso_time(self.s.clock()), "deploymentId": first.id if first else None}
-        return Response(200, body)
+        return _answer(200, body)
 
     def _plan_update(
         self, r: Request, app_id: str, data: dict[str, Any]
@@ -290,9 +351,7 @@ class MarathonApi:
             return 201, lambda: self._deploy(r, created)
         if set(data) - {"id"} == {"version"}:
             return 200, self._plan_rollback(r, app, str(data["version"]))
-        partial_update = (
-            r.method == "PATCH" or r.query.get("partialUpdate", ["true"])[-1] != "false"
-        )
+        partial_update = r.method == "PATCH" or r.query.get("partialUpdate", "true") != "false"
         base = definition(app.spec) if partial_update else {}
         for key, other in REPLACES.items():
             if key in data:
@@ -334,11 +393,11 @@ class MarathonApi:
         app = self._app(app_id)
         self._locked(r, app)
         if app.deleting:
-            return Response(
+            return _answer(
                 200, {"version": iso_time(self.s.clock()), "deploymentId": _delete_id(app)}
             )
         app = self._change(app.id, deployment.delete)
-        return Response(200, {"version": iso_time(self.s.clock()), "deploymentId": _delete_id(app)})
+        return _answer(200, {"version": iso_time(self.s.clock()), "deploymentId": _delete_id(app)})
 
     def _restart(self, r: Request, app_id: str) -> Response:
         if r.method != "POST":
@@ -346,14 +405,14 @@ class MarathonApi:
         app = self._app(app_id)
         self._locked(r, app)
         changed = self._change(app.id, deployment.restart)
-        return Response(200, _change_body(changed), headers=_deployment_header(changed))
+        return _answer(200, _change_body(changed), _deployment_header(changed))
 
     def _versions(self, r: Request, app_id: str) -> Response:
         if r.method not in ("GET", "HEAD"):
             raise HttpError(405, "list an app's versions with GET")
         app = self._app(app_id)
         names = [version_name(app, v) for v in reversed(list(app.versions))]
-        return Response(200, {"versions": names})
+        return _answer(200, {"versions": names})
 
     def _version(self, r: Request, app_id: str, version: str) -> Response:
         if r.method not in ("GET", "HEAD"):
@@ -364,26 +423,24 @@ class MarathonApi:
             raise HttpError(404, f"Version '{version}' of app '/{app.id}' does not exist")
         out = definition(app.versions[native])
         out["version"] = version_name(app, native)
-        return Response(200, out)
+        return _answer(200, out)
 
     # ------------------------------------------------------------------ tasks
 
     def _app_tasks(self, r: Request, app_id: str) -> Response:
         app = self._app(app_id)
         if r.method in ("GET", "HEAD"):
-            return Response(
-                200, {"tasks": [task_json(app, i) for i in self.s.instances_of(app.id)]}
-            )
+            return _answer(200, {"tasks": [task_json(app, i) for i in self.s.instances_of(app.id)]})
         if r.method == "DELETE":
             ids = [i.task_id for i in self.s.instances_of(app.id) if not i.killing]
-            host = r.query.get("host", [""])[-1]
+            host = r.query.get("host", "")
             if host:
                 ids = [t for t in ids if self.s.instances[t].hostname == host]
             return self._kill(r, ids)
         raise HttpError(405, "list an app's tasks with GET, kill them with DELETE")
 
     def _tasks(self, r: Request) -> list[dict[str, Any]]:
-        wanted = {s.lower() for s in r.values("status")}
+        wanted = {s.lower() for s in _values(r, "status")}
         out = []
         for _, app in sorted(self.s.apps.items()):
             for i in self.s.instances_of(app.id):
@@ -398,12 +455,12 @@ class MarathonApi:
         if i is None or i.app_id != app.id:
             raise HttpError(404, f"Task '{task_id}' of app '/{app.id}' does not exist")
         answer = self._kill(r, [task_id])
-        if r.flag("scale"):
+        if _flag(r, "scale"):
             return answer
-        return Response(200, {"task": task_json(app, i.with_(killing=True))})
+        return _answer(200, {"task": task_json(app, i.with_(killing=True))})
 
     def _delete_tasks(self, r: Request) -> Response:
-        data = r.json()
+        data = _body(r)
         ids = data.get("ids") if isinstance(data, dict) else None
         if not isinstance(ids, list) or not all(isinstance(t, str) for t in ids):
             raise invalid("/ids", "must be a list of task ids")
@@ -414,7 +471,7 @@ class MarathonApi:
 
     def _kill(self, r: Request, ids: list[str]) -> Response:
         """Kill these instances (all checked first: a refusal kills none)."""
-        scale = r.flag("scale")
+        scale = _flag(r, "scale")
         targets = [
             self.s.instances[t] for t in dict.fromkeys(ids) if not self.s.instances[t].killing
         ]
@@ -435,8 +492,8 @@ class MarathonApi:
                 "version": iso_time(self.s.clock()),
                 "deploymentId": d.id if d else None,
             }
-            return Response(200, body)
-        return Response(
+            return _answer(200, body)
+        return _answer(
             200,
             {"tasks": [task_json(self.s.apps[i.app_id], i.with_(killing=True)) for i in targets]},
         )
@@ -455,23 +512,23 @@ class MarathonApi:
         if not deployment_id:
             if r.method not in ("GET", "HEAD"):
                 raise HttpError(405, "list deployments with GET")
-            return Response(
+            return _answer(
                 200, [d for _, a in sorted(self.s.apps.items()) for d in self._deployment_list(a)]
             )
         if r.method != "DELETE":
             raise HttpError(405, "cancel a deployment with DELETE")
         app, d = self._find_deployment(deployment_id)
-        if r.flag("force"):
+        if _flag(r, "force"):
             self._change(app.id, deployment.abandon)
-            return Response(202, {})
+            return _answer(202, {})
         if not d.from_version:
             # Rolling back an app's first deployment: the app goes, as in Marathon.
             self._change(app.id, deployment.delete)
-            return Response(
+            return _answer(
                 200, {"version": iso_time(self.s.clock()), "deploymentId": _delete_id(app)}
             )
         changed = self._change(app.id, deployment.cancel)
-        return Response(200, _change_body(changed))
+        return _answer(200, _change_body(changed))
 
     def _find_deployment(self, deployment_id: str) -> tuple[AppRecord, Deployment]:
         for app in self.s.apps.values():
@@ -502,17 +559,17 @@ class MarathonApi:
                     },
                 }
             )
-        return Response(200, {"queue": out})
+        return _answer(200, {"queue": out})
 
     def _reset_delay(self, app_id: str) -> Response:
         app = self._app(app_id)
         self._change(app.id, lambda a, now: deployment.instance_healthy(a))
-        return Response(204, None)
+        return Response(204)
 
     def _info(self) -> Response:
         leader = self.leader()
         host, _, port = leader.rpartition(":")
-        return Response(
+        return _answer(
             200,
             {
                 "name": FRAMEWORK_NAME,
@@ -540,7 +597,7 @@ class MarathonApi:
             group = _group(group_id, [self._json(a) for _, a in sorted(self.s.apps.items())])
             if group is None:
                 raise HttpError(404, f"Group '/{group_id}' does not exist")
-            return Response(200, group)
+            return _answer(200, group)
         if r.method in ("POST", "PUT"):
             return self._deploy_group(r, group_id)
         if r.method == "DELETE":
@@ -557,12 +614,12 @@ class MarathonApi:
             self._locked(r, app)
         for app in apps:
             self._change(app.id, deployment.delete)
-        return Response(
+        return _answer(
             200, {"version": iso_time(self.s.clock()), "deploymentId": _delete_id(apps[0])}
         )
 
     def _deploy_group(self, r: Request, group_id: str) -> Response:
-        data = r.json()
+        data = _body(r)
         if not isinstance(data, dict):
             raise invalid("/", "a group must be a JSON object")
         root = str(data.get("id", "/" + group_id)).strip("/") or group_id
@@ -578,19 +635,20 @@ class MarathonApi:
             raise spec_errors(SpecError(problems))
         for spec in specs:
             current = self.s.apps.get(spec.id)
-            if current is not None and not r.flag("force"):
+            if current is not None and not _flag(r, "force"):
                 self._locked(r, current)
         deployed: list[AppRecord] = []
         for spec in _dependency_order(specs):
             deployed.append(self._deploy(r, spec))
         first = next((a.deployment for a in deployed if a.deployment is not None), None)
         body = {"version": iso_time(self.s.clock()), "deploymentId": first.id if first else None}
-        return Response(201 if r.method == "POST" else 200, body)
+        return _answer(201 if r.method == "POST" else 200, body)
 
     # ------------------------------------------------------------------ events
 
-    def _events(self, r: Request) -> Stream:
-        wanted = set(r.values("event_type"))
+    def _events(self, r: Request) -> Response:
+        """Server-sent events until the client goes (then the subscription is dropped)."""
+        wanted = set(_values(r, "event_type"))
         queue = self.s.events.listen()
 
         attached = {
@@ -599,27 +657,24 @@ class MarathonApi:
             "timestamp": iso_time(self.s.clock()),
         }
 
-        async def chunks() -> AsyncIterator[bytes]:
-            try:
-                yield _sse("event_stream_attached", attached)
-                while True:
-                    try:
-                        event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                    except TimeoutError:
-                        yield b"\n"
-                        continue
-                    marathon = event_json(event)
-                    if marathon is None or (wanted and marathon[0] not in wanted):
-                        continue
-                    yield _sse(*marathon)
-            finally:
-                self.s.events.forget(queue)
+        async def events() -> AsyncIterator[str]:
+            yield sse("event_stream_attached", json.dumps(attached))
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    yield "\n"
+                    continue
+                marathon = event_json(event)
+                if marathon is not None and (not wanted or marathon[0] in wanted):
+                    yield sse(marathon[0], json.dumps(marathon[1]))
 
-        return Stream(chunks())
+        async def unsubscribe() -> None:
+            self.s.events.forget(queue)
 
-
-def _sse(kind: str, data: dict[str, Any]) -> bytes:
-    return f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode()
+        answer = Response.events(events(), [("Cache-Control", "no-cache")])
+        answer.on_close = unsubscribe
+        return answer
 
 
 def _unauthorized(message: str) -> HttpError:

@@ -13,22 +13,21 @@ import contextlib
 import getpass
 import logging
 import shlex
-import ssl
 import sys
 
 from frameworks.service import FRAMEWORK_NAME
 from frameworks.service.api import AppService
-from frameworks.service.marathon_api import MarathonApi
-from frameworks.service.marathon_http import HttpServer, start_http_server
+from frameworks.service.marathon_api import LIMITS, MarathonApi, marathon_error
 from frameworks.service.metrics import service_registry
 from frameworks.service.scheduler import ServiceScheduler
 from frameworks.service.store import Store
 from frameworks.service.v1 import service_pb2, service_pb2_grpc
 from frameworks.service.vip import VipManager
+from mesospy.http import HttpServer, tls_context
 from mesospy.metrics_http import serve_registry
 from mesospy.scheduler import SchedulerDriver
 from mesospy.security.serving import ApiSecurity, ApiSecurityError, add_port, api_server
-from mesospy.security.tls import TLSConfig
+from mesospy.security.tls import TLSError
 from mesospy.standard_services import add_standard_services
 from mesospy.v1 import common_pb2 as pb
 
@@ -110,7 +109,7 @@ async def serve(
                 await job
         await vips.close()
         if marathon is not None:
-            await marathon.close()
+            await marathon.stop()
         await health.shutdown()
         await server.stop(1.0)
         if metrics is not None:
@@ -126,29 +125,19 @@ async def _marathon_api(
     if port is None:
         return None
     authenticator = security.authenticator("the service framework's Marathon API")
-    tls = _ssl_context(security.tls) if security.tls is not None else None
+    try:
+        # The gRPC API's certificate; client certificates only when it requires them.
+        tls = tls_context(security.tls, verify_offered_certs=False)
+    except TLSError as exc:
+        raise ApiSecurityError(f"cannot serve the Marathon API with TLS: {exc}") from exc
     address: list[str] = []
     api = MarathonApi(scheduler, authenticator, lambda: address[0])
-    server = await start_http_server(api.handle, host, port, tls)
-    address.append(f"{host}:{server.port}")
+    server = HttpServer(api.handle, LIMITS, tls, error=marathon_error)
+    bound = await server.start(host, port)
+    address.append(f"{host}:{bound}")
     scheme = "https" if tls is not None else "http"
-    log.info("Marathon API on %s://%s:%d", scheme, host, server.port)
+    log.info("Marathon API on %s://%s:%d", scheme, host, bound)
     return server
-
-
-def _ssl_context(config: TLSConfig) -> ssl.SSLContext | None:
-    """The Marathon API's TLS from the gRPC API's certificate (None: no certificate)."""
-    if config.cert is None or config.key is None:
-        return None
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    try:
-        context.load_cert_chain(config.cert, config.key)
-        if config.require_client_cert and config.ca is not None:
-            context.load_verify_locations(config.ca)
-            context.verify_mode = ssl.CERT_REQUIRED
-    except (OSError, ssl.SSLError) as exc:
-        raise ApiSecurityError(f"cannot serve the Marathon API with TLS: {exc}") from exc
-    return context
 
 
 def vip_proxy_command(master: str) -> str:

@@ -6,6 +6,7 @@ required. A refused request changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import json
@@ -19,10 +20,14 @@ from typing import Any
 
 import pytest
 
+from frameworks.service.marathon_api import LIMITS, MarathonApi, marathon_error
 from frameworks.service.marathon_app import convert
 from frameworks.service.marathon_json import definition
+from frameworks.service.scheduler import ServiceScheduler
 from frameworks.service.spec import parse_spec
+from frameworks.service.store import Store
 from mesospy.cluster import free_port
+from mesospy.http import HttpServer
 from mesospy.security.certs import init_certificates
 from mesospy.testing import LocalCluster
 
@@ -373,7 +378,12 @@ def test_malformed_http_is_refused_and_the_server_keeps_serving(url: str) -> Non
     for raw, status in [
         (b"NONSENSE\r\n\r\n", b" 400 "),
         (b"POST /v2/apps HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n", b" 413 "),
-        (b"POST /v2/apps HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", b" 411 "),
+        # Chunked bodies are read (a list is not an app: 422); a bad chunk is refused.
+        (
+            b"POST /v2/apps HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n[]\r\n0\r\n\r\n",
+            b" 422 ",
+        ),
+        (b"POST /v2/apps HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", b" 400 "),
         (b"GET /v2/nothing HTTP/1.1\r\n\r\n", b" 404 "),
         (b"DELETE /v2/info HTTP/1.1\r\n\r\n", b" 405 "),
     ]:
@@ -383,3 +393,44 @@ def test_malformed_http_is_refused_and_the_server_keeps_serving(url: str) -> Non
         assert answer.startswith(b"HTTP/1.1") and status in answer.split(b"\r\n")[0], raw
         assert b'"message"' in answer
     assert call(url, "GET", "/v2/apps")[0] == 200
+
+
+def test_head_keeps_the_connection_and_a_gone_client_ends_its_subscription(
+    tmp_path: Path,
+) -> None:
+    """In process, on the shared HTTP server: a HEAD answers no body, so the connection
+    serves the next request; closing an event stream drops its listener."""
+    scheduler = ServiceScheduler(Store.open(str(tmp_path)), "127.0.0.1:1", clock=lambda: 1.0)
+
+    async def main() -> None:
+        api = MarathonApi(scheduler, leader=lambda: "127.0.0.1:1")
+        server = HttpServer(api.handle, LIMITS, error=marathon_error)
+        port = await server.start("127.0.0.1", 0)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"HEAD /v2/apps HTTP/1.1\r\n\r\nGET /v2/apps HTTP/1.1\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            assert head.startswith(b"HTTP/1.1 200") and b"Connection: keep-alive" in head
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            assert head.startswith(b"HTTP/1.1 200"), "the HEAD's answer had a body"
+            assert json.loads(await reader.readexactly(len(b'{"apps": []}'))) == {"apps": []}
+            writer.close()
+
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /v2/events HTTP/1.1\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            assert b"Transfer-Encoding: chunked" in head
+            await asyncio.wait_for(reader.readline(), 10)  # the first chunk's size
+            assert b"event_stream_attached" in await asyncio.wait_for(reader.readline(), 10)
+            assert scheduler.events.listening == 1
+            writer.close()
+            async with asyncio.timeout(10):
+                while scheduler.events.listening:
+                    await asyncio.sleep(0.01)
+        finally:
+            await server.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        scheduler.close()
