@@ -135,8 +135,8 @@ class MarathonApi:
         self.leader = leader  # this API's host:port, for /v2/info and /v2/leader
 
     async def handle(self, r: Request) -> Response:
-        """The ``mesospy.http`` handler: a refusal answers Marathon's JSON error; a HEAD
-        the GET's status and headers, with no body."""
+        """The ``mesospy.http`` handler: a refusal answers Marathon's JSON error (a HEAD
+        gets the GET's status and headers, and the server leaves the body out)."""
         try:
             answer = self._route(r)
         except HttpError as exc:
@@ -144,8 +144,6 @@ class MarathonApi:
         except Exception:
             log.exception("%s %s failed", r.method, r.path)
             answer = marathon_error(500, "internal error (see the framework's log)")
-        if r.method == "HEAD" and answer.stream is None:
-            answer = replace(answer, body=b"")
         return answer
 
     def _route(self, r: Request) -> Response:

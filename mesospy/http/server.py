@@ -245,11 +245,11 @@ class HttpServer:
             response = await self.handler(request)
         except Exception:
             log.exception("HTTP %s %s failed", request.method, request.path)
-            response = self.error(500, "internal error; see the master's log")
+            response = self.error(500, "internal error; see the server's log")
         if response.stream is not None:
             await self._stream(reader, writer, response)
             return False
-        await self._write(writer, response, keep)
+        await self._write(writer, response, keep, head_only=request.method == "HEAD")
         return keep
 
     async def _refuse(self, writer: asyncio.StreamWriter, status: int, message: str) -> None:
@@ -299,12 +299,16 @@ class HttpServer:
         lines += [f"{k}: {v}" for k, v in [*self.headers, *extra, *response.headers]]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    async def _write(self, writer: asyncio.StreamWriter, response: Response, keep: bool) -> None:
+    async def _write(
+        self, writer: asyncio.StreamWriter, response: Response, keep: bool, head_only: bool = False
+    ) -> None:
+        """The answer with its length; for HEAD (``head_only``) the GET's headers and no
+        body, as HTTP says."""
         extra = [
             ("Content-Length", str(len(response.body))),
             ("Connection", "keep-alive" if keep else "close"),
         ]
-        writer.write(self._head(response, extra) + response.body)
+        writer.write(self._head(response, extra) + (b"" if head_only else response.body))
         await writer.drain()
 
     async def _stream(

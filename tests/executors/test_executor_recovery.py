@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from executors_support import echo_executor
 
 from mesospy.scheduler import executor, executor_task
 from mesospy.testing import FrameworkHarness, LocalCluster
 from mesospy.v1 import common_pb2 as pb
+
+from .executors_support import echo_executor
 
 Reason = pb.TaskStatus
 

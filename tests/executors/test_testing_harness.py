@@ -10,7 +10,7 @@ from mesospy.v1 import common_pb2 as pb
 
 
 def test_an_executor_class_runs_as_the_agent_starts_it(cluster: LocalCluster) -> None:
-    info = python_executor("harnessed", "echo_executor:Echo")
+    info = python_executor("harnessed", "tests.executors.echo_executor:Echo")
     assert list(info.command.argv[1:3]) == ["-m", "mesospy.testing.executors"]
     with FrameworkHarness(cluster.master_address, name="harness") as fw:
         fw.wait(lambda: bool(fw.tasks.framework_id), what="subscription")

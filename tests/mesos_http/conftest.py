@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mesos_http_client import MesosHttp, http_master_flags
 
 from mesospy.cluster import free_port
 from mesospy.testing import LocalCluster
 from mesospy.testing.fixtures import zookeeper, zookeeper_server
+
+from .mesos_http_client import MesosHttp, http_master_flags
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,11 @@ import time
 import urllib.parse
 
 import pytest
-from mesos_http_client import (
+
+from mesospy.v1 import common_pb2 as pb
+from mesospy.v1 import scheduler_pb2 as spb
+
+from .mesos_http_client import (
     SCHEDULER,
     EventStream,
     MesosHttp,
@@ -16,9 +20,6 @@ from mesos_http_client import (
     call,
     subscribe,
 )
-
-from mesospy.v1 import common_pb2 as pb
-from mesospy.v1 import scheduler_pb2 as spb
 
 
 def _launch(api: MesosHttp, stream: EventStream, framework_id: str, task_id: str, cmd: str) -> str:

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mesos_http_client import EventStream, MesosHttp, http_master_flags
 
 from mesospy.cluster import free_port
 from mesospy.security.channels import ClientSecurity
 from mesospy.security.credentials import Credential
 from mesospy.testing import LocalCluster
 from mesospy.testing.security import ALL_CALLERS, authentication_flags, write_credentials
+
+from .mesos_http_client import EventStream, MesosHttp, http_master_flags
 
 SECRETS = {
     "operator": "op-secret",

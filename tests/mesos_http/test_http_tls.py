@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mesos_http_client import MesosHttp, http_master_flags
 
 from mesospy.cluster import free_port
 from mesospy.security.certs import Issued, init_certificates
@@ -18,6 +17,8 @@ from mesospy.security.channels import ClientSecurity
 from mesospy.testing import LocalCluster
 from mesospy.testing.cli import run_mesospy
 from mesospy.testing.security import client_tls, https_context, tls_flags
+
+from .mesos_http_client import MesosHttp, http_master_flags
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mesos_http_client import EventStream, MesosHttp
+from .mesos_http_client import EventStream, MesosHttp
 
 
 def test_get_health_answers_in_mesos_shape(api: MesosHttp) -> None:

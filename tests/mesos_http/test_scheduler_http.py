@@ -3,7 +3,7 @@ takes an offer, launches a real task on a real agent and acknowledges its update
 
 from __future__ import annotations
 
-from mesos_http_client import (
+from .mesos_http_client import (
     SCHEDULER,
     MesosHttp,
     acknowledged_update,

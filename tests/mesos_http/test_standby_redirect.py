@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from mesos_http_client import Answer, MesosHttp, http_master_flags
-
 from mesospy.cluster import free_port
 from mesospy.testing import LocalCluster
 from mesospy.testing.zookeeper import ZooKeeperSandbox
+
+from .mesos_http_client import Answer, MesosHttp, http_master_flags
 
 
 def _until_redirected(api: MesosHttp, call: dict[str, object], timeout: float = 30) -> Answer:

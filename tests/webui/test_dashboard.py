@@ -10,7 +10,6 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from conftest import dashboard_cluster, rows, text_of, wait_until
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
@@ -20,6 +19,8 @@ from mesospy.resources import Resources
 from mesospy.testing import FrameworkHarness
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import operator_pb2 as opb
+
+from .conftest import dashboard_cluster, rows, text_of, wait_until
 
 LINES = 60  # the log task prints one line each 0.25 s
 

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FAST_MASTER, dashboard_cluster, dashboard_url, rows, text_of, wait_until
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
@@ -18,6 +17,8 @@ from mesospy.cluster import LocalCluster
 from mesospy.security.channels import ClientSecurity
 from mesospy.security.credentials import Credential
 from mesospy.testing.security import authentication_flags, write_credentials
+
+from .conftest import FAST_MASTER, dashboard_cluster, dashboard_url, rows, text_of, wait_until
 
 SECRETS = {"operator": "op-secret-7f3a", "viewer": "view-secret-91c2", "guessed": "g-5d1e"}
 ACLS = {

@@ -8,13 +8,14 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from conftest import AGENT_RESOURCES, FAST_MASTER, text_of, wait_until
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from mesospy.cluster import LocalCluster
 from mesospy.testing.clusters import running_cluster
 from mesospy.testing.zookeeper import ZooKeeperSandbox, ZooKeeperServer
+
+from .conftest import AGENT_RESOURCES, FAST_MASTER, text_of, wait_until
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):

@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FAST_MASTER, dashboard_cluster
 
 from mesospy.cluster import LocalCluster
 from mesospy.security.certs import Issued, init_certificates
 from mesospy.security.channels import ClientSecurity
 from mesospy.testing.security import client_tls, https_context, tls_flags
+
+from .conftest import FAST_MASTER, dashboard_cluster
 
 ACLS = {
     "register_agents": [{"principals": "ANY"}],

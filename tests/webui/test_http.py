@@ -10,9 +10,10 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from conftest import dashboard_cluster, dashboard_url
 
 from mesospy.cluster import LocalCluster
+
+from .conftest import dashboard_cluster, dashboard_url
 
 
 @pytest.fixture(scope="module")
