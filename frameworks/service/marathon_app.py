@@ -29,7 +29,6 @@ MARATHON_ONLY = frozenset(
         "taskKillGracePeriodSeconds",
         "acceptedResourceRoles",
         "uris",
-        "container",
         "networks",
         "role",
         "executor",
@@ -107,6 +106,9 @@ def is_marathon(data: Mapping[str, Any]) -> bool:
         return False  # a native spec (one converted from Marathon's says so)
     if any(key in data for key in MARATHON_ONLY):
         return True
+    container = data.get("container")
+    if isinstance(container, Mapping) and "image" not in container:
+        return True  # Marathon's {type, docker: {image}}; the native one names its image
     if str(data.get("id", "")).startswith("/"):
         return True
     ports = data.get("ports")
@@ -569,4 +571,4 @@ _PATHS = (
     ("container.forcePullImage", "container.docker.forcePullImage"),
     ("container.image", "container.docker.image"),
 )
-_HANDLED = frozenset(MARATHON_ONLY | {"ports", "dependencies"})
+_HANDLED = frozenset(MARATHON_ONLY | {"ports", "dependencies", "container"})

@@ -243,6 +243,15 @@ def test_what_only_docker_could_do_is_refused_with_why(
     assert any(p.startswith(f"{field}: ") and reason in p for p in problems), problems
 
 
+def test_a_native_container_is_told_from_marathons_by_its_shape() -> None:
+    assert is_marathon({"id": "web", "container": IMAGE})
+    assert is_marathon({"id": "web", "container": {"type": "MESOS"}})
+    native = {"id": "web", "container": {"image": "reg:5000/web:2"}}
+    assert not is_marathon(native)
+    loaded = load_app_text(json.dumps(native))
+    assert not loaded.marathon and loaded.spec.container is not None
+
+
 def test_convert_shows_the_image_as_the_native_container(tmp_path: Path) -> None:
     path = tmp_path / "web.json"
     path.write_text(json.dumps(marathon(container=IMAGE)))
