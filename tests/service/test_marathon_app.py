@@ -12,6 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from frameworks.service.marathon_app import convert, is_marathon, load_app_text
+from frameworks.service.marathon_json import definition
 from frameworks.service.spec import Constraint, SpecError, parse_spec
 from frameworks.service.task_env import task_env
 from mesospy.cli.main import cli
@@ -250,6 +251,15 @@ def test_a_native_container_is_told_from_marathons_by_its_shape() -> None:
     assert not is_marathon(native)
     loaded = load_app_text(json.dumps(native))
     assert not loaded.marathon and loaded.spec.container is not None
+
+
+def test_marathons_answer_gives_the_image_back_in_its_own_shape() -> None:
+    spec = convert(marathon(container=IMAGE)).spec
+    answer = definition(spec)
+    assert answer["container"] == {"type": "MESOS", "docker": IMAGE["docker"]}
+    assert convert(answer).spec == spec  # a client's PUT of what it read changes nothing
+    bare = convert({"id": "/web", "container": IMAGE}).spec
+    assert "cmd" not in definition(bare) and convert(definition(bare)).spec == bare
 
 
 def test_convert_shows_the_image_as_the_native_container(tmp_path: Path) -> None:

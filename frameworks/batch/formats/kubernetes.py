@@ -66,7 +66,7 @@ _POD_REFUSED = {
     "affinity": "affinity is not supported: use nodeSelector (agent attributes)",
     "securityContext": "tasks run as the agent's user: leave securityContext out",
     "hostNetwork": "tasks always share the agent's network",
-    "hostPID": "tasks always run in the agent's PID namespace",
+    "hostPID": "the host's PID namespace is not shared (a task in an image has its own)",
     "hostIPC": "tasks always run in the agent's IPC namespace",
     "nodeName": "use nodeSelector with kubernetes.io/hostname",
     "activeDeadlineSeconds": "give it on the Job (spec.activeDeadlineSeconds) instead",
