@@ -201,6 +201,12 @@ def test_chronos_containers_follow_each_containerizer() -> None:
     assert load_job(json.dumps(bare)).spec.command == ""  # the image's Entrypoint/Cmd
 
 
+def test_a_native_container_is_not_taken_for_chronos() -> None:
+    native = {"name": "j", "command": "true", "container": {"image": "reg:5000/a:1"}}
+    assert detect(native) == "native"
+    assert detect({**native, "container": {"type": "MESOS", "image": "reg:5000/a:1"}}) == "chronos"
+
+
 def test_metronome_several_schedules_are_refused() -> None:
     job = json.loads(json.dumps(METRONOME))
     job["schedules"].append({"id": "two", "cron": "0 * * * *"})

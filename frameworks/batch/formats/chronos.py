@@ -50,7 +50,6 @@ _OWN_FIELDS = {
     "disabled",
     "concurrent",
     "runAsUser",
-    "container",
     "executor",
     "executorFlags",
     "dataJob",
@@ -91,13 +90,17 @@ _OPERATORS = ("EQUALS", "LIKE", "UNLIKE")
 
 
 def looks_like_chronos(data: dict[str, Any]) -> bool:
-    """A Chronos job: ``name`` and ``command`` with an ISO 8601 ``schedule`` or any of
-    Chronos's own fields (a native spec has none of them)."""
+    """A Chronos job: ``name`` and ``command`` with an ISO 8601 ``schedule``, a
+    ``container`` of Chronos's shape, or any of Chronos's own fields (a native spec has
+    none of them)."""
     if "name" not in data or "command" not in data:
         return False
     schedule = data.get("schedule")
     if isinstance(schedule, str) and schedule.startswith("R") and "/" in schedule:
         return True
+    container = data.get("container")
+    if isinstance(container, dict) and set(container) - {"image", "force_pull", "entrypoint"}:
+        return True  # Chronos's {type, image, forcePullImage, ...}, not the native one
     return bool(_OWN_FIELDS & set(data))
 
 
