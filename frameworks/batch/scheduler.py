@@ -658,6 +658,7 @@ class BatchScheduler(Scheduler):
             uris=uris,
             image=image.image if image else None,
             force_pull=bool(image and image.force_pull),
+            entrypoint=image.entrypoint if image else None,
         )
 
 

@@ -38,6 +38,8 @@ Pure: no I/O. Every problem is collected with the path of the field it is about
       - {uri: /opt/bin/tool, executable: true, extract: false, cache: true,
          output_file: bin/tool, checksum: "sha256:<hex>"}
     container: {image: "registry:5000/tools:1", force_pull: false}   # run in an image
+    # with a container, command may be left out (the image's Entrypoint/Cmd run); an argv
+    # command replaces its Cmd; container.entrypoint: [..] replaces its Entrypoint too
 """
 
 from __future__ import annotations
@@ -219,7 +221,7 @@ class JobSpec:
     """A validated job definition."""
 
     name: str
-    command: str | tuple[str, ...]
+    command: str | tuple[str, ...]  # empty: the container image's Entrypoint/Cmd run
     env: dict[str, str] = field(default_factory=dict)
     cpus: float = 0.1
     mem: float = 32.0
@@ -308,6 +310,8 @@ class JobSpec:
             data["fetch"] = [artifact.to_dict() for artifact in self.fetch]
         if self.container is not None:
             data["container"] = self.container.to_dict()
+            if not self.command:  # the image's Entrypoint/Cmd run
+                del data["command"]
         return data
 
 
@@ -443,7 +447,9 @@ class _Parser:
                 f"with a letter or digit (got {name!r})",
             )
             name = ""
-        command = self.command(top.get("command"))
+        # In an image, its Entrypoint/Cmd run when no command is given.
+        image_only = "command" not in top and top.get("container") is not None
+        command = "" if image_only else self.command(top.get("command"))
         resource_names = ("cpus", "mem", "disk", "ports")
         resources = self.mapping(top.get("resources") or {}, "resources", resource_names)
         cpus = self.number(resources, "cpus", "resources", 0.1, minimum=0.001)
@@ -477,6 +483,13 @@ class _Parser:
         )
         if spec.timeout == 0:
             self.bad("timeout", "must be more than 0 (leave it out for no timeout)")
+        entrypoint = spec.container.entrypoint if spec.container else None
+        if entrypoint is not None and isinstance(command, str) and command:
+            self.bad(
+                "command",
+                "with container.entrypoint, give the arguments after it as a list, "
+                "not a shell string",
+            )
         if self.problems:
             raise SpecError(self.problems)
         return spec

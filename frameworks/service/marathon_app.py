@@ -29,7 +29,6 @@ MARATHON_ONLY = frozenset(
         "taskKillGracePeriodSeconds",
         "acceptedResourceRoles",
         "uris",
-        "container",
         "networks",
         "role",
         "executor",
@@ -79,10 +78,10 @@ PROTOCOLS = {
     "MESOS_TCP": "TCP",
 }
 NEVER = 10 * 365 * 24 * 3600  # unreachableStrategy "disabled": never replaced
-NO_IMAGES = (
-    "container images are not supported by the service framework yet: run the command "
-    "on the agent (cmd or args) and bring its files with fetch"
+NO_CREDENTIALS = (
+    "registry credentials are not supported yet: use an image the agents can pull without them"
 )
+HOST_NETWORK = "tasks use the agent's network (host): remove it and use portDefinitions"
 
 
 @dataclass(frozen=True)
@@ -105,12 +104,11 @@ def is_marathon(data: Mapping[str, Any]) -> bool:
     """Whether a definition is in Marathon's shape rather than the native one."""
     if "marathonEnv" in data:
         return False  # a native spec (one converted from Marathon's says so)
-    own = {key for key in MARATHON_ONLY if key in data}
-    native_container = isinstance(data.get("container"), Mapping) and set(
-        data["container"]
-    ) <= {"image", "forcePullImage"}
-    if own - ({"container"} if native_container else set()):
-        return True  # (the native `container: {image, forcePullImage}` is not Marathon's)
+    if any(key in data for key in MARATHON_ONLY):
+        return True
+    container = data.get("container")
+    if isinstance(container, Mapping) and "image" not in container:
+        return True  # Marathon's {type, docker: {image}}; the native one names its image
     if str(data.get("id", "")).startswith("/"):
         return True
     ports = data.get("ports")
@@ -443,18 +441,81 @@ class _Converter:
         if d.get("networks"):
             self.ignored.append("networks")
 
-    def _refused_fields(self, d: Mapping[str, Any]) -> None:
-        container = d.get("container")
-        if container is not None:
-            bare = (
-                isinstance(container, Mapping)
-                and str(container.get("type", "MESOS")).upper() == "MESOS"
-                and not any(container.get(k) for k in ("docker", "appc", "volumes", "portMappings"))
+    def _container(self, container: object) -> None:
+        """``container``: its image (``docker.image``, for either type) as the native
+        ``container``; what Docker alone could do is refused, each saying why."""
+        if container is None:
+            return
+        if not isinstance(container, Mapping):
+            self.refuse("container", "must be an object, such as {docker: {image: ...}}")
+            return
+        known = ("type", "docker", "appc", "volumes", "portMappings")
+        for key in container:
+            if key not in known:
+                self.refuse(f"container.{key}", f"unknown field; known: {', '.join(known)}")
+        kind = str(container.get("type", "MESOS")).upper()
+        if kind not in ("MESOS", "DOCKER"):
+            self.refuse("container.type", f"must be MESOS or DOCKER, not {kind!r}")
+        if container.get("appc"):
+            self.refuse("container.appc", "only Docker images run here: use docker.image")
+        if container.get("volumes"):
+            self.refuse(
+                "container.volumes",
+                "volumes are not supported for apps yet: keep state outside the instance",
             )
-            if bare:
-                self.ignored.append("container")
+        if container.get("portMappings"):
+            self.refuse("container.portMappings", HOST_NETWORK)
+        docker = container.get("docker")
+        if not docker:
+            if kind == "DOCKER":
+                self.refuse("container.docker", "is required with type DOCKER: its image")
             else:
-                self.refuse("container", NO_IMAGES)
+                self.ignored.append("container")
+            return
+        if not isinstance(docker, Mapping):
+            self.refuse("container.docker", "must be an object with image")
+            return
+        self._docker(docker, kind)
+
+    def _docker(self, docker: Mapping[str, Any], kind: str) -> None:
+        where = "container.docker"
+        known: tuple[str, ...] = ("image", "forcePullImage", "network", "portMappings")
+        known += ("privileged", "parameters", "credential", "pullConfig")
+        for key in docker:
+            if key not in known:
+                self.refuse(f"{where}.{key}", f"unknown field; known: {', '.join(known)}")
+        network = docker.get("network")
+        if network is not None and str(network).upper() != "HOST":
+            self.refuse(f"{where}.network", f"not {network!r}: {HOST_NETWORK}")
+        if docker.get("portMappings"):
+            self.refuse(f"{where}.portMappings", HOST_NETWORK)
+        if docker.get("privileged"):
+            self.refuse(
+                f"{where}.privileged",
+                "privileged containers are not supported: instances run in their own mount "
+                "and PID namespaces only; remove privileged",
+            )
+        if docker.get("parameters"):
+            self.refuse(
+                f"{where}.parameters",
+                "docker run parameters have no equivalent (no Docker daemon runs the "
+                "instance): remove them",
+            )
+        for key in ("credential", "pullConfig"):
+            if docker.get(key):
+                self.refuse(f"{where}.{key}", NO_CREDENTIALS)
+        native: dict[str, Any] = {"image": docker.get("image")}
+        if "forcePullImage" in docker:
+            native["forcePullImage"] = docker["forcePullImage"]
+        self.out["container"] = native
+        if kind == "DOCKER":
+            self.changed.append(
+                "container.type DOCKER: runs from the same image in mesospy's own "
+                "containerizer (no Docker daemon)"
+            )
+
+    def _refused_fields(self, d: Mapping[str, Any]) -> None:
+        self._container(d.get("container"))
         if d.get("dependencies"):
             self.out["dependencies"] = d["dependencies"]  # resolved and checked natively
         elif "dependencies" in d:
@@ -507,5 +568,7 @@ _PATHS = (
     ("healthCheck.", "healthChecks[0]."),
     ("readinessCheck.", "readinessChecks[0]."),
     ("ports[", "portDefinitions["),
+    ("container.forcePullImage", "container.docker.forcePullImage"),
+    ("container.image", "container.docker.image"),
 )
-_HANDLED = frozenset(MARATHON_ONLY | {"ports", "dependencies"})
+_HANDLED = frozenset(MARATHON_ONLY | {"ports", "dependencies", "container"})

@@ -94,8 +94,11 @@ def definition(spec: AppSpec) -> dict[str, Any]:
     }
     if spec.args:
         out["args"] = list(spec.args)
-    else:
+    elif spec.cmd:
         out["cmd"] = spec.cmd
+    if spec.container is not None:
+        docker = {"image": spec.container.image, "forcePullImage": spec.container.force_pull}
+        out["container"] = {"type": "MESOS", "docker": docker}
     if spec.user:
         out["user"] = spec.user
     u = spec.upgrade

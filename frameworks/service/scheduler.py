@@ -567,6 +567,7 @@ class ServiceScheduler(Scheduler):
             uris=[artifact.to_proto() for artifact in spec.fetch],
             image=spec.container.image if spec.container else None,
             force_pull=bool(spec.container and spec.container.force_pull),
+            entrypoint=spec.container.entrypoint if spec.container else None,
         )
         if spec.user:
             info.command.user = spec.user

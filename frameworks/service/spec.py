@@ -110,7 +110,7 @@ class AppSpec:
     """One version of an app, as the user wrote it (defaults filled in)."""
 
     id: str
-    cmd: str  # a shell command; empty when ``args`` is given
+    cmd: str  # a shell command; empty when ``args`` is given (or the image's Cmd runs)
     instances: int = 1
     cpus: float = 0.1
     mem: float = 32.0
@@ -198,8 +198,8 @@ class AppSpec:
             out["fetch"] = [artifact.to_dict() for artifact in self.fetch]
         if self.args:
             out["args"] = list(self.args)
-            if not self.cmd:
-                del out["cmd"]
+        if not self.cmd:  # args, or the image's Entrypoint/Cmd
+            del out["cmd"]
         if self.user:
             out["user"] = self.user
         if any(self.host_ports):
@@ -326,7 +326,8 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
     if app_id and not APP_ID.match(app_id):
         r.problem("id", "must be lowercase letters, digits, '-' and '.', in '/'-separated parts")
     args = _args(r, data.get("args"))
-    cmd = r.string(data, "cmd", required=not args)
+    # In an image, its Entrypoint/Cmd run when neither cmd nor args is given.
+    cmd = r.string(data, "cmd", required=not args and data.get("container") is None)
     if "cmd" in data and not cmd.strip():
         r.problem("cmd", "must not be empty")
     if cmd and args:
@@ -362,6 +363,11 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
         dependencies=_dependencies(r, app_id, data.get("dependencies")),
         container=_container(r, data.get("container")),
     )
+    if spec.container and spec.container.entrypoint is not None and spec.cmd:
+        r.problem(
+            "container.entrypoint",
+            "replaces the image's Entrypoint: give the arguments after it as args, not cmd",
+        )
     check = spec.health_check
     if check and check.protocol != "COMMAND" and check.port_index >= len(spec.ports):
         r.problem("healthCheck.portIndex", f"there are only {len(spec.ports)} ports")

@@ -108,6 +108,8 @@ def command_problem(command: pb.CommandInfo, where: str, image: bool = False) ->
         return f"{where} must have exactly one of 'shell' and 'argv'"
     if not command.shell and not command.argv and not image:
         return f"{where} must have exactly one of 'shell' and 'argv'"
+    if command.replace_entrypoint and not command.argv:
+        return f"{where}.replace_entrypoint needs 'argv' (the program that replaces it)"
     if command.argv and not command.argv[0]:
         return f"{where}.argv[0] must name the program to run"
     if any("\0" in s for s in (command.shell, *command.argv)):

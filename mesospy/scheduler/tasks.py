@@ -44,6 +44,7 @@ def task(
     uris: Iterable[str | common_pb2.CommandInfo.URI] = (),
     image: str | None = None,
     force_pull: bool = False,
+    entrypoint: Sequence[str] | None = None,
 ) -> common_pb2.TaskInfo:
     """Build a ``TaskInfo``.
 
@@ -55,9 +56,16 @@ def task(
     ``image`` runs the task in a container image ("registry:5000/team/app:1.2"); an empty
     ``command`` ("" or []) then runs the image's Entrypoint/Cmd, an argv list replaces its
     Cmd. ``force_pull`` asks the agent for the image's manifest again even if it has it.
+    ``entrypoint`` (with ``image``) replaces the image's Entrypoint and Cmd: the task runs
+    ``entrypoint`` followed by ``command`` (an argv list, or empty).
     """
     info = common_pb2.TaskInfo(task_id=task_id, name=name or task_id, agent_id=agent_id)
-    if isinstance(command, str):
+    if entrypoint is not None:
+        if image is None or (isinstance(command, str) and command):
+            raise ValueError("entrypoint needs an image and an argv (or empty) command")
+        info.command.argv.extend([*entrypoint, *command])
+        info.command.replace_entrypoint = True
+    elif isinstance(command, str):
         info.command.shell = command
     else:
         info.command.argv.extend(command)

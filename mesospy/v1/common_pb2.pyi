@@ -209,7 +209,7 @@ class Filters(_message.Message):
     def __init__(self, refuse_seconds: _Optional[float] = ...) -> None: ...
 
 class CommandInfo(_message.Message):
-    __slots__ = ("shell", "argv", "environment", "user", "uris")
+    __slots__ = ("shell", "argv", "environment", "user", "uris", "replace_entrypoint")
     class URI(_message.Message):
         __slots__ = ("value", "executable", "extract", "cache", "output_file", "checksum")
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -237,12 +237,14 @@ class CommandInfo(_message.Message):
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
     URIS_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_ENTRYPOINT_FIELD_NUMBER: _ClassVar[int]
     shell: str
     argv: _containers.RepeatedScalarFieldContainer[str]
     environment: _containers.ScalarMap[str, str]
     user: str
     uris: _containers.RepeatedCompositeFieldContainer[CommandInfo.URI]
-    def __init__(self, shell: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., environment: _Optional[_Mapping[str, str]] = ..., user: _Optional[str] = ..., uris: _Optional[_Iterable[_Union[CommandInfo.URI, _Mapping]]] = ...) -> None: ...
+    replace_entrypoint: bool
+    def __init__(self, shell: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., environment: _Optional[_Mapping[str, str]] = ..., user: _Optional[str] = ..., uris: _Optional[_Iterable[_Union[CommandInfo.URI, _Mapping]]] = ..., replace_entrypoint: _Optional[bool] = ...) -> None: ...
 
 class Image(_message.Message):
     __slots__ = ("type", "docker", "cached")

@@ -40,6 +40,23 @@ def test_convert_prints_the_native_spec_with_what_changed_and_was_dropped(
     assert again.stdout.startswith(f"# {tmp_path / 'native.yaml'}: native (already a native")
 
 
+def test_convert_shows_a_kubernetes_image_as_the_native_container(tmp_path: Path) -> None:
+    manifest = CRONJOB.replace(
+        "imagePullPolicy: IfNotPresent",
+        "image: reg:5000/hello:1\n            imagePullPolicy: Always",
+    )
+    path = tmp_path / "cronjob.yaml"
+    path.write_text(manifest)
+    result = cli("job", "convert", str(path))
+    assert result.returncode == 0, result.stderr
+    native = yaml.safe_load(result.stdout)
+    assert native["container"] == {
+        "image": "reg:5000/hello:1", "force_pull": True, "entrypoint": ["/bin/sh", "-c"],
+    }  # fmt: skip
+    assert native["command"] == ["date; echo Hello from the Kubernetes cluster"]
+    assert parse_spec(native) == load_job(manifest).spec
+
+
 def test_convert_json_lists_changes_and_drops_by_field(tmp_path: Path) -> None:
     path = tmp_path / "chronos.json"
     path.write_text(json.dumps(CHRONOS))

@@ -63,15 +63,17 @@ def test_a_refused_kubernetes_field_submits_nothing(
 ) -> None:
     path = tmp_path / "image.yaml"
     path.write_text(
-        INDEXED_JOB.replace("k8s-indexed", "k8s-image").replace(
-            "      - name: worker\n", "      - name: worker\n        image: busybox:1.36\n"
+        INDEXED_JOB.replace("k8s-indexed", "k8s-image")
+        .replace("      - name: worker\n", "      - name: worker\n        image: busybox:1.36\n")
+        .replace(
+            "      containers:\n", "      imagePullSecrets: [{name: reg}]\n      containers:\n"
         )
     )
     result = mesospy(cluster, "job", "submit", str(path))
     assert result.returncode == 1
     assert (
-        "kubernetes: spec.template.spec.containers[0].image: container images: not yet "
-        "supported here" in result.stderr
+        "kubernetes: spec.template.spec.imagePullSecrets: registry credentials are not "
+        "supported yet" in result.stderr
     )
     assert "Traceback" not in result.stderr
     listed = api.stub.ListJobs(bpb.ListJobsRequest(), timeout=15)

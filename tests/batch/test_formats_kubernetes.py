@@ -197,17 +197,81 @@ def test_memory_quantities(value: object, mem: float) -> None:
     assert memory_quantity(value) == pytest.approx(mem, rel=1e-4)
 
 
-def test_an_image_several_containers_and_unknown_fields_are_refused_by_name() -> None:
-    worker = "      - name: worker\n"
-    text = INDEXED.replace(worker, worker + "        image: busybox\n")
-    problems = dict(refused(text))
-    image = "kubernetes: spec.template.spec.containers[0].image"
-    assert problems[image].startswith("container images: not yet supported here")
+def test_several_containers_and_unknown_fields_are_refused_by_name() -> None:
     two = INDEXED + "      - name: sidecar\n        command: [sleep, '1']\n"
     problems = dict(refused(two))
     assert "exactly one container, not 2" in problems["kubernetes: spec.template.spec.containers"]
     odd = INDEXED.replace("  completions: 5\n", "  completions: 5\n  colour: blue\n")
     assert dict(refused(odd))["kubernetes: spec.colour"].startswith("unknown field")
+
+
+def with_image(*lines: str, command: bool = True) -> str:
+    """INDEXED with these lines in its container (and without its command if not ``command``)."""
+    worker = "      - name: worker\n"
+    text = INDEXED.replace(worker, worker + "".join(f"        {line}\n" for line in lines))
+    if not command:
+        text = text.replace(
+            '        command: ["sh", "-c", "echo item $JOB_COMPLETION_INDEX of $(TOTAL)"]\n', ""
+        )
+    return text
+
+
+def test_an_image_with_a_command_replaces_its_entrypoint_and_args_follow() -> None:
+    text = with_image("image: registry:5000/tools:1.2", "args: [extra]")
+    spec = load_job(text).spec
+    assert spec.container is not None
+    assert spec.container.image == "registry:5000/tools:1.2"
+    assert spec.container.entrypoint == ("sh", "-c", "echo item $JOB_COMPLETION_INDEX of 5")
+    assert spec.command == ("extra",)
+    assert not spec.container.force_pull  # IfNotPresent: the default for a tagged image
+    conversion = load_job(text).conversion
+    assert conversion is not None
+    assert conversion.native["container"] == {
+        "image": "registry:5000/tools:1.2",
+        "entrypoint": ["sh", "-c", "echo item $JOB_COMPLETION_INDEX of 5"],
+    }
+
+
+def test_args_alone_replace_the_images_cmd_and_neither_runs_its_own() -> None:
+    spec = load_job(with_image("image: busybox:1.36", "args: [echo, hi]", command=False)).spec
+    assert spec.container is not None and spec.container.entrypoint is None
+    assert spec.command == ("echo", "hi")  # after the image's Entrypoint, in place of Cmd
+    bare = load_job(with_image("image: busybox:1.36", command=False)).spec
+    assert bare.command == "" and bare.container is not None
+    assert "command" not in bare.to_dict()  # the image's Entrypoint and Cmd run
+
+
+@pytest.mark.parametrize(
+    ("image", "policy", "force"),
+    [
+        ("busybox", None, True),  # no tag: Always
+        ("reg:5000/app:latest", None, True),
+        ("reg:5000/app:2", None, False),
+        ("reg:5000/app@sha256:" + "a" * 64, None, False),
+        ("reg:5000/app:2", "Always", True),
+        ("reg:5000/app:latest", "IfNotPresent", False),
+    ],
+)
+def test_image_pull_policy_is_force_pull_with_kubernetes_defaults(
+    image: str, policy: str | None, force: bool
+) -> None:
+    lines = [f'image: "{image}"'] + ([f"imagePullPolicy: {policy}"] if policy else [])
+    spec = load_job(with_image(*lines)).spec
+    assert spec.container is not None and spec.container.force_pull is force
+
+
+def test_pull_policy_never_is_noted_and_pull_secrets_are_refused() -> None:
+    loaded = load_job(with_image("image: reg:5000/app:2", "imagePullPolicy: Never")).conversion
+    assert loaded is not None and any("pulls it" in what for _, what in loaded.changed)
+    secrets = with_image("image: reg:5000/app:2").replace(
+        "      restartPolicy: Never\n",
+        "      restartPolicy: Never\n      imagePullSecrets: [{name: reg}]\n",
+    )
+    problems = dict(refused(secrets))
+    assert "registry credentials" in problems["kubernetes: spec.template.spec.imagePullSecrets"]
+    assert "required" in dict(refused(with_image(command=False)))[
+        "kubernetes: spec.template.spec.containers[0].command"
+    ]  # no image, no command: nothing to run
 
 
 @pytest.mark.parametrize(

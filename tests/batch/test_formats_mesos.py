@@ -130,8 +130,15 @@ def test_metronome_defaults_and_a_disabled_forbid_schedule() -> None:
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"docker": {"image": "busybox"}}, "run.docker", "container images: not yet supported"),
-        ({"ucr": {"image": {"id": "busybox"}}}, "run.ucr", "container images"),
+        ({"docker": {"image": "busybox", "privileged": True}}, "run.docker.privileged",
+         "privileged containers are not supported"),
+        ({"docker": {"image": "busybox", "parameters": [{"key": "cap-add", "value": "ALL"}]}},
+         "run.docker.parameters", "no Docker daemon"),
+        ({"ucr": {"image": {"id": "busybox", "kind": "appc"}}}, "run.ucr.image.kind",
+         "only docker images"),
+        ({"ucr": {"image": {"id": "busybox"}}, "docker": {"image": "busybox"}}, "run.ucr",
+         "not both"),
+        ({"docker": {"forcePullImage": True}}, "run.docker.image", "is required"),
         ({"user": "root"}, "run.user", "agent's user"),
         ({"env": {"DB": {"secret": "dbpass"}}}, "run.env.DB", "secrets"),
         ({"volumes": [{"containerPath": "/d", "hostPath": "/d", "mode": "RW"}]}, "run.volumes",
@@ -149,6 +156,55 @@ def test_metronome_fields_that_cannot_apply(
     job = json.loads(json.dumps(METRONOME))
     job["run"].update(change)
     assert words in refused(job)[f"metronome: {field}"]
+
+
+def test_metronome_docker_and_ucr_images_map_onto_the_native_container() -> None:
+    job = json.loads(json.dumps(METRONOME))
+    job["run"]["docker"] = {"image": "reg:5000/tools:1", "forcePullImage": True}
+    loaded = load_job(json.dumps(job))
+    container = loaded.spec.container
+    assert container is not None and (container.image, container.force_pull) == (
+        "reg:5000/tools:1", True,
+    )  # fmt: skip
+    assert loaded.spec.command == "sleep 10"  # cmd: the image's /bin/sh -c, as there
+    assert loaded.conversion is not None
+    assert "no Docker daemon" in dict(loaded.conversion.changed)["run.docker"]
+    del job["run"]["docker"], job["run"]["cmd"]
+    job["run"]["ucr"] = {"image": {"id": "reg:5000/tools:1", "kind": "docker"}}
+    spec = load_job(json.dumps(job)).spec
+    assert spec.container is not None and not spec.container.force_pull
+    assert spec.command == ""  # neither cmd nor args: the image's Entrypoint/Cmd run
+    job["run"]["args"] = ["--once"]
+    spec = load_job(json.dumps(job)).spec  # args: after the Entrypoint, in place of Cmd
+    assert spec.command == ("--once",) and spec.container is not None
+    assert spec.container.entrypoint is None
+    del job["run"]["ucr"], job["run"]["args"]
+    assert "or an image" in refused(job)["metronome: run.cmd"]
+
+
+def test_chronos_containers_follow_each_containerizer() -> None:
+    docker = {**CHRONOS, "container": {"type": "DOCKER", "image": "reg:5000/camus:2",
+                                       "network": "HOST", "forcePullImage": True}}  # fmt: skip
+    spec = load_job(json.dumps(docker)).spec  # shell false: [command, *arguments] is Cmd
+    assert spec.container is not None and spec.container.force_pull
+    assert spec.container.entrypoint is None
+    assert spec.command == ("/srv/data-infra/kafka/camus/kafka_hdfs_job.bash", "-verbose", "-debug")
+    mesos = {**CHRONOS, "container": {"type": "MESOS", "image": "reg:5000/camus:2"}}
+    spec = load_job(json.dumps(mesos)).spec  # the Mesos containerizer: no Entrypoint
+    assert spec.container is not None and spec.command == ""
+    assert spec.container.entrypoint == (
+        "/srv/data-infra/kafka/camus/kafka_hdfs_job.bash", "-verbose", "-debug",
+    )  # fmt: skip
+    shell = {**mesos, "shell": True, "command": "echo hi"}
+    assert load_job(json.dumps(shell)).spec.command == "echo hi"
+    bare = {**mesos, "shell": True, "command": ""}
+    assert load_job(json.dumps(bare)).spec.command == ""  # the image's Entrypoint/Cmd
+
+
+def test_a_native_container_is_not_taken_for_chronos() -> None:
+    native = {"name": "j", "command": "true", "container": {"image": "reg:5000/a:1"}}
+    assert detect(native) == "native"
+    assert detect({**native, "container": {"type": "MESOS", "image": "reg:5000/a:1"}}) == "chronos"
 
 
 def test_metronome_several_schedules_are_refused() -> None:
@@ -207,8 +263,13 @@ def test_a_chronos_dependent_job_becomes_a_dag_child() -> None:
     ("change", "field", "words"),
     [
         ({"async": True}, "async", "asynchronous jobs"),
-        ({"container": {"type": "DOCKER", "image": "libmesos/ubuntu"}}, "container",
-         "container images: not yet supported"),
+        ({"container": {"image": "libmesos/ubuntu", "network": "BRIDGE"}}, "container.network",
+         "agent's network"),
+        ({"container": {"image": "u", "volumes": [{"containerPath": "/d", "mode": "RW"}]}},
+         "container.volumes", "volumes are not supported"),
+        ({"container": {"image": "u", "parameters": [{"key": "a", "value": "b"}]}},
+         "container.parameters", "no Docker daemon"),
+        ({"container": {"type": "APPC", "image": "u"}}, "container.type", "DOCKER or MESOS"),
         ({"runAsUser": "nobody"}, "runAsUser", "agent's user"),
         ({"schedule": "R//PT2H"}, "schedule", "empty start"),
         ({"parents": ["a"]}, "parents", "not both"),

@@ -4,6 +4,7 @@ real registry serves a zip the agent fetched, through the VIP."""
 from __future__ import annotations
 
 import io
+import json
 import urllib.request
 import zipfile
 from collections.abc import Iterator
@@ -75,3 +76,43 @@ def test_the_image_site_example_serves_from_its_image(
         releases = cluster.work_dir.glob("agent-*/images/images/*/rootfs/etc/os-release")
         assert any("ID=site-image" in path.read_text() for path in releases)
         assert list(cluster.work_dir.glob("agent-*/containers/[0-9a-f]*/upper"))
+
+
+def test_a_marathon_app_runs_from_its_docker_image(cluster: LocalCluster, tmp_path: Path) -> None:
+    # No cmd or args: the image's own Cmd serves its /etc on the app's fixed port.
+    port = 30650
+    image = busybox_image(
+        os_id="marathon-image", cmd=["/bin/sh", "-c", f"exec httpd -f -p {port} -h /etc"]
+    )
+    with Registry(tmp_path / "registry") as registry:
+        registry.push("mesospy/web", "2", image)
+        app = {
+            "id": "/images/marathon-web",
+            "instances": 1,
+            "cpus": 0.1,
+            "mem": 32,
+            "container": {
+                "type": "DOCKER",
+                "docker": {"image": f"{registry.host}/mesospy/web:2", "forcePullImage": True},
+            },
+            "portDefinitions": [{"port": port}],
+            "requirePorts": True,
+        }
+        spec_file = tmp_path / "marathon-web.json"
+        spec_file.write_text(json.dumps(app))
+        result = CliRunner().invoke(
+            cli,
+            ["app", "deploy", str(spec_file), "--wait", "--timeout", "90"],
+            env={"MESOSPY_MASTER": cluster.master_address},
+        )
+        assert result.exit_code == 0 and "SUCCEEDED" in result.output, result.output
+
+        def answers() -> bool:
+            try:
+                url = f"http://127.0.0.1:{port}/os-release"
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    return b"ID=marathon-image" in answer.read()
+            except OSError:
+                return False
+
+        wait_until("the image's httpd on the app's port", answers)

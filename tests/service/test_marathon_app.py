@@ -12,6 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from frameworks.service.marathon_app import convert, is_marathon, load_app_text
+from frameworks.service.marathon_json import definition
 from frameworks.service.spec import Constraint, SpecError, parse_spec
 from frameworks.service.task_env import task_env
 from mesospy.cli.main import cli
@@ -114,7 +115,7 @@ def test_refused_fields_each_say_why_and_what_to_use() -> None:
         load_app_text(fixture("refused.json"))
     problems = caught.value.problems
     for field, reason in [
-        ("container", "container images are not supported"),
+        ("container.docker.network", "not 'BRIDGE': tasks use the agent's network"),
         ("residency", "local persistent volumes are not supported"),
         ("env.PASSWORD", "secrets are not supported yet"),
         ("secrets", "secrets are not supported yet"),
@@ -186,7 +187,89 @@ def test_convert_prints_the_native_spec_and_every_change(tmp_path: Path) -> None
     assert "# ignored (no effect here): versionInfo" in result.output
     result = CliRunner().invoke(cli, ["app", "convert", str(FIXTURES / "refused.json"), "--json"])
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
-    assert "container: container images are not supported" in result.output
+    assert "container.docker.network: not 'BRIDGE'" in result.output
+
+
+IMAGE = {"type": "DOCKER", "docker": {"image": "reg:5000/web:2", "forcePullImage": True}}
+
+
+def test_a_docker_image_is_the_native_container_and_cmd_or_args_run_in_it() -> None:
+    conversion = convert(marathon(container=IMAGE))
+    spec = conversion.spec
+    assert spec.container is not None
+    assert (spec.container.image, spec.container.force_pull) == ("reg:5000/web:2", True)
+    assert spec.cmd == "python3 -m http.server $PORT0"  # the image's /bin/sh -c, as there
+    assert any(
+        c.startswith("container.type DOCKER: runs from the same image") for c in conversion.changed
+    )
+    mesos = {"type": "MESOS", "docker": {"image": "reg:5000/web:2"}}
+    app = {"id": "/web", "args": ["--port", "$PORT0"], "container": mesos}
+    spec = convert(app).spec  # args follow the image's Entrypoint in place of its Cmd
+    assert spec.args == ("--port", "$PORT0") and spec.container is not None
+    assert not spec.container.force_pull and spec.container.entrypoint is None
+    bare = convert({"id": "/web", "container": mesos}).spec  # the image's Entrypoint/Cmd
+    assert bare.cmd == "" and bare.args == () and parse_spec(bare.to_dict()) == bare
+    with pytest.raises(SpecError, match="cmd: is required"):
+        convert({"id": "/web"})  # no image, nothing to run
+
+
+@pytest.mark.parametrize(
+    ("docker", "container", "field", "reason"),
+    [
+        ({"network": "USER"}, {}, "container.docker.network", "use portDefinitions"),
+        ({"portMappings": [{"containerPort": 80}]}, {}, "container.docker.portMappings",
+         "use portDefinitions"),
+        ({}, {"portMappings": [{"containerPort": 80}]}, "container.portMappings",
+         "use portDefinitions"),
+        ({"privileged": True}, {}, "container.docker.privileged", "not supported"),
+        ({"parameters": [{"key": "a", "value": "b"}]}, {}, "container.docker.parameters",
+         "no Docker daemon"),
+        ({"credential": {"principal": "p", "secret": "s"}}, {}, "container.docker.credential",
+         "registry credentials are not supported yet"),
+        ({"pullConfig": {"secret": "s"}}, {}, "container.docker.pullConfig",
+         "registry credentials"),
+        ({}, {"appc": {"image": "x"}}, "container.appc", "use docker.image"),
+        ({}, {"volumes": [{"containerPath": "/d", "hostPath": "/d", "mode": "RW"}]},
+         "container.volumes", "not supported for apps yet"),
+        ({"image": "Bad Name"}, {}, "container.docker.image", "bad repository"),
+    ],
+)  # fmt: skip
+def test_what_only_docker_could_do_is_refused_with_why(
+    docker: dict[str, Any], container: dict[str, Any], field: str, reason: str
+) -> None:
+    section = {"type": "DOCKER", "docker": {"image": "reg:5000/web:2", **docker}, **container}
+    with pytest.raises(SpecError) as caught:
+        convert(marathon(container=section))
+    problems = caught.value.problems
+    assert any(p.startswith(f"{field}: ") and reason in p for p in problems), problems
+
+
+def test_a_native_container_is_told_from_marathons_by_its_shape() -> None:
+    assert is_marathon({"id": "web", "container": IMAGE})
+    assert is_marathon({"id": "web", "container": {"type": "MESOS"}})
+    native = {"id": "web", "container": {"image": "reg:5000/web:2"}}
+    assert not is_marathon(native)
+    loaded = load_app_text(json.dumps(native))
+    assert not loaded.marathon and loaded.spec.container is not None
+
+
+def test_marathons_answer_gives_the_image_back_in_its_own_shape() -> None:
+    spec = convert(marathon(container=IMAGE)).spec
+    answer = definition(spec)
+    assert answer["container"] == {"type": "MESOS", "docker": IMAGE["docker"]}
+    assert convert(answer).spec == spec  # a client's PUT of what it read changes nothing
+    bare = convert({"id": "/web", "container": IMAGE}).spec
+    assert "cmd" not in definition(bare) and convert(definition(bare)).spec == bare
+
+
+def test_convert_shows_the_image_as_the_native_container(tmp_path: Path) -> None:
+    path = tmp_path / "web.json"
+    path.write_text(json.dumps(marathon(container=IMAGE)))
+    result = CliRunner().invoke(cli, ["app", "convert", str(path)])
+    assert result.exit_code == 0, result.output
+    native = yaml.safe_load(result.output)
+    assert native["container"] == {"image": "reg:5000/web:2", "forcePullImage": True}
+    assert "# changed: container.type DOCKER" in result.output
 
 
 def test_dependencies_are_app_ids_resolved_from_the_app_s_group() -> None:

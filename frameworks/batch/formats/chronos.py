@@ -3,6 +3,9 @@
 name                        name: lower case, other characters as ``-``
 command, shell, arguments   command: a shell string (shell true, the default), or
                             argv ``[command, *arguments]`` (shell false)
+container                   container: image, forcePullImage as force_pull; with shell
+                            false, [command, *arguments] replaces the image's Cmd (DOCKER)
+                            or its Entrypoint (MESOS), as the two containerizers do
 schedule R[n]/start/period  schedule.interval (ISO 8601: n runs, or forever)
 scheduleTimeZone            the zone the start and the period are read in (it wins
                             over the start's own offset, as in Chronos)
@@ -21,7 +24,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from frameworks.batch.formats.common import IMAGES_REFUSED, Conversion, job_name
+from frameworks.batch.formats.common import (
+    NO_DOCKER_DAEMON,
+    Conversion,
+    docker_options,
+    job_name,
+)
 from frameworks.batch.interval import parse_interval, parse_iso_duration
 
 __all__ = ["convert_chronos", "looks_like_chronos"]
@@ -42,7 +50,6 @@ _OWN_FIELDS = {
     "disabled",
     "concurrent",
     "runAsUser",
-    "container",
     "executor",
     "executorFlags",
     "dataJob",
@@ -77,28 +84,24 @@ _REFUSED = {
     "async": "asynchronous jobs report their end over Chronos's API, which does not exist "
     "here: a run ends when its command does",
     "runAsUser": "tasks run as the agent's user here: leave runAsUser out",
-    "container": IMAGES_REFUSED,
     "taskInfoData": "custom task data is not supported",
 }
 _OPERATORS = ("EQUALS", "LIKE", "UNLIKE")
 
 
 def looks_like_chronos(data: dict[str, Any]) -> bool:
-    """A Chronos job: ``name`` and ``command`` with an ISO 8601 ``schedule`` or any of
-    Chronos's own fields (a native spec has none of them)."""
+    """A Chronos job: ``name`` and ``command`` with an ISO 8601 ``schedule``, a
+    ``container`` of Chronos's shape, or any of Chronos's own fields (a native spec has
+    none of them)."""
     if "name" not in data or "command" not in data:
         return False
     schedule = data.get("schedule")
     if isinstance(schedule, str) and schedule.startswith("R") and "/" in schedule:
         return True
-    own = _OWN_FIELDS & set(data)
-    if own == {"container"} and _native_container(data["container"]):
-        return False  # the native `container: {image, force_pull}`
-    return bool(own)
-
-
-def _native_container(value: object) -> bool:
-    return isinstance(value, dict) and set(value) <= {"image", "force_pull"}
+    container = data.get("container")
+    if isinstance(container, dict) and set(container) - {"image", "force_pull", "entrypoint"}:
+        return True  # Chronos's {type, image, forcePullImage, ...}, not the native one
+    return bool(_OWN_FIELDS & set(data))
 
 
 def convert_chronos(data: dict[str, Any]) -> Conversion:
@@ -127,6 +130,7 @@ def convert_chronos(data: dict[str, Any]) -> Conversion:
         "executor",
         "executorFlags",
         "async",
+        "container",
     )
     c.fields(data, "", used, _NO_EFFECT, _REFUSED)
     if data.get("async") is True:
@@ -135,7 +139,7 @@ def convert_chronos(data: dict[str, Any]) -> Conversion:
         if data.get(key):
             c.refuse(key, "custom executors are not supported: tasks run their command")
     native["name"] = job_name(c, data.get("name"), "name")
-    _command(c, data)
+    _command(c, data, _container(c, c.mapping(data.get("container"), "container")))
     resources = {}
     for key, default in (("cpus", 0.1), ("mem", 128.0), ("disk", 256.0)):
         value = data.get(key, default)
@@ -177,19 +181,52 @@ def convert_chronos(data: dict[str, Any]) -> Conversion:
     return c
 
 
-def _command(c: Conversion, data: dict[str, Any]) -> None:
+def _container(c: Conversion, data: dict[str, Any]) -> str | None:
+    """``container`` as the native one; its type (DOCKER or MESOS), None without one."""
+    if not data:
+        return None
+    used = ("type", "image", "forcePullImage", "network", "volumes", "parameters")
+    c.fields(data, "container", used, {}, {})
+    kind = str(data.get("type", "DOCKER")).upper()
+    if kind not in ("DOCKER", "MESOS"):
+        c.refuse("container.type", f"must be DOCKER or MESOS, not {data.get('type')!r}")
+    elif kind == "DOCKER":
+        c.change("container.type", NO_DOCKER_DAEMON)
+    docker_options(c, data, "container")
+    if data.get("volumes"):
+        c.refuse("container.volumes", "volumes are not supported: tasks write to their sandbox")
+    image = data.get("image")
+    if not isinstance(image, str) or not image.strip():
+        c.refuse("container.image", f"is required: the image's name, not {image!r}")
+        return None
+    native: dict[str, Any] = {"image": image.strip()}
+    if data.get("forcePullImage"):
+        native["force_pull"] = data["forcePullImage"]
+    c.native["container"] = native
+    return kind
+
+
+def _command(c: Conversion, data: dict[str, Any], image: str | None) -> None:
     command = data.get("command")
+    shell = data.get("shell", True)
+    arguments = [str(a) for a in c.sequence(data.get("arguments"), "arguments")]
+    if image and command == "" and shell is False:  # the image's Entrypoint runs
+        if arguments:
+            c.native["command"] = arguments
+        return
+    if image and command == "" and shell is True:  # the image's Entrypoint/Cmd run
+        return
     if not isinstance(command, str) or not command.strip():
         c.refuse("command", f"is required: the command to run, not {command!r}")
         return
-    shell = data.get("shell", True)
-    arguments = c.sequence(data.get("arguments"), "arguments")
     if shell is True:
         c.native["command"] = command
         if arguments:
             c.ignore("arguments", "ignored with shell true, as in Chronos")
+    elif shell is False and image == "MESOS":  # the Mesos containerizer: no Entrypoint
+        c.native["container"]["entrypoint"] = [command, *arguments]
     elif shell is False:
-        c.native["command"] = [command, *(str(a) for a in arguments)]
+        c.native["command"] = [command, *arguments]
     else:
         c.refuse("shell", f"must be true or false, not {shell!r}")
 

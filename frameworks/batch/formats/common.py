@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["IMAGES_REFUSED", "Conversion", "job_name"]
+__all__ = ["Conversion", "docker_options", "job_name"]
 
-IMAGES_REFUSED = (
-    "container images: not yet supported here; tasks run on the agent's own filesystem, "
-    "so leave the image out and give the command the agent runs"
+NO_DOCKER_DAEMON = (
+    "Docker containerizer: runs from the same image in mesospy's own containerizer "
+    "(no Docker daemon)"
 )
 _NAME_CHARS = re.compile(r"[^a-z0-9-]+")
 
@@ -120,6 +120,38 @@ def job_name(conversion: Conversion, value: object, path: str) -> str:
     if name != value:
         conversion.change(path, f"{value!r} is the job {name!r} here ([a-z0-9-] only)")
     return name
+
+
+def docker_options(c: Conversion, data: dict[str, Any], path: str) -> None:
+    """Refuse the Docker run options of an image section that have no equivalent here
+    (``privileged``, ``parameters``, a network other than the host's, volumes, registry
+    credentials), each saying why and what to use."""
+    if data.get("privileged"):
+        c.refuse(
+            f"{path}.privileged",
+            "privileged containers are not supported: tasks run in their own mount and PID "
+            "namespaces only; leave privileged out",
+        )
+    if data.get("parameters"):
+        c.refuse(
+            f"{path}.parameters",
+            "docker run parameters have no equivalent (no Docker daemon runs the task): "
+            "leave them out",
+        )
+    network = data.get("network")
+    if network is not None and str(network).upper() != "HOST":
+        c.refuse(
+            f"{path}.network",
+            f"tasks use the agent's network (HOST), not {network!r}: leave network out and "
+            "use resources.ports",
+        )
+    for key in ("credential", "pullConfig"):
+        if data.get(key):
+            c.refuse(
+                f"{path}.{key}",
+                "registry credentials are not supported yet: use an image the agents can "
+                "pull without them",
+            )
 
 
 def _at(path: str, key: str) -> str:

@@ -1,7 +1,11 @@
 """Kubernetes ``batch/v1`` Job and CronJob manifests as native job specs. Pure.
 
-The pod's one container becomes the command (``command`` + ``args`` as argv), its
-``env`` and its resource requests; the Job's fields map onto the native ones:
+The pod's one container becomes the command, its ``env`` and its resource requests.
+Without an ``image`` the argv is ``command`` + ``args`` (``command`` is required); with
+one, the native ``container`` runs it: ``command`` replaces the image's Entrypoint (and
+Cmd) as ``container.entrypoint`` with ``args`` after it, ``args`` alone replace its Cmd,
+neither runs Entrypoint + Cmd; ``imagePullPolicy: Always`` (the default for a ``:latest``
+or untagged image) is ``force_pull``. The Job's fields map onto the native ones:
 
     completions/parallelism     instances/parallelism (completions defaults to 1)
     completionMode: Indexed     index_env JOB_COMPLETION_INDEX (also MESOSPY_INSTANCE)
@@ -20,7 +24,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from frameworks.batch.formats.common import IMAGES_REFUSED, Conversion, job_name
+from frameworks.batch.formats.common import Conversion, job_name
 
 __all__ = ["convert_kubernetes", "cpu_quantity", "memory_quantity"]
 
@@ -37,7 +41,6 @@ _POD_NO_EFFECT = {
     "serviceAccountName": "no service accounts here",
     "serviceAccount": "no service accounts here",
     "automountServiceAccountToken": "no service accounts here",
-    "imagePullSecrets": "no images here",
     "tolerations": "agents have no taints",
     "terminationGracePeriodSeconds": "a killed task gets the agent's grace period",
     "dnsPolicy": "tasks use the agent's DNS",
@@ -63,7 +66,7 @@ _POD_REFUSED = {
     "affinity": "affinity is not supported: use nodeSelector (agent attributes)",
     "securityContext": "tasks run as the agent's user: leave securityContext out",
     "hostNetwork": "tasks always share the agent's network",
-    "hostPID": "tasks always run in the agent's PID namespace",
+    "hostPID": "the host's PID namespace is not shared (a task in an image has its own)",
     "hostIPC": "tasks always run in the agent's IPC namespace",
     "nodeName": "use nodeSelector with kubernetes.io/hostname",
     "activeDeadlineSeconds": "give it on the Job (spec.activeDeadlineSeconds) instead",
@@ -76,7 +79,6 @@ _POD_REFUSED = {
 }
 _CONTAINER_NO_EFFECT = {
     "name": "one container: it needs no name",
-    "imagePullPolicy": "no images here",
     "ports": "a batch task gets no fixed ports; use resources.ports natively",
     "livenessProbe": "batch tasks are not probed",
     "readinessProbe": "batch tasks are not probed",
@@ -89,7 +91,6 @@ _CONTAINER_NO_EFFECT = {
     "resizePolicy": "resources are fixed per task",
 }
 _CONTAINER_REFUSED = {
-    "image": IMAGES_REFUSED,
     "envFrom": "config maps and secrets do not exist here: list the variables in env",
     "workingDir": "tasks start in their sandbox: cd in the command instead",
     "volumeMounts": "volumes are not supported: tasks write to their sandbox",
@@ -356,9 +357,14 @@ def _failure_policy(c: Conversion, policy: dict[str, Any], path: str) -> list[di
 
 def _pod(c: Conversion, pod: dict[str, Any], path: str, has_failure_policy: bool) -> None:
     native = c.native
-    c.fields(
-        pod, path, ("containers", "restartPolicy", "nodeSelector"), _POD_NO_EFFECT, _POD_REFUSED
-    )
+    used = ("containers", "restartPolicy", "nodeSelector", "imagePullSecrets")
+    c.fields(pod, path, used, _POD_NO_EFFECT, _POD_REFUSED)
+    if pod.get("imagePullSecrets"):
+        c.refuse(
+            f"{path}.imagePullSecrets",
+            "registry credentials are not supported yet: use an image the agents can pull "
+            "without them",
+        )
     restart = pod.get("restartPolicy")
     if restart == "OnFailure":
         if has_failure_policy:
@@ -397,7 +403,7 @@ def _container(c: Conversion, container: dict[str, Any], path: str) -> None:
     c.fields(
         container,
         path,
-        ("command", "args", "env", "resources"),
+        ("command", "args", "env", "resources", "image", "imagePullPolicy"),
         _CONTAINER_NO_EFFECT,
         _CONTAINER_REFUSED,
     )
@@ -427,9 +433,10 @@ def _container(c: Conversion, container: dict[str, Any], path: str) -> None:
         env[name] = value if isinstance(value, str) else str(value)
     if env:
         native["env"] = env
+    image = _image(c, container, path)
     command = c.sequence(container.get("command"), f"{path}.command")
     args = c.sequence(container.get("args"), f"{path}.args")
-    if not command:
+    if not command and image is None:
         c.refuse(
             f"{path}.command",
             "is required: without an image there is no entrypoint, so give the command "
@@ -449,9 +456,44 @@ def _container(c: Conversion, container: dict[str, Any], path: str) -> None:
     else:
         if expanded != argv:
             c.change(f"{path}.command", "$(VAR) references to env are replaced by their values")
-    if argv:
-        native["command"] = [e if e is not None else "" for e in expanded]
+    parts = [e if e is not None else "" for e in expanded]
+    if image is not None and command:
+        image["entrypoint"] = parts[: len(command)]  # replaces the image's Entrypoint
+        parts = parts[len(command) :]
+    if parts:
+        native["command"] = parts
     _resources(c, c.mapping(container.get("resources"), f"{path}.resources"), f"{path}.resources")
+
+
+def _image(c: Conversion, container: dict[str, Any], path: str) -> dict[str, Any] | None:
+    """The native ``container`` for the container's image (None without one)."""
+    image = container.get("image")
+    if image is None:
+        if "imagePullPolicy" in container:
+            c.ignore(f"{path}.imagePullPolicy", "no image")
+        return None
+    if not isinstance(image, str) or not image.strip():
+        c.refuse(f"{path}.image", f"must be an image name, not {image!r}")
+        return None
+    policy = container.get("imagePullPolicy")
+    if policy is None:  # Kubernetes' default: Always for :latest or no tag
+        last = image.strip().rsplit("/", 1)[-1]
+        untagged = "@" not in last and ":" not in last
+        policy = "Always" if untagged or last.endswith(":latest") else "IfNotPresent"
+    if policy not in ("Always", "IfNotPresent", "Never"):
+        c.refuse(
+            f"{path}.imagePullPolicy", f"must be Always, IfNotPresent or Never, not {policy!r}"
+        )
+    if policy == "Never":
+        c.change(
+            f"{path}.imagePullPolicy",
+            "Never: an agent that does not have the image pulls it (as IfNotPresent)",
+        )
+    native: dict[str, Any] = {"image": image.strip()}
+    if policy == "Always":
+        native["force_pull"] = True
+    c.native["container"] = native
+    return native
 
 
 def _expand(text: str, env: dict[str, str], per_task: list[str]) -> str | None:

@@ -1,7 +1,9 @@
 """Metronome v1 jobs (with their ``schedules``) as native job specs. Pure.
 
 id (dots: folders)          name, with ``.`` as ``-``
-run.cmd | run.args          command (a shell string | argv)
+run.cmd | run.args          command (a shell string | argv); with an image neither is
+                            needed (its Entrypoint/Cmd run) and args replace its Cmd
+run.docker | run.ucr        container: image, forcePullImage/forcePull as force_pull
 run.cpus/mem/disk, env      resources, env (``{"secret": ...}`` values are refused)
 run.artifacts               fetch
 run.placement.constraints   constraints: EQ/IS EQUALS, LIKE, UNLIKE
@@ -16,7 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from frameworks.batch.formats.common import IMAGES_REFUSED, Conversion, job_name
+from frameworks.batch.formats.common import (
+    NO_DOCKER_DAEMON,
+    Conversion,
+    docker_options,
+    job_name,
+)
 
 __all__ = ["convert_metronome"]
 
@@ -30,8 +37,6 @@ _RUN_NO_EFFECT = {
     "networks": "tasks share the agent's network",
 }
 _RUN_REFUSED = {
-    "docker": IMAGES_REFUSED,
-    "ucr": IMAGES_REFUSED,
     "volumes": "volumes are not supported: tasks write to their sandbox",
     "secrets": "secrets are not supported yet: leave them out",
     "user": "tasks run as the agent's user here: leave user out",
@@ -79,8 +84,11 @@ def _run(c: Conversion, run: dict[str, Any]) -> None:
         "artifacts",
         "placement",
         "restart",
+        "docker",
+        "ucr",
     )
     c.fields(run, "run", used, _RUN_NO_EFFECT, _RUN_REFUSED)
+    image = _image(c, run)
     cmd, args = run.get("cmd"), run.get("args")
     if cmd is not None and args is not None:
         c.refuse("run.args", "give cmd or args, not both (as Metronome requires)")
@@ -88,8 +96,8 @@ def _run(c: Conversion, run: dict[str, Any]) -> None:
         native["command"] = cmd
     elif args is not None:
         native["command"] = args
-    else:
-        c.refuse("run.cmd", "is required (or args): the command to run")
+    elif not image:
+        c.refuse("run.cmd", "is required (or args, or an image): the command to run")
     resources = {key: run[key] for key in ("cpus", "mem", "disk") if key in run}
     if resources:
         native["resources"] = resources
@@ -148,6 +156,42 @@ def _run(c: Conversion, run: dict[str, Any]) -> None:
             c.ignore("run.restart.activeDeadlineSeconds", "NEVER restarts: nothing to limit")
     else:
         c.refuse("run.restart.policy", f"must be NEVER or ON_FAILURE, not {policy!r}")
+
+
+def _image(c: Conversion, run: dict[str, Any]) -> bool:
+    """``run.docker`` or ``run.ucr`` as the native ``container``; whether there is one."""
+    docker = c.mapping(run.get("docker"), "run.docker")
+    ucr = c.mapping(run.get("ucr"), "run.ucr")
+    if docker and ucr:
+        c.refuse("run.ucr", "give docker or ucr, not both")
+        return False
+    if docker:
+        c.fields(
+            docker, "run.docker", ("image", "forcePullImage", "privileged", "parameters"), {}, {}
+        )
+        docker_options(c, docker, "run.docker")
+        c.change("run.docker", NO_DOCKER_DAEMON)
+        name, force, where = docker.get("image"), docker.get("forcePullImage"), "run.docker"
+    elif ucr:
+        c.fields(ucr, "run.ucr", ("image", "privileged"), {}, {})
+        docker_options(c, ucr, "run.ucr")
+        section = c.mapping(ucr.get("image"), "run.ucr.image")
+        c.fields(section, "run.ucr.image", ("id", "forcePull", "kind"), {}, {})
+        kind = section.get("kind", "docker")
+        if kind != "docker":
+            c.refuse("run.ucr.image.kind", f"only docker images run here, not {kind!r}")
+        name, force, where = section.get("id"), section.get("forcePull"), "run.ucr.image"
+    else:
+        return False
+    if not isinstance(name, str) or not name.strip():
+        key = "image" if docker else "id"
+        c.refuse(f"{where}.{key}", f"is required: the image's name, not {name!r}")
+        return False
+    container: dict[str, Any] = {"image": name.strip()}
+    if force:
+        container["force_pull"] = force
+    c.native["container"] = container
+    return True
 
 
 def _schedule(c: Conversion, schedule: dict[str, Any], path: str) -> None:

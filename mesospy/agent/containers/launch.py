@@ -6,7 +6,8 @@ The command, from the task's CommandInfo and the image config:
   not used (Mesos's ``shell: true``);
 - ``argv``: the image's Entrypoint followed by ``argv``, or ``argv`` alone when the image
   has no Entrypoint (``argv`` takes the place of the image's Cmd, as ``docker run IMAGE
-  ARGS...`` and Mesos's ``shell: false`` with arguments);
+  ARGS...`` and Mesos's ``shell: false`` with arguments); with ``replace_entrypoint``
+  ``argv`` alone (the Entrypoint replaced too: Kubernetes's ``command``);
 - neither: the image's Entrypoint followed by its Cmd.
 
 The user is ``command.user`` when the task names one, else the image's ``User``, else
@@ -58,6 +59,8 @@ def validate_container(info: common_pb2.TaskInfo) -> str | None:
 def command_of(config: Mapping[str, Any], command: common_pb2.CommandInfo, image: str) -> list[str]:
     if command.shell:
         return ["/bin/sh", "-c", command.shell]
+    if command.replace_entrypoint and command.argv:
+        return list(command.argv)
     entrypoint = _strings(config.get("Entrypoint"))
     argv = list(command.argv) if command.argv else _strings(config.get("Cmd"))
     program = entrypoint + argv
