@@ -3,6 +3,7 @@ result, scraped from its real endpoint after real frameworks used the cluster.""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -56,9 +57,13 @@ def test_resources_per_role_and_calls_by_type_and_result(cluster: LocalCluster) 
         name="holder",
         roles=["analytics"],
     )
-    with web, holder:
+    with contextlib.ExitStack() as running:
+        running.enter_context(web)
         web.submit([task("sleeper", "sleep 300", "cpus:0.5;mem:64")])
         web.wait(lambda: web.latest_states().get("sleeper") == pb.TASK_RUNNING, what="RUNNING")
+        # Only now the framework that keeps every offer: subscribed first, it could take
+        # both agents in the first allocation and web would wait forever.
+        running.enter_context(holder)
         used = "mesospy_master_resources_used"
         offered = "mesospy_master_resources_offered"
         # What the running task holds is used by its role; the rest ends up offered to the
