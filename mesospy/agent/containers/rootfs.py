@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -202,6 +203,8 @@ class RootfsProvisioner:
             self.cleanup(container_id)
             raise
         mounts.append([MOUNT, "--bind", str(sandbox), f"{root}{SANDBOX_PATH}"])
+        if self.overlay:
+            mounts = _one_mount_command(container, mounts)
         return Root(root, mounts, container / "upper" if self.overlay else root)
 
     def cleanup(self, container_id: str) -> None:
@@ -217,3 +220,26 @@ class RootfsProvisioner:
                     pass
         if not mounted_under(container):
             shutil.rmtree(container, ignore_errors=True)
+
+
+def _one_mount_command(container: Path, mounts: list[list[str]]) -> list[list[str]]:
+    """The overlay and the sandbox bind as one ``mount -a`` of a table of the task's own
+    (one process at each task start instead of two); as they are when a field has
+    whitespace or a backslash, which a mount table would need escaped."""
+    entries = []
+    for argv in mounts:
+        if argv[1:3] == ["-t", "overlay"]:
+            _, _, kind, source, _, options, target = argv
+            entries.append((source, target, kind, options))
+        elif argv[1] == "--bind":
+            entries.append((argv[2], argv[3], "none", "bind"))
+        else:
+            return mounts
+    if any(_UNSAFE_IN_TABLE.search(f) for entry in entries for f in entry):
+        return mounts
+    table = container / "mounts"
+    table.write_text("".join(" ".join(entry) + " 0 0\n" for entry in entries))
+    return [[MOUNT, "-a", "-T", str(table)]]
+
+
+_UNSAFE_IN_TABLE = re.compile(r"[\s\\]")
