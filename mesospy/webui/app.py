@@ -25,6 +25,7 @@ from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import operator_pb2 as opb
 from mesospy.webui.encode import to_json
 from mesospy.webui.feed import FULL_TASKS, KEEPALIVE, Feed
+from mesospy.webui.history import History
 from mesospy.webui.operator import OperatorDoor, Refused
 from mesospy.webui.sessions import COOKIE, CSRF_HEADER, LoginThrottle, Session, Sessions
 
@@ -77,6 +78,7 @@ class Dashboard:
         self.door = door
         self.sessions = sessions
         self.feed = Feed(master)
+        self.history = History(master)
         self.logins = LoginThrottle()
         self._get: dict[str, Route] = {
             "/api/session": self._session,
@@ -88,6 +90,7 @@ class Dashboard:
             "/api/permissions": self._permissions,
             "/api/files": self._files,
             "/api/file": self._file,
+            "/api/history": self._history,
         }
         self._post: dict[str, Route] = {
             "/api/login": self._login,
@@ -328,6 +331,18 @@ class Dashboard:
                 "size": answer.size,
                 "task_terminal": answer.task_terminal,
             }
+        )
+
+    async def _history(self, request: Request, session: Session) -> Response:
+        """The overview chart's samples newer than ``since`` (all of the last hour)."""
+        self.door.admit(session.principal, "GetMetrics", opb.GetMetricsRequest())
+        since = request.query.get("since", "") or "0"
+        try:
+            after = float(since)
+        except ValueError:
+            raise BadInput(f"since must be seconds since the epoch, not {since!r}") from None
+        return Response.json(
+            {"interval": self.history.interval, "samples": self.history.since(after)}
         )
 
     # ---------------------------------------------------------------- live events

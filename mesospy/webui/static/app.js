@@ -9,7 +9,7 @@ const STATES = ["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING",
   "TASK_UNREACHABLE", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"];
 const HISTORY = 20;          // statuses kept per task
 const CHART_SECONDS = 3600;  // the overview's chart spans the last hour
-const SAMPLE_SECONDS = 10;
+const SAMPLE_SECONDS = 10;  // how often the page asks for new samples
 
 const model = {
   session: null,
@@ -24,8 +24,7 @@ const model = {
   counts: {},              // task state -> tasks, live
   remoteVersion: 0,        // bumped on task events when lists are fetched on demand
   permissions: { drain_agents: {}, teardown_frameworks: {} },
-  samples: [],             // [{t, alloc, launched}] for the chart
-  launched: 0,             // tasks added since the page opened
+  samples: [],             // [{t, cpus, mem, launched, ended}] for the chart, from the master
 };
 
 // ------------------------------------------------------------------ small helpers
@@ -134,7 +133,6 @@ function connect() {
   for (const type of ["TASK_ADDED", "TASK_UPDATED"]) {
     events.addEventListener(type, (e) => {
       const data = JSON.parse(e.data);
-      if (type === "TASK_ADDED") model.launched++;
       if (data.previous_state) model.counts[data.previous_state] = (model.counts[data.previous_state] || 1) - 1;
       model.counts[data.task.state] = (model.counts[data.task.state] || 0) + 1;
       putTask(data.task);
@@ -268,6 +266,7 @@ function loginForm() {
     try {
       model.session = await post("/api/login", { principal: principal.value, secret: secret.value });
       secret.value = "";
+      fetchHistory();
       currentPage = null;
       window.location.hash = "#/";
       connect();
@@ -345,38 +344,54 @@ function totals() {
   return { total, used };
 }
 
-function sample() {
-  const { total, used } = totals();
-  const now = Date.now() / 1000;
-  model.samples.push({ t: now, alloc: total.cpus ? (used.cpus || 0) / total.cpus : 0, launched: model.launched });
-  while (model.samples.length && model.samples[0].t < now - CHART_SECONDS) model.samples.shift();
+// The chart's samples come from the master (it keeps the last hour, one every
+// `interval` seconds): all of them when the page opens, then only the newer ones.
+let historyPending = false;
+
+async function fetchHistory() {
+  if (historyPending || !model.session || (model.session.login_required && !model.session.principal)) return;
+  historyPending = true;
+  try {
+    const last = model.samples.length ? model.samples[model.samples.length - 1].t : 0;
+    const answer = await api(`/api/history?since=${last}`);
+    model.samples.push(...(answer.samples || []));
+    const now = Date.now() / 1000;
+    while (model.samples.length && model.samples[0].t < now - CHART_SECONDS) model.samples.shift();
+    if (route().page === "overview") render();
+  } catch (e) { /* the page shows the error of its own calls */ }
+  finally { historyPending = false; }
+}
+
+function polyline(svg, cls, points) {
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  line.setAttribute("class", cls);
+  line.setAttribute("points", points.join(" "));
+  svg.append(line);
 }
 
 function chart() {
   const width = 600, height = 120, now = Date.now() / 1000;
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.setAttribute("class", "chart");
+  svg.setAttribute("id", "chart");
   svg.setAttribute("width", width); svg.setAttribute("height", height);
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  const x = (t) => ((t - (now - CHART_SECONDS)) / CHART_SECONDS) * width;
-  const alloc = model.samples.map((s) => `${x(s.t).toFixed(1)},${(height - 4 - s.alloc * (height - 8)).toFixed(1)}`);
-  const rates = [];
-  for (let i = 1; i < model.samples.length; i++) {
-    const a = model.samples[i - 1], b = model.samples[i];
-    rates.push({ t: b.t, rate: (b.launched - a.launched) / Math.max(1, b.t - a.t) });
-  }
-  const top = Math.max(1, ...rates.map((r) => r.rate));
-  const rate = rates.map((r) => `${x(r.t).toFixed(1)},${(height - 4 - (r.rate / top) * (height - 8)).toFixed(1)}`);
-  for (const [cls, points] of [["alloc", alloc], ["rate", rate]]) {
-    const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-    line.setAttribute("class", cls);
-    line.setAttribute("points", points.join(" "));
-    svg.append(line);
-  }
+  const x = (t) => Math.max(0, ((t - (now - CHART_SECONDS)) / CHART_SECONDS) * width).toFixed(1);
+  const y = (v) => (height - 4 - v * (height - 8)).toFixed(1);
+  const samples = model.samples;
+  const top = Math.max(1, ...samples.map((s) => Math.max(s.launched, s.ended)));
+  polyline(svg, "cpus", samples.map((s) => `${x(s.t)},${y(s.cpus)}`));
+  polyline(svg, "mem", samples.map((s) => `${x(s.t)},${y(s.mem)}`));
+  polyline(svg, "rate", samples.slice(1).map((s) => `${x(s.t)},${y(s.launched / top)}`));
+  polyline(svg, "ended", samples.slice(1).map((s) => `${x(s.t)},${y(s.ended / top)}`));
+  const first = samples.length ? samples[0].t : now;
+  const span = Math.round((now - first) / 60);
   return h("div", {}, svg, h("div", { class: "legend" },
-    h("span", { class: "alloc" }, "— CPU allocated (0–100 %)"),
-    h("span", { class: "rate" }, `— tasks launched per second (top ${top.toFixed(1)})`),
-    h("span", { class: "muted" }, "since this page opened, last hour")));
+    h("span", { class: "cpus" }, "— cpus allocated"),
+    h("span", { class: "mem" }, "— mem allocated (0–100 %)"),
+    h("span", { class: "rate" }, "— tasks launched/s"),
+    h("span", { class: "ended" }, `— tasks ended/s (top ${top.toFixed(1)})`),
+    h("span", { class: "muted", id: "chart-span" }, `${samples.length} samples, the last ${span} min (of at most 60)`)));
 }
 
 pages.overview = function () {
@@ -688,27 +703,65 @@ pages.sandbox.update = function () { /* the log follows on its own; the model do
 
 // ------------------------------------------------------------------ roles
 
-// Roles are read when the page opens (GetRoles); the table is drawn again when the
-// permissions (which weights may be set) arrive, without asking again.
-const rolesView = { holder: null, answer: null, permissions: null };
+// Roles are read when the page opens (GetRoles), then again at most every ROLES_SECONDS
+// while events arrive (allocation and quota consumption follow the tasks), and every
+// ROLES_IDLE_SECONDS when nothing happens (quota and weights change without events).
+const ROLES_SECONDS = 2, ROLES_IDLE_SECONDS = 10;
+const rolesView = { holder: null, answer: null, permissions: null, at: 0, pending: false, timer: null };
 
 pages.roles = function () {
   rolesView.holder = h("div", { id: "roles" }, h("p", { class: "muted" }, "Loading…"));
   rolesView.answer = null;
-  api("/api/roles").then((answer) => { rolesView.answer = answer; drawRoles(); })
-    .catch((e) => rolesView.holder.replaceChildren(h("p", { class: "notice" }, e.message)));
-  return [h("h1", {}, "Roles and weights"), rolesView.holder];
+  fetchRoles();
+  rolesView.timer = setInterval(fetchRoles, ROLES_IDLE_SECONDS * 1000);
+  pageCleanup = () => { clearInterval(rolesView.timer); rolesView.timer = null; };
+  return [h("h1", {}, "Roles, weights and quota"), rolesView.holder,
+    h("p", { class: "muted" }, "Quota (Mesos 1.9 style): the guarantee is kept free for the role, the limit caps what it is "
+      + "offered; consumed counts the role and its children. Set it with `mesospy quota set`.")];
 };
+
+function fetchRoles() {
+  if (rolesView.pending) return;
+  rolesView.pending = true;
+  rolesView.at = Date.now() / 1000;
+  api("/api/roles").then((answer) => { rolesView.answer = answer; drawRoles(); })
+    .catch((e) => rolesView.holder.replaceChildren(h("p", { class: "notice" }, e.message)))
+    .finally(() => { rolesView.pending = false; });
+}
+
+function quotaText(amounts) {
+  const entries = Object.entries(amounts || {}).sort(([a], [b]) => a.localeCompare(b));
+  return entries.map(([n, v]) => `${n} ${fmt(n, v)}`).join(", ") || "—";
+}
+
+// What the role consumes against each limited resource, as "cpus 1.5 / 4" with a bar.
+function consumedCell(role) {
+  const consumed = scalars(role.consumed);
+  const limits = (role.quota && role.quota.limits) || {};
+  const names = Object.keys(limits).length ? Object.keys(limits).sort() : Object.keys(consumed).sort();
+  if (!names.length) return h("td", { class: "consumed" }, "—");
+  return h("td", { class: "consumed" }, names.map((n) => {
+    const used = consumed[n] || 0;
+    if (limits[n] === undefined) return h("div", {}, `${n} ${fmt(n, used)}`);
+    const bar = h("span", {});
+    bar.style.width = `${Math.min(100, (100 * used) / Math.max(limits[n], 1e-9)).toFixed(1)}%`;
+    return h("div", { "data-resource": n }, `${n} ${fmt(n, used)} / ${fmt(n, limits[n])}`, h("div", { class: "bar small" }, bar));
+  }));
+}
 
 function drawRoles() {
   const answer = rolesView.answer;
   if (!answer) return;
   rolesView.permissions = model.permissions;
   rolesView.holder.replaceChildren(table([{ title: "role" }, { title: "weight", num: true }, { title: "frameworks", num: true },
-    { title: "tasks", num: true }, { title: "allocated" }, { title: "offered" }],
+    { title: "tasks", num: true }, { title: "allocated" }, { title: "offered" }, { title: "quota guarantee" },
+    { title: "quota limit" }, { title: "consumed" }],
     (answer.roles || []).map((role) => h("tr", { "data-role": role.name }, cell(role.name), h("td", { class: "num weight-cell" }, weightCell(role)),
       cell((role.frameworks || []).length, true), cell(role.active_tasks || 0, true),
-      cell(resourceText(role.allocated)), cell(resourceText(role.offered))))));
+      cell(resourceText(role.allocated)), cell(resourceText(role.offered)),
+      h("td", { class: "guarantee" }, quotaText(role.quota && role.quota.guarantees)),
+      h("td", { class: "limit" }, quotaText(role.quota && role.quota.limits)),
+      consumedCell(role)))));
 }
 
 function weightCell(role) {
@@ -723,7 +776,10 @@ function weightCell(role) {
   return h("span", { class: "actions" }, input, set);
 }
 pages.roles.keep = true;
-pages.roles.update = function () { if (rolesView.permissions !== model.permissions) drawRoles(); };
+pages.roles.update = function () {
+  if (Date.now() / 1000 - rolesView.at >= ROLES_SECONDS) fetchRoles();
+  else if (rolesView.permissions !== model.permissions) drawRoles();
+};
 
 // ------------------------------------------------------------------ start
 
@@ -737,8 +793,8 @@ async function start() {
   window.addEventListener("hashchange", render);
   render();
   if (!model.session.login_required || model.session.principal) connect();
-  sample();
-  setInterval(() => { sample(); if (route().page === "overview") render(); }, SAMPLE_SECONDS * 1000);
+  fetchHistory();
+  setInterval(fetchHistory, SAMPLE_SECONDS * 1000);
 }
 
 document.addEventListener("DOMContentLoaded", start);
