@@ -31,6 +31,7 @@ class DashboardServer:
     async def stop(self) -> None:
         await self.dashboard.history.stop()
         await self.http.stop()
+        await self.dashboard.frameworks.close()
 
 
 async def serve_webui(

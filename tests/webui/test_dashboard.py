@@ -68,12 +68,15 @@ def test_overview_shows_what_the_operator_api_reports(
     state = _running(cluster, "sleeper")
     _open(browser, cluster)
     wait_until(browser, lambda: text_of(browser, "#count-tasks .value") == "1", "one active task")
-    assert text_of(browser, "#count-agents .value") == str(len(state.agents))
-    assert text_of(browser, "#count-frameworks .value") == str(len(state.frameworks))
     total = sum(r.scalar for a in state.agents for r in a.agent_info.resources if r.name == "cpus")
     used = sum(r.scalar for a in state.agents for r in a.used_resources if r.name == "cpus")
-    assert text_of(browser, "#resource-cpus .value") == f"{used:.2f} / {total:g}"
-    # The page redraws as events and chart samples arrive: read each table afresh.
+    # The page redraws as events and chart samples arrive: each value is read afresh.
+    for css, value in (
+        ("#count-agents .value", str(len(state.agents))),
+        ("#count-frameworks .value", str(len(state.frameworks))),
+        ("#resource-cpus .value", f"{used:.2f} / {total:g}"),
+    ):
+        wait_until(browser, lambda: text_of(browser, css) == value, f"{css} to show {value}")  # noqa: B023
     wait_until(
         browser,
         lambda: rows(browser, "#tasks-by-state tr[data-state='TASK_RUNNING'] td")[1].text == "1",

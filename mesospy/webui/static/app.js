@@ -781,6 +781,193 @@ pages.roles.update = function () {
   else if (rolesView.permissions !== model.permissions) drawRoles();
 };
 
+// ------------------------------------------------------------------ frameworks' own pages
+
+// The jobs and apps pages show what the batch and service frameworks' APIs answer (the
+// dashboard calls them for the page). They are read again at most every LIVE_SECONDS while
+// the master's events show tasks changing, and every IDLE_SECONDS otherwise (a schedule's
+// next run moves on without any event).
+const LIVE_SECONDS = 1, IDLE_SECONDS = 5;
+
+function livePage(holder, paths, draw) {
+  const view = { at: 0, pending: false, version: -1, answers: null };
+  async function fetchAll() {
+    if (view.pending) return;
+    view.pending = true;
+    view.at = Date.now() / 1000;
+    view.version = model.remoteVersion;
+    try {
+      view.answers = await Promise.all(paths.map((p) => api(p)));
+      // Not while the user types into a field of the page (e.g. the instances to scale to).
+      const typing = holder.contains(document.activeElement) && document.activeElement.tagName === "INPUT";
+      if (!typing) holder.replaceChildren(...[draw(...view.answers)].flat());
+    } catch (e) {
+      holder.replaceChildren(h("p", { class: "notice", id: "framework-error" }, e.message));
+    } finally { view.pending = false; }
+  }
+  const timer = setInterval(fetchAll, IDLE_SECONDS * 1000);
+  pageCleanup = () => clearInterval(timer);
+  fetchAll();
+  view.update = () => {
+    if (model.remoteVersion !== view.version && Date.now() / 1000 - view.at >= LIVE_SECONDS) fetchAll();
+    else if (model.remoteVersion !== view.version) setTimeout(() => changed(), LIVE_SECONDS * 1000);
+  };
+  view.refresh = fetchAll;
+  return view;
+}
+
+let framesView = null;
+
+async function frameworkAct(path, body, what) {
+  await act(path, body, what);
+  if (framesView) framesView.refresh();
+}
+
+const ago = (seconds) => (seconds ? when(seconds) : "—");
+const duration = (a, b) => (a && b ? `${(b - a).toFixed(1)} s` : "");
+const runState = (state) => h("span", { class: `state run-${state}` }, state || "");
+
+// ------------------------------------------------------------------ batch jobs
+
+function jobButtons(job) {
+  const suspended = !!job.suspended;
+  return h("div", { class: "actions" },
+    h("button", { class: "run-now", onclick: () => frameworkAct("/api/batch/run", { job: job.name }, `run ${job.name}`) }, "Run now"),
+    h("button", { class: suspended ? "resume" : "suspend",
+      onclick: () => frameworkAct("/api/batch/suspend", { job: job.name, suspended: suspended ? "false" : "true" },
+        `${suspended ? "resume" : "suspend"} ${job.name}`) }, suspended ? "Resume" : "Suspend"));
+}
+
+function jobsTable(answer) {
+  const jobs = (answer.jobs || []).slice().sort((a, b) => a.name.localeCompare(b.name));
+  if (!jobs.length) return h("p", { class: "muted" }, "No jobs. Submit one with `mesospy job submit FILE`.");
+  return table([{ title: "job" }, { title: "schedule" }, { title: "next run" }, { title: "state" }, { title: "runs", num: true },
+    { title: "last run" }, { title: "" }],
+  jobs.map((j) => h("tr", { "data-job": j.name },
+    h("td", {}, h("a", { href: `#/jobs/${encodeURIComponent(j.name)}` }, j.name)),
+    cell(j.schedule || (j.parents || []).length ? j.schedule || `after ${(j.parents || []).join(", ")}` : "manual"),
+    cell(j.suspended ? "—" : ago(j.next_tick)),
+    h("td", { class: "job-state" }, h("span", { class: `state ${j.suspended ? "inactive" : "active"}` }, j.suspended ? "suspended" : "active")),
+    cell(`${j.active_runs || 0} active / ${j.total_runs || 0}`, true),
+    h("td", { class: "last-run" }, j.last_run ? [runState(j.last_run.state), " ", when(j.last_run.finished || j.last_run.created)] : "—"),
+    h("td", {}, jobButtons(j)))), { id: "jobs" });
+}
+
+function instancesTable(run) {
+  return table([{ title: "#", num: true }, { title: "state" }, { title: "attempt", num: true }, { title: "exit", num: true },
+    { title: "task" }, { title: "agent" }, { title: "took" }, { title: "message" }],
+  (run.instances || []).map((i) => h("tr", { "data-instance": i.index || 0 },
+    cell(i.index || 0, true), h("td", { class: "instance-state" }, runState(i.state)), cell(i.attempt || 0, true),
+    cell(i.exit_code === undefined ? "" : i.exit_code, true),
+    h("td", {}, i.task_id ? h("a", { href: `#/sandbox/${encodeURIComponent(run.framework_id)}/${encodeURIComponent(i.task_id)}` }, i.task_id) : ""),
+    cell(i.agent_id ? agentName(i.agent_id) : ""), cell(duration(i.started, i.finished)),
+    cell(i.message || i.unplaced || ""))), { class: "instances" });
+}
+
+function runsList(answer) {
+  const runs = (answer.runs || []).slice().sort((a, b) => (b.created || 0) - (a.created || 0));
+  if (!runs.length) return h("p", { class: "muted" }, "No runs yet.");
+  return runs.slice(0, 50).map((r) => h("div", { class: "run", "data-run": r.id },
+    h("h3", {}, runState(r.state), ` ${r.id} `, h("span", { class: "muted" },
+      `${r.trigger || ""}, created ${when(r.created)}${r.finished ? `, took ${duration(r.started || r.created, r.finished)}` : ""}`
+      + `${r.exit_code === undefined ? "" : `, exit ${r.exit_code}`}${r.message ? ` — ${r.message}` : ""}`)),
+    instancesTable(r)));
+}
+
+pages.jobs = function (r) {
+  const holder = h("div", { id: "jobs-page" }, h("p", { class: "muted" }, "Loading…"));
+  if (r.parts.length) {
+    const name = r.parts.join("/");
+    const q = encodeURIComponent(name);
+    framesView = livePage(holder, [`/api/batch/jobs`, `/api/batch/runs?job=${q}`], (jobs, runs) => {
+      const job = (jobs.jobs || []).find((j) => j.name === name);
+      if (!job) return h("p", {}, `The batch framework has no job ${name}.`);
+      return [h("dl", { class: "props", id: "job-props" },
+        h("dt", {}, "schedule"), h("dd", {}, job.schedule || "—"),
+        h("dt", {}, "parents"), h("dd", {}, (job.parents || []).join(", ") || "—"),
+        h("dt", {}, "next run"), h("dd", { id: "next-run" }, job.suspended ? "suspended" : ago(job.next_tick)),
+        h("dt", {}, "runs"), h("dd", {}, `${job.active_runs || 0} active, ${job.total_runs || 0} in all`),
+        h("dt", {}, "actions"), h("dd", { "data-job": job.name }, jobButtons(job))),
+      h("h2", {}, "Runs, newest first"), h("div", { id: "runs" }, runsList(runs))];
+    });
+    return [h("h1", {}, `Job ${name}`), h("p", {}, h("a", { href: "#/jobs" }, "all jobs")), holder];
+  }
+  framesView = livePage(holder, ["/api/batch/jobs"], jobsTable);
+  return [h("h1", {}, "Batch jobs"), holder];
+};
+pages.jobs.keep = true;
+pages.jobs.update = function () { if (framesView) framesView.update(); };
+
+// ------------------------------------------------------------------ service apps
+
+function deploymentText(app) {
+  const d = app.deployment;
+  if (!d || !d.id) return "—";
+  const wanted = app.instances || 0;
+  const done = (app.instance_list || []).filter((i) => i.version === d.to_version && !i.killing && i.ready
+    && (i.health === "healthy" || i.health === "none")).length;
+  return `${d.kind} ${d.from_version ? `${d.from_version} → ` : ""}${d.to_version}: ${d.status}, ${done} of ${wanted} new instances available`
+    + (d.message ? ` — ${d.message}` : "");
+}
+
+function appsTable(answer) {
+  const apps = (answer.apps || []).slice().sort((a, b) => a.id.localeCompare(b.id));
+  if (!apps.length) return h("p", { class: "muted" }, "No apps. Deploy one with `mesospy app deploy FILE`.");
+  return table([{ title: "app" }, { title: "version" }, { title: "instances" }, { title: "deployment" }, { title: "VIP" }],
+    apps.map((a) => h("tr", { "data-app": a.id },
+      h("td", {}, h("a", { href: `#/apps/${encodeURIComponent(a.id)}` }, a.id)),
+      cell(a.version || ""),
+      cell(`${a.healthy || 0} healthy / ${a.running || 0} running / ${a.instances || 0} wanted`),
+      h("td", { class: "deployment" }, deploymentText(a)), cell(a.vip || "—"))), { id: "apps" });
+}
+
+function appPage(app, versions) {
+  const scale = h("input", { id: "scale-instances", type: "number", min: "0", step: "1", value: app.instances || 0 });
+  const framework = [...model.frameworks.values()].find((f) => f.framework_info.name === "mesospy-service");
+  const frameworkId = framework ? framework.framework_info.id : "";
+  const health = (i) => h("span", { class: `state health-${i.health}` }, i.health + (i.ready ? "" : ", not ready"));
+  return [h("dl", { class: "props", id: "app-props" },
+    h("dt", {}, "version"), h("dd", { id: "app-version" }, app.version || ""),
+    h("dt", {}, "last healthy"), h("dd", {}, app.last_healthy_version || "—"),
+    h("dt", {}, "instances"), h("dd", { id: "app-instances" }, `${app.healthy || 0} healthy, ${app.running || 0} running, ${app.instances || 0} wanted`),
+    h("dt", {}, "deployment"), h("dd", { id: "app-deployment" }, deploymentText(app)),
+    h("dt", {}, "VIP"), h("dd", {}, app.vip || "—"),
+    h("dt", {}, "notes"), h("dd", {}, (app.notes || []).join("; ") || "—"),
+    h("dt", {}, "scale"), h("dd", { class: "actions" }, scale, h("button", { id: "scale", onclick: () =>
+      frameworkAct("/api/service/scale", { app_id: app.id, instances: scale.value }, `scale ${app.id} to ${scale.value}`) }, "Scale"))),
+  h("h2", {}, "Instances"),
+  table([{ title: "task" }, { title: "version" }, { title: "state" }, { title: "health" }, { title: "host" }, { title: "ports" }, { title: "launched" }],
+    (app.instance_list || []).map((i) => h("tr", { "data-task-id": i.task_id },
+      h("td", {}, frameworkId ? h("a", { href: `#/tasks/${encodeURIComponent(frameworkId)}/${encodeURIComponent(i.task_id)}` }, i.task_id) : i.task_id),
+      cell(i.version), cell(i.killing ? `killing (${i.kill_reason || ""})` : i.state), h("td", { class: "health" }, health(i)),
+      cell(i.hostname || ""), cell((i.ports || []).join(", ")), cell(when(i.launched_at))))
+    , { id: "instances" }),
+  h("h2", {}, "Versions"),
+  table([{ title: "version" }, { title: "created" }, { title: "" }, { title: "" }],
+    (versions.versions || []).slice().reverse().map((v) => h("tr", { "data-version": v.version },
+      cell(v.version), cell(when(v.created_at)),
+      cell([v.current ? "current" : "", v.last_healthy ? "last healthy" : "", v.failed ? "failed, rolled back" : ""].filter(Boolean).join(", ")),
+      h("td", {}, v.current ? "" : h("button", { class: "rollback", onclick: () => {
+        if (confirm(`Roll ${app.id} back to version ${v.version}?`)) frameworkAct("/api/service/rollback", { app_id: app.id, version: v.version }, `roll ${app.id} back to ${v.version}`);
+      } }, "Roll back to this")))), { id: "versions" })];
+}
+
+pages.apps = function (r) {
+  const holder = h("div", { id: "apps-page" }, h("p", { class: "muted" }, "Loading…"));
+  if (r.parts.length) {
+    const id = r.parts.join("/");
+    framesView = livePage(holder, ["/api/service/apps", `/api/service/versions?app_id=${encodeURIComponent(id)}`], (apps, versions) => {
+      const app = (apps.apps || []).find((a) => a.id === id);
+      return app ? appPage(app, versions) : h("p", {}, `The service framework has no app ${id}.`);
+    });
+    return [h("h1", {}, `App ${id}`), h("p", {}, h("a", { href: "#/apps" }, "all apps")), holder];
+  }
+  framesView = livePage(holder, ["/api/service/apps"], appsTable);
+  return [h("h1", {}, "Service apps"), holder];
+};
+pages.apps.keep = true;
+pages.apps.update = function () { if (framesView) framesView.update(); };
+
 // ------------------------------------------------------------------ start
 
 async function start() {
