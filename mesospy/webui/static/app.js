@@ -917,7 +917,7 @@ function appsTable(answer) {
     apps.map((a) => h("tr", { "data-app": a.id },
       h("td", {}, h("a", { href: `#/apps/${encodeURIComponent(a.id)}` }, a.id)),
       cell(a.version || ""),
-      cell(`${a.healthy || 0} healthy / ${a.running || 0} running / ${a.instances || 0} wanted`),
+      cell(`${a.running || 0} running / ${a.instances || 0} wanted, ${a.healthy || 0} serving`),
       h("td", { class: "deployment" }, deploymentText(a)), cell(a.vip || "—"))), { id: "apps" });
 }
 
@@ -929,7 +929,7 @@ function appPage(app, versions) {
   return [h("dl", { class: "props", id: "app-props" },
     h("dt", {}, "version"), h("dd", { id: "app-version" }, app.version || ""),
     h("dt", {}, "last healthy"), h("dd", {}, app.last_healthy_version || "—"),
-    h("dt", {}, "instances"), h("dd", { id: "app-instances" }, `${app.healthy || 0} healthy, ${app.running || 0} running, ${app.instances || 0} wanted`),
+    h("dt", {}, "instances"), h("dd", { id: "app-instances" }, `${app.running || 0} running, ${app.instances || 0} wanted, ${app.healthy || 0} serving (healthy, ready endpoints)`),
     h("dt", {}, "deployment"), h("dd", { id: "app-deployment" }, deploymentText(app)),
     h("dt", {}, "VIP"), h("dd", {}, app.vip || "—"),
     h("dt", {}, "notes"), h("dd", {}, (app.notes || []).join("; ") || "—"),
