@@ -135,7 +135,7 @@ function connect() {
       const data = JSON.parse(e.data);
       if (data.previous_state) model.counts[data.previous_state] = (model.counts[data.previous_state] || 1) - 1;
       model.counts[data.task.state] = (model.counts[data.task.state] || 0) + 1;
-      putTask(data.task);
+      putTask(data.task, data.partial);
       model.remoteVersion++;
       changed();
     });
@@ -160,8 +160,11 @@ function setLive(on) {
   el.className = on ? "live on" : "live off";
 }
 
-function putTask(task) {
-  const k = key(task.framework_id, task.task_id);
+// A partial task (an update: state and status only) is merged into the one the page has.
+function putTask(update, partial) {
+  const k = key(update.framework_id, update.task_id);
+  const known = partial ? (model.tasks.get(k) || model.completed.get(k)) : null;
+  const task = known ? Object.assign({}, known, update) : update;
   if (task.status) {
     const list = model.history.get(k) || [];
     const last = list[list.length - 1];
