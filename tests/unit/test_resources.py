@@ -305,8 +305,8 @@ def test_the_wire_form_keeps_identity() -> None:
     assert [(m.name, m.role) for m in wire] == [
         ("cpus", ""),
         ("ports", ""),
-        ("disk", "eng"),
         ("mem", "eng"),
+        ("disk", "eng"),
         ("cpus", "eng/dev"),
     ]
     assert wire[3].disk.persistence.id == "v" and wire[3].disk.volume.container_path == "data"
