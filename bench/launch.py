@@ -14,6 +14,11 @@ namespaces on an overlay of the cached image. As pid 1 of its namespace, a task 
 SIGTERM it has no handler for (as in Docker), so the image tasks are a shell that traps
 TERM around its ``sleep``; ``--no-image`` tasks are ``sleep 600``.
 
+Beside the wall times, figures that depend less on the machine's load: the agent's CPU
+per task (its process and its launcher helper, user + system, from the first launch to
+the last kill) and the processes started per task (forks, from the kernel's count in
+/proc/stat: other programs on the machine add to it).
+
 Exits non-zero unless every task went RUNNING and then KILLED.
 """
 
@@ -23,6 +28,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -33,6 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import psutil
 from machine import describe
 
 from mesospy.cluster import LocalCluster
@@ -68,6 +75,15 @@ class LaunchThenKill(Scheduler):
         self.running: set[str] = set()
         self.terminal: dict[str, str] = {}
         self.done = asyncio.Event()
+        self.agent: psutil.Process | None = None
+        self.cpu: dict[str, float] = {}
+        self.forks: dict[str, int] = {}
+
+    def sample(self, moment: str) -> None:
+        """The agent's CPU seconds and the machine's fork count at ``moment``."""
+        self.forks[moment] = forks_so_far()
+        if self.agent is not None:
+            self.cpu[moment] = agent_cpu(self.agent)
 
     def offers(self, driver: SchedulerDriver, offers: list[common_pb2.Offer]) -> None:
         for offer in offers:
@@ -77,7 +93,9 @@ class LaunchThenKill(Scheduler):
                 continue
             ids = range(self.next_id, self.next_id + count)
             self.next_id += count
-            self.first_launch = self.first_launch or time.perf_counter()
+            if not self.first_launch:
+                self.sample("start")
+                self.first_launch = time.perf_counter()
             driver.launch(
                 offer.id,
                 [task(f"s{i}", self.command, self.per_task, image=self.image) for i in ids],
@@ -90,13 +108,37 @@ class LaunchThenKill(Scheduler):
             self.running.add(status.task_id)
             if len(self.running) == self.total and not self.all_running:
                 self.all_running = self.first_kill = time.perf_counter()
+                self.sample("running")
                 for i in range(self.total):
                     driver.kill(f"s{i}", status.agent_id)
         elif is_terminal(status.state) and status.task_id not in self.terminal:
             self.terminal[status.task_id] = state_name(status.state)
             if len(self.terminal) == self.total:
                 self.all_killed = time.perf_counter()
+                self.sample("killed")
                 self.done.set()
+
+
+def forks_so_far() -> int:
+    """Processes the kernel has started since boot (every fork and clone)."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("processes "):
+                return int(line.split()[1])
+    return 0
+
+
+def agent_cpu(agent: psutil.Process) -> float:
+    """CPU seconds of the agent and of its Python helper processes (not of its tasks)."""
+    total = 0.0
+    for proc in [agent, *agent.children()]:
+        try:
+            if proc is agent or "python" in proc.name():
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
 
 
 async def drive(address: str, scheduler: LaunchThenKill, timeout: float) -> None:
@@ -137,13 +179,25 @@ def run_once(args: argparse.Namespace, image: str | None) -> dict[str, float | i
     ) as cluster:
         if image:
             warm_up(cluster.master_address, image)
+        agent = cluster.agent_daemons[0].process
+        assert agent is not None
+        scheduler.agent = psutil.Process(agent.pid)
         asyncio.run(drive(cluster.master_address, scheduler, args.timeout))
     return _figures(scheduler)
 
 
 def _figures(scheduler: LaunchThenKill) -> dict[str, float | int | str]:
     states = Counter(scheduler.terminal.values())
+    cpu, forks, n = scheduler.cpu, scheduler.forks, max(scheduler.total, 1)
+
+    def per_task(counts: dict[str, float] | dict[str, int], scale: float) -> float:
+        if "killed" not in counts or "start" not in counts:
+            return -1.0
+        return (counts["killed"] - counts["start"]) * scale / n
+
     return {
+        "agent_cpu_ms": per_task(cpu, 1000.0),
+        "forks": per_task(forks, 1.0),
         "launch_s": scheduler.all_running - scheduler.first_launch if scheduler.all_running else -1,
         "destroy_s": scheduler.all_killed - scheduler.first_kill if scheduler.all_killed else -1,
         "running": len(scheduler.running),
@@ -186,12 +240,20 @@ def report(args: argparse.Namespace, image: str | None) -> int:
     mode = "image" if image else "no-image"
     target = IMAGE_TARGET if image else TARGET
     print(f"--- {mode}: {args.tasks} tasks" + (f" from {image} (cached)" if image else ""))
-    runs = [run_once(args, image) for _ in range(args.runs)]
-    print(f"{'run':>3} {'tasks':>6} {'running':>7} {'killed':>6} {'launch s':>9} {'destroy s':>9}")
+    runs = []
+    for _ in range(args.runs):
+        load = os.getloadavg()[0]
+        runs.append(run_once(args, image) | {"load": load})
+    print(
+        f"{'run':>3} {'tasks':>6} {'running':>7} {'killed':>6} {'launch s':>9} {'destroy s':>9}"
+        f" {'agent CPU ms/task':>17} {'forks/task':>10} {'load':>5}"
+    )
     for i, r in enumerate(runs):
         print(
             f"{i:>3} {args.tasks:>6} {r['running']:>7} {r['killed']:>6} "
             f"{float(r['launch_s']):>9.2f} {float(r['destroy_s']):>9.2f}"
+            f" {float(r['agent_cpu_ms']):>17.2f} {float(r['forks']):>10.1f}"
+            f" {float(r['load']):>5.1f}"
         )
     wrong = [r for r in runs if r["running"] != args.tasks or r["killed"] != args.tasks]
     good = [r for r in runs if r not in wrong] or runs
@@ -211,6 +273,8 @@ def report(args: argparse.Namespace, image: str | None) -> int:
             f" ({verdict})"
         )
         figures[f"{what}_s_best"], figures[f"{what}_s_all"] = best, values
+    for what in ("agent_cpu_ms", "forks", "load"):
+        figures[what] = [r[what] for r in good]
     for r in wrong:
         print(
             f"WRONG: {r['running']} of {args.tasks} seen RUNNING, terminal states {r['states']}",

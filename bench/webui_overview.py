@@ -181,7 +181,9 @@ def main() -> int:
     parser.add_argument("--dashboards", type=int, default=10)
     parser.add_argument("--loads", type=int, default=3)
     parser.add_argument("--window", type=float, default=15.0)
-    parser.add_argument("--settle", type=float, default=5.0, help="s for the tabs to load")
+    parser.add_argument(
+        "--settle", type=float, default=15.0, help="s for the tabs to load (snapshots done)"
+    )
     parser.add_argument("--heartbeat", type=float, default=5.0)
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()

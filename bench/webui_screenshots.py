@@ -1,8 +1,10 @@
 """A PNG of each dashboard page, for reviewers to look at.
 
-Starts a LocalCluster (2 agents, the master serving its dashboard), a framework running a
-few tasks (one printing its log, one sleeping, some finished, one failed), drains one
-agent, then opens each page in a headless Chromium and writes OUT/NAME.png.
+Starts a LocalCluster (2 agents, the master serving its dashboard, the batch and service
+frameworks), a framework running a few tasks (one printing its log, one sleeping, some
+finished, one failed), drains one agent, gives a role quota, runs two batch jobs (one on a
+schedule), deploys an app twice (two versions), then opens each page in a headless
+Chromium and writes OUT/NAME.png.
 
     python bench/webui_screenshots.py                  # into ./webui-screenshots
     python bench/webui_screenshots.py --out /tmp/shots
@@ -19,15 +21,39 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's mesospy
+
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from frameworks.batch.cli import find_batch
+from frameworks.batch.v1 import batch_pb2 as bpb
+from frameworks.batch.v1 import batch_pb2_grpc
+from frameworks.service.client import ServiceClient, find_service
 from mesospy.client import OperatorClient
 from mesospy.cluster import LocalCluster
 from mesospy.resources import Resources
+from mesospy.security.channels import sync_channel
 from mesospy.testing import FrameworkHarness
 from mesospy.testing.browser import start_browser
 from mesospy.v1 import common_pb2 as pb
+from mesospy.v1 import operator_pb2 as opb
+
+JOBS = [
+    """
+name: nightly-report
+schedule: {cron: "30 2 * * *", timezone: Europe/Berlin}
+command: echo report for $MESOSPY_INSTANCE; sleep 0.5
+instances: 4
+resources: {cpus: 0.05, mem: 16}
+""",
+    """
+name: flaky-import
+command: '[ "$MESOSPY_INSTANCE" != 2 ] || exit 7'
+instances: 3
+resources: {cpus: 0.05, mem: 16}
+""",
+]
 
 
 def _task(task_id: str, shell: str) -> pb.TaskInfo:
@@ -40,6 +66,42 @@ def _task(task_id: str, shell: str) -> pb.TaskInfo:
     )
 
 
+def _app(release: str) -> str:
+    return (
+        '{"id": "web", "cmd": "sleep 600", "instances": 3, "cpus": 0.05, "mem": 16, '
+        f'"env": {{"RELEASE": "{release}"}}, "killGracePeriodSeconds": 0.5}}'
+    )
+
+
+def _frameworks_work(cluster: LocalCluster) -> None:
+    """Quota on a role, two jobs with runs (one run now by hand), an app with two versions."""
+    with OperatorClient(cluster.master_address) as client:
+        quota = opb.QuotaConfig(role="eng", guarantees={"cpus": 0.5}, limits={"cpus": 3})
+        client.update_quota([quota])
+    with sync_channel(find_batch(cluster.master_address)) as channel:
+        batch = batch_pb2_grpc.BatchStub(channel)  # type: ignore[no-untyped-call]
+        for spec in JOBS:
+            batch.SubmitJob(bpb.SubmitJobRequest(spec=spec), timeout=15)
+        batch.RunJob(bpb.RunJobRequest(name="nightly-report"), timeout=15)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            runs = [
+                r
+                for name in ("nightly-report", "flaky-import")
+                for r in batch.ListRuns(bpb.ListRunsRequest(name=name), timeout=15).runs
+            ]
+            if runs and all(r.state not in ("PENDING", "RUNNING") for r in runs):
+                break
+            time.sleep(0.2)
+    with ServiceClient(find_service(cluster.master_address)) as service:
+        service.deploy(_app("1"))
+        deadline = time.monotonic() + 60
+        while service.app("web").running < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        service.deploy(_app("2"))
+        time.sleep(1.0)  # the rolling update under way
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("webui-screenshots"))
@@ -47,7 +109,9 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     resources = "cpus:2;mem:2048;disk:4096;ports:[31000-31999]"
     with (
-        LocalCluster(agents=2, webui=True, agent_resources=resources) as cluster,
+        LocalCluster(
+            agents=2, webui=True, agent_resources=resources, frameworks=["batch", "service"]
+        ) as cluster,
         FrameworkHarness(cluster.master_address, name="demo") as framework,
         tempfile.TemporaryDirectory(prefix="mesospy-chromium-") as profile,
     ):
@@ -73,6 +137,7 @@ def main() -> int:
         if idle:
             with OperatorClient(cluster.master_address) as client:
                 client.drain_agent(idle[0])
+        _frameworks_work(cluster)
         fid = framework.driver.framework_id
         agent = state.agents[0].agent_info.id
         pages = {
@@ -86,6 +151,11 @@ def main() -> int:
             "task": f"#/tasks/{fid}/broken",
             "sandbox": f"#/sandbox/{fid}/printer",
             "roles": "#/roles",
+            "jobs": "#/jobs",
+            "job": "#/jobs/flaky-import",
+            "job-scheduled": "#/jobs/nightly-report",
+            "apps": "#/apps",
+            "app": "#/apps/web",
         }
         assert cluster.master is not None and cluster.master.webui_url
         browser = start_browser(profile, 1400, 900)
@@ -99,6 +169,7 @@ def main() -> int:
                 )
                 time.sleep(1.5)  # let the sandbox's log and the roles' answer arrive
                 notice = browser.find_element(By.ID, "notice").text
+                notice += " ".join(e.text for e in browser.find_elements(By.ID, "framework-error"))
                 path = args.out / f"{name}.png"
                 browser.save_screenshot(str(path))
                 ok = path.exists() and path.stat().st_size > 0 and not notice

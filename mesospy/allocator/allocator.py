@@ -589,6 +589,10 @@ class Allocator:
     def cluster_total(self) -> Resources:
         return self._total
 
+    def allocated_total(self) -> Resources:
+        """Everything offered or in use, over all roles and agents."""
+        return self._roles.allocated_total()
+
     def framework_share(self, framework_id: str) -> float:
         """The framework's largest dominant share over its roles."""
         shares = [

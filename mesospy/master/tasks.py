@@ -80,6 +80,9 @@ class TaskHandler:
         self.m = master
         # Launches still on their way to an agent, so a KILL can wait for them.
         self._launching: dict[tuple[str, str], asyncio.Future[None]] = {}
+        # Tasks launched and ended since this master started (the dashboard's task rate).
+        self.launched = 0
+        self.ended = 0
 
     # ---------------------------------------------------------------- ACCEPT
 
@@ -268,6 +271,7 @@ class TaskHandler:
         record = TaskRecord(info, framework.id, agent.id, role, resources)
         framework.tasks[info.task_id] = record
         agent.tasks[(framework.id, info.task_id)] = record
+        self.launched += 1
         self.m.events.task_added(record)
         return info
 
@@ -344,6 +348,7 @@ class TaskHandler:
         agent = self.m.state.agents.get(task.agent_id)
         if agent is not None:
             agent.tasks.pop((task.framework_id, task.task_id), None)
+        self.ended += 1
         self.m.state.completed_tasks.append(task.to_proto())
 
     # ---------------------------------------------------------------- updates from agents

@@ -25,6 +25,9 @@ from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import operator_pb2 as opb
 from mesospy.webui.encode import to_json
 from mesospy.webui.feed import FULL_TASKS, KEEPALIVE, Feed
+from mesospy.webui.framework_apis import FrameworkApis
+from mesospy.webui.framework_routes import BadField, FrameworkRoutes
+from mesospy.webui.history import History
 from mesospy.webui.operator import OperatorDoor, Refused
 from mesospy.webui.sessions import COOKIE, CSRF_HEADER, LoginThrottle, Session, Sessions
 
@@ -77,6 +80,7 @@ class Dashboard:
         self.door = door
         self.sessions = sessions
         self.feed = Feed(master)
+        self.history = History(master)
         self.logins = LoginThrottle()
         self._get: dict[str, Route] = {
             "/api/session": self._session,
@@ -88,6 +92,7 @@ class Dashboard:
             "/api/permissions": self._permissions,
             "/api/files": self._files,
             "/api/file": self._file,
+            "/api/history": self._history,
         }
         self._post: dict[str, Route] = {
             "/api/login": self._login,
@@ -98,6 +103,11 @@ class Dashboard:
             "/api/frameworks/teardown": self._teardown,
             "/api/weights": self._weights,
         }
+        # Jobs and apps: calls of the batch and service frameworks' own APIs.
+        self.frameworks = FrameworkApis(master)
+        routes = FrameworkRoutes(self.frameworks, door)
+        self._get.update(routes.get)
+        self._post.update(routes.post)
 
     # ---------------------------------------------------------------- dispatch
 
@@ -138,7 +148,7 @@ class Dashboard:
             answer = await route(request, session)
         except Refused as exc:
             answer = json_error(exc.http_status, exc.message)
-        except BadInput as exc:
+        except (BadInput, BadField) as exc:
             answer = json_error(400, str(exc))
         if fresh and request.path == "/api/session":
             answer.headers.append(("Set-Cookie", self.sessions.cookie(session)))
@@ -225,7 +235,7 @@ class Dashboard:
             return json_error(401, "unknown principal or wrong secret")
         self.logins.succeeded(principal)
         self.sessions.end(session)
-        fresh = self.sessions.new(principal, "secret")
+        fresh = self.sessions.new(principal, "secret", secret)
         answer = Response.json(self._session_json(fresh))
         answer.headers.append(("Set-Cookie", self.sessions.cookie(fresh)))
         return answer
@@ -328,6 +338,18 @@ class Dashboard:
                 "size": answer.size,
                 "task_terminal": answer.task_terminal,
             }
+        )
+
+    async def _history(self, request: Request, session: Session) -> Response:
+        """The overview chart's samples newer than ``since`` (all of the last hour)."""
+        self.door.admit(session.principal, "GetMetrics", opb.GetMetricsRequest())
+        since = request.query.get("since", "") or "0"
+        try:
+            after = float(since)
+        except ValueError:
+            raise BadInput(f"since must be seconds since the epoch, not {since!r}") from None
+        return Response.json(
+            {"interval": self.history.interval, "samples": self.history.since(after)}
         )
 
     # ---------------------------------------------------------------- live events

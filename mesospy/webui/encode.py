@@ -92,3 +92,18 @@ def task_json(task: pb.Task) -> dict[str, Any]:
     if task.HasField("status"):
         item["status"] = status_json(task.status)
     return item
+
+
+def task_update_json(task: pb.Task) -> dict[str, Any]:
+    """What a task's update changes (its state and status), for pages that have the rest
+    from the task's TASK_ADDED or their snapshot: about half the encoding of ``task_json``,
+    which counts at thousands of updates a second."""
+    item: dict[str, Any] = {
+        "task_id": task.task_id,
+        "framework_id": task.framework_id,
+        "agent_id": task.agent_id,
+        "state": STATE_NAMES.get(task.state, ""),
+    }
+    if task.HasField("status"):
+        item["status"] = status_json(task.status)
+    return item

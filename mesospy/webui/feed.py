@@ -28,7 +28,13 @@ from mesospy.master.events import Subscriber
 from mesospy.task_states import is_terminal
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import operator_pb2 as opb
-from mesospy.webui.encode import STATE_NAMES, agent_json, task_json, to_json
+from mesospy.webui.encode import (
+    STATE_NAMES,
+    agent_json,
+    task_json,
+    task_update_json,
+    to_json,
+)
 
 if TYPE_CHECKING:
     from mesospy.master.master import Master
@@ -228,7 +234,12 @@ class Feed:
         name = Event.Type.Name(kind)
         if kind in (Event.TASK_ADDED, Event.TASK_UPDATED):
             before = self._count(event.task)
-            data: dict[str, Any] = {"task": task_json(event.task)}
+            data: dict[str, Any]
+            if kind == Event.TASK_UPDATED and before is not None:
+                # The pages know the task (from its TASK_ADDED or their snapshot).
+                data = {"task": task_update_json(event.task), "partial": True}
+            else:
+                data = {"task": task_json(event.task)}
             if before is not None:
                 data["previous_state"] = STATE_NAMES[before]
         elif kind in (Event.AGENT_ADDED, Event.AGENT_UPDATED):

@@ -21,9 +21,22 @@ class WebUIPortError(RuntimeError):
     """The dashboard's port cannot be listened on."""
 
 
+class DashboardServer:
+    """The dashboard's HTTP server and the chart samples taken for it."""
+
+    def __init__(self, http: HttpServer, dashboard: Dashboard) -> None:
+        self.http = http
+        self.dashboard = dashboard
+
+    async def stop(self) -> None:
+        await self.dashboard.history.stop()
+        await self.http.stop()
+        await self.dashboard.frameworks.close()
+
+
 async def serve_webui(
     master: Master, service: OperatorService, guard: Guard, ip: str, port: int
-) -> HttpServer:
+) -> DashboardServer:
     """Start the dashboard's HTTP server; its URL goes into the master's MasterInfo, so
     standby masters can send browsers to the leader's."""
     try:
@@ -43,4 +56,5 @@ async def serve_webui(
     host = master.info.hostname if ip in ("0.0.0.0", "::", "") else ip
     scheme = "https" if context is not None else "http"
     master.info.webui_url = f"{scheme}://{host}:{bound}"
-    return server
+    dashboard.history.start()
+    return DashboardServer(server, dashboard)

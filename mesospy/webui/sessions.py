@@ -29,6 +29,9 @@ class Session:
     csrf: str
     principal: str | None = None  # None: anonymous
     via: str = ""
+    # Kept in the server's memory only, to call the frameworks' APIs as this principal
+    # (they authenticate their callers themselves); never sent to the browser.
+    secret: str = field(default="", repr=False)
     expires: float = field(default_factory=lambda: time.monotonic() + SESSION_SECONDS)
 
     def csrf_ok(self, presented: str | None) -> bool:
@@ -42,8 +45,10 @@ class Sessions:
         self._by_token: OrderedDict[str, Session] = OrderedDict()
         self.secure_cookie = secure_cookie
 
-    def new(self, principal: str | None = None, via: str = "") -> Session:
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), principal, via)
+    def new(self, principal: str | None = None, via: str = "", secret: str = "") -> Session:
+        session = Session(
+            secrets.token_urlsafe(32), secrets.token_urlsafe(32), principal, via, secret
+        )
         self._by_token[session.token] = session
         while len(self._by_token) > MAX_SESSIONS:
             self._by_token.popitem(last=False)

@@ -20,7 +20,7 @@ from mesospy.testing import FrameworkHarness
 from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import operator_pb2 as opb
 
-from .conftest import dashboard_cluster, rows, text_of, wait_until
+from .conftest import dashboard_cluster, dashboard_url, rows, text_of, wait_until
 
 LINES = 60  # the log task prints one line each 0.25 s
 
@@ -68,15 +68,37 @@ def test_overview_shows_what_the_operator_api_reports(
     state = _running(cluster, "sleeper")
     _open(browser, cluster)
     wait_until(browser, lambda: text_of(browser, "#count-tasks .value") == "1", "one active task")
-    assert text_of(browser, "#count-agents .value") == str(len(state.agents))
-    assert text_of(browser, "#count-frameworks .value") == str(len(state.frameworks))
     total = sum(r.scalar for a in state.agents for r in a.agent_info.resources if r.name == "cpus")
     used = sum(r.scalar for a in state.agents for r in a.used_resources if r.name == "cpus")
-    assert text_of(browser, "#resource-cpus .value") == f"{used:.2f} / {total:g}"
-    running = rows(browser, "#tasks-by-state tr[data-state='TASK_RUNNING'] td")
-    assert running[1].text == "1"
-    names = {r.text for r in rows(browser, "#frameworks tbody tr td:first-child")}
-    assert names == {f.framework_info.name for f in state.frameworks}
+    # The page redraws as events and chart samples arrive: each value is read afresh.
+    for css, value in (
+        ("#count-agents .value", str(len(state.agents))),
+        ("#count-frameworks .value", str(len(state.frameworks))),
+        ("#resource-cpus .value", f"{used:.2f} / {total:g}"),
+    ):
+        wait_until(browser, lambda: text_of(browser, css) == value, f"{css} to show {value}")  # noqa: B023
+    wait_until(
+        browser,
+        lambda: rows(browser, "#tasks-by-state tr[data-state='TASK_RUNNING'] td")[1].text == "1",
+        "one running task by state",
+    )
+    names = {f.framework_info.name for f in state.frameworks}
+    wait_until(
+        browser,
+        lambda: {r.text for r in rows(browser, "#frameworks tbody tr td:first-child")} == names,
+        "the frameworks",
+    )
+    # The chart draws the master's own samples (taken since it started), not the page's.
+    with urllib.request.urlopen(dashboard_url(cluster) + "api/history") as answer:
+        samples = json.loads(answer.read())["samples"]
+    assert samples and all(0 <= s["cpus"] <= 1 for s in samples)
+
+    def drawn() -> bool:
+        span = int(text_of(browser, "#chart-span").split()[0])
+        line = browser.find_element(By.CSS_SELECTOR, "#chart polyline.cpus")
+        return span >= len(samples) and len((line.get_attribute("points") or "").split()) == span
+
+    wait_until(browser, drawn, "the chart of the master's samples")
 
 
 def test_agents_page_lists_every_agent_with_its_resources(
@@ -185,10 +207,17 @@ def test_lean_mode_counts_tasks_live_and_lists_them_on_demand(
     assert shown == {t.task_id for t in [*state.tasks, *state.completed_tasks]}
 
 
-def test_roles_page_shows_weights_and_sets_one(
+def test_roles_page_shows_weights_quota_and_sets_a_weight(
     browser: webdriver.Chrome, cluster: LocalCluster
 ) -> None:
+    quota = opb.QuotaConfig(role="web", guarantees={"cpus": 0.5}, limits={"cpus": 2, "mem": 512})
+    with OperatorClient(cluster.master_address) as client:
+        client.update_quota([quota])
     _open(browser, cluster, "#/roles")
+    web = "#roles tr[data-role='web']"
+    wait_until(browser, lambda: text_of(browser, f"{web} .limit") == "cpus 2, mem 512 MB", "quota")
+    assert text_of(browser, f"{web} .guarantee") == "cpus 0.50"
+    assert text_of(browser, f"{web} .consumed [data-resource='cpus']") == "cpus 0 / 2"
     row = "#roles tr[data-role='*']"
     field = wait_until(
         browser, lambda: browser.find_element(By.CSS_SELECTOR, f"{row} input.weight"), "input"
@@ -208,6 +237,7 @@ def test_roles_page_shows_weights_and_sets_one(
     with OperatorClient(cluster.master_address) as client:
         assert client.get_weights() == {"*": 2.5}
         client.update_weights({"*": 1.0})
+        client.update_quota([opb.QuotaConfig(role="web")])
 
 
 def test_a_post_without_the_csrf_token_is_refused(cluster: LocalCluster) -> None:

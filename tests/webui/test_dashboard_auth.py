@@ -9,12 +9,15 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
+from frameworks.batch.v1 import batch_pb2 as bpb
+from frameworks.batch.v1 import batch_pb2_grpc
 from mesospy.cluster import LocalCluster
-from mesospy.security.channels import ClientSecurity
+from mesospy.security.channels import ClientSecurity, sync_channel
 from mesospy.security.credentials import Credential
 from mesospy.testing.security import authentication_flags, write_credentials
 
@@ -23,6 +26,7 @@ from .conftest import FAST_MASTER, dashboard_cluster, dashboard_url, rows, text_
 SECRETS = {"operator": "op-secret-7f3a", "viewer": "view-secret-91c2", "guessed": "g-5d1e"}
 ACLS = {
     "register_agents": [{"principals": "ANY"}],
+    "register_frameworks": [{"principals": "ANY", "roles": "ANY"}],
     "view_cluster": [{"principals": ["operator", "viewer"]}],
     "drain_agents": [{"principals": ["operator"], "agents": "ANY"}],
     "read_sandboxes": [{"principals": ["operator"], "users": "ANY"}],
@@ -41,6 +45,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         agents=2,
         master_flags=[*FAST_MASTER, *authentication_flags(credentials, ("operators",), acls)],
         client_security=ClientSecurity(None, Credential("operator", SECRETS["operator"])),
+        # The batch framework's API authenticates its callers from the same credentials.
+        framework_args={"batch": ["--credentials", str(credentials), "--authenticate"]},
+        frameworks=["batch"],
     ) as c:
         yield c
 
@@ -122,6 +129,34 @@ def test_an_operator_with_drain_agents_sees_the_buttons(
     browser.get(dashboard_url(cluster) + "#/agents")
     count = len(cluster.state().agents)
     wait_until(browser, lambda: len(rows(browser, "#agents button.drain")) == count, "buttons")
+
+
+def test_the_jobs_page_calls_the_framework_as_the_logged_in_principal(
+    browser: webdriver.Chrome, cluster: LocalCluster
+) -> None:
+    # Anonymous, the framework's API refuses (it authenticates every call itself).
+    with pytest.raises(grpc.RpcError) as refused:
+        _batch_jobs(cluster, None)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    _login(browser, cluster, "viewer", SECRETS["viewer"])
+    wait_until(browser, lambda: text_of(browser, "#principal") == "viewer", "logged in")
+    browser.get(dashboard_url(cluster) + "#/jobs")
+    # The dashboard forwarded the session's principal and secret: the framework answered.
+    wait_until(browser, lambda: "No jobs" in text_of(browser, "#jobs-page"), "the framework's list")
+    assert not _batch_jobs(cluster, Credential("viewer", SECRETS["viewer"])).jobs
+
+
+def _batch_jobs(cluster: LocalCluster, credential: Credential | None) -> bpb.ListJobsResponse:
+    security = ClientSecurity(None, credential)
+    (endpoint,) = [
+        f.framework_info.endpoint
+        for f in cluster.state().frameworks
+        if f.framework_info.name == "mesospy-batch"
+    ]
+    with sync_channel(endpoint, security=security) as channel:
+        stub = batch_pb2_grpc.BatchStub(channel)  # type: ignore[no-untyped-call]
+        answer: bpb.ListJobsResponse = stub.ListJobs(bpb.ListJobsRequest(), timeout=10)
+        return answer
 
 
 def test_no_secret_in_the_page_the_url_or_a_script_readable_cookie(

@@ -76,6 +76,19 @@ def test_actions_on_unknown_objects_answer_the_handlers_message(cluster: LocalCl
     assert code == 400 and "must be a finite number > 0" in message
 
 
+def test_jobs_and_apps_without_their_framework_say_how_to_start_it(
+    cluster: LocalCluster,
+) -> None:
+    code, message = _refusal(dashboard_url(cluster) + "api/batch/jobs")
+    assert code == 404 and "`mesospy batch serve`" in message
+    code, message = _refusal(_post(cluster, "api/service/rollback", {"app_id": "web"}))
+    assert code == 404 and "no mesospy-service framework" in message
+    code, message = _refusal(_post(cluster, "api/service/scale", {"app_id": "w", "instances": "x"}))
+    assert code == 400 and "instances must be a whole number" in message
+    code, message = _refusal(_post(cluster, "api/batch/suspend", {"job": "j", "suspended": "?"}))
+    assert code == 400 and "suspended must be true or false" in message
+
+
 def test_a_cross_origin_post_is_refused(cluster: LocalCluster) -> None:
     request = _post(cluster, "api/agents/deactivate", {"agent_id": "x"})
     request.add_header("Origin", "http://evil.example")

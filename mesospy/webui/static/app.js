@@ -9,7 +9,7 @@ const STATES = ["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING",
   "TASK_UNREACHABLE", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"];
 const HISTORY = 20;          // statuses kept per task
 const CHART_SECONDS = 3600;  // the overview's chart spans the last hour
-const SAMPLE_SECONDS = 10;
+const SAMPLE_SECONDS = 10;  // how often the page asks for new samples
 
 const model = {
   session: null,
@@ -24,8 +24,7 @@ const model = {
   counts: {},              // task state -> tasks, live
   remoteVersion: 0,        // bumped on task events when lists are fetched on demand
   permissions: { drain_agents: {}, teardown_frameworks: {} },
-  samples: [],             // [{t, alloc, launched}] for the chart
-  launched: 0,             // tasks added since the page opened
+  samples: [],             // [{t, cpus, mem, launched, ended}] for the chart, from the master
 };
 
 // ------------------------------------------------------------------ small helpers
@@ -134,10 +133,9 @@ function connect() {
   for (const type of ["TASK_ADDED", "TASK_UPDATED"]) {
     events.addEventListener(type, (e) => {
       const data = JSON.parse(e.data);
-      if (type === "TASK_ADDED") model.launched++;
       if (data.previous_state) model.counts[data.previous_state] = (model.counts[data.previous_state] || 1) - 1;
       model.counts[data.task.state] = (model.counts[data.task.state] || 0) + 1;
-      putTask(data.task);
+      putTask(data.task, data.partial);
       model.remoteVersion++;
       changed();
     });
@@ -162,8 +160,11 @@ function setLive(on) {
   el.className = on ? "live on" : "live off";
 }
 
-function putTask(task) {
-  const k = key(task.framework_id, task.task_id);
+// A partial task (an update: state and status only) is merged into the one the page has.
+function putTask(update, partial) {
+  const k = key(update.framework_id, update.task_id);
+  const known = partial ? (model.tasks.get(k) || model.completed.get(k)) : null;
+  const task = known ? Object.assign({}, known, update) : update;
   if (task.status) {
     const list = model.history.get(k) || [];
     const last = list[list.length - 1];
@@ -268,6 +269,7 @@ function loginForm() {
     try {
       model.session = await post("/api/login", { principal: principal.value, secret: secret.value });
       secret.value = "";
+      fetchHistory();
       currentPage = null;
       window.location.hash = "#/";
       connect();
@@ -345,38 +347,54 @@ function totals() {
   return { total, used };
 }
 
-function sample() {
-  const { total, used } = totals();
-  const now = Date.now() / 1000;
-  model.samples.push({ t: now, alloc: total.cpus ? (used.cpus || 0) / total.cpus : 0, launched: model.launched });
-  while (model.samples.length && model.samples[0].t < now - CHART_SECONDS) model.samples.shift();
+// The chart's samples come from the master (it keeps the last hour, one every
+// `interval` seconds): all of them when the page opens, then only the newer ones.
+let historyPending = false;
+
+async function fetchHistory() {
+  if (historyPending || !model.session || (model.session.login_required && !model.session.principal)) return;
+  historyPending = true;
+  try {
+    const last = model.samples.length ? model.samples[model.samples.length - 1].t : 0;
+    const answer = await api(`/api/history?since=${last}`);
+    model.samples.push(...(answer.samples || []));
+    const now = Date.now() / 1000;
+    while (model.samples.length && model.samples[0].t < now - CHART_SECONDS) model.samples.shift();
+    if (route().page === "overview") render();
+  } catch (e) { /* the page shows the error of its own calls */ }
+  finally { historyPending = false; }
+}
+
+function polyline(svg, cls, points) {
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  line.setAttribute("class", cls);
+  line.setAttribute("points", points.join(" "));
+  svg.append(line);
 }
 
 function chart() {
   const width = 600, height = 120, now = Date.now() / 1000;
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.setAttribute("class", "chart");
+  svg.setAttribute("id", "chart");
   svg.setAttribute("width", width); svg.setAttribute("height", height);
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  const x = (t) => ((t - (now - CHART_SECONDS)) / CHART_SECONDS) * width;
-  const alloc = model.samples.map((s) => `${x(s.t).toFixed(1)},${(height - 4 - s.alloc * (height - 8)).toFixed(1)}`);
-  const rates = [];
-  for (let i = 1; i < model.samples.length; i++) {
-    const a = model.samples[i - 1], b = model.samples[i];
-    rates.push({ t: b.t, rate: (b.launched - a.launched) / Math.max(1, b.t - a.t) });
-  }
-  const top = Math.max(1, ...rates.map((r) => r.rate));
-  const rate = rates.map((r) => `${x(r.t).toFixed(1)},${(height - 4 - (r.rate / top) * (height - 8)).toFixed(1)}`);
-  for (const [cls, points] of [["alloc", alloc], ["rate", rate]]) {
-    const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-    line.setAttribute("class", cls);
-    line.setAttribute("points", points.join(" "));
-    svg.append(line);
-  }
+  const x = (t) => Math.max(0, ((t - (now - CHART_SECONDS)) / CHART_SECONDS) * width).toFixed(1);
+  const y = (v) => (height - 4 - v * (height - 8)).toFixed(1);
+  const samples = model.samples;
+  const top = Math.max(1, ...samples.map((s) => Math.max(s.launched, s.ended)));
+  polyline(svg, "cpus", samples.map((s) => `${x(s.t)},${y(s.cpus)}`));
+  polyline(svg, "mem", samples.map((s) => `${x(s.t)},${y(s.mem)}`));
+  polyline(svg, "rate", samples.slice(1).map((s) => `${x(s.t)},${y(s.launched / top)}`));
+  polyline(svg, "ended", samples.slice(1).map((s) => `${x(s.t)},${y(s.ended / top)}`));
+  const first = samples.length ? samples[0].t : now;
+  const span = Math.round((now - first) / 60);
   return h("div", {}, svg, h("div", { class: "legend" },
-    h("span", { class: "alloc" }, "— CPU allocated (0–100 %)"),
-    h("span", { class: "rate" }, `— tasks launched per second (top ${top.toFixed(1)})`),
-    h("span", { class: "muted" }, "since this page opened, last hour")));
+    h("span", { class: "cpus" }, "— cpus allocated"),
+    h("span", { class: "mem" }, "— mem allocated (0–100 %)"),
+    h("span", { class: "rate" }, "— tasks launched/s"),
+    h("span", { class: "ended" }, `— tasks ended/s (top ${top.toFixed(1)})`),
+    h("span", { class: "muted", id: "chart-span" }, `${samples.length} samples, the last ${span} min (of at most 60)`)));
 }
 
 pages.overview = function () {
@@ -688,27 +706,65 @@ pages.sandbox.update = function () { /* the log follows on its own; the model do
 
 // ------------------------------------------------------------------ roles
 
-// Roles are read when the page opens (GetRoles); the table is drawn again when the
-// permissions (which weights may be set) arrive, without asking again.
-const rolesView = { holder: null, answer: null, permissions: null };
+// Roles are read when the page opens (GetRoles), then again at most every ROLES_SECONDS
+// while events arrive (allocation and quota consumption follow the tasks), and every
+// ROLES_IDLE_SECONDS when nothing happens (quota and weights change without events).
+const ROLES_SECONDS = 2, ROLES_IDLE_SECONDS = 10;
+const rolesView = { holder: null, answer: null, permissions: null, at: 0, pending: false, timer: null };
 
 pages.roles = function () {
   rolesView.holder = h("div", { id: "roles" }, h("p", { class: "muted" }, "Loading…"));
   rolesView.answer = null;
-  api("/api/roles").then((answer) => { rolesView.answer = answer; drawRoles(); })
-    .catch((e) => rolesView.holder.replaceChildren(h("p", { class: "notice" }, e.message)));
-  return [h("h1", {}, "Roles and weights"), rolesView.holder];
+  fetchRoles();
+  rolesView.timer = setInterval(fetchRoles, ROLES_IDLE_SECONDS * 1000);
+  pageCleanup = () => { clearInterval(rolesView.timer); rolesView.timer = null; };
+  return [h("h1", {}, "Roles, weights and quota"), rolesView.holder,
+    h("p", { class: "muted" }, "Quota (Mesos 1.9 style): the guarantee is kept free for the role, the limit caps what it is "
+      + "offered; consumed counts the role and its children. Set it with `mesospy quota set`.")];
 };
+
+function fetchRoles() {
+  if (rolesView.pending) return;
+  rolesView.pending = true;
+  rolesView.at = Date.now() / 1000;
+  api("/api/roles").then((answer) => { rolesView.answer = answer; drawRoles(); })
+    .catch((e) => rolesView.holder.replaceChildren(h("p", { class: "notice" }, e.message)))
+    .finally(() => { rolesView.pending = false; });
+}
+
+function quotaText(amounts) {
+  const entries = Object.entries(amounts || {}).sort(([a], [b]) => a.localeCompare(b));
+  return entries.map(([n, v]) => `${n} ${fmt(n, v)}`).join(", ") || "—";
+}
+
+// What the role consumes against each limited resource, as "cpus 1.5 / 4" with a bar.
+function consumedCell(role) {
+  const consumed = scalars(role.consumed);
+  const limits = (role.quota && role.quota.limits) || {};
+  const names = Object.keys(limits).length ? Object.keys(limits).sort() : Object.keys(consumed).sort();
+  if (!names.length) return h("td", { class: "consumed" }, "—");
+  return h("td", { class: "consumed" }, names.map((n) => {
+    const used = consumed[n] || 0;
+    if (limits[n] === undefined) return h("div", {}, `${n} ${fmt(n, used)}`);
+    const bar = h("span", {});
+    bar.style.width = `${Math.min(100, (100 * used) / Math.max(limits[n], 1e-9)).toFixed(1)}%`;
+    return h("div", { "data-resource": n }, `${n} ${fmt(n, used)} / ${fmt(n, limits[n])}`, h("div", { class: "bar small" }, bar));
+  }));
+}
 
 function drawRoles() {
   const answer = rolesView.answer;
   if (!answer) return;
   rolesView.permissions = model.permissions;
   rolesView.holder.replaceChildren(table([{ title: "role" }, { title: "weight", num: true }, { title: "frameworks", num: true },
-    { title: "tasks", num: true }, { title: "allocated" }, { title: "offered" }],
+    { title: "tasks", num: true }, { title: "allocated" }, { title: "offered" }, { title: "quota guarantee" },
+    { title: "quota limit" }, { title: "consumed" }],
     (answer.roles || []).map((role) => h("tr", { "data-role": role.name }, cell(role.name), h("td", { class: "num weight-cell" }, weightCell(role)),
       cell((role.frameworks || []).length, true), cell(role.active_tasks || 0, true),
-      cell(resourceText(role.allocated)), cell(resourceText(role.offered))))));
+      cell(resourceText(role.allocated)), cell(resourceText(role.offered)),
+      h("td", { class: "guarantee" }, quotaText(role.quota && role.quota.guarantees)),
+      h("td", { class: "limit" }, quotaText(role.quota && role.quota.limits)),
+      consumedCell(role)))));
 }
 
 function weightCell(role) {
@@ -723,7 +779,197 @@ function weightCell(role) {
   return h("span", { class: "actions" }, input, set);
 }
 pages.roles.keep = true;
-pages.roles.update = function () { if (rolesView.permissions !== model.permissions) drawRoles(); };
+pages.roles.update = function () {
+  if (Date.now() / 1000 - rolesView.at >= ROLES_SECONDS) fetchRoles();
+  else if (rolesView.permissions !== model.permissions) drawRoles();
+};
+
+// ------------------------------------------------------------------ frameworks' own pages
+
+// The jobs and apps pages show what the batch and service frameworks' APIs answer (the
+// dashboard calls them for the page). They are read again at most every LIVE_SECONDS while
+// the master's events show tasks changing, and every IDLE_SECONDS otherwise (a schedule's
+// next run moves on without any event).
+const LIVE_SECONDS = 1, IDLE_SECONDS = 5;
+
+function livePage(holder, paths, draw) {
+  const view = { at: 0, pending: false, version: -1, answers: null };
+  async function fetchAll() {
+    if (view.pending) return;
+    view.pending = true;
+    view.at = Date.now() / 1000;
+    view.version = model.remoteVersion;
+    try {
+      view.answers = await Promise.all(paths.map((p) => api(p)));
+      // Not while the user types into a field of the page (e.g. the instances to scale to).
+      const typing = holder.contains(document.activeElement) && document.activeElement.tagName === "INPUT";
+      if (!typing) holder.replaceChildren(...[draw(...view.answers)].flat());
+    } catch (e) {
+      holder.replaceChildren(h("p", { class: "notice", id: "framework-error" }, e.message));
+    } finally { view.pending = false; }
+  }
+  const timer = setInterval(fetchAll, IDLE_SECONDS * 1000);
+  pageCleanup = () => clearInterval(timer);
+  fetchAll();
+  view.update = () => {
+    if (model.remoteVersion !== view.version && Date.now() / 1000 - view.at >= LIVE_SECONDS) fetchAll();
+    else if (model.remoteVersion !== view.version) setTimeout(() => changed(), LIVE_SECONDS * 1000);
+  };
+  view.refresh = fetchAll;
+  return view;
+}
+
+let framesView = null;
+
+async function frameworkAct(path, body, what) {
+  await act(path, body, what);
+  if (framesView) framesView.refresh();
+}
+
+const ago = (seconds) => (seconds ? when(seconds) : "—");
+const duration = (a, b) => (a && b ? `${(b - a).toFixed(1)} s` : "");
+const runState = (state) => h("span", { class: `state run-${state}` }, state || "");
+
+// ------------------------------------------------------------------ batch jobs
+
+function jobButtons(job) {
+  const suspended = !!job.suspended;
+  return h("div", { class: "actions" },
+    h("button", { class: "run-now", onclick: () => frameworkAct("/api/batch/run", { job: job.name }, `run ${job.name}`) }, "Run now"),
+    h("button", { class: suspended ? "resume" : "suspend",
+      onclick: () => frameworkAct("/api/batch/suspend", { job: job.name, suspended: suspended ? "false" : "true" },
+        `${suspended ? "resume" : "suspend"} ${job.name}`) }, suspended ? "Resume" : "Suspend"));
+}
+
+function jobsTable(answer) {
+  const jobs = (answer.jobs || []).slice().sort((a, b) => a.name.localeCompare(b.name));
+  if (!jobs.length) return h("p", { class: "muted" }, "No jobs. Submit one with `mesospy job submit FILE`.");
+  return table([{ title: "job" }, { title: "schedule" }, { title: "next run" }, { title: "state" }, { title: "runs", num: true },
+    { title: "last run" }, { title: "" }],
+  jobs.map((j) => h("tr", { "data-job": j.name },
+    h("td", {}, h("a", { href: `#/jobs/${encodeURIComponent(j.name)}` }, j.name)),
+    cell(j.schedule || (j.parents || []).length ? j.schedule || `after ${(j.parents || []).join(", ")}` : "manual"),
+    cell(j.suspended ? "—" : ago(j.next_tick)),
+    h("td", { class: "job-state" }, h("span", { class: `state ${j.suspended ? "inactive" : "active"}` }, j.suspended ? "suspended" : "active")),
+    cell(`${j.active_runs || 0} active / ${j.total_runs || 0}`, true),
+    h("td", { class: "last-run" }, j.last_run ? [runState(j.last_run.state), " ", when(j.last_run.finished || j.last_run.created)] : "—"),
+    h("td", {}, jobButtons(j)))), { id: "jobs" });
+}
+
+function instancesTable(run) {
+  return table([{ title: "#", num: true }, { title: "state" }, { title: "attempt", num: true }, { title: "exit", num: true },
+    { title: "task" }, { title: "agent" }, { title: "took" }, { title: "message" }],
+  (run.instances || []).map((i) => h("tr", { "data-instance": i.index || 0 },
+    cell(i.index || 0, true), h("td", { class: "instance-state" }, runState(i.state)), cell(i.attempt || 0, true),
+    cell(i.exit_code === undefined ? "" : i.exit_code, true),
+    h("td", {}, i.task_id ? h("a", { href: `#/sandbox/${encodeURIComponent(run.framework_id)}/${encodeURIComponent(i.task_id)}` }, i.task_id) : ""),
+    cell(i.agent_id ? agentName(i.agent_id) : ""), cell(duration(i.started, i.finished)),
+    cell(i.message || i.unplaced || ""))), { class: "instances" });
+}
+
+function runsList(answer) {
+  const runs = (answer.runs || []).slice().sort((a, b) => (b.created || 0) - (a.created || 0));
+  if (!runs.length) return h("p", { class: "muted" }, "No runs yet.");
+  return runs.slice(0, 50).map((r) => h("div", { class: "run", "data-run": r.id },
+    h("h3", {}, runState(r.state), ` ${r.id} `, h("span", { class: "muted" },
+      `${r.trigger || ""}, created ${when(r.created)}${r.finished ? `, took ${duration(r.started || r.created, r.finished)}` : ""}`
+      + `${r.exit_code === undefined ? "" : `, exit ${r.exit_code}`}${r.message ? ` — ${r.message}` : ""}`)),
+    instancesTable(r)));
+}
+
+pages.jobs = function (r) {
+  const holder = h("div", { id: "jobs-page" }, h("p", { class: "muted" }, "Loading…"));
+  if (r.parts.length) {
+    const name = r.parts.join("/");
+    const q = encodeURIComponent(name);
+    framesView = livePage(holder, [`/api/batch/jobs`, `/api/batch/runs?job=${q}`], (jobs, runs) => {
+      const job = (jobs.jobs || []).find((j) => j.name === name);
+      if (!job) return h("p", {}, `The batch framework has no job ${name}.`);
+      return [h("dl", { class: "props", id: "job-props" },
+        h("dt", {}, "schedule"), h("dd", {}, job.schedule || "—"),
+        h("dt", {}, "parents"), h("dd", {}, (job.parents || []).join(", ") || "—"),
+        h("dt", {}, "next run"), h("dd", { id: "next-run" }, job.suspended ? "suspended" : ago(job.next_tick)),
+        h("dt", {}, "runs"), h("dd", {}, `${job.active_runs || 0} active, ${job.total_runs || 0} in all`),
+        h("dt", {}, "actions"), h("dd", { "data-job": job.name }, jobButtons(job))),
+      h("h2", {}, "Runs, newest first"), h("div", { id: "runs" }, runsList(runs))];
+    });
+    return [h("h1", {}, `Job ${name}`), h("p", {}, h("a", { href: "#/jobs" }, "all jobs")), holder];
+  }
+  framesView = livePage(holder, ["/api/batch/jobs"], jobsTable);
+  return [h("h1", {}, "Batch jobs"), holder];
+};
+pages.jobs.keep = true;
+pages.jobs.update = function () { if (framesView) framesView.update(); };
+
+// ------------------------------------------------------------------ service apps
+
+function deploymentText(app) {
+  const d = app.deployment;
+  if (!d || !d.id) return "—";
+  const wanted = app.instances || 0;
+  const done = (app.instance_list || []).filter((i) => i.version === d.to_version && !i.killing && i.ready
+    && (i.health === "healthy" || i.health === "none")).length;
+  return `${d.kind} ${d.from_version ? `${d.from_version} → ` : ""}${d.to_version}: ${d.status}, ${done} of ${wanted} new instances available`
+    + (d.message ? ` — ${d.message}` : "");
+}
+
+function appsTable(answer) {
+  const apps = (answer.apps || []).slice().sort((a, b) => a.id.localeCompare(b.id));
+  if (!apps.length) return h("p", { class: "muted" }, "No apps. Deploy one with `mesospy app deploy FILE`.");
+  return table([{ title: "app" }, { title: "version" }, { title: "instances" }, { title: "deployment" }, { title: "VIP" }],
+    apps.map((a) => h("tr", { "data-app": a.id },
+      h("td", {}, h("a", { href: `#/apps/${encodeURIComponent(a.id)}` }, a.id)),
+      cell(a.version || ""),
+      cell(`${a.running || 0} running / ${a.instances || 0} wanted, ${a.healthy || 0} serving`),
+      h("td", { class: "deployment" }, deploymentText(a)), cell(a.vip || "—"))), { id: "apps" });
+}
+
+function appPage(app, versions) {
+  const scale = h("input", { id: "scale-instances", type: "number", min: "0", step: "1", value: app.instances || 0 });
+  const framework = [...model.frameworks.values()].find((f) => f.framework_info.name === "mesospy-service");
+  const frameworkId = framework ? framework.framework_info.id : "";
+  const health = (i) => h("span", { class: `state health-${i.health}` }, i.health + (i.ready ? "" : ", not ready"));
+  return [h("dl", { class: "props", id: "app-props" },
+    h("dt", {}, "version"), h("dd", { id: "app-version" }, app.version || ""),
+    h("dt", {}, "last healthy"), h("dd", {}, app.last_healthy_version || "—"),
+    h("dt", {}, "instances"), h("dd", { id: "app-instances" }, `${app.running || 0} running, ${app.instances || 0} wanted, ${app.healthy || 0} serving (healthy, ready endpoints)`),
+    h("dt", {}, "deployment"), h("dd", { id: "app-deployment" }, deploymentText(app)),
+    h("dt", {}, "VIP"), h("dd", {}, app.vip || "—"),
+    h("dt", {}, "notes"), h("dd", {}, (app.notes || []).join("; ") || "—"),
+    h("dt", {}, "scale"), h("dd", { class: "actions" }, scale, h("button", { id: "scale", onclick: () =>
+      frameworkAct("/api/service/scale", { app_id: app.id, instances: scale.value }, `scale ${app.id} to ${scale.value}`) }, "Scale"))),
+  h("h2", {}, "Instances"),
+  table([{ title: "task" }, { title: "version" }, { title: "state" }, { title: "health" }, { title: "host" }, { title: "ports" }, { title: "launched" }],
+    (app.instance_list || []).map((i) => h("tr", { "data-task-id": i.task_id },
+      h("td", {}, frameworkId ? h("a", { href: `#/tasks/${encodeURIComponent(frameworkId)}/${encodeURIComponent(i.task_id)}` }, i.task_id) : i.task_id),
+      cell(i.version), cell(i.killing ? `killing (${i.kill_reason || ""})` : i.state), h("td", { class: "health" }, health(i)),
+      cell(i.hostname || ""), cell((i.ports || []).join(", ")), cell(when(i.launched_at))))
+    , { id: "instances" }),
+  h("h2", {}, "Versions"),
+  table([{ title: "version" }, { title: "created" }, { title: "" }, { title: "" }],
+    (versions.versions || []).slice().reverse().map((v) => h("tr", { "data-version": v.version },
+      cell(v.version), cell(when(v.created_at)),
+      cell([v.current ? "current" : "", v.last_healthy ? "last healthy" : "", v.failed ? "failed, rolled back" : ""].filter(Boolean).join(", ")),
+      h("td", {}, v.current ? "" : h("button", { class: "rollback", onclick: () => {
+        if (confirm(`Roll ${app.id} back to version ${v.version}?`)) frameworkAct("/api/service/rollback", { app_id: app.id, version: v.version }, `roll ${app.id} back to ${v.version}`);
+      } }, "Roll back to this")))), { id: "versions" })];
+}
+
+pages.apps = function (r) {
+  const holder = h("div", { id: "apps-page" }, h("p", { class: "muted" }, "Loading…"));
+  if (r.parts.length) {
+    const id = r.parts.join("/");
+    framesView = livePage(holder, ["/api/service/apps", `/api/service/versions?app_id=${encodeURIComponent(id)}`], (apps, versions) => {
+      const app = (apps.apps || []).find((a) => a.id === id);
+      return app ? appPage(app, versions) : h("p", {}, `The service framework has no app ${id}.`);
+    });
+    return [h("h1", {}, `App ${id}`), h("p", {}, h("a", { href: "#/apps" }, "all apps")), holder];
+  }
+  framesView = livePage(holder, ["/api/service/apps"], appsTable);
+  return [h("h1", {}, "Service apps"), holder];
+};
+pages.apps.keep = true;
+pages.apps.update = function () { if (framesView) framesView.update(); };
 
 // ------------------------------------------------------------------ start
 
@@ -737,8 +983,8 @@ async function start() {
   window.addEventListener("hashchange", render);
   render();
   if (!model.session.login_required || model.session.principal) connect();
-  sample();
-  setInterval(() => { sample(); if (route().page === "overview") render(); }, SAMPLE_SECONDS * 1000);
+  fetchHistory();
+  setInterval(fetchHistory, SAMPLE_SECONDS * 1000);
 }
 
 document.addEventListener("DOMContentLoaded", start);
