@@ -194,6 +194,13 @@ class QuotaCycle:
         self._quotas = quotas
         self._held = consumption
         self._min = min_allocatable
+        # The usual minimums (cpus:0.01, mem:32) are scalars alone: then an offer's scalars
+        # in thousandths tell whether it is worth making, before it is built.
+        self._min_milli: list[Mapping[str, int]] | None = [
+            scalar_milli(least) for least in min_allocatable
+        ]
+        if any(not with_scalars(least, {}).is_empty() for least in min_allocatable):
+            self._min_milli = None
         self._guaranteed = {r for r, (g, _) in quotas.items() if g}
         self._nodes = {a for r in self._guaranteed for a in ancestors(r)}
         self._children: dict[str, list[str]] = {n: [] for n in self._nodes}
@@ -294,6 +301,20 @@ class QuotaCycle:
     def _allocatable(self, resources: Resources) -> bool:
         return any(resources.contains(least) for least in self._min)
 
+    def _cut(self, free: Resources, scalars: dict[str, int]) -> Resources | None:
+        """`free` with its scalars cut to `scalars` (thousandths, > 0), if worth offering."""
+        mins = self._min_milli
+        if mins is None:
+            offer = with_scalars(free, scalars)
+            return offer if self._allocatable(offer) else None
+        for least in mins:
+            for name, value in least.items():
+                if scalars.get(name, 0) < value:
+                    break
+            else:
+                return with_scalars(free, scalars)
+        return None
+
     def guarantee_offer(self, role: str, free: Resources) -> Resources | None:
         """Stage 1: what of `free` the role gets towards its guarantees, or None."""
         guaranteed, limited = self._path(role)
@@ -315,8 +336,7 @@ class QuotaCycle:
                 scalars[name] = value
         if not useful:
             return None
-        offer = with_scalars(free, scalars)
-        return offer if self._allocatable(offer) else None
+        return self._cut(free, scalars)
 
     def fair_offer(self, role: str, free: Resources) -> Resources | None:
         """Stage 2: what of `free` the role may get within its limits and the headroom."""
@@ -354,8 +374,7 @@ class QuotaCycle:
                 scalars[name] = cap
         if not changed:
             return free
-        offer = with_scalars(free, scalars)
-        return offer if self._allocatable(offer) else None
+        return self._cut(free, scalars)
 
     def taken(self, role: str, resources: Resources) -> None:
         """`resources` were just offered to `role` (and are counted as its consumption)."""

@@ -49,7 +49,7 @@ class Range(_message.Message):
     def __init__(self, begin: _Optional[int] = ..., end: _Optional[int] = ...) -> None: ...
 
 class Resource(_message.Message):
-    __slots__ = ("name", "type", "scalar", "ranges", "items", "role")
+    __slots__ = ("name", "type", "scalar", "ranges", "items", "role", "reservations", "disk")
     class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         SCALAR: _ClassVar[Resource.Type]
@@ -64,13 +64,65 @@ class Resource(_message.Message):
     RANGES_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
+    RESERVATIONS_FIELD_NUMBER: _ClassVar[int]
+    DISK_FIELD_NUMBER: _ClassVar[int]
     name: str
     type: Resource.Type
     scalar: float
     ranges: _containers.RepeatedCompositeFieldContainer[Range]
     items: _containers.RepeatedScalarFieldContainer[str]
     role: str
-    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[Resource.Type, str]] = ..., scalar: _Optional[float] = ..., ranges: _Optional[_Iterable[_Union[Range, _Mapping]]] = ..., items: _Optional[_Iterable[str]] = ..., role: _Optional[str] = ...) -> None: ...
+    reservations: _containers.RepeatedCompositeFieldContainer[ReservationInfo]
+    disk: DiskInfo
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[Resource.Type, str]] = ..., scalar: _Optional[float] = ..., ranges: _Optional[_Iterable[_Union[Range, _Mapping]]] = ..., items: _Optional[_Iterable[str]] = ..., role: _Optional[str] = ..., reservations: _Optional[_Iterable[_Union[ReservationInfo, _Mapping]]] = ..., disk: _Optional[_Union[DiskInfo, _Mapping]] = ...) -> None: ...
+
+class ReservationInfo(_message.Message):
+    __slots__ = ("type", "role", "principal", "labels")
+    class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        UNKNOWN: _ClassVar[ReservationInfo.Type]
+        STATIC: _ClassVar[ReservationInfo.Type]
+        DYNAMIC: _ClassVar[ReservationInfo.Type]
+    UNKNOWN: ReservationInfo.Type
+    STATIC: ReservationInfo.Type
+    DYNAMIC: ReservationInfo.Type
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    type: ReservationInfo.Type
+    role: str
+    principal: str
+    labels: _containers.RepeatedCompositeFieldContainer[Label]
+    def __init__(self, type: _Optional[_Union[ReservationInfo.Type, str]] = ..., role: _Optional[str] = ..., principal: _Optional[str] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ...) -> None: ...
+
+class DiskInfo(_message.Message):
+    __slots__ = ("persistence", "volume")
+    class Persistence(_message.Message):
+        __slots__ = ("id", "principal")
+        ID_FIELD_NUMBER: _ClassVar[int]
+        PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+        id: str
+        principal: str
+        def __init__(self, id: _Optional[str] = ..., principal: _Optional[str] = ...) -> None: ...
+    class Volume(_message.Message):
+        __slots__ = ("container_path", "mode")
+        class Mode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+            __slots__ = ()
+            RW: _ClassVar[DiskInfo.Volume.Mode]
+            RO: _ClassVar[DiskInfo.Volume.Mode]
+        RW: DiskInfo.Volume.Mode
+        RO: DiskInfo.Volume.Mode
+        CONTAINER_PATH_FIELD_NUMBER: _ClassVar[int]
+        MODE_FIELD_NUMBER: _ClassVar[int]
+        container_path: str
+        mode: DiskInfo.Volume.Mode
+        def __init__(self, container_path: _Optional[str] = ..., mode: _Optional[_Union[DiskInfo.Volume.Mode, str]] = ...) -> None: ...
+    PERSISTENCE_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    persistence: DiskInfo.Persistence
+    volume: DiskInfo.Volume
+    def __init__(self, persistence: _Optional[_Union[DiskInfo.Persistence, _Mapping]] = ..., volume: _Optional[_Union[DiskInfo.Volume, _Mapping]] = ...) -> None: ...
 
 class Label(_message.Message):
     __slots__ = ("key", "value")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mesospy.resources import ResourceError, Resources
+from mesospy.resources import Reservation, ResourceError, Resources, Volume, reservation_problem
 from mesospy.v1 import common_pb2 as pb
 
 R = Resources.parse
@@ -79,7 +79,10 @@ def test_repeated_add_and_sub_stays_exact() -> None:
         ("zones:{a,a}", "\"zones:{a,a}\": zones set lists 'a' more than once"),
         ("zones:{a", '"zones:{a": zones set must look like {a,b}'),
         ("x:1;x:{a}", '"x:{a}": x is given both as a scalar and as a set'),
-        ("cpus(web):1", "reserved resources (role 'web') are not supported yet"),
+        ("cpus(web):1;cpus(web):2", '"cpus(web):2": resource cpus is given more than once'),
+        ("cpus(a b):1", "'a b' is not a role to reserve for"),
+        ("cpus(eng/../x):1", "'eng/../x' is not a role to reserve for"),
+        ("x(eng):1;x:{a}", '"x:{a}": x is given both as a scalar and as a set'),
     ],
 )
 def test_parse_rejects_bad_input_with_an_actionable_message(text: str, message: str) -> None:
@@ -132,7 +135,50 @@ def test_from_proto_sums_repeated_names() -> None:
         (_scalar("", 1), "resource name is empty"),
         (_ranges("ports", (9, 3)), "ports range 9-3 is inverted"),
         (pb.Resource(name="x", type=7), "unknown resource type 7"),  # type: ignore[arg-type]
-        (pb.Resource(name="cpus", scalar=1, role="web"), "role 'web'"),
+        (
+            pb.Resource(
+                name="cpus",
+                scalar=1,
+                reservations=[pb.ReservationInfo(role="a"), pb.ReservationInfo(role="b")],
+            ),
+            "only one level is supported",
+        ),
+        (
+            pb.Resource(name="cpus", scalar=1, reservations=[pb.ReservationInfo(role="a")]),
+            "reservation type must be STATIC or DYNAMIC",
+        ),
+        (
+            pb.Resource(
+                name="disk",
+                scalar=8,
+                disk=pb.DiskInfo(
+                    persistence=pb.DiskInfo.Persistence(id="db"),
+                    volume=pb.DiskInfo.Volume(container_path="data"),
+                ),
+            ),
+            "a persistent volume needs reserved disk",
+        ),
+        (
+            pb.Resource(
+                name="disk",
+                scalar=8,
+                role="eng",
+                disk=pb.DiskInfo(
+                    persistence=pb.DiskInfo.Persistence(id="db"),
+                    volume=pb.DiskInfo.Volume(container_path="/abs"),
+                ),
+            ),
+            "must be a relative path inside the sandbox",
+        ),
+        (
+            pb.Resource(
+                name="mem",
+                scalar=8,
+                role="eng",
+                disk=pb.DiskInfo(persistence=pb.DiskInfo.Persistence(id="db")),
+            ),
+            "only disk can hold a persistent volume",
+        ),
     ],
 )
 def test_from_proto_rejects_bad_input(item: pb.Resource, message: str) -> None:
@@ -207,3 +253,70 @@ def test_allocate_ports_takes_the_lowest() -> None:
     assert taken == R("ports:[10-11,20-20]")
     with pytest.raises(ResourceError, match="asked for 4 ports, only 2 available"):
         R("ports:[1-2]").allocate_ports(4)
+
+
+# ---------------------------------------------------------------------------- identity
+
+
+def test_a_reservation_is_part_of_identity_in_arithmetic() -> None:
+    mixed = R("cpus(eng):2;mem(eng):1024;cpus:2")
+    assert mixed.unreserved() == R("cpus:2")
+    assert mixed.reserved("eng") == R("cpus(eng):2;mem(eng):1024")
+    assert mixed.reserved("ops").is_empty()
+    assert mixed.cpus == 4 and mixed.scalar_items() == [("cpus", 4.0), ("mem", 1024.0)]
+    # Only the same identity combines: taking unreserved cpus leaves the reserved ones.
+    assert mixed - R("cpus:2") == R("cpus(eng):2;mem(eng):1024")
+    assert mixed - R("cpus(ops):2") == mixed
+    assert mixed.contains(R("cpus(eng):1;cpus:2"))
+    assert not mixed.contains(R("cpus:3"))
+    assert not mixed.contains(R("cpus(ops):1"))
+    assert mixed - R("cpus(eng):2") + R("cpus(eng):2") == mixed
+    assert mixed.flatten() == R("cpus:4;mem:1024")
+    assert str(mixed) == "cpus:2;cpus(eng):2;mem(eng):1024"
+    assert R(str(mixed)) == mixed and R("cpus(*):1") == R("cpus:1")
+
+
+def test_principal_labels_and_kind_tell_reservations_apart() -> None:
+    static = R("cpus:1").reserve(Reservation("eng"))
+    dynamic = R("cpus:1").reserve(Reservation("eng", "alice", (("team", "db"),), "DYNAMIC"))
+    assert static == R("cpus(eng):1") and static != dynamic
+    assert not (static + dynamic).contains(R("cpus(eng):2"))
+    assert (static + dynamic) - dynamic == static
+    with pytest.raises(ResourceError, match="only unreserved resources can be reserved"):
+        static.reserve(Reservation("ops"))
+
+
+def test_a_persistent_volume_is_its_own_identity() -> None:
+    disk = R("disk(eng):64;cpus(eng):1").reserved("eng") - R("cpus(eng):1")
+    volume = Volume("db-1", "data", principal="alice")
+    made = disk.with_volume(volume)
+    assert made != disk and made.disk == 64 and not made.contains(disk)
+    assert str(made) == "disk(eng)[db-1:data]:64"
+    with pytest.raises(ResourceError, match="a volume is made of reserved disk only"):
+        R("disk:64").with_volume(volume)
+
+
+def test_the_wire_form_keeps_identity() -> None:
+    dynamic = R("cpus:1").reserve(Reservation("eng/dev", "alice", (("k", "v"),), "DYNAMIC"))
+    volume = R("disk(eng):32").with_volume(Volume("v", "data", "bob", read_only=True))
+    value = R("cpus:2;ports:[1-3]") + dynamic + volume + R("mem(eng):8")
+    wire = value.to_proto()
+    assert Resources.from_proto(wire) == value
+    assert [(m.name, m.role) for m in wire] == [
+        ("cpus", ""),
+        ("ports", ""),
+        ("mem", "eng"),
+        ("disk", "eng"),
+        ("cpus", "eng/dev"),
+    ]
+    assert wire[3].disk.persistence.id == "v" and wire[3].disk.volume.container_path == "data"
+    assert wire[4].reservations[0].type == pb.ReservationInfo.DYNAMIC
+    # The legacy role field alone is a static reservation, as in Mesos before 1.2.
+    legacy = Resources.from_proto([pb.Resource(name="cpus", scalar=1, role="eng")])
+    assert legacy == R("cpus(eng):1")
+
+
+def test_the_master_refuses_reservations_until_the_allocator_honours_them() -> None:
+    assert reservation_problem(R("cpus:1"), "--resources") is None
+    problem = reservation_problem(R("cpus(eng):1;cpus:1"), "--resources")
+    assert problem is not None and "cpus(eng):1" in problem
