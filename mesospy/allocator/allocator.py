@@ -417,17 +417,15 @@ class Allocator:
             return self._pick_from(filters.willing(free, self._wanting_version))
         return next(iter(self._candidates(agent, everyone_wants)), None)
 
-    def _candidates(
-        self, agent: _Agent, everyone_wants: bool, free: Resources | None = None
-    ) -> Iterable[Client]:
-        """The clients that want offers and are not filtered from `free` here (default:
-        the agent's free pool), in DRF order."""
+    def _candidates(self, agent: _Agent, everyone_wants: bool) -> Iterable[Client]:
+        """The clients that want offers and are not filtered from the agent's free pool,
+        in DRF order."""
         filters = agent.filters
         candidates: Iterable[Client] = self._in_drf_order()
         if not everyone_wants:
             candidates = filter(self._wanting.__contains__, candidates)
         if len(filters):
-            blocked = filters.blocked(agent.free if free is None else free)
+            blocked = filters.blocked(agent.free)
             candidates = filterfalse(blocked.__contains__, candidates)
         return candidates
 
@@ -499,14 +497,14 @@ class Allocator:
         alone (filters covering the whole pool cover any part of it).
         """
         filters, free = agent.filters, agent.free
-        candidates: Iterable[Client]
         if (
-            len(filters) >= agent.scan_willing
-            and filters.n_willing(whole, n_wanting) <= agent.scan_willing
+            len(filters) < agent.scan_willing
+            or filters.n_willing(whole, n_wanting) > agent.scan_willing
         ):
-            candidates = self._sorted_drf(filters.willing(whole, self._wanting_version))
-        else:
             return self._pick_by_role(agent, everyone_wants, offer_for, whole)
+        candidates: Iterable[Client] = self._sorted_drf(
+            filters.willing(whole, self._wanting_version)
+        )
         if free is not whole and len(filters):
             candidates = filterfalse(partial(filters.covers, resources=free), candidates)
         # A role's clients come one after another in DRF order: ask once per role.

@@ -78,19 +78,14 @@ def status_json(status: pb.TaskStatus) -> dict[str, Any]:
 
 def task_json(task: pb.Task) -> dict[str, Any]:
     command = task.command
-    item: dict[str, Any] = {
-        "task_id": task.task_id,
-        "name": task.name,
-        "framework_id": task.framework_id,
-        "agent_id": task.agent_id,
-        "state": STATE_NAMES.get(task.state, ""),
-        "role": task.role,
-        "resources": resources_json(task.resources),
-        "labels": [{"key": label.key, "value": label.value} for label in task.labels],
-        "command": {"shell": command.shell, "argv": list(command.argv), "user": command.user},
-    }
-    if task.HasField("status"):
-        item["status"] = status_json(task.status)
+    item = task_update_json(task)
+    item.update(
+        name=task.name,
+        role=task.role,
+        resources=resources_json(task.resources),
+        labels=[{"key": label.key, "value": label.value} for label in task.labels],
+        command={"shell": command.shell, "argv": list(command.argv), "user": command.user},
+    )
     return item
 
 
