@@ -112,11 +112,11 @@ class History:
             self._task = None
 
     async def _run(self) -> None:
-        while True:
-            if self.m.leading:
-                self.take()
-                await asyncio.sleep(self.interval)
-            else:  # a standby's counters mean nothing; a new leader starts afresh
-                self._before = None
-                self.samples.clear()
-                await asyncio.sleep(min(1.0, self.interval))  # sample soon after leading
+        # A standby samples nothing and does not wake: its counters mean nothing. A master
+        # that loses the leadership exits, so sampling ends with it.
+        await self.m.led.wait()
+        while self.m.leading:
+            self.take()
+            await asyncio.sleep(self.interval)
+        self._before = None
+        self.samples.clear()
