@@ -421,17 +421,22 @@ def show(app_id: str, as_json: bool, master: str, service: str) -> None:
         ]
     )
     click.echo()
-    rows = [
-        (
-            i.task_id,
-            i.version,
-            i.state + (" (stopping)" if i.killing else ""),
-            i.health,
-            f"{i.hostname}:{i.ports[0]}" if i.ports else i.hostname or "-",
-            format_time(i.launched_at),
+    rows = []
+    for i in a.instance_list:
+        rows.append(
+            (
+                i.task_id,
+                i.version,
+                i.state + (" (stopping)" if i.killing else ""),
+                i.health,
+                f"{i.hostname}:{i.ports[0]}" if i.ports else i.hostname or "-",
+                format_time(i.launched_at),
+            )
         )
-        for i in a.instance_list
-    ]
+        # A pod's instance: a line per container under it.
+        for c in i.containers:
+            name = f"  {c.name}" + (" (sidecar)" if c.sidecar else "")
+            rows.append((name, "", c.state, c.health, "", ""))
     print_table(
         ["INSTANCE", "VERSION", "STATE", "HEALTH", "ADDRESS", "LAUNCHED"], rows, "no instances"
     )
