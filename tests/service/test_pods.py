@@ -3,20 +3,26 @@ updates sum up to an instance, and the controller's view of a pod's instance."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from frameworks.service import deployment, pods
 from frameworks.service.controller import plan
+from frameworks.service.marathon_api import MarathonApi
 from frameworks.service.model import (
     Instance,
     container_task_id,
     parse_task_id,
     split_container_task_id,
 )
-from frameworks.service.scheduler import POD_EXECUTOR, _ask
+from frameworks.service.scheduler import POD_EXECUTOR, ServiceScheduler, _ask
 from frameworks.service.spec import AppSpec, SpecError, parse_spec
+from frameworks.service.store import Store
+from mesospy.http import Request
 
 CHECK = {"protocol": "COMMAND", "command": "true", "intervalSeconds": 1}
 
@@ -179,3 +185,70 @@ def test_the_controller_replaces_a_pod_instance_whose_container_fails_its_check(
     # web's own check: 1 s interval, 3 failures: failed 2 s after it turned unhealthy.
     assert plan(app, [i], 11.0).launch == 0
     assert plan(app, [i], 12.0).launch == 1  # a replacement first, then the kill
+
+
+MARATHON_POD = {
+    "id": "/shop",
+    "scaling": {"kind": "fixed", "instances": 2},
+    "environment": {"RELEASE": "1"},
+    "networks": [{"mode": "host"}],
+    "containers": [
+        {
+            "name": "web",
+            "exec": {"command": {"shell": "exec serve $PORT0"}},
+            "resources": {"cpus": 0.2, "mem": 64},
+            "endpoints": [{"name": "http", "hostPort": 0}],
+            "healthCheck": {"http": {"endpoint": "http", "path": "/ok"}, "intervalSeconds": 2},
+        },
+        {
+            "name": "logs",
+            "exec": {"command": {"shell": "exec ship"}},
+            "resources": {"cpus": 0.1, "mem": 16},
+        },
+    ],
+}
+
+
+def test_marathon_v2_pods_post_get_and_delete_the_native_pod(tmp_path: Path) -> None:
+    scheduler = ServiceScheduler(Store.open(str(tmp_path)), "127.0.0.1:1", clock=lambda: 1.0)
+    api = MarathonApi(scheduler, leader=lambda: "127.0.0.1:1")
+
+    def call(method: str, path: str, body: object = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else b""
+        answer = asyncio.run(api.handle(Request(method, path, {}, data)))
+        return answer.status, json.loads(answer.body) if answer.body else None
+
+    try:
+        twice = json.loads(json.dumps(MARATHON_POD))
+        twice["containers"][1]["name"] = "web"
+        twice["containers"][0]["environment"] = {"TOKEN": {"secret": "s"}}
+        status, body = call("POST", "/v2/pods", twice)
+        assert status == 422, body
+        errors = {d["path"]: d["errors"] for d in body["details"]}
+        assert errors["/containers"] == ["container names must differ: web given twice"]
+        assert errors["/containers(0)/environment/TOKEN"] == ["secrets are not supported"]
+        assert scheduler.apps == {}  # nothing changed
+
+        status, body = call("POST", "/v2/pods", MARATHON_POD)
+        assert status == 201, body
+        spec = scheduler.apps["shop"].spec
+        assert [c.name for c in spec.containers] == ["web", "logs"] and spec.ports == ("http",)
+        assert spec.containers[0].health_check is not None
+        assert spec.containers[0].health_check.path == "/ok"
+        assert (spec.instances, dict(spec.env)) == (2, {"RELEASE": "1"})
+        assert call("POST", "/v2/pods", MARATHON_POD)[0] == 409
+        status, pods_list = call("GET", "/v2/pods")
+        assert status == 200 and [p["id"] for p in pods_list] == ["/shop"]
+        shown = call("GET", "/v2/pods/shop")[1]
+        assert shown["containers"][0]["healthCheck"]["http"] == {
+            "endpoint": "http",
+            "path": "/ok",
+            "scheme": "HTTP",
+        }
+        assert shown["scaling"] == {"kind": "fixed", "instances": 2}
+        assert call("GET", "/v2/apps")[1] == {"apps": []}  # a pod is not an app there
+        assert call("GET", "/v2/pods/nope")[0] == 404
+        status, _ = call("DELETE", "/v2/pods/shop?force=true")
+        assert status == 202 and scheduler.apps["shop"].deleting
+    finally:
+        scheduler.close()
