@@ -655,7 +655,13 @@ def logs(app_id: str, task_id: str, stderr: bool, follow: bool, master: str, ser
     """
     with connect(master, service) as client:
         a = client.app(app_id)
-    ids = [i.task_id for i in a.instance_list if not task_id or i.task_id == task_id]
+    # A pod's instance: each of its containers' tasks (or the one named).
+    ids = [
+        c.task_id if i.containers else i.task_id
+        for i in a.instance_list
+        for c in (i.containers or [i])
+        if not task_id or task_id in (i.task_id, c.task_id)
+    ]
     if not ids:
         fail(f"app {app_id} has no instance{' ' + task_id if task_id else 's'} running")
     with OperatorClient(master) as op:

@@ -127,6 +127,10 @@ def test_a_pod_app_gets_healthy_rolls_forward_and_back_and_replaces_a_failed_gro
         rows = [line.split() for line in shown.splitlines()]
         assert ["web", "running", "healthy"] in rows
         assert ["helper", "(sidecar)", "running", "healthy"] in rows
+        code, logs = cli_run(cluster, "app", "logs", "shop", "--stderr")
+        assert code == 0, logs
+        web = first.instance_list[0].containers[0].task_id
+        assert f"[{web}]" in logs and "GET /greeting.txt" in logs, logs
 
         # An update rolls out new task groups; a rollback rolls out fresh ones again.
         spec_file.write_text(yaml.safe_dump(pod_spec(stop_dir, "bonjour")))
