@@ -623,6 +623,23 @@ class Resources:
                 sets[name] = sets.get(name, frozenset()) | members
         return Resources._make(scalars, ranges, sets)
 
+    @classmethod
+    def total(cls, items: Iterable[Resources]) -> Resources:
+        """The sum of `items`. Plain scalars (the common case: cpus, mem, disk) are added
+        into one dict; only values with ranges, sets or reservations go through ``+``.
+        Summing the tasks of 10,000 agents this way costs a fraction of pairwise ``+``,
+        which builds a new value per item."""
+        scalars: dict[str, int] = {}
+        rest = Resources.EMPTY
+        for item in items:
+            if item._parts or item._ranges or item._sets:
+                rest = rest + item
+                continue
+            for name, value in item._scalars.items():
+                scalars[name] = scalars.get(name, 0) + value
+        plain = Resources._make({k: v for k, v in scalars.items() if v > 0}, {}, {})
+        return plain + rest
+
     def __sub__(self, other: Resources) -> Resources:
         """Remove what of `other` is here; scalars clamp at 0, absent items are ignored."""
         if other.is_empty() or self.is_empty():

@@ -320,3 +320,25 @@ def test_the_master_refuses_reservations_until_the_allocator_honours_them() -> N
     assert reservation_problem(R("cpus:1"), "--resources") is None
     problem = reservation_problem(R("cpus(eng):1;cpus:1"), "--resources")
     assert problem is not None and "cpus(eng):1" in problem
+
+
+def test_total_equals_pairwise_addition_for_every_kind() -> None:
+    items = [
+        Resources.parse(text)
+        for text in (
+            "cpus:0.1;mem:32",
+            "cpus:0.2;mem:32;ports:[31000-31001]",
+            "cpus(eng):1;mem:16",
+            "disk:10;zones:{a,b}",
+            "",
+            "cpus:0.7",
+        )
+    ]
+    pairwise = Resources()
+    for item in items:
+        pairwise = pairwise + item
+    total = Resources.total(items)
+    assert total == pairwise
+    assert str(total) == str(pairwise)
+    assert total.scalar("cpus") == 2.0  # 0.1 + 0.2 + 0.7 exactly, and the reserved 1
+    assert Resources.total([]) == Resources()
