@@ -831,13 +831,12 @@ class Allocator:
 
     def _set_free(self, agent: _Agent, free: Resources) -> None:
         """Every change of an agent's free pool goes through here."""
-        self._track_reserved(agent.free, free)
+        if free.has_reservations() or agent.free.has_reservations():
+            self._track_reserved(agent.free, free)
         agent.free = free
 
     def _track_reserved(self, old: Resources, new: Resources) -> None:
         """Keep `_reserved_free` current when a free pool goes from `old` to `new`."""
-        if not (old.has_reservations() or new.has_reservations()):
-            return
         totals = self._reserved_free
         for role in old.reserved_roles() | new.reserved_roles():
             now = totals.get(role, Resources.EMPTY) - old.reserved(role) + new.reserved(role)
