@@ -5,6 +5,7 @@ container with it and is replaced."""
 
 from __future__ import annotations
 
+import contextlib
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from frameworks.service.client import ServiceClient, find_service
+from frameworks.service.client import ServiceClient, ServiceError, find_service
+from frameworks.service.store import Store
 from frameworks.service.v1 import service_pb2 as spb
 from mesospy.cli.main import cli
 from mesospy.client import OperatorClient
@@ -163,8 +165,32 @@ def test_a_pod_app_gets_healthy_rolls_forward_and_back_and_replaces_a_failed_gro
         assert ended["web"].state == pb.TASK_KILLED
         assert "task 'shop" in ended["web"].status.message  # killed with its group
         assert ".helper' of its group failed" in ended["web"].status.message
+
+        # A restarted framework takes its pods back: one instance from its store, the
+        # other (as if never written down) adopted from the master's tasks, ports and all.
+        before = {i.task_id: list(i.ports) for i in client.app("shop").instance_list}
+        client.close()
+        cluster.framework_daemons["service"].stop()
+        assert cluster.work_dir is not None
+        with contextlib.closing(Store.open(str(cluster.work_dir / "service"))) as store:
+            store.delete_instance(sorted(before)[0])
+        cluster.add_framework("service")
+
+        def adopted() -> bool:
+            try:
+                with ServiceClient(find_service(cluster.master_address)) as fresh:
+                    app = fresh.app("shop")
+            except ServiceError:
+                return False
+            return (
+                settled(app, "v1")
+                and {i.task_id: list(i.ports) for i in app.instance_list} == before
+            )
+
+        wait_until("the pods to be adopted", adopted, 40)
     finally:
         # Its tasks must not outlive the test (a torn-down agent leaves them running).
-        cli_run(cluster, "app", "delete", "shop")
-        wait_until("the app to be gone", lambda: "shop" not in [a.id for a in client.apps()])
         client.close()
+        cli_run(cluster, "app", "delete", "shop")
+        with ServiceClient(find_service(cluster.master_address)) as last:
+            wait_until("the app to be gone", lambda: "shop" not in [a.id for a in last.apps()])
