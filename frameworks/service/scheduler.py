@@ -608,7 +608,7 @@ class ServiceScheduler(Scheduler):
                 needs + port_resources if c.name == holder else needs,
                 agent_id=i.agent_id,
                 name=f"{spec.id}.{c.name}",
-                env={**env, **c.env, "MESOS_CONTAINER_NAME": c.name},
+                env={**env, **c.env, "CONTAINER_NAME": c.name},
                 labels={**labels, "container": c.name},
                 health_check=_health_check(c.health_check, i.ports),
                 kill_grace_period=spec.kill_grace_period,

@@ -47,7 +47,7 @@ def pod_spec(stop_dir: Path, greeting: str) -> dict[str, Any]:
                 # Says its greeting into the web root; exits 3 once told to (a file).
                 "name": "helper",
                 "cmd": 'cd ../$(ls .. | grep "\\.web$")'
-                ' && echo "$GREETING" > greeting.txt'
+                ' && echo "$GREETING $CONTAINER_NAME" > greeting.txt'
                 ' && while [ ! -e "$STOP_DIR/$MESOS_TASK_ID" ]; do sleep 0.1; done; exit 3',
                 "resources": {"cpus": 0.1, "mem": 16},
                 "healthCheck": {"protocol": "COMMAND", "command": "test -d /", **quick},
@@ -123,7 +123,7 @@ def test_a_pod_app_gets_healthy_rolls_forward_and_back_and_replaces_a_failed_gro
         assert code == 0 and "SUCCEEDED" in out, out
         first = client.app("shop")
         assert settled(first, "v1"), first
-        assert [greeting(i) for i in first.instance_list] == ["hello", "hello"]
+        assert [greeting(i) for i in first.instance_list] == ["hello helper"] * 2
         code, shown = cli_run(cluster, "app", "show", "shop")
         assert code == 0
         rows = [line.split() for line in shown.splitlines()]
@@ -139,7 +139,7 @@ def test_a_pod_app_gets_healthy_rolls_forward_and_back_and_replaces_a_failed_gro
         assert cli_run(cluster, "app", "deploy", str(spec_file))[0] == 0
         wait_until("v2 everywhere", lambda: settled(client.app("shop"), "v2"), 40)
         second = client.app("shop")
-        assert [greeting(i) for i in second.instance_list] == ["bonjour", "bonjour"]
+        assert [greeting(i) for i in second.instance_list] == ["bonjour helper"] * 2
         assert cli_run(cluster, "app", "rollback", "shop", "v1")[0] == 0
         wait_until("back on v1", lambda: settled(client.app("shop"), "v1"), 40)
         third = client.app("shop")
