@@ -19,9 +19,10 @@ from mesospy.cli.common import (
     tls_config,
     tls_options,
 )
-from mesospy.master import MasterConfig, MasterStartError, run_master
+from mesospy.master.config import MasterConfig
 from mesospy.master.leadership import LeadershipLost, ZooKeeperUnreachable
 from mesospy.master.master import Master
+from mesospy.master.server import MasterStartError, run_master
 from mesospy.resources import ResourceError, Resources
 from mesospy.security.credentials import (
     PRINCIPAL_ENV,

@@ -11,17 +11,21 @@ holds no framework logic.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf.message import Message
 
-from mesospy.master.master import Master
 from mesospy.security.channels import ClientSecurity, aio_channel
 from mesospy.security.credentials import Credential
+from mesospy.security.tls import TLSConfig
 from mesospy.webui.operator import Refused
+
+if TYPE_CHECKING:
+    from mesospy.master.master import Master
 
 CALL_SECONDS = 10.0
 MAX_CHANNELS = 32  # (endpoint, caller) pairs kept connected
@@ -31,6 +35,17 @@ FRAMEWORKS = {
     "mesospy-batch": "mesospy batch serve",
     "mesospy-service": "mesospy service serve",
 }
+
+
+def caller_security(tls: TLSConfig | None, principal: str | None, secret: str) -> ClientSecurity:
+    """How the dashboard calls a framework for a session: with the session's credential,
+    over TLS verified with the master's CA, but never with the master's own certificate.
+    Under mutual TLS that certificate would name the master, and a browser's session
+    (whose own certificate stays with the browser) would act as the master."""
+    credential = Credential(principal, secret) if principal and secret else None
+    if tls is not None:
+        tls = dataclasses.replace(tls, cert=None, key=None, require_client_cert=False)
+    return ClientSecurity(tls, credential)
 
 
 class FrameworkApis:
@@ -60,9 +75,7 @@ class FrameworkApis:
         if channel is not None:
             self._channels.move_to_end(key)
             return channel
-        credential = Credential(principal, secret) if principal and secret else None
-        # TLS as the master itself speaks it (its CA, and its certificate if it has one).
-        security = ClientSecurity(self.m.config.tls, credential)
+        security = caller_security(self.m.config.tls, principal, secret)
         channel = aio_channel(endpoint, [("grpc.enable_http_proxy", 0)], security)
         self._channels[key] = channel
         while len(self._channels) > MAX_CHANNELS:
