@@ -415,3 +415,41 @@ class TeardownFrameworkRequest(_message.Message):
 class TeardownFrameworkResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ReserveResourcesRequest(_message.Message):
+    __slots__ = ("agent_id", "resources")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    resources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+    def __init__(self, agent_id: _Optional[str] = ..., resources: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
+
+class UnreserveResourcesRequest(_message.Message):
+    __slots__ = ("agent_id", "resources")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    resources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+    def __init__(self, agent_id: _Optional[str] = ..., resources: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
+
+class CreateVolumesRequest(_message.Message):
+    __slots__ = ("agent_id", "volumes")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    volumes: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+    def __init__(self, agent_id: _Optional[str] = ..., volumes: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
+
+class DestroyVolumesRequest(_message.Message):
+    __slots__ = ("agent_id", "volumes")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    volumes: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+    def __init__(self, agent_id: _Optional[str] = ..., volumes: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
+
+class ResourceOperationResponse(_message.Message):
+    __slots__ = ("total",)
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    total: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+    def __init__(self, total: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
