@@ -300,6 +300,22 @@ class Allocator:
         self._offerable.discard(agent_id)
         self._dirty.discard(agent_id)
 
+    def update_agent_total(self, agent_id: str, total: Resources) -> None:
+        """The agent's resources changed shape (a reservation made or undone, a volume
+        created or destroyed): `total` from now on; what is in use stays counted, and
+        what is free is the rest."""
+        agent = self._agents[agent_id]
+        self._change_total(agent.total, -1)
+        self._change_total(total, 1)
+        used = Resources.EMPTY
+        for resources in agent.used.values():
+            used = used + resources
+        agent.total = total
+        agent.free = total - used
+        if self._quotas:
+            self._quota_relaxed = True
+        self._update_offerable(agent_id, agent)
+
     def activate_agent(self, agent_id: str) -> None:
         """Offer the agent's resources again (end of maintenance)."""
         agent = self._agents[agent_id]

@@ -46,6 +46,7 @@ def agent_state(master: Master, agent: AgentRecord) -> opb.AgentState:
         active_tasks=sum(1 for t in agent.tasks.values() if not t.resources_recovered),
     )
     item.used_resources.extend(_in_use(agent.tasks.values()).to_proto())
+    item.total_resources.extend(agent.total.to_proto())
     offered = _sum(o.resources for o in master.offers.of_agent(agent.id))
     item.offered_resources.extend(offered.to_proto())
     drain = master.maintenance.drain_of(agent.id)
