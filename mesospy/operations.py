@@ -115,7 +115,7 @@ def _kinds(op: ResourceOperation) -> list[Identity]:
 
 def _need(have: Resources, consumed: Resources, what: str) -> None:
     if not have.contains(consumed):
-        raise OperationError(f"{what}: {consumed} is not available (there is {have})", True)
+        raise OperationError(f"{what} {consumed}, but there is only {have or 'nothing'}", True)
 
 
 def apply_operation(resources: Resources, op: ResourceOperation) -> Resources:
@@ -131,7 +131,7 @@ def apply_operation(resources: Resources, op: ResourceOperation) -> Resources:
                     "(role and principal) and no volume"
                 )
         consumed = res.flatten()
-        _need(resources.unreserved(), consumed, f"RESERVE of {res}: unreserved")
+        _need(resources.unreserved(), consumed, f"RESERVE of {res}: needs unreserved")
         return resources - consumed + res
     if op.kind == "UNRESERVE":
         for identity in identities:
@@ -147,7 +147,7 @@ def apply_operation(resources: Resources, op: ResourceOperation) -> Resources:
                 )
         if not resources.contains(res):
             raise OperationError(
-                f"UNRESERVE of {res}: it is not reserved like that here (reserved: "
+                f"UNRESERVE of {res}: not reserved like that (reserved: "
                 f"{resources.reserved() or 'nothing'})",
                 True,
             )
@@ -162,7 +162,7 @@ def apply_operation(resources: Resources, op: ResourceOperation) -> Resources:
         if op.kind == "DESTROY":
             if not resources.contains(res):
                 raise OperationError(
-                    f"DESTROY of {res}: no such volume here (volumes: "
+                    f"DESTROY of {res}: no such volume (volumes: "
                     f"{sorted(volume_ids(resources)) or 'none'})",
                     True,
                 )
@@ -175,7 +175,7 @@ def apply_operation(resources: Resources, op: ResourceOperation) -> Resources:
             raise OperationError(
                 f"CREATE of {res}: persistence id {sorted(taken)[0]!r} is already in use", True
             )
-        _need(resources, without_volumes(res), f"CREATE of {res}: reserved disk")
+        _need(resources, without_volumes(res), f"CREATE of {res}: needs reserved disk")
         return resources - without_volumes(res) + res
     raise OperationError(f"unknown operation {op.kind!r}")
 

@@ -94,7 +94,7 @@ def _refusal(exc: OperationError, where: str, total: Resources, op: ResourceOper
     try:
         apply_operation(total, op)
     except OperationError:
-        return FailedPrecondition(f"{exc} on {where}")
+        return FailedPrecondition(f"{exc}, in {where}")
     return FailedPrecondition(
         f"{op.kind} of {op.resources}: the agent has them but a task (or another "
         f"framework's offer) uses them; only resources no task uses can be changed"
@@ -162,7 +162,9 @@ class ReservationHandler:
         try:
             apply_operation(free, op)
         except OperationError as exc:
-            raise _refusal(exc, f"agent {agent_id!r}", agent.total, op) from None
+            raise _refusal(
+                exc, f"the unused resources of agent {agent_id!r}", agent.total, op
+            ) from None
         total = apply_operation(agent.total, op)
         self.m.allocator.update_agent_total(agent_id, total)
         await self._changed(agent, total)

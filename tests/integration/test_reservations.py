@@ -171,11 +171,11 @@ def test_bad_operations_are_refused_and_change_nothing(cluster: LocalCluster) ->
             return str(info.value)
 
         not_reserved = calls.unreserve(Resources.parse("cpus:1").reserve(ops))
-        assert "cpus(ops):1: it is not reserved like that" in refused(
+        assert "cpus(ops):1: not reserved like that (reserved: nothing), in the offers" in refused(
             PreconditionFailed, not_reserved
         )
         on_unreserved = Resources.parse("disk:32").reserve(ops).with_volume(Volume("v2", "v"))
-        assert "reserved disk: disk(ops):32 is not available" in refused(
+        assert "needs reserved disk disk(ops):32, but there is only" in refused(
             PreconditionFailed, calls.create_volumes(on_unreserved)
         )
         assert "role 'eng' is not one the framework is subscribed to (ops)" in refused(

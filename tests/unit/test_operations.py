@@ -1,7 +1,19 @@
-"""Offer operations (RESERVE, UNRESERVE, CREATE, DESTROY) on plain resource values."""
+"""Offer operations (RESERVE, UNRESERVE, CREATE, DESTROY) on plain resource values, who
+may make them, and the agent's checkpoint of what they made."""
+
+from pathlib import Path
 
 import pytest
 
+from mesospy.agent.persistent_volumes import (
+    CheckpointedResources,
+    link_volumes,
+    volume_dir,
+    volume_uses,
+    volumes_root,
+)
+from mesospy.master.errors import InvalidArgument
+from mesospy.master.reservations import in_role_tree, parse_operation
 from mesospy.operations import (
     OperationError,
     ResourceOperation,
@@ -11,6 +23,7 @@ from mesospy.operations import (
     with_checkpointed,
 )
 from mesospy.resources import Reservation, ResourceError, Resources, Volume
+from mesospy.v1 import common_pb2 as pb
 
 ENG = Reservation("eng", "alice", (("team", "db"),), kind="DYNAMIC")
 
@@ -56,7 +69,9 @@ def test_reserve_then_create_then_destroy_then_unreserve_round_trips() -> None:
 
 
 def test_reserve_needs_unreserved_resources_that_are_there() -> None:
-    with pytest.raises(OperationError, match="cpus:8 is not available") as info:
+    with pytest.raises(
+        OperationError, match="needs unreserved cpus:8, but there is only cpus:4"
+    ) as info:
         apply_operation(TOTAL, ResourceOperation("RESERVE", reserved("cpus:8")))
     assert info.value.precondition
     static = Reservation("eng")  # a STATIC reservation cannot be made by an operation
@@ -78,7 +93,7 @@ def test_unreserve_refuses_what_is_not_reserved_so() -> None:
 
 
 def test_create_needs_reserved_disk_and_a_fresh_id() -> None:
-    with pytest.raises(OperationError, match="reserved disk: disk\\(eng\\):64 is not") as info:
+    with pytest.raises(OperationError, match="needs reserved disk disk\\(eng\\):64, but") as info:
         apply_operation(TOTAL, ResourceOperation("CREATE", volume(64)))
     assert info.value.precondition
     have = apply_operations(
@@ -104,7 +119,7 @@ def test_destroy_and_unreserve_of_a_volume() -> None:
     )
     with pytest.raises(OperationError, match="DESTROY it first"):
         apply_operation(have, ResourceOperation("UNRESERVE", volume(64)))
-    with pytest.raises(OperationError, match="no such volume here \\(volumes: \\['v1'\\]\\)"):
+    with pytest.raises(OperationError, match="no such volume \\(volumes: \\['v1'\\]\\)"):
         apply_operation(have, ResourceOperation("DESTROY", volume(64, "v2")))
 
 
@@ -120,3 +135,39 @@ def test_checkpointed_resources_apply_to_the_static_total_again() -> None:
     assert with_checkpointed(TOTAL, kept) == total
     with pytest.raises(ResourceError, match="agent's resources are only cpus:4"):
         with_checkpointed(res("cpus:4"), kept)
+
+
+def test_who_may_make_an_operation() -> None:
+    reserve = reserved("cpus:1").to_proto()
+    assert parse_operation("RESERVE", reserve, ["eng"], "alice").resources == reserved("cpus:1")
+    below = res("cpus:1").reserve(Reservation("eng/dev", "alice", kind="DYNAMIC"))
+    parse_operation("RESERVE", below.to_proto(), ["eng"], "alice")  # a child role is fine
+    with pytest.raises(InvalidArgument, match="role 'eng' is not one the framework is"):
+        parse_operation("RESERVE", reserve, ["engineering", "ops"], "alice")
+    with pytest.raises(InvalidArgument, match="principal is 'alice'; it must be 'bob'"):
+        parse_operation("RESERVE", reserve, ["eng"], "bob")
+    with pytest.raises(InvalidArgument, match="principal is 'alice'; it must be 'bob'"):
+        parse_operation("CREATE", volume(64).to_proto(), ["eng"], "bob")
+    # An unauthenticated operator (None) may name any principal and role.
+    assert parse_operation("UNRESERVE", reserve, None, None).kind == "UNRESERVE"
+    assert in_role_tree("eng/dev/x", ["eng"]) and not in_role_tree("engx", ["eng", "*"])
+
+
+def test_the_agent_checkpoints_volumes_and_names_the_destroyed(tmp_path: Path) -> None:
+    kept = CheckpointedResources(tmp_path, tmp_path / "meta")
+    (tmp_path / "meta").mkdir()
+    assert kept.update((reserved("cpus:1") + volume(64)).to_proto()) == []
+    directory = volume_dir(tmp_path, "eng", "v1")
+    assert directory.is_dir() and directory.is_relative_to(volumes_root(tmp_path))
+    again = CheckpointedResources(tmp_path, tmp_path / "meta")
+    again.recover()  # after a restart
+    assert Resources.from_proto(again.resources) == reserved("cpus:1") + volume(64)
+    assert again.update(reserved("cpus:1").to_proto()) == [directory]
+    with pytest.raises(ResourceError):
+        again.update([pb.Resource(name="cpus", scalar=-1)])
+    assert Resources.from_proto(again.resources) == reserved("cpus:1")  # unchanged
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    link_volumes(volume_uses(tmp_path, volume(64)), sandbox)
+    assert (sandbox / "data").resolve() == directory.resolve()
+    assert volume_dir(tmp_path, "a/..", "..").is_relative_to(volumes_root(tmp_path))
