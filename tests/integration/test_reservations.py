@@ -141,19 +141,26 @@ def test_volume_data_outlives_its_task_and_an_agent_restart(cluster: LocalCluste
     assert agent_total(cluster) == total
 
     # Its framework gone, the operator destroys the volume and gives the resources back.
-    with OperatorClient(cluster.master_address) as client:
-        after = client.destroy_volumes(agent_id, VOLUME)
-        assert after == total - VOLUME + DISK
-        deadline = time.monotonic() + 10
-        while data.parent.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)  # the agent deletes the directory off its event loop
-        assert not data.parent.exists()
-    master = cluster.master_address
+    def mesospy(*args: str) -> str:
+        result = CliRunner().invoke(cli, [*args, "--master", cluster.master_address])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    volume = ["--role", ROLE, "--size", "64", "--id", "db-1", "--path", "data"]
+    assert "destroyed disk(eng)[db-1:data]:64" in mesospy("volume", "destroy", agent_id, *volume)
+    assert agent_total(cluster) == total - VOLUME + DISK
+    deadline = time.monotonic() + 10
+    while data.parent.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the agent deletes the directory off its event loop
+    assert not data.parent.exists()
+    mesospy("unreserve", agent_id, "cpus:0.5;mem:64;disk:64", "--role", ROLE)
+    assert agent_total(cluster) == agent_static(cluster)
+    # Bad input: one line, exit status 1, nothing changed.
     result = CliRunner().invoke(
-        cli,
-        ["unreserve", agent_id, "cpus:0.5;mem:64;disk:64", "--role", ROLE, "--master", master],
+        cli, ["volume", "create", agent_id, *volume, "--master", cluster.master_address]
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and "needs reserved disk" in result.output
     assert agent_total(cluster) == agent_static(cluster)
 
 
