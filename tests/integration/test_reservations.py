@@ -14,7 +14,7 @@ from mesospy.cli.main import cli
 from mesospy.client import OperatorClient, OperatorError
 from mesospy.master.registry import LocalRegistry
 from mesospy.resources import Reservation, Resources, Volume
-from mesospy.scheduler import InvalidCall, PreconditionFailed, calls, task
+from mesospy.scheduler import InvalidCall, PreconditionFailed, calls, default_executor, task
 from mesospy.testing import FrameworkHarness, LocalCluster, TaskQueueScheduler
 from mesospy.testing.clusters import fast_master_flags, running_cluster
 from mesospy.v1 import common_pb2 as pb
@@ -206,4 +206,30 @@ def test_bad_operations_are_refused_and_change_nothing(cluster: LocalCluster) ->
             client.unreserve_resources(agent.agent_info.id, Resources.parse("cpus:9").reserve(ops))
         assert info.value.code == grpc.StatusCode.FAILED_PRECONDITION
         client.unreserve_resources(agent.agent_info.id, Resources.parse("cpus:0.25").reserve(ops))
+    assert agent_total(cluster) == agent_static(cluster)
+
+
+def test_a_task_group_finds_its_volume_in_its_directory(cluster: LocalCluster) -> None:
+    pods = Reservation("pods", "", kind="DYNAMIC")
+    disk = Resources.parse("disk:16").reserve(pods)
+    volume = disk.with_volume(Volume("pod-1", "state"))
+    scheduler = TaskQueueScheduler(hold_offers=True)
+    with FrameworkHarness(cluster.master_address, scheduler, roles=["pods"]) as fw:
+        offer = take_offer(fw, set())
+        member = task("member", "echo in-group > state/f", CPUS.flatten() + volume)
+        member.agent_id = offer.agent_id
+        group = calls.Call.Operation(type=calls.Call.Operation.LAUNCH_GROUP)
+        group.launch_group.executor.CopyFrom(default_executor("pod", "cpus:0.1;mem:32"))
+        group.launch_group.task_group.tasks.append(member)
+        fw.call(
+            calls.accept([offer.id], [calls.reserve(disk), calls.create_volumes(volume), group])
+        )
+        fw.wait(lambda: fw.latest_states().get("member") == pb.TASK_FINISHED, what="member")
+    assert cluster.work_dir is not None
+    (kept,) = cluster.work_dir.glob("agent-0/volumes/roles/pods/pod-1/f")
+    assert kept.read_text() == "in-group\n"
+    (agent,) = cluster.state().agents
+    with OperatorClient(cluster.master_address) as client:
+        client.destroy_volumes(agent.agent_info.id, volume)
+        client.unreserve_resources(agent.agent_info.id, disk)
     assert agent_total(cluster) == agent_static(cluster)
