@@ -7,8 +7,9 @@ tasks by state and tell the pages which state a task left: a page need not hold 
 tasks to show their counts. A browser joining gets a snapshot first: agents, frameworks,
 the counts, and the tasks themselves while there are at most ``FULL_TASKS``.
 
-The feed runs only while a dashboard is open: with none, the master's event bus has no
-subscriber for it, and its hot paths pay nothing.
+The feed runs only while a dashboard is open, and ``LINGER`` seconds after the last one
+closed (a reload or the next dashboard then skips indexing every task again): after
+that, the master's event bus has no subscriber for it, and its hot paths pay nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ Event = opb.OperatorEvent
 FULL_TASKS = 5_000  # up to this many tasks, a snapshot carries them all
 KEEPALIVE = 15.0  # seconds between comments on a quiet stream (proxies close idle ones)
 MAX_BEHIND = 10_000  # events a browser may lag before it is cut off (it reconnects)
+LINGER = 60.0  # seconds the feed keeps its index after the last dashboard closed
 _END = None  # ends a listener's stream
 
 
@@ -96,12 +98,17 @@ class Feed:
         # Terminal tasks as the master keeps them: the newest max_completed_tasks.
         self._done: OrderedDict[tuple[str, str], int] = OrderedDict()
         self.counts: Counter[int] = Counter()
+        self.linger = LINGER
+        self._idle: asyncio.TimerHandle | None = None  # stops the feed once it has lingered
 
     # ---------------------------------------------------------------- browsers
 
     def join(self, full_tasks: int = FULL_TASKS) -> Listener:
         """A new browser's stream, starting with a snapshot consistent with what follows
         (with the tasks themselves while there are at most ``full_tasks``)."""
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
         if self._subscriber is None:
             self._start()
         self._catch_up()
@@ -114,6 +121,11 @@ class Feed:
 
     def leave(self, listener: Listener) -> None:
         self.listeners.discard(listener)
+        if not self.listeners and self._subscriber is not None and self._idle is None:
+            self._idle = asyncio.get_running_loop().call_later(self.linger, self._lingered)
+
+    def _lingered(self) -> None:
+        self._idle = None
         if not self.listeners:
             self._stop()
 
@@ -154,13 +166,23 @@ class Feed:
         self.counts.clear()
         for done in self.m.state.completed_tasks:
             self._record((done.framework_id, done.task_id), done.state)
-        for framework in self.m.state.frameworks.values():
-            for tasks in (framework.tasks, framework.unreachable_tasks):
-                for task in tasks.values():
-                    self._record((task.framework_id, task.task_id), task.latest_state)
+        # 100,000 active tasks: one comprehension and a C-counted Counter, not a _record each.
+        # (A framework's tables are keyed by task id: no TaskRecord property is read.)
+        self._active = {
+            (framework_id, task_id): task.latest_state
+            for framework_id, framework in self.m.state.frameworks.items()
+            for tasks in (framework.tasks, framework.unreachable_tasks)
+            for task_id, task in tasks.items()
+        }
+        for key in self._active.keys() & self._done.keys():  # an id reused: the live one
+            self.counts[self._done.pop(key)] -= 1
+        self.counts.update(self._active.values())
         self._pump = asyncio.get_running_loop().create_task(self._run(), name="webui-feed")
 
     def _stop(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
         if self._subscriber is not None:
             self.m.events.unsubscribe(self._subscriber)
             self._subscriber = None
@@ -203,6 +225,10 @@ class Feed:
                 listener.put(_END)
             self.listeners.clear()
             self._stop()
+            return
+        if not self.listeners:  # lingering: keep the index, encode for no one
+            if event.type in (Event.TASK_ADDED, Event.TASK_UPDATED):
+                self._count(event.task)
             return
         text = self._encode(event)
         if text is not None:
