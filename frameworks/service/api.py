@@ -13,7 +13,7 @@ import grpc
 
 from frameworks.service import deployment
 from frameworks.service.marathon_app import load_app_text
-from frameworks.service.model import AppRecord, Deployment, Instance
+from frameworks.service.model import AppRecord, Deployment, Instance, container_task_id
 from frameworks.service.scheduler import ServiceScheduler
 from frameworks.service.spec import SpecError
 from frameworks.service.v1 import service_pb2 as spb
@@ -40,12 +40,27 @@ def deployment_pb(d: Deployment | None) -> spb.Deployment:
     )
 
 
+def _health(checked: bool, healthy: bool | None) -> str:
+    if not checked:
+        return "none"
+    return {True: "healthy", False: "unhealthy", None: "unknown"}[healthy]
+
+
 def instance_pb(i: Instance, has_check: bool) -> spb.Instance:
-    if not has_check:
-        health = "none"
-    else:
-        health = {True: "healthy", False: "unhealthy", None: "unknown"}[i.healthy]
+    health = _health(has_check, i.healthy)
+    containers = [
+        spb.InstanceContainer(
+            name=c.name,
+            task_id=container_task_id(i.task_id, c.name),
+            state=c.state,
+            health=_health(c.checked, c.healthy),
+            sidecar=c.sidecar,
+            message=c.message,
+        )
+        for c in i.containers
+    ]
     return spb.Instance(
+        containers=containers,
         task_id=i.task_id,
         app_id=i.app_id,
         version=i.version,
@@ -80,8 +95,7 @@ class AppService(service_pb2_grpc.AppServiceServicer):
             healthy=len(serving),
             deployment=deployment_pb(app.deployment),
             instance_list=[
-                instance_pb(i, app.versions.get(i.version, app.spec).health_check is not None)
-                for i in instances
+                instance_pb(i, app.versions.get(i.version, app.spec).checked) for i in instances
             ],
             vip=f"{vip.host}:{vip.port}" if vip else "",
             last_healthy_version=app.last_healthy,

@@ -421,17 +421,22 @@ def show(app_id: str, as_json: bool, master: str, service: str) -> None:
         ]
     )
     click.echo()
-    rows = [
-        (
-            i.task_id,
-            i.version,
-            i.state + (" (stopping)" if i.killing else ""),
-            i.health,
-            f"{i.hostname}:{i.ports[0]}" if i.ports else i.hostname or "-",
-            format_time(i.launched_at),
+    rows = []
+    for i in a.instance_list:
+        rows.append(
+            (
+                i.task_id,
+                i.version,
+                i.state + (" (stopping)" if i.killing else ""),
+                i.health,
+                f"{i.hostname}:{i.ports[0]}" if i.ports else i.hostname or "-",
+                format_time(i.launched_at),
+            )
         )
-        for i in a.instance_list
-    ]
+        # A pod's instance: a line per container under it.
+        for c in i.containers:
+            name = f"  {c.name}" + (" (sidecar)" if c.sidecar else "")
+            rows.append((name, "", c.state, c.health, "", ""))
     print_table(
         ["INSTANCE", "VERSION", "STATE", "HEALTH", "ADDRESS", "LAUNCHED"], rows, "no instances"
     )
@@ -650,7 +655,13 @@ def logs(app_id: str, task_id: str, stderr: bool, follow: bool, master: str, ser
     """
     with connect(master, service) as client:
         a = client.app(app_id)
-    ids = [i.task_id for i in a.instance_list if not task_id or i.task_id == task_id]
+    # A pod's instance: each of its containers' tasks (or the one named).
+    ids = [
+        c.task_id if i.containers else i.task_id
+        for i in a.instance_list
+        for c in (i.containers or [i])
+        if not task_id or task_id in (i.task_id, c.task_id)
+    ]
     if not ids:
         fail(f"app {app_id} has no instance{' ' + task_id if task_id else 's'} running")
     with OperatorClient(master) as op:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 
 from frameworks.service import deployment
 from frameworks.service.model import RUNNING, AppRecord, Instance
-from frameworks.service.spec import AppSpec, surge_and_unavailable
+from frameworks.service.spec import AppSpec, HealthCheckSpec, surge_and_unavailable
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def plan(app: AppRecord, instances: Iterable[Instance], now: float) -> Plan:
     paused = d is not None and d.status != RUNNING and d.active
 
     notes: list[str] = []
-    unhealthy = [i for i in live if _spec_of(app, i).health_check and i.healthy is False]
+    unhealthy = [i for i in live if _spec_of(app, i).checked and i.healthy is False]
     breaker_open = bool(unhealthy) and len(unhealthy) > spec.max_unhealthy_share * len(live)
     failed = [] if breaker_open else [i for i in cur if _failed(app, i, now)]
     if breaker_open:
@@ -208,16 +208,29 @@ def _spec_of(app: AppRecord, i: Instance) -> AppSpec:
 def _available(app: AppRecord, i: Instance) -> bool:
     if i.state != "running" or not i.ready:
         return False
-    return i.healthy is True or _spec_of(app, i).health_check is None
+    return i.healthy is True or not _spec_of(app, i).checked
 
 
 def _failed(app: AppRecord, i: Instance, now: float) -> bool:
-    check = _spec_of(app, i).health_check
-    if check is None or i.healthy is not False or i.unhealthy_since is None:
+    spec = _spec_of(app, i)
+    if not i.containers:
+        return _failing(spec.health_check, i.healthy, i.unhealthy_since, now)
+    # A pod's instance fails when one of its containers fails its own check long enough.
+    return any(
+        _failing(pod.health_check, c.healthy, c.unhealthy_since, now)
+        for c in i.containers
+        if c.counts and not c.ended and (pod := spec.pod_container(c.name)) is not None
+    )
+
+
+def _failing(
+    check: HealthCheckSpec | None, healthy: bool | None, since: float | None, now: float
+) -> bool:
+    if check is None or healthy is not False or since is None:
         return False
     if check.max_failures == 0:
         return False  # Marathon's 0: failing checks never get an instance replaced
-    return now - i.unhealthy_since >= check.interval * (check.max_failures - 1)
+    return now - since >= check.interval * (check.max_failures - 1)
 
 
 def _kill_order(instances: Iterable[Instance], spec: AppSpec) -> list[Instance]:

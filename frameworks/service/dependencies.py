@@ -66,4 +66,4 @@ def _available(app: AppRecord | None, i: Instance) -> bool:
         return False
     if i.version != app.current:
         return False
-    return i.healthy is True or app.spec.health_check is None
+    return i.healthy is True or not app.spec.checked

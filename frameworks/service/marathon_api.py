@@ -38,6 +38,7 @@ from frameworks.service.marathon_json import (
     task_json,
     version_name,
 )
+from frameworks.service.marathon_pod import convert_pod, pod_json
 from frameworks.service.model import AppRecord, Deployment
 from frameworks.service.scheduler import ServiceScheduler
 from frameworks.service.spec import AppSpec, SpecError
@@ -174,6 +175,8 @@ class MarathonApi:
             return self._groups(r, path[len("/v2/groups") :].strip("/"))
         if path == "/v2/events":
             return self._only(r, "GET", lambda: self._events(r))
+        if path == "/v2/pods" or path.startswith("/v2/pods/"):
+            return self._pods(r, path[len("/v2/pods") :].strip("/"))
         raise HttpError(404, f"no such resource: {r.path} (this is Marathon's v2 API)")
 
     @staticmethod
@@ -239,7 +242,7 @@ class MarathonApi:
             apps = [
                 a
                 for _, a in sorted(self.s.apps.items())
-                if a.id.startswith(wanted) and cmd in a.spec.cmd
+                if a.id.startswith(wanted) and cmd in a.spec.cmd and not a.spec.is_pod
             ]
             return _answer(200, {"apps": [self._json(a, embed) for a in apps]})
         if r.method == "POST":
@@ -258,6 +261,38 @@ class MarathonApi:
         if r.method == "PUT":
             return self._update_many(r)
         raise HttpError(405, f"{r.method} is not allowed on /v2/apps (use GET, POST or PUT)")
+
+    def _pods(self, r: Request, pod_id: str) -> Response:
+        """``/v2/pods``: POST a pod, GET them or one, DELETE one (onto the native pod)."""
+        if not pod_id and r.method == "POST":
+            data = _body(r)
+            if not isinstance(data, dict):
+                raise invalid("/", "a pod definition must be a JSON object")
+            try:
+                spec = convert_pod(data)
+            except SpecError as exc:
+                raise spec_errors(exc) from exc
+            if spec.id in self.s.apps and not self.s.apps[spec.id].deleting:
+                raise HttpError(409, f"Pod '/{spec.id}' already exists")
+            app = self._deploy(r, spec)
+            body = pod_json(app, self.s.instances_of(app.id))
+            return _answer(201, body, {"Location": f"/v2/pods/{app.id}", **_deployment_header(app)})
+        if not pod_id and r.method in ("GET", "HEAD"):
+            pods = [a for _, a in sorted(self.s.apps.items()) if a.spec.is_pod]
+            return _answer(200, [pod_json(a, self.s.instances_of(a.id)) for a in pods])
+        if not pod_id:
+            raise HttpError(405, f"{r.method} is not allowed on /v2/pods (use GET or POST)")
+        found = self.s.apps.get(pod_id.strip("/"))
+        if found is None or not found.spec.is_pod:
+            raise HttpError(404, f"Pod '/{pod_id.strip('/')}' does not exist")
+        if r.method in ("GET", "HEAD"):
+            return _answer(200, pod_json(found, self.s.instances_of(found.id)))
+        if r.method == "DELETE":
+            self._locked(r, found)
+            if not found.deleting:
+                found = self._change(found.id, deployment.delete)
+            return _answer(202, {}, {"Marathon-Deployment-Id": _delete_id(found)})
+        raise HttpError(405, f"{r.method} is not allowed on a pod (use GET or DELETE)")
 
     def _convert(self, data: dict[str, Any]) -> AppSpec:
         try:

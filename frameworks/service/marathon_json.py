@@ -167,7 +167,7 @@ def app_json(
     if app.deleting:
         out["instances"] = 0
     live = [i for i in instances if not i.killing]
-    checked = app.spec.health_check is not None
+    checked = app.spec.checked
     out.update(
         version=version_name(app, app.current),
         versionInfo={

@@ -8,6 +8,7 @@ running tasks it reads back from the master.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -33,9 +34,24 @@ def task_id_for(app_id: str, version: str) -> str:
     return f"{app_id.replace('/', '_')}.{version}.{uuid.uuid4().hex[:8]}"
 
 
+def container_task_id(instance_id: str, name: str) -> str:
+    """The task id of container ``name`` of a pod's instance (Marathon's form)."""
+    return f"{instance_id}.{name}"
+
+
+_POD_TASK = re.compile(r"^(?P<instance>.+\.v\d+\.[0-9a-f]{8})\.(?P<name>[a-z0-9-]+)$")
+
+
+def split_container_task_id(task_id: str) -> tuple[str, str] | None:
+    """(instance id, container name) of a pod's task id, or None for an app's own task."""
+    match = _POD_TASK.match(task_id)
+    return (match["instance"], match["name"]) if match else None
+
+
 def parse_task_id(task_id: str) -> tuple[str, str] | None:
-    """(app id, version) from a task id made by ``task_id_for``, or None."""
-    parts = task_id.rsplit(".", 2)
+    """(app id, version) from a task id made by ``task_id_for`` (or of a pod's container)."""
+    pod = split_container_task_id(task_id)
+    parts = (pod[0] if pod else task_id).rsplit(".", 2)
     if len(parts) != 3 or not all(parts):
         return None
     return parts[0].replace("_", "/"), parts[1]
@@ -134,8 +150,30 @@ class AppRecord:
 
 
 @dataclass(frozen=True)
+class ContainerState:
+    """One container of a pod's instance as observed: its task's state (Mesos's name in
+    lower case: staging, running, finished, ...) and health."""
+
+    name: str
+    sidecar: bool = False
+    checked: bool = False  # it has a health check
+    state: str = "staging"
+    ended: bool = False  # its task reached a terminal state
+    healthy: bool | None = None
+    unhealthy_since: float | None = None
+    message: str = ""
+
+    @property
+    def counts(self) -> bool:
+        """Whether it counts for the instance: a sidecar that finished no longer does."""
+        return not (self.sidecar and self.state == "finished")
+
+
+@dataclass(frozen=True)
 class Instance:
-    """One task of an app as observed through status updates."""
+    """One task of an app as observed through status updates; for a pod, one task group
+    (``task_id`` is then the instance's id, and each container's task is in ``containers``).
+    """
 
     task_id: str
     app_id: str
@@ -153,17 +191,30 @@ class Instance:
     killing: bool = False  # we asked for it to stop (draining, then killed)
     kill_reason: str = ""
     inactive: bool = False  # unreachable past inactive_after: replaced; killed if it returns
+    containers: tuple[ContainerState, ...] = ()  # a pod's, in the spec's order
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["ports"] = list(self.ports)
+        if self.containers:
+            data["containers"] = [asdict(c) for c in self.containers]
+        else:
+            del data["containers"]  # an app's instance is stored as before
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Instance:
         data = dict(data)
         data["ports"] = tuple(data.get("ports", ()))
+        data["containers"] = tuple(ContainerState(**c) for c in data.get("containers", ()))
         return cls(**data)
+
+    @property
+    def task_ids(self) -> list[str]:
+        """The tasks it runs: its own, or its containers' that have not ended."""
+        if not self.containers:
+            return [self.task_id]
+        return [container_task_id(self.task_id, c.name) for c in self.containers if not c.ended]
 
     def with_(self, **changes: Any) -> Instance:
         return replace(self, **changes)

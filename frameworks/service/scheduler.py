@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from frameworks.service import dependencies, deployment, placement
+from frameworks.service import dependencies, deployment, placement, pods
 from frameworks.service.constraints import Place
 from frameworks.service.controller import Plan, plan
 from frameworks.service.events import (
@@ -32,24 +32,33 @@ from frameworks.service.events import (
     EventHub,
 )
 from frameworks.service.metrics import ServiceCounts
-from frameworks.service.model import AppRecord, Instance, parse_task_id, task_id_for
+from frameworks.service.model import (
+    AppRecord,
+    Instance,
+    container_task_id,
+    parse_task_id,
+    split_container_task_id,
+    task_id_for,
+)
 from frameworks.service.placement import Ask, Candidate
 from frameworks.service.readiness import http_ready
-from frameworks.service.spec import AppSpec, parse_spec
+from frameworks.service.spec import AppSpec, HealthCheckSpec, parse_spec
 from frameworks.service.store import Store
-from frameworks.service.task_env import task_env
+from frameworks.service.task_env import pod_env, task_env
 from mesospy.client import AsyncOperatorClient, OperatorError
 from mesospy.resources import Resources
 from mesospy.scheduler import (
     Scheduler,
     SchedulerDriver,
     calls,
+    default_executor,
     is_terminal,
     offer_resources,
     state_name,
     task,
 )
 from mesospy.v1 import common_pb2 as pb
+from mesospy.v1 import scheduler_pb2 as spb
 from mesospy.wakeup import wait_event
 
 log = logging.getLogger("frameworks.service")
@@ -66,6 +75,9 @@ STALE_LAUNCH_SECONDS = 30.0
 # The system app that runs one VIP proxy per agent host (``vip_proxy_command``).
 VIP_PROXY_APP = "mesospy-system/vip-proxy"
 AGENT_HOSTS_SECONDS = 5.0  # how often the agent hosts are listed for the VIP proxies
+# What the DEFAULT executor of a pod's instance takes beside its containers (Marathon's
+# default executor resources).
+POD_EXECUTOR = Resources({"cpus": 0.1, "mem": 32.0})
 
 
 def vip_proxy_spec(command: str, hosts: int) -> AppSpec:
@@ -210,7 +222,7 @@ class ServiceScheduler(Scheduler):
         if i.killing or i.inactive or i.state != "running" or not i.ready or not i.ports:
             return False
         spec = app.versions.get(i.version, app.spec)
-        return i.healthy is True or spec.health_check is None
+        return i.healthy is True or not spec.checked
 
     def _check_vip(self, spec: AppSpec) -> None:
         if spec.vip is None:
@@ -388,7 +400,9 @@ class ServiceScheduler(Scheduler):
             s.killed_at = now
             if self.driver is not None:
                 spec = self._spec_of(i)
-                self.driver.kill(i.task_id, i.agent_id, spec.kill_grace_period)
+                # A pod's group ends with any of its tasks; all are asked, in case one is gone.
+                for task_id in i.task_ids:
+                    self.driver.kill(task_id, i.agent_id, spec.kill_grace_period)
 
     def _reconcile_stale(self, now: float) -> None:
         """Ask about instances that never started: a lost launch must not count forever."""
@@ -396,9 +410,10 @@ class ServiceScheduler(Scheduler):
             return
         self._reconciled_at = now
         stale = [
-            (i.task_id, i.agent_id)
+            (task_id, i.agent_id)
             for i in self.instances.values()
             if i.state == "staging" and now - i.launched_at > STALE_LAUNCH_SECONDS
+            for task_id in i.task_ids
         ]
         if stale:
             self.driver.reconcile(stale)
@@ -475,7 +490,7 @@ class ServiceScheduler(Scheduler):
         log.info("subscribed as %s; reconciling %d instances", framework_id, len(self.instances))
         # Known instances by id (unknown ones come back TASK_UNKNOWN), then everything the
         # master has (tasks launched just before a crash, before they were stored).
-        driver.reconcile([(i.task_id, i.agent_id) for i in self.instances.values()])
+        driver.reconcile([(t, i.agent_id) for i in self.instances.values() for t in i.task_ids])
         driver.reconcile()
         for s in self.stopping.values():
             s.killed_at = 0.0  # kills sent before a reconnection may be lost
@@ -488,12 +503,20 @@ class ServiceScheduler(Scheduler):
             Candidate(o.agent_id, self.places[o.agent_id], offer_resources(o)) for o in offers
         ]
         launches: dict[int, list[pb.TaskInfo]] = {}
+        groups: dict[int, list[spb.Call.Operation]] = {}  # pods' LAUNCH_GROUPs
         for app_id in [a for a, wanted in self.pending.items() if wanted > 0]:
             app = self.apps.get(app_id)
             if app is not None:
-                candidates = self._place(app, offers, candidates, launches)
+                candidates = self._place(app, offers, candidates, launches, groups)
         for index, offer in enumerate(offers):
-            if index in launches:
+            if index in groups:
+                operations = list(groups[index])
+                if index in launches:
+                    operation = spb.Call.Operation(type=spb.Call.Operation.LAUNCH)
+                    operation.launch.task_infos.extend(launches[index])
+                    operations.insert(0, operation)
+                driver.accept(offer.id, operations, calls.refuse(1.0))
+            elif index in launches:
                 driver.launch(offer.id, launches[index], calls.refuse(1.0))
             else:
                 driver.decline(offer.id, refuse_seconds=1.0 if any(self.pending.values()) else 30)
@@ -504,6 +527,7 @@ class ServiceScheduler(Scheduler):
         offers: list[pb.Offer],
         candidates: list[Candidate],
         launches: dict[int, list[pb.TaskInfo]],
+        groups: dict[int, list[spb.Call.Operation]],
     ) -> list[Candidate]:
         """Place the app's pending instances on the offers; return what is left of them."""
         spec = app.spec
@@ -531,10 +555,14 @@ class ServiceScheduler(Scheduler):
                 ports=launch.ports,
                 ready=spec.readiness_check is None,
                 launched_at=now,
+                containers=pods.new_containers(spec),
             )
-            launches.setdefault(launch.index, []).append(
-                self._task_info(spec, instance, launch.uses)
-            )
+            if spec.is_pod:
+                groups.setdefault(launch.index, []).append(self._group(spec, instance, launch.uses))
+            else:
+                launches.setdefault(launch.index, []).append(
+                    self._task_info(spec, instance, launch.uses)
+                )
             self._update(instance)
             log.info("launching %s on %s", instance.task_id, offer.hostname)
         self.pending[app.id] -= len(result.launches)
@@ -552,6 +580,42 @@ class ServiceScheduler(Scheduler):
     def _place_of(self, i: Instance) -> Place:
         return self.places.get(i.agent_id) or Place(i.hostname, i.attributes)
 
+    def _group(self, spec: AppSpec, i: Instance, uses: Resources) -> spb.Call.Operation:
+        """A pod's instance as one LAUNCH_GROUP: a task per container, in a DEFAULT
+        executor of its own (its id the instance's); the ports go with the first main
+        container (they are the instance's: every container sees PORT0..n)."""
+        env = {
+            **pod_env(i.ports, i.hostname),
+            **task_env(spec, i.version, i.ports),
+            "APP_ID": spec.id,
+            "APP_VERSION": i.version,
+        }
+        labels = {"app": spec.id, "version": i.version, **spec.labels}
+        holder = next(c.name for c in spec.containers if not c.sidecar)
+        port_ranges = uses.ranges("ports")
+        port_resources = (
+            Resources(ranges={"ports": port_ranges}) if port_ranges else Resources.EMPTY
+        )
+        operation = spb.Call.Operation(type=spb.Call.Operation.LAUNCH_GROUP)
+        operation.launch_group.executor.CopyFrom(default_executor(i.task_id, POD_EXECUTOR))
+        for c in spec.containers:
+            needs = Resources(
+                {"cpus": c.cpus, "mem": c.mem, **({"disk": c.disk} if c.disk else {})}
+            )
+            info = task(
+                container_task_id(i.task_id, c.name),
+                list(c.args) if c.args else c.cmd,
+                needs + port_resources if c.name == holder else needs,
+                agent_id=i.agent_id,
+                name=f"{spec.id}.{c.name}",
+                env={**env, **c.env, "CONTAINER_NAME": c.name},
+                labels={**labels, "container": c.name},
+                health_check=_health_check(c.health_check, i.ports),
+                kill_grace_period=spec.kill_grace_period,
+            )
+            operation.launch_group.task_group.tasks.append(info)
+        return operation
+
     def _task_info(self, spec: AppSpec, i: Instance, uses: Resources) -> pb.TaskInfo:
         env = {**task_env(spec, i.version, i.ports), "APP_ID": spec.id, "APP_VERSION": i.version}
         labels = {"app": spec.id, "version": i.version, **spec.labels}
@@ -562,7 +626,7 @@ class ServiceScheduler(Scheduler):
             name=spec.id,
             env=env,
             labels=labels,
-            health_check=_health_check(spec, i.ports),
+            health_check=_health_check(spec.health_check, i.ports),
             kill_grace_period=spec.kill_grace_period,
             uris=[artifact.to_proto() for artifact in spec.fetch],
             image=spec.container.image if spec.container else None,
@@ -575,7 +639,9 @@ class ServiceScheduler(Scheduler):
 
     def status_update(self, driver: SchedulerDriver, status: pb.TaskStatus) -> None:
         now = self.clock()
-        i = self.instances.get(status.task_id) or self._adopt(driver, status, now)
+        pod = split_container_task_id(status.task_id)
+        key = pod[0] if pod is not None else status.task_id
+        i = self.instances.get(key) or self._adopt(driver, status, now)
         if i is None:
             return
         self.events.publish(
@@ -588,7 +654,9 @@ class ServiceScheduler(Scheduler):
                 message=status.message,
             )
         )
-        if is_terminal(status.state) or status.state == pb.TASK_UNKNOWN:
+        if pod is not None and i.containers:
+            self._container_update(i, pod[1], status, now)
+        elif is_terminal(status.state) or status.state == pb.TASK_UNKNOWN:
             self._ended(i, status, now)
         else:
             self._update(_observe(i, status, now))
@@ -600,33 +668,76 @@ class ServiceScheduler(Scheduler):
                 self._save(deployment.instance_healthy(self.apps[i.app_id]))
         self._wake.set()
 
+    def _container_update(self, i: Instance, name: str, status: pb.TaskStatus, now: float) -> None:
+        """A status update of one container of a pod's instance (see ``pods``)."""
+        ended = is_terminal(status.state) or status.state == pb.TASK_UNKNOWN
+        healthy = status.healthy if status.HasField("healthy") else None
+        state = state_name(status.state).removeprefix("TASK_").lower()
+        after, ends = pods.observe(i, name, state, ended, healthy, status.message, now)
+        after = after.with_(agent_id=status.agent_id or i.agent_id)
+        if ends and not i.killing:
+            detail = f": {status.message}" if status.message else ""
+            why = f"container {name} {state}{detail}"
+            log.info("%s ends: %s", i.task_id, why)
+            after = after.with_(killing=True, kill_reason=why)
+            app = self.apps.get(i.app_id)
+            if app is not None and status.state in APP_FAILURES:
+                self.last_failure[app.id] = f"{status.task_id} {state_name(status.state)}{detail}"
+                self._save(deployment.instance_failed(app, i.version, now))
+            # The executor ends a group itself when one of its tasks fails or is killed,
+            # but not when a main container finishes (or its agent is lost): stop it.
+            if status.state not in (pb.TASK_FAILED, pb.TASK_KILLED):
+                self.stopping[i.task_id] = Stopping(i.task_id, now, now)
+        if pods.all_ended(after):
+            self._forget(i.task_id)
+            return
+        self._update(after)
+        if after.healthy is not None and after.healthy != i.healthy:
+            self.events.publish(
+                Event(HEALTH_CHANGED, i.app_id, now, instance=after, healthy=after.healthy)
+            )
+            if after.healthy and i.app_id in self.apps:
+                self._save(deployment.instance_healthy(self.apps[i.app_id]))
+
     def _adopt(self, driver: SchedulerDriver, status: pb.TaskStatus, now: float) -> Instance | None:
         """A task we have no record of: adopt it if its app still wants it, else kill it."""
         if is_terminal(status.state) or status.state == pb.TASK_UNKNOWN:
             return None
         parsed = parse_task_id(status.task_id)
         app = self.apps.get(parsed[0]) if parsed else None
-        if parsed is None or app is None or parsed[1] not in app.versions:
+        spec = app.versions.get(parsed[1]) if parsed and app else None
+        pod = split_container_task_id(status.task_id)
+        if spec is not None and pod is not None:
+            known = spec.pod_container(pod[1]) is not None
+        else:
+            known = spec is not None and not spec.is_pod
+        if parsed is None or app is None or spec is None or not known:
             log.info("killing %s: it belongs to no app", status.task_id)
             driver.kill(status.task_id, status.agent_id)
             return None
         place = self.places.get(status.agent_id, Place("", {}))
         log.info("adopting running task %s", status.task_id)
+        instance_id, holder = status.task_id, status.task_id
+        if pod is not None:  # a pod's instance: its ports are with its first main container
+            instance_id = pod[0]
+            main = next(c.name for c in spec.containers if not c.sidecar)
+            holder = container_task_id(instance_id, main)
         # Until the master says which ports it has, it counts but takes no VIP traffic.
-        self._lookups[status.task_id] = asyncio.ensure_future(
-            self._learn_placement(status.task_id, driver.framework_id)
+        self._lookups[instance_id] = asyncio.ensure_future(
+            self._learn_placement(instance_id, holder, driver.framework_id)
         )
         return Instance(
-            status.task_id,
+            instance_id,
             app.id,
             parsed[1],
             status.agent_id,
             place.hostname,
             dict(place.attributes),
             launched_at=now,
+            containers=pods.new_containers(spec),
         )
 
-    async def _learn_placement(self, task_id: str, framework_id: str) -> None:
+    async def _learn_placement(self, instance_id: str, task_id: str, framework_id: str) -> None:
         """An adopted task's ports and agent, from the master (it has no record of ours)."""
         try:
             async with AsyncOperatorClient(self.master) as client:
@@ -636,13 +747,13 @@ class ServiceScheduler(Scheduler):
             log.warning("cannot look up adopted task %s: %s", task_id, exc)
             return
         finally:
-            self._lookups.pop(task_id, None)
+            self._lookups.pop(instance_id, None)
         ranges = Resources.from_proto(list(found.resources)).ranges("ports")
         ports = tuple(p for begin, end in ranges for p in range(begin, end + 1))
         agent = next(
             (a.agent_info for a in agents.agents if a.agent_info.id == found.agent_id), None
         )
-        i = self.instances.get(task_id)
+        i = self.instances.get(instance_id)
         if i is None:
             return
         if agent is not None:
@@ -698,15 +809,17 @@ def _observe(i: Instance, status: pb.TaskStatus, now: float) -> Instance:
 
 
 def _ask(spec: AppSpec) -> Ask:
-    """What one instance of ``spec`` needs from an offer."""
+    """What one instance of ``spec`` needs from an offer (a pod: its containers' sum, and
+    its executor's share)."""
     needs = Resources(
         {"cpus": spec.cpus, "mem": spec.mem, **({"disk": spec.disk} if spec.disk else {})}
     )
+    if spec.is_pod:
+        needs = needs + POD_EXECUTOR
     return Ask(needs, spec.host_ports or tuple(0 for _ in spec.ports), spec.constraints)
 
 
-def _health_check(spec: AppSpec, ports: tuple[int, ...]) -> pb.HealthCheck | None:
-    h = spec.health_check
+def _health_check(h: HealthCheckSpec | None, ports: tuple[int, ...]) -> pb.HealthCheck | None:
     if h is None:
         return None
     check = pb.HealthCheck(

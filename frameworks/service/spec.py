@@ -11,7 +11,7 @@ import json
 import math
 import posixpath
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +106,40 @@ class VipSpec:
 
 
 @dataclass(frozen=True)
+class PodContainer:
+    """One container of a pod's instance (Marathon pods' containers, Nomad group tasks):
+    its own command, resources, environment and health check. A ``sidecar`` helps the
+    main containers: it may finish (exit 0) without ending the instance."""
+
+    name: str
+    cmd: str  # empty when ``args`` is given
+    cpus: float
+    mem: float
+    disk: float = 0.0
+    env: Mapping[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()
+    health_check: HealthCheckSpec | None = None
+    sidecar: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "resources": {"cpus": self.cpus, "mem": self.mem, "disk": self.disk},
+        }
+        if self.args:
+            out["args"] = list(self.args)
+        else:
+            out["cmd"] = self.cmd
+        if self.env:
+            out["env"] = dict(self.env)
+        if self.health_check is not None:
+            out["healthCheck"] = _health_dict(self.health_check)
+        if self.sidecar:
+            out["lifecycle"] = {"sidecar": True}
+        return out
+
+
+@dataclass(frozen=True)
 class AppSpec:
     """One version of an app, as the user wrote it (defaults filled in)."""
 
@@ -137,6 +171,23 @@ class AppSpec:
     marathon_env: bool = False  # tasks also get Marathon's MARATHON_APP_* variables
     dependencies: tuple[str, ...] = ()  # app ids deployed (and available) first
     container: ContainerSpec | None = None  # {image, forcePullImage}: run in an image
+    # A pod: each instance runs these together as one task group on one agent (cmd is
+    # then empty; cpus, mem and disk are their sums). (): one container, from cmd/args.
+    containers: tuple[PodContainer, ...] = ()
+
+    @property
+    def is_pod(self) -> bool:
+        return bool(self.containers)
+
+    @property
+    def checked(self) -> bool:
+        """Whether its instances have a health check (a pod: in some container)."""
+        if self.containers:
+            return any(c.health_check is not None for c in self.containers)
+        return self.health_check is not None
+
+    def pod_container(self, name: str) -> PodContainer | None:
+        return next((c for c in self.containers if c.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form (what ``parse_spec`` reads back to an equal spec)."""
@@ -170,18 +221,7 @@ class AppSpec:
         if self.max_restarts is not None:
             out["maxRestarts"] = self.max_restarts
         if self.health_check is not None:
-            h = self.health_check
-            out["healthCheck"] = {
-                "protocol": h.protocol,
-                "path": h.path,
-                "portIndex": h.port_index,
-                "command": h.command,
-                "gracePeriodSeconds": h.grace_period,
-                "intervalSeconds": h.interval,
-                "timeoutSeconds": h.timeout,
-                "maxConsecutiveFailures": h.max_failures,
-                "delaySeconds": h.delay,
-            }
+            out["healthCheck"] = _health_dict(self.health_check)
         if self.readiness_check is not None:
             r = self.readiness_check
             out["readinessCheck"] = {
@@ -212,6 +252,10 @@ class AppSpec:
             out["dependencies"] = ["/" + d for d in self.dependencies]  # absolute
         if self.container is not None:  # likewise
             out["container"] = self.container.to_dict("forcePullImage")
+        if self.containers:  # a pod: its containers carry the commands and resources
+            for key in ("cmd", "cpus", "mem", "disk"):
+                out.pop(key, None)
+            out["containers"] = [c.to_dict() for c in self.containers]
         return out
 
     def to_json(self) -> str:
@@ -223,6 +267,20 @@ class AppSpec:
         for key in ("instances", "vip", "upgradeStrategy", "circuitBreaker"):
             data.pop(key, None)
         return json.dumps(data, sort_keys=True)
+
+
+def _health_dict(h: HealthCheckSpec) -> dict[str, Any]:
+    return {
+        "protocol": h.protocol,
+        "path": h.path,
+        "portIndex": h.port_index,
+        "command": h.command,
+        "gracePeriodSeconds": h.grace_period,
+        "intervalSeconds": h.interval,
+        "timeoutSeconds": h.timeout,
+        "maxConsecutiveFailures": h.max_failures,
+        "delaySeconds": h.delay,
+    }
 
 
 def _upgrade_dict(u: UpgradeStrategy) -> dict[str, Any]:
@@ -320,14 +378,17 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
         "marathonEnv",
         "dependencies",
         "container",
+        "containers",
     }
     r.unknown(data, known, "")
+    pod = "containers" in data
+    containers = _containers(r, data) if pod else ()
     app_id = r.string(data, "id", required=True).strip("/")
     if app_id and not APP_ID.match(app_id):
         r.problem("id", "must be lowercase letters, digits, '-' and '.', in '/'-separated parts")
     args = _args(r, data.get("args"))
     # In an image, its Entrypoint/Cmd run when neither cmd nor args is given.
-    cmd = r.string(data, "cmd", required=not args and data.get("container") is None)
+    cmd = r.string(data, "cmd", required=not args and data.get("container") is None and not pod)
     if "cmd" in data and not cmd.strip():
         r.problem("cmd", "must not be empty")
     if cmd and args:
@@ -337,9 +398,13 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
         id=app_id,
         cmd=cmd,
         instances=r.integer(data, "instances", 1, minimum=0),
-        cpus=r.number(data, "cpus", 0.1, positive=True),
-        mem=r.number(data, "mem", 32.0, positive=True),
-        disk=r.number(data, "disk", 0.0),
+        cpus=_total(c.cpus for c in containers)
+        if pod
+        else r.number(data, "cpus", 0.1, positive=True),
+        mem=_total(c.mem for c in containers)
+        if pod
+        else r.number(data, "mem", 32.0, positive=True),
+        disk=_total(c.disk for c in containers) if pod else r.number(data, "disk", 0.0),
         env=r.string_map(data, "env"),
         ports=ports,
         constraints=_constraints(r, data.get("constraints", [])),
@@ -362,20 +427,29 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
         marathon_env=r.boolean(data, "marathonEnv", False, ""),
         dependencies=_dependencies(r, app_id, data.get("dependencies")),
         container=_container(r, data.get("container")),
+        containers=containers,
     )
     if spec.container and spec.container.entrypoint is not None and spec.cmd:
         r.problem(
             "container.entrypoint",
             "replaces the image's Entrypoint: give the arguments after it as args, not cmd",
         )
-    check = spec.health_check
-    if check and check.protocol != "COMMAND" and check.port_index >= len(spec.ports):
-        r.problem("healthCheck.portIndex", f"there are only {len(spec.ports)} ports")
+    checks = [("healthCheck.", spec.health_check)]
+    checks += [(f"containers[{n}].healthCheck.", c.health_check) for n, c in enumerate(containers)]
+    for path, check in checks:
+        if check and check.protocol != "COMMAND" and check.port_index >= len(spec.ports):
+            r.problem(path + "portIndex", f"there are only {len(spec.ports)} ports")
     if spec.readiness_check and spec.readiness_check.port_index >= len(spec.ports):
         r.problem("readinessCheck.portIndex", f"there are only {len(spec.ports)} ports")
-    command = " ".join((spec.cmd, *spec.args))
-    for problem in [] if stored else port_references(command, spec.ports, spec.env):
-        r.problem("args" if spec.args else "cmd", problem)
+    commands = [("args" if spec.args else "cmd", spec.cmd, spec.args, spec.env)]
+    if pod:
+        commands = [
+            (f"containers[{n}].{'args' if c.args else 'cmd'}", c.cmd, c.args, {**spec.env, **c.env})
+            for n, c in enumerate(containers)
+        ]
+    for path, text, argv, env in [] if stored else commands:
+        for problem in port_references(" ".join((text, *argv)), spec.ports, env):
+            r.problem(path, problem)
     if spec.vip is not None and not spec.ports:
         r.problem("vip", "needs at least one port (the VIP forwards to PORT0)")
     if r.problems:
@@ -508,15 +582,15 @@ class _Reader:
             return default
         return normal
 
-    def string_map(self, data: Mapping[str, Any], key: str) -> dict[str, str]:
+    def string_map(self, data: Mapping[str, Any], key: str, prefix: str = "") -> dict[str, str]:
         value = data.get(key, {})
         if not isinstance(value, Mapping):
-            self.problem(key, "must be a mapping of names to strings")
+            self.problem(prefix + key, "must be a mapping of names to strings")
             return {}
         out = {}
         for k, v in value.items():
             if not isinstance(v, str | int | float) or isinstance(v, bool):
-                self.problem(f"{key}.{k}", "must be a string")
+                self.problem(f"{prefix}{key}.{k}", "must be a string")
             else:
                 out[str(k)] = str(v)
         return out
@@ -526,6 +600,100 @@ class _Reader:
             self.problem(path, "must be a mapping")
             return None
         return value
+
+
+# Top-level fields a pod gives per container, and those its containers cannot use yet
+# (the DEFAULT executor runs each container's command on the agent's host, as is).
+PER_CONTAINER = ("cmd", "args", "cpus", "mem", "disk", "healthCheck")
+NOT_IN_PODS = ("container", "fetch", "user")
+CONTAINER_FIELDS = {"name", "cmd", "args", "resources", "env", "healthCheck", "lifecycle", "image"}
+
+
+def _containers(r: _Reader, data: Mapping[str, Any]) -> tuple[PodContainer, ...]:
+    """``containers: [{name, cmd|args, resources: {cpus, mem, disk}, env, healthCheck,
+    lifecycle: {sidecar}}]``: a pod's containers (names unique, at least one main one)."""
+    for key in PER_CONTAINER:
+        if key in data:
+            where = "resources" if key in ("cpus", "mem", "disk") else key
+            r.problem(key, f"a pod gives this per container (containers[].{where})")
+    for key in NOT_IN_PODS:
+        if key in data:
+            r.problem(key, "is not supported for pods yet: leave it out, or drop containers")
+    value = data["containers"]
+    if not isinstance(value, list) or not value:
+        r.problem(
+            "containers",
+            "must list at least one container, such as [{name: web, cmd: ..., "
+            "resources: {cpus: 0.1, mem: 32}}]",
+        )
+        return ()
+    out = []
+    for n, item in enumerate(value):
+        c = _pod_container(r, item, f"containers[{n}].")
+        if c is not None:
+            out.append(c)
+    names = [c.name for c in out]
+    twice = sorted({x for x in names if names.count(x) > 1})
+    if twice:
+        r.problem("containers", f"container names must differ: {', '.join(twice)} given twice")
+    if out and all(c.sidecar for c in out):
+        r.problem("containers", "at least one container must not be a sidecar (the main one)")
+    return tuple(out)
+
+
+def _total(values: Iterable[float]) -> float:
+    return round(sum(values), 6)  # 0.1 + 0.2 is 0.3, as a user adds it
+
+
+def _pod_container(r: _Reader, item: object, p: str) -> PodContainer | None:
+    data = r.section(item, p.rstrip("."))
+    if data is None:
+        return None
+    r.unknown(data, CONTAINER_FIELDS, p)
+    name = r.string(data, "name", required=True, prefix=p)
+    if "name" in data and not re.fullmatch(_LABEL, name):
+        r.problem(p + "name", f"must be lowercase letters, digits and '-', not {name!r}")
+    if "image" in data:
+        r.problem(
+            p + "image",
+            "images are not supported in pods yet (the DEFAULT executor runs commands on "
+            "the agent's host)",
+        )
+    args = _args(r, data.get("args"), p + "args")
+    cmd = r.string(data, "cmd", required=not args, prefix=p)
+    if "cmd" in data and not cmd.strip():
+        r.problem(p + "cmd", "must not be empty")
+    if cmd and args:
+        r.problem(p + "args", "give cmd (run by a shell) or args (exec'd), not both")
+    resources = data.get("resources")
+    cpus, mem, disk = 0.1, 32.0, 0.0
+    if resources is None:
+        r.problem(p + "resources", "is required, such as {cpus: 0.1, mem: 32}")
+    elif (res := r.section(resources, p + "resources")) is not None:
+        q = p + "resources."
+        r.unknown(res, {"cpus", "mem", "disk"}, q)
+        for key in ("cpus", "mem"):
+            if key not in res:
+                r.problem(q + key, "is required")
+        cpus = r.number(res, "cpus", cpus, positive=True, prefix=q)
+        mem = r.number(res, "mem", mem, positive=True, prefix=q)
+        disk = r.number(res, "disk", disk, prefix=q)
+    sidecar = False
+    lifecycle = data.get("lifecycle")
+    if lifecycle is not None and (life := r.section(lifecycle, p + "lifecycle")) is not None:
+        r.unknown(life, {"sidecar"}, p + "lifecycle.")
+        sidecar = r.boolean(life, "sidecar", False, p + "lifecycle.")
+    return PodContainer(
+        name=name,
+        cmd=cmd,
+        cpus=cpus,
+        mem=mem,
+        disk=disk,
+        env=r.string_map(data, "env", prefix=p),
+        args=args,
+        health_check=_health(r, data.get("healthCheck"), p + "healthCheck."),
+        sidecar=sidecar,
+    )
 
 
 def _fetch(r: _Reader, value: object) -> tuple[Artifact, ...]:
@@ -568,11 +736,11 @@ def _dependencies(r: _Reader, app_id: str, value: object) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _args(r: _Reader, value: object) -> tuple[str, ...]:
+def _args(r: _Reader, value: object, path: str = "args") -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not value or not all(isinstance(a, str) for a in value):
-        r.problem("args", "must be a non-empty list of strings (an argv)")
+        r.problem(path, "must be a non-empty list of strings (an argv)")
         return ()
     return tuple(value)
 
@@ -644,13 +812,12 @@ def _constraints(r: _Reader, value: object) -> tuple[Constraint, ...]:
     return tuple(out)
 
 
-def _health(r: _Reader, value: object) -> HealthCheckSpec | None:
+def _health(r: _Reader, value: object, p: str = "healthCheck.") -> HealthCheckSpec | None:
     if value is None:
         return None
-    data = r.section(value, "healthCheck")
+    data = r.section(value, p.rstrip("."))
     if data is None:
         return None
-    p = "healthCheck."
     known = {
         "protocol",
         "path",

@@ -25,6 +25,15 @@ def task_env(spec: AppSpec, version: str, ports: tuple[int, ...]) -> dict[str, s
     return env
 
 
+def pod_env(ports: tuple[int, ...], host: str) -> dict[str, str]:
+    """What the agent gives a task of its own but the DEFAULT executor does not give a
+    pod's containers: the instance's ports (every container sees them all) and HOST."""
+    env = {f"PORT{n}": str(port) for n, port in enumerate(ports)}
+    if ports:
+        env.update(PORT=str(ports[0]), PORTS=",".join(map(str, ports)))
+    return {**env, "HOST": host}
+
+
 def label_variable(key: str) -> str:
     """A label's name as a variable name part: capitals, digits and '_'."""
     return re.sub(r"[^A-Z0-9_]", "_", key.upper())

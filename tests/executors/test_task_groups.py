@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -65,9 +67,7 @@ def test_one_failing_task_kills_the_rest_of_its_group(
     for name in ("web", "sidecar"):
         assert "task 'bad' of its group failed" in final[name].message
     # The default executor exits once its group is over.
-    framework.wait(
-        lambda: any(f[1] == "pod-1" for f in framework.tasks.failures), what="the exit"
-    )
+    framework.wait(lambda: any(f[1] == "pod-1" for f in framework.tasks.failures), what="the exit")
     assert [f[2] for f in framework.tasks.failures if f[1] == "pod-1"] == [0]
 
 
@@ -122,10 +122,7 @@ def test_bad_groups_launch_nothing(framework: FrameworkHarness) -> None:
     )
     final = wait_states(
         framework,
-        {
-            t: pb.TASK_ERROR
-            for t in ("here", "elsewhere", "fine", "no-command", "small", "huge")
-        },
+        {t: pb.TASK_ERROR for t in ("here", "elsewhere", "fine", "no-command", "small", "huge")},
     )
     assert "names agent 'another-agent'" in final["here"].message
     assert final["here"].message.startswith("task group: ")
@@ -175,3 +172,41 @@ def test_a_task_failing_its_health_check_is_killed_with_its_group(
             and s.reason == pb.TaskStatus.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED
         ]
     assert health[:1] == [True]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def test_a_stopping_agent_with_kill_tasks_on_exit_takes_the_groups_tasks_too(
+    tmp_path: Path,
+) -> None:
+    # The default executor starts each task in a session of its own, outside the
+    # executor's process group: they must go with the executor's container all the same.
+    pid_file = tmp_path / "pid"
+    with LocalCluster(agents=1, work_dir=tmp_path / "cluster", kill_tasks_on_exit=True) as c:
+        holder = TaskQueueScheduler(hold_offers=True)
+        with FrameworkHarness(c.master_address, holder, name="leaks") as harness:
+            harness.wait(lambda: bool(holder.offers_seen), what="an offer")
+            launch_group(
+                harness,
+                "pod-leak",
+                [
+                    task(
+                        "stays",
+                        f"echo $$ > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; exec sleep 300",
+                        "cpus:0.1;mem:16",
+                    )
+                ],
+            )
+            wait_states(harness, {"stays": pb.TASK_RUNNING})
+            harness.wait(pid_file.exists, what="the task's pid")
+            pid = int(pid_file.read_text())
+            assert _alive(pid)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the kernel delivers the SIGKILL; nothing to await
+    assert not _alive(pid), f"task process {pid} outlived its agent"

@@ -287,7 +287,7 @@ def test_status_updates_become_instance_state() -> None:
 
 def test_health_checks_are_left_to_the_framework_to_act_on() -> None:
     app_spec = parse_spec(spec(healthCheck={**HEALTH, "path": "/ok"}, ports=["a", "b"]))
-    check = _health_check(app_spec, (31000, 31001))
+    check = _health_check(app_spec.health_check, (31000, 31001))
     assert check is not None and check.type == pb.HealthCheck.HTTP
     assert (check.http.port, check.http.path) == (31000, "/ok")
     # The agent reports health; replacing and killing is the framework's call.

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#frameworks/service/v1/service.proto\x12\x15\x66rameworks.service.v1\"\xd8\x01\n\x08Instance\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\x12\x10\n\x08hostname\x18\x05 \x01(\t\x12\r\n\x05state\x18\x06 \x01(\t\x12\x0e\n\x06health\x18\x07 \x01(\t\x12\r\n\x05ready\x18\x08 \x01(\x08\x12\r\n\x05ports\x18\t \x03(\r\x12\x13\n\x0blaunched_at\x18\n \x01(\x01\x12\x0f\n\x07killing\x18\x0b \x01(\x08\x12\x13\n\x0bkill_reason\x18\x0c \x01(\t\"\xce\x01\n\nDeployment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x14\n\x0c\x66rom_version\x18\x04 \x01(\t\x12\x12\n\nto_version\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x0f\n\x07message\x18\x07 \x01(\t\x12\x12\n\nstarted_at\x18\x08 \x01(\x01\x12\x10\n\x08\x64\x65\x61\x64line\x18\t \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\n \x01(\x01\x12\x10\n\x08\x66\x61ilures\x18\x0b \x01(\r\"\xa5\x02\n\x03\x41pp\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x11\n\tspec_json\x18\x03 \x01(\t\x12\x11\n\tinstances\x18\x04 \x01(\r\x12\x0f\n\x07running\x18\x05 \x01(\r\x12\x0f\n\x07healthy\x18\x06 \x01(\r\x12\x35\n\ndeployment\x18\x07 \x01(\x0b\x32!.frameworks.service.v1.Deployment\x12\x36\n\rinstance_list\x18\x08 \x03(\x0b\x32\x1f.frameworks.service.v1.Instance\x12\x0b\n\x03vip\x18\t \x01(\t\x12\x1c\n\x14last_healthy_version\x18\n \x01(\t\x12\r\n\x05notes\x18\x0b \x03(\t\x12\x10\n\x08\x64\x65leting\x18\x0c \x01(\x08\"{\n\nAppVersion\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x12\n\ncreated_at\x18\x02 \x01(\x01\x12\x11\n\tspec_json\x18\x03 \x01(\t\x12\x0f\n\x07\x63urrent\x18\x04 \x01(\x08\x12\x14\n\x0clast_healthy\x18\x05 \x01(\x08\x12\x0e\n\x06\x66\x61iled\x18\x06 \x01(\x08\"d\n\x08\x45ndpoint\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x0c\n\x04port\x18\x02 \x01(\r\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x1a\n\x12\x61\x63tive_connections\x18\x05 \x01(\r\"3\n\rDeployRequest\x12\x11\n\tspec_json\x18\x01 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"p\n\x0e\x44\x65ployResponse\x12\'\n\x03\x61pp\x18\x01 \x01(\x0b\x32\x1a.frameworks.service.v1.App\x12\x35\n\ndeployment\x18\x02 \x01(\x0b\x32!.frameworks.service.v1.Deployment\"\x1c\n\nAppRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\"\x11\n\x0fListAppsRequest\"<\n\x10ListAppsResponse\x12(\n\x04\x61pps\x18\x01 \x03(\x0b\x32\x1a.frameworks.service.v1.App\"1\n\x0cScaleRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x11\n\tinstances\x18\x02 \x01(\r\"2\n\x0fRollbackRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"K\n\x14ListVersionsResponse\x12\x33\n\x08versions\x18\x01 \x03(\x0b\x32!.frameworks.service.v1.AppVersion\"9\n\x16ListDeploymentsRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x0f\n\x07history\x18\x02 \x01(\x08\"Q\n\x17ListDeploymentsResponse\x12\x36\n\x0b\x64\x65ployments\x18\x01 \x03(\x0b\x32!.frameworks.service.v1.Deployment\"W\n\x14GetEndpointsResponse\x12\x0b\n\x03vip\x18\x01 \x01(\t\x12\x32\n\tendpoints\x18\x02 \x03(\x0b\x32\x1f.frameworks.service.v1.Endpoint\"9\n\x0e\x44\x65leteResponse\x12\'\n\x03\x61pp\x18\x01 \x01(\x0b\x32\x1a.frameworks.service.v1.App2\xa5\t\n\nAppService\x12U\n\x06\x44\x65ploy\x12$.frameworks.service.v1.DeployRequest\x1a%.frameworks.service.v1.DeployResponse\x12[\n\x08ListApps\x12&.frameworks.service.v1.ListAppsRequest\x1a\'.frameworks.service.v1.ListAppsResponse\x12G\n\x06GetApp\x12!.frameworks.service.v1.AppRequest\x1a\x1a.frameworks.service.v1.App\x12S\n\x05Scale\x12#.frameworks.service.v1.ScaleRequest\x1a%.frameworks.service.v1.DeployResponse\x12S\n\x07Restart\x12!.frameworks.service.v1.AppRequest\x1a%.frameworks.service.v1.DeployResponse\x12Y\n\x08Rollback\x12&.frameworks.service.v1.RollbackRequest\x1a%.frameworks.service.v1.DeployResponse\x12^\n\x0cListVersions\x12!.frameworks.service.v1.AppRequest\x1a+.frameworks.service.v1.ListVersionsResponse\x12p\n\x0fListDeployments\x12-.frameworks.service.v1.ListDeploymentsRequest\x1a..frameworks.service.v1.ListDeploymentsResponse\x12W\n\x0fPauseDeployment\x12!.frameworks.service.v1.AppRequest\x1a!.frameworks.service.v1.Deployment\x12X\n\x10ResumeDeployment\x12!.frameworks.service.v1.AppRequest\x1a!.frameworks.service.v1.Deployment\x12\\\n\x10\x43\x61ncelDeployment\x12!.frameworks.service.v1.AppRequest\x1a%.frameworks.service.v1.DeployResponse\x12^\n\x0cGetEndpoints\x12!.frameworks.service.v1.AppRequest\x1a+.frameworks.service.v1.GetEndpointsResponse\x12R\n\x06\x44\x65lete\x12!.frameworks.service.v1.AppRequest\x1a%.frameworks.service.v1.DeleteResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#frameworks/service/v1/service.proto\x12\x15\x66rameworks.service.v1\"\x96\x02\n\x08Instance\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\x12\x10\n\x08hostname\x18\x05 \x01(\t\x12\r\n\x05state\x18\x06 \x01(\t\x12\x0e\n\x06health\x18\x07 \x01(\t\x12\r\n\x05ready\x18\x08 \x01(\x08\x12\r\n\x05ports\x18\t \x03(\r\x12\x13\n\x0blaunched_at\x18\n \x01(\x01\x12\x0f\n\x07killing\x18\x0b \x01(\x08\x12\x13\n\x0bkill_reason\x18\x0c \x01(\t\x12<\n\ncontainers\x18\r \x03(\x0b\x32(.frameworks.service.v1.InstanceContainer\"s\n\x11InstanceContainer\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0e\n\x06health\x18\x04 \x01(\t\x12\x0f\n\x07sidecar\x18\x05 \x01(\x08\x12\x0f\n\x07message\x18\x06 \x01(\t\"\xce\x01\n\nDeployment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x14\n\x0c\x66rom_version\x18\x04 \x01(\t\x12\x12\n\nto_version\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x0f\n\x07message\x18\x07 \x01(\t\x12\x12\n\nstarted_at\x18\x08 \x01(\x01\x12\x10\n\x08\x64\x65\x61\x64line\x18\t \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\n \x01(\x01\x12\x10\n\x08\x66\x61ilures\x18\x0b \x01(\r\"\xa5\x02\n\x03\x41pp\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x11\n\tspec_json\x18\x03 \x01(\t\x12\x11\n\tinstances\x18\x04 \x01(\r\x12\x0f\n\x07running\x18\x05 \x01(\r\x12\x0f\n\x07healthy\x18\x06 \x01(\r\x12\x35\n\ndeployment\x18\x07 \x01(\x0b\x32!.frameworks.service.v1.Deployment\x12\x36\n\rinstance_list\x18\x08 \x03(\x0b\x32\x1f.frameworks.service.v1.Instance\x12\x0b\n\x03vip\x18\t \x01(\t\x12\x1c\n\x14last_healthy_version\x18\n \x01(\t\x12\r\n\x05notes\x18\x0b \x03(\t\x12\x10\n\x08\x64\x65leting\x18\x0c \x01(\x08\"{\n\nAppVersion\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x12\n\ncreated_at\x18\x02 \x01(\x01\x12\x11\n\tspec_json\x18\x03 \x01(\t\x12\x0f\n\x07\x63urrent\x18\x04 \x01(\x08\x12\x14\n\x0clast_healthy\x18\x05 \x01(\x08\x12\x0e\n\x06\x66\x61iled\x18\x06 \x01(\x08\"d\n\x08\x45ndpoint\x12\x0c\n\x04host\x18\x01 \x01(\t\x12\x0c\n\x04port\x18\x02 \x01(\r\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x1a\n\x12\x61\x63tive_connections\x18\x05 \x01(\r\"3\n\rDeployRequest\x12\x11\n\tspec_json\x18\x01 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"p\n\x0e\x44\x65ployResponse\x12\'\n\x03\x61pp\x18\x01 \x01(\x0b\x32\x1a.frameworks.service.v1.App\x12\x35\n\ndeployment\x18\x02 \x01(\x0b\x32!.frameworks.service.v1.Deployment\"\x1c\n\nAppRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\"\x11\n\x0fListAppsRequest\"<\n\x10ListAppsResponse\x12(\n\x04\x61pps\x18\x01 \x03(\x0b\x32\x1a.frameworks.service.v1.App\"1\n\x0cScaleRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x11\n\tinstances\x18\x02 \x01(\r\"2\n\x0fRollbackRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"K\n\x14ListVersionsResponse\x12\x33\n\x08versions\x18\x01 \x03(\x0b\x32!.frameworks.service.v1.AppVersion\"9\n\x16ListDeploymentsRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x0f\n\x07history\x18\x02 \x01(\x08\"Q\n\x17ListDeploymentsResponse\x12\x36\n\x0b\x64\x65ployments\x18\x01 \x03(\x0b\x32!.frameworks.service.v1.Deployment\"W\n\x14GetEndpointsResponse\x12\x0b\n\x03vip\x18\x01 \x01(\t\x12\x32\n\tendpoints\x18\x02 \x03(\x0b\x32\x1f.frameworks.service.v1.Endpoint\"9\n\x0e\x44\x65leteResponse\x12\'\n\x03\x61pp\x18\x01 \x01(\x0b\x32\x1a.frameworks.service.v1.App2\xa5\t\n\nAppService\x12U\n\x06\x44\x65ploy\x12$.frameworks.service.v1.DeployRequest\x1a%.frameworks.service.v1.DeployResponse\x12[\n\x08ListApps\x12&.frameworks.service.v1.ListAppsRequest\x1a\'.frameworks.service.v1.ListAppsResponse\x12G\n\x06GetApp\x12!.frameworks.service.v1.AppRequest\x1a\x1a.frameworks.service.v1.App\x12S\n\x05Scale\x12#.frameworks.service.v1.ScaleRequest\x1a%.frameworks.service.v1.DeployResponse\x12S\n\x07Restart\x12!.frameworks.service.v1.AppRequest\x1a%.frameworks.service.v1.DeployResponse\x12Y\n\x08Rollback\x12&.frameworks.service.v1.RollbackRequest\x1a%.frameworks.service.v1.DeployResponse\x12^\n\x0cListVersions\x12!.frameworks.service.v1.AppRequest\x1a+.frameworks.service.v1.ListVersionsResponse\x12p\n\x0fListDeployments\x12-.frameworks.service.v1.ListDeploymentsRequest\x1a..frameworks.service.v1.ListDeploymentsResponse\x12W\n\x0fPauseDeployment\x12!.frameworks.service.v1.AppRequest\x1a!.frameworks.service.v1.Deployment\x12X\n\x10ResumeDeployment\x12!.frameworks.service.v1.AppRequest\x1a!.frameworks.service.v1.Deployment\x12\\\n\x10\x43\x61ncelDeployment\x12!.frameworks.service.v1.AppRequest\x1a%.frameworks.service.v1.DeployResponse\x12^\n\x0cGetEndpoints\x12!.frameworks.service.v1.AppRequest\x1a+.frameworks.service.v1.GetEndpointsResponse\x12R\n\x06\x44\x65lete\x12!.frameworks.service.v1.AppRequest\x1a%.frameworks.service.v1.DeleteResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,39 +32,41 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'frameworks.service.v1.servi
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_INSTANCE']._serialized_start=63
-  _globals['_INSTANCE']._serialized_end=279
-  _globals['_DEPLOYMENT']._serialized_start=282
-  _globals['_DEPLOYMENT']._serialized_end=488
-  _globals['_APP']._serialized_start=491
-  _globals['_APP']._serialized_end=784
-  _globals['_APPVERSION']._serialized_start=786
-  _globals['_APPVERSION']._serialized_end=909
-  _globals['_ENDPOINT']._serialized_start=911
-  _globals['_ENDPOINT']._serialized_end=1011
-  _globals['_DEPLOYREQUEST']._serialized_start=1013
-  _globals['_DEPLOYREQUEST']._serialized_end=1064
-  _globals['_DEPLOYRESPONSE']._serialized_start=1066
-  _globals['_DEPLOYRESPONSE']._serialized_end=1178
-  _globals['_APPREQUEST']._serialized_start=1180
-  _globals['_APPREQUEST']._serialized_end=1208
-  _globals['_LISTAPPSREQUEST']._serialized_start=1210
-  _globals['_LISTAPPSREQUEST']._serialized_end=1227
-  _globals['_LISTAPPSRESPONSE']._serialized_start=1229
-  _globals['_LISTAPPSRESPONSE']._serialized_end=1289
-  _globals['_SCALEREQUEST']._serialized_start=1291
-  _globals['_SCALEREQUEST']._serialized_end=1340
-  _globals['_ROLLBACKREQUEST']._serialized_start=1342
-  _globals['_ROLLBACKREQUEST']._serialized_end=1392
-  _globals['_LISTVERSIONSRESPONSE']._serialized_start=1394
-  _globals['_LISTVERSIONSRESPONSE']._serialized_end=1469
-  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_start=1471
-  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_end=1528
-  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_start=1530
-  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_end=1611
-  _globals['_GETENDPOINTSRESPONSE']._serialized_start=1613
-  _globals['_GETENDPOINTSRESPONSE']._serialized_end=1700
-  _globals['_DELETERESPONSE']._serialized_start=1702
-  _globals['_DELETERESPONSE']._serialized_end=1759
-  _globals['_APPSERVICE']._serialized_start=1762
-  _globals['_APPSERVICE']._serialized_end=2951
+  _globals['_INSTANCE']._serialized_end=341
+  _globals['_INSTANCECONTAINER']._serialized_start=343
+  _globals['_INSTANCECONTAINER']._serialized_end=458
+  _globals['_DEPLOYMENT']._serialized_start=461
+  _globals['_DEPLOYMENT']._serialized_end=667
+  _globals['_APP']._serialized_start=670
+  _globals['_APP']._serialized_end=963
+  _globals['_APPVERSION']._serialized_start=965
+  _globals['_APPVERSION']._serialized_end=1088
+  _globals['_ENDPOINT']._serialized_start=1090
+  _globals['_ENDPOINT']._serialized_end=1190
+  _globals['_DEPLOYREQUEST']._serialized_start=1192
+  _globals['_DEPLOYREQUEST']._serialized_end=1243
+  _globals['_DEPLOYRESPONSE']._serialized_start=1245
+  _globals['_DEPLOYRESPONSE']._serialized_end=1357
+  _globals['_APPREQUEST']._serialized_start=1359
+  _globals['_APPREQUEST']._serialized_end=1387
+  _globals['_LISTAPPSREQUEST']._serialized_start=1389
+  _globals['_LISTAPPSREQUEST']._serialized_end=1406
+  _globals['_LISTAPPSRESPONSE']._serialized_start=1408
+  _globals['_LISTAPPSRESPONSE']._serialized_end=1468
+  _globals['_SCALEREQUEST']._serialized_start=1470
+  _globals['_SCALEREQUEST']._serialized_end=1519
+  _globals['_ROLLBACKREQUEST']._serialized_start=1521
+  _globals['_ROLLBACKREQUEST']._serialized_end=1571
+  _globals['_LISTVERSIONSRESPONSE']._serialized_start=1573
+  _globals['_LISTVERSIONSRESPONSE']._serialized_end=1648
+  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_start=1650
+  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_end=1707
+  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_start=1709
+  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_end=1790
+  _globals['_GETENDPOINTSRESPONSE']._serialized_start=1792
+  _globals['_GETENDPOINTSRESPONSE']._serialized_end=1879
+  _globals['_DELETERESPONSE']._serialized_start=1881
+  _globals['_DELETERESPONSE']._serialized_end=1938
+  _globals['_APPSERVICE']._serialized_start=1941
+  _globals['_APPSERVICE']._serialized_end=3130
 # @@protoc_insertion_point(module_scope)

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Instance(_message.Message):
-    __slots__ = ("task_id", "app_id", "version", "agent_id", "hostname", "state", "health", "ready", "ports", "launched_at", "killing", "kill_reason")
+    __slots__ = ("task_id", "app_id", "version", "agent_id", "hostname", "state", "health", "ready", "ports", "launched_at", "killing", "kill_reason", "containers")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     APP_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,7 @@ class Instance(_message.Message):
     LAUNCHED_AT_FIELD_NUMBER: _ClassVar[int]
     KILLING_FIELD_NUMBER: _ClassVar[int]
     KILL_REASON_FIELD_NUMBER: _ClassVar[int]
+    CONTAINERS_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     app_id: str
     version: str
@@ -32,7 +33,24 @@ class Instance(_message.Message):
     launched_at: float
     killing: bool
     kill_reason: str
-    def __init__(self, task_id: _Optional[str] = ..., app_id: _Optional[str] = ..., version: _Optional[str] = ..., agent_id: _Optional[str] = ..., hostname: _Optional[str] = ..., state: _Optional[str] = ..., health: _Optional[str] = ..., ready: _Optional[bool] = ..., ports: _Optional[_Iterable[int]] = ..., launched_at: _Optional[float] = ..., killing: _Optional[bool] = ..., kill_reason: _Optional[str] = ...) -> None: ...
+    containers: _containers.RepeatedCompositeFieldContainer[InstanceContainer]
+    def __init__(self, task_id: _Optional[str] = ..., app_id: _Optional[str] = ..., version: _Optional[str] = ..., agent_id: _Optional[str] = ..., hostname: _Optional[str] = ..., state: _Optional[str] = ..., health: _Optional[str] = ..., ready: _Optional[bool] = ..., ports: _Optional[_Iterable[int]] = ..., launched_at: _Optional[float] = ..., killing: _Optional[bool] = ..., kill_reason: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[InstanceContainer, _Mapping]]] = ...) -> None: ...
+
+class InstanceContainer(_message.Message):
+    __slots__ = ("name", "task_id", "state", "health", "sidecar", "message")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_FIELD_NUMBER: _ClassVar[int]
+    SIDECAR_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    task_id: str
+    state: str
+    health: str
+    sidecar: bool
+    message: str
+    def __init__(self, name: _Optional[str] = ..., task_id: _Optional[str] = ..., state: _Optional[str] = ..., health: _Optional[str] = ..., sidecar: _Optional[bool] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Deployment(_message.Message):
     __slots__ = ("id", "app_id", "kind", "from_version", "to_version", "status", "message", "started_at", "deadline", "finished_at", "failures")
