@@ -26,6 +26,7 @@ import grpc
 from google.protobuf.message import Message
 
 from mesospy.detector import MasterDetector, MasterSpecError, parse_host_port
+from mesospy.resources import Resources
 from mesospy.security.channels import ClientSecurity, aio_channel, sync_channel
 from mesospy.security.tls import TLSError
 from mesospy.v1 import agent_pb2 as apb
@@ -254,6 +255,31 @@ class OperatorClient:
         every role's quota after the update."""
         request = opb.UpdateQuotaRequest(configs=list(configs), force=force)
         return list(self._call("UpdateQuota", request, opb.UpdateQuotaResponse).configs)
+
+    # ---------------------------------------------------------------- reservations
+
+    def reserve_resources(self, agent_id: str, resources: Resources) -> Resources:
+        """Reserve unused resources of an agent (each with a DYNAMIC reservation); the
+        agent's resources after it."""
+        request = opb.ReserveResourcesRequest(agent_id=agent_id, resources=resources.to_proto())
+        return self._operated("ReserveResources", request)
+
+    def unreserve_resources(self, agent_id: str, resources: Resources) -> Resources:
+        request = opb.UnreserveResourcesRequest(agent_id=agent_id, resources=resources.to_proto())
+        return self._operated("UnreserveResources", request)
+
+    def create_volumes(self, agent_id: str, volumes: Resources) -> Resources:
+        request = opb.CreateVolumesRequest(agent_id=agent_id, volumes=volumes.to_proto())
+        return self._operated("CreateVolumes", request)
+
+    def destroy_volumes(self, agent_id: str, volumes: Resources) -> Resources:
+        """Destroy unused persistent volumes of an agent (their data is deleted)."""
+        request = opb.DestroyVolumesRequest(agent_id=agent_id, volumes=volumes.to_proto())
+        return self._operated("DestroyVolumes", request)
+
+    def _operated(self, rpc: str, request: Message) -> Resources:
+        response = self._call(rpc, request, opb.ResourceOperationResponse)
+        return Resources.from_proto(response.total)
 
     # ---------------------------------------------------------------- files
 

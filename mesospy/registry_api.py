@@ -8,6 +8,8 @@ back to back (even without awaiting the first) apply in order.
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,6 +42,23 @@ class AgentMaintenance:
         return cls(doc["state"], doc.get("started"), doc.get("max_grace_period"))
 
 
+def encode_resources(resources: Sequence[pb.Resource]) -> list[str]:
+    """An agent's checkpointed resources as kept in its registry entry."""
+    return [base64.b64encode(r.SerializeToString()).decode() for r in resources]
+
+
+def decode_resources(texts: Sequence[str]) -> list[pb.Resource]:
+    return [pb.Resource.FromString(base64.b64decode(t)) for t in texts]
+
+
+def kept_entry_fields(old: dict[str, Any] | None) -> dict[str, Any]:
+    """What of an agent's entry outlives its re-admission: an operator's hold and the
+    dynamic reservations and volumes made on it."""
+    if not old:
+        return {}
+    return {key: old[key] for key in ("maintenance", "resources") if old.get(key)}
+
+
 class Registry(Protocol):
     """What must outlive a master: admitted agents, frameworks, weights, quota."""
 
@@ -66,7 +85,14 @@ class Registry(Protocol):
         """Admitted and unreachable agents under maintenance, by agent id."""
         ...
 
+    def agent_resources(self) -> dict[str, list[pb.Resource]]:
+        """The dynamic reservations and volumes of admitted and unreachable agents."""
+        ...
+
     async def admit_agent(self, info: pb.AgentInfo) -> None: ...
+
+    async def update_agent_resources(self, agent_id: str, resources: Sequence[pb.Resource]) -> None:
+        """Record the agent's dynamic reservations and volumes (all of them)."""
 
     async def mark_agent_unreachable(self, agent_id: str, when: float) -> None: ...
 

@@ -311,15 +311,15 @@ def _split_role(raw: str, context: str) -> tuple[str, Identity]:
 
 
 def volume_problem(resources: Resources, context: str) -> str | None:
-    """Why the cluster cannot take `resources` yet: reserved resources are honoured, but
-    nothing creates persistent volumes so far, so resources holding one are refused where
-    they enter (agent resources, task resources)."""
+    """Why `resources` cannot be an agent's own (``--resources``, its AgentInfo): reserved
+    resources can, but persistent volumes are made only by CREATE (an offer operation or
+    the operator API), and an agent reports those apart, as its checkpointed resources."""
     volumes = [identity for identity in resources._parts if identity.volume is not None]
     if not volumes:
         return None
     return (
-        f"{context}: persistent volumes ({resources.reserved()}) are not supported by the "
-        "master yet; use reserved or unreserved resources such as cpus(eng):2 or cpus:2"
+        f"{context}: persistent volumes ({resources.reserved()}) cannot be given here; "
+        "create them with a CREATE operation or `mesospy volume create` on reserved disk"
     )
 
 

@@ -36,6 +36,7 @@ from mesospy.agent.isolation import Isolator, choose_isolator, isolation_scope
 from mesospy.agent.launcher import TaskLauncher
 from mesospy.agent.master_session import CHANNEL_OPTIONS, MasterSession, SessionClosed
 from mesospy.agent.metrics import AgentMetrics
+from mesospy.agent.persistent_volumes import CheckpointedResources, delete_volumes, volumes_root
 from mesospy.agent.probe import resource_text
 from mesospy.agent.service import AgentService, Refused
 from mesospy.agent.standby import StandbySessions
@@ -103,6 +104,9 @@ class Agent:
 
         self.checkpoint = Checkpoint(work / "meta")
         state = self.checkpoint.recover()
+        self.kept_resources = CheckpointedResources(work, work / "meta")
+        await asyncio.to_thread(self.kept_resources.recover)
+        self._deletions: set[asyncio.Future[None]] = set()
         self.agent_id = state.agent_id or ""
         loop = asyncio.get_running_loop()
         self.launcher = TaskLauncher(loop)
@@ -116,7 +120,8 @@ class Agent:
             mirror=cfg.image_registry_mirror,
             max_size=cfg.fetcher_max_size,
             backend=cfg.image_rootfs_backend,
-            allowed_host_paths=cfg.allowed_host_paths,
+            # Persistent volumes are bind-mounted from there into image tasks.
+            allowed_host_paths=(*cfg.allowed_host_paths, str(volumes_root(work))),
         )
         self.updates = StatusUpdateManager(
             UpdateStreams(cfg.status_update_retry_min, cfg.status_update_retry_max),
@@ -177,7 +182,12 @@ class Agent:
         )
 
         self.service = AgentService(
-            self.tasks, self.updates, work, self.agent_id or None, self.metrics.launched
+            self.tasks,
+            self.updates,
+            work,
+            self.agent_id or None,
+            self.metrics.launched,
+            on_checkpoint=self._checkpoint_resources,
         )
         self.service.reregistering = bool(self.agent_id)  # recovered: known to the master
         self._server = grpc.aio.server(
@@ -288,6 +298,7 @@ class Agent:
                     frameworks=frameworks,
                     call_token=self.call_token,
                     executors=self.executors.infos(),
+                    checkpointed_resources=self.kept_resources.resources,
                 )
             )
         return agent_pb2.AgentMessage(
@@ -445,6 +456,8 @@ class Agent:
                 self.service.kill_task(message.kill_task)
             elif body == "shutdown_framework":
                 self.service.shutdown_framework(message.shutdown_framework)
+            elif body == "checkpoint_resources":
+                self.service.checkpoint_resources(message.checkpoint_resources)
             elif body == "framework_messages":
                 self.executors.framework_messages(message.framework_messages)
             elif body == "shutdown_executor":
@@ -459,6 +472,17 @@ class Agent:
                 request = message.run_tasks
                 why = str(exc) if isinstance(exc, Refused) else f"the agent failed: {exc!r}"
                 self.tasks.drop(request.framework_info.id, list(request.tasks), why)
+
+    def _checkpoint_resources(self, resources: list[common_pb2.Resource]) -> None:
+        """The master's view of this agent's reservations and volumes: checkpointed
+        before anything else is taken from the session; destroyed volumes deleted."""
+        destroyed = self.kept_resources.update(resources)
+        self.tasks.revision.bump()  # standby masters must hear of them too
+        log.info("checkpointed reservations and volumes: %s", Resources.from_proto(resources))
+        if destroyed:
+            deletion = asyncio.ensure_future(asyncio.to_thread(delete_volumes, destroyed))
+            self._deletions.add(deletion)
+            deletion.add_done_callback(self._deletions.discard)
 
     def _acknowledged(self, key: tuple[str, str], uuid: bytes) -> None:
         self.checkpoint.add_ack(key, uuid)

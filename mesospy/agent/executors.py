@@ -35,10 +35,12 @@ from mesospy.agent import executor_checkpoint
 from mesospy.agent.executor_checkpoint import SavedExecutor
 from mesospy.agent.isolation import Container, Isolator
 from mesospy.agent.launcher import LaunchSpec, TaskLauncher, describe_exit, kill_group
+from mesospy.agent.persistent_volumes import link_volumes, volume_uses
 from mesospy.agent.sandbox import escape_id
 from mesospy.agent.status_updates import StatusUpdateManager
 from mesospy.agent.task_env import user_environment
 from mesospy.agent.tasks import Task, TaskManager, process_start_ticks
+from mesospy.resources import Resources
 from mesospy.security.task_user import delegate_cgroups, root_problem, switch_to, task_user
 from mesospy.v1 import agent_pb2, common_pb2
 from mesospy.v1 import executor_pb2 as epb
@@ -326,6 +328,8 @@ class ExecutorRegistry:
         if executor is None:
             return
         task.sandbox = executor.sandbox
+        if not self._with_volumes([task]):
+            return
         executor.tasks[task.info.task_id] = task
         executor.push(epb.Event(type=epb.Event.LAUNCH, launch=epb.Event.Launch(task=task.info)))
 
@@ -337,9 +341,32 @@ class ExecutorRegistry:
             return
         for task in tasks:
             task.sandbox = executor.sandbox / "tasks" / escape_id(task.info.task_id)
+        if not self._with_volumes(tasks):
+            return
+        for task in tasks:
             executor.tasks[task.info.task_id] = task
         group = epb.Event.LaunchGroup(tasks=[task.info for task in tasks])
         executor.push(epb.Event(type=epb.Event.LAUNCH_GROUP, launch_group=group))
+
+    def _with_volumes(self, tasks: list[Task]) -> bool:
+        """Link each task's persistent volumes into its directory; False (the tasks
+        failed) if that cannot be done."""
+        try:
+            for task in tasks:
+                uses = volume_uses(self._work_dir, Resources.from_proto(task.info.resources))
+                if uses:
+                    task.sandbox.mkdir(parents=True, exist_ok=True)
+                    link_volumes(uses, task.sandbox)
+        except (OSError, ValueError) as exc:
+            for each in tasks:
+                self._tasks.end(
+                    each,
+                    common_pb2.TASK_FAILED,
+                    Reason.REASON_CONTAINER_LAUNCH_FAILED,
+                    f"cannot link the persistent volumes of task {each.info.task_id!r}: {exc}",
+                )
+            return False
+        return True
 
     def _executor_for(self, tasks: list[Task]) -> RunningExecutor | None:
         """The running executor of these tasks (all naming one), started if need be; None

@@ -18,9 +18,10 @@ import grpc
 from mesospy.agent.sandbox import SandboxPathError, check_id, resolve_in_sandbox, sandbox_dir
 from mesospy.agent.status_updates import StatusUpdateManager
 from mesospy.agent.tasks import Task, TaskManager
+from mesospy.resources import ResourceError
 from mesospy.security.task_user import SandboxEscape, open_in_sandbox
 from mesospy.task_states import STATUS_UUID_BYTES
-from mesospy.v1 import agent_pb2, agent_pb2_grpc
+from mesospy.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,11 @@ class AgentService(agent_pb2_grpc.AgentServicer):
         work_dir: Path,
         agent_id: str | None = None,
         on_launch: Callable[[int], None] | None = None,
+        on_checkpoint: Callable[[list[common_pb2.Resource]], None] | None = None,
     ) -> None:
         self._tasks = tasks
+        # Takes the master's CheckpointResources (raises ResourceError when malformed).
+        self._on_checkpoint = on_checkpoint
         self._on_launch = on_launch  # told how many tasks each RunTasks hands over
         self._updates = updates
         self._work_dir = work_dir
@@ -89,6 +93,21 @@ class AgentService(agent_pb2_grpc.AgentServicer):
         self._tasks.launch(framework, list(request.tasks), request.group)
         if self._on_launch is not None:
             self._on_launch(len(request.tasks))
+
+    async def CheckpointResources(
+        self, request: agent_pb2.CheckpointResourcesRequest, context: Context
+    ) -> agent_pb2.AgentResponse:
+        await _refusing(context, self.checkpoint_resources, request)
+        return agent_pb2.AgentResponse()
+
+    def checkpoint_resources(self, request: agent_pb2.CheckpointResourcesRequest) -> None:
+        """Keep the agent's dynamic reservations and volumes as the master sends them."""
+        if self._on_checkpoint is None:
+            raise Refused(grpc.StatusCode.UNIMPLEMENTED, "this agent keeps no reservations")
+        try:
+            self._on_checkpoint(list(request.resources))
+        except ResourceError as exc:
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, f"CheckpointResources: {exc}") from exc
 
     async def KillTask(
         self, request: agent_pb2.KillTaskRequest, context: Context

@@ -31,10 +31,12 @@ from mesospy.agent.fetcher import Cancellation, FetchCancelled, Fetcher, FetchEr
 from mesospy.agent.health import HealthChecker, validate_health_check
 from mesospy.agent.isolation import Container, Isolator
 from mesospy.agent.launcher import STDOUT, LaunchSpec, TaskLauncher, describe_exit, kill_group
+from mesospy.agent.persistent_volumes import link_volumes, volume_uses
 from mesospy.agent.sandbox import SandboxPathError, check_id, sandbox_dir
 from mesospy.agent.status_updates import StatusUpdateManager, TaskKey
 from mesospy.agent.task_env import base_environment, user_environment
 from mesospy.container_info import image_name
+from mesospy.resources import Resources
 from mesospy.security.task_user import delegate_cgroups, root_problem, switch_to, task_user
 from mesospy.task_states import is_terminal
 from mesospy.uris import uris_problem
@@ -447,6 +449,8 @@ class TaskManager:
                 self._isolator.prepare(task.container)
                 delegate_cgroups(task.container.paths, spec.user)
                 files = self._launcher.prepare(spec)
+                if task.image is None and task.kill_reason is None:
+                    self._link_volumes(task, spec)
                 if task.fetching is not None and task.kill_reason is None:
                     try:
                         if task.info.command.uris:
@@ -484,6 +488,18 @@ class TaskManager:
         if done:
             self._hand_back(done)
 
+    def _link_volumes(self, task: Task, spec: LaunchSpec) -> None:
+        """Worker thread: the task's persistent volumes linked into its sandbox."""
+        uses = volume_uses(self._work_dir, Resources.from_proto(task.info.resources))
+        if not uses:
+            return
+        user = self._launcher.user_of(spec)
+        owner = None
+        if user is not None:
+            record = pwd.getpwnam(user)
+            owner = (record.pw_uid, record.pw_gid)
+        link_volumes(uses, task.sandbox, owner)
+
     def _fetch(self, task: Task, spec: LaunchSpec, stderr: int) -> None:
         """Worker thread: the task's artifacts into its sandbox (before it starts)."""
         assert self._fetcher is not None and task.fetching is not None
@@ -500,7 +516,7 @@ class TaskManager:
         """Worker thread: the task's image pulled and its root made; its command line."""
         assert self._containerizer is not None and task.fetching is not None
         prepared = self._containerizer.prepare(
-            task.info,
+            self._with_volume_mounts(task.info),
             task.container.id,
             task.sandbox,
             _agent_vars(task.env),
@@ -511,6 +527,23 @@ class TaskManager:
         spec.argv, spec.env = prepared.argv, prepared.env
         task.env = prepared.env  # what its COMMAND health checks get too
         task.image_user = (prepared.uid, prepared.gid)
+
+    def _with_volume_mounts(self, info: common_pb2.TaskInfo) -> common_pb2.TaskInfo:
+        """An image task's info with its persistent volumes as host volumes (bind
+        mounts at their container paths under the sandbox as it sees it)."""
+        uses = volume_uses(self._work_dir, Resources.from_proto(info.resources))
+        if not uses:
+            return info
+        mounted = common_pb2.TaskInfo()
+        mounted.CopyFrom(info)
+        for use in uses:
+            use.directory.mkdir(parents=True, exist_ok=True)
+            mounted.container.volumes.add(
+                host_path=str(use.directory),
+                container_path=use.container_path,
+                mode=common_pb2.Volume.RO if use.read_only else common_pb2.Volume.RW,
+            )
+        return mounted
 
     def _hand_back(self, done: list[_Launch]) -> bool:
         try:

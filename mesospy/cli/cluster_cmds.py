@@ -174,7 +174,7 @@ def agents_list(master: str, as_json: bool) -> None:
             f"{a.agent_info.hostname}:{a.agent_info.port}",
             drain_label(a),
             a.active_tasks,
-            resources(a.agent_info.resources),
+            resources(a.total_resources or a.agent_info.resources),
             resources(a.used_resources),
         )
         for a in answer.agents

@@ -206,6 +206,13 @@ def _use_client_flags() -> None:
     set_default_client_security(ClientSecurity(tls, credential))
 
 
+def client_principal() -> str:
+    """The principal this command authenticates as ("" for none): reservations and
+    volumes it makes name it, as the master requires."""
+    env = ClientSecurity.from_env()
+    return _CLIENT_FLAGS.get("principal") or (env.credential and env.credential.principal) or ""
+
+
 def client_security_options(func: F) -> F:
     """TLS and credential flags of a client command; $MESOSPY_TLS_*/PRINCIPAL/SECRET else."""
     path = click.Path(dir_okay=False, exists=True)

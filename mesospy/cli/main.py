@@ -13,6 +13,7 @@ from mesospy.cli.daemons import agent, master
 from mesospy.cli.local import local
 from mesospy.cli.maintenance_cmds import weights
 from mesospy.cli.quota_cmds import quota
+from mesospy.cli.reservation_cmds import reserve, unreserve, volume
 from mesospy.cli.run import run
 from mesospy.cli.watch_cmds import completion, events, files, logs, top
 
@@ -30,6 +31,8 @@ def cli() -> None:
     Steer:        mesospy agents drain|deactivate|reactivate|mark-gone AGENT_ID
                   mesospy frameworks teardown FRAMEWORK_ID | weights set ROLE=WEIGHT
                   mesospy quota set ROLE --guarantee cpus:4 --limit cpus:8,mem:16384
+                  mesospy reserve|unreserve AGENT_ID "cpus:2;disk:1024" --role ROLE
+                  mesospy volume create|destroy AGENT_ID --role ROLE --size MB --id ID --path P
     Find the master with --master host:port (or zk://...) or $MESOSPY_MASTER; add --json to
     read commands for scripts; `mesospy completion bash|zsh` for shell completion.
 
@@ -51,6 +54,9 @@ for command in (
     roles,
     weights,
     quota,
+    reserve,
+    unreserve,
+    volume,
     logs,
     files,
     events,

@@ -155,6 +155,21 @@ class AgentLink:
             "ShutdownFramework",
         )
 
+    async def checkpoint_resources(self, resources: list[pb.Resource]) -> None:
+        """The agent's dynamic reservations and volumes, all of them, for it to checkpoint
+        (on its session, in order with the commands around it). Not retried: an agent
+        that missed it reports its old ones when it re-registers, and gets them again."""
+        request = apb.CheckpointResourcesRequest(resources=resources)
+        if self.session is not None:
+            await self._on_session(
+                apb.MasterMessage(checkpoint_resources=request), "CheckpointResources"
+            )
+            return
+        await self._call(
+            self._stub.CheckpointResources(request, timeout=CALL_TIMEOUT, metadata=self._metadata),
+            "CheckpointResources",
+        )
+
     async def framework_messages(self, messages: list[apb.ExecutorMessage]) -> None:
         """Messages for executors on this agent: on its session only (best effort)."""
         batch = apb.ExecutorMessages(messages=messages)

@@ -16,7 +16,8 @@ from mesospy.master.executors import ExecutorRecord, reported_executors
 from mesospy.master.ownership import caller_principal, check_owner
 from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord
 from mesospy.master.validation import agent_info_problems, id_problem
-from mesospy.resources import Resources
+from mesospy.operations import with_checkpointed
+from mesospy.resources import ResourceError, Resources
 from mesospy.security.channels import ClientSecurity
 from mesospy.task_states import is_terminal
 from mesospy.v1 import agent_pb2 as apb
@@ -213,9 +214,14 @@ class AgentHandler:
         info.CopyFrom(request.agent_info)
         if p := id_problem("agent_info.id", info.id):
             raise InvalidArgument(f"{p}; an agent without an id registers, not re-registers")
-        problems, total = agent_info_problems(info)
-        if problems or total is None:
+        problems, static = agent_info_problems(info)
+        if problems or static is None:
             raise InvalidArgument("; ".join(problems))
+        try:
+            kept = Resources.from_proto(request.checkpointed_resources)
+            total = with_checkpointed(static, kept)
+        except ResourceError as exc:
+            raise InvalidArgument(f"checkpointed_resources: {exc}") from None
         tasks: list[tuple[str, TaskRecord]] = []
         used: dict[tuple[str, str], Resources] = {}
         for task in request.tasks:
@@ -263,13 +269,17 @@ class AgentHandler:
         if record is not None:
             check_owner("agent", record.id, record.owner)
         readmitted = record is None
+        resend = False
         if record is None:
+            static = Resources.from_proto(info.resources)
+            total, resend = self.m.reservations.readmitted_total(info, total, static)
             await self.m.registry.admit_agent(info)
             record = self._add(info, total, prepared.used)
         else:
             self._follow_address(record, info)
             self.heard_from(record)
         record.link.use_token(request.call_token)
+        self.m.reservations.reregistered(record, prepared.total, resend)
         self.m.executors.reregistered(record, prepared.executors, charged=readmitted)
         reported = prepared.reported()
         for task_id, fresh in prepared.tasks:

@@ -26,6 +26,7 @@ from mesospy.master.maintenance import MaintenanceHandler
 from mesospy.master.metrics import MasterMetrics
 from mesospy.master.offers import OfferBook, OfferRecord
 from mesospy.master.quota import QuotaHandler
+from mesospy.master.reservations import ReservationHandler
 from mesospy.master.state import FrameworkRecord, MasterState
 from mesospy.master.tasks import TaskHandler
 from mesospy.registry_api import Registry
@@ -61,6 +62,7 @@ class Master:
         self.executors = ExecutorHandler(self)
         self.maintenance = MaintenanceHandler(self)
         self.quota = QuotaHandler(self)
+        self.reservations = ReservationHandler(self)
         self.events = EventBus(self)  # operator event streams (Subscribe)
         self.metrics = MasterMetrics(self)
         self.metrics.instrument_registry(registry)

@@ -11,7 +11,7 @@ import dataclasses
 import math
 import platform
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -23,7 +23,9 @@ from mesospy.master.errors import CallError, FailedPrecondition, InvalidArgument
 from mesospy.master.events import SubscriberTooSlow
 from mesospy.master.master import Master
 from mesospy.master.validation import id_problem, role_problem
+from mesospy.operations import Kind
 from mesospy.v1 import agent_pb2 as apb
+from mesospy.v1 import common_pb2 as pb
 from mesospy.v1 import operator_pb2 as opb
 from mesospy.v1 import operator_pb2_grpc as opb_grpc
 
@@ -336,3 +338,37 @@ class OperatorService(opb_grpc.OperatorServicer):
             return opb.TeardownFrameworkResponse()
 
         return await _answer(context, work())
+
+    # ---------------------------------------------------------------- reservations, volumes
+
+    async def _operate(
+        self, context: Context, kind: Kind, agent_id: str, items: Sequence[pb.Resource]
+    ) -> opb.ResourceOperationResponse:
+        await self._lead(context)
+
+        async def work() -> opb.ResourceOperationResponse:
+            _check_ids(("agent_id", agent_id))
+            total = await self.m.reservations.operate(agent_id, kind, items)
+            return opb.ResourceOperationResponse(total=total.to_proto())
+
+        return await _answer(context, work())
+
+    async def ReserveResources(
+        self, request: opb.ReserveResourcesRequest, context: Context
+    ) -> opb.ResourceOperationResponse:
+        return await self._operate(context, "RESERVE", request.agent_id, request.resources)
+
+    async def UnreserveResources(
+        self, request: opb.UnreserveResourcesRequest, context: Context
+    ) -> opb.ResourceOperationResponse:
+        return await self._operate(context, "UNRESERVE", request.agent_id, request.resources)
+
+    async def CreateVolumes(
+        self, request: opb.CreateVolumesRequest, context: Context
+    ) -> opb.ResourceOperationResponse:
+        return await self._operate(context, "CREATE", request.agent_id, request.volumes)
+
+    async def DestroyVolumes(
+        self, request: opb.DestroyVolumesRequest, context: Context
+    ) -> opb.ResourceOperationResponse:
+        return await self._operate(context, "DESTROY", request.agent_id, request.volumes)

@@ -16,10 +16,17 @@ import base64
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mesospy.registry_api import AgentMaintenance, QuotaDoc
+from mesospy.registry_api import (
+    AgentMaintenance,
+    QuotaDoc,
+    decode_resources,
+    encode_resources,
+    kept_entry_fields,
+)
 from mesospy.v1 import common_pb2 as pb
 
 
@@ -76,6 +83,14 @@ class LocalRegistry:
     def quota(self) -> dict[str, QuotaDoc]:
         return {role: dict(doc) for role, doc in self._doc.get("quota", {}).items()}
 
+    def agent_resources(self) -> dict[str, list[pb.Resource]]:
+        """The dynamic reservations and volumes of admitted and unreachable agents."""
+        return {
+            agent_id: decode_resources(a["resources"])
+            for agent_id, a in self._doc["agents"].items()
+            if a.get("resources") and a["state"] in ("admitted", "unreachable")
+        }
+
     def maintenance(self) -> dict[str, AgentMaintenance]:
         return {
             agent_id: AgentMaintenance.from_json(a["maintenance"])
@@ -88,8 +103,7 @@ class LocalRegistry:
     async def admit_agent(self, info: pb.AgentInfo) -> None:
         entry: dict[str, Any] = {"info": _encode(info), "state": "admitted"}
         old = self._doc["agents"].get(info.id)
-        if old and old.get("maintenance"):  # an operator's hold outlives re-registration
-            entry["maintenance"] = old["maintenance"]
+        entry.update(kept_entry_fields(old))
         self._doc["agents"][info.id] = entry
         self._agent_text.pop(info.id, None)
         await self._persist()
@@ -119,6 +133,15 @@ class LocalRegistry:
                 agent.pop("maintenance", None)
             else:
                 agent["maintenance"] = maintenance.to_json()
+            self._agent_text.pop(agent_id, None)
+            await self._persist()
+
+    async def update_agent_resources(self, agent_id: str, resources: Sequence[pb.Resource]) -> None:
+        if agent := self._doc["agents"].get(agent_id):
+            if resources:
+                agent["resources"] = encode_resources(resources)
+            else:
+                agent.pop("resources", None)
             self._agent_text.pop(agent_id, None)
             await self._persist()
 

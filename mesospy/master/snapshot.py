@@ -36,6 +36,7 @@ def agent_state(master: Master, agent: AgentRecord) -> opb.AgentState:
         active_tasks=len(held),
     )
     item.used_resources.extend(Resources.total(held).to_proto())
+    item.total_resources.extend(agent.total.to_proto())
     offered = Resources.total(o.resources for o in master.offers.of_agent(agent.id))
     item.offered_resources.extend(offered.to_proto())
     drain = master.maintenance.drain_of(agent.id)

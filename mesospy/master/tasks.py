@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ import grpc
 from mesospy.master.agent_link import SessionLost, could_not_connect
 from mesospy.master.errors import InvalidArgument
 from mesospy.master.offers import OfferRecord
+from mesospy.master.reservations import RESOURCE_OPERATIONS
 from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord
 from mesospy.master.validation import (
     id_problem,
@@ -19,6 +21,7 @@ from mesospy.master.validation import (
     refuse_seconds_problem,
     task_problem,
 )
+from mesospy.operations import OperationError, ResourceOperation, apply_operation
 from mesospy.resources import Resources
 from mesospy.task_states import STATUS_UUID_BYTES, is_terminal
 from mesospy.v1 import agent_pb2 as apb
@@ -50,9 +53,9 @@ class _LaunchUnit:
         return first.executor if first is not None and first.HasField("executor") else None
 
 
-def _launch_units(accept: spb.Call.Accept) -> list[_LaunchUnit]:
+def _launch_units(operations: Iterable[spb.Call.Operation]) -> list[_LaunchUnit]:
     units: list[_LaunchUnit] = []
-    for op in accept.operations:
+    for op in operations:
         if op.type == spb.Call.Operation.LAUNCH_GROUP:
             group = op.launch_group
             tasks = []
@@ -88,7 +91,8 @@ class TaskHandler:
 
     def accept(self, framework: FrameworkRecord, accept: spb.Call.Accept) -> None:
         offers = self._accepted_offers(framework, accept)
-        units = _launch_units(accept)
+        steps = self._steps(framework, accept)
+        units = [step for step in steps if isinstance(step, _LaunchUnit)]
         tasks = [t for unit in units for t in unit.tasks]
         refuse = self._refuse_seconds(accept.filters)
         stale = [oid for oid, record in offers.items() if record is None]
@@ -109,15 +113,29 @@ class TaskHandler:
             return
         records = [r for r in offers.values() if r is not None]
         agent_id, role = records[0].agent_id, records[0].role
-        remaining = Resources()
+        offered = Resources()
+        for record in records:
+            offered = offered + record.resources
+        agent = self.m.state.agents.get(agent_id)
+        operations = [step for step in steps if isinstance(step, ResourceOperation)]
+        if operations and agent is not None:
+            # A bad operation refuses the whole call, before anything changes.
+            self.m.reservations.check(offered, agent.total, operations)
         for record in records:
             self.m.offers.remove(record.id)
-            remaining = remaining + record.resources
-        agent = self.m.state.agents.get(agent_id)
+        remaining = converted = offered
+        total = agent.total if agent is not None else Resources()
         seen: set[str] = set()
         new_executors: dict[str, pb.ExecutorInfo] = {}
-        single: list[pb.TaskInfo] = []  # the LAUNCH tasks, sent together
-        for unit in units:
+        launches: list[tuple[list[pb.TaskInfo], bool]] = []
+        for step in steps:
+            if isinstance(step, ResourceOperation):
+                if agent is not None:
+                    remaining, converted, total = self._convert(
+                        framework, step, remaining, converted, total
+                    )
+                continue
+            unit = step
             # A unit (one LAUNCH task, or one LAUNCH_GROUP's tasks) launches whole or not
             # at all; a problem with any of its tasks refuses each of them.
             problem, needs, executor_resources = self._unit_problem(
@@ -148,13 +166,53 @@ class TaskHandler:
                 seen.add(task.task_id)
                 resources = Resources.from_proto(task.resources)
                 launched.append(self._add_task(framework, agent, role, task, resources))
-            if unit.group:
-                self.m.spawn(self._launch(framework, agent, launched, group=True))
-            else:
-                single.extend(launched)
+            launches.append((launched, unit.group))
+        if agent is not None and total != agent.total:
+            # Before the launches: the agent gets its new resources (and volumes) first.
+            self.m.reservations.converted_offer(framework, agent, role, offered, converted, total)
         self.m.recover(framework.id, agent_id, role, remaining, refuse)
-        if single and agent is not None:
+        if agent is None:
+            return
+        single = [task for launched, group in launches if not group for task in launched]
+        for launched, group in launches:
+            if group:
+                self.m.spawn(self._launch(framework, agent, launched, group=True))
+        if single:  # the LAUNCH tasks, sent together
             self.m.spawn(self._launch(framework, agent, single))
+
+    def _steps(
+        self, framework: FrameworkRecord, accept: spb.Call.Accept
+    ) -> list[_LaunchUnit | ResourceOperation]:
+        """The call's operations in order: launch units and resource operations (the
+        latter checked for who makes them; InvalidArgument if they may not)."""
+        steps: list[_LaunchUnit | ResourceOperation] = []
+        for op in accept.operations:
+            if op.type in RESOURCE_OPERATIONS:
+                steps.append(self.m.reservations.framework_operation(framework, op))
+            else:
+                steps.extend(_launch_units([op]))
+        return steps
+
+    def _convert(
+        self,
+        framework: FrameworkRecord,
+        op: ResourceOperation,
+        remaining: Resources,
+        converted: Resources,
+        total: Resources,
+    ) -> tuple[Resources, Resources, Resources]:
+        """Apply one operation to what is left of the offers, to the offers as a whole
+        and to the agent's total (all checked beforehand; only a LAUNCH earlier in the
+        same call can have used what it needs, and then it is skipped)."""
+        try:
+            return (
+                apply_operation(remaining, op),
+                apply_operation(converted, op),
+                apply_operation(total, op),
+            )
+        except OperationError as exc:
+            log.warning("framework %s: %s skipped: %s", framework.id, op.kind, exc)
+            return remaining, converted, total
 
     def _unit_problem(
         self,
@@ -221,14 +279,15 @@ class TaskHandler:
         if p := refuse_seconds_problem(accept.filters):
             raise InvalidArgument(p)
         for op in accept.operations:
-            if op.type not in _OPERATIONS:
+            if op.type not in _OPERATIONS and op.type not in RESOURCE_OPERATIONS:
                 name = (
                     spb.Call.Operation.Type.Name(op.type)
                     if op.type in spb.Call.Operation.Type.values()
                     else str(op.type)
                 )
                 raise InvalidArgument(
-                    f"operation type {name} is not supported; use LAUNCH or LAUNCH_GROUP"
+                    f"operation type {name} is not supported; use LAUNCH, LAUNCH_GROUP, "
+                    "RESERVE, UNRESERVE, CREATE or DESTROY"
                 )
             if op.type == spb.Call.Operation.LAUNCH_GROUP and not op.launch_group.task_group.tasks:
                 raise InvalidArgument("LAUNCH_GROUP needs at least one task in task_group.tasks")

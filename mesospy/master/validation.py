@@ -156,8 +156,6 @@ def task_problem(
         resources = Resources.from_proto(task.resources)
     except ResourceError as exc:
         return f"{label} has invalid resources: {exc}", None
-    if p := volume_problem(resources, label):
-        return p, None
     if resources.is_empty():
         return f"{label} asks for no resources; give at least cpus or mem", None
     default = task.executor.type == pb.ExecutorInfo.DEFAULT

@@ -12,25 +12,31 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from mesospy.resources import Resources
 from mesospy.v1 import common_pb2, scheduler_pb2
 
 __all__ = [
     "Outgoing",
     "accept",
     "acknowledge",
+    "create_volumes",
     "decline",
+    "destroy_volumes",
     "kill",
     "launch",
     "launch_group",
+    "launch_operation",
     "message",
     "plan_flush",
     "reconcile",
     "refuse",
     "request",
+    "reserve",
     "revive",
     "shutdown",
     "suppress",
     "teardown",
+    "unreserve",
     "update_framework",
 ]
 
@@ -76,6 +82,48 @@ def launch(
     operation = Call.Operation(type=Call.Operation.LAUNCH)
     operation.launch.task_infos.extend(tasks)
     return accept(offer_ids, [operation], filters)
+
+
+def _wire(resources: Resources | Iterable[common_pb2.Resource]) -> list[common_pb2.Resource]:
+    return resources.to_proto() if isinstance(resources, Resources) else list(resources)
+
+
+def launch_operation(tasks: Iterable[common_pb2.TaskInfo]) -> Call.Operation:
+    """A LAUNCH operation, to put after RESERVE or CREATE in one ``accept``."""
+    operation = Call.Operation(type=Call.Operation.LAUNCH)
+    operation.launch.task_infos.extend(tasks)
+    return operation
+
+
+def reserve(resources: Resources | Iterable[common_pb2.Resource]) -> Call.Operation:
+    """RESERVE offered unreserved resources for a role; each needs one DYNAMIC
+    reservation naming the framework's principal, e.g.
+    ``Resources.parse("cpus:1;disk:64").reserve(Reservation("eng", "me", kind="DYNAMIC"))``."""
+    operation = Call.Operation(type=Call.Operation.RESERVE)
+    operation.reserve.resources.extend(_wire(resources))
+    return operation
+
+
+def unreserve(resources: Resources | Iterable[common_pb2.Resource]) -> Call.Operation:
+    """UNRESERVE offered dynamically reserved resources (as offered, without volumes)."""
+    operation = Call.Operation(type=Call.Operation.UNRESERVE)
+    operation.unreserve.resources.extend(_wire(resources))
+    return operation
+
+
+def create_volumes(volumes: Resources | Iterable[common_pb2.Resource]) -> Call.Operation:
+    """CREATE persistent volumes on offered reserved disk, e.g.
+    ``reserved_disk.with_volume(Volume("db-1", "data", principal="me"))``."""
+    operation = Call.Operation(type=Call.Operation.CREATE)
+    operation.create.volumes.extend(_wire(volumes))
+    return operation
+
+
+def destroy_volumes(volumes: Resources | Iterable[common_pb2.Resource]) -> Call.Operation:
+    """DESTROY offered persistent volumes (their data is deleted); the disk stays reserved."""
+    operation = Call.Operation(type=Call.Operation.DESTROY)
+    operation.destroy.volumes.extend(_wire(volumes))
+    return operation
 
 
 def launch_group(

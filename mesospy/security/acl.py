@@ -47,6 +47,10 @@ ACTIONS: dict[str, tuple[str | None, str]] = {
     "mark_agents_gone": ("agents", "mark gone agent"),
     "update_weights": ("roles", "update the weight of role"),
     "update_quota": ("roles", "update the quota of role"),
+    "reserve_resources": ("roles", "reserve resources for role"),
+    "unreserve_resources": ("reserver_principals", "unreserve resources reserved by principal"),
+    "create_volumes": ("roles", "create persistent volumes for role"),
+    "destroy_volumes": ("creator_principals", "destroy persistent volumes created by principal"),
     "teardown_frameworks": ("framework_principals", "tear down a framework of principal"),
 }
 

@@ -7,6 +7,7 @@ user), which it reads through the small ``StateView`` protocol so it stays testa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from google.protobuf.message import Message
@@ -35,6 +36,53 @@ _VIEWS = frozenset(
     }
 )
 _DRAINS = frozenset({"DrainAgent", "DeactivateAgent", "ReactivateAgent"})
+
+
+# Each resource operation: its ACL action and what of each resource is its object.
+_RESOURCE_ACTIONS = {
+    "RESERVE": "reserve_resources",
+    "UNRESERVE": "unreserve_resources",
+    "CREATE": "create_volumes",
+    "DESTROY": "destroy_volumes",
+}
+
+
+def _object_of(kind: str, resource: pb.Resource) -> str:
+    """The role (RESERVE, CREATE), reserver (UNRESERVE) or creator (DESTROY) checked."""
+    reservation = resource.reservations[0] if resource.reservations else None
+    if kind == "UNRESERVE":
+        return reservation.principal if reservation is not None else ""
+    if kind == "DESTROY":
+        return resource.disk.persistence.principal
+    return reservation.role if reservation is not None else resource.role
+
+
+def operation_resources(
+    request: Message,
+) -> tuple[str, Sequence[pb.Resource]] | None:
+    """The kind and resources of an operator's resource operation, or None."""
+    if isinstance(request, opb.ReserveResourcesRequest):
+        return "RESERVE", request.resources
+    if isinstance(request, opb.UnreserveResourcesRequest):
+        return "UNRESERVE", request.resources
+    if isinstance(request, opb.CreateVolumesRequest):
+        return "CREATE", request.volumes
+    if isinstance(request, opb.DestroyVolumesRequest):
+        return "DESTROY", request.volumes
+    return None
+
+
+def _accept_operation(op: spb.Call.Operation) -> tuple[str, Sequence[pb.Resource]] | None:
+    Op = spb.Call.Operation
+    if op.type == Op.RESERVE:
+        return "RESERVE", op.reserve.resources
+    if op.type == Op.UNRESERVE:
+        return "UNRESERVE", op.unreserve.resources
+    if op.type == Op.CREATE:
+        return "CREATE", op.create.volumes
+    if op.type == Op.DESTROY:
+        return "DESTROY", op.destroy.volumes
+    return None
 
 
 class StateView(Protocol):
@@ -83,9 +131,17 @@ class CallAuthorizer:
         elif isinstance(request, opb.UpdateQuotaRequest):
             for config in request.configs:
                 check("update_quota", who, config.role)
+        elif (operation := operation_resources(request)) is not None:
+            self._resources(who, *operation)
         elif isinstance(request, opb.TeardownFrameworkRequest):
             info = self.view.framework_info(request.framework_id)
             check("teardown_frameworks", who, info.principal if info is not None else None)
+
+    def _resources(
+        self, principal: str | None, kind: str, resources: Sequence[pb.Resource]
+    ) -> None:
+        for obj in sorted({_object_of(kind, r) for r in resources}):
+            self.acl.check(_RESOURCE_ACTIONS[kind], principal, obj)
 
     def _scheduler(self, caller: Caller, call: spb.Call) -> None:
         if call.type == spb.Call.SUBSCRIBE:
@@ -98,6 +154,8 @@ class CallAuthorizer:
         elif call.type == spb.Call.ACCEPT:
             framework = self.view.framework_info(call.framework_id)
             for operation in call.accept.operations:
+                if (named := _accept_operation(operation)) is not None:
+                    self._resources(caller.principal, *named)
                 group = operation.launch_group
                 for task in operation.launch.task_infos:
                     self.acl.check("run_tasks", caller.principal, task_user(task, framework))

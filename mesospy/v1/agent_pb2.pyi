@@ -26,18 +26,20 @@ class RegisterAgentResponse(_message.Message):
     def __init__(self, agent_id: _Optional[str] = ..., master_info: _Optional[_Union[_common_pb2.MasterInfo, _Mapping]] = ..., heartbeat_interval_seconds: _Optional[float] = ...) -> None: ...
 
 class ReregisterAgentRequest(_message.Message):
-    __slots__ = ("agent_info", "tasks", "frameworks", "call_token", "executors")
+    __slots__ = ("agent_info", "tasks", "frameworks", "call_token", "executors", "checkpointed_resources")
     AGENT_INFO_FIELD_NUMBER: _ClassVar[int]
     TASKS_FIELD_NUMBER: _ClassVar[int]
     FRAMEWORKS_FIELD_NUMBER: _ClassVar[int]
     CALL_TOKEN_FIELD_NUMBER: _ClassVar[int]
     EXECUTORS_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINTED_RESOURCES_FIELD_NUMBER: _ClassVar[int]
     agent_info: _common_pb2.AgentInfo
     tasks: _containers.RepeatedCompositeFieldContainer[_common_pb2.Task]
     frameworks: _containers.RepeatedCompositeFieldContainer[_common_pb2.FrameworkInfo]
     call_token: str
     executors: _containers.RepeatedCompositeFieldContainer[_common_pb2.ExecutorInfo]
-    def __init__(self, agent_info: _Optional[_Union[_common_pb2.AgentInfo, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.Task, _Mapping]]] = ..., frameworks: _Optional[_Iterable[_Union[_common_pb2.FrameworkInfo, _Mapping]]] = ..., call_token: _Optional[str] = ..., executors: _Optional[_Iterable[_Union[_common_pb2.ExecutorInfo, _Mapping]]] = ...) -> None: ...
+    checkpointed_resources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+    def __init__(self, agent_info: _Optional[_Union[_common_pb2.AgentInfo, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[_common_pb2.Task, _Mapping]]] = ..., frameworks: _Optional[_Iterable[_Union[_common_pb2.FrameworkInfo, _Mapping]]] = ..., call_token: _Optional[str] = ..., executors: _Optional[_Iterable[_Union[_common_pb2.ExecutorInfo, _Mapping]]] = ..., checkpointed_resources: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("agent_id",)
@@ -108,7 +110,7 @@ class StandingBy(_message.Message):
     def __init__(self, master_info: _Optional[_Union[_common_pb2.MasterInfo, _Mapping]] = ..., heartbeat_interval_seconds: _Optional[float] = ...) -> None: ...
 
 class MasterMessage(_message.Message):
-    __slots__ = ("registered", "heartbeat", "acknowledgements", "run_tasks", "kill_task", "shutdown_framework", "standing_by", "framework_messages", "shutdown_executor")
+    __slots__ = ("registered", "heartbeat", "acknowledgements", "run_tasks", "kill_task", "shutdown_framework", "standing_by", "framework_messages", "shutdown_executor", "checkpoint_resources")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     ACKNOWLEDGEMENTS_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +120,7 @@ class MasterMessage(_message.Message):
     STANDING_BY_FIELD_NUMBER: _ClassVar[int]
     FRAMEWORK_MESSAGES_FIELD_NUMBER: _ClassVar[int]
     SHUTDOWN_EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_RESOURCES_FIELD_NUMBER: _ClassVar[int]
     registered: RegisterAgentResponse
     heartbeat: HeartbeatResponse
     acknowledgements: AcknowledgeUpdatesRequest
@@ -127,7 +130,14 @@ class MasterMessage(_message.Message):
     standing_by: StandingBy
     framework_messages: ExecutorMessages
     shutdown_executor: ShutdownExecutorRequest
-    def __init__(self, registered: _Optional[_Union[RegisterAgentResponse, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatResponse, _Mapping]] = ..., acknowledgements: _Optional[_Union[AcknowledgeUpdatesRequest, _Mapping]] = ..., run_tasks: _Optional[_Union[RunTasksRequest, _Mapping]] = ..., kill_task: _Optional[_Union[KillTaskRequest, _Mapping]] = ..., shutdown_framework: _Optional[_Union[ShutdownFrameworkRequest, _Mapping]] = ..., standing_by: _Optional[_Union[StandingBy, _Mapping]] = ..., framework_messages: _Optional[_Union[ExecutorMessages, _Mapping]] = ..., shutdown_executor: _Optional[_Union[ShutdownExecutorRequest, _Mapping]] = ...) -> None: ...
+    checkpoint_resources: CheckpointResourcesRequest
+    def __init__(self, registered: _Optional[_Union[RegisterAgentResponse, _Mapping]] = ..., heartbeat: _Optional[_Union[HeartbeatResponse, _Mapping]] = ..., acknowledgements: _Optional[_Union[AcknowledgeUpdatesRequest, _Mapping]] = ..., run_tasks: _Optional[_Union[RunTasksRequest, _Mapping]] = ..., kill_task: _Optional[_Union[KillTaskRequest, _Mapping]] = ..., shutdown_framework: _Optional[_Union[ShutdownFrameworkRequest, _Mapping]] = ..., standing_by: _Optional[_Union[StandingBy, _Mapping]] = ..., framework_messages: _Optional[_Union[ExecutorMessages, _Mapping]] = ..., shutdown_executor: _Optional[_Union[ShutdownExecutorRequest, _Mapping]] = ..., checkpoint_resources: _Optional[_Union[CheckpointResourcesRequest, _Mapping]] = ...) -> None: ...
+
+class CheckpointResourcesRequest(_message.Message):
+    __slots__ = ("resources",)
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    resources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+    def __init__(self, resources: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
 
 class ExecutorMessage(_message.Message):
     __slots__ = ("framework_id", "executor_id", "data")

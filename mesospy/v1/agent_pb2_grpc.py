@@ -325,6 +325,11 @@ class AgentStub:
                 request_serializer=mesospy_dot_v1_dot_agent__pb2.ShutdownFrameworkRequest.SerializeToString,
                 response_deserializer=mesospy_dot_v1_dot_agent__pb2.AgentResponse.FromString,
                 _registered_method=True)
+        self.CheckpointResources = channel.unary_unary(
+                '/mesospy.v1.Agent/CheckpointResources',
+                request_serializer=mesospy_dot_v1_dot_agent__pb2.CheckpointResourcesRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_agent__pb2.AgentResponse.FromString,
+                _registered_method=True)
         self.ReadFile = channel.unary_unary(
                 '/mesospy.v1.Agent/ReadFile',
                 request_serializer=mesospy_dot_v1_dot_agent__pb2.ReadFileRequest.SerializeToString,
@@ -366,6 +371,12 @@ class AgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckpointResources(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReadFile(self, request, context):
         """Read a file in a task's sandbox; paths outside the sandbox are refused.
         """
@@ -401,6 +412,11 @@ def add_AgentServicer_to_server(servicer, server):
             'ShutdownFramework': grpc.unary_unary_rpc_method_handler(
                     servicer.ShutdownFramework,
                     request_deserializer=mesospy_dot_v1_dot_agent__pb2.ShutdownFrameworkRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_agent__pb2.AgentResponse.SerializeToString,
+            ),
+            'CheckpointResources': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckpointResources,
+                    request_deserializer=mesospy_dot_v1_dot_agent__pb2.CheckpointResourcesRequest.FromString,
                     response_serializer=mesospy_dot_v1_dot_agent__pb2.AgentResponse.SerializeToString,
             ),
             'ReadFile': grpc.unary_unary_rpc_method_handler(
@@ -523,6 +539,33 @@ class Agent:
             target,
             '/mesospy.v1.Agent/ShutdownFramework',
             mesospy_dot_v1_dot_agent__pb2.ShutdownFrameworkRequest.SerializeToString,
+            mesospy_dot_v1_dot_agent__pb2.AgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckpointResources(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Agent/CheckpointResources',
+            mesospy_dot_v1_dot_agent__pb2.CheckpointResourcesRequest.SerializeToString,
             mesospy_dot_v1_dot_agent__pb2.AgentResponse.FromString,
             options,
             channel_credentials,

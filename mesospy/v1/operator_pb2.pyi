@@ -77,7 +77,7 @@ class GetStateRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class AgentState(_message.Message):
-    __slots__ = ("agent_info", "active", "registered_time", "used_resources", "offered_resources", "drain_state", "drain_started_time", "max_grace_period_seconds", "active_tasks")
+    __slots__ = ("agent_info", "active", "registered_time", "used_resources", "offered_resources", "drain_state", "drain_started_time", "max_grace_period_seconds", "active_tasks", "total_resources")
     class DrainState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         NOT_DRAINING: _ClassVar[AgentState.DrainState]
@@ -95,6 +95,7 @@ class AgentState(_message.Message):
     DRAIN_STARTED_TIME_FIELD_NUMBER: _ClassVar[int]
     MAX_GRACE_PERIOD_SECONDS_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_TASKS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_RESOURCES_FIELD_NUMBER: _ClassVar[int]
     agent_info: _common_pb2.AgentInfo
     active: bool
     registered_time: float
@@ -104,7 +105,8 @@ class AgentState(_message.Message):
     drain_started_time: float
     max_grace_period_seconds: float
     active_tasks: int
-    def __init__(self, agent_info: _Optional[_Union[_common_pb2.AgentInfo, _Mapping]] = ..., active: _Optional[bool] = ..., registered_time: _Optional[float] = ..., used_resources: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ..., offered_resources: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ..., drain_state: _Optional[_Union[AgentState.DrainState, str]] = ..., drain_started_time: _Optional[float] = ..., max_grace_period_seconds: _Optional[float] = ..., active_tasks: _Optional[int] = ...) -> None: ...
+    total_resources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+    def __init__(self, agent_info: _Optional[_Union[_common_pb2.AgentInfo, _Mapping]] = ..., active: _Optional[bool] = ..., registered_time: _Optional[float] = ..., used_resources: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ..., offered_resources: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ..., drain_state: _Optional[_Union[AgentState.DrainState, str]] = ..., drain_started_time: _Optional[float] = ..., max_grace_period_seconds: _Optional[float] = ..., active_tasks: _Optional[int] = ..., total_resources: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
 
 class FrameworkState(_message.Message):
     __slots__ = ("framework_info", "active", "connected", "registered_time", "used_resources", "offered_resources", "active_tasks")
@@ -415,3 +417,41 @@ class TeardownFrameworkRequest(_message.Message):
 class TeardownFrameworkResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ReserveResourcesRequest(_message.Message):
+    __slots__ = ("agent_id", "resources")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    resources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+    def __init__(self, agent_id: _Optional[str] = ..., resources: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
+
+class UnreserveResourcesRequest(_message.Message):
+    __slots__ = ("agent_id", "resources")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    resources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+    def __init__(self, agent_id: _Optional[str] = ..., resources: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
+
+class CreateVolumesRequest(_message.Message):
+    __slots__ = ("agent_id", "volumes")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    volumes: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+    def __init__(self, agent_id: _Optional[str] = ..., volumes: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
+
+class DestroyVolumesRequest(_message.Message):
+    __slots__ = ("agent_id", "volumes")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    volumes: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+    def __init__(self, agent_id: _Optional[str] = ..., volumes: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
+
+class ResourceOperationResponse(_message.Message):
+    __slots__ = ("total",)
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    total: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+    def __init__(self, total: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...

@@ -145,6 +145,26 @@ class OperatorStub:
                 request_serializer=mesospy_dot_v1_dot_operator__pb2.TeardownFrameworkRequest.SerializeToString,
                 response_deserializer=mesospy_dot_v1_dot_operator__pb2.TeardownFrameworkResponse.FromString,
                 _registered_method=True)
+        self.ReserveResources = channel.unary_unary(
+                '/mesospy.v1.Operator/ReserveResources',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.ReserveResourcesRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.ResourceOperationResponse.FromString,
+                _registered_method=True)
+        self.UnreserveResources = channel.unary_unary(
+                '/mesospy.v1.Operator/UnreserveResources',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.UnreserveResourcesRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.ResourceOperationResponse.FromString,
+                _registered_method=True)
+        self.CreateVolumes = channel.unary_unary(
+                '/mesospy.v1.Operator/CreateVolumes',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.CreateVolumesRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.ResourceOperationResponse.FromString,
+                _registered_method=True)
+        self.DestroyVolumes = channel.unary_unary(
+                '/mesospy.v1.Operator/DestroyVolumes',
+                request_serializer=mesospy_dot_v1_dot_operator__pb2.DestroyVolumesRequest.SerializeToString,
+                response_deserializer=mesospy_dot_v1_dot_operator__pb2.ResourceOperationResponse.FromString,
+                _registered_method=True)
 
 
 class OperatorServicer:
@@ -295,6 +315,33 @@ class OperatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReserveResources(self, request, context):
+        """Dynamic reservations and persistent volumes on one agent, by the operator (Mesos's
+        RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES, DESTROY_VOLUMES). Only
+        resources no task uses can be changed; outstanding offers of the agent are rescinded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnreserveResources(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateVolumes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DestroyVolumes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OperatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -407,6 +454,26 @@ def add_OperatorServicer_to_server(servicer, server):
                     servicer.TeardownFramework,
                     request_deserializer=mesospy_dot_v1_dot_operator__pb2.TeardownFrameworkRequest.FromString,
                     response_serializer=mesospy_dot_v1_dot_operator__pb2.TeardownFrameworkResponse.SerializeToString,
+            ),
+            'ReserveResources': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReserveResources,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.ReserveResourcesRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.ResourceOperationResponse.SerializeToString,
+            ),
+            'UnreserveResources': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnreserveResources,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.UnreserveResourcesRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.ResourceOperationResponse.SerializeToString,
+            ),
+            'CreateVolumes': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateVolumes,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.CreateVolumesRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.ResourceOperationResponse.SerializeToString,
+            ),
+            'DestroyVolumes': grpc.unary_unary_rpc_method_handler(
+                    servicer.DestroyVolumes,
+                    request_deserializer=mesospy_dot_v1_dot_operator__pb2.DestroyVolumesRequest.FromString,
+                    response_serializer=mesospy_dot_v1_dot_operator__pb2.ResourceOperationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1003,6 +1070,114 @@ class Operator:
             '/mesospy.v1.Operator/TeardownFramework',
             mesospy_dot_v1_dot_operator__pb2.TeardownFrameworkRequest.SerializeToString,
             mesospy_dot_v1_dot_operator__pb2.TeardownFrameworkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReserveResources(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/ReserveResources',
+            mesospy_dot_v1_dot_operator__pb2.ReserveResourcesRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.ResourceOperationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnreserveResources(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/UnreserveResources',
+            mesospy_dot_v1_dot_operator__pb2.UnreserveResourcesRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.ResourceOperationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateVolumes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/CreateVolumes',
+            mesospy_dot_v1_dot_operator__pb2.CreateVolumesRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.ResourceOperationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DestroyVolumes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mesospy.v1.Operator/DestroyVolumes',
+            mesospy_dot_v1_dot_operator__pb2.DestroyVolumesRequest.SerializeToString,
+            mesospy_dot_v1_dot_operator__pb2.ResourceOperationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -48,15 +48,23 @@ class Call(_message.Message):
         suppressed_roles: _containers.RepeatedScalarFieldContainer[str]
         def __init__(self, framework_info: _Optional[_Union[_common_pb2.FrameworkInfo, _Mapping]] = ..., suppressed_roles: _Optional[_Iterable[str]] = ...) -> None: ...
     class Operation(_message.Message):
-        __slots__ = ("type", "launch", "launch_group")
+        __slots__ = ("type", "launch", "launch_group", "reserve", "unreserve", "create", "destroy")
         class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
             __slots__ = ()
             UNKNOWN: _ClassVar[Call.Operation.Type]
             LAUNCH: _ClassVar[Call.Operation.Type]
             LAUNCH_GROUP: _ClassVar[Call.Operation.Type]
+            RESERVE: _ClassVar[Call.Operation.Type]
+            UNRESERVE: _ClassVar[Call.Operation.Type]
+            CREATE: _ClassVar[Call.Operation.Type]
+            DESTROY: _ClassVar[Call.Operation.Type]
         UNKNOWN: Call.Operation.Type
         LAUNCH: Call.Operation.Type
         LAUNCH_GROUP: Call.Operation.Type
+        RESERVE: Call.Operation.Type
+        UNRESERVE: Call.Operation.Type
+        CREATE: Call.Operation.Type
+        DESTROY: Call.Operation.Type
         class Launch(_message.Message):
             __slots__ = ("task_infos",)
             TASK_INFOS_FIELD_NUMBER: _ClassVar[int]
@@ -69,13 +77,41 @@ class Call(_message.Message):
             executor: _common_pb2.ExecutorInfo
             task_group: _common_pb2.TaskGroupInfo
             def __init__(self, executor: _Optional[_Union[_common_pb2.ExecutorInfo, _Mapping]] = ..., task_group: _Optional[_Union[_common_pb2.TaskGroupInfo, _Mapping]] = ...) -> None: ...
+        class Reserve(_message.Message):
+            __slots__ = ("resources",)
+            RESOURCES_FIELD_NUMBER: _ClassVar[int]
+            resources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+            def __init__(self, resources: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
+        class Unreserve(_message.Message):
+            __slots__ = ("resources",)
+            RESOURCES_FIELD_NUMBER: _ClassVar[int]
+            resources: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+            def __init__(self, resources: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
+        class Create(_message.Message):
+            __slots__ = ("volumes",)
+            VOLUMES_FIELD_NUMBER: _ClassVar[int]
+            volumes: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+            def __init__(self, volumes: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
+        class Destroy(_message.Message):
+            __slots__ = ("volumes",)
+            VOLUMES_FIELD_NUMBER: _ClassVar[int]
+            volumes: _containers.RepeatedCompositeFieldContainer[_common_pb2.Resource]
+            def __init__(self, volumes: _Optional[_Iterable[_Union[_common_pb2.Resource, _Mapping]]] = ...) -> None: ...
         TYPE_FIELD_NUMBER: _ClassVar[int]
         LAUNCH_FIELD_NUMBER: _ClassVar[int]
         LAUNCH_GROUP_FIELD_NUMBER: _ClassVar[int]
+        RESERVE_FIELD_NUMBER: _ClassVar[int]
+        UNRESERVE_FIELD_NUMBER: _ClassVar[int]
+        CREATE_FIELD_NUMBER: _ClassVar[int]
+        DESTROY_FIELD_NUMBER: _ClassVar[int]
         type: Call.Operation.Type
         launch: Call.Operation.Launch
         launch_group: Call.Operation.LaunchGroup
-        def __init__(self, type: _Optional[_Union[Call.Operation.Type, str]] = ..., launch: _Optional[_Union[Call.Operation.Launch, _Mapping]] = ..., launch_group: _Optional[_Union[Call.Operation.LaunchGroup, _Mapping]] = ...) -> None: ...
+        reserve: Call.Operation.Reserve
+        unreserve: Call.Operation.Unreserve
+        create: Call.Operation.Create
+        destroy: Call.Operation.Destroy
+        def __init__(self, type: _Optional[_Union[Call.Operation.Type, str]] = ..., launch: _Optional[_Union[Call.Operation.Launch, _Mapping]] = ..., launch_group: _Optional[_Union[Call.Operation.LaunchGroup, _Mapping]] = ..., reserve: _Optional[_Union[Call.Operation.Reserve, _Mapping]] = ..., unreserve: _Optional[_Union[Call.Operation.Unreserve, _Mapping]] = ..., create: _Optional[_Union[Call.Operation.Create, _Mapping]] = ..., destroy: _Optional[_Union[Call.Operation.Destroy, _Mapping]] = ...) -> None: ...
     class Accept(_message.Message):
         __slots__ = ("offer_ids", "operations", "filters")
         OFFER_IDS_FIELD_NUMBER: _ClassVar[int]

@@ -31,7 +31,7 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
@@ -39,7 +39,13 @@ from urllib.parse import quote, unquote
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError, RolledBackError, SessionExpiredError
 
-from mesospy.registry_api import AgentMaintenance, QuotaDoc
+from mesospy.registry_api import (
+    AgentMaintenance,
+    QuotaDoc,
+    decode_resources,
+    encode_resources,
+    kept_entry_fields,
+)
 from mesospy.v1 import common_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -223,6 +229,14 @@ class ZooKeeperRegistry:
         """Role quota set by operators, by role."""
         return dict(self._quota)
 
+    def agent_resources(self) -> dict[str, list[pb.Resource]]:
+        """The dynamic reservations and volumes of admitted and unreachable agents."""
+        return {
+            agent_id: decode_resources(a["resources"])
+            for agent_id, a in self._agents.items()
+            if a.get("resources") and a["state"] in ("admitted", "unreachable")
+        }
+
     def maintenance(self) -> dict[str, AgentMaintenance]:
         """Admitted and unreachable agents under maintenance, by agent id."""
         return {
@@ -236,8 +250,7 @@ class ZooKeeperRegistry:
     async def admit_agent(self, info: pb.AgentInfo) -> None:
         entry: dict[str, Any] = {"info": _encode(info), "state": "admitted"}
         old = self._agents.get(info.id)
-        if old and old.get("maintenance"):  # an operator's hold outlives re-registration
-            entry["maintenance"] = old["maintenance"]
+        entry.update(kept_entry_fields(old))
         if entry == old and self._stored(self._node("agents", info.id)):
             # Re-admitting an agent exactly as stored (its re-registration after a failover)
             # changes nothing: no write, so 10,000 agents re-register without 10,000 writes.
@@ -268,6 +281,14 @@ class ZooKeeperRegistry:
                 agent.pop("maintenance", None)
             else:
                 agent["maintenance"] = maintenance.to_json()
+            await self._put_agent(agent_id)
+
+    async def update_agent_resources(self, agent_id: str, resources: Sequence[pb.Resource]) -> None:
+        if agent := self._agents.get(agent_id):
+            if resources:
+                agent["resources"] = encode_resources(resources)
+            else:
+                agent.pop("resources", None)
             await self._put_agent(agent_id)
 
     async def add_framework(self, info: pb.FrameworkInfo) -> None:

@@ -56,6 +56,13 @@ async def apply_operations(registry: Registry) -> None:
     await registry.remove_framework("fw-2")
     await registry.update_weights({"web": 2.0, "batch": 0.5})
     await registry.update_weights({"web": 3.0})
+    # An agent's reservations and volumes outlive its re-admission; none: the key goes.
+    reserved = pb.Resource(name="cpus", type=pb.Resource.SCALAR, scalar=1, role="eng")
+    reserved.reservations.add(type=pb.ReservationInfo.DYNAMIC, role="eng", principal="p")
+    await registry.update_agent_resources(agent(0).id, [reserved])
+    await registry.admit_agent(agent(0))
+    await registry.update_agent_resources(agent(4).id, [reserved])
+    await registry.update_agent_resources(agent(4).id, [])
 
 
 def snapshot(registry: Registry) -> tuple[object, ...]:
@@ -65,6 +72,7 @@ def snapshot(registry: Registry) -> tuple[object, ...]:
         sorted(a.id for a in registry.agents("gone")),
         sorted((f.SerializeToString(), when) for f, when in registry.frameworks()),
         registry.weights(),
+        {k: [r.SerializeToString() for r in v] for k, v in registry.agent_resources().items()},
     )
 
 
@@ -91,6 +99,8 @@ def test_round_trip_matches_local_registry(zookeeper: ZooKeeperSandbox, tmp_path
         await apply_operations(local)
         assert snapshot(reader) == snapshot(writer) == snapshot(local)
         assert snapshot(reader)[1] == [agent(1).id]
+        ((kept_by, (kept,)),) = reader.agent_resources().items()
+        assert kept_by == agent(0).id and kept.reservations[0].principal == "p"
         assert reader.frameworks() == [(framework(1), 2000.25)]
         assert reader.agents("admitted")[0] == agent(0)
 

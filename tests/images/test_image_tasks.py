@@ -14,8 +14,9 @@ import pytest
 
 from mesospy.agent.containers.rootfs import mounted_under
 from mesospy.cluster import free_port
-from mesospy.scheduler import is_terminal, task
-from mesospy.testing import FrameworkHarness, LocalCluster
+from mesospy.resources import Reservation, Resources, Volume
+from mesospy.scheduler import calls, is_terminal, task
+from mesospy.testing import FrameworkHarness, LocalCluster, TaskQueueScheduler
 from mesospy.testing.prometheus import scrape
 from mesospy.testing.registry import (
     RegistryImages,
@@ -368,6 +369,31 @@ def test_host_and_sandbox_volumes_are_mounted_as_asked(
     assert refused.state == pb.TASK_FAILED
     assert refused.reason == R.REASON_CONTAINER_LAUNCH_FAILED
     assert "'/etc'" in refused.message and "--allowed-host-paths" in refused.message
+
+
+def test_a_persistent_volume_is_mounted_in_an_image_tasks_sandbox(
+    images: RegistryImages, image_cluster: LocalCluster
+) -> None:
+    eng = Reservation("eng", "", kind="DYNAMIC")
+    disk = Resources.parse("disk:16").reserve(eng)
+    volume = disk.with_volume(Volume("img-1", "data"))
+    scheduler = TaskQueueScheduler(hold_offers=True)
+    with FrameworkHarness(image_cluster.master_address, scheduler, roles=["eng"]) as fw:
+        fw.wait(lambda: bool(scheduler.offers_seen), 30, "an offer")
+        offer = scheduler.offers_seen[-1]
+        writer = task(
+            "in-volume",
+            "echo kept > /mnt/mesos/sandbox/data/out",
+            Resources.parse("cpus:0.1;mem:32") + volume,
+            image=images.name(),
+            agent_id=offer.agent_id,
+        )
+        operations = [calls.reserve(disk), calls.create_volumes(volume)]
+        fw.call(calls.accept([offer.id], [*operations, calls.launch_operation([writer])]))
+        _finished(image_cluster, fw, "in-volume")
+    assert image_cluster.work_dir is not None
+    (kept,) = image_cluster.work_dir.glob("agent-*/volumes/roles/eng/img-1/out")
+    assert kept.read_text() == "kept\n"
 
 
 def test_the_agent_refuses_bad_image_flags(tmp_path: Path) -> None:

@@ -75,8 +75,13 @@ def test_mesos_json_argv_commands_and_calls() -> None:
     assert list(info.roles) == ["r"] and list(info.capabilities) == [pb.FrameworkInfo.MULTI_ROLE]
     info = from_json({"name": "n", "capabilities": [{"type": "REGION_AWARE"}]}, pb.FrameworkInfo())
     assert not info.capabilities  # capabilities mesospy lacks are advisory: left out
-    with pytest.raises(MappingError, match=r"operations\[0\].type 'RESERVE' .* LAUNCH"):
-        from_json({"type": "ACCEPT", "accept": {"operations": [{"type": "RESERVE"}]}}, spb.Call())
+    with pytest.raises(MappingError, match=r"operations\[0\].type 'GROW_VOLUME' .* LAUNCH"):
+        from_json(
+            {"type": "ACCEPT", "accept": {"operations": [{"type": "GROW_VOLUME"}]}}, spb.Call()
+        )
+    reserve = {"type": "RESERVE", "reserve": {"resources": [{"name": "cpus", "scalar": 1}]}}
+    call = from_json({"type": "ACCEPT", "accept": {"operations": [reserve]}}, spb.Call())
+    assert call.accept.operations[0].reserve.resources[0].name == "cpus"
     with pytest.raises(MappingError, match=r"\[0\]\.executor.*command"):
         launch = {"type": "LAUNCH", "launch": {"task_infos": [{"executor": {}}]}}
         from_json({"type": "ACCEPT", "accept": {"operations": [launch]}}, spb.Call())

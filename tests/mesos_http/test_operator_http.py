@@ -140,3 +140,34 @@ def test_metrics_snapshot_and_redirect(api: MesosHttp) -> None:
     redirect = api.request("GET", "/master/redirect")
     assert redirect.status == 307
     assert redirect.headers["location"] == f"http://127.0.0.1:{api.port}"
+
+
+def test_reserve_and_unreserve_resources_in_mesos_shape(api: MesosHttp) -> None:
+    agent = api.operator({"type": "GET_AGENTS"}).json()["get_agents"]["agents"][0]
+    agent_id = agent["agent_info"]["id"]
+    cpus = {
+        "name": "cpus",
+        "type": "SCALAR",
+        "scalar": {"value": 1},
+        "reservations": [{"type": "DYNAMIC", "role": "eng", "principal": ""}],
+    }
+    answer = api.operator(
+        {
+            "type": "RESERVE_RESOURCES",
+            "reserve_resources": {"agent_id": agent_id, "resources": [cpus]},
+        }
+    )
+    assert answer.status == 200, answer.text
+    (after,) = api.operator({"type": "GET_AGENTS"}).json()["get_agents"]["agents"]
+    reserved = [r for r in after["total_resources"] if r.get("reservations")]
+    assert [(r["name"], r["scalar"], r["reservations"][0]["role"]) for r in reserved] == [
+        ("cpus", {"value": 1.0}, "eng")
+    ]
+    unreserve = {"agent_id": agent_id, "resources": [cpus]}
+    assert (
+        api.operator({"type": "UNRESERVE_RESOURCES", "unreserve_resources": unreserve}).status
+        == 200
+    )
+    again = api.operator({"type": "UNRESERVE_RESOURCES", "unreserve_resources": unreserve})
+    assert again.status == 409 and "not reserved like that" in again.text, again.text
+    assert api.operator({"type": "GET_AGENTS"}).json()["get_agents"]["agents"][0] == agent

@@ -13,6 +13,7 @@ import grpc
 import pytest
 
 from mesospy.client import OperatorClient, OperatorError
+from mesospy.resources import Reservation, Resources, Volume
 from mesospy.scheduler import task
 from mesospy.testing import FrameworkHarness, LocalCluster
 from mesospy.testing.framework import TaskQueueScheduler
@@ -54,6 +55,18 @@ update_quota:
 teardown_frameworks:
   - principals: [operator]
     framework_principals: [batch]
+reserve_resources:
+  - principals: [operator]
+    roles: [batch]
+unreserve_resources:
+  - principals: [operator]
+    reserver_principals: [operator]
+create_volumes:
+  - principals: [operator]
+    roles: [batch]
+destroy_volumes:
+  - principals: [operator]
+    creator_principals: [operator]
 rate_limits:
   - principal: other
     rate: 0.001
@@ -68,7 +81,7 @@ def acl_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClust
     with LocalCluster(
         agents=1,
         work_dir=work / "cluster",
-        agent_resources="cpus:2;mem:1024",
+        agent_resources="cpus:2;mem:1024;disk:256",
         master_flags=[
             *FAST_MASTER,
             "--credentials",
@@ -308,6 +321,31 @@ def test_teardown_frameworks_by_principal(
     with _client(acl_cluster, "operator") as client:
         client.teardown_framework(framework_id)
     assert framework_id not in {f.framework_info.id for f in acl_cluster.state().frameworks}
+
+
+def test_reservations_and_volumes_by_role_and_by_who_made_them(
+    acl_cluster: LocalCluster,
+) -> None:
+    (agent,) = acl_cluster.state().agents
+    agent_id = agent.agent_info.id
+    by_operator = Reservation("batch", "operator", kind="DYNAMIC")
+    disk = Resources.parse("disk:64").reserve(by_operator)
+    volume = disk.with_volume(Volume("db", "data", principal="operator"))
+    with _client(acl_cluster, "operator") as operator, _client(acl_cluster, "batch") as batch:
+        eng = Resources.parse("disk:64").reserve(Reservation("eng", "operator", kind="DYNAMIC"))
+        _denied(lambda: operator.reserve_resources(agent_id, eng), "reserve resources for role")
+        operator.reserve_resources(agent_id, disk)
+        operator.create_volumes(agent_id, volume)
+        # Another principal may not destroy the volume (nor even see the cluster's way).
+        _denied(
+            lambda: batch.destroy_volumes(agent_id, volume),
+            "principal 'batch' may not destroy persistent volumes created by principal 'operator'",
+        )
+        (after,) = acl_cluster.state().agents
+        assert Resources.from_proto(after.total_resources).contains(volume)  # still there
+        operator.destroy_volumes(agent_id, volume)
+        total = operator.unreserve_resources(agent_id, disk)
+    assert total == Resources.from_proto(agent.agent_info.resources)
 
 
 def test_a_bad_acl_file_stops_the_master_with_one_line(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""The master's checks take reserved resources (static reservations are honoured) and
-still refuse persistent volumes, which nothing can create yet."""
+"""The master's checks take reserved resources and persistent volumes in tasks (the offer
+arithmetic sees that they are offered), and refuse volumes in an agent's own resources."""
 
 from __future__ import annotations
 
@@ -17,11 +17,14 @@ def test_a_task_on_reserved_resources_is_valid() -> None:
     assert resources == R("cpus(eng):1;mem(eng):64;mem:32")
 
 
-def test_a_task_using_a_persistent_volume_is_refused_with_the_reason() -> None:
+def test_a_task_may_use_a_persistent_volume_but_an_agent_may_not_bring_one() -> None:
     volume = R("disk(eng):32").with_volume(Volume("v1", "data"))
-    problem, _ = task_problem(task("t", "true", R("cpus:1") + volume), "")
-    assert problem is not None
-    assert "task 't'" in problem and "persistent volumes" in problem and "[v1:data]" in problem
+    problem, resources = task_problem(task("t", "true", R("cpus:1") + volume), "")
+    assert problem is None and resources == R("cpus:1") + volume
+    info = pb.AgentInfo(hostname="h", port=5051)
+    info.resources.extend((R("cpus:1") + volume).to_proto())
+    (problem,) = agent_info_problems(info)[0]
+    assert "persistent volumes" in problem and "[v1:data]" in problem and "CREATE" in problem
 
 
 def test_an_agent_may_register_with_reserved_resources() -> None:

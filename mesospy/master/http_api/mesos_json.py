@@ -114,6 +114,12 @@ def _resource_out(r: Message) -> Json:
     else:
         out["set"] = {"item": list(r.items)}
     out["role"] = r.role or "*"
+    if r.reservations:
+        out["reservations"] = [to_json(x) for x in r.reservations]
+    if r.HasField("disk"):
+        out["disk"] = disk = to_json(r.disk)
+        if "persistence" in disk:  # a plain string in Mesos, not an {"value": ...} id
+            disk["persistence"]["id"] = r.disk.persistence.id
     return out
 
 

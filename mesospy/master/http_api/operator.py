@@ -17,7 +17,13 @@ from google.protobuf.message import Message
 
 from mesospy.http import Request, Response
 from mesospy.master.http_api.calls import CallFailed, Context, Gate, unsupported
-from mesospy.master.http_api.mesos_json import Json, nanoseconds, to_json
+from mesospy.master.http_api.mesos_json import (
+    Json,
+    MappingError,
+    from_json,
+    nanoseconds,
+    to_json,
+)
 from mesospy.master.http_api.recordio import record
 from mesospy.master.operator_api import OperatorService
 from mesospy.task_states import is_terminal
@@ -88,7 +94,7 @@ def agent_json(a: opb.AgentState) -> Json:
         "version": info.version,
         "pid": f"slave(1)@{info.hostname}:{info.port}",
         "registered_time": nanoseconds(a.registered_time),
-        "total_resources": [to_json(r) for r in info.resources],
+        "total_resources": [to_json(r) for r in a.total_resources or info.resources],
         "allocated_resources": [to_json(r) for r in a.used_resources],
         "offered_resources": [to_json(r) for r in a.offered_resources],
     }
@@ -196,6 +202,25 @@ class OperatorCall:
     answer: Callable[[Any], Json] | None  # None: 200 with an empty body
 
 
+def _mapped(key: str, name: str, kind: type[Message]) -> Callable[[Json], Message]:
+    """A call whose body (under ``key``) maps field by field onto ``kind``."""
+
+    def request(doc: Json) -> Message:
+        body = doc.get(key)
+        if not isinstance(body, dict):
+            raise bad(f'{name} needs "{key}": {{"agent_id": {{"value": "..."}}, ...}}')
+        try:
+            return from_json(body, kind())
+        except MappingError as exc:
+            raise bad(f"{name}: {exc}") from None
+
+    return request
+
+
+def _operated(response: opb.ResourceOperationResponse) -> Json:
+    return {"total_resources": [to_json(r) for r in response.total]}
+
+
 def _agent(key: str, name: str) -> Callable[[Json], Message]:
     return lambda doc: opb.AgentRequest(agent_id=id_of(doc.get(key), "agent_id", name))
 
@@ -261,6 +286,26 @@ CALLS: dict[str, OperatorCall] = {
     "MARK_AGENT_GONE": OperatorCall(
         "MarkAgentGone", _agent("mark_agent_gone", "MARK_AGENT_GONE"), None
     ),
+    "RESERVE_RESOURCES": OperatorCall(
+        "ReserveResources",
+        _mapped("reserve_resources", "RESERVE_RESOURCES", opb.ReserveResourcesRequest),
+        _operated,
+    ),
+    "UNRESERVE_RESOURCES": OperatorCall(
+        "UnreserveResources",
+        _mapped("unreserve_resources", "UNRESERVE_RESOURCES", opb.UnreserveResourcesRequest),
+        _operated,
+    ),
+    "CREATE_VOLUMES": OperatorCall(
+        "CreateVolumes",
+        _mapped("create_volumes", "CREATE_VOLUMES", opb.CreateVolumesRequest),
+        _operated,
+    ),
+    "DESTROY_VOLUMES": OperatorCall(
+        "DestroyVolumes",
+        _mapped("destroy_volumes", "DESTROY_VOLUMES", opb.DestroyVolumesRequest),
+        _operated,
+    ),
     "TEARDOWN": OperatorCall(
         "TeardownFramework",
         lambda d: opb.TeardownFrameworkRequest(
@@ -284,15 +329,8 @@ UNSUPPORTED = {
         "agents (DRAIN_AGENT, DEACTIVATE_AGENT, REACTIVATE_AGENT, MARK_AGENT_GONE)",
     ),
     **dict.fromkeys(
-        [
-            "RESERVE_RESOURCES",
-            "UNRESERVE_RESOURCES",
-            "CREATE_VOLUMES",
-            "DESTROY_VOLUMES",
-            "GROW_VOLUME",
-            "SHRINK_VOLUME",
-        ],
-        "reservations and persistent volumes are not supported yet",
+        ["GROW_VOLUME", "SHRINK_VOLUME"],
+        "a persistent volume keeps its size; DESTROY_VOLUMES and CREATE_VOLUMES it anew",
     ),
     **dict.fromkeys(
         ["GET_QUOTA", "SET_QUOTA", "REMOVE_QUOTA", "UPDATE_QUOTA"],
