@@ -135,6 +135,40 @@ def test_weights_round_trip(api: MesosHttp) -> None:
     assert {"role": "http-role", "weight": 2.5} in weights
 
 
+def test_quota_round_trip_in_mesos_shape(api: MesosHttp) -> None:
+    update = {
+        "type": "UPDATE_QUOTA",
+        "update_quota": {
+            "force": True,
+            "quota_configs": [
+                {
+                    "role": "http-quota",
+                    "guarantees": {"cpus": {"value": 0.5}},
+                    "limits": {"cpus": {"value": 1}, "mem": {"value": 256}},
+                }
+            ],
+        },
+    }
+    assert api.operator(update).status == 200
+    configs = api.operator({"type": "GET_QUOTA"}).json()["get_quota"]["status"]["configs"]
+    wanted = {
+        "role": "http-quota",
+        "guarantees": {"cpus": {"value": 0.5}},
+        "limits": {"cpus": {"value": 1.0}, "mem": {"value": 256.0}},
+    }
+    assert wanted in configs
+    bad = api.operator(
+        {
+            "type": "UPDATE_QUOTA",
+            "update_quota": {"quota_configs": [{"role": "http-quota", "limits": {"cpus": "x"}}]},
+        }
+    )
+    assert bad.status == 400 and "limits.cpus" in bad.text
+    assert wanted in api.operator({"type": "GET_QUOTA"}).json()["get_quota"]["status"]["configs"]
+    removed = api.operator({"type": "REMOVE_QUOTA", "remove_quota": {"role": "http-quota"}})
+    assert removed.status == 501 and "UPDATE_QUOTA" in removed.text
+
+
 def test_protobuf_content_type(api: MesosHttp) -> None:
     subscribe_call = spb.Call(
         type=spb.Call.SUBSCRIBE,

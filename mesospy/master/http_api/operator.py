@@ -183,6 +183,56 @@ def _weights_request(doc: Json) -> opb.UpdateWeightsRequest:
         raise bad("a weight must be a number") from None
 
 
+def _quota_json(config: opb.QuotaConfig) -> Json:
+    """One role's quota as Mesos 1.9's QuotaConfig: amounts as {"value": n} by name."""
+    return {
+        "role": config.role,
+        "guarantees": {k: {"value": v} for k, v in sorted(config.guarantees.items())},
+        "limits": {k: {"value": v} for k, v in sorted(config.limits.items())},
+    }
+
+
+def _quota_answer(r: opb.GetQuotaResponse) -> Json:
+    return {"status": {"configs": [_quota_json(c) for c in r.configs]}}
+
+
+def _amounts(doc: Any, where: str) -> dict[str, float]:
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise bad(f'{where} must be an object such as {{"cpus": {{"value": 4}}}}')
+    out = {}
+    for name, amount in doc.items():
+        value = amount.get("value") if isinstance(amount, dict) else amount
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad(f'{where}.{name} must be {{"value": <number>}}')
+        out[str(name)] = float(value)
+    return out
+
+
+def _quota_request(doc: Json) -> opb.UpdateQuotaRequest:
+    body = doc.get("update_quota")
+    if not isinstance(body, dict):
+        body = {}
+    configs = body.get("quota_configs")
+    if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
+        raise bad(
+            'UPDATE_QUOTA needs "update_quota": {"quota_configs": [{"role": "eng", '
+            '"guarantees": {"cpus": {"value": 4}}, "limits": {...}}], "force": false}'
+        )
+    request = opb.UpdateQuotaRequest(force=bool(body.get("force", False)))
+    for i, config in enumerate(configs):
+        role = config.get("role")
+        if not isinstance(role, str) or not role:
+            raise bad(f'quota_configs[{i}] needs a "role"')
+        request.configs.add(
+            role=role,
+            guarantees=_amounts(config.get("guarantees"), f"quota_configs[{i}].guarantees"),
+            limits=_amounts(config.get("limits"), f"quota_configs[{i}].limits"),
+        )
+    return request
+
+
 def _drain_request(doc: Json) -> opb.DrainAgentRequest:
     drain = doc.get("drain_agent")
     request = opb.DrainAgentRequest(agent_id=id_of(drain, "agent_id", "DRAIN_AGENT"))
@@ -276,6 +326,8 @@ CALLS: dict[str, OperatorCall] = {
         "GetWeights", lambda d: opb.GetWeightsRequest(), lambda r: _weights(r.weights)
     ),
     "UPDATE_WEIGHTS": OperatorCall("UpdateWeights", _weights_request, None),
+    "GET_QUOTA": OperatorCall("GetQuota", lambda d: opb.GetQuotaRequest(), _quota_answer),
+    "UPDATE_QUOTA": OperatorCall("UpdateQuota", _quota_request, None),
     "DRAIN_AGENT": OperatorCall("DrainAgent", _drain_request, None),
     "DEACTIVATE_AGENT": OperatorCall(
         "DeactivateAgent", _agent("deactivate_agent", "DEACTIVATE_AGENT"), None
@@ -333,8 +385,9 @@ UNSUPPORTED = {
         "a persistent volume keeps its size; DESTROY_VOLUMES and CREATE_VOLUMES it anew",
     ),
     **dict.fromkeys(
-        ["GET_QUOTA", "SET_QUOTA", "REMOVE_QUOTA", "UPDATE_QUOTA"],
-        "quota is not supported yet; weights are (GET_WEIGHTS, UPDATE_WEIGHTS)",
+        ["SET_QUOTA", "REMOVE_QUOTA"],
+        "SET_QUOTA and REMOVE_QUOTA are Mesos's deprecated calls; use UPDATE_QUOTA (a role "
+        "with empty guarantees and limits has no quota) and GET_QUOTA",
     ),
     **dict.fromkeys(
         ["GET_EXECUTORS"], "tasks run under the agents' own command executor; see GET_TASKS"
