@@ -390,7 +390,8 @@ UNSUPPORTED = {
         "with empty guarantees and limits has no quota) and GET_QUOTA",
     ),
     **dict.fromkeys(
-        ["GET_EXECUTORS"], "tasks run under the agents' own command executor; see GET_TASKS"
+        ["GET_EXECUTORS"],
+        "the master does not list executors; GET_TASKS names each task's executor",
     ),
     **dict.fromkeys(
         ["GET_LOGGING_LEVEL", "SET_LOGGING_LEVEL"], "the log level is the master's --log-level flag"
