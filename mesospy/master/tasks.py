@@ -14,6 +14,7 @@ from mesospy.master.errors import InvalidArgument
 from mesospy.master.offers import OfferRecord
 from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord
 from mesospy.master.validation import (
+    group_lifecycle_problem,
     id_problem,
     kill_policy_problem,
     refuse_seconds_problem,
@@ -67,6 +68,8 @@ def _launch_units(accept: spb.Call.Accept) -> list[_LaunchUnit]:
                 task.CopyFrom(given)
                 task.executor.CopyFrom(group.executor)
                 tasks.append(task)
+            if problem is None:
+                problem = group_lifecycle_problem(tasks)
             units.append(_LaunchUnit(tasks, group=True, problem=problem))
         else:
             units.extend(_LaunchUnit([t]) for t in op.launch.task_infos)

@@ -45,6 +45,8 @@ def task(
     image: str | None = None,
     force_pull: bool = False,
     entrypoint: Sequence[str] | None = None,
+    lifecycle: str | None = None,
+    sidecar: bool = False,
 ) -> common_pb2.TaskInfo:
     """Build a ``TaskInfo``.
 
@@ -58,6 +60,8 @@ def task(
     Cmd. ``force_pull`` asks the agent for the image's manifest again even if it has it.
     ``entrypoint`` (with ``image``) replaces the image's Entrypoint and Cmd: the task runs
     ``entrypoint`` followed by ``command`` (an argv list, or empty).
+    ``lifecycle`` (``"prestart"``, ``"main"`` or ``"poststart"``) and ``sidecar`` order a
+    task within its group (``driver.launch_group``), as Nomad's task lifecycle does.
     """
     info = common_pb2.TaskInfo(task_id=task_id, name=name or task_id, agent_id=agent_id)
     if entrypoint is not None:
@@ -89,6 +93,10 @@ def task(
         info.kill_policy.grace_period_seconds = kill_grace_period
     if max_completion_time is not None:
         info.max_completion_time_seconds = max_completion_time
+    if lifecycle is not None or sidecar:
+        hook = (lifecycle or "main").upper()
+        info.lifecycle.hook = common_pb2.TaskLifecycle.Hook.Value(hook)  # type: ignore[assignment]
+        info.lifecycle.sidecar = sidecar
     return info
 
 

@@ -65,9 +65,7 @@ def test_one_failing_task_kills_the_rest_of_its_group(
     for name in ("web", "sidecar"):
         assert "task 'bad' of its group failed" in final[name].message
     # The default executor exits once its group is over.
-    framework.wait(
-        lambda: any(f[1] == "pod-1" for f in framework.tasks.failures), what="the exit"
-    )
+    framework.wait(lambda: any(f[1] == "pod-1" for f in framework.tasks.failures), what="the exit")
     assert [f[2] for f in framework.tasks.failures if f[1] == "pod-1"] == [0]
 
 
@@ -122,10 +120,7 @@ def test_bad_groups_launch_nothing(framework: FrameworkHarness) -> None:
     )
     final = wait_states(
         framework,
-        {
-            t: pb.TASK_ERROR
-            for t in ("here", "elsewhere", "fine", "no-command", "small", "huge")
-        },
+        {t: pb.TASK_ERROR for t in ("here", "elsewhere", "fine", "no-command", "small", "huge")},
     )
     assert "names agent 'another-agent'" in final["here"].message
     assert final["here"].message.startswith("task group: ")
@@ -175,3 +170,63 @@ def test_a_task_failing_its_health_check_is_killed_with_its_group(
             and s.reason == pb.TaskStatus.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED
         ]
     assert health[:1] == [True]
+
+
+def test_lifecycle_prestart_then_main_and_sidecars_killed_when_main_ends(
+    framework: FrameworkHarness,
+) -> None:
+    shared = '"$MESOS_SANDBOX/../../ready"'
+    launch_group(
+        framework,
+        "pod-8",
+        [
+            task("main", f"test -f {shared}", "cpus:0.1;mem:16"),
+            task("init", f"sleep 0.3; touch {shared}", "cpus:0.1;mem:16", lifecycle="prestart"),
+            task("side", "sleep 60", "cpus:0.1;mem:16", lifecycle="prestart", sidecar=True),
+            task("post", "sleep 60", "cpus:0.1;mem:16", lifecycle="poststart", sidecar=True),
+        ],
+    )
+    final = wait_states(
+        framework,
+        {
+            "init": pb.TASK_FINISHED,
+            "main": pb.TASK_FINISHED,
+            "side": pb.TASK_KILLED,
+            "post": pb.TASK_KILLED,
+        },
+    )
+    assert final["main"].exit_code == 0
+    assert "main tasks have ended" in final["side"].message
+
+
+def test_lifecycle_a_failing_prestart_task_keeps_main_from_starting(
+    framework: FrameworkHarness,
+) -> None:
+    launch_group(
+        framework,
+        "pod-9",
+        [
+            task("never", "true", "cpus:0.1;mem:16"),
+            task("broken", "exit 4", "cpus:0.1;mem:16", lifecycle="prestart"),
+        ],
+    )
+    final = wait_states(framework, {"broken": pb.TASK_FAILED, "never": pb.TASK_KILLED})
+    assert final["broken"].exit_code == 4
+    assert final["never"].message.endswith("never started")
+    with framework.tasks.changed:
+        ran = [
+            s
+            for s in framework.tasks.statuses
+            if s.task_id == "never" and s.state == pb.TASK_RUNNING
+        ]
+    assert ran == []
+
+
+def test_a_group_of_only_lifecycle_hooks_is_refused(framework: FrameworkHarness) -> None:
+    launch_group(
+        framework,
+        "pod-10",
+        [task("lonely", "sleep 60", "cpus:0.1;mem:16", lifecycle="prestart", sidecar=True)],
+    )
+    final = wait_states(framework, {"lonely": pb.TASK_ERROR})
+    assert "no main task" in final["lonely"].message
