@@ -12,7 +12,7 @@ import functools
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -599,6 +599,28 @@ def runs(name: str, master: str, batch: str | None, as_json: bool) -> None:
         "MESSAGE",
     ]
     print_table(headers, rows, f"job {name} has no runs yet")
+    containers = _container_rows(answer.runs)
+    if containers:
+        click.echo()
+        headers = ["RUN", "INSTANCE", "CONTAINER", "STATE", "EXIT", "MESSAGE"]
+        print_table(headers, containers, "")
+
+
+def _container_rows(runs: Iterable[bpb.Run]) -> list[tuple[object, ...]]:
+    """A row per container of each instance, for jobs of several containers."""
+    return [
+        (
+            r.id,
+            i.index,
+            c.name,
+            c.state.removeprefix("TASK_"),
+            c.exit_code if c.HasField("exit_code") else "-",
+            c.message,
+        )
+        for r in runs
+        for i in r.instances
+        for c in i.containers
+    ]
 
 
 @job.command()

@@ -1,0 +1,102 @@
+"""Jobs of several containers (task groups with a lifecycle) end to end on a real cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+
+from frameworks.batch.v1 import batch_pb2 as bpb
+from mesospy.testing import LocalCluster
+
+from .support import BatchApi, mesospy
+
+SHARED = '"$MESOS_SANDBOX/../../prestart-ran"'  # the group's sandbox parent
+
+
+def results(run: bpb.Run) -> dict[str, tuple[str, int | None, str]]:
+    instance = run.instances[0]
+    return {
+        c.name: (c.state, c.exit_code if c.HasField("exit_code") else None, c.message)
+        for c in instance.containers
+    }
+
+
+def test_prestart_then_main_with_a_sidecar_killed_at_the_end(
+    api: BatchApi, cluster: LocalCluster
+) -> None:
+    job = api.submit(
+        f"""
+name: pod-ok
+containers:
+  - {{name: work, command: 'test -f {SHARED}', resources: {{cpus: 0.1, mem: 16}}}}
+  - name: init
+    command: 'sleep 0.2; touch {SHARED}'
+    resources: {{cpus: 0.1, mem: 16}}
+    lifecycle: {{hook: prestart}}
+  - name: proxy
+    command: 'sleep 600'
+    resources: {{cpus: 0.1, mem: 16}}
+    lifecycle: {{hook: prestart, sidecar: true}}
+"""
+    )
+    run = api.wait_run("pod-ok", job.last_run.id)
+    assert run.state == "SUCCEEDED", run.message
+    assert run.exit_code == 0
+    by_name = results(run)
+    assert by_name["init"][:2] == ("TASK_FINISHED", 0)
+    assert by_name["work"][:2] == ("TASK_FINISHED", 0)
+    assert by_name["proxy"][0] == "TASK_KILLED"
+    assert "main tasks have ended" in by_name["proxy"][2]
+    shown = mesospy(cluster, "job", "runs", "pod-ok")
+    assert shown.returncode == 0, shown.stderr
+    rows = [line.split() for line in shown.stdout.splitlines()]
+    assert [run.id, "0", "proxy", "KILLED", "-"] in [r[:5] for r in rows]
+
+
+def test_a_failing_prestart_fails_the_run_and_main_never_starts(api: BatchApi) -> None:
+    job = api.submit(
+        """
+name: pod-bad-init
+containers:
+  - {name: work, command: 'touch /nonexistent-dir/never', resources: {cpus: 0.1, mem: 16}}
+  - {name: init, command: 'exit 3', lifecycle: {hook: prestart}, resources: {mem: 16}}
+"""
+    )
+    run = api.wait_run("pod-bad-init", job.last_run.id)
+    assert run.state == "FAILED"
+    assert run.exit_code == 3
+    assert "container 'init'" in run.message
+    by_name = results(run)
+    assert by_name["init"][:2] == ("TASK_FAILED", 3)
+    assert by_name["work"][0] == "TASK_KILLED" and "never started" in by_name["work"][2]
+
+
+def test_bad_groups_are_refused_with_one_line_and_change_nothing(
+    api: BatchApi, cluster: LocalCluster, tmp_path: Path
+) -> None:
+    spec = """
+name: pod-dup
+containers:
+  - {name: a, command: 'true'}
+  - {name: a, command: 'true'}
+"""
+    with pytest.raises(grpc.RpcError) as caught:
+        api.submit(spec)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "containers[1].name: 'a' is used twice" in str(caught.value.details())
+    spec_file = tmp_path / "pod-side.yaml"
+    spec_file.write_text(
+        """
+name: pod-side
+containers:
+  - {name: s, command: 'sleep 9', lifecycle: {hook: prestart, sidecar: true}}
+  - {name: t, command: 'true', lifecycle: {hook: poststart}}
+"""
+    )
+    shown = mesospy(cluster, "job", "submit", str(spec_file))
+    assert shown.returncode != 0
+    assert "no main container" in shown.stderr and "Traceback" not in shown.stderr
+    listed = mesospy(cluster, "job", "list")
+    assert "pod-dup" not in listed.stdout and "pod-side" not in listed.stdout
