@@ -108,11 +108,13 @@ def executor(
     name: str = "",
     env: Mapping[str, str] | None = None,
     uris: Iterable[str | common_pb2.CommandInfo.URI] = (),
+    image: str | None = None,
 ) -> common_pb2.ExecutorInfo:
     """Build an ``ExecutorInfo``: the framework's own executor, started by the agent
     with the first task naming it (``executor_task``) and given every later one. Its
     ``resources`` are its own, beside its tasks'. Every task naming ``executor_id`` on
-    one agent must give the same ExecutorInfo."""
+    one agent must give the same ExecutorInfo. With ``image`` it runs in that container
+    image, as an image task does (its sandbox at /mnt/mesos/sandbox)."""
     info = common_pb2.ExecutorInfo(executor_id=executor_id, name=name or executor_id)
     if isinstance(command, str):
         info.command.shell = command
@@ -125,6 +127,10 @@ def executor(
         )
     if resources:
         info.resources.extend(_as_resources(resources).to_proto())
+    if image is not None:
+        info.container.type = common_pb2.ContainerInfo.MESOS
+        info.container.mesos.image.type = common_pb2.Image.DOCKER
+        info.container.mesos.image.docker.name = image
     return info
 
 

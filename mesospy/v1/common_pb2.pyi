@@ -419,7 +419,7 @@ class KillPolicy(_message.Message):
     def __init__(self, grace_period_seconds: _Optional[float] = ...) -> None: ...
 
 class ExecutorInfo(_message.Message):
-    __slots__ = ("executor_id", "name", "command", "resources", "framework_id", "type")
+    __slots__ = ("executor_id", "name", "command", "resources", "framework_id", "type", "container")
     class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         CUSTOM: _ClassVar[ExecutorInfo.Type]
@@ -432,13 +432,15 @@ class ExecutorInfo(_message.Message):
     RESOURCES_FIELD_NUMBER: _ClassVar[int]
     FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
     executor_id: str
     name: str
     command: CommandInfo
     resources: _containers.RepeatedCompositeFieldContainer[Resource]
     framework_id: str
     type: ExecutorInfo.Type
-    def __init__(self, executor_id: _Optional[str] = ..., name: _Optional[str] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., framework_id: _Optional[str] = ..., type: _Optional[_Union[ExecutorInfo.Type, str]] = ...) -> None: ...
+    container: ContainerInfo
+    def __init__(self, executor_id: _Optional[str] = ..., name: _Optional[str] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., framework_id: _Optional[str] = ..., type: _Optional[_Union[ExecutorInfo.Type, str]] = ..., container: _Optional[_Union[ContainerInfo, _Mapping]] = ...) -> None: ...
 
 class TaskGroupInfo(_message.Message):
     __slots__ = ("tasks",)
