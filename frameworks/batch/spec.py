@@ -47,7 +47,8 @@ Pure: no I/O. Every problem is collected with the path of the field it is about
          lifecycle: {hook: prestart}}                  # runs first, to completion
       - {name: proxy, command: "proxy", lifecycle: {hook: prestart, sidecar: true}}
       - {name: work, command: "python work.py", resources: {cpus: 1, mem: 512},
-         env: {MODE: full}}                            # main: the instance's result
+         env: {MODE: full}, image: "registry:5000/work:1"}   # main: the instance's result
+      # image: a name, or {image, force_pull, entrypoint} as in container:
 """
 
 from __future__ import annotations
@@ -569,14 +570,6 @@ class _Parser:
             if any(c.name == container.name for c in result):
                 self.bad(f"containers[{index}].name", f"{container.name!r} is used twice")
             result.append(container)
-        if len(result) > 1:
-            for index, container in enumerate(result):
-                if container.image is not None:
-                    self.bad(
-                        f"containers[{index}].image",
-                        "the containers of a group run on the agent's host, not in images, "
-                        "yet; leave image out (a job of one container may have one)",
-                    )
         if result and len(result) == len(value) and not any(c.main for c in result):
             self.bad(
                 "containers",

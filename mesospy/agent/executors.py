@@ -34,6 +34,7 @@ import mesospy
 from mesospy.agent import executor_checkpoint
 from mesospy.agent.containers.containerizer import ERRORS as IMAGE_ERRORS
 from mesospy.agent.containers.containerizer import Containerizer, Prepared
+from mesospy.agent.containers.launch import LaunchError
 from mesospy.agent.containers.rootfs import SANDBOX_PATH
 from mesospy.agent.executor_checkpoint import SavedExecutor
 from mesospy.agent.fetch_cache import FetchCancelled
@@ -44,7 +45,9 @@ from mesospy.agent.sandbox import escape_id
 from mesospy.agent.status_updates import StatusUpdateManager
 from mesospy.agent.task_env import user_environment
 from mesospy.agent.tasks import Task, TaskManager, process_start_ticks
+from mesospy.container_info import image_name
 from mesospy.security.task_user import delegate_cgroups, root_problem, switch_to, task_user
+from mesospy.task_states import is_terminal
 from mesospy.v1 import agent_pb2, common_pb2
 from mesospy.v1 import executor_pb2 as epb
 
@@ -354,8 +357,79 @@ class ExecutorRegistry:
         for task in tasks:
             task.sandbox = executor.sandbox / "tasks" / escape_id(task.info.task_id)
             executor.tasks[task.info.task_id] = task
+        default = executor.info.type == common_pb2.ExecutorInfo.DEFAULT
+        if default and any(image_name(task.info) for task in tasks):
+            self._loop.create_task(self._launch_group_in_images(executor, tasks))
+            return
         group = epb.Event.LaunchGroup(tasks=[task.info for task in tasks])
         executor.push(epb.Event(type=epb.Event.LAUNCH_GROUP, launch_group=group))
+
+    async def _launch_group_in_images(self, executor: RunningExecutor, tasks: list[Task]) -> None:
+        """A group for the DEFAULT executor with image tasks: the agent pulls and makes
+        each one's root (as for its own image tasks), and gives the executor the command
+        line that starts it there and its whole environment in its TaskInfo (the task's
+        image left in: the executor then runs it as given). If one cannot be made ready,
+        the group does not start."""
+        containerizer = self._containerizer
+        infos: list[common_pb2.TaskInfo] = []
+        try:
+            for task in tasks:
+                name = image_name(task.info)
+                if name is None:
+                    infos.append(task.info)
+                    continue
+                if containerizer is None or containerizer.problem is not None:
+                    problem = "no containerizer" if containerizer is None else containerizer.problem
+                    raise LaunchError(
+                        f"cannot run task {task.info.task_id!r} in image {name!r}: {problem}"
+                    )
+                task.image = name
+                prepared = await asyncio.to_thread(self._prepare_task_root, containerizer, task)
+                info = common_pb2.TaskInfo()
+                info.CopyFrom(task.info)
+                info.command.ClearField("shell")
+                info.command.argv[:] = prepared.argv
+                info.command.ClearField("environment")
+                info.command.environment.update(prepared.env)
+                infos.append(info)
+        except (*IMAGE_ERRORS, FetchCancelled, OSError) as exc:
+            for task in tasks:
+                self._cleanup_task_root(task)
+                if not task.terminal:
+                    self._tasks.end(
+                        task,
+                        common_pb2.TASK_FAILED,
+                        Reason.REASON_CONTAINER_LAUNCH_FAILED,
+                        f"the group could not start: {exc}",
+                    )
+            if not any(not t.terminal for t in executor.tasks.values()):
+                self._shut_down(executor)  # it has nothing else to run
+            return
+        group = epb.Event.LaunchGroup(tasks=infos)
+        executor.push(epb.Event(type=epb.Event.LAUNCH_GROUP, launch_group=group))
+
+    def _prepare_task_root(self, containerizer: Containerizer, task: Task) -> Prepared:
+        """Worker thread: one task of a group pulled and its root made."""
+        task.sandbox.mkdir(parents=True, exist_ok=True)
+        agent_vars = {
+            "MESOS_TASK_ID": task.info.task_id,
+            "MESOS_FRAMEWORK_ID": task.framework_id,
+            "MESOS_AGENT_ID": self.agent_id(),
+            "HOST": self.host,
+        }
+        return containerizer.prepare(
+            task.info,
+            task.container.id,
+            task.sandbox,
+            agent_vars,
+            task.fetching or Cancellation(),
+            allow_root=self._tasks.allow_root_tasks or not self._launcher.running_as_root,
+        )
+
+    def _cleanup_task_root(self, task: Task) -> None:
+        """An image task of a group: its root unmounted and removed (in a worker thread)."""
+        if task.image is not None and self._containerizer is not None:
+            self._loop.run_in_executor(None, self._containerizer.cleanup, task.container.id)
 
     def _executor_for(self, tasks: list[Task]) -> RunningExecutor | None:
         """The running executor of these tasks (all naming one), started if need be; None
@@ -689,6 +763,7 @@ class ExecutorRegistry:
                 reason, state = Reason.REASON_EXECUTOR_TERMINATED, common_pb2.TASK_FAILED
                 message = f"executor {eid!r} {how}"
             self._tasks.end(task, state, reason, message)
+            self._cleanup_task_root(task)
         exited = agent_pb2.ExecutorExited(framework_id=executor.framework.id, executor_id=eid)
         if exit_code is not None:
             exited.status = exit_code
@@ -725,6 +800,8 @@ class ExecutorRegistry:
         update.source = common_pb2.TaskStatus.SOURCE_EXECUTOR
         update.timestamp = update.timestamp or time.time()
         self._tasks.report(task, update)
+        if is_terminal(update.state):
+            self._cleanup_task_root(task)
         return None
 
     def close(self, kill: bool) -> None:

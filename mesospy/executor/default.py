@@ -9,7 +9,8 @@ kill grace period) and reported TASK_KILLED naming the task that brought them do
 task's health check (COMMAND, HTTP or TCP, as the agent runs them) reports its health in
 TASK_RUNNING updates, and a task that fails it too often is killed (TASK_KILLED,
 REASON_TASK_UNHEALTHY), and its group with it. Once none of its tasks is running, the
-executor exits.
+executor exits. A task in a container image arrives with its root made by the agent, its
+command the line that starts it there and its environment complete: it runs as given.
 
 A task's ``lifecycle`` orders it within its group (Nomad's task lifecycle): PRESTART
 tasks start first, and the MAIN and POSTSTART tasks start once every PRESTART task that
@@ -150,6 +151,7 @@ class DefaultExecutor(Executor):
         """Kill everything; the updates go out as the processes end."""
         for entry in list(self.running.values()):
             self._end_group(driver, entry.group, None, "executor shut down")
+        self._maybe_done(driver)  # with nothing to run, at once
 
     def _check_health(self, driver: ExecutorDriver, entry: _Running) -> None:
         if self._launcher is None:
@@ -186,9 +188,13 @@ class DefaultExecutor(Executor):
         directory.mkdir(parents=True, exist_ok=True)
         command = task.command
         argv = ["/bin/sh", "-c", command.shell] if command.shell else list(command.argv)
-        env = {**os.environ, **command.environment}
-        env.pop("MESOSPY_EXECUTOR_TOKEN", None)  # a task must not speak for the executor
-        env.update(MESOS_TASK_ID=task.task_id, MESOS_SANDBOX=str(directory))
+        if task.container.mesos.HasField("image"):
+            # The agent made its root: argv starts it there, with its whole environment.
+            env = dict(command.environment)
+        else:
+            env = {**os.environ, **command.environment}
+            env.pop("MESOSPY_EXECUTOR_TOKEN", None)  # a task must not speak for the executor
+            env.update(MESOS_TASK_ID=task.task_id, MESOS_SANDBOX=str(directory))
         entry.env, entry.directory = env, directory
         with open(directory / "stdout", "wb") as out, open(directory / "stderr", "wb") as err:
             return await asyncio.create_subprocess_exec(

@@ -15,7 +15,8 @@ name: pod
 env: {A: "1"}
 resources: {ports: 1}
 containers:
-  - {name: work, command: [python, w.py], resources: {cpus: 1, mem: 256}, env: {B: "2"}}
+  - {name: work, command: [python, w.py], resources: {cpus: 1, mem: 256}, env: {B: "2"},
+     image: "registry:5000/work:1"}
   - {name: init, command: 'get', lifecycle: {hook: prestart}}
   - {name: proxy, command: 'proxy', lifecycle: {hook: prestart, sidecar: true}}
 """
@@ -31,6 +32,8 @@ def test_a_job_of_several_containers_sums_their_resources_and_round_trips() -> N
     ]
     assert spec.containers[0].command == ("python", "w.py")
     assert spec.containers[0].env == {"B": "2"}
+    image = spec.containers[0].image
+    assert image is not None and image.image == "registry:5000/work:1"
     assert (spec.cpus, spec.mem, spec.ports) == (1.2, 320.0, 1)
     data = spec.to_dict()
     assert "command" not in data and data["resources"] == {"ports": 1}
@@ -68,8 +71,8 @@ def test_a_job_of_one_container_is_the_plain_job() -> None:
         ("containers: [{name: a}]", ("containers[0].command", "is required")),
         ("containers: [{name: a, command: x, lifecycle: {hook: later}}]",
          ("containers[0].lifecycle.hook", "must be one of main, prestart, poststart")),
-        ("containers: [{name: a, command: x}, {name: b, command: x, image: 'r:5000/b:1'}]",
-         ("containers[1].image", "not in images")),
+        ("containers: [{name: a, command: x}, {name: b, command: x, image: 'Bad Name'}]",
+         ("containers[1].image.image", "")),
         ("containers: []", ("containers", "non-empty list")),
     ],
 )  # fmt: skip

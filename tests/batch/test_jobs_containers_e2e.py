@@ -9,10 +9,21 @@ import pytest
 
 from frameworks.batch.v1 import batch_pb2 as bpb
 from mesospy.testing import LocalCluster
+from mesospy.testing.registry import Registry, busybox_image
 
-from .support import BatchApi, mesospy
+from .support import BatchApi, eventually, mesospy
 
 SHARED = '"$MESOS_SANDBOX/../../prestart-ran"'  # the group's sandbox parent
+
+
+def sidecar_ended(api: BatchApi, job: str, run_id: str, name: str) -> bpb.Run:
+    """The run once ``name``'s last update (after the run's end) is in its history."""
+
+    def ended() -> bpb.Run | None:
+        run = api.get_run(job, run_id)
+        return run if results(run)[name][0] != "TASK_RUNNING" else None
+
+    return eventually(ended, what=f"{name}'s end")
 
 
 def results(run: bpb.Run) -> dict[str, tuple[str, int | None, str]]:
@@ -44,7 +55,7 @@ containers:
     run = api.wait_run("pod-ok", job.last_run.id)
     assert run.state == "SUCCEEDED", run.message
     assert run.exit_code == 0
-    by_name = results(run)
+    by_name = results(sidecar_ended(api, "pod-ok", run.id, "proxy"))
     assert by_name["init"][:2] == ("TASK_FINISHED", 0)
     assert by_name["work"][:2] == ("TASK_FINISHED", 0)
     assert by_name["proxy"][0] == "TASK_KILLED"
@@ -100,3 +111,46 @@ containers:
     assert "no main container" in shown.stderr and "Traceback" not in shown.stderr
     listed = mesospy(cluster, "job", "list")
     assert "pod-dup" not in listed.stdout and "pod-side" not in listed.stdout
+
+
+def test_a_container_of_a_group_runs_in_its_image(api: BatchApi, tmp_path: Path) -> None:
+    with Registry(tmp_path / "registry") as registry:
+        registry.push("mesospy/busybox", "1", busybox_image(os_id="pod-image"))
+        job = api.submit(
+            f"""
+name: pod-image
+containers:
+  - name: work
+    command: 'cd $MESOS_SANDBOX; cat /etc/os-release > os; echo "pid=$$ $MESOS_SANDBOX" >> os'
+    image: {registry.host}/mesospy/busybox:1
+    resources: {{cpus: 0.1, mem: 32}}
+  - {{name: helper, command: 'sleep 600', lifecycle: {{hook: poststart, sidecar: true}}}}
+"""
+        )
+        run = api.wait_run("pod-image", job.last_run.id, timeout=60)
+        missing = api.submit(
+            f"""
+name: pod-no-image
+containers:
+  - {{name: work, command: 'true', image: '{registry.host}/mesospy/nothing:1'}}
+  - {{name: helper, command: 'sleep 600', lifecycle: {{hook: poststart, sidecar: true}}}}
+"""
+        )
+        failed = api.wait_run("pod-no-image", missing.last_run.id, timeout=60)
+    # A group one of whose images cannot be had does not start at all.
+    assert failed.state == "FAILED"
+    assert "the group could not start" in failed.message and "nothing" in failed.message
+    assert {r[0] for r in results(failed).values()} == {"TASK_FAILED"}
+    assert run.state == "SUCCEEDED", run.message
+    assert results(sidecar_ended(api, "pod-image", run.id, "helper"))["helper"][0] == "TASK_KILLED"
+    assert api.cluster.work_dir is not None
+    (written,) = api.cluster.work_dir.glob(
+        "agent-*/frameworks/*/executors/pod-image.*/tasks/pod-image.*.work/os"
+    )
+    text = written.read_text()
+    assert "ID=pod-image" in text and "pid=1 /mnt/mesos/sandbox" in text
+    work_dir = api.cluster.work_dir
+    eventually(
+        lambda: not any(work_dir.glob("agent-*/containers/[0-9a-f]*/root")),
+        what="the containers' roots to be removed",
+    )
