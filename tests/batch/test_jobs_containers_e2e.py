@@ -43,7 +43,7 @@ name: pod-ok
 containers:
   - {{name: work, command: 'test -f {SHARED}', resources: {{cpus: 0.1, mem: 16}}}}
   - name: init
-    command: 'sleep 0.2; touch {SHARED}'
+    command: 'sleep 0.2; touch {SHARED}; echo init-done'
     resources: {{cpus: 0.1, mem: 16}}
     lifecycle: {{hook: prestart}}
   - name: proxy
@@ -64,6 +64,12 @@ containers:
     assert shown.returncode == 0, shown.stderr
     rows = [line.split() for line in shown.stdout.splitlines()]
     assert [run.id, "0", "proxy", "KILLED", "-"] in [r[:5] for r in rows]
+    logs = mesospy(cluster, "job", "logs", "pod-ok", "--container", "init")
+    assert logs.returncode == 0 and logs.stdout == "init-done\n", logs.stderr
+    every = mesospy(cluster, "job", "logs", "pod-ok")
+    assert "init-done" in every.stdout and every.stdout.count("==> instance 0") == 3
+    wrong = mesospy(cluster, "job", "logs", "pod-ok", "--container", "nope")
+    assert wrong.returncode != 0 and "no container 'nope'" in wrong.stderr
 
 
 def test_a_failing_prestart_fails_the_run_and_main_never_starts(api: BatchApi) -> None:
