@@ -17,7 +17,7 @@ from typing import Any
 from mesospy.scheduler import ContainerSpec, is_terminal
 from mesospy.v1 import common_pb2
 
-__all__ = ["HOOKS", "MAIN", "Container", "GroupOutcome", "group_outcome"]
+__all__ = ["HOOKS", "MAIN", "Container", "GroupOutcome", "ended", "group_outcome"]
 
 MAIN, PRESTART, POSTSTART = "main", "prestart", "poststart"
 HOOKS = (MAIN, PRESTART, POSTSTART)
@@ -81,23 +81,23 @@ def group_outcome(
     In the order the executor reports them, but so that the answer does not depend on
     it: a container that failed (any terminal state but FINISHED and KILLED) fails the
     attempt; all main containers FINISHED is success, whatever the sidecars do; once every
-    container has ended otherwise (killed), the attempt failed with the first killed main.
+    container has ended otherwise (killed), it failed as the first killed main container.
     """
-    ended: dict[str, Mapping[str, Any]] = {}
+    done: dict[str, Mapping[str, Any]] = {}
     for container in containers:
         result = results.get(container.name)
-        if result is None or not _terminal(result["state"]):
+        if result is None or not ended(result["state"]):
             continue
-        ended[container.name] = result
+        done[container.name] = result
         if result["state"] not in _ENDED_WELL:  # failed, or never launched
             return _outcome(result["state"], container.name, result)
-    mains = [c for c in containers if c.main]
-    if all(ended.get(c.name, {}).get("state") == "TASK_FINISHED" for c in mains):
+    mains = [c for c in containers if c.main] or list(containers)
+    if all(done.get(c.name, {}).get("state") == "TASK_FINISHED" for c in mains):
         return GroupOutcome("TASK_FINISHED", mains[0].name, 0)
-    if len(ended) < len(containers):
+    if len(done) < len(containers):
         return None
-    killed = next(c for c in containers if ended[c.name]["state"] != "TASK_FINISHED")
-    return _outcome("TASK_KILLED", killed.name, ended[killed.name])
+    killed = next(c for c in mains if done[c.name]["state"] != "TASK_FINISHED")
+    return _outcome("TASK_KILLED", killed.name, done[killed.name])
 
 
 def _outcome(state: str, name: str, result: Mapping[str, Any]) -> GroupOutcome:
@@ -105,5 +105,7 @@ def _outcome(state: str, name: str, result: Mapping[str, Any]) -> GroupOutcome:
     return GroupOutcome(state, name, result.get("exit_code"), message)
 
 
-def _terminal(state: str) -> bool:
+def ended(state: str) -> bool:
+    """Whether a container whose task is in ``state`` (a task state's name) has ended,
+    or is unknown to the master."""
     return state == "TASK_UNKNOWN" or is_terminal(common_pb2.TaskState.Value(state))

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from frameworks.batch.containers import Container, group_outcome
+from frameworks.batch.containers import Container, ended, group_outcome
 from frameworks.batch.spec import JobSpec
 
 __all__ = [
@@ -145,12 +145,14 @@ class Run:
         return task_id(self.job, self.id, instance.index, instance.attempt)
 
     def task_ids(self, instance: Instance) -> list[str]:
-        """The current attempt's tasks: one, or one per container."""
+        """The current attempt's tasks that may still run: one, or one per container
+        that has not ended (those that have need no kill or reconciliation)."""
         if not instance.containers:
             return [self.task_id(instance)]
         return [
             task_id(self.job, self.id, instance.index, instance.attempt, name)
-            for name in instance.containers
+            for name, result in instance.containers.items()
+            if not ended(result["state"])
         ]
 
     def active_instances(self) -> list[Instance]:
@@ -215,6 +217,8 @@ class Run:
             return [Kill(this_task, agent_id)]
         instance = self.instances[index]
         if attempt == instance.attempt and container in instance.containers:
+            if ended(instance.containers[container]["state"]):
+                return []  # a terminal state never changes (a late answer to a kill)
             result = {"state": state, "exit_code": exit_code, "message": message}
             instance.containers[container] = result
         current = attempt == instance.attempt and instance.active

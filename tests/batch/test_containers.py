@@ -129,10 +129,16 @@ def test_a_run_of_a_group_records_each_container_and_kills_them_all() -> None:
     assert run.task_update(spec, 0, 0, "TASK_FAILED", 2.0, 3, "exit 3", "a1", "init") == []
     assert instance.state == "WAITING" and instance.attempt == 1  # retried
     assert instance.containers["init"]["exit_code"] == 3
-    run.launching(instance, "a1", 3.0, ("work", "init", "proxy"))
+    second = run.launching(instance, "a1", 3.0, ("work", "init", "proxy"))
+    run.task_update(spec, 0, 1, "TASK_FINISHED", 3.5, 0, "exited with status 0", "a1", "init")
     run.task_update(spec, 0, 1, "TASK_RUNNING", 4.0, None, "", "a1", "work")
+    # What has ended is neither reconciled nor killed again, and stays as it ended.
+    assert run.task_ids(instance) == [f"{second}.work", f"{second}.proxy"]
+    assert run.task_update(spec, 0, 1, "TASK_UNKNOWN", 4.5, None, "", "a1", "init") == []
+    assert instance.containers["init"]["state"] == "TASK_FINISHED"
+    assert instance.state == "RUNNING"
     kills = run.cancel(5.0)
-    assert sorted(k.task_id for k in kills) == sorted(run.task_ids(instance))
+    assert sorted(k.task_id for k in kills) == [f"{second}.proxy", f"{second}.work"]
     # Late updates of the cancelled attempt are still recorded for its history.
     run.task_update(spec, 0, 1, "TASK_KILLED", 6.0, None, "killed", "a1", "proxy")
     assert instance.containers["proxy"]["state"] == "TASK_KILLED"
