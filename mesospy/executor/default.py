@@ -101,12 +101,15 @@ class DefaultExecutor(Executor):
     async def _start(self, driver: ExecutorDriver, stage: list[_Running]) -> bool:
         """Start one stage of a group: all of it, or none (and the group ends)."""
         started: list[_Running] = []
+        trying = None
         try:
-            for entry in stage:
-                entry.process = await self._spawn(entry)
-                started.append(entry)
+            for trying in stage:
+                if trying.task.task_id in self.running:  # else the group ended meanwhile
+                    trying.process = await self._spawn(trying)
+                    started.append(trying)
         except OSError as exc:
-            failed = stage[len(started)].task.task_id
+            assert trying is not None
+            failed = trying.task.task_id
             why = f"the group could not start: task {failed!r}: {exc}"
             group = stage[0].group
             group.ending = True
@@ -127,14 +130,22 @@ class DefaultExecutor(Executor):
                 )
             self._maybe_done(driver)
             return False
-        for entry in stage:
+        for entry in started:
+            assert entry.process is not None
+            if entry.task.task_id not in self.running:
+                # The group ended while it started (it was reported as never started).
+                _signal(entry, signal.SIGKILL)
+                self._keep(asyncio.create_task(_reap(entry.process)))
+                continue
             driver.send_status_update(entry.task.task_id, pb.TASK_RUNNING)
-            watcher = asyncio.create_task(self._watch(driver, entry))
-            self._watchers.add(watcher)
-            watcher.add_done_callback(self._watchers.discard)
+            self._keep(asyncio.create_task(self._watch(driver, entry)))
             if entry.task.HasField("health_check"):
                 self._check_health(driver, entry)
         return True
+
+    def _keep(self, watcher: asyncio.Task[None]) -> None:
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
 
     def launch_task(self, driver: ExecutorDriver, task: pb.TaskInfo) -> None:
         """A lone task runs as a group of one."""
@@ -280,6 +291,10 @@ def _exited(task_id: str, state: int, how: str, code: int) -> pb.TaskStatus:
     if code >= 0:
         status.exit_code = code
     return status
+
+
+async def _reap(process: asyncio.subprocess.Process) -> None:
+    await process.wait()
 
 
 def _signal(entry: _Running, sig: int) -> None:
