@@ -62,7 +62,21 @@ def _overview_seconds(browser: WebDriver, url: str, tasks: int, timeout: float) 
         return str(text).isdigit() and int(text) >= tasks
 
     WebDriverWait(browser, timeout, poll_frequency=0.02).until(shows_all)
-    return time.monotonic() - started
+    seconds = time.monotonic() - started
+    # Where the time went, from the page's own marks (ms since the navigation started).
+    marks = browser.execute_script(
+        "const m = {};"
+        "for (const e of performance.getEntriesByType('mark')) m[e.name] = e.startTime;"
+        "const n = performance.getEntriesByType('navigation')[0];"
+        "if (n) m['page-loaded'] = n.loadEventEnd;"
+        "return m;"
+    )
+    parts = ", ".join(
+        f"{name.removeprefix('mesospy-')} {float(ms) / 1000:.2f} s"
+        for name, ms in sorted(dict(marks).items(), key=lambda kv: float(kv[1]))
+    )
+    print(f"  page timeline: {parts}")
+    return seconds
 
 
 async def _cpu_percent(meter: CpuMeter, window: float) -> float:

@@ -17,7 +17,7 @@ Reservations are one level (Mesos's refinement stack is not modelled).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -29,8 +29,8 @@ __all__ = [
     "ResourceError",
     "Resources",
     "Volume",
-    "reservation_problem",
     "scalar_milli",
+    "volume_problem",
     "with_scalars",
 ]
 
@@ -310,15 +310,16 @@ def _split_role(raw: str, context: str) -> tuple[str, Identity]:
     return name.strip(), Identity(Reservation(role=role))
 
 
-def reservation_problem(resources: Resources, context: str) -> str | None:
-    """Why the cluster cannot take `resources` yet: the allocator does not honour
-    reservations and volumes so far, so they are refused where they enter (agent
-    resources, task resources) rather than handed out as if unreserved."""
-    if resources.flatten() is resources:
+def volume_problem(resources: Resources, context: str) -> str | None:
+    """Why the cluster cannot take `resources` yet: reserved resources are honoured, but
+    nothing creates persistent volumes so far, so resources holding one are refused where
+    they enter (agent resources, task resources)."""
+    volumes = [identity for identity in resources._parts if identity.volume is not None]
+    if not volumes:
         return None
     return (
-        f"{context}: reserved resources and persistent volumes ({resources.reserved()}) are "
-        "not supported by the master yet; use unreserved resources such as cpus:2"
+        f"{context}: persistent volumes ({resources.reserved()}) are not supported by the "
+        "master yet; use reserved or unreserved resources such as cpus(eng):2 or cpus:2"
     )
 
 
@@ -479,6 +480,22 @@ class Resources:
         }
         return Resources._make({}, {}, {}, parts)
 
+    def reserved_for(self, roles: Container[str]) -> Resources:
+        """The reserved resources whose reservation role is one of `roles` (for the
+        allocator: what a role may be offered of reservations for it and its ancestors)."""
+        parts = {
+            identity: part
+            for identity, part in self._parts.items()
+            if identity.reservation is not None and identity.reservation.role in roles
+        }
+        if len(parts) == len(self._parts) and self._base().is_empty():
+            return self
+        return Resources._make({}, {}, {}, parts)
+
+    def has_reservations(self) -> bool:
+        """Whether any of these resources are reserved (a volume is on reserved disk)."""
+        return bool(self._parts)
+
     def reserved_roles(self) -> set[str]:
         """The roles any of these resources are reserved for."""
         return {i.reservation.role for i in self._parts if i.reservation is not None}
@@ -622,6 +639,23 @@ class Resources:
             for name, members in other._sets.items():
                 sets[name] = sets.get(name, frozenset()) | members
         return Resources._make(scalars, ranges, sets)
+
+    @classmethod
+    def total(cls, items: Iterable[Resources]) -> Resources:
+        """The sum of `items`. Plain scalars (the common case: cpus, mem, disk) are added
+        into one dict; only values with ranges, sets or reservations go through ``+``.
+        Summing the tasks of 10,000 agents this way costs a fraction of pairwise ``+``,
+        which builds a new value per item."""
+        scalars: dict[str, int] = {}
+        rest = Resources.EMPTY
+        for item in items:
+            if item._parts or item._ranges or item._sets:
+                rest = rest + item
+                continue
+            for name, value in item._scalars.items():
+                scalars[name] = scalars.get(name, 0) + value
+        plain = Resources._make({k: v for k, v in scalars.items() if v > 0}, {}, {})
+        return plain + rest
 
     def __sub__(self, other: Resources) -> Resources:
         """Remove what of `other` is here; scalars clamp at 0, absent items are ignored."""

@@ -44,7 +44,7 @@ from mesospy.agent.task_env import base_environment
 from mesospy.agent.tasks import TaskManager
 from mesospy.detector import MasterDetector, MasterSpecError
 from mesospy.metrics_http import MetricsPortError, serve_registry
-from mesospy.resources import ResourceError, Resources, reservation_problem
+from mesospy.resources import Resources
 from mesospy.security.agent_guard import MasterOnly
 from mesospy.security.channels import aio_channel
 from mesospy.standard_services import add_standard_services
@@ -95,10 +95,7 @@ class Agent:
         work = cfg.work_path
         work.mkdir(parents=True, exist_ok=True)
         text = await asyncio.to_thread(resource_text, cfg.resources, cfg.work_dir)
-        parsed = Resources.parse(text)
-        if problem := reservation_problem(parsed, "--resources"):
-            raise ResourceError(problem)
-        self._resources = parsed.to_proto()
+        self._resources = Resources.parse(text).to_proto()
         self.isolator: Isolator = choose_isolator(
             cfg.isolation, cfg.posix_sample_interval, isolation_scope(cfg.work_dir)
         )

@@ -17,6 +17,12 @@ filtered here, with C-level iteration over the sorters' client lists (tens of na
 per client passed over). An agent filtered by nearly every client instead gets its few
 willing clients from its filters and takes the lowest of them, so the deep scans that
 would cost most are never made.
+
+Reservations (Mesos 1.9 semantics): resources reserved for a role are offered only to
+frameworks in that role or a role below it (``eng/dev`` gets what is reserved for ``eng``),
+and carry their reservation in the offer; what a role does not take stays on the agent,
+never offered to another role. An agent with reserved resources free may therefore be cut
+into several offers in one cycle, one per role that can use a part of it.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from itertools import chain, filterfalse
 
 from mesospy.allocator.filters import AgentFilters, Client, FilterSpec, FilterSpecs
 from mesospy.allocator.quota import Quota, QuotaCycle
-from mesospy.allocator.roles import RoleTree
+from mesospy.allocator.roles import RoleTree, ancestors
 from mesospy.allocator.sorter import DRFSorter
 from mesospy.resources import Resources
 
@@ -94,6 +100,10 @@ class _Agent:
 # With quota an agent's free pool may be cut into parts for several roles: at most this
 # many fair-share parts per agent and cycle (the rest waits for the next cycle).
 _MAX_PARTS = 4
+
+
+# What a role may be offered of an agent's free pool (None: nothing).
+OfferFor = Callable[[str, Resources], Resources | None]
 
 
 # A framework lists the agents it put filters on while they are at most this many (or an
@@ -161,6 +171,9 @@ class Allocator:
         # once a role under quota gives something back (see _release).
         self._starved: set[str] = set()
         self._quota_relaxed = False
+        # Reserved resources free on the agents, by the role they are reserved for: they
+        # count towards that role's quota consumption while unallocated (Mesos 1.9).
+        self._reserved_free: dict[str, Resources] = {}
 
     # ------------------------------------------------------------------ frameworks
 
@@ -258,8 +271,14 @@ class Allocator:
         return dict(self._quota_given)
 
     def role_consumed(self, role: str) -> Resources:
-        """What counts towards the role's quota: offered to or used by it and its children."""
-        return self._roles.allocation(role)
+        """What counts towards the role's quota: offered to or used by it and its children,
+        and what is reserved for them and not allocated (Mesos 1.9's consumed quota)."""
+        consumed = self._roles.allocation(role)
+        below = role + "/"
+        for reserved_for, resources in self._reserved_free.items():
+            if reserved_for == role or reserved_for.startswith(below):
+                consumed = consumed + resources
+        return consumed
 
     # ------------------------------------------------------------------ agents
 
@@ -276,6 +295,7 @@ class Allocator:
         agent = self._agents[agent_id] = _Agent(
             total, self._wanting, self._specs, _SCAN_WILLING_MIN + spread
         )
+        self._track_reserved(Resources.EMPTY, total)
         self._change_total(total, 1)
         if self._quotas:
             self._quota_relaxed = True  # a bigger cluster: more spare beyond the headroom
@@ -292,6 +312,7 @@ class Allocator:
             self._release(agent_id, agent, client, resources)
         for client in agent.filters.clients():
             self._remove_filter(agent, client)
+        self._track_reserved(agent.free, Resources.EMPTY)
         for fw in self._frameworks.values():  # also those whose filters here expired
             if fw.filter_agents is not None:
                 fw.filter_agents.discard(agent_id)
@@ -299,6 +320,22 @@ class Allocator:
         del self._agents[agent_id]
         self._offerable.discard(agent_id)
         self._dirty.discard(agent_id)
+
+    def update_agent_total(self, agent_id: str, total: Resources) -> None:
+        """The agent's resources changed in place (e.g. a dynamic reservation turned some
+        unreserved ones into reserved): its free pool becomes `total` minus what is in use
+        there, which stays allocated as it is."""
+        agent = self._agents[agent_id]
+        self._change_total(agent.total, -1)
+        agent.total = total
+        self._change_total(total, 1)
+        used = Resources.EMPTY
+        for resources in agent.used.values():
+            used = used + resources
+        self._set_free(agent, total - used)
+        if self._quotas:
+            self._quota_relaxed = True
+        self._update_offerable(agent_id, agent)
 
     def activate_agent(self, agent_id: str) -> None:
         """Offer the agent's resources again (end of maintenance)."""
@@ -336,7 +373,7 @@ class Allocator:
             self._frameworks[framework_id] = _Framework()
         self._ensure_client(framework_id, role)
         agent.used[client] = agent.used.get(client, Resources.EMPTY) + resources
-        agent.free = agent.free - resources
+        self._set_free(agent, agent.free - resources)
         self._roles.allocated(role, resources)
         self._by_role[role].allocated(client, resources)
 
@@ -402,10 +439,58 @@ class Allocator:
             self._dirty.discard(agent_id)
             if agent.filters.blocks_all(agent.free, n_wanting):
                 continue  # back in _dirty when something here changes
+            if agent.free.has_reservations():
+                self._allocate_reserved(agent_id, agent, n_wanting, everyone_wants, offers)
+                continue
             client = self._pick(agent, n_wanting, everyone_wants)
             if client is not None:
                 offers.append(self._offer(agent_id, agent, client))
         return offers
+
+    def _allocate_reserved(
+        self,
+        agent_id: str,
+        agent: _Agent,
+        n_wanting: int,
+        everyone_wants: bool,
+        offers: list[Allocation],
+    ) -> None:
+        """Offer an agent with reserved resources free, a part per role that may use one
+        (see `_reservation_aware`), until nothing is left that anyone may take."""
+        whole = agent.free
+        offer_for = self._reservation_aware(None, None)
+        for _ in range(_MAX_PARTS):
+            picked = self._pick_within(agent, n_wanting, everyone_wants, offer_for, whole)
+            if picked is None:
+                return
+            offers.append(self._offer(agent_id, agent, picked[0], picked[1]))
+            if agent_id not in self._offerable:
+                return
+        self._dirty.add(agent_id)  # parts left over: next cycle
+
+    def _reservation_aware(self, offer_for: OfferFor | None, cycle: QuotaCycle | None) -> OfferFor:
+        """`offer_for` (None: the whole) applied to the unreserved part of a free pool, plus
+        what of it is reserved for the role or an ancestor; reservations count as consumed
+        by their role already, so quota only asks that one reserved for an ancestor keeps
+        the roles between within their limits."""
+
+        def offer(role: str, free: Resources) -> Resources | None:
+            plain = free.unreserved()
+            cut = offer_for(role, plain) if offer_for is not None and plain else plain
+            reserved = free.reserved_for(ancestors(role))
+            if reserved and cycle is not None:
+                reserved = cycle.reservations_within_limits(role, reserved)
+            resources = reserved if cut is None else cut + reserved
+            return resources if self._allocatable(resources) else None
+
+        return offer
+
+    def _allocatable(self, resources: Resources) -> bool:
+        """Whether `resources` hold at least one of the minimum allocatable amounts, reserved
+        or not."""
+        if resources.has_reservations():
+            resources = resources.flatten()
+        return any(resources.contains(least) for least in self._min_allocatable)
 
     def _pick(self, agent: _Agent, n_wanting: int, everyone_wants: bool) -> Client | None:
         """The first client in hierarchical DRF order that may get this agent's free pool."""
@@ -436,7 +521,9 @@ class Allocator:
     ) -> list[Allocation]:
         """The cycle when some role has quota: per agent, first the roles below their
         guarantees, then fair share, each offer cut to the limits and the headroom."""
-        cycle = QuotaCycle(self._quotas, self._roles, self._total, self._min_allocatable)
+        cycle = QuotaCycle(
+            self._quotas, self._roles, self._total, self._min_allocatable, self._reserved_free
+        )
         offers: list[Allocation] = []
         # Stage 1 once, then fair share until the agent is used up: what one role's limit
         # leaves over goes to the next role in the same cycle. (Bound methods made once:
@@ -450,8 +537,10 @@ class Allocator:
             whole = agent.free
             if agent.filters.blocks_all(whole, n_wanting):
                 continue
+            reserved = whole.has_reservations()
             for offer_for in both if cycle.needy else fair_only:
-                picked = self._pick_within(agent, n_wanting, everyone_wants, offer_for, whole)
+                pick_for = self._reservation_aware(offer_for, cycle) if reserved else offer_for
+                picked = self._pick_within(agent, n_wanting, everyone_wants, pick_for, whole)
                 if picked is None:
                     if offer_for is fair:
                         break
@@ -486,7 +575,7 @@ class Allocator:
         agent: _Agent,
         n_wanting: int,
         everyone_wants: bool,
-        offer_for: Callable[[str, Resources], Resources | None],
+        offer_for: OfferFor,
         whole: Resources,
     ) -> tuple[Client, Resources] | None:
         """The first client in DRF order for whose role `offer_for` allows an offer.
@@ -522,7 +611,7 @@ class Allocator:
         self,
         agent: _Agent,
         everyone_wants: bool,
-        offer_for: Callable[[str, Resources], Resources | None],
+        offer_for: OfferFor,
         whole: Resources,
     ) -> tuple[Client, Resources] | None:
         """`_pick_within` by scanning the DRF order a role at a time: the first client of
@@ -579,17 +668,15 @@ class Allocator:
         framework_id, role = client = self._client(*client)
         resources = agent.free
         if part is None or part is resources:
-            agent.free = Resources.EMPTY
+            self._set_free(agent, Resources.EMPTY)
             self._offerable.discard(agent_id)
         else:
-            resources, agent.free = part, resources - part
+            resources = part
+            self._set_free(agent, agent.free - part)
             if agent.capped is None:
                 agent.capped = set()
             agent.capped.add(client)  # the shared client tuple: nothing new to collect
-            for least in self._min_allocatable:
-                if agent.free.contains(least):
-                    break
-            else:
+            if not self._allocatable(agent.free):
                 self._offerable.discard(agent_id)
         held = agent.used.get(client)
         agent.used[client] = resources if held is None else held + resources
@@ -722,7 +809,7 @@ class Allocator:
             agent.used[client] = left
         else:
             del agent.used[client]
-        agent.free = agent.free + freed
+        self._set_free(agent, agent.free + freed)
         if self._quotas:
             self._quota_relaxed = True  # room under a limit, or more spare than headroom
         self._roles.unallocated(role, freed)
@@ -735,17 +822,28 @@ class Allocator:
 
     def _update_offerable(self, agent_id: str, agent: _Agent) -> None:
         """Call whenever an agent's free pool or state changes."""
-        free = agent.free
-        if (
-            agent.active
-            and agent.reachable
-            and any(free.contains(m) for m in self._min_allocatable)
-        ):
+        if agent.active and agent.reachable and self._allocatable(agent.free):
             self._offerable.add(agent_id)
             self._dirty.add(agent_id)
         else:
             self._offerable.discard(agent_id)
             self._dirty.discard(agent_id)
+
+    def _set_free(self, agent: _Agent, free: Resources) -> None:
+        """Every change of an agent's free pool goes through here."""
+        if free.has_reservations() or agent.free.has_reservations():
+            self._track_reserved(agent.free, free)
+        agent.free = free
+
+    def _track_reserved(self, old: Resources, new: Resources) -> None:
+        """Keep `_reserved_free` current when a free pool goes from `old` to `new`."""
+        totals = self._reserved_free
+        for role in old.reserved_roles() | new.reserved_roles():
+            now = totals.get(role, Resources.EMPTY) - old.reserved(role) + new.reserved(role)
+            if now:
+                totals[role] = now
+            else:
+                totals.pop(role, None)
 
     def _change_total(self, resources: Resources, sign: int) -> None:
         if sign > 0:

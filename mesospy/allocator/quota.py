@@ -11,6 +11,12 @@ What a subtree still needs of its guarantees counts the role's own guarantee and
 children's: ``need(r) = max(guarantee(r) - consumed(r), sum of need(child))``; the
 headroom to keep is the sum of the top-level needs. Only scalars (cpus, mem, disk, gpus,
 and other scalars the agents have) take part.
+
+Reservations (Mesos 1.9): a role *consumes* what its subtree is offered or uses plus what is
+reserved for roles of its subtree and not allocated. Reserved resources thus count against
+its limit and towards its guarantee whether used or not, and since they are nobody else's
+they are not free for the headroom either: counted once, as consumption. Offering a role
+its own reservations changes nothing it consumes, so they are offered whatever the limits.
 """
 
 from __future__ import annotations
@@ -190,9 +196,20 @@ class QuotaCycle:
         consumption: Consumption,
         total: Resources,
         min_allocatable: Sequence[Resources],
+        reserved: Mapping[str, Resources] | None = None,
     ) -> None:
+        """`reserved`: the unallocated reserved resources, by the role reserved for."""
         self._quotas = quotas
         self._held = consumption
+        # Unallocated reservations in each role's subtree, by scalar, in thousandths.
+        self._reserved_under: dict[str, dict[str, int]] = {}
+        reserved_total: dict[str, int] = {}
+        for role, resources in (reserved or {}).items():
+            for name, value in scalar_milli(resources).items():
+                reserved_total[name] = reserved_total.get(name, 0) + value
+                for node in ancestors(role):
+                    under = self._reserved_under.setdefault(node, {})
+                    under[name] = under.get(name, 0) + value
         self._min = min_allocatable
         # The usual minimums (cpus:0.01, mem:32) are scalars alone: then an offer's scalars
         # in thousandths tell whether it is worth making, before it is built.
@@ -218,6 +235,8 @@ class QuotaCycle:
         free = dict(scalar_milli(total))
         for name, value in scalar_milli(consumption.allocated_total()).items():
             free[name] = free.get(name, 0) - value
+        for name, value in reserved_total.items():  # nobody else's: not headroom
+            free[name] = free.get(name, 0) - value
         self._free = free
         self._spare: dict[str, int] = {}
         self._refresh_spare()
@@ -237,7 +256,14 @@ class QuotaCycle:
         self._spare = {n: free.get(n, 0) - v for n, v in required.items() if v > 0}
 
     def _consumed(self, role: str) -> Mapping[str, int]:
-        return scalar_milli(self._held.allocation(role))
+        held = scalar_milli(self._held.allocation(role))
+        reserved = self._reserved_under.get(role)
+        if not reserved:
+            return held
+        out = dict(held)
+        for name, value in reserved.items():
+            out[name] = out.get(name, 0) + value
+        return out
 
     def _up(self, role: str) -> list[str]:
         up = self._ancestors.get(role)
@@ -376,8 +402,44 @@ class QuotaCycle:
             return free
         return self._cut(free, scalars)
 
+    def reservations_within_limits(self, role: str, reserved: Resources) -> Resources:
+        """What of `reserved` (reserved for `role` or its ancestors) may be offered to
+        `role`: a reservation for the role itself always; one for an ancestor only while
+        the roles below the ancestor down to `role` stay within their limits (it adds to
+        what they consume)."""
+        limited = self._path(role)[1]
+        if not limited:
+            return reserved
+        by_role: dict[str, dict[str, int]] = {}
+        for identity, part in reserved.parts():
+            if identity.reservation is not None:
+                values = by_role.setdefault(identity.reservation.role, {})
+                for name, value in scalar_milli(part).items():
+                    values[name] = values.get(name, 0) + value
+        kept: set[str] = set()
+        added: dict[str, int] = {}
+        for reserved_for in sorted(by_role, key=len, reverse=True):  # own reservations first
+            values, above = by_role[reserved_for], set(ancestors(reserved_for))
+            fits = True
+            for node in limited:
+                if node in above:
+                    continue  # it consumes these already
+                held = self._consumed(node)
+                for name, limit in self._quotas[node][1].items():
+                    more = values.get(name, 0) + added.get(name, 0)
+                    if more and held.get(name, 0) + more > limit:
+                        fits = False
+            if fits:
+                kept.add(reserved_for)
+                for name, value in values.items():
+                    added[name] = added.get(name, 0) + value
+        return reserved.reserved_for(kept)
+
     def taken(self, role: str, resources: Resources) -> None:
         """`resources` were just offered to `role` (and are counted as its consumption)."""
+        if resources.has_reservations():
+            self._reservations_taken(resources)
+            resources = resources.unreserved()  # (only these were free for anyone)
         taken = scalar_milli(resources)
         free = self._free
         for name, value in taken.items():
@@ -398,3 +460,15 @@ class QuotaCycle:
                 self._required[name] = self._required.get(name, 0) + delta
         if self._spare:
             self._refresh_spare()
+
+    def _reservations_taken(self, resources: Resources) -> None:
+        # Reserved resources offered: consumed as allocated now, no longer as unallocated.
+        for identity, part in resources.parts():
+            if identity.reservation is None:
+                continue
+            for node in ancestors(identity.reservation.role):
+                under = self._reserved_under.get(node)
+                if under is None:
+                    continue
+                for name, value in scalar_milli(part).items():
+                    under[name] = under.get(name, 0) - value

@@ -22,7 +22,7 @@ from mesospy.cli.common import (
 from mesospy.master import MasterConfig, MasterStartError, run_master
 from mesospy.master.leadership import LeadershipLost, ZooKeeperUnreachable
 from mesospy.master.master import Master
-from mesospy.resources import ResourceError, Resources, reservation_problem
+from mesospy.resources import ResourceError, Resources
 from mesospy.security.credentials import (
     PRINCIPAL_ENV,
     SECRET_ENV,
@@ -477,11 +477,9 @@ def agent(
     """
     if resources:
         try:
-            problem = reservation_problem(Resources.parse(resources), "--resources")
+            Resources.parse(resources)
         except ResourceError as exc:
             raise click.BadParameter(str(exc), param_hint="--resources") from exc
-        if problem:
-            raise click.BadParameter(problem, param_hint="--resources")
     try:
         attrs = parse_attributes(attributes)
     except ValueError as exc:

@@ -162,14 +162,13 @@ def _resource_families(master: Master) -> Iterator[GaugeMetricFamily]:
     """Scalar resources (cpus, mem, disk, gpus...) per role: the agents' (all unreserved,
     role "*"), those held by active tasks, and those in outstanding offers."""
     state = master.state
-    capacity: dict[str, Resources] = {}
-    for agent in list(state.agents.values()):
-        capacity["*"] = capacity.get("*", Resources()) + agent.total
-    used: dict[str, Resources] = {}
+    capacity = {"*": Resources.total([a.total for a in state.agents.values()])}
+    held: dict[str, list[Resources]] = {}
     for framework in list(state.frameworks.values()):
         for task in [*framework.tasks.values(), *framework.unreachable_tasks.values()]:
             if not task.resources_recovered:
-                used[task.role] = used.get(task.role, Resources()) + task.resources
+                held.setdefault(task.role, []).append(task.resources)
+    used = {role: Resources.total(items) for role, items in held.items()}
     offered: dict[str, Resources] = {}
     for offer in list(master.offers):
         offered[offer.role] = offered.get(offer.role, Resources()) + offer.resources

@@ -23,30 +23,20 @@ DEFAULT_PAGE = 1000
 
 
 def _in_use(tasks: Iterable[TaskRecord]) -> Resources:
-    total = Resources()
-    for task in tasks:
-        if not task.resources_recovered:
-            total = total + task.resources
-    return total
-
-
-def _sum(resources: Iterable[Resources]) -> Resources:
-    total = Resources()
-    for item in resources:
-        total = total + item
-    return total
+    return Resources.total(t.resources for t in tasks if not t.resources_recovered)
 
 
 def agent_state(master: Master, agent: AgentRecord) -> opb.AgentState:
     """One agent as operators see it, with what is used and offered on it."""
+    held = [t.resources for t in agent.tasks.values() if not t.resources_recovered]
     item = opb.AgentState(
         agent_info=agent.info,
         active=agent.active and agent.connected,  # its resources are offered
         registered_time=agent.registered_time,
-        active_tasks=sum(1 for t in agent.tasks.values() if not t.resources_recovered),
+        active_tasks=len(held),
     )
-    item.used_resources.extend(_in_use(agent.tasks.values()).to_proto())
-    offered = _sum(o.resources for o in master.offers.of_agent(agent.id))
+    item.used_resources.extend(Resources.total(held).to_proto())
+    offered = Resources.total(o.resources for o in master.offers.of_agent(agent.id))
     item.offered_resources.extend(offered.to_proto())
     drain = master.maintenance.drain_of(agent.id)
     if drain is not None:
@@ -67,7 +57,7 @@ def framework_state(master: Master, framework: FrameworkRecord) -> opb.Framework
         active_tasks=len(framework.tasks) + len(framework.unreachable_tasks),
     )
     entry.used_resources.extend(_in_use(framework.tasks.values()).to_proto())
-    offered = _sum(o.resources for o in master.offers.of_framework(framework.id))
+    offered = Resources.total(o.resources for o in master.offers.of_framework(framework.id))
     entry.offered_resources.extend(offered.to_proto())
     return entry
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from mesospy.container_info import container_problem
-from mesospy.resources import ResourceError, Resources, reservation_problem
+from mesospy.resources import ResourceError, Resources, volume_problem
 from mesospy.uris import uris_problem
 from mesospy.v1 import common_pb2 as pb
 
@@ -156,7 +156,7 @@ def task_problem(
         resources = Resources.from_proto(task.resources)
     except ResourceError as exc:
         return f"{label} has invalid resources: {exc}", None
-    if p := reservation_problem(resources, label):
+    if p := volume_problem(resources, label):
         return p, None
     if resources.is_empty():
         return f"{label} asks for no resources; give at least cpus or mem", None
@@ -230,7 +230,7 @@ def agent_info_problems(info: pb.AgentInfo) -> tuple[list[str], Resources | None
     except ResourceError as exc:
         problems.append(f"agent_info.resources: {exc}")
     else:
-        if p := reservation_problem(resources, "agent_info.resources"):
+        if p := volume_problem(resources, "agent_info.resources"):
             problems.append(p)
         if resources.is_empty():
             problems.append("agent_info.resources is empty; an agent must offer something")

@@ -154,10 +154,17 @@ class Feed:
         self.counts.clear()
         for done in self.m.state.completed_tasks:
             self._record((done.framework_id, done.task_id), done.state)
-        for framework in self.m.state.frameworks.values():
-            for tasks in (framework.tasks, framework.unreachable_tasks):
-                for task in tasks.values():
-                    self._record((task.framework_id, task.task_id), task.latest_state)
+        # 100,000 active tasks: one comprehension and a C-counted Counter, not a _record each.
+        # (A framework's tables are keyed by task id: no TaskRecord property is read.)
+        self._active = {
+            (framework_id, task_id): task.latest_state
+            for framework_id, framework in self.m.state.frameworks.items()
+            for tasks in (framework.tasks, framework.unreachable_tasks)
+            for task_id, task in tasks.items()
+        }
+        for key in self._active.keys() & self._done.keys():  # an id reused: the live one
+            self.counts[self._done.pop(key)] -= 1
+        self.counts.update(self._active.values())
         self._pump = asyncio.get_running_loop().create_task(self._run(), name="webui-feed")
 
     def _stop(self) -> None:

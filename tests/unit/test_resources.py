@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mesospy.resources import Reservation, ResourceError, Resources, Volume, reservation_problem
+from mesospy.resources import Reservation, ResourceError, Resources, Volume, volume_problem
 from mesospy.v1 import common_pb2 as pb
 
 R = Resources.parse
@@ -316,7 +316,39 @@ def test_the_wire_form_keeps_identity() -> None:
     assert legacy == R("cpus(eng):1")
 
 
-def test_the_master_refuses_reservations_until_the_allocator_honours_them() -> None:
-    assert reservation_problem(R("cpus:1"), "--resources") is None
-    problem = reservation_problem(R("cpus(eng):1;cpus:1"), "--resources")
-    assert problem is not None and "cpus(eng):1" in problem
+def test_total_equals_pairwise_addition_for_every_kind() -> None:
+    items = [
+        Resources.parse(text)
+        for text in (
+            "cpus:0.1;mem:32",
+            "cpus:0.2;mem:32;ports:[31000-31001]",
+            "cpus(eng):1;mem:16",
+            "disk:10;zones:{a,b}",
+            "",
+            "cpus:0.7",
+        )
+    ]
+    pairwise = Resources()
+    for item in items:
+        pairwise = pairwise + item
+    total = Resources.total(items)
+    assert total == pairwise
+    assert str(total) == str(pairwise)
+    assert total.scalar("cpus") == 2.0  # 0.1 + 0.2 + 0.7 exactly, and the reserved 1
+    assert Resources.total([]) == Resources()
+
+
+def test_reservations_are_taken_but_volumes_are_refused_until_something_creates_them() -> None:
+    assert volume_problem(R("cpus:1"), "--resources") is None
+    assert volume_problem(R("cpus(eng):1;cpus:1"), "--resources") is None
+    volume = R("disk(eng):32").with_volume(Volume("v", "data"))
+    problem = volume_problem(R("cpus:1") + volume, "task 't'")
+    assert problem is not None and "disk(eng)[v:data]:32" in problem
+
+
+def test_reserved_for_picks_the_reservations_of_the_roles_given() -> None:
+    value = R("cpus:1;cpus(eng):2;mem(eng/dev):8;cpus(web):3")
+    assert value.reserved_for({"eng", "eng/dev"}) == R("cpus(eng):2;mem(eng/dev):8")
+    assert value.reserved_for(["web"]) == R("cpus(web):3")
+    assert value.reserved_for(()) == R("")
+    assert value.has_reservations() and not value.unreserved().has_reservations()

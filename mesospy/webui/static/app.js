@@ -129,7 +129,12 @@ function connect() {
   // ?lean in the page's address: never load every task, only counts (lists on demand).
   const lean = new URLSearchParams(window.location.search).has("lean");
   events = new EventSource(lean ? "/api/events?full_tasks=0" : "/api/events");
-  events.addEventListener("SUBSCRIBED", (e) => { load(JSON.parse(e.data)); setLive(true); });
+  events.addEventListener("SUBSCRIBED", (e) => {
+    performance.mark("mesospy-snapshot-received");
+    load(JSON.parse(e.data)); setLive(true);
+    render();  // the snapshot is drawn at once; only the events that follow are batched
+    performance.mark("mesospy-snapshot-drawn");
+  });
   for (const type of ["TASK_ADDED", "TASK_UPDATED"]) {
     events.addEventListener(type, (e) => {
       const data = JSON.parse(e.data);
