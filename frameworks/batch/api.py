@@ -62,6 +62,12 @@ def run_message(run: Run, framework_id: str = "") -> bpb.Run:
             item.task_id = run.task_id(instance)
         if instance.exit_code is not None:
             item.exit_code = instance.exit_code
+        for name, result in instance.containers.items():
+            container = item.containers.add(
+                name=name, state=result["state"], message=result["message"]
+            )
+            if result["exit_code"] is not None:
+                container.exit_code = result["exit_code"]
     return message
 
 

@@ -12,7 +12,7 @@ import functools
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -599,6 +599,43 @@ def runs(name: str, master: str, batch: str | None, as_json: bool) -> None:
         "MESSAGE",
     ]
     print_table(headers, rows, f"job {name} has no runs yet")
+    containers = _container_rows(answer.runs)
+    if containers:
+        click.echo()
+        headers = ["RUN", "INSTANCE", "CONTAINER", "STATE", "EXIT", "MESSAGE"]
+        print_table(headers, containers, "")
+
+
+def _container_tasks(instance: bpb.Instance, only: str) -> list[str]:
+    """The tasks of an instance's current attempt whose output to show: its one task, or
+    each container's (``only``: that one)."""
+    if not instance.task_id:
+        return []
+    if not instance.containers:
+        if only:
+            fail(f"--container {only}: the job has one container; leave --container out")
+        return [instance.task_id]
+    names = [c.name for c in instance.containers]
+    if only and only not in names:
+        fail(f"instance {instance.index} has no container {only!r} (it has {', '.join(names)})")
+    return [f"{instance.task_id}.{n}" for n in names if not only or n == only]
+
+
+def _container_rows(runs: Iterable[bpb.Run]) -> list[tuple[object, ...]]:
+    """A row per container of each instance, for jobs of several containers."""
+    return [
+        (
+            r.id,
+            i.index,
+            c.name,
+            c.state.removeprefix("TASK_"),
+            c.exit_code if c.HasField("exit_code") else "-",
+            c.message,
+        )
+        for r in runs
+        for i in r.instances
+        for c in i.containers
+    ]
 
 
 @job.command()
@@ -607,6 +644,7 @@ def runs(name: str, master: str, batch: str | None, as_json: bool) -> None:
 @click.option("--instance", "instances", multiple=True, type=int, help="Only this instance.")
 @click.option("--stderr", is_flag=True, help="Show stderr instead of stdout.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the instances end.")
+@click.option("--container", default="", help="Only this container (jobs of several).")
 @master_option
 @batch_option
 @batch_command
@@ -616,30 +654,32 @@ def logs(
     instances: tuple[int, ...],
     stderr: bool,
     follow: bool,
+    container: str,
     master: str,
     batch: str | None,
 ) -> None:
     """Print the output of a run's instances (the latest run by default).
 
     Each instance's current attempt is read from its sandbox through the master; with
-    several instances, each one's output follows a header line.
+    several instances (or containers), each one's output follows a header line.
 
     Example: mesospy job logs nightly-report --follow
     """
     conn = open_batch(master, batch)
     answer: bpb.Run = conn.call("GetRun", bpb.GetRunRequest(name=name, run_id=run_id))
     chosen = [i for i in answer.instances if not instances or i.index in instances]
+    sources = [(i, t) for i in chosen for t in _container_tasks(i, container)]
+    if follow and len({i.index for i, _ in sources}) < len(sources):
+        fail("a job of several containers: --follow needs --container NAME")
     out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
     with connect(master) as client:
-        for instance in chosen:
-            if not instance.task_id:
-                continue
-            if len(chosen) > 1:
-                click.echo(f"==> instance {instance.index} ({instance.task_id}) <==")
+        for instance, task_id in sources:
+            if len(sources) > 1:
+                click.echo(f"==> instance {instance.index} ({task_id}) <==")
             try:
                 chunks = client.tail_file(
                     answer.framework_id,
-                    instance.task_id,
+                    task_id,
                     "stderr" if stderr else "stdout",
                     follow=follow,
                 )

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from frameworks.batch.containers import Container, ended, group_outcome
 from frameworks.batch.spec import JobSpec
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Instance",
     "Kill",
     "Run",
+    "container_of",
     "parse_task_id",
     "task_id",
 ]
@@ -45,17 +47,25 @@ _NEVER_LAUNCHED = {"TASK_UNKNOWN", "TASK_DROPPED"}  # safe to launch again (new 
 _UNREACHABLE = "TASK_UNREACHABLE"
 
 
-def task_id(job: str, run_id: str, index: int, attempt: int) -> str:
-    """The task id of one attempt of one instance: ``JOB.RUN.INDEX.ATTEMPT``."""
-    return f"{job}.{run_id}.{index}.{attempt}"
+def task_id(job: str, run_id: str, index: int, attempt: int, container: str = "") -> str:
+    """The task id of one attempt of one instance: ``JOB.RUN.INDEX.ATTEMPT``, and
+    ``.CONTAINER`` after it for each task of a job of several containers."""
+    base = f"{job}.{run_id}.{index}.{attempt}"
+    return f"{base}.{container}" if container else base
 
 
 def parse_task_id(value: str) -> tuple[str, str, int, int] | None:
     """``(job, run, index, attempt)`` from a task id made by ``task_id``, else None."""
     parts = value.split(".")
-    if len(parts) != 4 or not (parts[2].isdigit() and parts[3].isdigit()):
+    if len(parts) not in (4, 5) or not (parts[2].isdigit() and parts[3].isdigit()):
         return None
     return parts[0], parts[1], int(parts[2]), int(parts[3])
+
+
+def container_of(value: str) -> str:
+    """The container a task id is for ("" for a job of one container)."""
+    parts = value.split(".")
+    return parts[4] if len(parts) == 5 else ""
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,9 @@ class Instance:
     finished: float = 0.0
     message: str = ""
     unplaced: str = ""  # while WAITING: why the last offers could not take it
+    # A job of several containers: the current attempt's, by name: {state (a task
+    # state's name), exit_code, message}.
+    containers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -131,6 +144,17 @@ class Run:
     def task_id(self, instance: Instance) -> str:
         return task_id(self.job, self.id, instance.index, instance.attempt)
 
+    def task_ids(self, instance: Instance) -> list[str]:
+        """The current attempt's tasks that may still run: one, or one per container
+        that has not ended (those that have need no kill or reconciliation)."""
+        if not instance.containers:
+            return [self.task_id(instance)]
+        return [
+            task_id(self.job, self.id, instance.index, instance.attempt, name)
+            for name, result in instance.containers.items()
+            if not ended(result["state"])
+        ]
+
     def active_instances(self) -> list[Instance]:
         return [i for i in self.instances if i.active]
 
@@ -155,8 +179,14 @@ class Run:
 
     # ---------------------------------------------------------------- events
 
-    def launching(self, instance: Instance, agent_id: str, now: float) -> str:
-        """``instance`` is being launched on ``agent_id``; returns its task id."""
+    def launching(
+        self, instance: Instance, agent_id: str, now: float, containers: tuple[str, ...] = ()
+    ) -> str:
+        """``instance`` is being launched on ``agent_id`` (as a group of ``containers``,
+        if given); returns its task id (of a group: the ids' common start)."""
+        instance.containers = {
+            name: {"state": "TASK_STAGING", "exit_code": None, "message": ""} for name in containers
+        }
         instance.state = LAUNCHING
         instance.agent_id = agent_id
         instance.started = now
@@ -178,16 +208,24 @@ class Run:
         exit_code: int | None = None,
         message: str = "",
         agent_id: str = "",
+        container: str = "",
     ) -> list[Kill]:
-        """A status update for attempt ``attempt`` of instance ``index``."""
+        """A status update for attempt ``attempt`` of instance ``index`` (for one of its
+        containers, in a job of several)."""
+        this_task = task_id(self.job, self.id, index, attempt, container)
         if index >= len(self.instances):
-            return [Kill(task_id(self.job, self.id, index, attempt), agent_id)]
+            return [Kill(this_task, agent_id)]
         instance = self.instances[index]
+        if attempt == instance.attempt and container in instance.containers:
+            if ended(instance.containers[container]["state"]):
+                return []  # a terminal state never changes (a late answer to a kill)
+            result = {"state": state, "exit_code": exit_code, "message": message}
+            instance.containers[container] = result
         current = attempt == instance.attempt and instance.active
         if not current:
             # An old attempt, or one of a run that ended: it must not keep running.
             if state in _STARTED or state == _UNREACHABLE:
-                return [Kill(task_id(self.job, self.id, index, attempt), agent_id)]
+                return [Kill(this_task, agent_id)]
             return []
         instance.agent_id = agent_id or instance.agent_id
         if state in _STARTED:
@@ -195,6 +233,11 @@ class Run:
             return []
         if state == _UNREACHABLE:
             return []  # it may come back; a later update says how it ended
+        if container:
+            outcome = group_outcome(_launched(spec, instance), instance.containers)
+            if outcome is None:
+                return []  # its other containers say how the attempt ends
+            state, exit_code, message = outcome.state, outcome.exit_code, outcome.message
         instance.exit_code = exit_code
         instance.finished = now
         instance.message = message
@@ -265,10 +308,10 @@ class Run:
         return self._finish(TIMED_OUT, now, f"the run timed out after {timeout:g}s")
 
     def _finish(self, state: str, now: float, message: str) -> list[Kill]:
-        kills = []
+        kills: list[Kill] = []
         for instance in self.instances:
             if instance.active:
-                kills.append(Kill(self.task_id(instance), instance.agent_id))
+                kills += [Kill(t, instance.agent_id) for t in self.task_ids(instance)]
                 instance.message = message
                 instance.state = CANCELLED
                 instance.finished = now
@@ -281,7 +324,7 @@ class Run:
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(vars(self))  # asdict() deep-copies: too slow for big runs
-        data["instances"] = [dict(vars(i)) for i in self.instances]
+        data["instances"] = [_instance_dict(i) for i in self.instances]
         data["params"] = dict(self.params)
         return data
 
@@ -290,3 +333,17 @@ class Run:
         fields = dict(data)
         fields["instances"] = [Instance(**i) for i in data["instances"]]
         return cls(**fields)
+
+
+def _launched(spec: JobSpec, instance: Instance) -> tuple[Container, ...]:
+    """The containers the instance's attempt was launched with (the job may have changed
+    since: a container the spec no longer has counts as a main one)."""
+    known = {c.name: c for c in spec.containers}
+    return tuple(known.get(name) or Container(name, "") for name in instance.containers)
+
+
+def _instance_dict(instance: Instance) -> dict[str, Any]:
+    data = dict(vars(instance))
+    if instance.containers:  # copied: the store writes it off the event loop
+        data["containers"] = {name: dict(r) for name, r in instance.containers.items()}
+    return data

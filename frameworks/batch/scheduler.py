@@ -27,11 +27,12 @@ from functools import partial
 from typing import Any
 
 from frameworks.batch import dag, placement
+from frameworks.batch.containers import Container
 from frameworks.batch.formats import load_job
 from frameworks.batch.jobs import JobRecord, child_run_id, manual_run_id, scheduled_run_id
 from frameworks.batch.metrics import BatchCounts
 from frameworks.batch.quota_waits import WAITING_PREFIX, RoleQuota, limit_reason
-from frameworks.batch.runs import Instance, Kill, Run, parse_task_id
+from frameworks.batch.runs import Instance, Kill, Run, container_of, parse_task_id
 from frameworks.batch.schedule import plan_ticks
 from frameworks.batch.spec import JobSpec, SpecError
 from mesospy.resources import ResourceError, Resources
@@ -40,13 +41,14 @@ from mesospy.scheduler import (
     SchedulerDriver,
     StateStore,
     calls,
+    default_executor,
     is_terminal,
     offer_resources,
     state_name,
     task,
 )
 from mesospy.scheduler.state import FRAMEWORK_ID_KEY
-from mesospy.v1 import common_pb2
+from mesospy.v1 import common_pb2, scheduler_pb2
 
 __all__ = ["BatchScheduler", "Conflict", "JobNotFound"]
 
@@ -363,11 +365,12 @@ class BatchScheduler(Scheduler):
 
     def _active_tasks(self, launched_before: float | None = None) -> list[tuple[str, str]]:
         return [
-            (run.task_id(i), i.agent_id)
+            (task_id, i.agent_id)
             for runs in self.runs.values()
             for run in runs.values()
             for i in run.instances
             if i.active and (launched_before is None or i.started <= launched_before)
+            for task_id in run.task_ids(i)
         ]
 
     def _schedule(self, record: JobRecord, now: float) -> None:
@@ -480,6 +483,7 @@ class BatchScheduler(Scheduler):
             self.agents[offer.agent_id] = agent
             available = offer_resources(offer)
             tasks: list[common_pb2.TaskInfo] = []
+            groups: list[scheduler_pb2.Call.Operation] = []
             touched: dict[str, Run] = {}
             for item in list(waiting):
                 run, instance = item
@@ -495,6 +499,7 @@ class BatchScheduler(Scheduler):
                     misses.note(_key(item), "resources", available)
                     continue
                 ports: list[int] = []
+                port_resources = Resources()
                 if spec.ports:
                     try:
                         ports, port_resources = (available - need).allocate_ports(spec.ports)
@@ -504,14 +509,25 @@ class BatchScheduler(Scheduler):
                     need = need + port_resources
                 available = available - need
                 waiting.remove(item)
-                task_id = run.launching(instance, offer.agent_id, now)
+                names = tuple(c.name for c in spec.containers) if spec.group else ()
+                task_id = run.launching(instance, offer.agent_id, now, names)
                 self.counts.launched += 1
                 touched[run.id + run.job] = run
-                tasks.append(self._task_info(spec, run, instance, task_id, need, ports))
+                if spec.group:
+                    group = self._group(spec, run, instance, task_id, ports, port_resources)
+                    groups.append(group)
+                else:
+                    tasks.append(self._task_info(spec, run, instance, task_id, need, ports))
             for run in touched.values():
                 self._save_run(run)  # before the launch: a restart knows these attempts
             refuse = SHORT_REFUSE if waiting else LONG_REFUSE
-            if tasks:
+            if groups:  # with the lone tasks, in one ACCEPT
+                if tasks:
+                    groups.insert(0, _operation(tasks))
+                filters = calls.refuse(refuse)
+                self._after_commit(partial(driver.accept, offer.id, groups, filters))
+                log.info("launching %d operations on %s", len(groups), offer.agent_id)
+            elif tasks:
                 filters = calls.refuse(refuse)
                 self._after_commit(partial(driver.launch, offer.id, tasks, filters))
                 log.info("launching %d tasks on %s", len(tasks), offer.agent_id)
@@ -546,7 +562,7 @@ class BatchScheduler(Scheduler):
         before = _instance_outcome(run, index)
         kills = run.task_update(
             self.jobs[run.job].spec, index, attempt, state, self.clock(), exit_code,
-            status.message, status.agent_id,
+            status.message, status.agent_id, container_of(status.task_id),
         )  # fmt: skip
         self._count(before, _instance_outcome(run, index))
         if is_terminal(status.state) or kills or run.final != was_final:
@@ -627,7 +643,11 @@ class BatchScheduler(Scheduler):
         task_id: str,
         resources: Resources,
         ports: list[int],
+        container: Container | None = None,
     ) -> common_pb2.TaskInfo:
+        """The task of an instance's attempt: the job's one container, or ``container``
+        of a job of several (one task of its group)."""
+        one = container or spec.containers[0]
         env = {
             **spec.env,
             **run.params,
@@ -643,11 +663,15 @@ class BatchScheduler(Scheduler):
             env["MESOSPY_SCHEDULED_TIME"] = _iso(run.scheduled_time)
         for n, port in enumerate(ports):
             env[f"PORT{n}"] = str(port)
+        env.update(one.env)
         labels = {**spec.labels, "batch.job": run.job, "batch.run": run.id}
-        command = spec.command if isinstance(spec.command, str) else list(spec.command)
+        command = one.command if isinstance(one.command, str) else list(one.command)
         name = f"{run.job} {run.id} #{instance.index}"
+        if container is not None:
+            labels["batch.container"] = container.name
+            name += f" {container.name}"
         uris = [artifact.to_proto() for artifact in spec.fetch]
-        image = spec.container
+        image = one.image
         return task(
             task_id,
             command,
@@ -659,7 +683,38 @@ class BatchScheduler(Scheduler):
             image=image.image if image else None,
             force_pull=bool(image and image.force_pull),
             entrypoint=image.entrypoint if image else None,
+            lifecycle=None if container is None or container.main else container.hook,
+            sidecar=bool(container and container.sidecar),
         )
+
+    def _group(
+        self,
+        spec: JobSpec,
+        run: Run,
+        instance: Instance,
+        base_id: str,
+        ports: list[int],
+        port_resources: Resources,
+    ) -> scheduler_pb2.Call.Operation:
+        """The LAUNCH_GROUP of an instance's attempt: one task per container, on mesospy's
+        DEFAULT executor (an executor per attempt, named like its tasks' common start).
+        The instance's ports go with its first container (they share the host's network)."""
+        operation = scheduler_pb2.Call.Operation(type=scheduler_pb2.Call.Operation.LAUNCH_GROUP)
+        operation.launch_group.executor.CopyFrom(default_executor(base_id))
+        for n, container in enumerate(spec.containers):
+            need = Resources({"cpus": container.cpus, "mem": container.mem, "disk": container.disk})
+            if n == 0:
+                need = need + port_resources
+            task_id = f"{base_id}.{container.name}"
+            info = self._task_info(spec, run, instance, task_id, need, ports, container)
+            operation.launch_group.task_group.tasks.append(info)
+        return operation
+
+
+def _operation(tasks: list[common_pb2.TaskInfo]) -> scheduler_pb2.Call.Operation:
+    operation = scheduler_pb2.Call.Operation(type=scheduler_pb2.Call.Operation.LAUNCH)
+    operation.launch.task_infos.extend(tasks)
+    return operation
 
 
 def _instance_outcome(run: Run, index: int) -> tuple[str, int]:

@@ -40,6 +40,15 @@ Pure: no I/O. Every problem is collected with the path of the field it is about
     container: {image: "registry:5000/tools:1", force_pull: false}   # run in an image
     # with a container, command may be left out (the image's Entrypoint/Cmd run); an argv
     # command replaces its Cmd; container.entrypoint: [..] replaces its Entrypoint too
+    # or, instead of command/resources/container: several containers per instance, run
+    # together as a task group (frameworks.batch.containers has the lifecycle rules)
+    containers:
+      - {name: fetch, command: "get-input", resources: {cpus: 0.1, mem: 32},
+         lifecycle: {hook: prestart}}                  # runs first, to completion
+      - {name: proxy, command: "proxy", lifecycle: {hook: prestart, sidecar: true}}
+      - {name: work, command: "python work.py", resources: {cpus: 1, mem: 512},
+         env: {MODE: full}, image: "registry:5000/work:1"}   # main: the instance's result
+      # image: a name, or {image, force_pull, entrypoint} as in container:
 """
 
 from __future__ import annotations
@@ -53,6 +62,7 @@ from typing import Any
 import yaml
 from croniter import croniter
 
+from frameworks.batch.containers import HOOKS, MAIN, Container
 from frameworks.batch.interval import Interval, parse_interval
 from mesospy.scheduler import Artifact, ContainerSpec, parse_container, parse_fetch
 
@@ -83,6 +93,8 @@ CONCURRENCY = ("Allow", "Forbid", "Replace")
 CATCH_UP = ("none", "latest", "all")
 # A run is one document in the store (ZooKeeper's limit is 1 MB): ~250 bytes an instance.
 MAX_INSTANCES = 1000
+_RESOURCES = ("cpus", "mem", "disk")
+_LIFECYCLE = ("hook", "sidecar")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 
@@ -241,6 +253,21 @@ class JobSpec:
     fetch: tuple[Artifact, ...] = ()
     role: str = "*"  # the role its tasks run in: one the framework subscribed with
     container: ContainerSpec | None = None
+    # Every instance's containers; one (made of command, resources and container) unless
+    # the job declares several. With several, cpus/mem/disk are their sums.
+    containers: tuple[Container, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.containers:
+            main = Container(
+                "main", self.command, self.cpus, self.mem, self.disk, image=self.container
+            )
+            object.__setattr__(self, "containers", (main,))
+
+    @property
+    def group(self) -> bool:
+        """Whether an instance runs as a task group (several containers)."""
+        return len(self.containers) > 1
 
     def action_for(self, exit_code: int | None) -> str:
         """The failure policy's action for a task that failed with ``exit_code``."""
@@ -312,6 +339,12 @@ class JobSpec:
             data["container"] = self.container.to_dict()
             if not self.command:  # the image's Entrypoint/Cmd run
                 del data["command"]
+        if self.group:
+            del data["command"]
+            data["resources"] = {"ports": self.ports} if self.ports else {}
+            data["containers"] = [c.to_dict() for c in self.containers]
+            if not data["resources"]:
+                del data["resources"]
         return data
 
 
@@ -403,17 +436,20 @@ class _Parser:
             self.bad(_join(path, key), str(exc))
             return None
 
-    def string_map(self, data: dict[str, Any], key: str, env: bool = False) -> dict[str, str]:
+    def string_map(
+        self, data: dict[str, Any], key: str, env: bool = False, path: str = ""
+    ) -> dict[str, str]:
         value = data.get(key) or {}
+        where = _join(path, key)
         if not isinstance(value, dict):
-            self.bad(key, f"must be a mapping of names to strings, not {_kind(value)}")
+            self.bad(where, f"must be a mapping of names to strings, not {_kind(value)}")
             return {}
         result = {}
         for name, item in value.items():
             if env and not (isinstance(name, str) and ENV_RE.match(name)):
-                self.bad(f"{key}.{name}", "is not a valid environment variable name")
+                self.bad(f"{where}.{name}", "is not a valid environment variable name")
             if isinstance(item, bool) or not isinstance(item, str | int | float):
-                self.bad(f"{key}.{name}", f"must be a string, not {_kind(item)}")
+                self.bad(f"{where}.{name}", f"must be a string, not {_kind(item)}")
                 continue
             result[str(name)] = str(item)
         return result
@@ -434,7 +470,7 @@ class _Parser:
         fields = (
             "name", "command", "env", "resources", "constraints", "instances", "parallelism",
             "retries", "failure_policy", "timeout", "labels", "schedule", "parents",
-            "fetch", "index_env", "history", "role", "container",
+            "fetch", "index_env", "history", "role", "container", "containers",
         )  # fmt: skip
         if data is None:
             raise SpecError([("", "the job file is empty")])
@@ -447,21 +483,33 @@ class _Parser:
                 f"with a letter or digit (got {name!r})",
             )
             name = ""
+        containers = self.containers(top)
         # In an image, its Entrypoint/Cmd run when no command is given.
         image_only = "command" not in top and top.get("container") is not None
-        command = "" if image_only else self.command(top.get("command"))
+        command = "" if image_only or containers else self.command(top.get("command"))
         resource_names = ("cpus", "mem", "disk", "ports")
         resources = self.mapping(top.get("resources") or {}, "resources", resource_names)
         cpus = self.number(resources, "cpus", "resources", 0.1, minimum=0.001)
         mem = self.number(resources, "mem", "resources", 32.0, minimum=1.0)
         disk = self.number(resources, "disk", "resources", 0.0)
         ports = self.integer(resources, "ports", "resources", 0, 0, 100)
+        env = self.string_map(top, "env", env=True)
+        container = self.container(top.get("container"))
+        if len(containers) == 1:  # one container: the plain job it is
+            only = containers[0]
+            command, cpus, mem, disk = only.command, only.cpus, only.mem, only.disk
+            env, container, containers = {**env, **only.env}, only.image, ()
+        elif containers:
+            # Mesos's scalars have 3 decimals: 0.1 + 1 is 1.1, not 1.1000000000000001.
+            cpus = round(sum(c.cpus for c in containers), 3)
+            mem = round(sum(c.mem for c in containers), 3)
+            disk = round(sum(c.disk for c in containers), 3)
         instances = self.integer(top, "instances", "", 1, 1, MAX_INSTANCES)
         parallelism = self.integer(top, "parallelism", "", instances, 1, MAX_INSTANCES)
         spec = JobSpec(
             name=name,
             command=command,
-            env=self.string_map(top, "env", env=True),
+            env=env,
             cpus=cpus,
             mem=mem,
             disk=disk,
@@ -479,7 +527,8 @@ class _Parser:
             index_env=self.index_env(top.get("index_env")),
             history=self.history(top.get("history")),
             role=self.role(top.get("role", "*")),
-            container=self.container(top.get("container")),
+            container=container,
+            containers=containers,
         )
         if spec.timeout == 0:
             self.bad("timeout", "must be more than 0 (leave it out for no timeout)")
@@ -493,6 +542,84 @@ class _Parser:
         if self.problems:
             raise SpecError(self.problems)
         return spec
+
+    def containers(self, top: dict[str, Any]) -> tuple[Container, ...]:
+        """The ``containers:`` list, checked as a whole: unique names, a main one."""
+        value = top.get("containers")
+        if value is None:
+            return ()
+        for key, why in (
+            ("command", "give either command or containers (each with its command)"),
+            ("container", "with containers, give each container its own image"),
+        ):
+            if key in top:
+                self.bad(key, why)
+        resources = top.get("resources")
+        if isinstance(resources, dict):
+            for key in ("cpus", "mem", "disk"):
+                if key in resources:
+                    self.bad(f"resources.{key}", "with containers, give it on each container")
+        if not isinstance(value, list) or not value:
+            self.bad("containers", f"must be a non-empty list of containers, not {_kind(value)}")
+            return ()
+        result: list[Container] = []
+        for index, item in enumerate(value):
+            container = self.one_container(item, f"containers[{index}]")
+            if container is None:
+                continue
+            if any(c.name == container.name for c in result):
+                self.bad(f"containers[{index}].name", f"{container.name!r} is used twice")
+            result.append(container)
+        if result and len(result) == len(value) and not any(c.main for c in result):
+            self.bad(
+                "containers",
+                "no main container: every one has a lifecycle hook; the instance's result "
+                "is its main containers' (leave lifecycle out of at least one)",
+            )
+        return tuple(result)
+
+    def one_container(self, item: object, path: str) -> Container | None:
+        fields = ("name", "command", "resources", "env", "image", "lifecycle")
+        data = self.mapping(item, path, fields)
+        if not isinstance(item, dict):
+            return None
+        name = data.get("name")
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            self.bad(f"{path}.name", f"is required: [a-z0-9-], 1-63 characters (got {name!r})")
+            name = ""
+        image_value = data.get("image")
+        if isinstance(image_value, str):
+            image_value = {"image": image_value}
+        image, problems = parse_container(image_value, f"{path}.image")
+        self.problems.extend(problems)
+        before = len(self.problems)
+        command: str | tuple[str, ...] = ""
+        if "command" in data or image_value is None:
+            command = self.command(data.get("command"))
+            if len(self.problems) > before:  # say which container
+                self.problems[-1] = (f"{path}.command", self.problems[-1][1])
+        resources = self.mapping(data.get("resources") or {}, f"{path}.resources", _RESOURCES)
+        where = f"{path}.resources"
+        lifecycle = self.mapping(data.get("lifecycle") or {}, f"{path}.lifecycle", _LIFECYCLE)
+        hook = self.choice(lifecycle, "hook", f"{path}.lifecycle", HOOKS, MAIN)
+        sidecar = lifecycle.get("sidecar", False)
+        if not isinstance(sidecar, bool):
+            self.bad(f"{path}.lifecycle.sidecar", f"must be true or false, not {sidecar!r}")
+            sidecar = False
+        if sidecar and hook == MAIN:
+            self.bad(f"{path}.lifecycle.sidecar", "a sidecar needs hook prestart or poststart")
+        env = self.string_map(data, "env", env=True, path=path)
+        return Container(
+            name,
+            command,
+            self.number(resources, "cpus", where, 0.1, minimum=0.001),
+            self.number(resources, "mem", where, 32.0, minimum=1.0),
+            self.number(resources, "disk", where, 0.0),
+            env,
+            image,
+            hook,
+            sidecar,
+        )
 
     def role(self, value: object) -> str:
         if isinstance(value, str) and value and not any(c.isspace() for c in value):

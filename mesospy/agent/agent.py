@@ -158,6 +158,7 @@ class Agent:
             kill_grace_period=cfg.kill_grace_period,
             reregistration_timeout=cfg.executor_reregistration_timeout,
             registration_timeout=cfg.executor_registration_timeout,
+            containerizer=self.containerizer,
         )
         self._executor_server = await serve_executor_api(
             self.executors, port=self.executors.saved_port()

@@ -89,3 +89,10 @@ def load(meta_dir: Path) -> SavedExecutors:
             )
     port = document.get("port", 0)
     return SavedExecutors(port if isinstance(port, int) else 0, out)
+
+
+def image_containers(meta: Path) -> set[str]:
+    """The container ids of the executors in images saved in ``meta`` (after a restart,
+    their roots are still in use)."""
+    saved = load(meta).executors or []
+    return {r.container_id for r in saved if r.info.container.mesos.HasField("image")}

@@ -32,7 +32,13 @@ from pathlib import Path
 
 import mesospy
 from mesospy.agent import executor_checkpoint
+from mesospy.agent.containers.containerizer import ERRORS as IMAGE_ERRORS
+from mesospy.agent.containers.containerizer import Containerizer, Prepared
+from mesospy.agent.containers.launch import LaunchError
+from mesospy.agent.containers.rootfs import SANDBOX_PATH
 from mesospy.agent.executor_checkpoint import SavedExecutor
+from mesospy.agent.fetch_cache import FetchCancelled
+from mesospy.agent.fetcher import Cancellation
 from mesospy.agent.isolation import Container, Isolator
 from mesospy.agent.launcher import LaunchSpec, TaskLauncher, describe_exit, kill_group
 from mesospy.agent.persistent_volumes import link_volumes, volume_uses
@@ -40,8 +46,10 @@ from mesospy.agent.sandbox import escape_id
 from mesospy.agent.status_updates import StatusUpdateManager
 from mesospy.agent.task_env import user_environment
 from mesospy.agent.tasks import Task, TaskManager, process_start_ticks
+from mesospy.container_info import image_name
 from mesospy.resources import Resources
 from mesospy.security.task_user import delegate_cgroups, root_problem, switch_to, task_user
+from mesospy.task_states import is_terminal
 from mesospy.v1 import agent_pb2, common_pb2
 from mesospy.v1 import executor_pb2 as epb
 
@@ -86,6 +94,8 @@ class RunningExecutor:
     start_ticks: int | None = None
     # Why it was killed for not subscribing in time, or "".
     never_subscribed: str = ""
+    # Stops the pull of its image (an executor in an image) when it is shut down.
+    pulling: Cancellation = field(default_factory=Cancellation)
 
     @property
     def key(self) -> ExecutorKey:
@@ -99,6 +109,13 @@ class RunningExecutor:
 def executor_sandbox(work_dir: Path, framework_id: str, executor_id: str) -> Path:
     """``work_dir/frameworks/<fid>/executors/<eid>``, both ids escaped."""
     return work_dir / "frameworks" / escape_id(framework_id) / "executors" / escape_id(executor_id)
+
+
+def _image(info: common_pb2.ExecutorInfo) -> str | None:
+    """The image an executor runs in, or None for one on the host."""
+    if info.container.mesos.HasField("image"):
+        return info.container.mesos.image.docker.name.strip()
+    return None
 
 
 def _scalar(resources: list[common_pb2.Resource], name: str) -> float | None:
@@ -124,8 +141,10 @@ class ExecutorRegistry:
         shutdown_grace_period: float = DEFAULT_SHUTDOWN_GRACE,
         reregistration_timeout: float = 10.0,
         registration_timeout: float = 60.0,
+        containerizer: Containerizer | None = None,
     ) -> None:
         self._work_dir = work_dir
+        self._containerizer = containerizer  # for executors in container images
         self._launcher = launcher
         self._isolator = isolator
         self._tasks = tasks
@@ -345,6 +364,10 @@ class ExecutorRegistry:
             return
         for task in tasks:
             executor.tasks[task.info.task_id] = task
+        default = executor.info.type == common_pb2.ExecutorInfo.DEFAULT
+        if default and any(image_name(task.info) for task in tasks):
+            self._loop.create_task(self._launch_group_in_images(executor, tasks))
+            return
         group = epb.Event.LaunchGroup(tasks=[task.info for task in tasks])
         executor.push(epb.Event(type=epb.Event.LAUNCH_GROUP, launch_group=group))
 
@@ -368,6 +391,73 @@ class ExecutorRegistry:
             return False
         return True
 
+    async def _launch_group_in_images(self, executor: RunningExecutor, tasks: list[Task]) -> None:
+        """A group for the DEFAULT executor with image tasks: the agent pulls and makes
+        each one's root (as for its own image tasks), and gives the executor the command
+        line that starts it there and its whole environment in its TaskInfo (the task's
+        image left in: the executor then runs it as given). If one cannot be made ready,
+        the group does not start."""
+        containerizer = self._containerizer
+        infos: list[common_pb2.TaskInfo] = []
+        try:
+            for task in tasks:
+                name = image_name(task.info)
+                if name is None:
+                    infos.append(task.info)
+                    continue
+                if containerizer is None or containerizer.problem is not None:
+                    problem = "no containerizer" if containerizer is None else containerizer.problem
+                    raise LaunchError(
+                        f"cannot run task {task.info.task_id!r} in image {name!r}: {problem}"
+                    )
+                task.image = name
+                prepared = await asyncio.to_thread(self._prepare_task_root, containerizer, task)
+                info = common_pb2.TaskInfo()
+                info.CopyFrom(task.info)
+                info.command.ClearField("shell")
+                info.command.argv[:] = prepared.argv
+                info.command.ClearField("environment")
+                info.command.environment.update(prepared.env)
+                infos.append(info)
+        except (*IMAGE_ERRORS, FetchCancelled, OSError) as exc:
+            for task in tasks:
+                self._cleanup_task_root(task)
+                if not task.terminal:
+                    self._tasks.end(
+                        task,
+                        common_pb2.TASK_FAILED,
+                        Reason.REASON_CONTAINER_LAUNCH_FAILED,
+                        f"the group could not start: {exc}",
+                    )
+            if not any(not t.terminal for t in executor.tasks.values()):
+                self._shut_down(executor)  # it has nothing else to run
+            return
+        group = epb.Event.LaunchGroup(tasks=infos)
+        executor.push(epb.Event(type=epb.Event.LAUNCH_GROUP, launch_group=group))
+
+    def _prepare_task_root(self, containerizer: Containerizer, task: Task) -> Prepared:
+        """Worker thread: one task of a group pulled and its root made."""
+        task.sandbox.mkdir(parents=True, exist_ok=True)
+        agent_vars = {
+            "MESOS_TASK_ID": task.info.task_id,
+            "MESOS_FRAMEWORK_ID": task.framework_id,
+            "MESOS_AGENT_ID": self.agent_id(),
+            "HOST": self.host,
+        }
+        return containerizer.prepare(
+            task.info,
+            task.container.id,
+            task.sandbox,
+            agent_vars,
+            task.fetching or Cancellation(),
+            allow_root=self._tasks.allow_root_tasks or not self._launcher.running_as_root,
+        )
+
+    def _cleanup_task_root(self, task: Task) -> None:
+        """An image task of a group: its root unmounted and removed (in a worker thread)."""
+        if task.image is not None and self._containerizer is not None:
+            self._loop.run_in_executor(None, self._containerizer.cleanup, task.container.id)
+
     def _executor_for(self, tasks: list[Task]) -> RunningExecutor | None:
         """The running executor of these tasks (all naming one), started if need be; None
         (and the tasks ended) if there is none for them."""
@@ -382,12 +472,14 @@ class ExecutorRegistry:
                 f"executor {info.executor_id!r} is shutting down",
             )
         elif executor is not None and (
-            executor.info.command != info.command or executor.info.type != info.type
+            executor.info.command != info.command
+            or executor.info.type != info.type
+            or executor.info.container != info.container
         ):
             problem = (
                 common_pb2.TASK_ERROR,
                 Reason.REASON_TASK_INVALID,
-                f"executor {info.executor_id!r} already runs here with another command",
+                f"executor {info.executor_id!r} already runs here with another command or image",
             )
         elif executor is None:
             executor = self._start(tasks)
@@ -461,6 +553,7 @@ class ExecutorRegistry:
         if executor.shutting_down or executor.exited:
             return
         executor.shutting_down = True
+        executor.pulling.cancel()
         grace = self._shutdown_grace if executor.subscribed else 0.0
         executor.push(
             epb.Event(
@@ -499,7 +592,10 @@ class ExecutorRegistry:
         info = task.info.executor
         framework = self._tasks.frameworks.get(task.framework_id, common_pb2.FrameworkInfo())
         user = task_user(info.command.user, framework.user)
-        if problem := root_problem(
+        image = _image(info)
+        if image is not None:
+            user = None  # the image's user (or command.user in it), as for an image task
+        elif problem := root_problem(
             user, self._launcher.running_as_root, self._tasks.allow_root_tasks
         ):
             for each in tasks:
@@ -533,6 +629,83 @@ class ExecutorRegistry:
             HOST=self.host,
         )
         spec = LaunchSpec(["/bin/sh", "-c", script], env, sandbox, switch_to(user))
+        if image is not None:
+            return self._start_in_image(executor, tasks, image, env)
+        return self._spawn(executor, tasks, spec)
+
+    def _start_in_image(
+        self, executor: RunningExecutor, tasks: list[Task], image: str, env: dict[str, str]
+    ) -> RunningExecutor | None:
+        """An executor in a container image: pulled and its root made in a worker thread
+        (a pull may be slow; its tasks wait in its queue meanwhile), then started as an
+        image task starts (``Containerizer.prepare``)."""
+        containerizer = self._containerizer
+        problem = "no containerizer" if containerizer is None else containerizer.problem
+        if containerizer is None or problem is not None:
+            for each in tasks:
+                self._tasks.end(
+                    each,
+                    common_pb2.TASK_FAILED,
+                    Reason.REASON_CONTAINER_LAUNCH_FAILED,
+                    f"cannot run executor {executor.info.executor_id!r} in image {image!r}: "
+                    f"{problem}",
+                )
+            return None
+        self.executors[executor.key] = executor
+        agent_vars = {k: v for k, v in env.items() if k.startswith(("MESOS", "HOST"))}
+        agent_vars["MESOS_DIRECTORY"] = SANDBOX_PATH
+        as_task = common_pb2.TaskInfo(
+            task_id=executor.info.executor_id,
+            command=executor.info.command,
+            container=executor.info.container,
+        )
+        allow_root = self._tasks.allow_root_tasks or not self._launcher.running_as_root
+
+        def prepare() -> Prepared:
+            executor.sandbox.mkdir(parents=True, exist_ok=True)
+            return containerizer.prepare(
+                as_task,
+                executor.container.id,
+                executor.sandbox,
+                agent_vars,
+                executor.pulling,
+                allow_root=allow_root,
+            )
+
+        async def start() -> None:
+            try:
+                prepared = await asyncio.to_thread(prepare)
+            except (*IMAGE_ERRORS, FetchCancelled, OSError) as exc:
+                self._image_failed(executor, f"cannot start executor in image {image!r}: {exc}")
+                return
+            if executor.shutting_down:
+                await asyncio.to_thread(containerizer.cleanup, executor.container.id)
+                self._ended(executor, None, None)
+                return
+            spec = LaunchSpec(prepared.argv, prepared.env, executor.sandbox, None)
+            if self._spawn(executor, list(executor.tasks.values()), spec) is None:
+                await asyncio.to_thread(containerizer.cleanup, executor.container.id)
+                self._image_failed(executor, "")
+
+        self._loop.create_task(start())
+        return executor
+
+    def _image_failed(self, executor: RunningExecutor, why: str) -> None:
+        """An executor whose image could not be made ready: its tasks fail, and the
+        master hears that it has ended."""
+        if why:
+            for task in executor.tasks.values():
+                if not task.terminal:
+                    self._tasks.end(
+                        task, common_pb2.TASK_FAILED, Reason.REASON_CONTAINER_LAUNCH_FAILED, why
+                    )
+        self._ended(executor, None, None)
+
+    def _spawn(
+        self, executor: RunningExecutor, tasks: list[Task], spec: LaunchSpec
+    ) -> RunningExecutor | None:
+        info, container = executor.info, executor.container
+        task = tasks[0]
         try:
             self._isolator.prepare(container)
             delegate_cgroups(container.paths, spec.user)
@@ -588,6 +761,8 @@ class ExecutorRegistry:
                 code = None
         limitation = self._isolator.limitation(executor.container) if code != 0 else None
         self._isolator.cleanup(executor.container)
+        if _image(executor.info) is not None and self._containerizer is not None:
+            self._loop.run_in_executor(None, self._containerizer.cleanup, executor.container.id)
         self._ended(executor, code, limitation)
 
     def _ended(self, executor: RunningExecutor, code: int | None, limitation: str | None) -> None:
@@ -615,6 +790,7 @@ class ExecutorRegistry:
                 reason, state = Reason.REASON_EXECUTOR_TERMINATED, common_pb2.TASK_FAILED
                 message = f"executor {eid!r} {how}"
             self._tasks.end(task, state, reason, message)
+            self._cleanup_task_root(task)
         exited = agent_pb2.ExecutorExited(framework_id=executor.framework.id, executor_id=eid)
         if exit_code is not None:
             exited.status = exit_code
@@ -651,6 +827,8 @@ class ExecutorRegistry:
         update.source = common_pb2.TaskStatus.SOURCE_EXECUTOR
         update.timestamp = update.timestamp or time.time()
         self._tasks.report(task, update)
+        if is_terminal(update.state):
+            self._cleanup_task_root(task)
         return None
 
     def close(self, kill: bool) -> None:

@@ -6,6 +6,7 @@ one directory name each, percent-escaped, so no id can climb out of its parent.
 
 from __future__ import annotations
 
+import glob
 import os
 from pathlib import Path
 from urllib.parse import quote
@@ -38,6 +39,17 @@ def escape_id(value: str) -> str:
 def sandbox_dir(work_dir: Path, framework_id: str, task_id: str) -> Path:
     """``work_dir/frameworks/<fid>/tasks/<task_id>``, with both ids escaped."""
     return work_dir / "frameworks" / escape_id(framework_id) / "tasks" / escape_id(task_id)
+
+
+def ended_task_sandbox(work_dir: Path, framework_id: str, task_id: str) -> Path:
+    """Where a task the agent no longer tracks had its sandbox: its own, else its
+    directory under the executor that ran it (a task of a group)."""
+    own = sandbox_dir(work_dir, framework_id, task_id)
+    if own.is_dir():
+        return own
+    executors = work_dir / "frameworks" / escape_id(framework_id) / "executors"
+    pattern = f"*/tasks/{glob.escape(escape_id(task_id))}"
+    return next(iter(sorted(executors.glob(pattern))), own)
 
 
 def resolve_in_sandbox(sandbox: Path, relative: str) -> Path:

@@ -15,7 +15,12 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 
-from mesospy.agent.sandbox import SandboxPathError, check_id, resolve_in_sandbox, sandbox_dir
+from mesospy.agent.sandbox import (
+    SandboxPathError,
+    check_id,
+    ended_task_sandbox,
+    resolve_in_sandbox,
+)
 from mesospy.agent.status_updates import StatusUpdateManager
 from mesospy.agent.tasks import Task, TaskManager
 from mesospy.resources import ResourceError
@@ -173,7 +178,7 @@ class AgentService(agent_pb2_grpc.AgentServicer):
             await _abort(context, exc.code, str(exc))
         key = (request.framework_id, request.task_id)
         task = self._tasks.tasks.get(key)
-        sandbox = task.sandbox if task else sandbox_dir(self._work_dir, *key)
+        sandbox = task.sandbox if task else ended_task_sandbox(self._work_dir, *key)
         if not sandbox.is_dir():
             await _abort(
                 context,

@@ -26,6 +26,7 @@ from typing import Protocol
 from mesospy.agent.checkpoint import Checkpoint, RecoveredState
 from mesospy.agent.containers import containerizer as images
 from mesospy.agent.containers.launch import validate_container
+from mesospy.agent.executor_checkpoint import image_containers
 from mesospy.agent.exit_status import ExitLog
 from mesospy.agent.fetcher import Cancellation, FetchCancelled, Fetcher, FetchError
 from mesospy.agent.health import HealthChecker, validate_health_check
@@ -965,6 +966,7 @@ class TaskManager:
                 for task in self.tasks.values()
                 if task.image is not None and not task.terminal
             }
+            keep |= image_containers(self._work_dir / "meta")  # executors in images
             self._containerizer.forget_others(keep)
 
     def _report_recorded_exit(self, task: Task) -> None:

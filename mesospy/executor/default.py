@@ -9,7 +9,15 @@ kill grace period) and reported TASK_KILLED naming the task that brought them do
 task's health check (COMMAND, HTTP or TCP, as the agent runs them) reports its health in
 TASK_RUNNING updates, and a task that fails it too often is killed (TASK_KILLED,
 REASON_TASK_UNHEALTHY), and its group with it. Once none of its tasks is running, the
-executor exits.
+executor exits. A task in a container image arrives with its root made by the agent, its
+command the line that starts it there and its environment complete: it runs as given.
+
+A task's ``lifecycle`` orders it within its group (Nomad's task lifecycle): PRESTART
+tasks start first, and the MAIN and POSTSTART tasks start once every PRESTART task that
+is not a sidecar has exited 0 (one that fails ends the group: the tasks that never
+started are reported TASK_KILLED); POSTSTART tasks start after the MAIN ones. Once every
+MAIN task has ended, the group's sidecars (and any other task still running) are killed:
+they live as long as the group's work.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from mesospy.executor.executor import Executor
 from mesospy.v1 import common_pb2 as pb
 
 DEFAULT_GRACE = 3.0
+Hook = pb.TaskLifecycle.Hook
 
 
 @dataclass(eq=False)
@@ -45,6 +54,16 @@ class _Running:
     health: asyncio.Task[None] | None = None
     env: dict[str, str] = field(default_factory=dict)
     directory: Path = Path(".")
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def hook(self) -> int:
+        return self.task.lifecycle.hook
+
+    @property
+    def waited_for(self) -> bool:
+        """A PRESTART task the MAIN tasks wait for (not a sidecar)."""
+        return self.hook == Hook.PRESTART and not self.task.lifecycle.sidecar
 
 
 @dataclass(eq=False)
@@ -63,36 +82,70 @@ class DefaultExecutor(Executor):
         self._launcher: TaskLauncher | None = None
 
     async def launch_group(self, driver: ExecutorDriver, tasks: list[pb.TaskInfo]) -> None:
-        """Start every task of the group; if one cannot start, none runs."""
+        """Start the group's tasks in lifecycle order; if one of a stage cannot start,
+        none of that stage runs and the group ends."""
         group = _Group()
+        group.tasks = [_Running(task, group) for task in tasks]
+        for entry in group.tasks:
+            self.running[entry.task.task_id] = entry  # killable while it waits its turn
+        first = [e for e in group.tasks if e.hook == Hook.PRESTART]
+        if not await self._start(driver, first):
+            return
+        await asyncio.gather(*(e.exited.wait() for e in first if e.waited_for))
+        if group.ending:
+            return  # a prestart task failed, or the group was killed meanwhile
+        mains = [e for e in group.tasks if e.hook == Hook.MAIN]
+        if await self._start(driver, mains):
+            await self._start(driver, [e for e in group.tasks if e.hook == Hook.POSTSTART])
+
+    async def _start(self, driver: ExecutorDriver, stage: list[_Running]) -> bool:
+        """Start one stage of a group: all of it, or none (and the group ends)."""
         started: list[_Running] = []
+        trying = None
         try:
-            for task in tasks:
-                entry = _Running(task, group)
-                group.tasks.append(entry)
-                entry.process = await self._spawn(entry)
-                started.append(entry)
+            for trying in stage:
+                if trying.task.task_id in self.running:  # else the group ended meanwhile
+                    trying.process = await self._spawn(trying)
+                    started.append(trying)
         except OSError as exc:
-            for entry in started:
-                _signal(entry, signal.SIGKILL)
-            failed = group.tasks[-1].task.task_id
+            assert trying is not None
+            failed = trying.task.task_id
+            why = f"the group could not start: task {failed!r}: {exc}"
+            group = stage[0].group
+            group.ending = True
             for entry in group.tasks:
+                if entry.task.task_id not in self.running:
+                    continue  # ended already (a prestart task)
+                _signal(entry, signal.SIGKILL)
+                if entry.process is not None and entry not in started:
+                    entry.killed = why  # of an earlier stage: its watcher reports it
+                    continue
+                self.running.pop(entry.task.task_id)
+                entry.exited.set()
                 driver.send_status_update(
                     entry.task.task_id,
                     pb.TASK_FAILED,
-                    f"the group could not start: task {failed!r}: {exc}",
+                    why,
                     reason=pb.TaskStatus.REASON_CONTAINER_LAUNCH_FAILED,
                 )
             self._maybe_done(driver)
-            return
-        for entry in group.tasks:
-            self.running[entry.task.task_id] = entry
+            return False
+        for entry in started:
+            assert entry.process is not None
+            if entry.task.task_id not in self.running:
+                # The group ended while it started (it was reported as never started).
+                _signal(entry, signal.SIGKILL)
+                self._keep(asyncio.create_task(_reap(entry.process)))
+                continue
             driver.send_status_update(entry.task.task_id, pb.TASK_RUNNING)
-            watcher = asyncio.create_task(self._watch(driver, entry))
-            self._watchers.add(watcher)
-            watcher.add_done_callback(self._watchers.discard)
+            self._keep(asyncio.create_task(self._watch(driver, entry)))
             if entry.task.HasField("health_check"):
                 self._check_health(driver, entry)
+        return True
+
+    def _keep(self, watcher: asyncio.Task[None]) -> None:
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
 
     def launch_task(self, driver: ExecutorDriver, task: pb.TaskInfo) -> None:
         """A lone task runs as a group of one."""
@@ -102,13 +155,14 @@ class DefaultExecutor(Executor):
         """Killing one task of a group kills the whole group (as Mesos's does)."""
         entry = self.running.get(task_id)
         if entry is not None:
-            self._end_group(entry.group, None, f"killed with its group (task {task_id!r})")
             entry.killed = "killed"
+            self._end_group(driver, entry.group, None, f"killed with its group (task {task_id!r})")
 
     def shutdown(self, driver: ExecutorDriver) -> None:
         """Kill everything; the updates go out as the processes end."""
         for entry in list(self.running.values()):
-            self._end_group(entry.group, None, "executor shut down")
+            self._end_group(driver, entry.group, None, "executor shut down")
+        self._maybe_done(driver)  # with nothing to run, at once
 
     def _check_health(self, driver: ExecutorDriver, entry: _Running) -> None:
         if self._launcher is None:
@@ -129,10 +183,10 @@ class DefaultExecutor(Executor):
 
         def kill() -> None:
             entry.unhealthy = True
-            self._end_group(
-                entry.group, None, f"killed with its group (task {task_id!r} unhealthy)"
-            )
             entry.killed = "killed after failing health checks"
+            self._end_group(
+                driver, entry.group, None, f"killed with its group (task {task_id!r} unhealthy)"
+            )
 
         checker = HealthChecker(
             entry.task.health_check, self._launcher, entry.env, entry.directory, changed, kill
@@ -145,9 +199,13 @@ class DefaultExecutor(Executor):
         directory.mkdir(parents=True, exist_ok=True)
         command = task.command
         argv = ["/bin/sh", "-c", command.shell] if command.shell else list(command.argv)
-        env = {**os.environ, **command.environment}
-        env.pop("MESOSPY_EXECUTOR_TOKEN", None)  # a task must not speak for the executor
-        env.update(MESOS_TASK_ID=task.task_id, MESOS_SANDBOX=str(directory))
+        if task.container.mesos.HasField("image"):
+            # The agent made its root: argv starts it there, with its whole environment.
+            env = dict(command.environment)
+        else:
+            env = {**os.environ, **command.environment}
+            env.pop("MESOSPY_EXECUTOR_TOKEN", None)  # a task must not speak for the executor
+            env.update(MESOS_TASK_ID=task.task_id, MESOS_SANDBOX=str(directory))
         entry.env, entry.directory = env, directory
         with open(directory / "stdout", "wb") as out, open(directory / "stderr", "wb") as err:
             return await asyncio.create_subprocess_exec(
@@ -182,20 +240,37 @@ class DefaultExecutor(Executor):
         elif entry.killed is not None:
             driver.send_status_update(task_id, pb.TASK_KILLED, f"{entry.killed}; {how}")
         elif code == 0:
-            driver.send_status_update(task_id, pb.TASK_FINISHED, how)
+            driver.send_status_update(_exited(task_id, pb.TASK_FINISHED, how, code))
         else:
-            driver.send_status_update(task_id, pb.TASK_FAILED, how)
-            self._end_group(entry.group, entry, f"killed: task {task_id!r} of its group failed")
+            driver.send_status_update(_exited(task_id, pb.TASK_FAILED, how, code))
+            self._end_group(
+                driver, entry.group, entry, f"killed: task {task_id!r} of its group failed"
+            )
+        entry.exited.set()
+        group = entry.group
+        mains = [e for e in group.tasks if e.hook == Hook.MAIN]
+        if mains and all(e.exited.is_set() for e in mains):
+            self._end_group(driver, group, None, "killed: the group's main tasks have ended")
         self._maybe_done(driver)
 
-    def _end_group(self, group: _Group, cause: _Running | None, why: str) -> None:
+    def _end_group(
+        self, driver: ExecutorDriver, group: _Group, cause: _Running | None, why: str
+    ) -> None:
         if group.ending:
             return
         group.ending = True
         for other in group.tasks:
             if other is cause or other.task.task_id not in self.running:
                 continue
-            other.killed = why
+            if other.killed is None:
+                other.killed = why
+            if other.process is None:  # waiting for its stage: it never starts
+                self.running.pop(other.task.task_id)
+                other.exited.set()
+                driver.send_status_update(
+                    other.task.task_id, pb.TASK_KILLED, f"{other.killed}; never started"
+                )
+                continue
             _signal(other, signal.SIGTERM)
             policy = other.task.kill_policy
             grace = (
@@ -204,10 +279,22 @@ class DefaultExecutor(Executor):
                 else DEFAULT_GRACE
             )
             asyncio.get_running_loop().call_later(grace, _signal, other, signal.SIGKILL)
+        self._maybe_done(driver)
 
     def _maybe_done(self, driver: ExecutorDriver) -> None:
         if not self.running:
             driver.stop()  # queued updates go out first
+
+
+def _exited(task_id: str, state: int, how: str, code: int) -> pb.TaskStatus:
+    status = new_status(task_id, state, how)
+    if code >= 0:
+        status.exit_code = code
+    return status
+
+
+async def _reap(process: asyncio.subprocess.Process) -> None:
+    await process.wait()
 
 
 def _signal(entry: _Running, sig: int) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mesospy.container_info import container_problem
 from mesospy.master.errors import InvalidArgument, NotFound
 from mesospy.master.state import AgentRecord, FrameworkRecord
 from mesospy.master.validation import command_problem, id_problem
@@ -49,8 +50,17 @@ def executor_problem(info: pb.ExecutorInfo, label: str) -> str | None:
     if info.type == pb.ExecutorInfo.DEFAULT:
         if info.HasField("command"):
             return f"{label}: the DEFAULT executor takes no command (mesospy runs its own)"
-    elif p := command_problem(info.command, f"{label} executor.command"):
+        if info.HasField("container"):
+            return (
+                f"{label}: the DEFAULT executor runs on the agent's host, not in a container "
+                "image; give the image to a CUSTOM executor"
+            )
+    elif p := command_problem(
+        info.command, f"{label} executor.command", info.container.mesos.HasField("image")
+    ):
         return p
+    if info.HasField("container") and (p := container_problem(info.container)):
+        return f"{label} executor {info.executor_id!r}: {p}"
     try:
         Resources.from_proto(info.resources)
     except ValueError as exc:
@@ -59,7 +69,12 @@ def executor_problem(info: pb.ExecutorInfo, label: str) -> str | None:
 
 
 def same_executor(a: pb.ExecutorInfo, b: pb.ExecutorInfo) -> bool:
-    return a.type == b.type and a.command == b.command and list(a.resources) == list(b.resources)
+    return (
+        a.type == b.type
+        and a.command == b.command
+        and a.container == b.container
+        and list(a.resources) == list(b.resources)
+    )
 
 
 class ExecutorHandler:

@@ -16,6 +16,7 @@ from mesospy.master.offers import OfferRecord
 from mesospy.master.reservations import RESOURCE_OPERATIONS
 from mesospy.master.state import AgentRecord, FrameworkRecord, TaskRecord
 from mesospy.master.validation import (
+    group_lifecycle_problem,
     id_problem,
     kill_policy_problem,
     refuse_seconds_problem,
@@ -70,6 +71,8 @@ def _launch_units(operations: Iterable[spb.Call.Operation]) -> list[_LaunchUnit]
                 task.CopyFrom(given)
                 task.executor.CopyFrom(group.executor)
                 tasks.append(task)
+            if problem is None:
+                problem = group_lifecycle_problem(tasks)
             units.append(_LaunchUnit(tasks, group=True, problem=problem))
         else:
             units.extend(_LaunchUnit([t]) for t in op.launch.task_infos)

@@ -167,6 +167,8 @@ def task_problem(
             p := command_problem(task.command, f"{label} command", image)
         ):
             return p, None
+    elif task.HasField("lifecycle"):
+        return f"{label}: lifecycle orders the tasks of a group; use LAUNCH_GROUP", None
     elif task.HasField("executor"):
         if default:
             return (
@@ -198,6 +200,19 @@ def task_problem(
     ):
         return f"{label}: max_completion_time_seconds must be finite and > 0", None
     return None, resources
+
+
+def group_lifecycle_problem(tasks: list[pb.TaskInfo]) -> str | None:
+    """Why a task group's lifecycle cannot run: its PRESTART and POSTSTART tasks exist
+    for its MAIN tasks, so a group with lifecycle hooks needs at least one MAIN task."""
+    hooks = [t for t in tasks if t.lifecycle.hook != pb.TaskLifecycle.MAIN]
+    if hooks and len(hooks) == len(tasks):
+        names = ", ".join(repr(t.task_id) for t in hooks)
+        return (
+            f"the group has no main task: {names} have lifecycle hooks, which run beside "
+            "main tasks; leave the lifecycle out of at least one task"
+        )
+    return None
 
 
 def agent_info_problems(info: pb.AgentInfo) -> tuple[list[str], Resources | None]:

@@ -45,6 +45,8 @@ def task(
     image: str | None = None,
     force_pull: bool = False,
     entrypoint: Sequence[str] | None = None,
+    lifecycle: str | None = None,
+    sidecar: bool = False,
 ) -> common_pb2.TaskInfo:
     """Build a ``TaskInfo``.
 
@@ -58,6 +60,8 @@ def task(
     Cmd. ``force_pull`` asks the agent for the image's manifest again even if it has it.
     ``entrypoint`` (with ``image``) replaces the image's Entrypoint and Cmd: the task runs
     ``entrypoint`` followed by ``command`` (an argv list, or empty).
+    ``lifecycle`` (``"prestart"``, ``"main"`` or ``"poststart"``) and ``sidecar`` order a
+    task within its group (``driver.launch_group``), as Nomad's task lifecycle does.
     """
     info = common_pb2.TaskInfo(task_id=task_id, name=name or task_id, agent_id=agent_id)
     if entrypoint is not None:
@@ -89,6 +93,10 @@ def task(
         info.kill_policy.grace_period_seconds = kill_grace_period
     if max_completion_time is not None:
         info.max_completion_time_seconds = max_completion_time
+    if lifecycle is not None or sidecar:
+        hook = (lifecycle or "main").upper()
+        info.lifecycle.hook = common_pb2.TaskLifecycle.Hook.Value(hook)  # type: ignore[assignment]
+        info.lifecycle.sidecar = sidecar
     return info
 
 
@@ -100,11 +108,13 @@ def executor(
     name: str = "",
     env: Mapping[str, str] | None = None,
     uris: Iterable[str | common_pb2.CommandInfo.URI] = (),
+    image: str | None = None,
 ) -> common_pb2.ExecutorInfo:
     """Build an ``ExecutorInfo``: the framework's own executor, started by the agent
     with the first task naming it (``executor_task``) and given every later one. Its
     ``resources`` are its own, beside its tasks'. Every task naming ``executor_id`` on
-    one agent must give the same ExecutorInfo."""
+    one agent must give the same ExecutorInfo. With ``image`` it runs in that container
+    image, as an image task does (its sandbox at /mnt/mesos/sandbox)."""
     info = common_pb2.ExecutorInfo(executor_id=executor_id, name=name or executor_id)
     if isinstance(command, str):
         info.command.shell = command
@@ -117,6 +127,10 @@ def executor(
         )
     if resources:
         info.resources.extend(_as_resources(resources).to_proto())
+    if image is not None:
+        info.container.type = common_pb2.ContainerInfo.MESOS
+        info.container.mesos.image.type = common_pb2.Image.DOCKER
+        info.container.mesos.image.docker.name = image
     return info
 
 

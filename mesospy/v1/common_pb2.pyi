@@ -419,7 +419,7 @@ class KillPolicy(_message.Message):
     def __init__(self, grace_period_seconds: _Optional[float] = ...) -> None: ...
 
 class ExecutorInfo(_message.Message):
-    __slots__ = ("executor_id", "name", "command", "resources", "framework_id", "type")
+    __slots__ = ("executor_id", "name", "command", "resources", "framework_id", "type", "container")
     class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         CUSTOM: _ClassVar[ExecutorInfo.Type]
@@ -432,13 +432,15 @@ class ExecutorInfo(_message.Message):
     RESOURCES_FIELD_NUMBER: _ClassVar[int]
     FRAMEWORK_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
     executor_id: str
     name: str
     command: CommandInfo
     resources: _containers.RepeatedCompositeFieldContainer[Resource]
     framework_id: str
     type: ExecutorInfo.Type
-    def __init__(self, executor_id: _Optional[str] = ..., name: _Optional[str] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., framework_id: _Optional[str] = ..., type: _Optional[_Union[ExecutorInfo.Type, str]] = ...) -> None: ...
+    container: ContainerInfo
+    def __init__(self, executor_id: _Optional[str] = ..., name: _Optional[str] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., framework_id: _Optional[str] = ..., type: _Optional[_Union[ExecutorInfo.Type, str]] = ..., container: _Optional[_Union[ContainerInfo, _Mapping]] = ...) -> None: ...
 
 class TaskGroupInfo(_message.Message):
     __slots__ = ("tasks",)
@@ -447,7 +449,7 @@ class TaskGroupInfo(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[TaskInfo, _Mapping]]] = ...) -> None: ...
 
 class TaskInfo(_message.Message):
-    __slots__ = ("name", "task_id", "agent_id", "resources", "command", "health_check", "kill_policy", "labels", "max_completion_time_seconds", "container", "executor")
+    __slots__ = ("name", "task_id", "agent_id", "resources", "command", "health_check", "kill_policy", "labels", "max_completion_time_seconds", "container", "executor", "lifecycle")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -459,6 +461,7 @@ class TaskInfo(_message.Message):
     MAX_COMPLETION_TIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_FIELD_NUMBER: _ClassVar[int]
     EXECUTOR_FIELD_NUMBER: _ClassVar[int]
+    LIFECYCLE_FIELD_NUMBER: _ClassVar[int]
     name: str
     task_id: str
     agent_id: str
@@ -470,7 +473,24 @@ class TaskInfo(_message.Message):
     max_completion_time_seconds: float
     container: ContainerInfo
     executor: ExecutorInfo
-    def __init__(self, name: _Optional[str] = ..., task_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., kill_policy: _Optional[_Union[KillPolicy, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., max_completion_time_seconds: _Optional[float] = ..., container: _Optional[_Union[ContainerInfo, _Mapping]] = ..., executor: _Optional[_Union[ExecutorInfo, _Mapping]] = ...) -> None: ...
+    lifecycle: TaskLifecycle
+    def __init__(self, name: _Optional[str] = ..., task_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., resources: _Optional[_Iterable[_Union[Resource, _Mapping]]] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., kill_policy: _Optional[_Union[KillPolicy, _Mapping]] = ..., labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., max_completion_time_seconds: _Optional[float] = ..., container: _Optional[_Union[ContainerInfo, _Mapping]] = ..., executor: _Optional[_Union[ExecutorInfo, _Mapping]] = ..., lifecycle: _Optional[_Union[TaskLifecycle, _Mapping]] = ...) -> None: ...
+
+class TaskLifecycle(_message.Message):
+    __slots__ = ("hook", "sidecar")
+    class Hook(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        MAIN: _ClassVar[TaskLifecycle.Hook]
+        PRESTART: _ClassVar[TaskLifecycle.Hook]
+        POSTSTART: _ClassVar[TaskLifecycle.Hook]
+    MAIN: TaskLifecycle.Hook
+    PRESTART: TaskLifecycle.Hook
+    POSTSTART: TaskLifecycle.Hook
+    HOOK_FIELD_NUMBER: _ClassVar[int]
+    SIDECAR_FIELD_NUMBER: _ClassVar[int]
+    hook: TaskLifecycle.Hook
+    sidecar: bool
+    def __init__(self, hook: _Optional[_Union[TaskLifecycle.Hook, str]] = ..., sidecar: _Optional[bool] = ...) -> None: ...
 
 class TaskStatus(_message.Message):
     __slots__ = ("task_id", "state", "reason", "message", "source", "agent_id", "framework_id", "timestamp", "uuid", "healthy", "exit_code", "labels")

@@ -269,9 +269,12 @@ def test_pull_policy_never_is_noted_and_pull_secrets_are_refused() -> None:
     )
     problems = dict(refused(secrets))
     assert "registry credentials" in problems["kubernetes: spec.template.spec.imagePullSecrets"]
-    assert "required" in dict(refused(with_image(command=False)))[
-        "kubernetes: spec.template.spec.containers[0].command"
-    ]  # no image, no command: nothing to run
+    assert (
+        "required"
+        in dict(refused(with_image(command=False)))[
+            "kubernetes: spec.template.spec.containers[0].command"
+        ]
+    )  # no image, no command: nothing to run
 
 
 @pytest.mark.parametrize(

@@ -210,3 +210,63 @@ def test_a_stopping_agent_with_kill_tasks_on_exit_takes_the_groups_tasks_too(
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)  # the kernel delivers the SIGKILL; nothing to await
     assert not _alive(pid), f"task process {pid} outlived its agent"
+
+
+def test_lifecycle_prestart_then_main_and_sidecars_killed_when_main_ends(
+    framework: FrameworkHarness,
+) -> None:
+    shared = '"$MESOS_SANDBOX/../../ready"'
+    launch_group(
+        framework,
+        "pod-8",
+        [
+            task("main", f"test -f {shared}", "cpus:0.1;mem:16"),
+            task("init", f"sleep 0.3; touch {shared}", "cpus:0.1;mem:16", lifecycle="prestart"),
+            task("side", "sleep 60", "cpus:0.1;mem:16", lifecycle="prestart", sidecar=True),
+            task("post", "sleep 60", "cpus:0.1;mem:16", lifecycle="poststart", sidecar=True),
+        ],
+    )
+    final = wait_states(
+        framework,
+        {
+            "init": pb.TASK_FINISHED,
+            "main": pb.TASK_FINISHED,
+            "side": pb.TASK_KILLED,
+            "post": pb.TASK_KILLED,
+        },
+    )
+    assert final["main"].exit_code == 0
+    assert "main tasks have ended" in final["side"].message
+
+
+def test_lifecycle_a_failing_prestart_task_keeps_main_from_starting(
+    framework: FrameworkHarness,
+) -> None:
+    launch_group(
+        framework,
+        "pod-9",
+        [
+            task("never", "true", "cpus:0.1;mem:16"),
+            task("broken", "exit 4", "cpus:0.1;mem:16", lifecycle="prestart"),
+        ],
+    )
+    final = wait_states(framework, {"broken": pb.TASK_FAILED, "never": pb.TASK_KILLED})
+    assert final["broken"].exit_code == 4
+    assert final["never"].message.endswith("never started")
+    with framework.tasks.changed:
+        ran = [
+            s
+            for s in framework.tasks.statuses
+            if s.task_id == "never" and s.state == pb.TASK_RUNNING
+        ]
+    assert ran == []
+
+
+def test_a_group_of_only_lifecycle_hooks_is_refused(framework: FrameworkHarness) -> None:
+    launch_group(
+        framework,
+        "pod-10",
+        [task("lonely", "sleep 60", "cpus:0.1;mem:16", lifecycle="prestart", sidecar=True)],
+    )
+    final = wait_states(framework, {"lonely": pb.TASK_ERROR})
+    assert "no main task" in final["lonely"].message

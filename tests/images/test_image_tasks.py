@@ -15,7 +15,7 @@ import pytest
 from mesospy.agent.containers.rootfs import mounted_under
 from mesospy.cluster import free_port
 from mesospy.resources import Reservation, Resources, Volume
-from mesospy.scheduler import calls, is_terminal, task
+from mesospy.scheduler import calls, executor, executor_task, is_terminal, task
 from mesospy.testing import FrameworkHarness, LocalCluster, TaskQueueScheduler
 from mesospy.testing.prometheus import scrape
 from mesospy.testing.registry import (
@@ -313,6 +313,7 @@ def test_an_agent_restart_during_a_pull_fails_the_task_and_leaves_nothing_behind
         assert mounted_under(tmp_path / "cluster") == []
         containers = tmp_path / "cluster/agent-0/containers"
         assert len(list(containers.glob("[0-9a-f]*"))) == 1
+
         # An agent restarted under a running image task takes it back; a kill then ends it
         # and its root goes.
         def verdicts() -> list[bool]:
@@ -476,3 +477,34 @@ def test_without_a_workingdir_an_image_task_starts_in_its_sandbox(
     master = image_cluster.master_address
     ran = _mesospy("run", "--master", master, "--image", images.name("test/nowd"), "--", "pwd")
     assert (ran.returncode, ran.stdout) == (0, "/mnt/mesos/sandbox\n"), ran.stderr
+
+
+def test_a_custom_executor_runs_in_its_image(
+    images: RegistryImages, image_cluster: LocalCluster, fw: FrameworkHarness
+) -> None:
+    # busybox has no Python to speak the executor API: the executor shows where it runs,
+    # then exits, which fails its task (as any executor that exits does).
+    seen = "/mnt/mesos/sandbox/seen"
+    script = (
+        f"cat /etc/os-release > {seen}; echo pid=$$ >> {seen}; "
+        f"echo sandbox=$MESOS_SANDBOX >> {seen}; echo agent=$MESOS_AGENT_ENDPOINT >> {seen}; "
+        "exit 3"
+    )
+    info = executor("in-image", script, "cpus:0.1;mem:32", image=images.name())
+    fw.submit([executor_task("via-image", info, "cpus:0.1;mem:32")])
+    status = _final(fw, "via-image")
+    assert status.state == pb.TASK_FAILED, status.message
+    assert status.reason == R.REASON_EXECUTOR_TERMINATED
+    assert "exited with status 3" in status.message
+    fw.wait(lambda: any(f[1] == "in-image" for f in fw.tasks.failures), 10, "the FAILURE")
+    assert [f[2] for f in fw.tasks.failures if f[1] == "in-image"] == [3]
+    assert image_cluster.work_dir is not None
+    (written,) = image_cluster.work_dir.glob("agent-*/frameworks/*/executors/in-image/seen")
+    text = written.read_text()
+    assert "ID=mesospy-test" in text and "pid=1\n" in text
+    assert "sandbox=/mnt/mesos/sandbox\n" in text and "agent=127.0.0.1:" in text
+    fw.wait(
+        lambda: not any(image_cluster.work_dir.glob("agent-0/containers/[0-9a-f]*/root")),  # type: ignore[union-attr]
+        10,
+        "the executor's root to be removed",
+    )

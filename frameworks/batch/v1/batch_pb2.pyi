@@ -92,7 +92,7 @@ class RunJobRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Instance(_message.Message):
-    __slots__ = ("index", "state", "attempt", "failures", "task_id", "agent_id", "exit_code", "started", "finished", "message", "unplaced")
+    __slots__ = ("index", "state", "attempt", "failures", "task_id", "agent_id", "exit_code", "started", "finished", "message", "unplaced", "containers")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +104,7 @@ class Instance(_message.Message):
     FINISHED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     UNPLACED_FIELD_NUMBER: _ClassVar[int]
+    CONTAINERS_FIELD_NUMBER: _ClassVar[int]
     index: int
     state: str
     attempt: int
@@ -115,7 +116,20 @@ class Instance(_message.Message):
     finished: float
     message: str
     unplaced: str
-    def __init__(self, index: _Optional[int] = ..., state: _Optional[str] = ..., attempt: _Optional[int] = ..., failures: _Optional[int] = ..., task_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., exit_code: _Optional[int] = ..., started: _Optional[float] = ..., finished: _Optional[float] = ..., message: _Optional[str] = ..., unplaced: _Optional[str] = ...) -> None: ...
+    containers: _containers.RepeatedCompositeFieldContainer[ContainerResult]
+    def __init__(self, index: _Optional[int] = ..., state: _Optional[str] = ..., attempt: _Optional[int] = ..., failures: _Optional[int] = ..., task_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., exit_code: _Optional[int] = ..., started: _Optional[float] = ..., finished: _Optional[float] = ..., message: _Optional[str] = ..., unplaced: _Optional[str] = ..., containers: _Optional[_Iterable[_Union[ContainerResult, _Mapping]]] = ...) -> None: ...
+
+class ContainerResult(_message.Message):
+    __slots__ = ("name", "state", "exit_code", "message")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    state: str
+    exit_code: int
+    message: str
+    def __init__(self, name: _Optional[str] = ..., state: _Optional[str] = ..., exit_code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Run(_message.Message):
     __slots__ = ("job", "id", "state", "trigger", "scheduled_time", "created", "started", "finished", "exit_code", "message", "params", "instances", "framework_id")
