@@ -24,7 +24,8 @@ from frameworks.service.spec import AppSpec
 def new_containers(spec: AppSpec) -> tuple[ContainerState, ...]:
     """The containers of a new instance of ``spec``, none started yet."""
     return tuple(
-        ContainerState(c.name, sidecar=c.sidecar, checked=c.health_check is not None)
+        # A helper (a sidecar, or a prestart/poststart container) may finish.
+        ContainerState(c.name, sidecar=not c.main, checked=c.health_check is not None)
         for c in spec.containers
     )
 

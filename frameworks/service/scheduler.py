@@ -78,6 +78,7 @@ AGENT_HOSTS_SECONDS = 5.0  # how often the agent hosts are listed for the VIP pr
 # What the DEFAULT executor of a pod's instance takes beside its containers (Marathon's
 # default executor resources).
 POD_EXECUTOR = Resources({"cpus": 0.1, "mem": 32.0})
+HOOKS = {"prestart": pb.TaskLifecycle.PRESTART, "poststart": pb.TaskLifecycle.POSTSTART}
 
 
 def vip_proxy_spec(command: str, hosts: int) -> AppSpec:
@@ -591,7 +592,7 @@ class ServiceScheduler(Scheduler):
             "APP_VERSION": i.version,
         }
         labels = {"app": spec.id, "version": i.version, **spec.labels}
-        holder = next(c.name for c in spec.containers if not c.sidecar)
+        holder = next(c.name for c in spec.containers if c.main)
         port_ranges = uses.ranges("ports")
         port_resources = (
             Resources(ranges={"ports": port_ranges}) if port_ranges else Resources.EMPTY
@@ -613,6 +614,9 @@ class ServiceScheduler(Scheduler):
                 health_check=_health_check(c.health_check, i.ports),
                 kill_grace_period=spec.kill_grace_period,
             )
+            if c.hook != "main":  # the DEFAULT executor orders the group by it
+                info.lifecycle.hook = HOOKS[c.hook]
+                info.lifecycle.sidecar = c.sidecar
             operation.launch_group.task_group.tasks.append(info)
         return operation
 
@@ -720,7 +724,7 @@ class ServiceScheduler(Scheduler):
         instance_id, holder = status.task_id, status.task_id
         if pod is not None:  # a pod's instance: its ports are with its first main container
             instance_id = pod[0]
-            main = next(c.name for c in spec.containers if not c.sidecar)
+            main = next(c.name for c in spec.containers if c.main)
             holder = container_task_id(instance_id, main)
         # Until the master says which ports it has, it counts but takes no VIP traffic.
         self._lookups[instance_id] = asyncio.ensure_future(

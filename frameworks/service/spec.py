@@ -109,7 +109,10 @@ class VipSpec:
 class PodContainer:
     """One container of a pod's instance (Marathon pods' containers, Nomad group tasks):
     its own command, resources, environment and health check. A ``sidecar`` helps the
-    main containers: it may finish (exit 0) without ending the instance."""
+    main containers: it may finish (exit 0) without ending the instance. A ``hook``
+    (Nomad's lifecycle) orders it in the group: ``prestart`` ones run (to completion,
+    unless also sidecars) before the main containers start, ``poststart`` ones once they
+    have; both may finish without ending the instance, and failing ends it."""
 
     name: str
     cmd: str  # empty when ``args`` is given
@@ -120,6 +123,12 @@ class PodContainer:
     args: tuple[str, ...] = ()
     health_check: HealthCheckSpec | None = None
     sidecar: bool = False
+    hook: str = "main"  # main, prestart or poststart
+
+    @property
+    def main(self) -> bool:
+        """One of the instance's main containers (not a helper)."""
+        return self.hook == "main" and not self.sidecar
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -134,7 +143,9 @@ class PodContainer:
             out["env"] = dict(self.env)
         if self.health_check is not None:
             out["healthCheck"] = _health_dict(self.health_check)
-        if self.sidecar:
+        if self.hook != "main":
+            out["lifecycle"] = {"hook": self.hook, "sidecar": self.sidecar}
+        elif self.sidecar:
             out["lifecycle"] = {"sidecar": True}
         return out
 
@@ -606,12 +617,13 @@ class _Reader:
 # (the DEFAULT executor runs each container's command on the agent's host, as is).
 PER_CONTAINER = ("cmd", "args", "cpus", "mem", "disk", "healthCheck")
 NOT_IN_PODS = ("container", "fetch", "user")
+POD_HOOKS = ("main", "prestart", "poststart")
 CONTAINER_FIELDS = {"name", "cmd", "args", "resources", "env", "healthCheck", "lifecycle", "image"}
 
 
 def _containers(r: _Reader, data: Mapping[str, Any]) -> tuple[PodContainer, ...]:
     """``containers: [{name, cmd|args, resources: {cpus, mem, disk}, env, healthCheck,
-    lifecycle: {sidecar}}]``: a pod's containers (names unique, at least one main one)."""
+    lifecycle: {hook, sidecar}}]``: a pod's containers (names unique, at least one main one)."""
     for key in PER_CONTAINER:
         if key in data:
             where = "resources" if key in ("cpus", "mem", "disk") else key
@@ -636,8 +648,11 @@ def _containers(r: _Reader, data: Mapping[str, Any]) -> tuple[PodContainer, ...]
     twice = sorted({x for x in names if names.count(x) > 1})
     if twice:
         r.problem("containers", f"container names must differ: {', '.join(twice)} given twice")
-    if out and all(c.sidecar for c in out):
-        r.problem("containers", "at least one container must not be a sidecar (the main one)")
+    if out and not any(c.main for c in out):
+        r.problem(
+            "containers",
+            "at least one container must be a main one (no lifecycle hook, not a sidecar)",
+        )
     return tuple(out)
 
 
@@ -678,11 +693,17 @@ def _pod_container(r: _Reader, item: object, p: str) -> PodContainer | None:
         cpus = r.number(res, "cpus", cpus, positive=True, prefix=q)
         mem = r.number(res, "mem", mem, positive=True, prefix=q)
         disk = r.number(res, "disk", disk, prefix=q)
-    sidecar = False
+    sidecar, hook = False, "main"
     lifecycle = data.get("lifecycle")
     if lifecycle is not None and (life := r.section(lifecycle, p + "lifecycle")) is not None:
-        r.unknown(life, {"sidecar"}, p + "lifecycle.")
+        r.unknown(life, {"sidecar", "hook"}, p + "lifecycle.")
         sidecar = r.boolean(life, "sidecar", False, p + "lifecycle.")
+        hook = r.string(life, "hook", prefix=p + "lifecycle.") or "main"
+        if hook not in POD_HOOKS:
+            r.problem(
+                p + "lifecycle.hook",
+                f"must be one of {', '.join(POD_HOOKS)}, not {hook!r}",
+            )
     return PodContainer(
         name=name,
         cmd=cmd,
@@ -693,6 +714,7 @@ def _pod_container(r: _Reader, item: object, p: str) -> PodContainer | None:
         args=args,
         health_check=_health(r, data.get("healthCheck"), p + "healthCheck."),
         sidecar=sidecar,
+        hook=hook,
     )
 
 

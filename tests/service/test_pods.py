@@ -23,6 +23,7 @@ from frameworks.service.scheduler import POD_EXECUTOR, ServiceScheduler, _ask
 from frameworks.service.spec import AppSpec, SpecError, parse_spec
 from frameworks.service.store import Store
 from mesospy.http import Request
+from mesospy.v1 import common_pb2 as pb
 
 CHECK = {"protocol": "COMMAND", "command": "true", "intervalSeconds": 1}
 
@@ -110,7 +111,12 @@ def test_bad_pods_are_refused_with_each_problem_by_path() -> None:
     sidecars = pod()
     sidecars["containers"][0]["lifecycle"] = {"sidecar": True}
     assert problems(sidecars) == [
-        "containers: at least one container must not be a sidecar (the main one)"
+        "containers: at least one container must be a main one (no lifecycle hook, not a sidecar)"
+    ]
+    hooked = pod()
+    hooked["containers"][1]["lifecycle"] = {"hook": "prestop"}
+    assert problems(hooked) == [
+        "containers[1].lifecycle.hook: must be one of main, prestart, poststart, not 'prestop'"
     ]
     mixed = pod(cmd="serve", cpus=1, fetch=["http://x/a.tgz"])
     mixed["containers"][0].update(image="busybox", name="Web")
@@ -252,3 +258,29 @@ def test_marathon_v2_pods_post_get_and_delete_the_native_pod(tmp_path: Path) -> 
         assert status == 202 and scheduler.apps["shop"].deleting
     finally:
         scheduler.close()
+
+
+def test_a_prestart_container_runs_first_and_may_finish(tmp_path: Path) -> None:
+    data = pod()
+    data["containers"][1]["lifecycle"] = {"hook": "prestart"}
+    spec = parse_spec(data)
+    assert [(c.name, c.hook, c.main) for c in spec.containers] == [
+        ("web", "main", True),
+        ("logs", "prestart", False),
+    ]
+    assert parse_spec(spec.to_dict()) == spec
+    # The DEFAULT executor orders the group by each task's lifecycle.
+    scheduler = ServiceScheduler(Store.open(str(tmp_path)), "127.0.0.1:1", clock=lambda: 1.0)
+    i = instance(spec)
+    group = scheduler._group(spec, i, _ask(spec).needs).launch_group.task_group.tasks
+    lifecycles = {t.task_id.rsplit(".", 1)[1]: t.lifecycle for t in group}
+    assert not lifecycles["web"].ByteSize()
+    assert lifecycles["logs"].hook == pb.TaskLifecycle.PRESTART and not lifecycles["logs"].sidecar
+    # Its finishing is expected: the instance goes on once the main container runs.
+    i, ends = pods.observe(i, "logs", "finished", True, None, "exited with status 0", 1.0)
+    assert not ends
+    i, _ = pods.observe(i, "web", "running", False, True, "", 2.0)
+    assert (i.state, i.healthy) == ("running", True)
+    # A failed prestart ends the instance (the executor has killed the rest).
+    _, ends = pods.observe(instance(spec), "logs", "failed", True, None, "exit 1", 3.0)
+    assert ends
