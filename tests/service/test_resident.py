@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,18 @@ import pytest
 from frameworks.service import deployment, resident
 from frameworks.service.constraints import Place
 from frameworks.service.deployment import DeploymentError
+from frameworks.service.marathon_app import load_app_text
+from frameworks.service.marathon_json import definition
 from frameworks.service.model import AppRecord
 from frameworks.service.placement import Candidate
 from frameworks.service.resident import RELEASING, RESERVED, RESERVING, Owner, Slot
 from frameworks.service.scheduler import ServiceScheduler
-from frameworks.service.spec import SpecError, parse_spec, surge_and_unavailable
+from frameworks.service.spec import (
+    PersistentVolumeSpec,
+    SpecError,
+    parse_spec,
+    surge_and_unavailable,
+)
 from frameworks.service.store import Store
 from mesospy.operations import ResourceOperation, apply_operations
 from mesospy.resources import Reservation, Resources
@@ -255,3 +263,25 @@ def test_volumes_of_a_resident_app_cannot_change(tmp_path: Path) -> None:
         assert any("--role" in n for n in scheduler.notes["prod/db"])
     finally:
         scheduler.close()
+
+
+def test_marathon_persistent_volumes_and_residency_map_onto_the_native_spec() -> None:
+    app_json = {
+        "id": "/prod/db",
+        "cmd": "sleep 300",
+        "container": {
+            "type": "MESOS",
+            "volumes": [{"containerPath": "data", "mode": "RW", "persistent": {"size": 64}}],
+        },
+        "residency": {"taskLostBehavior": "WAIT_FOREVER"},
+    }
+    converted = load_app_text(json.dumps(app_json))
+    assert converted.marathon and converted.spec.persistent_volumes == (
+        PersistentVolumeSpec("data", 64.0),
+    )
+    assert any(c.startswith("residency: ") for c in converted.changed)
+    again = definition(converted.spec)["container"]["volumes"]
+    assert again == [{"containerPath": "data", "mode": "RW", "persistent": {"size": 64.0}}]
+    host = {**app_json, "container": {"volumes": [{"containerPath": "d", "hostPath": "/x"}]}}
+    with pytest.raises(SpecError, match=r"container.volumes\[0\]: only local persistent"):
+        load_app_text(json.dumps(host))
