@@ -1,6 +1,7 @@
 """A resident app on real processes: its instance keeps its volume on its agent through a
-killed task, an agent restart and a framework restart; deleting the app gives the
-reservation back."""
+killed task, an agent restart, a framework restart and an update; a second instance
+reserves its own and gives it back when scaled down; deleting the app gives the reservation
+back and deletes the volume."""
 
 from __future__ import annotations
 
@@ -56,15 +57,15 @@ def running(cluster: LocalCluster) -> list[spb.Instance]:
     return [i for i in app.instance_list if i.state == "running" and not i.killing]
 
 
-def volume_file(cluster: LocalCluster) -> Path | None:
+def volume_files(cluster: LocalCluster) -> list[Path]:
     assert cluster.work_dir is not None
-    found = list((cluster.work_dir / "agent-0" / "volumes" / "roles" / ROLE).glob("*/f"))
-    return found[0] if len(found) == 1 else None
+    return list((cluster.work_dir / "agent-0" / "volumes" / "roles" / ROLE).glob("*/f"))
 
 
 def lines(cluster: LocalCluster) -> int:
-    path = volume_file(cluster)
-    return len(path.read_text().splitlines()) if path is not None else 0
+    """Lines of the file of the (first) instance's volume."""
+    found = [len(path.read_text().splitlines()) for path in volume_files(cluster)]
+    return max(found, default=0)
 
 
 def agent(cluster: LocalCluster) -> tuple[Resources, Resources]:
@@ -114,11 +115,26 @@ def test_resident_instance_keeps_its_volume_and_gives_it_back(cluster: LocalClus
     daemon.start_on_new_ports()
     service.start_on_new_ports()
     wait_until("a third instance on the volume", lambda: lines(cluster) == 3, timeout=90)
-    path = volume_file(cluster)
-    assert path is not None and path.read_text() == "hi\nhi\nhi\n"
+    (path,) = volume_files(cluster)
+    assert path.read_text() == "hi\nhi\nhi\n"
     assert agent(cluster)[0] == total  # no second reservation was made
+
+    # An update (restart) replaces the instance in place.
+    with client(cluster) as c:
+        c.call("Restart", spb.AppRequest(app_id="db"))
+    wait_until("the updated instance on the volume", lambda: lines(cluster) == 4)
+    assert agent(cluster)[0] == total
+    # Scaled up, a second instance reserves its own; scaled down, that one is given back.
+    with client(cluster) as c:
+        c.call("Scale", spb.ScaleRequest(app_id="db", instances=2))
+    wait_until("a second volume", lambda: len(volume_files(cluster)) == 2)
+    wait_until("two reservations", lambda: agent(cluster)[0].reserved(ROLE).cpus == 0.5)
+    with client(cluster) as c:
+        c.call("Scale", spb.ScaleRequest(app_id="db", instances=1))
+    wait_until("one reservation again", lambda: agent(cluster)[0] == total)
+    assert volume_files(cluster) == [path] and lines(cluster) == 4
 
     with client(cluster) as c:
         c.call("Delete", spb.AppRequest(app_id="db"))
     wait_until("the reservation given back", lambda: agent(cluster)[0] == static)
-    wait_until("the volume deleted", lambda: volume_file(cluster) is None)
+    wait_until("the volume deleted", lambda: not volume_files(cluster))
