@@ -194,10 +194,21 @@ def unwanted(
     for app_id, kept in by_app.items():
         app = apps.get(app_id)
         wanted = 0 if app is None or app.deleting or not app.spec.resident else app.spec.instances
+        if app is not None:
+            # Deleted and deployed again with other volumes: the old slots do not fit it.
+            stale = [s for s in kept if not fits(s, app.spec)]
+            out += [s.id for s in stale if idle(s, live)]
+            kept = [s for s in kept if s not in stale]
         extra = len(kept) - wanted
         spare = sorted((s for s in kept if idle(s, live)), key=lambda s: -s.created_at)
         out += [s.id for s in spare[: max(0, extra)]]
     return out
+
+
+def fits(slot: Slot, spec: AppSpec) -> bool:
+    """Whether the slot has the volumes ``spec`` asks for."""
+    have = [(v.container_path, v.size) for v in slot.volumes]
+    return have == [(v.container_path, v.size) for v in spec.persistent_volumes]
 
 
 def launch_uses(
@@ -308,7 +319,7 @@ def plan_offers(
             if slot.state == RESERVING:
                 slot = slot.with_(state=RESERVED)
                 result.confirmed.append(slot)
-            if left.get(slot.app_id, 0) <= 0 or not idle(slot, live):
+            if left.get(slot.app_id, 0) <= 0 or not idle(slot, live) or not fits(slot, app.spec):
                 continue
             if not part.contains(slot.offered()):
                 continue  # not all of it is offered (yet)
@@ -321,7 +332,11 @@ def plan_offers(
             left[slot.app_id] -= 1
 
     for app_id, app in apps.items():
-        mine = [s for s in slots.values() if s.app_id == app_id and s.state != RELEASING]
+        mine = [
+            s
+            for s in slots.values()
+            if s.app_id == app_id and s.state != RELEASING and fits(s, app.spec)
+        ]
         wanted = 0 if app.deleting else app.spec.instances
         count = min(left.get(app_id, 0), wanted - len(mine))
         if count <= 0 or not app.spec.resident:

@@ -216,6 +216,11 @@ def test_unwanted_slots_are_the_idle_ones_beyond_the_instance_count() -> None:
     assert resident.unwanted(slots, {"prod/db": app(3, deleting=True)}, ("t0",)) == ["s2", "s1"]
     assert resident.unwanted(slots, {}, ()) == ["s2", "s1", "s0"]
     assert resident.unwanted([a.with_(state=RELEASING)], {}, ()) == []
+    # Deployed again with another volume: the old slots go once idle, whatever the count.
+    other = deployment.new_app(
+        parse_spec(spec_data(persistent_volumes=[{"container_path": "data", "size": 9}])), 0
+    )
+    assert resident.unwanted(slots, {"prod/db": other}, ("t0",)) == ["s1", "s2"]
 
 
 def test_releasing_destroys_then_unreserves_and_unknown_reservations_go_too() -> None:
