@@ -14,6 +14,7 @@ import grpc
 from frameworks.service import deployment
 from frameworks.service.marathon_app import load_app_text
 from frameworks.service.model import AppRecord, Deployment, Instance, container_task_id
+from frameworks.service.resident import Slot
 from frameworks.service.scheduler import ServiceScheduler
 from frameworks.service.spec import SpecError
 from frameworks.service.v1 import service_pb2 as spb
@@ -76,6 +77,22 @@ def instance_pb(i: Instance, has_check: bool) -> spb.Instance:
     )
 
 
+def resident_pb(slot: Slot, running: bool) -> spb.ResidentInstance:
+    return spb.ResidentInstance(
+        id=slot.id,
+        agent_id=slot.agent_id,
+        hostname=slot.hostname,
+        state=slot.state,
+        task_id=slot.task_id if running else "",
+        volumes=[
+            spb.ResidentVolume(
+                persistence_id=v.persistence_id, container_path=v.container_path, size=v.size
+            )
+            for v in slot.volumes
+        ],
+    )
+
+
 class AppService(service_pb2_grpc.AppServiceServicer):
     """Serves the API from the scheduler's state; changes go through its pure transitions."""
 
@@ -101,6 +118,11 @@ class AppService(service_pb2_grpc.AppServiceServicer):
             last_healthy_version=app.last_healthy,
             notes=list(self.s.notes.get(app.id, ())),
             deleting=app.deleting,
+            residents=[
+                resident_pb(slot, slot.task_id in self.s.instances)
+                for slot in sorted(self.s.slots.values(), key=lambda s: s.created_at)
+                if slot.app_id == app.id
+            ],
         )
 
     async def _change(

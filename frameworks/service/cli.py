@@ -96,6 +96,13 @@ def service() -> None:
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the API binds to.")
 @click.option(
+    "--role",
+    default="*",
+    show_default=True,
+    help="The role the framework subscribes with; resident apps (persistentVolumes) "
+    "reserve their resources for it, so they need one (e.g. --role db).",
+)
+@click.option(
     "--vips/--no-vips",
     default=True,
     show_default=True,
@@ -131,6 +138,7 @@ def serve(
     state: str,
     port: int,
     host: str,
+    role: str,
     vips: bool,
     vip_tasks: bool,
     drain_seconds: float | None,
@@ -162,6 +170,7 @@ def serve(
                 state,
                 port,
                 host,
+                role=role,
                 vips_here=vips,
                 drain_seconds=drain,
                 security=security,
@@ -440,6 +449,24 @@ def show(app_id: str, as_json: bool, master: str, service: str) -> None:
     print_table(
         ["INSTANCE", "VERSION", "STATE", "HEALTH", "ADDRESS", "LAUNCHED"], rows, "no instances"
     )
+    if a.residents:
+        click.echo()
+        volumes = [
+            (
+                r.id,
+                r.state,
+                f"{r.hostname} ({r.agent_id})",
+                v.persistence_id,
+                v.container_path,
+                f"{v.size:g}",
+                r.task_id or "-",
+            )
+            for r in a.residents
+            for v in r.volumes
+        ]
+        print_table(
+            ["RESIDENT", "STATE", "AGENT", "PERSISTENCE ID", "PATH", "MB", "TASK"], volumes, ""
+        )
 
 
 @app.command()

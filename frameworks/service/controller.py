@@ -107,7 +107,7 @@ def plan(app: AppRecord, instances: Iterable[Instance], now: float) -> Plan:
     cur_ok = [i for i in cur if i not in failed]
     cur_avail = [i for i in cur_ok if _available(app, i)]
     old_avail = [i for i in old if _available(app, i)]
-    surge, unavailable = surge_and_unavailable(spec.upgrade, n)
+    surge, unavailable = surge_and_unavailable(spec.upgrade, n, spec.resident)
 
     # Launches: up to n healthy-or-starting current instances, within the surge.
     total = len(cur) - len(new_failed) + len(old)

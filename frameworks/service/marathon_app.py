@@ -388,10 +388,16 @@ class _Converter:
     def _strategies(self, d: Mapping[str, Any]) -> None:
         upgrade = d.get("upgradeStrategy", {})
         if isinstance(upgrade, Mapping):
-            # Marathon's defaults: all old instances kept until new ones are healthy.
+            # Marathon's defaults: all old instances kept until new ones are healthy; a
+            # resident app's (persistent volumes) replaces in place, half at a time.
+            container = d.get("container")
+            volumes = container.get("volumes") if isinstance(container, Mapping) else None
+            resident = isinstance(volumes, list) and any(
+                isinstance(v, Mapping) and v.get("persistent") for v in volumes
+            )
             self.out["upgradeStrategy"] = {
-                "minimumHealthCapacity": 1,
-                "maximumOverCapacity": 1,
+                "minimumHealthCapacity": 0.5 if resident else 1,
+                "maximumOverCapacity": 0 if resident else 1,
                 **upgrade,
             }
         else:
@@ -458,24 +464,49 @@ class _Converter:
             self.refuse("container.type", f"must be MESOS or DOCKER, not {kind!r}")
         if container.get("appc"):
             self.refuse("container.appc", "only Docker images run here: use docker.image")
-        if container.get("volumes"):
-            self.refuse(
-                "container.volumes",
-                "volumes are not supported for apps yet: keep state outside the instance",
-            )
+        self._volumes(container.get("volumes"))
         if container.get("portMappings"):
             self.refuse("container.portMappings", HOST_NETWORK)
         docker = container.get("docker")
         if not docker:
             if kind == "DOCKER":
                 self.refuse("container.docker", "is required with type DOCKER: its image")
-            else:
+            elif not container.get("volumes"):
                 self.ignored.append("container")
             return
         if not isinstance(docker, Mapping):
             self.refuse("container.docker", "must be an object with image")
             return
         self._docker(docker, kind)
+
+    def _volumes(self, volumes: object) -> None:
+        """``container.volumes``: local persistent volumes (``persistent.size``) as the
+        native ``persistentVolumes``; other kinds of volume are refused."""
+        if not volumes:
+            return
+        if not isinstance(volumes, list):
+            self.refuse("container.volumes", "must be a list of volumes")
+            return
+        native = []
+        for index, v in enumerate(volumes):
+            where = f"container.volumes[{index}]"
+            persistent = v.get("persistent") if isinstance(v, Mapping) else None
+            if not isinstance(v, Mapping) or not isinstance(persistent, Mapping):
+                self.refuse(
+                    where,
+                    "only local persistent volumes ({containerPath, mode: RW, persistent: "
+                    "{size}}) are supported: keep other state outside the instance",
+                )
+                continue
+            if str(v.get("mode", "RW")).upper() != "RW":
+                self.refuse(f"{where}.mode", "a persistent volume is read-write here: mode RW")
+            if str(persistent.get("type", "root")).lower() != "root":
+                self.refuse(
+                    f"{where}.persistent.type",
+                    "only root volumes (a directory of the agent's disk) are supported",
+                )
+            native.append({"containerPath": v.get("containerPath"), "size": persistent.get("size")})
+        self.out["persistentVolumes"] = native
 
     def _docker(self, docker: Mapping[str, Any], kind: str) -> None:
         where = "container.docker"
@@ -521,11 +552,16 @@ class _Converter:
         elif "dependencies" in d:
             self.ignored.append("dependencies")
         if d.get("residency") is not None:
-            self.refuse(
-                "residency",
-                "local persistent volumes are not supported: keep state outside the "
-                "instance (a database, or fetch what it needs)",
-            )
+            if not self.out.get("persistentVolumes"):
+                self.refuse(
+                    "residency",
+                    "needs local persistent volumes: container.volumes with persistent.size",
+                )
+            else:
+                self.changed.append(
+                    "residency: each instance waits for its own reservation and volumes "
+                    "(relaunchEscalationTimeoutSeconds and taskLostBehavior have no effect)"
+                )
         if d.get("secrets"):
             self.refuse("secrets", "secrets are not supported yet: give values in env")
         elif "secrets" in d:

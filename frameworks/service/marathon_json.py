@@ -99,6 +99,11 @@ def definition(spec: AppSpec) -> dict[str, Any]:
     if spec.container is not None:
         docker = {"image": spec.container.image, "forcePullImage": spec.container.force_pull}
         out["container"] = {"type": "MESOS", "docker": docker}
+    if spec.persistent_volumes:
+        out.setdefault("container", {"type": "MESOS"})["volumes"] = [
+            {"containerPath": v.container_path, "mode": "RW", "persistent": {"size": v.size}}
+            for v in spec.persistent_volumes
+        ]
     if spec.user:
         out["user"] = spec.user
     u = spec.upgrade

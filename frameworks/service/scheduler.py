@@ -14,12 +14,13 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from frameworks.service import dependencies, deployment, placement, pods
+from frameworks.service import dependencies, deployment, placement, pods, resident
 from frameworks.service.constraints import Place
 from frameworks.service.controller import Plan, plan
 from frameworks.service.events import (
@@ -122,6 +123,9 @@ class ServiceScheduler(Scheduler):
         self.tick_seconds = tick_seconds
         self.apps: dict[str, AppRecord] = store.apps()
         self.instances: dict[str, Instance] = store.instances()
+        # Resident instances' reservations by slot id, and the role they are made for.
+        self.slots: dict[str, resident.Slot] = store.slots()
+        self.role = "*"
         self.pending: dict[str, int] = {}  # app id -> launches wanted now
         # App id -> agent id -> why that agent's last offer could not take an instance.
         self.misfits: dict[str, dict[str, placement.Misfit]] = {}
@@ -172,6 +176,11 @@ class ServiceScheduler(Scheduler):
             raise deployment.DeploymentError(why)
         if app is None:
             return self._save(deployment.new_app(spec, now))
+        if app.spec.persistent_volumes != spec.persistent_volumes and not app.deleting:
+            raise deployment.DeploymentError(
+                f"app {spec.id!r}: its persistent volumes cannot change (they are "
+                "reserved on its instances' agents); delete the app and deploy it again"
+            )
         if app.spec.to_dict() == spec.to_dict() and not app.deleting:
             return app  # nothing to change: deploying the same file again is fine
         return self._save(deployment.update(app, spec, now))
@@ -313,7 +322,8 @@ class ServiceScheduler(Scheduler):
         self._stop_drained(now)
         self._reconcile_stale(now)
         self._probe_readiness()
-        self._want_offers(any(self.pending.values()))
+        self._release_unwanted()
+        self._want_offers(self._offers_wanted())
 
     def _keep_vip_proxies(self, now: float) -> None:
         """The system app wants one VIP proxy on each agent host (or none when off)."""
@@ -357,6 +367,8 @@ class ServiceScheduler(Scheduler):
             notes = (*notes, f"{p.launch} instance(s) waiting for an offer: {waiting}")
         if failed := self.last_failure.get(app.id):
             notes = (*notes, f"last failure: {failed}")
+        if app.spec.resident:
+            notes = (*notes, *self._resident_notes(app.id, p.launch))
         self.notes[app.id] = notes
         for task_id in p.inactive:
             self._update(self.instances[task_id].with_(inactive=True))
@@ -500,6 +512,7 @@ class ServiceScheduler(Scheduler):
     def offers(self, driver: SchedulerDriver, offers: list[pb.Offer]) -> None:
         for offer in offers:
             self.places[offer.agent_id] = Place(offer.hostname, dict(offer.attributes))
+        offers = self._resident_offers(driver, offers)
         candidates = [
             Candidate(o.agent_id, self.places[o.agent_id], offer_resources(o)) for o in offers
         ]
@@ -507,7 +520,7 @@ class ServiceScheduler(Scheduler):
         groups: dict[int, list[spb.Call.Operation]] = {}  # pods' LAUNCH_GROUPs
         for app_id in [a for a, wanted in self.pending.items() if wanted > 0]:
             app = self.apps.get(app_id)
-            if app is not None:
+            if app is not None and not app.spec.resident:
                 candidates = self._place(app, offers, candidates, launches, groups)
         for index, offer in enumerate(offers):
             if index in groups:
@@ -520,7 +533,7 @@ class ServiceScheduler(Scheduler):
             elif index in launches:
                 driver.launch(offer.id, launches[index], calls.refuse(1.0))
             else:
-                driver.decline(offer.id, refuse_seconds=1.0 if any(self.pending.values()) else 30)
+                driver.decline(offer.id, refuse_seconds=1.0 if self._offers_wanted() else 30)
 
     def _place(
         self,
@@ -568,6 +581,117 @@ class ServiceScheduler(Scheduler):
             log.info("launching %s on %s", instance.task_id, offer.hostname)
         self.pending[app.id] -= len(result.launches)
         return result.candidates
+
+    # ------------------------------------------------------------------ resident apps
+
+    def _offers_wanted(self) -> bool:
+        """Launches to place, or an idle resident slot (its relaunch or release is next)."""
+        live = self.instances.keys()
+        return any(self.pending.values()) or any(
+            resident.idle(s, live) for s in self.slots.values()
+        )
+
+    def _resident_offers(self, driver: SchedulerDriver, offers: list[pb.Offer]) -> list[pb.Offer]:
+        """Accept the offers resident apps use (see ``resident``); return the others."""
+        if not self.slots and not any(
+            a.spec.resident and self.pending.get(a.id, 0) > 0 for a in self.apps.values()
+        ):
+            return offers
+        if self.role == "*" or not driver.framework_id:
+            return offers
+        owner = resident.Owner(driver.framework_id, self.role, driver.principal)
+        pending = {a: n for a, n in self.pending.items() if n > 0}
+        now = self.clock()
+        planned = resident.plan_offers(
+            self.apps,
+            pending,
+            self.slots,
+            self.instances.keys(),
+            [Candidate(o.agent_id, self.places[o.agent_id], offer_resources(o)) for o in offers],
+            owner,
+            lambda: uuid.uuid4().hex[:8],
+            now,
+            self.places.values(),
+        )
+        for slot in [*planned.confirmed, *planned.new]:
+            self._update_slot(slot)
+        for slot_id in planned.released:
+            log.info("released the reservation and volumes of %s", slot_id)
+            self.slots.pop(slot_id, None)
+            self._persist(self.store.delete_slot, slot_id)
+        for app_id, misfits in planned.misfits.items():
+            self.misfits.setdefault(app_id, {}).update(misfits)
+        for index, ops in planned.operations.items():
+            operations = [
+                *([calls.destroy_volumes(ops.destroy)] if ops.destroy else []),
+                *([calls.unreserve(ops.unreserve)] if ops.unreserve else []),
+                *([calls.reserve(ops.reserve)] if ops.reserve else []),
+                *([calls.create_volumes(ops.create)] if ops.create else []),
+            ]
+            tasks = [self._resident_task(t, offers[index], now) for t in ops.launches]
+            if tasks:
+                operations.append(calls.launch_operation(tasks))
+            driver.accept(offers[index].id, operations, calls.refuse(1.0))
+        return [o for index, o in enumerate(offers) if index not in planned.operations]
+
+    def _resident_task(
+        self, launch: resident.TaskLaunch, offer: pb.Offer, now: float
+    ) -> pb.TaskInfo:
+        app = self.apps[launch.slot.app_id]
+        instance = Instance(
+            task_id=task_id_for(app.id, app.current),
+            app_id=app.id,
+            version=app.current,
+            agent_id=offer.agent_id,
+            hostname=offer.hostname,
+            attributes=dict(offer.attributes),
+            ports=launch.ports,
+            ready=app.spec.readiness_check is None,
+            launched_at=now,
+        )
+        self._update(instance)
+        self._update_slot(
+            self.slots.get(launch.slot.id, launch.slot).with_(task_id=instance.task_id)
+        )
+        self.pending[app.id] -= 1
+        self.misfits.pop(app.id, None)
+        log.info(
+            "launching %s on %s (resident %s)", instance.task_id, offer.hostname, launch.slot.id
+        )
+        info = self._task_info(app.spec, instance, launch.uses)
+        info.agent_id = offer.agent_id
+        return info
+
+    def _update_slot(self, slot: resident.Slot) -> None:
+        self.slots[slot.id] = slot
+        self._persist(self.store.save_slot, slot)
+
+    def _release_unwanted(self) -> None:
+        for slot_id in resident.unwanted(self.slots.values(), self.apps, self.instances.keys()):
+            log.info("releasing %s: its app no longer wants it", slot_id)
+            self._update_slot(self.slots[slot_id].with_(state=resident.RELEASING))
+
+    def _resident_status(self, status: pb.TaskStatus) -> None:
+        """A resident task's update says whether its slot's reservation holds."""
+        slot = next((s for s in self.slots.values() if s.task_id == status.task_id), None)
+        if slot is None or slot.state != resident.RESERVING:
+            return
+        if status.state in (pb.TASK_ERROR, pb.TASK_DROPPED, pb.TASK_UNKNOWN, pb.TASK_GONE):
+            # The ACCEPT never took (or the agent is gone): a later offer still holding a
+            # reservation of it releases that, as any reservation no slot claims.
+            log.info("%s: its reservation was not made (%s)", slot.id, state_name(status.state))
+            self.slots.pop(slot.id, None)
+            self._persist(self.store.delete_slot, slot.id)
+        else:
+            self._update_slot(slot.with_(state=resident.RESERVED))
+
+    def _resident_notes(self, app_id: str, launch: int) -> tuple[str, ...]:
+        if self.role == "*":
+            return (
+                "resident apps reserve resources for the framework's role: start "
+                "`mesospy service serve` with --role",
+            )
+        return resident.waiting_notes(self.slots.values(), app_id, self.instances.keys(), launch)
 
     def unplaced_reason(self, app_id: str) -> str | None:
         """Why the app's pending instances found no place, over the agents seen (None:
@@ -643,6 +767,7 @@ class ServiceScheduler(Scheduler):
 
     def status_update(self, driver: SchedulerDriver, status: pb.TaskStatus) -> None:
         now = self.clock()
+        self._resident_status(status)
         pod = split_container_task_id(status.task_id)
         key = pod[0] if pod is not None else status.task_id
         i = self.instances.get(key) or self._adopt(driver, status, now)

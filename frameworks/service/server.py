@@ -64,6 +64,7 @@ async def serve(
     server = api_server(security, "the service framework's API", [("grpc.so_reuseport", 0)])
     store = await asyncio.to_thread(Store.open, state, master)
     scheduler = ServiceScheduler(store, master)
+    scheduler.role = role
     vips = VipManager(
         lambda app_id: [(i.hostname, i.ports[0]) for i in scheduler.endpoints(app_id)]
     )

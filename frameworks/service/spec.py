@@ -12,7 +12,7 @@ import math
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -151,6 +151,15 @@ class PodContainer:
 
 
 @dataclass(frozen=True)
+class PersistentVolumeSpec:
+    """A local persistent volume of a resident app: ``size`` MB of reserved disk, seen by
+    each instance at ``container_path`` (relative to its sandbox), kept across restarts."""
+
+    container_path: str
+    size: float
+
+
+@dataclass(frozen=True)
 class AppSpec:
     """One version of an app, as the user wrote it (defaults filled in)."""
 
@@ -199,6 +208,13 @@ class AppSpec:
 
     def pod_container(self, name: str) -> PodContainer | None:
         return next((c for c in self.containers if c.name == name), None)
+    # Resident: each instance reserves its resources and volumes on one agent (resident.py).
+    persistent_volumes: tuple[PersistentVolumeSpec, ...] = ()
+
+    @property
+    def resident(self) -> bool:
+        """Whether instances keep reservations and volumes on their agents."""
+        return bool(self.persistent_volumes)
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form (what ``parse_spec`` reads back to an equal spec)."""
@@ -267,6 +283,10 @@ class AppSpec:
             for key in ("cmd", "cpus", "mem", "disk"):
                 out.pop(key, None)
             out["containers"] = [c.to_dict() for c in self.containers]
+        if self.persistent_volumes:
+            out["persistentVolumes"] = [
+                {"containerPath": v.container_path, "size": v.size} for v in self.persistent_volumes
+            ]
         return out
 
     def to_json(self) -> str:
@@ -309,7 +329,9 @@ def _upgrade_dict(u: UpgradeStrategy) -> dict[str, Any]:
     return out
 
 
-def surge_and_unavailable(upgrade: UpgradeStrategy, instances: int) -> tuple[int, int]:
+def surge_and_unavailable(
+    upgrade: UpgradeStrategy, instances: int, resident: bool = False
+) -> tuple[int, int]:
     """(max surge, max unavailable) as instance counts for ``instances`` instances.
 
     Marathon's minimumHealthCapacity ``m`` and maximumOverCapacity ``o`` map to
@@ -325,7 +347,9 @@ def surge_and_unavailable(upgrade: UpgradeStrategy, instances: int) -> tuple[int
     else:
         surge = _count(upgrade.max_surge, n, math.ceil)
         unavailable = _count(upgrade.max_unavailable, n, math.floor)
-    if surge == 0 and unavailable == 0:
+    if resident:
+        surge, unavailable = 0, max(unavailable, 1)
+    elif surge == 0 and unavailable == 0:
         surge = 1
     return surge, max(0, min(unavailable, n))
 
@@ -390,6 +414,8 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
         "dependencies",
         "container",
         "containers",
+        "persistentVolumes",
+        "persistent_volumes",
     }
     r.unknown(data, known, "")
     pod = "containers" in data
@@ -405,6 +431,12 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
     if cmd and args:
         r.problem("args", "give cmd (run by a shell) or args (exec'd), not both")
     ports, host_ports = _ports(r, data.get("ports", []))
+    volumes = _persistent_volumes(r, data)
+    if pod and volumes:
+        r.problem(
+            "persistentVolumes",
+            "resident pods are not supported yet: give the volumes to a one-container app",
+        )
     spec = AppSpec(
         id=app_id,
         cmd=cmd,
@@ -426,7 +458,7 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
         kill_grace_period=r.number(data, "killGracePeriodSeconds", 3.0),
         kill_selection=r.choice(data, "killSelection", "YOUNGEST_FIRST", KILL_SELECTION),
         unreachable=_unreachable(r, data.get("unreachableStrategy", {})),
-        upgrade=_upgrade(r, data.get("upgradeStrategy", {})),
+        upgrade=_upgrade(r, data.get("upgradeStrategy", {}), resident=bool(volumes)),
         max_unhealthy_share=_breaker(r, data.get("circuitBreaker", {})),
         vip=_vip(r, data.get("vip")),
         labels=r.string_map(data, "labels"),
@@ -439,6 +471,7 @@ def parse_spec(data: object, *, stored: bool = False) -> AppSpec:
         dependencies=_dependencies(r, app_id, data.get("dependencies")),
         container=_container(r, data.get("container")),
         containers=containers,
+        persistent_volumes=volumes,
     )
     if spec.container and spec.container.entrypoint is not None and spec.cmd:
         r.problem(
@@ -931,10 +964,10 @@ def _count_text(r: _Reader, data: Mapping[str, Any], key: str, default: str, p: 
     return text
 
 
-def _upgrade(r: _Reader, value: object) -> UpgradeStrategy:
+def _upgrade(r: _Reader, value: object, resident: bool = False) -> UpgradeStrategy:
     data = r.section(value, "upgradeStrategy")
     if data is None:
-        return UpgradeStrategy()
+        return RESIDENT_UPGRADE if resident else UpgradeStrategy()
     p = "upgradeStrategy."
     known = {
         "maxSurge",
@@ -974,7 +1007,66 @@ def _upgrade(r: _Reader, value: object) -> UpgradeStrategy:
             data, "rollbackAfterFailures", d.rollback_after_failures, minimum=1, prefix=p
         ),
     )
+    if resident:
+        spec = _resident_upgrade(r, data, spec, p)
     return spec
+
+
+# A resident instance is replaced where its reservation is: stop it, then start the new one.
+RESIDENT_UPGRADE = UpgradeStrategy(max_surge="0", max_unavailable="1")
+
+
+def _resident_upgrade(
+    r: _Reader, data: Mapping[str, Any], spec: UpgradeStrategy, p: str
+) -> UpgradeStrategy:
+    over = spec.maximum_over_capacity
+    if over or ("maxSurge" in data and spec.max_surge not in ("0", "0%")):
+        key = "maximumOverCapacity" if over else "maxSurge"
+        r.problem(
+            p + key,
+            "must be 0 for an app with persistentVolumes: its instances run where their "
+            "reservations are, never more of them at once",
+        )
+    if "maxSurge" not in data and spec.minimum_health_capacity is None:
+        spec = replace(spec, max_surge="0")
+    if spec.minimum_health_capacity is not None and over is None:
+        spec = replace(spec, maximum_over_capacity=0.0)
+    return spec
+
+
+def _persistent_volumes(r: _Reader, data: Mapping[str, Any]) -> tuple[PersistentVolumeSpec, ...]:
+    """``persistentVolumes: [{containerPath: data, size: 64}]`` (also spelled
+    ``persistent_volumes`` and ``container_path``)."""
+    key = "persistent_volumes" if "persistent_volumes" in data else "persistentVolumes"
+    value = data.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        r.problem(key, "must be a non-empty list such as [{containerPath: data, size: 64}]")
+        return ()
+    out: list[PersistentVolumeSpec] = []
+    for index, item in enumerate(value):
+        p = f"{key}[{index}]."
+        if not isinstance(item, Mapping):
+            r.problem(key + f"[{index}]", "must be a mapping {containerPath: PATH, size: MB}")
+            continue
+        r.unknown(item, {"containerPath", "container_path", "size"}, p)
+        path_key = "container_path" if "container_path" in item else "containerPath"
+        path = r.string(item, path_key, required=True, prefix=p)
+        size = r.number(item, "size", 0.0, positive=True, prefix=p)
+        if "size" not in item:
+            r.problem(p + "size", "is required (MB of disk)")
+        parts = path.split("/")
+        if path and (path.startswith("/") or any(part in ("", ".", "..") for part in parts)):
+            r.problem(
+                p + path_key,
+                f"{path!r} must be a relative path inside the sandbox, such as data",
+            )
+        elif path in {v.container_path for v in out}:
+            r.problem(p + path_key, f"{path!r} is given twice")
+        elif path:
+            out.append(PersistentVolumeSpec(path, size))
+    return tuple(out)
 
 
 def _breaker(r: _Reader, value: object) -> float:

@@ -1,8 +1,9 @@
 """The service framework's records in the SDK's state store (a directory or ZooKeeper).
 
-Layout: ``framework_id``, ``apps/<app id>`` (an ``AppRecord`` as JSON) and
+Layout: ``framework_id``, ``apps/<app id>`` (an ``AppRecord`` as JSON),
 ``instances/<task id>`` (an ``Instance`` as JSON, so a restarted framework knows where its
-running tasks are and which ports they got). Ids are percent-escaped into one key segment.
+running tasks are and which ports they got), and ``residents/<slot id>`` (a resident
+instance's reservation: a ``resident.Slot``). Ids are percent-escaped into one key segment.
 Durability (atomic, fsynced files; ZooKeeper writes) is ``mesospy.scheduler.StateStore``'s.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from urllib.parse import quote, unquote
 
 from frameworks.service.model import AppRecord, Instance
+from frameworks.service.resident import Slot
 from mesospy.scheduler import StateStore, open_store
 
 
@@ -63,6 +65,21 @@ class Store:
 
     def delete_instance(self, task_id: str) -> None:
         self.state.delete(f"instances/{_segment(task_id)}")
+
+    def slots(self) -> dict[str, Slot]:
+        out = {}
+        for name in self.state.children("residents"):
+            data = self.state.get(f"residents/{name}")
+            if data is not None:
+                slot = Slot.from_dict(data)
+                out[slot.id] = slot
+        return out
+
+    def save_slot(self, slot: Slot) -> None:
+        self.state.put(f"residents/{_segment(slot.id)}", slot.to_dict())
+
+    def delete_slot(self, slot_id: str) -> None:
+        self.state.delete(f"residents/{_segment(slot_id)}")
 
     def close(self) -> None:
         self.state.close()

@@ -119,6 +119,12 @@ class SchedulerDriver:
         return self._info.id
 
     @property
+    def principal(self) -> str:
+        """The principal the framework subscribes as ("" without one): what its
+        reservations and volumes must name."""
+        return self._info.principal
+
+    @property
     def connected(self) -> bool:
         """Whether the driver is subscribed to a master right now."""
         return self._connected

@@ -116,7 +116,7 @@ def test_refused_fields_each_say_why_and_what_to_use() -> None:
     problems = caught.value.problems
     for field, reason in [
         ("container.docker.network", "not 'BRIDGE': tasks use the agent's network"),
-        ("residency", "local persistent volumes are not supported"),
+        ("residency", "needs local persistent volumes: container.volumes with persistent.size"),
         ("env.PASSWORD", "secrets are not supported yet"),
         ("secrets", "secrets are not supported yet"),
         ("role", "a role per app ('slave_public') is not supported"),
@@ -230,7 +230,7 @@ def test_a_docker_image_is_the_native_container_and_cmd_or_args_run_in_it() -> N
          "registry credentials"),
         ({}, {"appc": {"image": "x"}}, "container.appc", "use docker.image"),
         ({}, {"volumes": [{"containerPath": "/d", "hostPath": "/d", "mode": "RW"}]},
-         "container.volumes", "not supported for apps yet"),
+         "container.volumes[0]", "only local persistent volumes"),
         ({"image": "Bad Name"}, {}, "container.docker.image", "bad repository"),
     ],
 )  # fmt: skip

@@ -69,7 +69,7 @@ def test_a_refused_field_deploys_nothing(racked_cluster: LocalCluster, tmp_path:
     path.write_text(json.dumps(definition))
     code, out, err = run(racked_cluster, "app", "deploy", str(path))
     assert code == 1 and len((out + err).strip().splitlines()) == 1
-    assert "residency: local persistent volumes are not supported" in out + err
+    assert "residency: needs local persistent volumes" in out + err
     with ServiceClient(find_service(racked_cluster.master_address)) as client:
         assert "prod/other" not in [a.id for a in client.apps()]
 

@@ -133,6 +133,11 @@ def test_bad_pods_are_refused_with_each_problem_by_path() -> None:
         "containers[1].healthCheck.portIndex: there are only 1 ports",
     ):
         assert any(p.startswith(expected) for p in found), (expected, found)
+    resident = pod(persistentVolumes=[{"containerPath": "data", "size": 16}])
+    assert problems(resident) == [
+        "persistentVolumes: resident pods are not supported yet: give the volumes to a "
+        "one-container app"
+    ]
     no_port = pod(ports=[])
     assert problems(no_port)[0].startswith("containers[0].cmd: refers to $PORT0 but the app")
 

@@ -79,7 +79,7 @@ class Deployment(_message.Message):
     def __init__(self, id: _Optional[str] = ..., app_id: _Optional[str] = ..., kind: _Optional[str] = ..., from_version: _Optional[str] = ..., to_version: _Optional[str] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., started_at: _Optional[float] = ..., deadline: _Optional[float] = ..., finished_at: _Optional[float] = ..., failures: _Optional[int] = ...) -> None: ...
 
 class App(_message.Message):
-    __slots__ = ("id", "version", "spec_json", "instances", "running", "healthy", "deployment", "instance_list", "vip", "last_healthy_version", "notes", "deleting")
+    __slots__ = ("id", "version", "spec_json", "instances", "running", "healthy", "deployment", "instance_list", "vip", "last_healthy_version", "notes", "deleting", "residents")
     ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SPEC_JSON_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +92,7 @@ class App(_message.Message):
     LAST_HEALTHY_VERSION_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
     DELETING_FIELD_NUMBER: _ClassVar[int]
+    RESIDENTS_FIELD_NUMBER: _ClassVar[int]
     id: str
     version: str
     spec_json: str
@@ -104,7 +105,34 @@ class App(_message.Message):
     last_healthy_version: str
     notes: _containers.RepeatedScalarFieldContainer[str]
     deleting: bool
-    def __init__(self, id: _Optional[str] = ..., version: _Optional[str] = ..., spec_json: _Optional[str] = ..., instances: _Optional[int] = ..., running: _Optional[int] = ..., healthy: _Optional[int] = ..., deployment: _Optional[_Union[Deployment, _Mapping]] = ..., instance_list: _Optional[_Iterable[_Union[Instance, _Mapping]]] = ..., vip: _Optional[str] = ..., last_healthy_version: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ..., deleting: _Optional[bool] = ...) -> None: ...
+    residents: _containers.RepeatedCompositeFieldContainer[ResidentInstance]
+    def __init__(self, id: _Optional[str] = ..., version: _Optional[str] = ..., spec_json: _Optional[str] = ..., instances: _Optional[int] = ..., running: _Optional[int] = ..., healthy: _Optional[int] = ..., deployment: _Optional[_Union[Deployment, _Mapping]] = ..., instance_list: _Optional[_Iterable[_Union[Instance, _Mapping]]] = ..., vip: _Optional[str] = ..., last_healthy_version: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ..., deleting: _Optional[bool] = ..., residents: _Optional[_Iterable[_Union[ResidentInstance, _Mapping]]] = ...) -> None: ...
+
+class ResidentInstance(_message.Message):
+    __slots__ = ("id", "agent_id", "hostname", "state", "task_id", "volumes")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    VOLUMES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    agent_id: str
+    hostname: str
+    state: str
+    task_id: str
+    volumes: _containers.RepeatedCompositeFieldContainer[ResidentVolume]
+    def __init__(self, id: _Optional[str] = ..., agent_id: _Optional[str] = ..., hostname: _Optional[str] = ..., state: _Optional[str] = ..., task_id: _Optional[str] = ..., volumes: _Optional[_Iterable[_Union[ResidentVolume, _Mapping]]] = ...) -> None: ...
+
+class ResidentVolume(_message.Message):
+    __slots__ = ("persistence_id", "container_path", "size")
+    PERSISTENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_PATH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    persistence_id: str
+    container_path: str
+    size: float
+    def __init__(self, persistence_id: _Optional[str] = ..., container_path: _Optional[str] = ..., size: _Optional[float] = ...) -> None: ...
 
 class AppVersion(_message.Message):
     __slots__ = ("version", "created_at", "spec_json", "current", "last_healthy", "failed")
