@@ -12,11 +12,13 @@ dynamic reservations and volumes) are what must outlive a restart of either.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from mesospy.resources import Identity, ResourceError, Resources
+from mesospy.v1 import common_pb2 as pb
+from mesospy.v1 import scheduler_pb2 as spb
 
 __all__ = [
     "OperationError",
@@ -49,6 +51,21 @@ class ResourceOperation:
 
     kind: Kind
     resources: Resources
+
+
+def accept_operation(op: spb.Call.Operation) -> tuple[Kind, Sequence[pb.Resource]] | None:
+    """The kind of an ACCEPT's resource operation and the resources it names; None for
+    the others (LAUNCH, LAUNCH_GROUP)."""
+    Op = spb.Call.Operation
+    if op.type == Op.RESERVE:
+        return "RESERVE", op.reserve.resources
+    if op.type == Op.UNRESERVE:
+        return "UNRESERVE", op.unreserve.resources
+    if op.type == Op.CREATE:
+        return "CREATE", op.create.volumes
+    if op.type == Op.DESTROY:
+        return "DESTROY", op.destroy.volumes
+    return None
 
 
 def _rebuild(parts: Iterable[tuple[Identity, Resources]]) -> Resources:

@@ -22,6 +22,7 @@ from mesospy.operations import (
     Kind,
     OperationError,
     ResourceOperation,
+    accept_operation,
     apply_operation,
     checkpointed,
     with_checkpointed,
@@ -41,17 +42,6 @@ RESOURCE_OPERATIONS = (Op.RESERVE, Op.UNRESERVE, Op.CREATE, Op.DESTROY)
 def in_role_tree(role: str, roles: Sequence[str]) -> bool:
     """Whether ``role`` is one of ``roles`` or below one (``eng/dev`` is below ``eng``)."""
     return any(role == r or role.startswith(r + "/") for r in roles if r != "*")
-
-
-def operation_resources(op: spb.Call.Operation) -> tuple[Kind, Sequence[pb.Resource]]:
-    """The kind of a resource operation of an ACCEPT, and the resources it names."""
-    if op.type == Op.RESERVE:
-        return "RESERVE", op.reserve.resources
-    if op.type == Op.UNRESERVE:
-        return "UNRESERVE", op.unreserve.resources
-    if op.type == Op.CREATE:
-        return "CREATE", op.create.volumes
-    return "DESTROY", op.destroy.volumes
 
 
 def parse_operation(
@@ -112,7 +102,9 @@ class ReservationHandler:
     def framework_operation(
         self, framework: FrameworkRecord, op: spb.Call.Operation
     ) -> ResourceOperation:
-        kind, items = operation_resources(op)
+        named = accept_operation(op)
+        assert named is not None, "only resource operations are parsed here"
+        kind, items = named
         return parse_operation(kind, items, framework.roles, framework.info.principal)
 
     def check(self, offered: Resources, total: Resources, ops: Sequence[ResourceOperation]) -> None:

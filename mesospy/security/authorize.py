@@ -12,6 +12,7 @@ from typing import Protocol
 
 from google.protobuf.message import Message
 
+from mesospy.operations import accept_operation
 from mesospy.security.acl import ACL
 from mesospy.security.auth import Caller
 from mesospy.v1 import agent_pb2 as apb
@@ -69,19 +70,6 @@ def operation_resources(
         return "CREATE", request.volumes
     if isinstance(request, opb.DestroyVolumesRequest):
         return "DESTROY", request.volumes
-    return None
-
-
-def _accept_operation(op: spb.Call.Operation) -> tuple[str, Sequence[pb.Resource]] | None:
-    Op = spb.Call.Operation
-    if op.type == Op.RESERVE:
-        return "RESERVE", op.reserve.resources
-    if op.type == Op.UNRESERVE:
-        return "UNRESERVE", op.unreserve.resources
-    if op.type == Op.CREATE:
-        return "CREATE", op.create.volumes
-    if op.type == Op.DESTROY:
-        return "DESTROY", op.destroy.volumes
     return None
 
 
@@ -154,7 +142,7 @@ class CallAuthorizer:
         elif call.type == spb.Call.ACCEPT:
             framework = self.view.framework_info(call.framework_id)
             for operation in call.accept.operations:
-                if (named := _accept_operation(operation)) is not None:
+                if (named := accept_operation(operation)) is not None:
                     self._resources(caller.principal, *named)
                 group = operation.launch_group
                 for task in operation.launch.task_infos:
