@@ -18,7 +18,7 @@ from frameworks.service.spec import AppSpec, HealthCheckSpec, SpecError, parse_s
 POD_FIELDS = {"id", "version", "scaling", "containers", "environment", "labels", "networks"}
 POD_FIELDS |= {"scheduling"}
 CONTAINER_FIELDS = {"name", "exec", "resources", "environment", "healthCheck", "endpoints"}
-CONTAINER_FIELDS |= {"lifecycle", "labels"}
+CONTAINER_FIELDS |= {"lifecycle", "labels", "image"}
 CHECK_TIMES = {
     "gracePeriodSeconds": "gracePeriodSeconds",
     "intervalSeconds": "intervalSeconds",
@@ -101,6 +101,13 @@ def _container(
         out["args"] = command["argv"]
     if "resources" in c:
         out["resources"] = c["resources"]
+    image = c.get("image")
+    if isinstance(image, Mapping):  # {kind: DOCKER, id, forcePull}
+        if image.get("kind", "DOCKER") != "DOCKER":
+            problems.append(f"{p}image.kind: only DOCKER images are supported")
+        out["image"] = {"image": image.get("id"), "forcePullImage": bool(image.get("forcePull"))}
+    elif image is not None:
+        problems.append(f'{p}image: must be {{"kind": "DOCKER", "id": "NAME"}}')
     for endpoint in c.get("endpoints") or []:
         if isinstance(endpoint, Mapping):
             port = {"name": endpoint.get("name", "")}
@@ -156,6 +163,8 @@ def pod_json(app: AppRecord, instances: list[Instance]) -> dict[str, Any]:
             out["endpoints"] = [{"name": name, "hostPort": 0} for name in spec.ports]
         if c.health_check is not None:
             out["healthCheck"] = _check_json(c.health_check, spec)
+        if c.image is not None:
+            out["image"] = {"kind": "DOCKER", "id": c.image.image, "forcePull": c.image.force_pull}
         containers.append(out)
     return {
         "id": "/" + app.id,

@@ -737,6 +737,9 @@ class ServiceScheduler(Scheduler):
                 labels={**labels, "container": c.name},
                 health_check=_health_check(c.health_check, i.ports),
                 kill_grace_period=spec.kill_grace_period,
+                image=c.image.image if c.image else None,
+                force_pull=bool(c.image and c.image.force_pull),
+                entrypoint=c.image.entrypoint if c.image else None,
             )
             if c.hook != "main":  # the DEFAULT executor orders the group by it
                 info.lifecycle.hook = HOOKS[c.hook]

@@ -124,6 +124,7 @@ class PodContainer:
     health_check: HealthCheckSpec | None = None
     sidecar: bool = False
     hook: str = "main"  # main, prestart or poststart
+    image: ContainerSpec | None = None  # its own image (the DEFAULT executor's group task)
 
     @property
     def main(self) -> bool:
@@ -143,6 +144,8 @@ class PodContainer:
             out["env"] = dict(self.env)
         if self.health_check is not None:
             out["healthCheck"] = _health_dict(self.health_check)
+        if self.image is not None:
+            out["image"] = self.image.to_dict("forcePullImage")
         if self.hook != "main":
             out["lifecycle"] = {"hook": self.hook, "sidecar": self.sidecar}
         elif self.sidecar:
@@ -649,7 +652,7 @@ class _Reader:
 # Top-level fields a pod gives per container, and those its containers cannot use yet
 # (the DEFAULT executor runs each container's command on the agent's host, as is).
 PER_CONTAINER = ("cmd", "args", "cpus", "mem", "disk", "healthCheck")
-NOT_IN_PODS = ("container", "fetch", "user")
+NOT_IN_PODS = ("fetch", "user")
 POD_HOOKS = ("main", "prestart", "poststart")
 CONTAINER_FIELDS = {"name", "cmd", "args", "resources", "env", "healthCheck", "lifecycle", "image"}
 
@@ -664,6 +667,8 @@ def _containers(r: _Reader, data: Mapping[str, Any]) -> tuple[PodContainer, ...]
     for key in NOT_IN_PODS:
         if key in data:
             r.problem(key, "is not supported for pods yet: leave it out, or drop containers")
+    if "container" in data:
+        r.problem("container", "a pod gives each container its own image (containers[].image)")
     value = data["containers"]
     if not isinstance(value, list) or not value:
         r.problem(
@@ -701,14 +706,15 @@ def _pod_container(r: _Reader, item: object, p: str) -> PodContainer | None:
     name = r.string(data, "name", required=True, prefix=p)
     if "name" in data and not re.fullmatch(_LABEL, name):
         r.problem(p + "name", f"must be lowercase letters, digits and '-', not {name!r}")
-    if "image" in data:
-        r.problem(
-            p + "image",
-            "images are not supported in pods yet (the DEFAULT executor runs commands on "
-            "the agent's host)",
-        )
+    image_value = data.get("image")
+    if isinstance(image_value, str):
+        image_value = {"image": image_value}
+    image, image_problems = parse_container(image_value, p + "image", "forcePullImage")
+    for where, reason in image_problems:
+        r.problem(where, reason)
     args = _args(r, data.get("args"), p + "args")
-    cmd = r.string(data, "cmd", required=not args, prefix=p)
+    # In an image, the image's Entrypoint/Cmd run when no command is given.
+    cmd = r.string(data, "cmd", required=not args and image_value is None, prefix=p)
     if "cmd" in data and not cmd.strip():
         r.problem(p + "cmd", "must not be empty")
     if cmd and args:
@@ -748,6 +754,7 @@ def _pod_container(r: _Reader, item: object, p: str) -> PodContainer | None:
         health_check=_health(r, data.get("healthCheck"), p + "healthCheck."),
         sidecar=sidecar,
         hook=hook,
+        image=image,
     )
 
 

@@ -22,6 +22,7 @@ from frameworks.service.model import (
 from frameworks.service.scheduler import POD_EXECUTOR, ServiceScheduler, _ask
 from frameworks.service.spec import AppSpec, SpecError, parse_spec
 from frameworks.service.store import Store
+from mesospy.container_info import image_name
 from mesospy.http import Request
 from mesospy.v1 import common_pb2 as pb
 
@@ -119,7 +120,7 @@ def test_bad_pods_are_refused_with_each_problem_by_path() -> None:
         "containers[1].lifecycle.hook: must be one of main, prestart, poststart, not 'prestop'"
     ]
     mixed = pod(cmd="serve", cpus=1, fetch=["http://x/a.tgz"])
-    mixed["containers"][0].update(image="busybox", name="Web")
+    mixed["containers"][0].update(image="no such:image:here", name="Web")
     mixed["containers"][1]["healthCheck"] = {"protocol": "HTTP", "portIndex": 2}
     mixed["containers"][1]["cmd"] = "also"
     found = problems(mixed)
@@ -128,7 +129,7 @@ def test_bad_pods_are_refused_with_each_problem_by_path() -> None:
         "cpus: a pod gives this per container (containers[].resources)",
         "fetch: is not supported for pods yet: leave it out, or drop containers",
         "containers[0].name: must be lowercase letters, digits and '-', not 'Web'",
-        "containers[0].image: images are not supported in pods yet",
+        "containers[0].image.image: image 'no such:image:here': bad repository",
         "containers[1].args: give cmd (run by a shell) or args (exec'd), not both",
         "containers[1].healthCheck.portIndex: there are only 1 ports",
     ):
@@ -215,6 +216,7 @@ MARATHON_POD = {
             "name": "logs",
             "exec": {"command": {"shell": "exec ship"}},
             "resources": {"cpus": 0.1, "mem": 16},
+            "image": {"kind": "DOCKER", "id": "registry.local:5000/shipper:1"},
         },
     ],
 }
@@ -257,6 +259,12 @@ def test_marathon_v2_pods_post_get_and_delete_the_native_pod(tmp_path: Path) -> 
             "scheme": "HTTP",
         }
         assert shown["scaling"] == {"kind": "fixed", "instances": 2}
+        assert spec.containers[1].image is not None
+        assert shown["containers"][1]["image"] == {
+            "kind": "DOCKER",
+            "id": "registry.local:5000/shipper:1",
+            "forcePull": False,
+        }
         assert call("GET", "/v2/apps")[1] == {"apps": []}  # a pod is not an app there
         assert call("GET", "/v2/pods/nope")[0] == 404
         status, _ = call("DELETE", "/v2/pods/shop?force=true")
@@ -265,9 +273,10 @@ def test_marathon_v2_pods_post_get_and_delete_the_native_pod(tmp_path: Path) -> 
         scheduler.close()
 
 
-def test_a_prestart_container_runs_first_and_may_finish(tmp_path: Path) -> None:
+def test_a_prestart_container_in_its_own_image_runs_first_and_may_finish(tmp_path: Path) -> None:
     data = pod()
     data["containers"][1]["lifecycle"] = {"hook": "prestart"}
+    data["containers"][1]["image"] = "registry.local:5000/shipper:1"
     spec = parse_spec(data)
     assert [(c.name, c.hook, c.main) for c in spec.containers] == [
         ("web", "main", True),
@@ -281,6 +290,9 @@ def test_a_prestart_container_runs_first_and_may_finish(tmp_path: Path) -> None:
     lifecycles = {t.task_id.rsplit(".", 1)[1]: t.lifecycle for t in group}
     assert not lifecycles["web"].ByteSize()
     assert lifecycles["logs"].hook == pb.TaskLifecycle.PRESTART and not lifecycles["logs"].sidecar
+    # Each container may run in an image of its own.
+    images = {t.task_id.rsplit(".", 1)[1]: image_name(t) for t in group}
+    assert images == {"web": None, "logs": "registry.local:5000/shipper:1"}
     # Its finishing is expected: the instance goes on once the main container runs.
     i, ends = pods.observe(i, "logs", "finished", True, None, "exited with status 0", 1.0)
     assert not ends
