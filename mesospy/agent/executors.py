@@ -39,7 +39,7 @@ from mesospy.agent.containers.rootfs import SANDBOX_PATH
 from mesospy.agent.executor_checkpoint import SavedExecutor
 from mesospy.agent.fetch_cache import FetchCancelled
 from mesospy.agent.fetcher import Cancellation
-from mesospy.agent.isolation import Container, Isolator
+from mesospy.agent.isolation import Container, Isolator, kill_container
 from mesospy.agent.launcher import LaunchSpec, TaskLauncher, describe_exit, kill_group
 from mesospy.agent.persistent_volumes import link_volumes, volume_uses
 from mesospy.agent.sandbox import escape_id
@@ -841,5 +841,8 @@ class ExecutorRegistry:
                 executor.stop_watch = None
             if kill and executor.pid is not None:
                 kill_group(executor.pid, signal.SIGKILL)
+                # Its tasks too, now: the isolator's sweep would come too late, the agent
+                # is exiting.
+                kill_container(executor.container)
             executor.exited = True
             executor.wake.set()

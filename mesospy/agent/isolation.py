@@ -305,6 +305,16 @@ def _procs(path: Path) -> list[int] | None:
         return None
 
 
+def kill_container(container: Container) -> None:
+    """SIGKILL every process in the container's cgroups at once, those outside its process
+    group included (the DEFAULT executor starts each task in a session of its own).
+    Without cgroups (posix) there is nothing to read, and this does nothing."""
+    for path in container.paths:
+        for pid in _procs(path) or ():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _remove_cgroups(paths: list[Path]) -> list[Path]:
     """Remove empty cgroups; kill what still lingers in the others; return those."""
     busy = []
