@@ -39,6 +39,18 @@ def _unb64(text: str) -> bytes:
     return base64.b64decode(text)
 
 
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably (blocking): written to a
+    temporary file beside it, fsynced, then renamed over it. A crash leaves the old file
+    or the new one, never a part."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
 @dataclass
 class RecoveredTask:
     """A task as the checkpoint remembers it."""
@@ -95,11 +107,7 @@ class Checkpoint:
         return text or None
 
     def save_agent_id(self, agent_id: str) -> None:
-        tmp = self._dir / (AGENT_ID_NAME + ".tmp")
-        tmp.write_text(agent_id + "\n")
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, self._dir / AGENT_ID_NAME)
+        write_durably(self._dir / AGENT_ID_NAME, (agent_id + "\n").encode())
 
     # ------------------------------------------------------------------ recovery
 
@@ -261,12 +269,7 @@ class Checkpoint:
             if live.latest is not None and latest_line not in live.unacked.values():
                 lines.append(json.dumps({**live.latest, "acked": True}))
             lines.extend(live.unacked.values())
-        tmp = self._path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            f.write("".join(line + "\n" for line in lines))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._path)
+        write_durably(self._path, "".join(line + "\n" for line in lines).encode())
         if self._fd >= 0:
             os.close(self._fd)
         self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mesospy.agent.checkpoint import write_durably
 from mesospy.v1 import common_pb2
 
 FILE = "executors.json"
@@ -55,13 +55,7 @@ def save(meta_dir: Path, port: int, executors: list[SavedExecutor]) -> None:
             for e in executors
         ],
     }
-    path = meta_dir / FILE
-    temp = path.with_suffix(".tmp")
-    with open(temp, "w") as f:
-        json.dump(document, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temp, path)
+    write_durably(meta_dir / FILE, json.dumps(document).encode())
 
 
 def load(meta_dir: Path) -> SavedExecutors:

@@ -18,6 +18,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from mesospy.agent.checkpoint import write_durably
 from mesospy.agent.sandbox import escape_id
 from mesospy.resources import Resources
 from mesospy.v1 import agent_pb2, common_pb2
@@ -84,13 +85,8 @@ class CheckpointedResources:
         caller to delete off the event loop."""
         new = volume_uses(self._work, Resources.from_proto(resources))
         old = volume_uses(self._work, Resources.from_proto(self.resources))
-        tmp = self._path.with_suffix(".tmp")
         data = agent_pb2.CheckpointResourcesRequest(resources=resources).SerializeToString()
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._path)
+        write_durably(self._path, data)
         self.resources = list(resources)
         for use in new:
             use.directory.mkdir(parents=True, exist_ok=True)
