@@ -37,7 +37,7 @@ from itertools import chain, filterfalse
 
 from mesospy.allocator.filters import AgentFilters, Client, FilterSpec, FilterSpecs
 from mesospy.allocator.quota import Quota, QuotaCycle
-from mesospy.allocator.roles import RoleTree, ancestors
+from mesospy.allocator.roles import RoleTree, ancestors, in_subtree
 from mesospy.allocator.sorter import DRFSorter
 from mesospy.resources import Resources
 
@@ -274,9 +274,8 @@ class Allocator:
         """What counts towards the role's quota: offered to or used by it and its children,
         and what is reserved for them and not allocated (Mesos 1.9's consumed quota)."""
         consumed = self._roles.allocation(role)
-        below = role + "/"
         for reserved_for, resources in self._reserved_free.items():
-            if reserved_for == role or reserved_for.startswith(below):
+            if in_subtree(reserved_for, role):
                 consumed = consumed + resources
         return consumed
 
@@ -329,10 +328,7 @@ class Allocator:
         self._change_total(agent.total, -1)
         agent.total = total
         self._change_total(total, 1)
-        used = Resources.EMPTY
-        for resources in agent.used.values():
-            used = used + resources
-        self._set_free(agent, total - used)
+        self._set_free(agent, total - Resources.total(agent.used.values()))
         if self._quotas:
             self._quota_relaxed = True
         self._update_offerable(agent_id, agent)

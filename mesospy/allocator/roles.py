@@ -19,12 +19,17 @@ from typing import Any
 from mesospy.allocator.sorter import DRFSorter
 from mesospy.resources import Resources
 
-__all__ = ["RoleTree", "ancestors", "parent_of"]
+__all__ = ["RoleTree", "ancestors", "in_subtree", "parent_of"]
 
 
 def parent_of(role: str) -> str:
     """``eng/dev`` -> ``eng``; a top-level role -> "" (the root)."""
     return role.rpartition("/")[0]
+
+
+def in_subtree(role: str, top: str) -> bool:
+    """Whether ``role`` is ``top`` or below it (``eng/dev`` is in ``eng``'s subtree)."""
+    return role == top or role.startswith(top + "/")
 
 
 def ancestors(role: str) -> list[str]:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
+from mesospy.allocator.roles import in_subtree
 from mesospy.master.errors import CallError, FailedPrecondition, InvalidArgument
 from mesospy.master.ownership import caller_principal
 from mesospy.master.state import AgentRecord, FrameworkRecord
@@ -41,7 +42,7 @@ RESOURCE_OPERATIONS = (Op.RESERVE, Op.UNRESERVE, Op.CREATE, Op.DESTROY)
 
 def in_role_tree(role: str, roles: Sequence[str]) -> bool:
     """Whether ``role`` is one of ``roles`` or below one (``eng/dev`` is below ``eng``)."""
-    return any(role == r or role.startswith(r + "/") for r in roles if r != "*")
+    return any(in_subtree(role, r) for r in roles if r != "*")
 
 
 def parse_operation(
