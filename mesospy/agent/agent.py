@@ -251,6 +251,7 @@ class Agent:
         self.tasks.detach()
         self.checkpoint.close()
         self.launcher.close()
+        await asyncio.to_thread(self.containerizer.close)
         if self._channel is not None:
             await self._channel.close(None)
             self._channel = None

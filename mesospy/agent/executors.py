@@ -415,7 +415,7 @@ class ExecutorRegistry:
                 info = common_pb2.TaskInfo()
                 info.CopyFrom(task.info)
                 info.command.ClearField("shell")
-                info.command.argv[:] = prepared.argv
+                info.command.argv[:] = prepared.argv()
                 info.command.ClearField("environment")
                 info.command.environment.update(prepared.env)
                 infos.append(info)
@@ -682,7 +682,7 @@ class ExecutorRegistry:
                 await asyncio.to_thread(containerizer.cleanup, executor.container.id)
                 self._ended(executor, None, None)
                 return
-            spec = LaunchSpec(prepared.argv, prepared.env, executor.sandbox, None)
+            spec = LaunchSpec(prepared.argv(), prepared.env, executor.sandbox, None)
             if self._spawn(executor, list(executor.tasks.values()), spec) is None:
                 await asyncio.to_thread(containerizer.cleanup, executor.container.id)
                 self._image_failed(executor, "")

@@ -68,6 +68,11 @@ class Isolator(Protocol):
     def wrap(self, container: Container, argv: list[str]) -> list[str]:
         """The command line that starts the task inside its limits (after prepare())."""
 
+    def entry_files(self, container: Container) -> list[Path]:
+        """The files (``cgroup.procs``) a task's first process writes 0 to before it runs
+        anything, to start inside its limits: what wrap() does, for a process that starts
+        otherwise (an image task from the fork server)."""
+
     def isolate(self, container: Container, pid: int) -> None:
         """Put a just-spawned process under the container's limits."""
 
@@ -194,6 +199,9 @@ class _CgroupBase:
         if self._oom_kills(container.paths) > container.oom_kills_before:
             return memory_message(container.mem_mb)
         return None
+
+    def entry_files(self, container: Container) -> list[Path]:
+        return [path / "cgroup.procs" for path in container.paths]
 
     def wrap(self, container: Container, argv: list[str]) -> list[str]:
         # The task's first process moves itself into its cgroups before it runs anything,
@@ -497,6 +505,9 @@ class PosixIsolator:
 
     def wrap(self, container: Container, argv: list[str]) -> list[str]:
         return argv
+
+    def entry_files(self, container: Container) -> list[Path]:
+        return []
 
     def isolate(self, container: Container, pid: int) -> None:
         container.pid = pid

@@ -92,6 +92,11 @@ class TaskLauncher:
                     if os.get_inheritable(fd):
                         os.set_inheritable(fd, False)
 
+    @property
+    def devnull(self) -> int:
+        """The agent's /dev/null, every task's stdin."""
+        return self._devnull
+
     def close(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self._devnull)

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from mesospy.agent.checkpoint import Checkpoint, RecoveredState
 from mesospy.agent.containers import containerizer as images
+from mesospy.agent.containers.forkserver import ForkServerUnavailable, Ticket
 from mesospy.agent.containers.launch import validate_container
 from mesospy.agent.executor_checkpoint import image_containers
 from mesospy.agent.exit_status import ExitLog
@@ -82,6 +83,13 @@ class Task:
     # The container image it runs in, or None for a task on the host; its (uid, gid) there.
     image: str | None = None
     image_user: tuple[int, int] = (0, 0)
+    # Started by the agent's fork server (its child, not ours), and the exit status it
+    # reported (None: unknown).
+    forked: bool = False
+    forked_code: int | None = None
+    # Looks at a re-adopted image task's record after it ended, while its status may
+    # still be on its way (see _record_on_its_way).
+    record_looks: int = 0
 
     @property
     def state(self) -> int:
@@ -101,6 +109,8 @@ class _Launch:
     # What TaskLauncher.start() returned: a pid, or the Popen for non-shell tasks.
     started: int | subprocess.Popen[bytes] | None = None
     error: BaseException | None = None
+    # An image task sent to the fork server, its pid not collected yet.
+    ticket: Ticket | None = None
 
 
 def _pid_of(started: int | subprocess.Popen[bytes] | None) -> int | None:
@@ -452,23 +462,30 @@ class TaskManager:
                 files = self._launcher.prepare(spec)
                 if task.image is None and task.kill_reason is None:
                     self._link_volumes(task, spec)
+                prepared = None
                 if task.fetching is not None and task.kill_reason is None:
                     try:
                         if task.info.command.uris:
                             self._fetch(task, spec, files[1])
                         if task.image is not None:
-                            self._prepare_image(task, spec)
+                            prepared = self._prepare_image(task, spec)
                     except BaseException:
                         self._launcher.discard(files)
                         raise
-                if task.kill_reason is None:
+                if prepared is not None and task.kill_reason is None:
+                    # Through the fork server (its pid collected before the hand-back),
+                    # or, where the server cannot take it, through util-linux.
+                    launch.ticket = self._submit_image(task, prepared, files)
+                    if launch.ticket is None:
+                        spec.argv = prepared.argv()
+                if launch.ticket is None and task.kill_reason is None:
                     own_user = self._launcher.user_of(spec) is None
                     recording = self._exits.recording(
                         spec.argv, spec.env, task.sandbox, own_user=own_user
                     )
                     spec.argv = self._isolator.wrap(task.container, recording)
                     launch.started = self._launcher.start(spec, files)
-                else:
+                elif launch.ticket is None:
                     self._launcher.discard(files)
             except (
                 OSError,
@@ -513,8 +530,8 @@ class TaskManager:
             list(task.info.command.uris), task.sandbox, stderr, task.fetching, owner
         )
 
-    def _prepare_image(self, task: Task, spec: LaunchSpec) -> None:
-        """Worker thread: the task's image pulled and its root made; its command line."""
+    def _prepare_image(self, task: Task, spec: LaunchSpec) -> images.Prepared:
+        """Worker thread: the task's image pulled and its root made; how it starts."""
         assert self._containerizer is not None and task.fetching is not None
         prepared = self._containerizer.prepare(
             self._with_volume_mounts(task.info),
@@ -525,9 +542,41 @@ class TaskManager:
             allow_root=self.allow_root_tasks or not self._launcher.running_as_root,
         )
         os.chown(task.sandbox, prepared.uid, -1)
-        spec.argv, spec.env = prepared.argv, prepared.env
+        spec.env = prepared.env
         task.env = prepared.env  # what its COMMAND health checks get too
         task.image_user = (prepared.uid, prepared.gid)
+        return prepared
+
+    def _submit_image(
+        self, task: Task, prepared: images.Prepared, files: tuple[int, int]
+    ) -> Ticket | None:
+        """Worker thread: send an image task to the agent's fork server (its files closed
+        once sent); None, the files still open, when the server cannot take it."""
+        assert self._containerizer is not None
+        try:
+            ticket = self._containerizer.submit(
+                prepared,
+                (self._launcher.devnull, *files),
+                task.sandbox,
+                self._isolator.entry_files(task.container),
+                self._exits.path,
+            )
+        except ForkServerUnavailable:
+            return None
+        self._launcher.discard(files)
+        return ticket
+
+    def _collect(self, done: list[_Launch]) -> None:
+        """Worker thread: the pids of the image tasks of ``done`` from the fork server."""
+        for launch in done:
+            if launch.ticket is not None:
+                assert self._containerizer is not None
+                try:
+                    launch.started = self._containerizer.collect(launch.ticket)
+                    launch.task.forked = True
+                except OSError as exc:
+                    launch.error = exc
+                launch.ticket = None
 
     def _with_volume_mounts(self, info: common_pb2.TaskInfo) -> common_pb2.TaskInfo:
         """An image task's info with its persistent volumes as host volumes (bind
@@ -547,6 +596,7 @@ class TaskManager:
         return mounted
 
     def _hand_back(self, done: list[_Launch]) -> bool:
+        self._collect(done)
         try:
             self._loop.call_soon_threadsafe(self._started_all, done)
         except RuntimeError:  # the loop is closed: the agent is gone, and so are these
@@ -595,7 +645,12 @@ class TaskManager:
         self._checkpoint.add_pid(key, pid, None)
         self._checkpoint.flush()  # a restarted agent must find the process it started
         self._unstamped.append(task)
-        task.stop_watch = self._launcher.watch(pid, lambda: self._on_exit(task))
+        if task.forked and self._containerizer is not None:
+            task.stop_watch = self._containerizer.watch(
+                pid, lambda code: self._forked_exit(task, code)
+            )
+        else:
+            task.stop_watch = self._launcher.watch(pid, lambda: self._on_exit(task))
         if task.kill_reason is not None:
             # Killed while it was being spawned: it never counts as running.
             task.kill_reason = Reason.REASON_TASK_KILLED_DURING_LAUNCH
@@ -710,14 +765,45 @@ class TaskManager:
 
     # ------------------------------------------------------------------ exit
 
+    def _forked_exit(self, task: Task, code: int | None) -> None:
+        """The fork server's reader thread: a task it started ended."""
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the agent is gone
+            self._loop.call_soon_threadsafe(self._on_forked_exit, task, code)
+
+    def _on_forked_exit(self, task: Task, code: int | None) -> None:
+        if task.stop_watch is None:
+            return  # no longer watched (the agent is stopping)
+        task.forked_code = code
+        self._on_exit(task)
+
+    def _record_on_its_way(self, task: Task) -> bool:
+        """A re-adopted image task ended without a record yet: its status may be on its
+        way, as the fork server that started it (an earlier agent's) writes it just after
+        the task ends and before it lets the zombie go. While the zombie is there it is
+        looked for again, a few ms apart, for at most a second."""
+        assert task.pid is not None
+        if not task.adopted or task.image is None or task.record_looks >= 200:
+            return False
+        if self._exits.exit_code(task.sandbox, task.pid) is not None:
+            return False
+        if not _is_zombie(task.pid):
+            return False
+        task.record_looks += 1
+        return True
+
     def _on_exit(self, task: Task) -> None:
         task.stop_watch = None
+        if self._record_on_its_way(task):
+            self._loop.call_later(0.005, self._on_exit, task)
+            return
         self._stop_helpers(task)
         assert task.pid is not None
         # The leader is a zombie until reaped, so its group id is still ours to signal:
         # anything it left behind goes with it (as when Mesos destroys a container).
         kill_group(task.pid, signal.SIGKILL)
         returncode = self._reap(task)
+        if task.forked and self._containerizer is not None:
+            self._containerizer.release(task.pid)
         self._exits.rotate_if_large()
         limitation = self._isolator.limitation(task.container) if returncode != 0 else None
         self._isolator.cleanup(task.container)
@@ -778,6 +864,8 @@ class TaskManager:
             )
 
     def _reap(self, task: Task) -> int | None:
+        if task.forked:
+            return task.forked_code  # the fork server reaps it, once released
         if task.proc is not None:
             code = task.proc.poll()
             return code if code is not None else task.proc.wait()
@@ -1046,3 +1134,13 @@ def _same_process(pid: int, start_ticks: int | None) -> bool:
     """The pid still names the process we started (not a reuse of its number)."""
     actual = process_start_ticks(pid)
     return actual is not None and (start_ticks is None or actual == start_ticks)
+
+
+def _is_zombie(pid: int) -> bool:
+    """The process has ended and its parent has not reaped it yet."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"Z"

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from mesospy.agent.containers.rootfs import mounted_under
@@ -508,3 +509,37 @@ def test_a_custom_executor_runs_in_its_image(
         10,
         "the executor's root to be removed",
     )
+
+
+def test_image_tasks_start_from_the_agents_fork_server_and_report_how_they_end(
+    images: RegistryImages, image_cluster: LocalCluster, fw: FrameworkHarness
+) -> None:
+    """No util-linux between the agent and the task: the task's pid 1 is a child of the
+    agent's fork server. Its exit code and a kill reach the framework as for any task."""
+    fw.submit(
+        [
+            task("marker", "sleep 31415", "cpus:0.1;mem:32", image=images.name()),
+            task("three", "exit 3", "cpus:0.1;mem:32", image=images.name()),
+        ]
+    )
+    failed = _final(fw, "three")
+    assert failed.state == pb.TASK_FAILED and failed.message == "exited with status 3"
+    fw.wait(lambda: fw.latest_states().get("marker") == pb.TASK_RUNNING, 30, "marker to run")
+
+    def marker() -> psutil.Process | None:
+        for proc in psutil.process_iter(["cmdline"]):
+            if proc.info["cmdline"] == ["sleep", "31415"]:
+                return proc
+        return None
+
+    fw.wait(lambda: marker() is not None, 10, "the task's sleep to start")
+    sleep = marker()
+    assert sleep is not None
+    ancestry = [" ".join(p.cmdline()) for p in sleep.parents()]
+    # The shell (pid 1 of its namespace) exec'd the sleep; above it the server, then
+    # the agent.
+    assert "forkserver_main.py" in ancestry[0], ancestry
+    assert "agent" in ancestry[1] and "forkserver" not in ancestry[1], ancestry
+    assert not any("unshare" in cmd for cmd in ancestry), ancestry
+    fw.driver.kill("marker")
+    assert _final(fw, "marker").state == pb.TASK_KILLED

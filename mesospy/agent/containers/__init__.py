@@ -5,6 +5,8 @@
 included); ``store`` keeps blobs content-addressed and one root file system per image,
 pulling each only once at a time; ``rootfs`` gives each task its own view of an image
 (overlayfs, or a copy) with its sandbox and /dev mounted in; ``launch`` turns an image
-config and a CommandInfo into the command that runs the task in its own mount and PID
-namespaces; ``containerizer`` ties them together for the agent's TaskManager.
+config and a CommandInfo into what runs, as whom, where; ``forkserver`` starts image
+tasks in their own mount and PID namespaces with system calls (``launch.namespaced``, the
+same through util-linux, is for executors and for when the fork server is unavailable);
+``containerizer`` ties them together for the agent's TaskManager.
 """

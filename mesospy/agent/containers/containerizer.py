@@ -3,8 +3,8 @@
 ``Containerizer.problem`` says why this agent cannot run image tasks (not root, no
 ``unshare``, namespaces refused, or turned off with ``--no-container-images``); such tasks
 then fail at launch with that reason. ``prepare`` (a worker thread) pulls the image, makes
-the task's root and returns the command line and environment that start it;
-``cleanup`` undoes the root when the task has ended.
+the task's root and says how to start it: ``start`` through the agent's fork server, or
+the command line ``Prepared.argv()``; ``cleanup`` undoes the root when the task has ended.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from mesospy.agent.containers.forkserver import ForkServer, Ticket
 from mesospy.agent.containers.launch import (
+    ImageUser,
     LaunchError,
     command_of,
     environment_of,
@@ -25,7 +28,7 @@ from mesospy.agent.containers.launch import (
     user_of,
     working_dir,
 )
-from mesospy.agent.containers.rootfs import RootfsError, RootfsProvisioner
+from mesospy.agent.containers.rootfs import Root, RootfsError, RootfsProvisioner
 from mesospy.agent.containers.store import ImageError, ImageStore
 from mesospy.agent.containers.volumes import VolumeError, volume_mounts
 from mesospy.agent.fetcher import Cancellation
@@ -41,10 +44,49 @@ ERRORS = (ImageError, RootfsError, LaunchError)
 
 @dataclass
 class Prepared:
-    argv: list[str]
+    """An image task ready to start: its root (with the mounts that complete it), working
+    directory, user, program and environment."""
+
+    root: Root
+    workdir: str
+    user: ImageUser
+    program: list[str]
     env: dict[str, str]
-    uid: int
-    gid: int = 0
+
+    @property
+    def uid(self) -> int:
+        return self.user.uid
+
+    @property
+    def gid(self) -> int:
+        return self.user.gid
+
+    def argv(self) -> list[str]:
+        """The command line that starts it through util-linux ``unshare``."""
+        assert UNSHARE is not None
+        return namespaced(UNSHARE, self.root, self.workdir, self.user, self.program)
+
+
+def fork_request(
+    prepared: Prepared, sandbox: Path, cgroups: list[Path], exit_log: Path
+) -> dict[str, Any]:
+    """What the fork server needs to start a prepared task (see ``forkserver_main``)."""
+    return {
+        "argv": prepared.program,
+        "env": prepared.env,
+        "root": str(prepared.root.path),
+        "workdir": prepared.workdir,
+        "make": [str(path) for path in prepared.root.make],
+        "mounts": [
+            [m.source, m.target, m.fstype, m.options, m.read_only] for m in prepared.root.mounts
+        ],
+        "uid": prepared.uid,
+        "gid": prepared.gid,
+        "cgroups": [str(path) for path in cgroups],
+        "exit_log": str(exit_log),
+        "exit_file": None,
+        "sandbox": str(sandbox),
+    }
 
 
 NSENTER = shutil.which("nsenter", path="/usr/bin:/bin:/usr/sbin:/sbin")
@@ -108,6 +150,7 @@ class Containerizer:
         allowed_host_paths: tuple[str, ...] = (),
     ) -> None:
         self.allowed_host_paths = allowed_host_paths
+        self.forkserver = ForkServer()
         self.problem = support_problem(enabled)
         self.store: ImageStore | None = None
         self.rootfs: RootfsProvisioner | None = None
@@ -157,6 +200,8 @@ class Containerizer:
         env = environment_of(image.config, task_vars, agent_vars, user)
         root = self.rootfs.prepare(container_id, image.rootfs, sandbox)
         try:
+            if info.container.volumes:
+                root.make_dirs()  # their mount points go in the task's own layer
             root.mounts += volume_mounts(
                 info.container.volumes,
                 sandbox,
@@ -168,9 +213,40 @@ class Containerizer:
         except (RootfsError, OSError) as exc:
             self.rootfs.cleanup(container_id)
             raise VolumeError(f"cannot mount the volumes of image {name!r}: {exc}") from exc
-        workdir = working_dir(image.config)
-        argv = namespaced(UNSHARE, root, workdir, user, program)
-        return Prepared(argv, env, user.uid, user.gid)
+        return Prepared(root, working_dir(image.config), user, program, env)
+
+    def submit(
+        self,
+        prepared: Prepared,
+        fds: tuple[int, int, int],
+        sandbox: Path,
+        cgroups: list[Path],
+        exit_log: Path,
+    ) -> Ticket:
+        """Send a prepared task to the fork server (``fds``: its stdin, stdout and stderr,
+        which may be closed once this returns; ``cgroups``: the ``cgroup.procs`` files it
+        joins first; its exit status recorded in ``exit_log``); ``collect`` the ticket for
+        the pid of its first process. Raises ForkServerUnavailable: then start it by
+        ``prepared.argv()``."""
+        request = fork_request(prepared, sandbox, cgroups, exit_log)
+        return self.forkserver.submit(request, fds)
+
+    def collect(self, ticket: Ticket) -> int:
+        """The pid of a submitted task's first process. Raises OSError."""
+        return self.forkserver.collect(ticket)
+
+    def watch(self, pid: int, on_exit: Callable[[int | None], None]) -> Callable[[], None]:
+        """Call ``on_exit`` (from another thread) with the exit status of a task started
+        through the fork server (None: unknown); a function that stops watching."""
+        return self.forkserver.watch(pid, on_exit)
+
+    def release(self, pid: int) -> None:
+        """A task started by ``start`` has been seen to end: its first process may go."""
+        self.forkserver.release(pid)
+
+    def close(self) -> None:
+        """Stop the fork server (the tasks keep running). Blocking."""
+        self.forkserver.close()
 
     def recovered(
         self, info: common_pb2.TaskInfo, agent_vars: Mapping[str, str]

@@ -152,7 +152,7 @@ def namespaced(
     The host's /bin/sh, as pid 1 of the new namespaces, makes the mounts, then becomes
     (exec) an ``unshare`` that enters the root, mounts /proc and switches user, and that
     becomes the program: the program is pid 1."""
-    steps = [shlex.join(argv) for argv in root.mounts]
+    steps = [shlex.join(argv) for argv in root.mount_commands()]
     enter = shlex.join(
         [
             unshare,

@@ -6,10 +6,12 @@ is the container's own, or, where overlayfs cannot be mounted, a copy of the ima
 Into it goes the sandbox (bind-mounted at ``/mnt/mesos/sandbox``); its ``/dev`` is a small
 one (null, zero, full, random, urandom, tty) made in the image's root as it is unpacked.
 
-All of these mounts are made inside the task's own mount namespace, by the first commands
-it runs there (``Root.mounts``): the agent's namespace never holds them, so they go when
-the task's last process does (an agent that dies leaks none), and a new task's namespace
-does not copy every other task's mounts (which made each start slower than the last).
+All of these mounts are made inside the task's own mount namespace, by the task's first
+process there (``Root.mounts``: mount(2) calls from the agent's fork server, or ``mount``
+commands where the task starts through util-linux): the agent's namespace never holds
+them, so they go when the task's last process does (an agent that dies leaks none), and
+a new task's namespace does not copy every other task's mounts (which made each start
+slower than the last).
 Mount points are made real directories when an image is unpacked (``make_mount_points``);
 the agent never follows a link inside an image. Blocking: worker threads.
 """
@@ -24,7 +26,7 @@ import re
 import shutil
 import stat
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SANDBOX_PATH = "/mnt/mesos/sandbox"
@@ -49,15 +51,92 @@ class RootfsError(Exception):
     """The task's root cannot be made."""
 
 
+@dataclass(frozen=True)
+class Mount:
+    """One mount a task's namespace makes before it enters its root: an overlay
+    (``fstype`` "overlay", its layers in ``options``), a bind of ``source`` (non-recursive,
+    as ``mount --bind``), or, with ``read_only``, a remount of the bind at ``target``
+    read-only."""
+
+    source: str
+    target: str
+    fstype: str = ""
+    options: str = ""
+    read_only: bool = False
+
+    @staticmethod
+    def overlay(layers: str, target: str) -> Mount:
+        return Mount("overlay", target, "overlay", layers)
+
+    @staticmethod
+    def bind(source: str, target: str) -> Mount:
+        return Mount(source, target)
+
+    @staticmethod
+    def remount_read_only(target: str) -> Mount:
+        return Mount("", target, read_only=True)
+
+    def argv(self) -> list[str]:
+        """The same mount as a ``mount`` command line."""
+        if self.read_only:
+            return [MOUNT, "-o", "remount,bind,ro", self.target]
+        if self.fstype:
+            return [MOUNT, "-t", self.fstype, self.source, "-o", self.options, self.target]
+        return [MOUNT, "--bind", self.source, self.target]
+
+    def table_entry(self) -> str | None:
+        """The mount as a line of a mount table (``mount -a -T``); None when it cannot be
+        one (a remount, or a field a table would need escaped)."""
+        if self.read_only:
+            return None
+        entry = (
+            (self.source, self.target, self.fstype, self.options)
+            if self.fstype
+            else (self.source, self.target, "none", "bind")
+        )
+        if any(_UNSAFE_IN_TABLE.search(field) for field in entry):
+            return None
+        return " ".join(entry) + " 0 0\n"
+
+
 @dataclass
 class Root:
-    """A task's root directory and the mounts (argv lists) that complete it, to be run in
-    the task's own mount namespace before it enters the root; ``writable`` is where its
-    own files go (the overlay's upper layer, or the copy itself)."""
+    """A task's root directory and the mounts that complete it, to be made in the task's
+    own mount namespace before it enters the root; ``writable`` is where its own files go
+    (the overlay's upper layer, or the copy itself); ``container`` is the directory that
+    holds them."""
 
     path: Path
-    mounts: list[list[str]]
+    mounts: list[Mount]
     writable: Path
+    container: Path
+    # Directories not made yet (the overlay's): made by the task's first process, off the
+    # agent's path (a mkdir costs ~0.2 ms on a slow disk), or by make_dirs().
+    make: list[Path] = field(default_factory=list)
+
+    def make_dirs(self) -> None:
+        """Make the directories still to be made (idempotent). Raises OSError."""
+        for path in self.make:
+            path.mkdir(parents=True, exist_ok=True)
+        self.make = []
+
+    def mount_commands(self) -> list[list[str]]:
+        """The mounts as commands: those up to the first that cannot be a line of a mount
+        table as one ``mount -a`` of a table of the task's own (one process at each task
+        start instead of several), then a ``mount`` each. Makes the root's directories."""
+        self.make_dirs()
+        entries: list[str] = []
+        for mount in self.mounts:
+            entry = mount.table_entry()
+            if entry is None:
+                break
+            entries.append(entry)
+        if len(entries) < 2:
+            return [mount.argv() for mount in self.mounts]
+        table = self.container / "mounts"
+        table.write_text("".join(entries))
+        rest = self.mounts[len(entries) :]
+        return [[MOUNT, "-a", "-T", str(table)], *(mount.argv() for mount in rest)]
 
 
 def unmount(target: Path) -> bool:
@@ -176,13 +255,12 @@ class RootfsProvisioner:
         root = container / "root"
         try:
             if self.overlay:
-                for part in ("upper", "work", "root"):
-                    (container / part).mkdir(parents=True, exist_ok=True)
+                make = [container / part for part in ("upper", "work", "root")]
                 layers = (
                     f"lowerdir={image_rootfs},upperdir={container / 'upper'},"
                     f"workdir={container / 'work'}"
                 )
-                mounts = [[MOUNT, "-t", "overlay", "overlay", "-o", layers, str(root)]]
+                mounts: list[Mount] = [Mount.overlay(layers, str(root))]
             else:
                 container.mkdir(parents=True, exist_ok=True)
                 if not root.exists():
@@ -196,16 +274,16 @@ class RootfsProvisioner:
                         raise RootfsError(f"cannot copy the image's root: {error}")
                     os.chmod(root, 0o755)
                 mounts = []
+                make = []
         except OSError as exc:
             self.cleanup(container_id)
             raise RootfsError(f"cannot make the task's root file system: {exc}") from exc
         except RootfsError:
             self.cleanup(container_id)
             raise
-        mounts.append([MOUNT, "--bind", str(sandbox), f"{root}{SANDBOX_PATH}"])
-        if self.overlay:
-            mounts = _one_mount_command(container, mounts)
-        return Root(root, mounts, container / "upper" if self.overlay else root)
+        mounts.append(Mount.bind(str(sandbox), f"{root}{SANDBOX_PATH}"))
+        writable = container / "upper" if self.overlay else root
+        return Root(root, mounts, writable, container, make)
 
     def cleanup(self, container_id: str) -> None:
         """Remove a task's root (nothing happens for a task without one). Anything still
@@ -220,26 +298,6 @@ class RootfsProvisioner:
                     pass
         if not mounted_under(container):
             shutil.rmtree(container, ignore_errors=True)
-
-
-def _one_mount_command(container: Path, mounts: list[list[str]]) -> list[list[str]]:
-    """The overlay and the sandbox bind as one ``mount -a`` of a table of the task's own
-    (one process at each task start instead of two); as they are when a field has
-    whitespace or a backslash, which a mount table would need escaped."""
-    entries = []
-    for argv in mounts:
-        if argv[1:3] == ["-t", "overlay"]:
-            _, _, kind, source, _, options, target = argv
-            entries.append((source, target, kind, options))
-        elif argv[1] == "--bind":
-            entries.append((argv[2], argv[3], "none", "bind"))
-        else:
-            return mounts
-    if any(_UNSAFE_IN_TABLE.search(f) for entry in entries for f in entry):
-        return mounts
-    table = container / "mounts"
-    table.write_text("".join(" ".join(entry) + " 0 0\n" for entry in entries))
-    return [[MOUNT, "-a", "-T", str(table)]]
 
 
 _UNSAFE_IN_TABLE = re.compile(r"[\s\\]")

@@ -17,7 +17,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from mesospy.agent.containers.rootfs import MOUNT, SANDBOX_PATH, RootfsError, real_dir
+from mesospy.agent.containers.rootfs import SANDBOX_PATH, Mount, RootfsError, real_dir
 from mesospy.v1 import common_pb2
 
 Volume = common_pb2.Volume
@@ -72,12 +72,12 @@ def volume_mounts(
     writable_root: Path,
     root: Path,
     allowed: Iterable[str],
-) -> list[list[str]]:
-    """The mount commands (argv lists) for ``volumes``, their mount points made in
+) -> list[Mount]:
+    """The mounts for ``volumes``, their mount points made in
     ``writable_root`` (the overlay's upper layer, or the task's copy) after checking that
     ``image_root`` has no link on the way."""
     allowed = list(allowed)
-    mounts: list[list[str]] = []
+    mounts: list[Mount] = []
     for volume in volumes:
         source = host_source(volume, sandbox, allowed)
         target = container_target(volume)
@@ -97,9 +97,9 @@ def volume_mounts(
             else:
                 point.touch()
         where = f"{root}{target}"
-        mounts.append([MOUNT, "--bind", str(source), where])
+        mounts.append(Mount.bind(str(source), where))
         if volume.mode == Volume.RO:
-            mounts.append([MOUNT, "-o", "remount,bind,ro", where])
+            mounts.append(Mount.remount_read_only(where))
     return mounts
 
 
