@@ -543,3 +543,79 @@ def test_image_tasks_start_from_the_agents_fork_server_and_report_how_they_end(
     assert not any("unshare" in cmd for cmd in ancestry), ancestry
     fw.driver.kill("marker")
     assert _final(fw, "marker").state == pb.TASK_KILLED
+
+
+def test_exit_codes_of_image_tasks_survive_an_agent_restart(
+    images: RegistryImages, tmp_path: Path
+) -> None:
+    """The fork server outlives a killed agent and records how its tasks end: one that
+    ends while the agent is down, and one that ends after the restarted agent took it back
+    (its status written just after it ends), both report their own exit codes."""
+    wait_then = "mkfifo $MESOS_SANDBOX/go && read x < $MESOS_SANDBOX/go; exit {}"
+    check = pb.HealthCheck(
+        type=pb.HealthCheck.COMMAND,
+        command=pb.CommandInfo(shell="true"),
+        delay_seconds=0,
+        interval_seconds=0.3,
+        grace_period_seconds=1,
+        consecutive_failures=1000,
+    )
+    with (
+        LocalCluster(
+            agents=1,
+            work_dir=tmp_path / "cluster",
+            agent_resources="cpus:2;mem:512;disk:512",
+            master_flags=FAST,
+        ) as cluster,
+        FrameworkHarness(cluster.master_address, name="codes") as harness,
+    ):
+        harness.submit(
+            [
+                task("down", wait_then.format(6), "cpus:0.1;mem:32", image=images.name()),
+                task(
+                    "back",
+                    wait_then.format(7),
+                    "cpus:0.1;mem:32",
+                    image=images.name(),
+                    health_check=check,
+                ),
+            ]
+        )
+
+        def fifo(task_id: str) -> Path:
+            found = list(cluster.work_dir.glob(f"agent-0/frameworks/*/tasks/{task_id}/go"))  # type: ignore[union-attr]
+            return found[0] if found else Path("/nonexistent")
+
+        harness.wait(lambda: fifo("down").exists() and fifo("back").exists(), 30, "fifos")
+
+        def checks() -> int:
+            with harness.tasks.changed:
+                return sum(
+                    1
+                    for s in harness.tasks.statuses
+                    if s.task_id == "back" and s.HasField("healthy")
+                )
+
+        harness.wait(lambda: checks() >= 1, 30, "a health check verdict")
+        agent = cluster.agent_daemons[0]
+        agent.signal(signal.SIGKILL)
+        assert agent.process is not None
+        agent.process.wait(10)
+        with open(fifo("down"), "w") as f:  # ends while the agent is down
+            f.write("\n")
+        down_pid = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if "exit 6" in " ".join(p.info["cmdline"] or [])
+        ]
+        for proc in down_pid:
+            proc.wait(10)
+        seen = checks()
+        agent.start()
+        harness.wait(lambda: checks() > seen, 30, "a verdict from the restarted agent")
+        with open(fifo("back"), "w") as f:  # ends after the agent took it back
+            f.write("\n")
+        for task_id, code in (("down", 6), ("back", 7)):
+            status = _final(harness, task_id)
+            assert status.state == pb.TASK_FAILED, (task_id, status.message)
+            assert status.message == f"exited with status {code}", (task_id, status.message)

@@ -94,16 +94,29 @@ NSENTER = shutil.which("nsenter", path="/usr/bin:/bin:/usr/sbin:/sbin")
 
 def container_init(pid: int) -> int:
     """The host pid of the first process under ``pid`` in another PID namespace (an
-    image task's pid 1). Raises OSError when there is none (yet)."""
+    image task's pid 1), once it is in its container: a mount namespace of its own and
+    the image as its root. Raises OSError when there is none (yet): a process still
+    setting its container up must not be entered, or a command would run on the host's
+    files."""
     own = os.readlink("/proc/self/ns/pid")
     queue = [pid]
     while queue:
         current = queue.pop(0)
         if os.readlink(f"/proc/{current}/ns/pid") != own:
+            if not _in_its_root(current):
+                raise OSError(f"the container of process {pid} is not set up yet")
             return current
         with open(f"/proc/{current}/task/{current}/children") as f:
             queue.extend(int(child) for child in f.read().split())
     raise OSError(f"process {pid} has no process in a namespace of its own")
+
+
+def _in_its_root(pid: int) -> bool:
+    """The process has a mount namespace and a root directory other than the agent's."""
+    if os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
+        return False
+    root, ours = os.stat(f"/proc/{pid}/root"), os.stat("/")
+    return (root.st_dev, root.st_ino) != (ours.st_dev, ours.st_ino)
 
 
 def enter_command(pid: int, uid: int, gid: int, argv: list[str]) -> list[str]:

@@ -50,6 +50,7 @@ import errno
 import gc
 import json
 import os
+import resource
 import selectors
 import signal
 import socket
@@ -70,6 +71,7 @@ PR_SET_PDEATHSIG = 1
 MAX_REQUEST = 1 << 20
 SETUP_FAILED = 125
 READY = b'{"ready": true}'
+_TASK_NOFILE = resource.getrlimit(resource.RLIMIT_NOFILE)
 
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 _libc.mount.argtypes = [
@@ -155,6 +157,7 @@ def _container_init(request: dict[str, Any], fds: list[int]) -> None:
         os.setgroups([])
         os.setgid(request["gid"])
         os.setuid(request["uid"])
+        resource.setrlimit(resource.RLIMIT_NOFILE, _TASK_NOFILE)
         for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD):
             signal.signal(number, signal.SIG_DFL)  # Python ignores the first two
         argv = request["argv"]
@@ -295,7 +298,12 @@ class Server:
                 _container_init(request, fds)
         finally:
             _check(_libc.setns(self.own_pid_ns, CLONE_NEWPID), "cannot leave the PID namespace")
-        pidfd = os.pidfd_open(pid)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            os.kill(pid, signal.SIGKILL)  # a task it cannot watch must not run
+            os.waitpid(pid, 0)
+            raise
         record = {key: request.get(key) for key in ("exit_log", "exit_file", "sandbox")}
         self.tasks[pid] = (pidfd, record)
         self.selector.register(pidfd, selectors.EVENT_READ, pid)
@@ -333,6 +341,12 @@ def serve(sock: socket.socket) -> None:
     # walking every object would copy them all, in the server and in each child.
     gc.disable()
     gc.freeze()
+    # A pidfd per running task: as many descriptors as the system lets it have.
+    # (Its tasks get back the limit it was started with.)
+    soft, hard = _TASK_NOFILE
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     Server(sock).run()
 
 
