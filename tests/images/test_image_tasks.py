@@ -60,6 +60,21 @@ def fw(image_cluster: LocalCluster) -> Iterator[FrameworkHarness]:
         yield harness
 
 
+@contextlib.contextmanager
+def _own_cluster(tmp_path: Path, name: str) -> Iterator[tuple[LocalCluster, FrameworkHarness]]:
+    """A cluster of one agent for one test (one whose agent is killed and restarted)."""
+    with (
+        LocalCluster(
+            agents=1,
+            work_dir=tmp_path / "cluster",
+            agent_resources="cpus:2;mem:512;disk:512",
+            master_flags=FAST,
+        ) as cluster,
+        FrameworkHarness(cluster.master_address, name=name) as harness,
+    ):
+        yield cluster, harness
+
+
 def _final(fw: FrameworkHarness, task_id: str, timeout: float = 60.0) -> pb.TaskStatus:
     fw.wait(lambda: is_terminal(fw.latest_states().get(task_id, 0)), timeout, f"{task_id} to end")
     return [s for s in fw.tasks.statuses if s.task_id == task_id][-1]
@@ -269,15 +284,7 @@ def test_an_agent_restart_during_a_pull_fails_the_task_and_leaves_nothing_behind
 ) -> None:
     images.registry.push("test/restart", "1", busybox_image(os_id="restart"))
     name = f"{proxy.host}/test/restart:1"
-    with (
-        LocalCluster(
-            agents=1,
-            work_dir=tmp_path / "cluster",
-            agent_resources="cpus:2;mem:512;disk:512",
-            master_flags=FAST,
-        ) as cluster,
-        FrameworkHarness(cluster.master_address, name="restart") as harness,
-    ):
+    with _own_cluster(tmp_path, "restart") as (cluster, harness):
         proxy.hold_blobs()
         harness.submit([task("pulling", "true", "cpus:0.1;mem:32", image=name)])
         proxy.wait_for(lambda p: p.blob_requests() >= 1)
@@ -560,15 +567,7 @@ def test_exit_codes_of_image_tasks_survive_an_agent_restart(
         grace_period_seconds=1,
         consecutive_failures=1000,
     )
-    with (
-        LocalCluster(
-            agents=1,
-            work_dir=tmp_path / "cluster",
-            agent_resources="cpus:2;mem:512;disk:512",
-            master_flags=FAST,
-        ) as cluster,
-        FrameworkHarness(cluster.master_address, name="codes") as harness,
-    ):
+    with _own_cluster(tmp_path, "codes") as (cluster, harness):
         harness.submit(
             [
                 task("down", wait_then.format(6), "cpus:0.1;mem:32", image=images.name()),

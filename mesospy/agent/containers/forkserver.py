@@ -200,7 +200,11 @@ class ForkServer:
             if not data:
                 self._lost(sock)
                 return
-            message = json.loads(data)
+            try:
+                message = json.loads(data)
+            except ValueError:
+                log.warning("the fork server sent %r: not understood", data[:200])
+                continue
             if "exit" in message:
                 pid = int(message["exit"])
                 code = message.get("code")
@@ -209,7 +213,10 @@ class ForkServer:
                     if on_exit is None:
                         self._ended[pid] = code
                 if on_exit is not None:
-                    on_exit(code)
+                    try:
+                        on_exit(code)
+                    except Exception:  # the reader must go on: every answer depends on it
+                        log.exception("handling the end of task process %d failed", pid)
             else:
                 with self._lock:
                     if self._pending:
@@ -228,8 +235,11 @@ class ForkServer:
                 self._pending.popleft().settle({"error": "the fork server exited first"})
             watches, self._watches = self._watches, {}
             self._reap_server(kill=True)
-        for on_exit in watches.values():
-            on_exit(None)
+        for pid, on_exit in watches.items():
+            try:
+                on_exit(None)
+            except Exception:
+                log.exception("handling the end of task process %d failed", pid)
 
     def _reap_server(self, *, kill: bool) -> None:
         pid, self._pid = self._pid, None

@@ -293,9 +293,12 @@ class Server:
         try:
             pid = os.fork()
             if pid == 0:
-                assert self.sock is not None
-                self.sock.close()
-                _container_init(request, fds)
+                try:  # nothing in the child may return into the server's loop
+                    if self.sock is not None:
+                        self.sock.close()
+                    _container_init(request, fds)
+                finally:
+                    os._exit(SETUP_FAILED)
         finally:
             _check(_libc.setns(self.own_pid_ns, CLONE_NEWPID), "cannot leave the PID namespace")
         try:
