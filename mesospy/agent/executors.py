@@ -33,7 +33,7 @@ from pathlib import Path
 import mesospy
 from mesospy.agent import executor_checkpoint
 from mesospy.agent.containers.containerizer import ERRORS as IMAGE_ERRORS
-from mesospy.agent.containers.containerizer import Containerizer, Prepared
+from mesospy.agent.containers.containerizer import Containerizer, Prepared, images_problem
 from mesospy.agent.containers.launch import LaunchError
 from mesospy.agent.containers.rootfs import SANDBOX_PATH
 from mesospy.agent.executor_checkpoint import SavedExecutor
@@ -406,7 +406,7 @@ class ExecutorRegistry:
                     infos.append(task.info)
                     continue
                 if containerizer is None or containerizer.problem is not None:
-                    problem = "no containerizer" if containerizer is None else containerizer.problem
+                    problem = images_problem(containerizer)
                     raise LaunchError(
                         f"cannot run task {task.info.task_id!r} in image {name!r}: {problem}"
                     )
@@ -450,7 +450,7 @@ class ExecutorRegistry:
             task.sandbox,
             agent_vars,
             task.fetching or Cancellation(),
-            allow_root=self._tasks.allow_root_tasks or not self._launcher.running_as_root,
+            allow_root=self._tasks.image_root_allowed,
         )
 
     def _cleanup_task_root(self, task: Task) -> None:
@@ -640,7 +640,7 @@ class ExecutorRegistry:
         (a pull may be slow; its tasks wait in its queue meanwhile), then started as an
         image task starts (``Containerizer.prepare``)."""
         containerizer = self._containerizer
-        problem = "no containerizer" if containerizer is None else containerizer.problem
+        problem = images_problem(containerizer)
         if containerizer is None or problem is not None:
             for each in tasks:
                 self._tasks.end(
@@ -659,7 +659,7 @@ class ExecutorRegistry:
             command=executor.info.command,
             container=executor.info.container,
         )
-        allow_root = self._tasks.allow_root_tasks or not self._launcher.running_as_root
+        allow_root = self._tasks.image_root_allowed
 
         def prepare() -> Prepared:
             executor.sandbox.mkdir(parents=True, exist_ok=True)

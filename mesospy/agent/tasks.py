@@ -429,7 +429,7 @@ class TaskManager:
     def _admit_image(self, task: Task) -> _Launch | None:
         """An image task: pulled and started in the fetcher's threads (a pull may be slow)."""
         containerizer = self._containerizer
-        problem = "no containerizer" if containerizer is None else containerizer.problem
+        problem = images.images_problem(containerizer)
         if problem is not None or self._fetcher is None:
             self._emit(
                 task,
@@ -441,6 +441,12 @@ class TaskManager:
             return None
         task.fetching = Cancellation()
         return _Launch(task, LaunchSpec([], task.env, task.sandbox, None))
+
+    @property
+    def image_root_allowed(self) -> bool:
+        """Whether an image task may run as root: an agent running as root allows it
+        only with --allow-root-tasks (one that is not root cannot give it root)."""
+        return self.allow_root_tasks or not self._launcher.running_as_root
 
     def _user_of(self, task: Task) -> str | None:
         framework = self.frameworks.get(task.framework_id)
@@ -539,7 +545,7 @@ class TaskManager:
             task.sandbox,
             _agent_vars(task.env),
             task.fetching,
-            allow_root=self.allow_root_tasks or not self._launcher.running_as_root,
+            allow_root=self.image_root_allowed,
         )
         os.chown(task.sandbox, prepared.uid, -1)
         spec.env = prepared.env

@@ -129,6 +129,11 @@ def enter_command(pid: int, uid: int, gid: int, argv: list[str]) -> list[str]:
             f"--setgid={gid}", f"--setuid={uid}", "--", *argv]  # fmt: skip
 
 
+def images_problem(containerizer: Containerizer | None) -> str | None:
+    """Why image tasks cannot run here (no containerizer, or the one there cannot)."""
+    return "no containerizer" if containerizer is None else containerizer.problem
+
+
 def support_problem(enabled: bool) -> str | None:
     """Why image tasks cannot run on this agent, or None when they can."""
     if not enabled:
