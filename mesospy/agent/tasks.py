@@ -466,33 +466,35 @@ class TaskManager:
                 self._isolator.prepare(task.container)
                 delegate_cgroups(task.container.paths, spec.user)
                 files = self._launcher.prepare(spec)
-                if task.image is None and task.kill_reason is None:
-                    self._link_volumes(task, spec)
-                prepared = None
-                if task.fetching is not None and task.kill_reason is None:
-                    try:
+                ours = True  # the files are still to be closed here
+                try:
+                    if task.image is None and task.kill_reason is None:
+                        self._link_volumes(task, spec)
+                    prepared = None
+                    if task.fetching is not None and task.kill_reason is None:
                         if task.info.command.uris:
                             self._fetch(task, spec, files[1])
                         if task.image is not None:
                             prepared = self._prepare_image(task, spec)
-                    except BaseException:
+                    if prepared is not None and task.kill_reason is None:
+                        # Through the fork server (its pid collected before the
+                        # hand-back), or, where it cannot take it, through util-linux.
+                        launch.ticket = self._submit_image(task, prepared, files)
+                        if launch.ticket is not None:
+                            ours = False  # closed: the server has its own
+                        else:
+                            spec.argv = prepared.argv()
+                    if launch.ticket is None and task.kill_reason is None:
+                        own_user = self._launcher.user_of(spec) is None
+                        recording = self._exits.recording(
+                            spec.argv, spec.env, task.sandbox, own_user=own_user
+                        )
+                        spec.argv = self._isolator.wrap(task.container, recording)
+                        ours = False
+                        launch.started = self._launcher.start(spec, files)  # closes them
+                finally:
+                    if ours:
                         self._launcher.discard(files)
-                        raise
-                if prepared is not None and task.kill_reason is None:
-                    # Through the fork server (its pid collected before the hand-back),
-                    # or, where the server cannot take it, through util-linux.
-                    launch.ticket = self._submit_image(task, prepared, files)
-                    if launch.ticket is None:
-                        spec.argv = prepared.argv()
-                if launch.ticket is None and task.kill_reason is None:
-                    own_user = self._launcher.user_of(spec) is None
-                    recording = self._exits.recording(
-                        spec.argv, spec.env, task.sandbox, own_user=own_user
-                    )
-                    spec.argv = self._isolator.wrap(task.container, recording)
-                    launch.started = self._launcher.start(spec, files)
-                elif launch.ticket is None:
-                    self._launcher.discard(files)
             except (
                 OSError,
                 KeyError,
@@ -557,7 +559,8 @@ class TaskManager:
         self, task: Task, prepared: images.Prepared, files: tuple[int, int]
     ) -> Ticket | None:
         """Worker thread: send an image task to the agent's fork server (its files closed
-        once sent); None, the files still open, when the server cannot take it."""
+        once sent); None, the files still open, when the server cannot take it. Raises
+        OSError (the files still open)."""
         assert self._containerizer is not None
         try:
             ticket = self._containerizer.submit(
@@ -661,6 +664,11 @@ class TaskManager:
             # Killed while it was being spawned: it never counts as running.
             task.kill_reason = Reason.REASON_TASK_KILLED_DURING_LAUNCH
             kill_group(pid, signal.SIGKILL)
+            if task.forked:
+                # Its own process group may not be made yet (the fork server answers
+                # before its child has called setsid): the process itself, too.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             return
         self._emit(task, common_pb2.TASK_RUNNING)
         self._start_timers(task)

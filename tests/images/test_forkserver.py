@@ -211,3 +211,17 @@ def test_a_server_that_cannot_run_is_not_tried_again(
         assert server.pid is None
     finally:
         server.close()
+
+
+def test_a_request_the_server_cannot_take_is_answered_and_it_keeps_serving(
+    server: ForkServer, task_root: tuple[Root, Path, ExitLog]
+) -> None:
+    root, sandbox, log = task_root
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        with pytest.raises(OSError, match="could not start the task"):
+            server.start({"argv": ["/bin/true"]}, (null, null))  # two descriptors, not three
+    finally:
+        os.close(null)
+    pid = _start(server, root, sandbox, log, ["/bin/sh", "-c", "exit 5"])
+    assert _ended(server, log, sandbox, pid) == 5

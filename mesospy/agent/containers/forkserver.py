@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 MAIN = Path(__file__).with_name("forkserver_main.py")
 _SIGNALS = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 _READY_WAIT = 30.0
+_FOR_GOOD = (errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.ENOTDIR)
 _ANSWER_WAIT = 60.0
 READY = b'{"ready": true}'
 
@@ -62,6 +63,7 @@ class Ticket:
     pid: int | None = None
     error: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    abandoned: bool = False  # collect gave up waiting: a task it starts must not run
 
     def settle(self, answer: dict[str, Any]) -> None:
         self.pid = int(answer["pid"]) if "pid" in answer else None
@@ -75,6 +77,7 @@ OnExit = Callable[[int | None], None]
 class ForkServer:
     def __init__(self) -> None:
         self._lock = threading.Lock()  # the socket, the pending tickets, the watches
+        self._send_lock = threading.Lock()  # requests go one at a time, in ticket order
         self._sock: socket.socket | None = None
         self._pid: int | None = None
         self._failed: str | None = None  # why it cannot start: not tried again
@@ -82,6 +85,8 @@ class ForkServer:
         self._pending: deque[Ticket] = deque()  # sent, not answered yet, in order
         self._watches: dict[int, OnExit] = {}
         self._ended: dict[int, int | None] = {}  # ends not watched yet
+        self._live: set[int] = set()  # started by the running server, not ended yet
+        self._unwanted: set[int] = set()  # started after collect gave up: killed
 
     def _ensure(self) -> socket.socket:
         """The socket to a running server, started first if need be (under the lock)."""
@@ -89,7 +94,10 @@ class ForkServer:
             return self._sock
         if self._failed is not None or self._closed:
             raise ForkServerUnavailable(self._failed or "the agent is stopping")
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        except OSError as exc:  # out of descriptors, for now: this task goes otherwise
+            raise ForkServerUnavailable(f"the fork server cannot start: {exc}") from exc
         try:
             null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
             try:
@@ -104,9 +112,11 @@ class ForkServer:
                 os.close(null)
         except OSError as exc:
             ours.close()
-            self._failed = f"the fork server cannot start: {exc}"
-            log.warning("%s; image tasks start through util-linux", self._failed)
-            raise ForkServerUnavailable(self._failed) from exc
+            why = f"the fork server cannot start: {exc}"
+            if exc.errno in _FOR_GOOD:  # no such Python here: not tried again
+                self._failed = why
+            log.warning("%s; image tasks start through util-linux", why)
+            raise ForkServerUnavailable(why) from exc
         finally:
             theirs.close()
         # It says it is ready once it runs: one that cannot (no libc, a broken Python) is
@@ -138,23 +148,33 @@ class ForkServer:
         agent prepares the next task. Raises ForkServerUnavailable (the request was not
         taken: the task may start otherwise)."""
         data = json.dumps(request).encode()
-        with self._lock:
-            sock = self._ensure()
+        # The ticket is queued before the request goes, in the order the requests go (the
+        # send lock); the reader, which takes the answers, needs only the state lock, so a
+        # send that waits for room in the socket never holds it up.
+        with self._send_lock:
+            with self._lock:
+                sock = self._ensure()
+                ticket = Ticket()
+                self._pending.append(ticket)
             try:
                 socket.send_fds(sock, [data], list(fds))
             except OSError as exc:
+                with self._lock:
+                    if self._pending and self._pending[-1] is ticket:
+                        self._pending.pop()
                 if exc.errno == errno.EMSGSIZE:
                     raise ForkServerUnavailable(f"the task's request is too large: {exc}") from exc
                 raise ForkServerUnavailable(f"the fork server is gone: {exc}") from exc
-            ticket = Ticket()
-            self._pending.append(ticket)
             return ticket
 
     def collect(self, ticket: Ticket) -> int:
         """The pid of the task's first process, once the server has answered. Raises
         OSError when it could not start the task, or died before it answered."""
         if not ticket.done.wait(_ANSWER_WAIT):
-            raise OSError(f"the fork server did not answer in {_ANSWER_WAIT:g} s")
+            with self._lock:
+                ticket.abandoned = not ticket.done.is_set()
+            if ticket.abandoned:
+                raise OSError(f"the fork server did not answer in {_ANSWER_WAIT:g} s")
         if ticket.pid is None:
             raise OSError(f"the fork server could not start the task: {ticket.error}")
         return ticket.pid
@@ -185,10 +205,14 @@ class ForkServer:
         with self._lock:
             self._ended.pop(pid, None)
             self._watches.pop(pid, None)
-            sock = self._sock
-        if sock is not None:
+            self._live.discard(pid)
+            self._send_reap(pid)
+
+    def _send_reap(self, pid: int) -> None:
+        """(Under the lock.) A reap message needs no answer: it may go between requests."""
+        if self._sock is not None:
             with contextlib.suppress(OSError):
-                sock.send(json.dumps({"reap": pid}).encode())
+                self._sock.send(json.dumps({"reap": pid}).encode(), socket.MSG_DONTWAIT)
 
     def _read(self, sock: socket.socket) -> None:
         """The reader thread: every message from the server, until it closes."""
@@ -209,8 +233,12 @@ class ForkServer:
                 pid = int(message["exit"])
                 code = message.get("code")
                 with self._lock:
+                    self._live.discard(pid)
                     on_exit = self._watches.pop(pid, None)
-                    if on_exit is None:
+                    if pid in self._unwanted:
+                        self._unwanted.discard(pid)
+                        self._send_reap(pid)
+                    elif on_exit is None:
                         self._ended[pid] = code
                 if on_exit is not None:
                     try:
@@ -219,8 +247,15 @@ class ForkServer:
                         log.exception("handling the end of task process %d failed", pid)
             else:
                 with self._lock:
+                    if "pid" in message:
+                        self._live.add(int(message["pid"]))
                     if self._pending:
-                        self._pending.popleft().settle(message)
+                        ticket = self._pending.popleft()
+                        ticket.settle(message)
+                        if ticket.abandoned and ticket.pid is not None:
+                            self._unwanted.add(ticket.pid)  # reaped once it has ended
+                            with contextlib.suppress(ProcessLookupError):
+                                os.kill(ticket.pid, signal.SIGKILL)
 
     def _lost(self, sock: socket.socket) -> None:
         """The socket closed: the agent closed it, or the server died (its tasks with
@@ -234,6 +269,10 @@ class ForkServer:
             while self._pending:
                 self._pending.popleft().settle({"error": "the fork server exited first"})
             watches, self._watches = self._watches, {}
+            # Its tasks died with it; those not watched yet learn it when they are.
+            for pid in self._live - watches.keys():
+                self._ended[pid] = None
+            self._live = set()
             self._reap_server(kill=True)
         for pid, on_exit in watches.items():
             try:

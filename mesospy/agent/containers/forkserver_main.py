@@ -92,8 +92,9 @@ _libc.prctl.argtypes = [
 ]
 
 
-class SetupError(Exception):
-    """The task's namespaces, mounts, root or user cannot be set up."""
+class SetupError(OSError):
+    """The task's namespaces, mounts, root or user cannot be set up (an OSError: a failed
+    request is answered with it, never ends the server)."""
 
 
 def _check(result: int, what: str) -> None:
@@ -151,12 +152,19 @@ def _container_init(request: dict[str, Any], fds: list[int]) -> None:
                 _mount(source, target, fstype, 0, options)
             else:
                 _mount(source, target, None, MS_BIND, None)
+        # Into the root before chroot: never a moment chrooted with a working directory
+        # outside it (a health check entering then would start there).
+        os.chdir(request["root"])
         os.chroot(request["root"])
         os.chdir(request["workdir"])
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
         os.setgroups([])
         os.setgid(request["gid"])
         os.setuid(request["uid"])
+        # A change of credentials clears the death signal: set it again.
+        _check(
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "cannot set the death signal"
+        )
         resource.setrlimit(resource.RLIMIT_NOFILE, _TASK_NOFILE)
         for number in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD):
             signal.signal(number, signal.SIG_DFL)  # Python ignores the first two
@@ -179,7 +187,8 @@ def _record(task: dict[str, Any], pid: int, code: int) -> None:
     try:
         if task.get("exit_log"):
             line = f"{code} {pid} {task['sandbox']}\n"
-            fd = os.open(task["exit_log"], os.O_WRONLY | os.O_APPEND)
+            # Made if missing: the agent may be between rotating it and making a new one.
+            fd = os.open(task["exit_log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 os.write(fd, os.fsencode(line))
             finally:
@@ -287,6 +296,10 @@ class Server:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self.send(answer)
+        if self.sock is None and "pid" in answer:
+            # The agent never heard of it: it must not run.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(answer["pid"], signal.SIGKILL)
 
     def start(self, request: dict[str, Any], fds: list[int]) -> int:
         _check(_libc.unshare(CLONE_NEWPID), "cannot create a PID namespace")
