@@ -466,7 +466,7 @@ class TaskManager:
                 self._isolator.prepare(task.container)
                 delegate_cgroups(task.container.paths, spec.user)
                 files = self._launcher.prepare(spec)
-                ours = True  # the files are still to be closed here
+                ours = True  # the files are closed here, unless start() took them
                 try:
                     if task.image is None and task.kill_reason is None:
                         self._link_volumes(task, spec)
@@ -480,9 +480,7 @@ class TaskManager:
                         # Through the fork server (its pid collected before the
                         # hand-back), or, where it cannot take it, through util-linux.
                         launch.ticket = self._submit_image(task, prepared, files)
-                        if launch.ticket is not None:
-                            ours = False  # closed: the server has its own
-                        else:
+                        if launch.ticket is None:
                             spec.argv = prepared.argv()
                     if launch.ticket is None and task.kill_reason is None:
                         own_user = self._launcher.user_of(spec) is None
@@ -558,9 +556,9 @@ class TaskManager:
     def _submit_image(
         self, task: Task, prepared: images.Prepared, files: tuple[int, int]
     ) -> Ticket | None:
-        """Worker thread: send an image task to the agent's fork server (its files closed
-        once sent); None, the files still open, when the server cannot take it. Raises
-        OSError (the files still open)."""
+        """Worker thread: send an image task to the agent's fork server (which then holds
+        its own copies of the files: the caller closes them either way); None when the
+        server cannot take it. Raises OSError."""
         assert self._containerizer is not None
         try:
             ticket = self._containerizer.submit(
@@ -572,7 +570,6 @@ class TaskManager:
             )
         except ForkServerUnavailable:
             return None
-        self._launcher.discard(files)
         return ticket
 
     def _collect(self, done: list[_Launch]) -> None:
